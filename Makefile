@@ -1,0 +1,100 @@
+# Pier: one Makefile for the guest kernel, the host CLI, and the tests.
+#   make            build build/kernel.elf and build/pier
+#   make run        install what is missing, build, boot the demo
+#   make test       install what is missing, build, run unit + integration tests
+#   make deps       install the Debian packages the project needs
+#   make WERROR=0   build without -Werror
+# Objects go under build/, with dependency files next to them.
+
+BUILD ?= build
+WERROR ?= 1
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+CC ?= gcc
+PYTHON ?= /usr/bin/python3
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror,) -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+COMMON := -std=gnu11 -g -O2 -MMD -MP -Iinclude $(WARN)
+
+# Guest: freestanding, kernel code model, no FP/SIMD registers (fatal in
+# kvm_pvm's emulated ring 0, see shared/docs/platform.md), frame pointers
+# for backtraces.
+GUEST_CFLAGS := $(COMMON) -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pie \
+	-mcmodel=kernel -mno-red-zone -mgeneral-regs-only -mno-sse -mno-mmx -mno-avx \
+	-fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-DPIER_GUEST -DPIER_VERSION='"$(VERSION)"'
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/arch/x86_64/kernel.ld \
+	-Wl,-z,max-page-size=4096 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+
+HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"'
+
+# Logic shared by guest and host unit tests.
+LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c
+GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
+	guest/mm/*.c) $(LIB_SRCS) lib/string.c
+HOST_SRCS := $(wildcard host/*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+
+GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS))
+HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
+
+.PHONY: all deps run test unit integration clean
+all: $(BUILD)/kernel.elf $(BUILD)/pier
+
+$(BUILD)/guest-obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC [guest] $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest-obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS [guest] $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel.elf: $(GUEST_OBJS) guest/arch/x86_64/kernel.ld
+	@echo "  LD $@"
+	$(Q)$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) $(GUEST_OBJS) -o $@
+
+$(BUILD)/host-obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC [host] $<"
+	$(Q)$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/pier: $(HOST_OBJS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(HOST_OBJS) -o $@
+
+# Each unit test links its own test file with the lib/ sources it covers,
+# compiled for the host (with sanitizers: these are the hostile-input paths).
+UNIT_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
+# Host-side logic that touches no OS resource, unit-tested like lib/.
+UNIT_SRCS := $(LIB_SRCS) host/control.c
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC [unit] $@"
+	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(UNIT_SRCS) -o $@ -lcmocka
+
+deps:
+	@tools/deps.sh
+
+run: deps all
+	$(BUILD)/pier run --vmm qemu --timing --
+
+unit: $(UNIT_TESTS)
+	@tools/run-unit-tests.sh $(UNIT_TESTS)
+
+integration: all
+	$(PYTHON) -m pytest -q tests/integration
+
+test: deps
+	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) unit
+	$(MAKE) integration
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,19 @@
+/* Segment selectors and GDT/TSS setup (gdt.c). */
+#ifndef GUEST_GDT_H
+#define GUEST_GDT_H
+
+#include <stdint.h>
+
+#define GDT_KERNEL_CS 0x08
+#define GDT_KERNEL_DS 0x10
+#define GDT_USER_DS 0x18 /* used with RPL 3 */
+#define GDT_USER_CS 0x20
+#define GDT_TSS 0x28     /* 16 bytes */
+#define GDT_IST_FAULT 1  /* IST slot for double fault */
+
+void gdt_init(void);
+
+/* Sets the stack the CPU switches to on an interrupt from ring 3. */
+void gdt_set_kernel_stack(uint64_t rsp0);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * COM1 serial console (16550 UART at 0x3f8). Output is polled: the kernel
+ * never waits for interrupts to print, so early and panic output always get
+ * through.
+ */
+#include <pier/fmt.h>
+#include "../arch/x86_64/cpu.h"
+#include "console.h"
+#include "time.h"
+
+#define COM1 0x3f8
+#define LSR_THR_EMPTY 0x20
+
+static int timestamps;
+static int at_line_start = 1;
+
+void console_init(void)
+{
+	outb(COM1 + 1, 0x00); /* no interrupts */
+	outb(COM1 + 3, 0x80); /* DLAB on to set the divisor */
+	outb(COM1 + 0, 0x01); /* 115200 baud */
+	outb(COM1 + 1, 0x00);
+	outb(COM1 + 3, 0x03); /* 8N1, DLAB off */
+	outb(COM1 + 2, 0xc7); /* FIFOs on and cleared */
+	outb(COM1 + 4, 0x03); /* DTR, RTS */
+}
+
+static void serial_putc(char c)
+{
+	/* Bounded wait: a missing UART must not hang the kernel. */
+	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); i++)
+		;
+	outb(COM1, (uint8_t)c);
+}
+
+static void put_timestamp(void)
+{
+	char buf[32];
+	uint64_t ns = time_ns();
+	int n = fmt_snprintf(buf, sizeof(buf), "[%5llu.%09llu] ",
+			     (unsigned long long)(ns / 1000000000),
+			     (unsigned long long)(ns % 1000000000));
+	for (int i = 0; i < n; i++)
+		serial_putc(buf[i]);
+}
+
+static void console_putc(char c)
+{
+	if (at_line_start && timestamps)
+		put_timestamp();
+	if (c == '\n')
+		serial_putc('\r');
+	serial_putc(c);
+	at_line_start = c == '\n';
+}
+
+void console_write(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		console_putc(s[i]);
+}
+
+void console_set_timestamps(int on)
+{
+	timestamps = on;
+}
+
+static void sink(void *ctx, char c)
+{
+	(void)ctx;
+	console_putc(c);
+}
+
+int kvprintf(const char *fmt, va_list ap)
+{
+	return fmt_vformat(sink, NULL, fmt, ap);
+}
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = kvprintf(fmt, ap);
+	va_end(ap);
+	return n;
+}

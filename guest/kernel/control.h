@@ -1,0 +1,17 @@
+/*
+ * The control channel to the VMM (include/pier/ports.h): boot milestones
+ * the host timestamps, and the final exit status.
+ */
+#ifndef GUEST_CONTROL_H
+#define GUEST_CONTROL_H
+
+/* Reports a named milestone ("kmain", "ready", ...). */
+void control_milestone(const char *name);
+
+/* Ends the VM with the given 8-bit status. */
+__attribute__((noreturn)) void control_exit(int status);
+
+/* Ends the VM with PIER_EXIT_PANIC, flagged as a panic. */
+__attribute__((noreturn)) void control_exit_panic(void);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * kmain: the guest kernel's C entry, called by the PVH entry (boot.S) with
+ * the physical address of struct hvm_start_info. Brings up the console,
+ * clock, descriptor tables and memory, reads the command line, and ends the
+ * VM with the requested status.
+ */
+#include <pier/cmdline.h>
+#include <pier/page_alloc.h>
+#include <pier/pvh.h>
+#include <pier/string.h>
+#include "../arch/x86_64/gdt.h"
+#include "../arch/x86_64/memlayout.h"
+#include "../arch/x86_64/trap.h"
+#include "../mm/mm.h"
+#include "console.h"
+#include "control.h"
+#include "options.h"
+#include "panic.h"
+#include "time.h"
+
+#ifndef PIER_VERSION
+#define PIER_VERSION "dev"
+#endif
+
+static char cmdline_buf[4096];
+static struct cmdline cmdline;
+
+static const char *memtype_name(uint32_t type)
+{
+	switch (type) {
+	case PVH_MEMMAP_TYPE_RAM: return "ram";
+	case PVH_MEMMAP_TYPE_RESERVED: return "reserved";
+	case PVH_MEMMAP_TYPE_ACPI: return "acpi";
+	case PVH_MEMMAP_TYPE_NVS: return "nvs";
+	case PVH_MEMMAP_TYPE_UNUSABLE: return "unusable";
+	case PVH_MEMMAP_TYPE_DISABLED: return "disabled";
+	case PVH_MEMMAP_TYPE_PMEM: return "pmem";
+	default: return "unknown";
+	}
+}
+
+static void print_memmap(const struct hvm_start_info *si)
+{
+	const struct hvm_memmap_table_entry *map = phys_to_virt(si->memmap_paddr);
+	uint32_t n = si->version >= 1 ? si->memmap_entries : 0;
+	kprintf("memory map (%u entries):\n", n);
+	for (uint32_t i = 0; i < n; i++)
+		if (map[i].size)
+			kprintf("  mem %016llx-%016llx %s\n", (unsigned long long)map[i].addr,
+				(unsigned long long)(map[i].addr + map[i].size - 1),
+				memtype_name(map[i].type));
+}
+
+static void read_cmdline(const struct hvm_start_info *si)
+{
+	const char *src = si->cmdline_paddr ? phys_to_virt(si->cmdline_paddr) : "";
+	size_t len = strnlen(src, sizeof(cmdline_buf));
+	if (len == sizeof(cmdline_buf))
+		panic("command line longer than %zu bytes", sizeof(cmdline_buf) - 1);
+	memcpy(cmdline_buf, src, len + 1);
+	kprintf("cmdline: %s\n", cmdline_buf);
+	int err = cmdline_parse(cmdline_buf, &cmdline);
+	if (err)
+		panic("cannot parse the command line (error %d)", err);
+	for (int i = 0; i < cmdline.nopts; i++)
+		kprintf("  option %s=%s\n", cmdline.opts[i].key, cmdline.opts[i].value);
+	for (int i = 0; i < cmdline.argc; i++)
+		kprintf("  argv[%d]=%s\n", i, cmdline.argv[i]);
+}
+
+__attribute__((noreturn)) void kmain(uint64_t start_info_pa);
+
+void kmain(uint64_t start_info_pa)
+{
+	console_init();
+	control_milestone("kmain");
+	gdt_init();
+	idt_init();
+	time_init();
+
+	const struct hvm_start_info *si = phys_to_virt(start_info_pa);
+	if (si->magic != PVH_START_MAGIC)
+		panic("bad hvm_start_info magic %x at %llx", si->magic,
+		      (unsigned long long)start_info_pa);
+
+	kprintf("Pier guest kernel %s (x86_64, PVH boot)\n", PIER_VERSION);
+	read_cmdline(si);
+	struct kernel_options opts;
+	options_apply(&cmdline, &opts);
+	console_set_timestamps(opts.verbose);
+	kprintf("clock: tsc %llu kHz (%s)\n", (unsigned long long)(time_tsc_hz() / 1000),
+		time_source());
+	print_memmap(si);
+
+	pmem_init(si);
+	kheap_init();
+	kprintf("memory: %llu KiB usable, %llu KiB free\n",
+		(unsigned long long)(pmem_total_pages() * PAGE_SIZE / 1024),
+		(unsigned long long)(pmem_free_pages() * PAGE_SIZE / 1024));
+
+	if (opts.crash)
+		options_crash(opts.crash);
+
+	control_milestone("ready");
+	kprintf("boot complete in %llu us\n", (unsigned long long)(time_ns() / 1000));
+	if (cmdline.argc)
+		kprintf("program %s: no program loader in this kernel yet\n", cmdline.argv[0]);
+	kprintf("exiting with status %d\n", opts.exit_status);
+	control_exit(opts.exit_status);
+}

@@ -1,0 +1,65 @@
+/*
+ * Kernel option table. Every option the kernel accepts is listed here, so
+ * an unknown or misspelled one is reported instead of silently ignored.
+ */
+#include <pier/string.h>
+#include "../mm/mm.h"
+#include "console.h"
+#include "options.h"
+#include "panic.h"
+
+static const char *const known[] = {
+	"verbose", "exit", "crash",
+	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
+};
+
+static int is_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(known[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int parse_int(const char *key, const char *v, int lo, int hi, int dflt)
+{
+	unsigned long long n;
+	if (cmdline_parse_u64(v, &n) || n < (unsigned long long)lo || n > (unsigned long long)hi) {
+		kprintf("warning: option %s=%s: expected a number %d..%d, using %d\n", key, v, lo,
+			hi, dflt);
+		return dflt;
+	}
+	return (int)n;
+}
+
+void options_apply(const struct cmdline *cl, struct kernel_options *opts)
+{
+	const char *v;
+	opts->verbose = (v = cmdline_get(cl, "verbose")) ? parse_int("verbose", v, 0, 1, 0) : 0;
+	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
+	opts->crash = cmdline_get(cl, "crash");
+	for (int i = 0; i < cl->nopts; i++)
+		if (!is_known(cl->opts[i].key))
+			kprintf("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);
+}
+
+void options_crash(const char *kind)
+{
+	kprintf("crash=%s: triggering a fault on purpose\n", kind);
+	if (strcmp(kind, "ud") == 0)
+		__asm__ volatile("ud2");
+	if (strcmp(kind, "pf") == 0)
+		*(volatile int *)0xffff900000000000ULL = 1; /* no mapping there */
+	if (strcmp(kind, "gp") == 0)
+		*(volatile int *)0x8000000000000000ULL = 1; /* non-canonical */
+	if (strcmp(kind, "div") == 0) {
+		volatile int zero = 0;
+		kprintf("%d\n", 1 / zero);
+	}
+	if (strcmp(kind, "double-free") == 0) {
+		void *p = kmalloc(64);
+		kfree(p);
+		kfree(p);
+	}
+	panic("crash=%s requested", kind);
+}

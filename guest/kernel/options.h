@@ -1,0 +1,22 @@
+/*
+ * The kernel's command-line options: which exist, what they mean, and the
+ * report of unknown ones.
+ */
+#ifndef GUEST_OPTIONS_H
+#define GUEST_OPTIONS_H
+
+#include <pier/cmdline.h>
+
+struct kernel_options {
+	int verbose;          /* verbose=1: timestamps on console lines */
+	int exit_status;      /* exit=N: status when there is no program */
+	const char *crash;    /* crash=KIND: test-only, trigger a fault */
+};
+
+/* Fills opts from cl; reports unknown options and bad values on the console. */
+void options_apply(const struct cmdline *cl, struct kernel_options *opts);
+
+/* Triggers the fault named by crash= (ud, pf, gp, div, panic, double-free). */
+__attribute__((noreturn)) void options_crash(const char *kind);
+
+#endif

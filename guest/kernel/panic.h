@@ -1,0 +1,18 @@
+/*
+ * Fatal errors: print a message and a backtrace, then end the VM with
+ * PIER_EXIT_PANIC. For broken invariants of our own, never for bad input.
+ */
+#ifndef GUEST_PANIC_H
+#define GUEST_PANIC_H
+
+#include <stdint.h>
+
+#define panic(...) panic_at(__FILE__, __LINE__, __VA_ARGS__)
+
+__attribute__((noreturn, format(printf, 3, 4)))
+void panic_at(const char *file, int line, const char *fmt, ...);
+
+/* Prints the return addresses of the frame-pointer chain starting at rbp. */
+void backtrace_print(uint64_t rbp);
+
+#endif

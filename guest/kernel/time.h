@@ -1,0 +1,17 @@
+/*
+ * Time since boot in nanoseconds, from the TSC. time_init() calibrates the
+ * TSC against the PIT (or takes the frequency from CPUID when there is no
+ * PIT); before that, time_ns() returns 0.
+ */
+#ifndef GUEST_TIME_H
+#define GUEST_TIME_H
+
+#include <stdint.h>
+
+void time_init(void);
+uint64_t time_ns(void);
+uint64_t time_tsc_hz(void);
+/* How the frequency was found: "pit", "cpuid" or "assumed". */
+const char *time_source(void);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * Guest memory management: physical pages (pmem.c) and the kernel heap
+ * (kheap.c) on top of them.
+ */
+#ifndef GUEST_MM_H
+#define GUEST_MM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pier/pvh.h>
+
+/*
+ * Builds the page allocator from the PVH memory map, reserving the kernel
+ * image, the first MiB and the boot data. Panics if no RAM is usable.
+ */
+void pmem_init(const struct hvm_start_info *si);
+
+/* Allocates count contiguous zeroed pages; returns the physical address or 0. */
+uint64_t pmem_alloc(uint64_t count);
+/* Frees pages from pmem_alloc; panics on a double or foreign free. */
+void pmem_free(uint64_t pa, uint64_t count);
+uint64_t pmem_free_pages(void);
+uint64_t pmem_total_pages(void);
+
+void kheap_init(void);
+/* Kernel heap; kmalloc returns NULL when memory is exhausted. */
+void *kmalloc(size_t size);
+void *kmalloc_aligned(size_t size, size_t align);
+void *kzalloc(size_t size);
+/* Panics on a pointer that is not a live allocation. */
+void kfree(void *p);
+size_t kheap_used(void);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * pier: the command-line front end.
+ *
+ *   pier run [--vmm qemu] [--machine microvm|q35] [--mem SIZE] [--timing]
+ *            [--timeout SEC] [--kernel PATH] [-o KEY=VALUE]... -- PROGRAM ARGS...
+ *
+ * Exit status: the guest's own status, or PIER_EXIT_PANIC, PIER_EXIT_VMERROR,
+ * PIER_EXIT_TIMEOUT (include/pier/ports.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <pier/ports.h>
+#include "run.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pier run [options] -- [PROGRAM ARGS...]\n"
+		"  --vmm qemu             virtual machine monitor (qemu)\n"
+		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
+		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
+		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
+		"  -o, --opt KEY=VALUE    kernel option (verbose=1, exit=N, ...)\n"
+		"  --timing               print boot milestones on stderr\n"
+		"  --timeout SEC          kill the VM after SEC seconds (exit %d)\n"
+		"  pier --version\n",
+		PIER_EXIT_TIMEOUT);
+}
+
+uint64_t run_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: return -1;
+	}
+	if (*end || v > (~0ULL >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+char *run_build_cmdline(const struct run_options *o)
+{
+	size_t cap = 16;
+	for (int i = 0; i < o->nkopts; i++)
+		cap += strlen(o->kopts[i]) + 3;
+	for (int i = 0; i < o->argc; i++)
+		cap += strlen(o->argv[i]) + 3;
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	size_t n = 0;
+	for (int i = 0; i < o->nkopts + o->argc; i++) {
+		const char *w = i < o->nkopts ? o->kopts[i] : o->argv[i - o->nkopts];
+		if (i == o->nkopts) {
+			memcpy(s + n, "-- ", 3);
+			n += 3;
+		}
+		if (strchr(w, '"')) {
+			fprintf(stderr, "pier: argument '%s' contains a double quote, which "
+					"the kernel command line cannot carry\n", w);
+			free(s);
+			return NULL;
+		}
+		int quote = !*w || strpbrk(w, " \t\n");
+		n += sprintf(s + n, quote ? "\"%s\" " : "%s ", w);
+	}
+	if (n)
+		n--; /* trailing space */
+	s[n] = '\0';
+	return s;
+}
+
+static const char *default_kernel(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	if (n <= 0)
+		return "kernel.elf";
+	path[n] = '\0';
+	char *dir = dirname(path);
+	memmove(path, dir, strlen(dir) + 1);
+	strcat(path, "/kernel.elf");
+	return path;
+}
+
+static int cmd_run(int argc, char **argv, uint64_t start_ns)
+{
+	struct run_options o = {
+		.vmm = "qemu",
+		.machine = "microvm",
+		.mem_bytes = 128ULL << 20,
+		.start_ns = start_ns,
+	};
+	enum { OPT_VMM = 256, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT };
+	static const struct option longopts[] = {
+		{ "vmm", required_argument, 0, OPT_VMM },
+		{ "machine", required_argument, 0, OPT_MACHINE },
+		{ "mem", required_argument, 0, OPT_MEM },
+		{ "kernel", required_argument, 0, OPT_KERNEL },
+		{ "opt", required_argument, 0, 'o' },
+		{ "timing", no_argument, 0, OPT_TIMING },
+		{ "timeout", required_argument, 0, OPT_TIMEOUT },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+	optind = 1;
+	/* "+": stop at the first non-option, so the program's own flags pass through. */
+	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_VMM:
+			o.vmm = optarg;
+			break;
+		case OPT_MACHINE:
+			o.machine = optarg;
+			break;
+		case OPT_MEM:
+			if (parse_size(optarg, &o.mem_bytes) || o.mem_bytes < (16ULL << 20)) {
+				fprintf(stderr, "pier: --mem %s: expected a size of at least 16M\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_KERNEL:
+			o.kernel = optarg;
+			break;
+		case 'o':
+			if (o.nkopts == RUN_MAX_KOPTS) {
+				fprintf(stderr, "pier: too many -o options\n");
+				return 2;
+			}
+			o.kopts[o.nkopts++] = optarg;
+			break;
+		case OPT_TIMING:
+			o.timing = 1;
+			break;
+		case OPT_TIMEOUT:
+			o.timeout_s = atoi(optarg);
+			if (o.timeout_s <= 0) {
+				fprintf(stderr, "pier: --timeout %s: expected seconds > 0\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	o.argv = argv + optind;
+	o.argc = argc - optind;
+	if (!o.kernel)
+		o.kernel = default_kernel();
+	if (access(o.kernel, R_OK)) {
+		fprintf(stderr, "pier: kernel %s: %s\n", o.kernel, strerror(errno));
+		return PIER_EXIT_VMERROR;
+	}
+	if (strcmp(o.vmm, "qemu") == 0) {
+		if (strcmp(o.machine, "microvm") && strcmp(o.machine, "q35")) {
+			fprintf(stderr, "pier: --machine %s: expected microvm or q35\n", o.machine);
+			return 2;
+		}
+		return qemu_run(&o);
+	}
+	fprintf(stderr, "pier: --vmm %s: unknown (this build has: qemu)\n", o.vmm);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start_ns = run_now_ns();
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1, start_ns);
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("pier %s\n", PIER_VERSION);
+		return 0;
+	}
+	usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+	return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+}

@@ -1,0 +1,75 @@
+/* Unit tests for host/control.c: the parser of the guest's control lines. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "control.h"
+
+static void feed(struct control *c, const char *s, uint64_t ns)
+{
+	control_feed(c, s, strlen(s), ns);
+}
+
+static void test_milestones_and_exit(void **state)
+{
+	(void)state;
+	struct control c;
+	control_init(&c);
+	feed(&c, "milestone km", 10);
+	feed(&c, "ain\nmilestone ready\n", 20); /* split across reads */
+	assert_int_equal(control_milestone_ns(&c, "kmain"), 20);
+	assert_int_equal(control_milestone_ns(&c, "ready"), 20);
+	assert_int_equal(control_milestone_ns(&c, "nope"), -1);
+	assert_int_equal(c.state, CONTROL_RUNNING);
+	feed(&c, "exit 255\n", 30);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 255);
+	assert_int_equal(c.exit_ns, 30);
+	/* Nothing after the final line changes the result. */
+	feed(&c, "exit 3\npanic\n", 40);
+	assert_int_equal(c.status, 255);
+	assert_int_equal(c.bad_lines, 2);
+}
+
+static void test_panic(void **state)
+{
+	(void)state;
+	struct control c;
+	control_init(&c);
+	feed(&c, "panic\n", 5);
+	assert_int_equal(c.state, CONTROL_PANICKED);
+}
+
+static void test_hostile_lines(void **state)
+{
+	(void)state;
+	struct control c;
+	control_init(&c);
+	char big[1000];
+	memset(big, 'a', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	feed(&c, big, 1);
+	feed(&c, "exit -1\nexit 256\nexit 3x\nexit \nbogus\nmilestone \n", 2);
+	control_feed(&c, "exit\0 1\n", 8, 3);
+	assert_int_equal(c.state, CONTROL_RUNNING);
+	assert_int_equal(c.bad_lines, 8);
+	for (int i = 0; i < 40; i++)
+		feed(&c, "milestone m\n", 4); /* more than fit: dropped, counted */
+	assert_int_equal(c.nmilestones, CONTROL_MAX_MILESTONES);
+	feed(&c, "exit 0\n", 5);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_milestones_and_exit),
+		cmocka_unit_test(test_panic),
+		cmocka_unit_test(test_hostile_lines),
+	};
+	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the Debian packages Pier needs when they are missing: with apt-get
+# when run as root, otherwise it prints the apt-get line to run.
+set -eu
+PACKAGES="gcc make binutils qemu-system-x86 musl-tools python3 python3-pytest
+libcmocka-dev busybox-static bash-static"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "Pier needs these Debian packages:$missing" >&2
+	echo "run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q || true
+# shellcheck disable=SC2086 # word splitting is wanted
+apt-get install -y -q $missing
