@@ -43,7 +43,10 @@ static void print_memmap(const struct hvm_start_info *si)
 {
 	const struct hvm_memmap_table_entry *map = phys_to_virt(si->memmap_paddr);
 	uint32_t n = si->version >= 1 ? si->memmap_entries : 0;
-	kprintf("memory map (%u entries):\n", n);
+	uint32_t empty = 0;
+	for (uint32_t i = 0; i < n; i++)
+		empty += map[i].size == 0;
+	kprintf("memory map (%u entries, %u empty skipped):\n", n - empty, empty);
 	for (uint32_t i = 0; i < n; i++)
 		if (map[i].size)
 			kprintf("  mem %016llx-%016llx %s\n", (unsigned long long)map[i].addr,

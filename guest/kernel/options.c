@@ -52,10 +52,12 @@ void options_crash(const char *kind)
 		*(volatile int *)0xffff900000000000ULL = 1; /* no mapping there */
 	if (strcmp(kind, "gp") == 0)
 		*(volatile int *)0x8000000000000000ULL = 1; /* non-canonical */
-	if (strcmp(kind, "div") == 0) {
-		volatile int zero = 0;
-		kprintf("%d\n", 1 / zero);
-	}
+	if (strcmp(kind, "div") == 0) /* in asm: C division by zero is UB */
+		__asm__ volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx"
+				 ::: "eax", "ecx", "edx");
+	if (strcmp(kind, "hang") == 0) /* never exits: lets tests check --timeout */
+		for (;;)
+			__asm__ volatile("cli; hlt");
 	if (strcmp(kind, "double-free") == 0) {
 		void *p = kmalloc(64);
 		kfree(p);

@@ -16,7 +16,7 @@ struct kernel_options {
 /* Fills opts from cl; reports unknown options and bad values on the console. */
 void options_apply(const struct cmdline *cl, struct kernel_options *opts);
 
-/* Triggers the fault named by crash= (ud, pf, gp, div, panic, double-free). */
+/* Triggers the fault named by crash= (ud, pf, gp, div, double-free, hang, other). */
 __attribute__((noreturn)) void options_crash(const char *kind);
 
 #endif

@@ -1,0 +1,120 @@
+"""Issue 2: the guest kernel boots on QEMU, echoes what it parsed, reports
+faults and hands its exit status back through pier."""
+import re
+import subprocess
+
+import pytest
+
+from conftest import EXIT_PANIC, EXIT_TIMEOUT, KERNEL, run_pier
+
+BANNER = "Pier guest kernel"
+
+
+@pytest.mark.parametrize("machine", ["microvm", "q35"])
+def test_boots_to_banner_and_exits_zero(machine):
+    r = run_pier("--vmm", "qemu", "--machine", machine, "--")
+    assert r.rc == 0, r.out + r.err
+    assert BANNER in r.out
+    assert "boot complete in" in r.out
+    assert "exiting with status 0" in r.out
+
+
+def test_memory_map_matches_requested_size():
+    r = run_pier("--vmm", "qemu", "--mem", "256M", "--")
+    assert r.rc == 0, r.out + r.err
+    rams = re.findall(r"mem ([0-9a-f]{16})-([0-9a-f]{16}) ram", r.out)
+    assert rams, r.out
+    total = sum(int(e, 16) + 1 - int(s, 16) for s, e in rams)
+    # All of the RAM QEMU gives us, minus what the firmware area keeps.
+    assert 255 * 2**20 < total <= 256 * 2**20, r.out
+    m = re.search(r"memory: (\d+) KiB usable", r.out)
+    assert m and 250 * 1024 < int(m.group(1)) < 256 * 1024, r.out
+
+
+def test_options_and_arguments_are_echoed():
+    r = run_pier("--vmm", "qemu", "-o", "verbose", "-o", "exit=0",
+                 "--", "/bin/prog", "two words", "x=y")
+    assert r.rc == 0, r.out + r.err
+    assert "option verbose=1" in r.out
+    assert "option exit=0" in r.out
+    assert "argv[0]=/bin/prog" in r.out
+    assert "argv[1]=two words" in r.out
+    # After "--" everything is an argument, even if it looks like an option.
+    assert "argv[2]=x=y" in r.out
+    assert "option x=y" not in r.out
+
+
+def test_unknown_option_is_reported():
+    r = run_pier("--vmm", "qemu", "-o", "no_such_thing=5", "--")
+    assert "unknown option 'no_such_thing'" in r.out
+    assert r.rc == 0
+
+
+@pytest.mark.parametrize("status", [0, 1, 42, 200, 255])
+def test_exit_status_is_passed_through(status):
+    r = run_pier("--vmm", "qemu", "-o", f"exit={status}", "--")
+    assert r.rc == status, r.out + r.err
+    assert f"exiting with status {status}" in r.out
+
+
+@pytest.mark.parametrize("kind,vector", [("pf", 14), ("ud", 6), ("gp", 13),
+                                         ("div", 0)])
+def test_exception_prints_report_and_panic_status(kind, vector):
+    r = run_pier("--vmm", "qemu", "-o", f"crash={kind}", "--")
+    assert r.rc == EXIT_PANIC, r.out + r.err
+    assert f"FATAL EXCEPTION {vector} " in r.out
+    assert re.search(r"rip=ffffffff8[0-9a-f]{7}", r.out), r.out
+    assert "cr2=" in r.out
+    assert re.search(r"backtrace:\n  #0 [0-9a-f]+", r.out), r.out
+    assert "guest kernel panic" in r.err
+    assert "exiting with status" not in r.out
+
+
+def test_page_fault_reports_faulting_address():
+    r = run_pier("--vmm", "qemu", "-o", "crash=pf", "--")
+    assert r.rc == EXIT_PANIC
+    m = re.search(r"FATAL EXCEPTION 14 \(page fault\) error=(0x[0-9a-f]+)", r.out)
+    assert m, r.out
+    assert int(m.group(1), 16) & 2, "write fault bit missing"
+    assert "cr2=ffff900000000000" in r.out
+
+
+def test_heap_double_free_panics():
+    r = run_pier("--vmm", "qemu", "-o", "crash=double-free", "--")
+    assert r.rc == EXIT_PANIC, r.out + r.err
+    assert "PANIC" in r.out and "double free" in r.out
+
+
+def test_verbose_lines_have_timestamps():
+    quiet = run_pier("--vmm", "qemu", "--")
+    loud = run_pier("--vmm", "qemu", "-o", "verbose", "--")
+    stamp = re.compile(r"^\[\s*\d+\.\d{9}\] ", re.M)
+    assert not stamp.search(quiet.out)
+    stamps = [float(s.strip("[] ")) for s in stamp.findall(loud.out)]
+    assert len(stamps) >= 3, loud.out
+    assert stamps == sorted(stamps), "timestamps go backwards"
+
+
+def test_timing_reports_kernel_entry_and_exit():
+    r = run_pier("--vmm", "qemu", "--timing", "--")
+    assert r.rc == 0
+    got = dict(re.findall(r"^\s+(\S+)\s+([\d.]+) ms$", r.err, re.M))
+    for name in ("kmain", "ready", "guest-exit", "vmm-exit"):
+        assert name in got, r.err
+    assert 0 < float(got["kmain"]) <= float(got["guest-exit"]) <= float(got["vmm-exit"])
+
+
+def test_timeout_kills_a_stuck_guest():
+    r = run_pier("--vmm", "qemu", "--timeout", "2", "-o", "crash=hang", "--",
+                 timeout=60)
+    assert r.rc == EXIT_TIMEOUT, r.out + r.err
+    assert "timeout after 2 s" in r.err
+
+
+def test_kernel_has_pvh_note():
+    out = subprocess.run(["readelf", "-n", KERNEL], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Xen" in out
+    # NT_XEN_PVH is note type 0x12 (XEN_ELFNOTE_PHYS32_ENTRY).
+    assert re.search(r"Xen\s+0x00000008\s+.*0x12|Unknown note type: \(0x00000012\)",
+                     out), out
