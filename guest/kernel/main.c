@@ -15,6 +15,11 @@
 #include "console.h"
 #include "control.h"
 #include "options.h"
+#include "fstest.h"
+#include "rootfs.h"
+#include "../arch/x86_64/irq.h"
+#include "../drivers/virtio.h"
+#include "../fs/vfs.h"
 #include "panic.h"
 #include "time.h"
 
@@ -104,10 +109,24 @@ void kmain(uint64_t start_info_pa)
 	if (opts.crash)
 		options_crash(opts.crash);
 
+	irq_init();
+	virtio_polling = opts.virtio_poll;
+	virtio_pci_probe_all();
+	virtio_mmio_probe_all(&cmdline);
+	vfs_uid = opts.uid;
+	vfs_gid = opts.gid;
+	int err = rootfs_mount_all(&cmdline, si);
+	if (err)
+		panic("cannot mount the root file system (error %d)", err);
+
 	control_milestone("ready");
 	kprintf("boot complete in %llu us\n", (unsigned long long)(time_ns() / 1000));
+	int failed = fstest_run(&cmdline);
+	if (failed)
+		kprintf("fs checks: %d failed\n", failed);
 	if (cmdline.argc)
 		kprintf("program %s: no program loader in this kernel yet\n", cmdline.argv[0]);
+	vfs_unmount_all();
 	kprintf("exiting with status %d\n", opts.exit_status);
 	control_exit(opts.exit_status);
 }

@@ -6,15 +6,19 @@
 #include "../mm/mm.h"
 #include "console.h"
 #include "options.h"
+#include "fstest.h"
 #include "panic.h"
 
 static const char *const known[] = {
 	"verbose", "exit", "crash",
+	"rootfs", "mount", "virtio_poll", "uid", "gid",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
 static int is_known(const char *key)
 {
+	if (fstest_is_option(key))
+		return 1;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(known[i], key) == 0)
 			return 1;
@@ -38,6 +42,9 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->verbose = (v = cmdline_get(cl, "verbose")) ? parse_int("verbose", v, 0, 1, 0) : 0;
 	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
 	opts->crash = cmdline_get(cl, "crash");
+	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : 0;
+	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;
+	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
 			kprintf("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);

@@ -11,6 +11,8 @@ struct kernel_options {
 	int verbose;          /* verbose=1: timestamps on console lines */
 	int exit_status;      /* exit=N: status when there is no program */
 	const char *crash;    /* crash=KIND: test-only, trigger a fault */
+	int virtio_poll;      /* virtio_poll=1: complete requests by polling */
+	int uid, gid;         /* uid=, gid=: identity for permission checks */
 };
 
 /* Fills opts from cl; reports unknown options and bad values on the console. */

@@ -31,4 +31,10 @@ void *kzalloc(size_t size);
 void kfree(void *p);
 size_t kheap_used(void);
 
+/*
+ * Makes device memory at [pa, pa+size) reachable through the direct map
+ * (uncached above 4 GiB) and returns its virtual address, or NULL.
+ */
+void *mmio_map(uint64_t pa, uint64_t size);
+
 #endif

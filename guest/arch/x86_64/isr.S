@@ -1,5 +1,5 @@
 /*
- * Exception entry stubs for vectors 0-31. Each pushes a dummy error code
+ * Entry stubs for exceptions (vectors 0-31) and device interrupts (32-63). Each pushes a dummy error code
  * where the CPU pushes none, then its vector, so trap_common always sees the
  * struct trap_frame layout of trap.h.
  */
@@ -48,6 +48,11 @@ STUB 29, 1
 STUB 30, 1
 STUB 31, 0
 
+/* Device interrupts: vectors 32-63 (IRQ_VECTOR_BASE..), no error code. */
+.irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
+STUB \v, 0
+.endr
+
 trap_common:
 	pushq %rax
 	pushq %rbx
@@ -88,6 +93,6 @@ trap_common:
 	.section .rodata
 	.globl isr_table
 isr_table:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
 	.quad isr\v
 	.endr

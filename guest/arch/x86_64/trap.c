@@ -9,6 +9,7 @@
 #include "cpu.h"
 #include "gdt.h"
 #include "trap.h"
+#include "irq.h"
 
 struct idt_entry {
 	uint16_t offset_lo;
@@ -22,7 +23,7 @@ struct idt_entry {
 _Static_assert(sizeof(struct idt_entry) == 16, "IDT entry is 16 bytes");
 
 static struct idt_entry idt[256];
-extern const uint64_t isr_table[32];
+extern const uint64_t isr_table[IDT_STUBS];
 
 static const char *const names[32] = {
 	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
@@ -46,7 +47,7 @@ static void set_gate(int vec, uint64_t handler, int ist)
 
 void idt_init(void)
 {
-	for (int v = 0; v < 32; v++)
+	for (int v = 0; v < IDT_STUBS; v++)
 		set_gate(v, isr_table[v], v == 8 ? GDT_IST_FAULT : 0);
 	struct __attribute__((packed)) {
 		uint16_t limit;
@@ -57,6 +58,10 @@ void idt_init(void)
 
 void trap_dispatch(struct trap_frame *f)
 {
+	if (f->vector >= IRQ_VECTOR_BASE) {
+		irq_dispatch((unsigned)f->vector);
+		return;
+	}
 	const char *name = f->vector < 32 && names[f->vector] ? names[f->vector] : "unknown";
 	kprintf("\nFATAL EXCEPTION %llu (%s) error=0x%llx\n",
 		(unsigned long long)f->vector, name, (unsigned long long)f->error);

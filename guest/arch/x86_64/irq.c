@@ -1,0 +1,123 @@
+/*
+ * Local APIC (xAPIC, memory mapped), I/O APICs and the vector table.
+ *
+ * Where the I/O APICs are: QEMU puts the first at 0xfec00000 (GSIs 0-23) on
+ * every machine, and microvm a second at 0xfec10000 (GSIs 24-47) for its
+ * virtio-mmio devices. We take those addresses rather than parse ACPI's
+ * MADT and check each by its version register before use.
+ */
+#include <stddef.h>
+#include "../../kernel/console.h"
+#include "../../kernel/panic.h"
+#include "cpu.h"
+#include "irq.h"
+#include "memlayout.h"
+
+#define LAPIC_BASE 0xfee00000ULL
+#define LAPIC_ID 0x20
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_SPURIOUS_VECTOR (IDT_STUBS - 1)
+
+#define IOAPIC_REGSEL 0x00
+#define IOAPIC_WINDOW 0x10
+#define IOAPIC_VER 0x01
+#define IOAPIC_REDTBL(n) (0x10 + 2 * (n))
+
+static const uint64_t ioapic_base[] = { 0xfec00000ULL, 0xfec10000ULL };
+
+struct irq_slot {
+	irq_handler_fn fn;
+	void *arg;
+};
+
+static struct irq_slot slots[IDT_STUBS - IRQ_VECTOR_BASE];
+static uint64_t handled;
+
+static volatile uint32_t *lapic_reg(uint32_t off)
+{
+	return (volatile uint32_t *)phys_to_virt(LAPIC_BASE + off);
+}
+
+static uint32_t ioapic_read(uint64_t base, uint32_t reg)
+{
+	*(volatile uint32_t *)phys_to_virt(base + IOAPIC_REGSEL) = reg;
+	return *(volatile uint32_t *)phys_to_virt(base + IOAPIC_WINDOW);
+}
+
+static void ioapic_write(uint64_t base, uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)phys_to_virt(base + IOAPIC_REGSEL) = reg;
+	*(volatile uint32_t *)phys_to_virt(base + IOAPIC_WINDOW) = v;
+}
+
+void irq_init(void)
+{
+	/* The 8259 PICs would deliver on vectors that clash with exceptions. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR; /* software enable */
+}
+
+int irq_alloc_vector(irq_handler_fn fn, void *arg)
+{
+	for (int v = IRQ_VECTOR_BASE; v < LAPIC_SPURIOUS_VECTOR; v++)
+		if (!slots[v - IRQ_VECTOR_BASE].fn) {
+			slots[v - IRQ_VECTOR_BASE] = (struct irq_slot){ fn, arg };
+			return v;
+		}
+	return -1;
+}
+
+int irq_route_gsi(unsigned gsi, int vector, bool level)
+{
+	unsigned first = 0;
+	for (size_t i = 0; i < sizeof(ioapic_base) / sizeof(ioapic_base[0]); i++) {
+		uint32_t ver = ioapic_read(ioapic_base[i], IOAPIC_VER);
+		if (ver == 0xffffffff || (ver & 0xff) == 0)
+			continue; /* nothing there */
+		unsigned pins = ((ver >> 16) & 0xff) + 1;
+		if (gsi >= first && gsi < first + pins) {
+			unsigned pin = gsi - first;
+			uint32_t apic_id = *lapic_reg(LAPIC_ID) >> 24;
+			/* Fixed delivery, physical destination, active high. */
+			ioapic_write(ioapic_base[i], IOAPIC_REDTBL(pin) + 1, apic_id << 24);
+			ioapic_write(ioapic_base[i], IOAPIC_REDTBL(pin),
+				     (uint32_t)vector | (level ? 1u << 15 : 0));
+			return 0;
+		}
+		first += pins;
+	}
+	kprintf("irq: no I/O APIC input for GSI %u\n", gsi);
+	return -1;
+}
+
+void irq_msi_message(int vector, uint64_t *addr, uint32_t *data)
+{
+	uint32_t apic_id = *lapic_reg(LAPIC_ID) >> 24;
+	*addr = LAPIC_BASE | ((uint64_t)apic_id << 12);
+	*data = (uint32_t)vector; /* fixed delivery, edge */
+}
+
+void irq_dispatch(unsigned vector)
+{
+	if (vector == LAPIC_SPURIOUS_VECTOR)
+		return; /* spurious interrupts take no EOI */
+	struct irq_slot *s = &slots[vector - IRQ_VECTOR_BASE];
+	handled++;
+	if (s->fn)
+		s->fn(s->arg);
+	*lapic_reg(LAPIC_EOI) = 0;
+}
+
+void irq_wait(void)
+{
+	/* sti takes effect after the next instruction, so an interrupt that is
+	 * already pending wakes the hlt instead of being lost before it. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+uint64_t irq_count(void)
+{
+	return handled;
+}

@@ -1,0 +1,40 @@
+/*
+ * Device interrupts: the local APIC, I/O APIC routing, MSI messages and a
+ * small table of handlers for vectors IRQ_VECTOR_BASE..IDT_STUBS-1.
+ *
+ * The kernel runs with interrupts off; it turns them on only inside
+ * irq_wait(), so a handler never interrupts kernel code that holds state.
+ */
+#ifndef GUEST_IRQ_H
+#define GUEST_IRQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IRQ_VECTOR_BASE 32
+#define IDT_STUBS 64
+
+typedef void (*irq_handler_fn)(void *arg);
+
+/* Masks the legacy PICs and enables the local APIC. */
+void irq_init(void);
+
+/* Takes a free vector and installs the handler; returns the vector or -1. */
+int irq_alloc_vector(irq_handler_fn fn, void *arg);
+
+/* Routes a GSI (I/O APIC input) to a vector. Returns 0 or -1. */
+int irq_route_gsi(unsigned gsi, int vector, bool level);
+
+/* The MSI address/data pair that delivers `vector` to this CPU. */
+void irq_msi_message(int vector, uint64_t *addr, uint32_t *data);
+
+/* Called from trap_dispatch for vectors >= IRQ_VECTOR_BASE. */
+void irq_dispatch(unsigned vector);
+
+/* Halts until an interrupt has been handled (sti; hlt with no lost wakeup). */
+void irq_wait(void);
+
+/* Interrupts handled so far, for statistics. */
+uint64_t irq_count(void);
+
+#endif

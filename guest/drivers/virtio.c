@@ -1,0 +1,175 @@
+/*
+ * Transport-independent virtio: handshake (virtio 1.x, 3.1.1), queues, and
+ * synchronous requests. The kernel is single-threaded, so a request is
+ * submitted and then waited for, by halting until an interrupt or by
+ * spinning on the used ring (virtio_poll=1).
+ */
+#include <linux/virtio_config.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/irq.h"
+#include "../arch/x86_64/memlayout.h"
+#include "../kernel/console.h"
+#include "../kernel/time.h"
+#include "../mm/mm.h"
+#include "virtio.h"
+
+/* A device that has not answered in this long is taken as dead. */
+#define VIRTIO_TIMEOUT_NS (60ULL * 1000000000ULL)
+#define MAX_DEVICES 16
+
+bool virtio_polling;
+static struct virtio_dev *devices[MAX_DEVICES];
+static unsigned ndevices;
+
+void virtio_add_device(struct virtio_dev *d)
+{
+	if (ndevices == MAX_DEVICES) {
+		kprintf("virtio: too many devices, ignoring %s\n", d->name);
+		return;
+	}
+	d->polling = virtio_polling;
+	devices[ndevices++] = d;
+}
+
+struct virtio_dev *virtio_find(uint32_t device_id, unsigned n)
+{
+	for (unsigned i = 0; i < ndevices; i++)
+		if (devices[i]->device_id == device_id && !devices[i]->claimed && n-- == 0)
+			return devices[i];
+	return NULL;
+}
+
+void virtio_fail(struct virtio_dev *d, const char *why)
+{
+	kprintf("virtio %s: %s; device marked failed\n", d->name, why);
+	d->ops->set_status(d, d->ops->get_status(d) | VIRTIO_CONFIG_S_FAILED);
+}
+
+int virtio_negotiate(struct virtio_dev *d, uint64_t wanted)
+{
+	d->ops->set_status(d, 0); /* reset */
+	for (int i = 0; i < 1000000 && d->ops->get_status(d) != 0; i++)
+		cpu_relax();
+	d->ops->set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	d->ops->set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	uint64_t offered = d->ops->get_features(d);
+	if (!(offered & (1ULL << VIRTIO_F_VERSION_1))) {
+		virtio_fail(d, "device does not offer VIRTIO_F_VERSION_1");
+		return -EIO;
+	}
+	d->features = offered & (wanted | (1ULL << VIRTIO_F_VERSION_1));
+	d->ops->set_features(d, d->features);
+	d->ops->set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				      VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(d->ops->get_status(d) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_fail(d, "device refused our features");
+		return -EIO;
+	}
+	if (!d->polling && d->ops->irq_setup(d) < 0) {
+		kprintf("virtio %s: no interrupt, completing by polling\n", d->name);
+		d->polling = true;
+	}
+	return 0;
+}
+
+struct virtio_queue *virtio_queue_setup(struct virtio_dev *d, uint16_t idx, uint16_t max_size)
+{
+	uint16_t size = d->ops->queue_max(d, idx);
+	if (size == 0 || idx >= VIRTIO_MAX_QUEUES) {
+		kprintf("virtio %s: queue %u does not exist\n", d->name, idx);
+		return NULL;
+	}
+	/* Queue sizes must be powers of two for split rings; take the largest
+	 * one that fits both limits. */
+	uint16_t want = 1;
+	while ((uint32_t)want * 2 <= size && (uint32_t)want * 2 <= max_size)
+		want = (uint16_t)(want * 2);
+	size_t ring_bytes = virtq_ring_bytes(want);
+	uint64_t pa = pmem_alloc((ring_bytes + 4095) / 4096);
+	struct virtio_queue *q = kzalloc(sizeof(*q));
+	void *meta = kmalloc(virtq_meta_bytes(want));
+	if (!pa || !q || !meta) {
+		kprintf("virtio %s: out of memory for queue %u\n", d->name, idx);
+		return NULL;
+	}
+	q->dev = d;
+	q->index = idx;
+	bool event_idx = d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	virtq_init(&q->vq, want, phys_to_virt(pa), pa, meta, event_idx);
+	if (d->polling)
+		virtq_set_interrupts(&q->vq, false);
+	if (d->ops->queue_enable(d, idx, &q->vq) < 0)
+		return NULL;
+	d->queues[idx] = q;
+	if (idx + 1u > d->nqueues)
+		d->nqueues = idx + 1u;
+	return q;
+}
+
+void virtio_ready(struct virtio_dev *d)
+{
+	d->ops->set_status(d, d->ops->get_status(d) | VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+void virtio_irq_seen(struct virtio_dev *d)
+{
+	(void)d; /* waking from hlt is all an interrupt has to do */
+}
+
+struct request {
+	bool done;
+	uint32_t len;
+};
+
+/* Fails every request still in flight on a broken queue. */
+static void fail_inflight(struct virtio_queue *q)
+{
+	struct request *r;
+	while ((r = virtq_take_broken(&q->vq)) != NULL) {
+		r->done = true;
+		r->len = 0;
+	}
+}
+
+int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
+		    const struct virtq_buf *in, unsigned nin)
+{
+	struct request req = { 0 };
+	int err = virtq_add(&q->vq, out, nout, in, nin, &req);
+	if (err)
+		return err == -ENOSPC ? -EAGAIN : err;
+	q->requests++;
+	if (virtq_kick_needed(&q->vq))
+		q->dev->ops->notify(q->dev, q->index);
+	uint64_t deadline = time_ns() + VIRTIO_TIMEOUT_NS;
+	while (!req.done) {
+		struct request *r;
+		uint32_t len;
+		while ((r = virtq_get_used(&q->vq, &len)) != NULL) {
+			r->done = true;
+			r->len = len;
+		}
+		if (q->vq.broken) {
+			virtio_fail(q->dev, "bad used-ring entry (id or length)");
+			fail_inflight(q);
+			return -EIO;
+		}
+		if (req.done)
+			break;
+		if (time_ns() > deadline) {
+			q->vq.broken = true;
+			virtio_fail(q->dev, "no answer within 60 s");
+			fail_inflight(q);
+			return -EIO;
+		}
+		if (q->dev->polling) {
+			cpu_relax();
+		} else if (!virtq_has_used(&q->vq)) {
+			irq_wait();
+			q->interrupts_seen++;
+		}
+	}
+	return req.len;
+}

@@ -1,0 +1,96 @@
+/*
+ * Virtio devices, independent of transport: the status handshake, feature
+ * negotiation, queues and waiting for completions. virtio_pci.c and
+ * virtio_mmio.c fill in struct virtio_ops; device drivers (virtio_fs.c) see
+ * only struct virtio_dev.
+ */
+#ifndef GUEST_VIRTIO_H
+#define GUEST_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pier/cmdline.h>
+#include <pier/virtq.h>
+
+struct virtio_dev;
+
+struct virtio_ops {
+	uint64_t (*get_features)(struct virtio_dev *d);
+	void (*set_features)(struct virtio_dev *d, uint64_t f);
+	uint8_t (*get_status)(struct virtio_dev *d);
+	void (*set_status)(struct virtio_dev *d, uint8_t s);
+	/* Largest size of queue idx, 0 when the queue does not exist. */
+	uint16_t (*queue_max)(struct virtio_dev *d, uint16_t idx);
+	/* Programs size and ring addresses, routes its interrupt, enables it. */
+	int (*queue_enable)(struct virtio_dev *d, uint16_t idx, const struct virtq *q);
+	void (*notify)(struct virtio_dev *d, uint16_t idx);
+	/* Device-specific configuration space, bounds-checked by the transport. */
+	int (*config_read)(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len);
+	/* Sets up the device's interrupt (before queues are enabled). */
+	int (*irq_setup)(struct virtio_dev *d);
+	/* Shared memory region `id` (virtio 1.2, 2.10): guest-physical range. */
+	int (*shm_region)(struct virtio_dev *d, uint8_t id, uint64_t *addr, uint64_t *len);
+};
+
+struct virtio_queue {
+	struct virtio_dev *dev;
+	uint16_t index;
+	struct virtq vq;
+	uint64_t requests, interrupts_seen;
+};
+
+#define VIRTIO_MAX_QUEUES 16
+
+struct virtio_dev {
+	const struct virtio_ops *ops;
+	void *transport;          /* the transport's own state */
+	char name[32];            /* "pci 00:03.0" or "mmio 0xfeb00000", for messages */
+	uint32_t device_id;
+	uint64_t features;        /* negotiated */
+	bool polling;             /* complete by polling the used ring, no interrupts */
+	bool claimed;             /* a driver took it */
+	unsigned nqueues;
+	struct virtio_queue *queues[VIRTIO_MAX_QUEUES];
+};
+
+/* Registers a device found by a transport (kept for drivers to claim). */
+void virtio_add_device(struct virtio_dev *d);
+
+/* The n-th unclaimed device with this id, or NULL. */
+struct virtio_dev *virtio_find(uint32_t device_id, unsigned n);
+
+/*
+ * Resets the device and negotiates features: VIRTIO_F_VERSION_1 is
+ * required; `wanted` are the device-specific bits the driver can use.
+ * Leaves the device at FEATURES_OK. Returns 0 or -EIO with a message.
+ */
+int virtio_negotiate(struct virtio_dev *d, uint64_t wanted);
+
+/* Sets up queue idx with at most `max_size` entries. Returns NULL on failure. */
+struct virtio_queue *virtio_queue_setup(struct virtio_dev *d, uint16_t idx, uint16_t max_size);
+
+/* Sets DRIVER_OK. */
+void virtio_ready(struct virtio_dev *d);
+
+/* Marks the device failed (status FAILED) after a protocol error. */
+void virtio_fail(struct virtio_dev *d, const char *why);
+
+/*
+ * Submits one request and waits for it: out buffers then in buffers.
+ * Returns the number of bytes the device wrote (>= 0), or -EIO when the
+ * queue is broken or the device did not answer within the time limit.
+ */
+int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
+		    const struct virtq_buf *in, unsigned nin);
+
+/* Interrupt handler helper for transports: nothing to do but wake waiters. */
+void virtio_irq_seen(struct virtio_dev *d);
+
+/* Transports: probe everything (PCI bus scan, mmio devices from the cmdline). */
+void virtio_pci_probe_all(void);
+void virtio_mmio_probe_all(const struct cmdline *cl);
+
+/* Global switch from the command line: virtio_poll=1. */
+extern bool virtio_polling;
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * virtio-fs driver: queue 0 is the high-priority queue (FORGET and
+ * BATCH_FORGET), queues 1.. carry requests. We are single-threaded, so one
+ * request queue is enough; the others stay unused.
+ */
+#include <linux/virtio_fs.h>
+#include <linux/virtio_ids.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/memlayout.h"
+#include "../kernel/console.h"
+#include "../mm/mm.h"
+#include "virtio.h"
+#include "virtio_fs.h"
+
+#define VFS_QUEUE_SIZE 128
+#define MAX_SEGS 16
+
+struct virtio_fs {
+	struct virtio_dev *dev;
+	struct virtio_queue *hiprio, *request;
+	char tag[sizeof(((struct virtio_fs_config *)0)->tag) + 1];
+	struct fuse_transport t;
+};
+
+/* Guest virtual buffers to device addresses. Kernel buffers are linear
+ * in physical memory (direct map or kernel image), so one segment each. */
+static int to_bufs(const struct fuse_iov *iov, unsigned n, struct virtq_buf *b)
+{
+	if (n > MAX_SEGS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		b[i] = (struct virtq_buf){ virt_to_phys(iov[i].base), iov[i].len };
+	return 0;
+}
+
+static int64_t vfs_call(void *ctx, const struct fuse_iov *out, unsigned nout,
+			const struct fuse_iov *in, unsigned nin)
+{
+	struct virtio_fs *fs = ctx;
+	struct virtq_buf ob[MAX_SEGS], ib[MAX_SEGS];
+	if (to_bufs(out, nout, ob) || to_bufs(in, nin, ib))
+		return -EINVAL;
+	return virtio_call(fs->request, ob, nout, ib, nin);
+}
+
+static int vfs_send_noreply(void *ctx, const struct fuse_iov *out, unsigned nout)
+{
+	struct virtio_fs *fs = ctx;
+	struct virtq_buf ob[MAX_SEGS];
+	if (to_bufs(out, nout, ob))
+		return -EINVAL;
+	/* Wait for the device to hand the buffers back: they live on our stack. */
+	int64_t r = virtio_call(fs->hiprio, ob, nout, NULL, 0);
+	return r < 0 ? (int)r : 0;
+}
+
+static int read_tag(struct virtio_dev *d, char *tag, size_t size)
+{
+	struct virtio_fs_config cfg;
+	if (d->ops->config_read(d, 0, &cfg, sizeof(cfg)))
+		return -EIO;
+	size_t n = strnlen((const char *)cfg.tag, sizeof(cfg.tag));
+	if (n == 0 || n >= size)
+		return -EIO;
+	memcpy(tag, cfg.tag, n);
+	tag[n] = 0;
+	return 0;
+}
+
+struct fuse_transport *virtio_fs_open(const char *tag)
+{
+	char t[40];
+	struct virtio_dev *d = NULL;
+	for (unsigned i = 0; (d = virtio_find(VIRTIO_ID_FS, i)) != NULL; i++)
+		if (read_tag(d, t, sizeof(t)) == 0 && strcmp(t, tag) == 0)
+			break;
+	if (!d)
+		return NULL;
+	struct virtio_fs *fs = kzalloc(sizeof(*fs));
+	if (!fs)
+		return NULL;
+	d->claimed = true;
+	fs->dev = d;
+	memcpy(fs->tag, t, strlen(t) + 1); /* read_tag: at most 36 bytes */
+	uint32_t nreq = 0;
+	if (d->ops->config_read(d, offsetof(struct virtio_fs_config, num_request_queues), &nreq,
+				sizeof(nreq)) ||
+	    nreq == 0) {
+		virtio_fail(d, "no request queues");
+		return NULL;
+	}
+	if (virtio_negotiate(d, 1ULL << VIRTIO_RING_F_EVENT_IDX))
+		return NULL;
+	fs->hiprio = virtio_queue_setup(d, 0, VFS_QUEUE_SIZE);
+	fs->request = virtio_queue_setup(d, 1, VFS_QUEUE_SIZE);
+	if (!fs->hiprio || !fs->request) {
+		virtio_fail(d, "queue setup failed");
+		return NULL;
+	}
+	virtio_ready(d);
+	fs->t = (struct fuse_transport){ .call = vfs_call, .send_noreply = vfs_send_noreply,
+					 .ctx = fs, .tag = fs->tag };
+	uint64_t addr, len;
+	if (d->ops->shm_region(d, VIRTIO_FS_SHMCAP_ID_CACHE, &addr, &len) == 0) {
+		fs->t.dax_addr = addr;
+		fs->t.dax_len = len;
+	}
+	kprintf("virtio-fs '%s' on %s: %u request queue(s), %s, %s\n", fs->tag, d->name, nreq,
+		d->polling ? "polling" : "interrupts",
+		fs->t.dax_len ? "DAX window" : "no DAX window");
+	return &fs->t;
+}
+
+void virtio_fs_list_tags(void)
+{
+	struct virtio_dev *d;
+	char t[40];
+	int n = 0;
+	for (unsigned i = 0; (d = virtio_find(VIRTIO_ID_FS, i)) != NULL; i++)
+		if (read_tag(d, t, sizeof(t)) == 0)
+			kprintf("%s'%s'", n++ ? ", " : "  virtio-fs tags available: ", t);
+	kprintf(n ? "\n" : "  no virtio-fs devices found\n");
+}

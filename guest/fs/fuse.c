@@ -1,0 +1,268 @@
+/*
+ * FUSE client requests (see fuse.h). Each request is a header plus up to
+ * two argument blocks out, and an out-header plus a reply struct and an
+ * optional data buffer back.
+ */
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../kernel/console.h"
+#include "fuse.h"
+
+#define DEFAULT_MAX_PAGES 32 /* when the server does not say (FUSE_MAX_PAGES) */
+#define FORGET_BATCH 64
+
+struct call {
+	uint32_t opcode;
+	uint64_t nodeid;
+	const void *arg;
+	uint32_t arglen;
+	const void *arg2; /* a name, sent with its NUL */
+	uint32_t arg2len;
+	void *reply;      /* fixed-size reply struct */
+	uint32_t replylen;
+	void *data;       /* variable-size data after it */
+	uint32_t datalen;
+};
+
+/* Sends one request; returns payload bytes (>= 0) or a negative errno. */
+static int64_t request(struct fuse_conn *c, const struct call *k)
+{
+	if (c->dead)
+		return -EIO;
+	struct fuse_in_header in;
+	struct fuse_out_header out;
+	uint64_t unique = ++c->unique;
+	fuse_msg_header(&in, k->opcode, unique, k->nodeid,
+			(uint32_t)sizeof(in) + k->arglen + k->arg2len);
+	struct fuse_iov o[3] = { { &in, sizeof(in) } }, i[3] = { { &out, sizeof(out) } };
+	unsigned no = 1, ni = 1;
+	if (k->arglen)
+		o[no++] = (struct fuse_iov){ (void *)k->arg, k->arglen };
+	if (k->arg2len)
+		o[no++] = (struct fuse_iov){ (void *)k->arg2, k->arg2len };
+	if (k->replylen)
+		i[ni++] = (struct fuse_iov){ k->reply, k->replylen };
+	if (k->datalen)
+		i[ni++] = (struct fuse_iov){ k->data, k->datalen };
+	c->requests++;
+	int64_t n = c->t->call(c->t->ctx, o, no, i, ni);
+	if (n < 0)
+		return n;
+	int64_t r = fuse_msg_reply(&out, (uint32_t)n, unique);
+	if (r == -EPROTO) {
+		kprintf("fuse: malformed reply to opcode %u (%lld bytes); connection closed\n",
+			k->opcode, (long long)n);
+		c->dead = true;
+	}
+	if (r < 0)
+		c->errors++;
+	return r;
+}
+
+/* A reply shorter than its fixed struct is a protocol error unless allowed. */
+static int protocol_error(struct fuse_conn *c, uint32_t opcode)
+{
+	kprintf("fuse: bad reply payload to opcode %u; connection closed\n", opcode);
+	c->dead = true;
+	return -EPROTO;
+}
+
+int fuse_init(struct fuse_conn *c, struct fuse_transport *t)
+{
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	struct fuse_init_in in = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = FUSE_KERNEL_MINOR_VERSION,
+		.max_readahead = 1 << 20,
+		.flags = FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_MAP_ALIGNMENT |
+			 FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS,
+	};
+	struct fuse_init_out raw, out;
+	struct call k = { .opcode = FUSE_INIT, .arg = &in, .arglen = sizeof(in),
+			  .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	if (fuse_msg_init(&raw, (uint32_t)n, &out))
+		return protocol_error(c, FUSE_INIT);
+	c->minor = out.minor < FUSE_KERNEL_MINOR_VERSION ? out.minor : FUSE_KERNEL_MINOR_VERSION;
+	c->flags = out.flags & in.flags;
+	c->max_write = out.max_write;
+	c->max_pages = (c->flags & FUSE_MAX_PAGES) && out.max_pages ? out.max_pages
+								    : DEFAULT_MAX_PAGES;
+	c->max_read = (uint32_t)c->max_pages * 4096;
+	c->map_alignment = (c->flags & FUSE_MAP_ALIGNMENT) ? out.map_alignment : 0;
+	c->readdirplus = c->flags & FUSE_DO_READDIRPLUS;
+	return 0;
+}
+
+void fuse_destroy(struct fuse_conn *c)
+{
+	struct call k = { .opcode = FUSE_DESTROY, .nodeid = 0 };
+	request(c, &k);
+	c->dead = true;
+}
+
+int fuse_lookup(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+		struct fuse_entry_out *e)
+{
+	char buf[FUSE_NAME_MAX + 1];
+	if (!fuse_msg_name_ok(name, namelen))
+		return namelen > FUSE_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+	memcpy(buf, name, namelen);
+	buf[namelen] = 0;
+	struct fuse_entry_out raw;
+	struct call k = { .opcode = FUSE_LOOKUP, .nodeid = dir, .arg2 = buf,
+			  .arg2len = namelen + 1, .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	if (fuse_msg_entry(&raw, (uint32_t)n, e))
+		return protocol_error(c, FUSE_LOOKUP);
+	if (e->nodeid == 0)
+		return -ENOENT; /* a negative entry */
+	return 0;
+}
+
+int fuse_forget(struct fuse_conn *c, const uint64_t *ids, const uint64_t *counts, unsigned n)
+{
+	while (n) {
+		unsigned batch = n < FORGET_BATCH ? n : FORGET_BATCH;
+		struct {
+			struct fuse_batch_forget_in h;
+			struct fuse_forget_one one[FORGET_BATCH];
+		} msg;
+		struct fuse_in_header in;
+		msg.h = (struct fuse_batch_forget_in){ .count = batch };
+		for (unsigned i = 0; i < batch; i++) {
+			msg.one[i] = (struct fuse_forget_one){ ids[i], counts[i] };
+			c->forgets += counts[i];
+		}
+		uint32_t len = (uint32_t)(sizeof(msg.h) + batch * sizeof(msg.one[0]));
+		fuse_msg_header(&in, FUSE_BATCH_FORGET, ++c->unique, 0, (uint32_t)sizeof(in) + len);
+		struct fuse_iov o[2] = { { &in, sizeof(in) }, { &msg, len } };
+		int err = c->t->send_noreply(c->t->ctx, o, 2);
+		if (err)
+			return err;
+		c->forget_msgs++;
+		ids += batch;
+		counts += batch;
+		n -= batch;
+	}
+	return 0;
+}
+
+int fuse_getattr(struct fuse_conn *c, uint64_t node, struct fuse_attr_out *a)
+{
+	struct fuse_getattr_in in = { 0 };
+	struct fuse_attr_out raw;
+	struct call k = { .opcode = FUSE_GETATTR, .nodeid = node, .arg = &in, .arglen = sizeof(in),
+			  .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	return fuse_msg_attr(&raw, (uint32_t)n, a) ? protocol_error(c, FUSE_GETATTR) : 0;
+}
+
+int fuse_open(struct fuse_conn *c, uint64_t node, bool dir, uint32_t flags, uint64_t *fh)
+{
+	struct fuse_open_in in = { .flags = flags };
+	struct fuse_open_out raw, out;
+	struct call k = { .opcode = dir ? FUSE_OPENDIR : FUSE_OPEN, .nodeid = node, .arg = &in,
+			  .arglen = sizeof(in), .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	if (fuse_msg_open(&raw, (uint32_t)n, &out))
+		return protocol_error(c, k.opcode);
+	*fh = out.fh;
+	return 0;
+}
+
+int fuse_release(struct fuse_conn *c, uint64_t node, bool dir, uint64_t fh)
+{
+	struct fuse_release_in in = { .fh = fh };
+	struct call k = { .opcode = dir ? FUSE_RELEASEDIR : FUSE_RELEASE, .nodeid = node,
+			  .arg = &in, .arglen = sizeof(in) };
+	int64_t n = request(c, &k);
+	return n < 0 ? (int)n : 0;
+}
+
+int64_t fuse_read(struct fuse_conn *c, uint64_t node, uint64_t fh, void *buf, uint64_t len,
+		  uint64_t off)
+{
+	uint64_t done = 0;
+	while (done < len) {
+		uint32_t want = len - done < c->max_read ? (uint32_t)(len - done) : c->max_read;
+		struct fuse_read_in in = { .fh = fh, .offset = off + done, .size = want };
+		struct call k = { .opcode = FUSE_READ, .nodeid = node, .arg = &in,
+				  .arglen = sizeof(in), .data = (char *)buf + done, .datalen = want };
+		int64_t n = request(c, &k);
+		if (n < 0)
+			return done ? (int64_t)done : n;
+		if ((uint64_t)n > want)
+			return protocol_error(c, FUSE_READ);
+		done += (uint64_t)n;
+		if ((uint32_t)n < want)
+			break; /* end of file */
+	}
+	return (int64_t)done;
+}
+
+int64_t fuse_readdir(struct fuse_conn *c, uint64_t node, uint64_t fh, uint64_t off, void *buf,
+		     uint32_t len, bool *plus)
+{
+	for (;;) {
+		struct fuse_read_in in = { .fh = fh, .offset = off, .size = len };
+		struct call k = { .opcode = c->readdirplus ? FUSE_READDIRPLUS : FUSE_READDIR,
+				  .nodeid = node, .arg = &in, .arglen = sizeof(in), .data = buf,
+				  .datalen = len };
+		int64_t n = request(c, &k);
+		if (n == -ENOSYS && c->readdirplus) {
+			c->readdirplus = false; /* refused: plain READDIR from now on */
+			continue;
+		}
+		if (n > (int64_t)len)
+			return protocol_error(c, k.opcode);
+		*plus = k.opcode == FUSE_READDIRPLUS;
+		return n;
+	}
+}
+
+int fuse_readlink(struct fuse_conn *c, uint64_t node, char *buf, uint32_t size)
+{
+	if (size < 2)
+		return -EINVAL;
+	struct call k = { .opcode = FUSE_READLINK, .nodeid = node, .data = buf,
+			  .datalen = size - 1 };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	if (n == 0 || n > size - 1 || memchr(buf, 0, (size_t)n))
+		return n == 0 ? -EIO : protocol_error(c, FUSE_READLINK);
+	buf[n] = 0;
+	return (int)n;
+}
+
+int fuse_statfs(struct fuse_conn *c, struct fuse_kstatfs *st)
+{
+	struct fuse_statfs_out raw, out;
+	struct call k = { .opcode = FUSE_STATFS, .nodeid = FUSE_ROOT_ID, .reply = &raw,
+			  .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	if (fuse_msg_statfs(&raw, (uint32_t)n, &out))
+		return protocol_error(c, FUSE_STATFS);
+	*st = out.st;
+	return 0;
+}
+
+int fuse_access(struct fuse_conn *c, uint64_t node, uint32_t mask)
+{
+	struct fuse_access_in in = { .mask = mask };
+	struct call k = { .opcode = FUSE_ACCESS, .nodeid = node, .arg = &in, .arglen = sizeof(in) };
+	int64_t n = request(c, &k);
+	return n < 0 ? (int)n : 0;
+}

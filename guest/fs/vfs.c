@@ -1,0 +1,459 @@
+/*
+ * VFS core: the vnode table, the name cache, mounts and path walking.
+ *
+ * The name cache maps (directory vnode, name) to a child vnode and holds a
+ * reference on both, so a cached name keeps its vnode (and, for FUSE, the
+ * server's lookup count) alive until the entry expires or the file system
+ * is unmounted. A walk keeps the directories it passed on a stack, which is
+ * how ".." finds its way back, across mount points too.
+ */
+#include <pier/errno.h>
+#include <pier/stat.h>
+#include <pier/string.h>
+#include "../kernel/console.h"
+#include "../kernel/time.h"
+#include "../mm/mm.h"
+#include "vfs.h"
+
+#define HASH_SIZE 4096
+#define MAX_MOUNTS 8
+#define WALK_DEPTH 256
+
+uint32_t vfs_uid, vfs_gid;
+
+struct dentry {
+	struct vnode *dir, *child;
+	uint64_t expire_ns;
+	struct dentry *next;
+	uint32_t namelen;
+	char name[];
+};
+
+static struct vnode *vnodes[HASH_SIZE];
+static struct dentry *dentries[HASH_SIZE];
+static uint64_t ndentries;
+static struct mount mounts[MAX_MOUNTS];
+static struct mount *active[MAX_MOUNTS]; /* in mount order; active[0] is "/" */
+static int nmounts;
+
+static uint32_t hash_ptr_id(const void *p, uint64_t id)
+{
+	uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15ULL ^ id * 0xc2b2ae3d27d4eb4fULL;
+	return (uint32_t)(h >> 40) % HASH_SIZE;
+}
+
+static uint32_t hash_name(const struct vnode *dir, const char *name, uint32_t len)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)dir;
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ULL;
+	return (uint32_t)(h % HASH_SIZE);
+}
+
+struct vnode *vnode_get(struct mount *mnt, uint64_t id, const struct vnode_ops *ops,
+			bool *created)
+{
+	uint32_t h = hash_ptr_id(mnt, id);
+	for (struct vnode *v = vnodes[h]; v; v = v->hash_next)
+		if (v->mnt == mnt && v->id == id) {
+			v->refs++;
+			*created = false;
+			return v;
+		}
+	struct vnode *v = kzalloc(sizeof(*v));
+	if (!v)
+		return NULL;
+	v->mnt = mnt;
+	v->id = id;
+	v->ops = ops;
+	v->refs = 1;
+	v->hash_next = vnodes[h];
+	vnodes[h] = v;
+	*created = true;
+	return v;
+}
+
+void vnode_put(struct vnode *v)
+{
+	if (--v->refs > 0)
+		return;
+	struct vnode **pp = &vnodes[hash_ptr_id(v->mnt, v->id)];
+	while (*pp != v)
+		pp = &(*pp)->hash_next;
+	*pp = v->hash_next;
+	if (v->ops->evict)
+		v->ops->evict(v);
+	kfree(v);
+}
+
+/* ---- name cache ---- */
+
+static struct dentry **dcache_find(struct vnode *dir, const char *name, uint32_t len)
+{
+	struct dentry **pp = &dentries[hash_name(dir, name, len)];
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->dir == dir && (*pp)->namelen == len && memcmp((*pp)->name, name, len) == 0)
+			return pp;
+	return pp;
+}
+
+static void dcache_drop(struct dentry **pp)
+{
+	struct dentry *d = *pp;
+	*pp = d->next;
+	ndentries--;
+	vnode_put(d->child);
+	vnode_put(d->dir);
+	kfree(d);
+}
+
+void vfs_cache_entry(struct vnode *dir, const char *name, uint32_t len, struct vnode *child,
+		     uint64_t expire_ns)
+{
+	struct dentry **pp = dcache_find(dir, name, len);
+	if (*pp)
+		dcache_drop(pp);
+	struct dentry *d = kmalloc(sizeof(*d) + len);
+	if (!d)
+		return;
+	d->dir = dir;
+	d->child = child;
+	dir->refs++;
+	child->refs++;
+	d->expire_ns = expire_ns;
+	d->namelen = len;
+	memcpy(d->name, name, len);
+	d->next = dentries[hash_name(dir, name, len)];
+	dentries[hash_name(dir, name, len)] = d;
+	ndentries++;
+}
+
+uint64_t vfs_dentries(void)
+{
+	return ndentries;
+}
+
+/* A cached or freshly looked-up child, with a reference for the caller. */
+static int lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
+{
+	struct dentry **pp = dcache_find(dir, name, len);
+	if (*pp && (*pp)->expire_ns > time_ns()) {
+		*out = (*pp)->child;
+		(*out)->refs++;
+		return 0;
+	}
+	if (*pp)
+		dcache_drop(pp); /* expired: ask the file system again */
+	if (!S_ISDIR(dir->attr.mode))
+		return -ENOTDIR;
+	int err = vfs_permission(dir, 1);
+	if (err)
+		return err;
+	struct vnode *child;
+	err = dir->ops->lookup(dir, name, len, &child);
+	if (err)
+		return err;
+	*out = child;
+	return 0;
+}
+
+/* ---- mounts ---- */
+
+static struct vnode *mounted_on(struct vnode *v)
+{
+	for (int i = 0; i < nmounts; i++)
+		if (active[i]->covered == v)
+			return active[i]->root;
+	return NULL;
+}
+
+struct mount *vfs_mount_new(void *fs, void (*unmount)(struct mount *))
+{
+	for (int i = 0; i < MAX_MOUNTS; i++)
+		if (!mounts[i].root && !mounts[i].fs) {
+			mounts[i].fs = fs;
+			mounts[i].unmount = unmount;
+			return &mounts[i];
+		}
+	return NULL;
+}
+
+int vfs_mount(struct mount *m, const char *path, struct vnode *root)
+{
+	if (strlen(path) >= sizeof(m->path))
+		return -ENAMETOOLONG;
+	struct vnode *covered = NULL;
+	if (nmounts == 0) {
+		if (strcmp(path, "/") != 0)
+			return -ENOENT; /* the first mount is the root */
+	} else {
+		int err = vfs_resolve(path, true, &covered);
+		if (err)
+			return err;
+		if (!S_ISDIR(covered->attr.mode)) {
+			vnode_put(covered);
+			return -ENOTDIR;
+		}
+	}
+	memcpy(m->path, path, strlen(path) + 1);
+	m->root = root;
+	m->covered = covered;
+	active[nmounts++] = m;
+	return 0;
+}
+
+void vfs_unmount_all(void)
+{
+	while (nmounts > 0) {
+		struct mount *m = active[--nmounts];
+		/* Drop every cached name inside this mount, then its root. */
+		for (int h = 0; h < HASH_SIZE; h++)
+			for (struct dentry **pp = &dentries[h]; *pp;)
+				if ((*pp)->dir->mnt == m)
+					dcache_drop(pp);
+				else
+					pp = &(*pp)->next;
+		if (m->covered)
+			vnode_put(m->covered);
+		vnode_put(m->root);
+		if (m->unmount)
+			m->unmount(m);
+		memset(m, 0, sizeof(*m));
+	}
+}
+
+/* ---- permissions ---- */
+
+int vfs_permission(struct vnode *v, uint32_t mask)
+{
+	if (v->ops->getattr) {
+		int err = v->ops->getattr(v);
+		if (err)
+			return err;
+	}
+	uint32_t mode = v->attr.mode;
+	if (vfs_uid == 0) {
+		/* root passes, except exec of something with no x bit at all */
+		if ((mask & 1) && !S_ISDIR(mode) && !(mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	uint32_t bits = v->attr.uid == vfs_uid ? (mode >> 6) & 7
+			: v->attr.gid == vfs_gid ? (mode >> 3) & 7
+						 : mode & 7;
+	return (bits & mask) == mask ? 0 : -EACCES;
+}
+
+/* ---- path walk ---- */
+
+struct walk {
+	struct vnode *stack[WALK_DEPTH]; /* stack[0] is "/", top is the current dir */
+	int depth;
+	int links;
+};
+
+static void walk_release(struct walk *w)
+{
+	while (w->depth > 0)
+		vnode_put(w->stack[--w->depth]);
+}
+
+static int walk_push(struct walk *w, struct vnode *v)
+{
+	struct vnode *m;
+	while ((m = mounted_on(v)) != NULL) { /* step onto what is mounted here */
+		m->refs++;
+		vnode_put(v);
+		v = m;
+	}
+	if (w->depth == WALK_DEPTH) {
+		vnode_put(v);
+		return -ENAMETOOLONG;
+	}
+	w->stack[w->depth++] = v;
+	return 0;
+}
+
+static void walk_to_root(struct walk *w)
+{
+	while (w->depth > 1)
+		vnode_put(w->stack[--w->depth]);
+}
+
+/*
+ * Walks `path` from the walk's current directory. The final component's
+ * vnode is pushed too; follow_last decides if a final symlink is followed.
+ */
+static int walk_path(struct walk *w, const char *path, bool follow_last)
+{
+	if (path[0] == '/')
+		walk_to_root(w);
+	const char *p = path;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return 0;
+		const char *name = p;
+		while (*p && *p != '/')
+			p++;
+		uint32_t len = (uint32_t)(p - name);
+		bool last = true;
+		for (const char *q = p; *q; q++)
+			if (*q != '/')
+				last = false;
+		struct vnode *dir = w->stack[w->depth - 1];
+		if (!S_ISDIR(dir->attr.mode))
+			return -ENOTDIR;
+		if (len == 1 && name[0] == '.')
+			continue;
+		if (len == 2 && name[0] == '.' && name[1] == '.') {
+			if (w->depth > 1)
+				vnode_put(w->stack[--w->depth]);
+			continue;
+		}
+		if (len > 255)
+			return -ENAMETOOLONG;
+		struct vnode *child;
+		int err = lookup(dir, name, len, &child);
+		if (err)
+			return err;
+		if (child->ops->getattr && (err = child->ops->getattr(child))) {
+			vnode_put(child);
+			return err;
+		}
+		if (S_ISLNK(child->attr.mode) && (!last || follow_last || *p == '/')) {
+			if (++w->links > VFS_SYMLINK_DEPTH) {
+				vnode_put(child);
+				return -ELOOP;
+			}
+			char *target = kmalloc(VFS_PATH_MAX);
+			if (!target) {
+				vnode_put(child);
+				return -ENOMEM;
+			}
+			int n = child->ops->readlink(child, target, VFS_PATH_MAX);
+			vnode_put(child);
+			if (n >= 0)
+				n = walk_path(w, target, true); /* relative to dir, on top */
+			kfree(target);
+			if (n < 0)
+				return n;
+			continue;
+		}
+		if ((err = walk_push(w, child)))
+			return err;
+	}
+}
+
+int vfs_resolve(const char *path, bool follow, struct vnode **out)
+{
+	if (nmounts == 0)
+		return -ENOENT;
+	if (!*path)
+		return -ENOENT;
+	if (strnlen(path, VFS_PATH_MAX) == VFS_PATH_MAX)
+		return -ENAMETOOLONG;
+	struct walk *w = kmalloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->depth = 0;
+	w->links = 0;
+	active[0]->root->refs++;
+	walk_push(w, active[0]->root);
+	int err = walk_path(w, path, follow);
+	if (!err) {
+		*out = w->stack[--w->depth]; /* hand its reference over */
+		if (*out && (*out)->ops->getattr)
+			err = (*out)->ops->getattr(*out);
+		if (err)
+			vnode_put(*out);
+	}
+	walk_release(w);
+	kfree(w);
+	return err;
+}
+
+int vfs_stat(const char *path, bool follow, struct vfs_stat *st)
+{
+	struct vnode *v;
+	int err = vfs_resolve(path, follow, &v);
+	if (err)
+		return err;
+	*st = v->attr;
+	vnode_put(v);
+	return 0;
+}
+
+/* ---- files ---- */
+
+int vfs_open(const char *path, uint32_t flags, struct file **out)
+{
+	struct vnode *v;
+	int err = vfs_resolve(path, true, &v);
+	if (err)
+		return err;
+	bool dir = S_ISDIR(v->attr.mode);
+	if (!dir && !S_ISREG(v->attr.mode))
+		err = -ENXIO; /* devices, fifos and sockets have no driver here */
+	if (!err)
+		err = vfs_permission(v, 4);
+	struct file *f = err ? NULL : kzalloc(sizeof(*f));
+	if (!err && !f)
+		err = -ENOMEM;
+	if (!err) {
+		f->vn = v;
+		f->dir = dir;
+		f->flags = flags;
+		err = v->ops->open ? v->ops->open(f, flags) : 0;
+		if (err)
+			kfree(f);
+	}
+	if (err) {
+		vnode_put(v);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+int64_t vfs_pread(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	if (f->dir)
+		return -EISDIR;
+	return f->vn->ops->read(f, buf, len, off);
+}
+
+int64_t vfs_read(struct file *f, void *buf, uint64_t len)
+{
+	int64_t n = vfs_pread(f, buf, len, f->pos);
+	if (n > 0)
+		f->pos += (uint64_t)n;
+	return n;
+}
+
+int vfs_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
+{
+	if (!f->dir)
+		return -ENOTDIR;
+	return f->vn->ops->readdir(f, fn, arg);
+}
+
+int vfs_readlink(const char *path, char *buf, uint32_t size)
+{
+	struct vnode *v;
+	int err = vfs_resolve(path, false, &v);
+	if (err)
+		return err;
+	err = S_ISLNK(v->attr.mode) ? v->ops->readlink(v, buf, size) : -EINVAL;
+	vnode_put(v);
+	return err;
+}
+
+void vfs_close(struct file *f)
+{
+	if (f->vn->ops->release)
+		f->vn->ops->release(f);
+	vnode_put(f->vn);
+	kfree(f);
+}

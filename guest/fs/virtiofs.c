@@ -1,0 +1,226 @@
+/*
+ * VFS operations for FUSE mounts (see virtiofs.h).
+ */
+#include <pier/errno.h>
+#include <pier/stat.h>
+#include <pier/string.h>
+#include "../kernel/console.h"
+#include "../kernel/time.h"
+#include "../mm/mm.h"
+#include "fuse.h"
+#include "vfs.h"
+#include "virtiofs.h"
+
+#define FORGET_QUEUE 64
+#define DIRBUF_SIZE (64 * 1024)
+
+struct virtiofs {
+	struct fuse_conn conn;
+	/* FORGETs wait here and go out in batches. */
+	uint64_t forget_ids[FORGET_QUEUE], forget_counts[FORGET_QUEUE];
+	unsigned nforget;
+};
+
+static const struct vnode_ops fuse_vnode_ops;
+
+static struct virtiofs *fs_of(struct vnode *v)
+{
+	return v->mnt->fs;
+}
+
+static uint64_t expiry(uint64_t sec, uint32_t nsec)
+{
+	uint64_t now = time_ns();
+	if (sec > 1000000000ULL)
+		return ~0ULL; /* effectively forever */
+	return now + sec * 1000000000ULL + nsec;
+}
+
+static void set_attr(struct vnode *v, const struct fuse_attr *a, uint64_t valid, uint32_t nsec)
+{
+	v->attr = (struct vfs_stat){
+		.ino = a->ino, .size = a->size, .blocks = a->blocks, .mode = a->mode,
+		.nlink = a->nlink, .uid = a->uid, .gid = a->gid, .rdev = a->rdev,
+		.blksize = a->blksize, .atime = a->atime, .mtime = a->mtime, .ctime = a->ctime,
+		.atime_ns = a->atimensec, .mtime_ns = a->mtimensec, .ctime_ns = a->ctimensec,
+	};
+	v->attr_expire_ns = expiry(valid, nsec);
+}
+
+static void flush_forgets(struct virtiofs *fs)
+{
+	if (fs->nforget && !fs->conn.dead)
+		fuse_forget(&fs->conn, fs->forget_ids, fs->forget_counts, fs->nforget);
+	fs->nforget = 0;
+}
+
+static void fuse_evict(struct vnode *v)
+{
+	struct virtiofs *fs = fs_of(v);
+	if (!v->nlookup || v->id == FUSE_ROOT_ID)
+		return; /* the root is never looked up, so never forgotten */
+	fs->forget_ids[fs->nforget] = v->id;
+	fs->forget_counts[fs->nforget] = v->nlookup;
+	if (++fs->nforget == FORGET_QUEUE)
+		flush_forgets(fs);
+}
+
+/* The vnode for an entry the server just counted a lookup of. */
+static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e)
+{
+	bool created;
+	struct vnode *v = vnode_get(m, e->nodeid, &fuse_vnode_ops, &created);
+	if (!v) {
+		/* We cannot track it, so give the lookup straight back. */
+		struct virtiofs *fs = m->fs;
+		uint64_t one = 1;
+		fuse_forget(&fs->conn, &e->nodeid, &one, 1);
+		return NULL;
+	}
+	v->nlookup++;
+	fs_of(v)->conn.lookups++;
+	set_attr(v, &e->attr, e->attr_valid, e->attr_valid_nsec);
+	return v;
+}
+
+static int fuse_vlookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
+{
+	struct fuse_entry_out e;
+	int err = fuse_lookup(&fs_of(dir)->conn, dir->id, name, len, &e);
+	if (err)
+		return err;
+	struct vnode *v = entry_vnode(dir->mnt, &e);
+	if (!v)
+		return -ENOMEM;
+	vfs_cache_entry(dir, name, len, v, expiry(e.entry_valid, e.entry_valid_nsec));
+	*out = v;
+	return 0;
+}
+
+static int fuse_vgetattr(struct vnode *v)
+{
+	if (v->attr_expire_ns > time_ns())
+		return 0;
+	struct fuse_attr_out a;
+	int err = fuse_getattr(&fs_of(v)->conn, v->id, &a);
+	if (err)
+		return err;
+	if ((a.attr.mode & S_IFMT) != (v->attr.mode & S_IFMT) && v->attr.mode)
+		return -ESTALE; /* a different file now has this node id */
+	set_attr(v, &a.attr, a.attr_valid, a.attr_valid_nsec);
+	return 0;
+}
+
+static int fuse_vopen(struct file *f, uint32_t flags)
+{
+	return fuse_open(&fs_of(f->vn)->conn, f->vn->id, f->dir, flags, &f->fh);
+}
+
+static int64_t fuse_vread(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	return fuse_read(&fs_of(f->vn)->conn, f->vn->id, f->fh, buf, len, off);
+}
+
+static void fuse_vrelease(struct file *f)
+{
+	fuse_release(&fs_of(f->vn)->conn, f->vn->id, f->dir, f->fh);
+}
+
+static int fuse_vreadlink(struct vnode *v, char *buf, uint32_t size)
+{
+	return fuse_readlink(&fs_of(v)->conn, v->id, buf, size);
+}
+
+static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
+{
+	struct virtiofs *fs = fs_of(f->vn);
+	void *buf = kmalloc(DIRBUF_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	int err = 0;
+	for (;;) {
+		bool plus;
+		int64_t n = fuse_readdir(&fs->conn, f->vn->id, f->fh, f->pos, buf, DIRBUF_SIZE, &plus);
+		if (n <= 0) {
+			err = (int)n;
+			break;
+		}
+		uint32_t pos = 0;
+		struct fuse_dirent_view d;
+		int r, stop = 0;
+		while (!stop && (r = fuse_msg_dirent_next(buf, (uint32_t)n, &pos, plus, &d)) == 1) {
+			/* Every READDIRPLUS entry with a node id is a lookup the
+			 * server counted: cache it, so it is also forgotten. */
+			if (plus && d.entry.nodeid) {
+				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry);
+				if (v) {
+					vfs_cache_entry(f->vn, d.name, d.namelen, v,
+							expiry(d.entry.entry_valid,
+							       d.entry.entry_valid_nsec));
+					vnode_put(v);
+				}
+			}
+			f->pos = d.off;
+			stop = fn(arg, d.name, d.namelen, d.type, d.ino);
+		}
+		if (r < 0) {
+			kprintf("fuse: malformed directory listing; connection closed\n");
+			fs->conn.dead = true;
+			err = -EPROTO;
+			break;
+		}
+		if (stop)
+			break;
+	}
+	kfree(buf);
+	return err;
+}
+
+static const struct vnode_ops fuse_vnode_ops = {
+	.lookup = fuse_vlookup,
+	.getattr = fuse_vgetattr,
+	.open = fuse_vopen,
+	.read = fuse_vread,
+	.readdir = fuse_vreaddir,
+	.readlink = fuse_vreadlink,
+	.release = fuse_vrelease,
+	.evict = fuse_evict,
+};
+
+static void virtiofs_unmount(struct mount *m)
+{
+	struct virtiofs *fs = m->fs;
+	flush_forgets(fs);
+	kprintf("virtiofs '%s': unmounted: %llu requests, %llu lookups, %llu forgotten in %llu "
+		"messages, %llu errors\n",
+		fs->conn.t->tag, (unsigned long long)fs->conn.requests,
+		(unsigned long long)fs->conn.lookups, (unsigned long long)fs->conn.forgets,
+		(unsigned long long)fs->conn.forget_msgs, (unsigned long long)fs->conn.errors);
+	fuse_destroy(&fs->conn);
+}
+
+int virtiofs_mount(struct fuse_transport *t, const char *path)
+{
+	struct virtiofs *fs = kzalloc(sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	int err = fuse_init(&fs->conn, t);
+	if (err) {
+		kprintf("virtiofs '%s': FUSE_INIT failed (%d)\n", t->tag, err);
+		return err;
+	}
+	struct mount *m = vfs_mount_new(fs, virtiofs_unmount);
+	bool created;
+	struct vnode *root = m ? vnode_get(m, FUSE_ROOT_ID, &fuse_vnode_ops, &created) : NULL;
+	if (!root)
+		return -ENOMEM;
+	if ((err = fuse_vgetattr(root)) || (err = vfs_mount(m, path, root))) {
+		kprintf("virtiofs '%s': cannot mount at %s (%d)\n", t->tag, path, err);
+		return err;
+	}
+	kprintf("virtiofs '%s' mounted at %s: FUSE 7.%u, max_read %u, readdirplus %s, "
+		"map_alignment %u\n",
+		t->tag, path, fs->conn.minor, fs->conn.max_read,
+		fs->conn.readdirplus ? "yes" : "no", fs->conn.map_alignment);
+	return 0;
+}

@@ -1,0 +1,14 @@
+/*
+ * A FUSE file system (over virtio-fs) as VFS vnodes: attribute and entry
+ * timeouts from the server are honoured, and every lookup the server
+ * counted is given back with FORGET when the vnode goes away.
+ */
+#ifndef GUEST_VIRTIOFS_H
+#define GUEST_VIRTIOFS_H
+
+#include "fuse_transport.h"
+
+/* Talks FUSE_INIT over t and mounts the result at path. */
+int virtiofs_mount(struct fuse_transport *t, const char *path);
+
+#endif

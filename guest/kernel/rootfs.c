@@ -1,0 +1,72 @@
+/*
+ * Boot-time mounts (see rootfs.h).
+ */
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/memlayout.h"
+#include "../drivers/virtio_fs.h"
+#include "../fs/ramfs.h"
+#include "../fs/virtiofs.h"
+#include "console.h"
+#include "rootfs.h"
+
+static int mount_virtiofs(const char *tag, const char *path)
+{
+	struct fuse_transport *t = virtio_fs_open(tag);
+	if (!t) {
+		kprintf("rootfs: no virtio-fs device with tag '%s'\n", tag);
+		virtio_fs_list_tags();
+		return -ENODEV;
+	}
+	return virtiofs_mount(t, path);
+}
+
+static int mount_ramfs(const struct hvm_start_info *si)
+{
+	if (!si->modlist_paddr || si->nr_modules == 0) {
+		kprintf("rootfs: rootfs=ramfs but no initrd was loaded\n");
+		return -ENOENT;
+	}
+	const struct hvm_modlist_entry *mod = phys_to_virt(si->modlist_paddr);
+	if (mod->paddr + mod->size < mod->paddr || mod->paddr + mod->size > DIRECT_MAP_SIZE) {
+		kprintf("rootfs: initrd outside the mapped memory\n");
+		return -EINVAL;
+	}
+	return ramfs_mount_cpio(phys_to_virt(mod->paddr), mod->size, "/");
+}
+
+int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
+{
+	const char *root = cmdline_get(cl, "rootfs");
+	if (!root)
+		return 0;
+	int err;
+	if (strcmp(root, "ramfs") == 0)
+		err = mount_ramfs(si);
+	else if (strcmp(root, "virtiofs") == 0)
+		err = mount_virtiofs("root", "/");
+	else if (strncmp(root, "virtiofs:", 9) == 0)
+		err = mount_virtiofs(root + 9, "/");
+	else {
+		kprintf("rootfs: unknown rootfs=%s (want virtiofs[:TAG] or ramfs)\n", root);
+		return -EINVAL;
+	}
+	if (err)
+		return err;
+	for (int i = 0; i < cl->nopts; i++) {
+		if (strcmp(cl->opts[i].key, "mount") != 0)
+			continue;
+		char spec[128];
+		const char *v = cl->opts[i].value;
+		size_t n = strnlen(v, sizeof(spec));
+		char *colon = n < sizeof(spec) ? (memcpy(spec, v, n + 1), strchr(spec, ':')) : NULL;
+		if (!colon || colon == spec || colon[1] != '/') {
+			kprintf("rootfs: bad mount=%s (want TAG:/path)\n", v);
+			return -EINVAL;
+		}
+		*colon = 0;
+		if ((err = mount_virtiofs(spec, colon + 1)))
+			return err;
+	}
+	return 0;
+}
