@@ -68,8 +68,8 @@ int fuse_msg_entry(const void *p, uint32_t len, struct fuse_entry_out *out)
 {
 	if (copy_reply(p, len, FUSE_COMPAT_ENTRY_OUT_SIZE, out, sizeof(*out)))
 		return -EPROTO;
-	/* nodeid 0 is a "negative entry" (the name does not exist), only valid
-	 * with an all-zero attribute block; otherwise the attrs must make sense. */
+	/* nodeid 0 is a "negative entry" (the name does not exist); its
+	 * attributes mean nothing and are not used. Otherwise they must make sense. */
 	if (out->nodeid == 0)
 		return 0;
 	if (out->nodeid == FUSE_ROOT_ID || !fuse_msg_attr_ok(&out->attr))
@@ -131,7 +131,11 @@ int fuse_msg_dirent_next(const void *buf, uint32_t len, uint32_t *pos, bool plus
 		   (d.namelen == 2 && name[0] == '.' && name[1] == '.');
 	if (!dot && !fuse_msg_name_ok(name, d.namelen))
 		return -EPROTO;
-	if (plus && out->entry.nodeid && !fuse_msg_attr_ok(&out->entry.attr))
+	/* As for LOOKUP, a named entry may not claim to be the root: the
+	 * client would count a lookup of it (never forgotten) and overwrite
+	 * the root's attributes. "." and ".." may name it. */
+	if (plus && out->entry.nodeid &&
+	    ((!dot && out->entry.nodeid == FUSE_ROOT_ID) || !fuse_msg_attr_ok(&out->entry.attr)))
 		return -EPROTO;
 	uint32_t rec = FUSE_DIRENT_ALIGN(head + d.namelen);
 	/* The last record's padding may be cut off; never step past len. */

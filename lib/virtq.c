@@ -165,7 +165,7 @@ void *virtq_get_used(struct virtq *q, uint32_t *len)
 		return NULL;
 	}
 	q->last_used++;
-	if (q->event_idx)
+	if (q->event_idx && !q->intr_off)
 		STORE(used_event(q->avail, q->size), q->last_used);
 	void *token = q->token[id];
 	free_chain(q, (uint16_t)id);
@@ -188,6 +188,7 @@ void *virtq_take_broken(struct virtq *q)
 
 void virtq_set_interrupts(struct virtq *q, bool on)
 {
+	q->intr_off = !on; /* virtq_get_used must not re-arm the event index */
 	if (q->event_idx) {
 		/* With event index, "no interrupts" is an event far in the past. */
 		STORE(used_event(q->avail, q->size), on ? q->last_used : (uint16_t)(q->last_used - 1));
@@ -210,6 +211,9 @@ int virtq_dev_init(struct virtq_dev *d, uint16_t size, uint64_t desc_addr,
 	d->avail = xlate(ctx, avail_addr, 6 + 2u * size, true);
 	d->used = xlate(ctx, used_addr, 6 + 8u * size, true);
 	if (!d->desc || !d->avail || !d->used)
+		return -EINVAL;
+	/* Misaligned rings would make every access below undefined (2.7). */
+	if ((uintptr_t)d->desc % 16 || (uintptr_t)d->avail % 2 || (uintptr_t)d->used % 4)
 		return -EINVAL;
 	d->size = size;
 	d->event_idx = event_idx;
@@ -257,6 +261,8 @@ static int walk_indirect(struct virtq_dev *d, struct virtq_elem *e, uint64_t add
 	const struct vring_desc *t = d->xlate(d->ctx, addr, len, false);
 	if (!t)
 		return -EFAULT;
+	if ((uintptr_t)t % _Alignof(struct vring_desc))
+		return -EINVAL; /* reading it would be a misaligned access */
 	uint32_t n = len / sizeof(struct vring_desc), i = 0;
 	for (uint32_t steps = 0;; steps++) {
 		if (i >= n || steps >= n)

@@ -151,7 +151,9 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 		while (!stop && (r = fuse_msg_dirent_next(buf, (uint32_t)n, &pos, plus, &d)) == 1) {
 			/* Every READDIRPLUS entry with a node id is a lookup the
 			 * server counted: cache it, so it is also forgotten. */
-			if (plus && d.entry.nodeid) {
+			bool dot = d.name[0] == '.' &&
+				   (d.namelen == 1 || (d.namelen == 2 && d.name[1] == '.'));
+			if (plus && d.entry.nodeid && !dot) {
 				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry);
 				if (v) {
 					vfs_cache_entry(f->vn, d.name, d.namelen, v,

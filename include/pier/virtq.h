@@ -36,6 +36,7 @@ struct virtq {
 	uint64_t desc_addr, avail_addr, used_addr; /* device addresses */
 	bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool broken;             /* the device misbehaved: no more requests */
+	bool intr_off;           /* virtq_set_interrupts(q, false) is in force */
 	uint16_t free_head, num_free;
 	uint16_t avail_idx;      /* our copy: never trust what is in shared memory */
 	uint16_t last_used;
@@ -132,7 +133,8 @@ struct virtq_dev {
 
 /*
  * Attaches to a queue the driver set up at the given addresses. Returns 0,
- * or -EINVAL if the size is bad or a ring lies outside guest memory.
+ * or -EINVAL if the size is bad, a ring lies outside guest memory, or a
+ * ring is misaligned (descriptors 16, avail 2, used 4 bytes: 2.7).
  */
 int virtq_dev_init(struct virtq_dev *d, uint16_t size, uint64_t desc_addr,
 		   uint64_t avail_addr, uint64_t used_addr, bool event_idx, virtq_xlate_fn xlate,
@@ -143,9 +145,9 @@ int virtq_dev_init(struct virtq_dev *d, uint16_t size, uint64_t desc_addr,
  * is available, or a negative errno when the driver broke the protocol
  * (head or next index out of range, a loop, a readable segment after a
  * writable one, an address outside guest memory, too many segments, a
- * nested indirect table). On error the queue is marked broken; when the
- * head itself was valid it is returned through *e->head so the caller can
- * complete it with length 0.
+ * nested or misaligned indirect table). On error the queue is marked
+ * broken; when the head itself was valid it is returned through *e->head
+ * so the caller can complete it with length 0.
  */
 int virtq_dev_pop(struct virtq_dev *d, struct virtq_elem *e);
 
