@@ -2,7 +2,8 @@
  * pier: the command-line front end.
  *
  *   pier run [--vmm qemu] [--machine microvm|q35] [--mem SIZE] [--timing]
- *            [--timeout SEC] [--kernel PATH] [-o KEY=VALUE]... -- PROGRAM ARGS...
+ *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
+ *            [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
  *
  * Exit status: the guest's own status, or PIER_EXIT_PANIC, PIER_EXIT_VMERROR,
  * PIER_EXIT_TIMEOUT (include/pier/ports.h).
@@ -14,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <pier/ports.h>
 #include "run.h"
+#include "virtiofsd.h"
 
 static void usage(FILE *f)
 {
@@ -27,11 +30,22 @@ static void usage(FILE *f)
 		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
 		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
 		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
+		"  --root DIR             boot from host directory DIR over virtio-fs\n"
+		"                         (adds -o rootfs=virtiofs)\n"
+		"  --ro                   the guest may not change the --root directory\n"
+		"  --share TAG=DIR        also share DIR as virtio-fs tag TAG (up to %d;\n"
+		"                         mount it with -o mount=TAG:/path)\n"
+		"  --initrd FILE          load FILE as the initrd (without --root, adds\n"
+		"                         -o rootfs=ramfs)\n"
 		"  -o, --opt KEY=VALUE    kernel option (verbose=1, exit=N, ...)\n"
 		"  --timing               print boot milestones on stderr\n"
 		"  --timeout SEC          kill the VM after SEC seconds (exit %d)\n"
+		"  --virtiofsd PATH       virtiofsd binary (default: $PIER_VIRTIOFSD or\n"
+		"                         %s)\n"
+		"  --virtiofsd-log FILE   run virtiofsd with -d, its output to FILE\n"
+		"                         (FILE.TAG for each --share)\n"
 		"  pier --version\n",
-		PIER_EXIT_TIMEOUT);
+		RUN_MAX_SHARES, PIER_EXIT_TIMEOUT, VIRTIOFSD_DEFAULT);
 }
 
 uint64_t run_now_ns(void)
@@ -94,6 +108,95 @@ char *run_build_cmdline(const struct run_options *o)
 	return s;
 }
 
+/* Whether a -o option sets key (as "key" or "key=..."). */
+static int has_kopt(const struct run_options *o, const char *key)
+{
+	size_t n = strlen(key);
+	for (int i = 0; i < o->nkopts; i++)
+		if (strncmp(o->kopts[i], key, n) == 0 &&
+		    (o->kopts[i][n] == '=' || o->kopts[i][n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * The guest mounts its root from what pier provides, unless told otherwise
+ * with -o rootfs=...
+ */
+static int add_rootfs_kopt(struct run_options *o)
+{
+	const char *kopt = o->root ? "rootfs=virtiofs" : o->initrd ? "rootfs=ramfs" : NULL;
+	if (!kopt || has_kopt(o, "rootfs"))
+		return 0;
+	if (o->nkopts == RUN_MAX_KOPTS) {
+		fprintf(stderr, "pier: too many -o options\n");
+		return -1;
+	}
+	o->kopts[o->nkopts++] = kopt;
+	return 0;
+}
+
+/* An existing directory, made absolute; NULL after a message. */
+static const char *check_dir(const char *opt, const char *arg, const char *dir)
+{
+	struct stat st;
+	char *abs = realpath(dir, NULL);
+	if (!abs || stat(abs, &st)) {
+		fprintf(stderr, "pier: %s %s: %s\n", opt, arg, strerror(errno));
+		free(abs);
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pier: %s %s: %s\n", opt, arg, strerror(ENOTDIR));
+		free(abs);
+		return NULL;
+	}
+	return abs; /* lives as long as pier */
+}
+
+/*
+ * Tags travel in QEMU's option syntax (no ','), the guest's
+ * -o mount=TAG:/path (no ':') and the kernel command line (no blanks or
+ * quotes); virtio-fs allows 36 bytes.
+ */
+static int valid_tag(const char *tag)
+{
+	size_t n = strlen(tag);
+	return n > 0 && n <= 36 && strspn(tag, "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* --share TAG=DIR; returns 0, 2 (usage) or PIER_EXIT_VMERROR. */
+static int add_share(struct run_options *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (o->nshares == RUN_MAX_SHARES) {
+		fprintf(stderr, "pier: too many --share options (at most %d)\n", RUN_MAX_SHARES);
+		return 2;
+	}
+	if (!eq || !eq[1]) {
+		fprintf(stderr, "pier: --share %s: expected TAG=DIR\n", arg);
+		return 2;
+	}
+	char *tag = strndup(arg, (size_t)(eq - arg));
+	int bad = !tag || !valid_tag(tag) || strcmp(tag, "root") == 0;
+	for (int i = 0; !bad && i < o->nshares; i++)
+		bad = strcmp(o->shares[i].tag, tag) == 0;
+	if (bad) {
+		fprintf(stderr, "pier: --share %s: the tag must be unique, not \"root\", and "
+				"1-36 of A-Z a-z 0-9 _ . -\n", arg);
+		free(tag);
+		return 2;
+	}
+	const char *dir = check_dir("--share", arg, eq + 1);
+	if (!dir) {
+		free(tag);
+		return PIER_EXIT_VMERROR;
+	}
+	o->shares[o->nshares++] = (struct run_share){ .tag = tag, .dir = dir };
+	return 0;
+}
+
 static const char *default_kernel(void)
 {
 	static char path[PATH_MAX];
@@ -107,15 +210,11 @@ static const char *default_kernel(void)
 	return path;
 }
 
-static int cmd_run(int argc, char **argv, uint64_t start_ns)
+/* Parses `pier run` options into o; returns -1 to go on, else pier's status. */
+static int parse_run(int argc, char **argv, struct run_options *o)
 {
-	struct run_options o = {
-		.vmm = "qemu",
-		.machine = "microvm",
-		.mem_bytes = 128ULL << 20,
-		.start_ns = start_ns,
-	};
-	enum { OPT_VMM = 256, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT };
+	enum { OPT_VMM = 256, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
+	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "machine", required_argument, 0, OPT_MACHINE },
@@ -124,45 +223,71 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 		{ "opt", required_argument, 0, 'o' },
 		{ "timing", no_argument, 0, OPT_TIMING },
 		{ "timeout", required_argument, 0, OPT_TIMEOUT },
+		{ "root", required_argument, 0, OPT_ROOT },
+		{ "ro", no_argument, 0, OPT_RO },
+		{ "share", required_argument, 0, OPT_SHARE },
+		{ "initrd", required_argument, 0, OPT_INITRD },
+		{ "virtiofsd", required_argument, 0, OPT_VIRTIOFSD },
+		{ "virtiofsd-log", required_argument, 0, OPT_VIRTIOFSD_LOG },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	int c;
+	int c, rc;
 	optind = 1;
 	/* "+": stop at the first non-option, so the program's own flags pass through. */
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_VMM:
-			o.vmm = optarg;
+			o->vmm = optarg;
 			break;
 		case OPT_MACHINE:
-			o.machine = optarg;
+			o->machine = optarg;
 			break;
 		case OPT_MEM:
-			if (parse_size(optarg, &o.mem_bytes) || o.mem_bytes < (16ULL << 20)) {
+			if (parse_size(optarg, &o->mem_bytes) || o->mem_bytes < (16ULL << 20)) {
 				fprintf(stderr, "pier: --mem %s: expected a size of at least 16M\n", optarg);
 				return 2;
 			}
 			break;
 		case OPT_KERNEL:
-			o.kernel = optarg;
+			o->kernel = optarg;
 			break;
 		case 'o':
-			if (o.nkopts == RUN_MAX_KOPTS) {
+			if (o->nkopts == RUN_MAX_KOPTS) {
 				fprintf(stderr, "pier: too many -o options\n");
 				return 2;
 			}
-			o.kopts[o.nkopts++] = optarg;
+			o->kopts[o->nkopts++] = optarg;
 			break;
 		case OPT_TIMING:
-			o.timing = 1;
+			o->timing = 1;
 			break;
 		case OPT_TIMEOUT:
-			o.timeout_s = atoi(optarg);
-			if (o.timeout_s <= 0) {
+			o->timeout_s = atoi(optarg);
+			if (o->timeout_s <= 0) {
 				fprintf(stderr, "pier: --timeout %s: expected seconds > 0\n", optarg);
 				return 2;
 			}
+			break;
+		case OPT_ROOT:
+			if (!(o->root = check_dir("--root", optarg, optarg)))
+				return PIER_EXIT_VMERROR;
+			break;
+		case OPT_RO:
+			o->root_ro = 1;
+			break;
+		case OPT_SHARE:
+			if ((rc = add_share(o, optarg)))
+				return rc;
+			break;
+		case OPT_INITRD:
+			o->initrd = optarg;
+			break;
+		case OPT_VIRTIOFSD:
+			o->virtiofsd = optarg;
+			break;
+		case OPT_VIRTIOFSD_LOG:
+			o->virtiofsd_log = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -172,12 +297,37 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 			return 2;
 		}
 	}
-	o.argv = argv + optind;
-	o.argc = argc - optind;
+	o->argv = argv + optind;
+	o->argc = argc - optind;
+	if (o->root_ro && !o->root) {
+		fprintf(stderr, "pier: --ro needs --root\n");
+		return 2;
+	}
+	return add_rootfs_kopt(o) ? 2 : -1;
+}
+
+static int cmd_run(int argc, char **argv, uint64_t start_ns)
+{
+	struct run_options o = {
+		.vmm = "qemu",
+		.machine = "microvm",
+		.mem_bytes = 128ULL << 20,
+		.start_ns = start_ns,
+		.virtiofsd = getenv("PIER_VIRTIOFSD"),
+	};
+	int rc = parse_run(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (!o.virtiofsd || !*o.virtiofsd)
+		o.virtiofsd = VIRTIOFSD_DEFAULT;
 	if (!o.kernel)
 		o.kernel = default_kernel();
 	if (access(o.kernel, R_OK)) {
 		fprintf(stderr, "pier: kernel %s: %s\n", o.kernel, strerror(errno));
+		return PIER_EXIT_VMERROR;
+	}
+	if (o.initrd && access(o.initrd, R_OK)) {
+		fprintf(stderr, "pier: --initrd %s: %s\n", o.initrd, strerror(errno));
 		return PIER_EXIT_VMERROR;
 	}
 	if (strcmp(o.vmm, "qemu") == 0) {

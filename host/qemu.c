@@ -3,8 +3,12 @@
  * or q35). The guest console goes to our stdout; the control channel
  * (isa-debugcon on PIER_PORT_CONTROL) comes back through a FIFO pair, so
  * milestones are timestamped as they arrive and the exit status keeps all
- * 8 bits; isa-debug-exit ends the VM.
+ * 8 bits; isa-debug-exit ends the VM. Shared directories (--root, --share)
+ * are served by one virtiofsd each (virtiofsd.c) to a vhost-user-fs device.
+ * Everything pier creates lives in one run directory, removed on every exit
+ * path together with the virtiofsd processes.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,8 +24,10 @@
 #include "accel.h"
 #include "control.h"
 #include "run.h"
+#include "virtiofsd.h"
 
-#define QEMU_MAX_ARGS 48
+#define QEMU_MAX_ARGS 96
+#define QEMU_MAX_FS (1 + RUN_MAX_SHARES)
 
 static volatile sig_atomic_t got_signal;
 
@@ -31,17 +37,30 @@ static void on_signal(int sig)
 }
 
 struct qemu_vm {
-	char dir[64];         /* temporary directory with the FIFOs */
-	char fifo_in[96], fifo_out[96];
+	/* Run directory ($TMPDIR/pier-qemu.XXXXXX): control FIFOs, virtiofsd
+	 * sockets. Short enough that DIR/vfsN.sock fits a socket address. */
+	char dir[88];
+	char fifo_in[104], fifo_out[104];
 	int ctl_fd;           /* read end of the control FIFO */
 	pid_t pid;
+	struct virtiofsd fs[QEMU_MAX_FS]; /* the root first, then the shares */
+	int nfs;
+	char *share_logs[RUN_MAX_SHARES]; /* --virtiofsd-log FILE.TAG */
 };
 
 static int make_fifos(struct qemu_vm *vm)
 {
-	snprintf(vm->dir, sizeof(vm->dir), "/tmp/pier-qemu.XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (snprintf(vm->dir, sizeof(vm->dir), "%s/pier-qemu.XXXXXX", tmp) >= (int)sizeof(vm->dir)) {
+		fprintf(stderr, "pier: TMPDIR %s: too long for pier's sockets\n", tmp);
+		vm->dir[0] = '\0';
+		return -1;
+	}
 	if (!mkdtemp(vm->dir)) {
 		perror("pier: mkdtemp");
+		vm->dir[0] = '\0';
 		return -1;
 	}
 	/* QEMU's pipe chardev opens PATH.in and PATH.out. */
@@ -60,23 +79,65 @@ static int make_fifos(struct qemu_vm *vm)
 	return 0;
 }
 
+/*
+ * Starts one virtiofsd per shared directory. Returns 0, -1 (reported), or
+ * -2 when a signal arrived meanwhile.
+ */
+static int start_fs(struct qemu_vm *vm, const struct run_options *o)
+{
+	if (o->root)
+		vm->fs[vm->nfs++] = (struct virtiofsd){ .tag = "root", .source = o->root,
+			.ro = o->root_ro, .log = o->virtiofsd_log };
+	for (int i = 0; i < o->nshares; i++) {
+		/* One log per instance: their lines would be indistinguishable. */
+		if (o->virtiofsd_log && asprintf(&vm->share_logs[i], "%s.%s", o->virtiofsd_log,
+						 o->shares[i].tag) < 0) {
+			vm->share_logs[i] = NULL;
+			perror("pier: asprintf");
+			return -1;
+		}
+		vm->fs[vm->nfs++] = (struct virtiofsd){ .tag = o->shares[i].tag,
+			.source = o->shares[i].dir, .log = vm->share_logs[i] };
+	}
+	for (int i = 0; i < vm->nfs; i++) {
+		int r = virtiofsd_start(&vm->fs[i], o->virtiofsd, vm->dir, i, &got_signal);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static void cleanup(struct qemu_vm *vm)
 {
 	if (vm->ctl_fd >= 0)
 		close(vm->ctl_fd);
+	for (int i = 0; i < vm->nfs; i++)
+		virtiofsd_stop(&vm->fs[i]);
+	for (int i = 0; i < RUN_MAX_SHARES; i++)
+		free(vm->share_logs[i]);
 	unlink(vm->fifo_in);
 	unlink(vm->fifo_out);
-	if (vm->dir[0])
-		rmdir(vm->dir);
+	if (vm->dir[0] && rmdir(vm->dir))
+		fprintf(stderr, "pier: cannot remove %s: %s\n", vm->dir, strerror(errno));
 }
 
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
 {
-	char mem[32], chardev[160], machine[64];
+	char mem[32], chardev[160], machine[64], memobj[96];
+	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
 	const char *accel = accel_qemu();
+	int microvm = strcmp(o->machine, "microvm") == 0;
 	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem_bytes >> 20));
 	snprintf(chardev, sizeof(chardev), "pipe,id=ctl,path=%s/ctl", vm->dir);
-	snprintf(machine, sizeof(machine), "%s", o->machine);
+	/*
+	 * microvm, acpi=off: the guest reads no ACPI tables, and only without
+	 * ACPI does microvm list its virtio-mmio transports on the kernel
+	 * command line (virtio_mmio.device=SIZE@ADDR:IRQ). vhost-user needs
+	 * guest RAM that virtiofsd can map: a shared memfd backend.
+	 */
+	snprintf(machine, sizeof(machine), "%s%s%s", o->machine, microvm ? ",acpi=off" : "",
+		 vm->nfs ? ",memory-backend=mem" : "");
+	snprintf(memobj, sizeof(memobj), "memory-backend-memfd,id=mem,size=%s,share=on", mem);
 
 	const char *args[QEMU_MAX_ARGS];
 	int n = 0;
@@ -108,11 +169,35 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "isa-debugcon,iobase=0xe9,chardev=ctl";
 	args[n++] = "-device";
 	args[n++] = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+	if (vm->nfs) {
+		args[n++] = "-object";
+		args[n++] = memobj;
+	}
+	if (vm->nfs && microvm) {
+		/* Modern virtio 1.x over MMIO; QEMU defaults to the legacy layout. */
+		args[n++] = "-global";
+		args[n++] = "virtio-mmio.force-legacy=false";
+	}
+	for (int i = 0; i < vm->nfs; i++) {
+		snprintf(fs_chardev[i], sizeof(fs_chardev[i]), "socket,id=vfs%d,path=%s", i,
+			 vm->fs[i].sock);
+		snprintf(fs_device[i], sizeof(fs_device[i]), "%s,chardev=vfs%d,tag=%s",
+			 microvm ? "vhost-user-fs-device" : "vhost-user-fs-pci", i, vm->fs[i].tag);
+		args[n++] = "-chardev";
+		args[n++] = fs_chardev[i];
+		args[n++] = "-device";
+		args[n++] = fs_device[i];
+	}
+	if (o->initrd) {
+		args[n++] = "-initrd";
+		args[n++] = o->initrd;
+	}
 	args[n++] = "-kernel";
 	args[n++] = o->kernel;
 	args[n++] = "-append";
 	args[n++] = cmdline;
 	args[n] = NULL;
+	assert(n < QEMU_MAX_ARGS);
 
 	fflush(stdout);
 	vm->pid = fork();
@@ -189,7 +274,15 @@ int qemu_run(const struct run_options *o)
 	sigaction(SIGTERM, &sa, NULL);
 
 	int rc = PIER_EXIT_VMERROR;
-	if (make_fifos(&vm) || spawn(&vm, o, cmdline))
+	virtiofsd_adopt_orphans();
+	if (make_fifos(&vm))
+		goto out;
+	int r = start_fs(&vm, o);
+	if (r == -2) {
+		fprintf(stderr, "pier: interrupted while starting virtiofsd\n");
+		rc = 128 + (int)got_signal;
+	}
+	if (r || spawn(&vm, o, cmdline))
 		goto out;
 	int status = wait_vm(&vm, &ctl, o);
 	uint64_t end_ns = run_now_ns() - o->start_ns;

@@ -7,6 +7,13 @@
 #include <stdint.h>
 
 #define RUN_MAX_KOPTS 64
+#define RUN_MAX_SHARES 8
+
+/* A host directory the guest sees as a virtio-fs device with this tag. */
+struct run_share {
+	const char *tag;
+	const char *dir;       /* absolute, checked to be a directory */
+};
 
 struct run_options {
 	const char *vmm;       /* "qemu" (this issue); "pier" later */
@@ -15,6 +22,13 @@ struct run_options {
 	uint64_t mem_bytes;
 	int timing;            /* print boot milestones on stderr */
 	int timeout_s;         /* 0: none */
+	const char *root;      /* --root: directory served as tag "root"; NULL: none */
+	int root_ro;           /* --ro: the guest may not change the root */
+	struct run_share shares[RUN_MAX_SHARES]; /* --share TAG=DIR */
+	int nshares;
+	const char *initrd;    /* --initrd FILE; NULL: none */
+	const char *virtiofsd; /* qemu: the virtiofsd binary */
+	const char *virtiofsd_log; /* qemu: run virtiofsd with -d, its stderr here */
 	const char *kopts[RUN_MAX_KOPTS]; /* kernel key=value options */
 	int nkopts;
 	char **argv;           /* program and arguments (after --) */

@@ -1,0 +1,335 @@
+"""Issue 3, host side: `pier run --root/--share` starts one virtiofsd per
+directory before QEMU, reports what cannot work before the VM starts, hands
+QEMU the devices, and leaves nothing behind (run directory, sockets,
+virtiofsd processes) on any exit path."""
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from conftest import EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, PIER, run_pier
+
+MACHINES = ["microvm", "q35"]
+
+
+def proc_table():
+    """{pid: (ppid, starttime, comm, state)} for every process now."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        # comm is in parentheses and may hold spaces: split after the last ')'.
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2:].split()
+        table[int(name)] = (int(rest[1]), int(rest[19]), comm, rest[0])
+    return table
+
+
+def descendants(pid):
+    """{(pid, starttime): comm} of every process below pid, now."""
+    table = proc_table()
+    found, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for p, (ppid, start, comm, _) in table.items():
+            if ppid == parent and (p, start) not in found:
+                found[(p, start)] = comm
+                todo.append(p)
+    return found
+
+
+def still_there(procs):
+    """The processes of procs (keyed by (pid, starttime)) that still exist,
+    zombies included: pier must have reaped them all."""
+    table = proc_table()
+    return {k: v for k, v in procs.items()
+            if k[0] in table and table[k[0]][1] == k[1]}
+
+
+@dataclass
+class Watched:
+    rc: int
+    out: str
+    err: str
+    tmpdir: str
+    seen: dict = field(default_factory=dict)  # (pid, starttime) -> comm
+    signal_to_exit: float = 0.0  # seconds from the signal to pier's exit
+
+    def comms(self):
+        return sorted(self.seen.values())
+
+
+@pytest.fixture
+def runtmp():
+    """A TMPDIR of the test's own, so that what pier leaves there is this
+    run's. Short: pier's sockets go below it (108-byte limit)."""
+    d = tempfile.mkdtemp(prefix="pt", dir="/tmp")
+    yield d
+    shutil.rmtree(d)
+
+
+def run_watched(tmpdir, *args, signal_after=None, sig=signal.SIGINT, env=None, timeout=60):
+    """Runs `pier run ARGS` with TMPDIR=tmpdir, noting every process it
+    starts (polled every 10 ms) and optionally sending it sig after
+    signal_after seconds."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen([PIER, "run", *args], stdout=out, stderr=err,
+                             env=dict(os.environ, TMPDIR=tmpdir, **(env or {})))
+        w = Watched(0, "", "", tmpdir)
+        t0, signalled = time.monotonic(), None
+        while p.poll() is None:
+            w.seen.update(descendants(p.pid))
+            now = time.monotonic()
+            if signal_after is not None and signalled is None and now - t0 >= signal_after:
+                p.send_signal(sig)
+                signalled = now
+            if now - t0 > timeout:
+                p.kill()
+                p.wait()
+                pytest.fail(f"pier still running after {timeout} s")
+            time.sleep(0.01)
+        if signalled is not None:
+            w.signal_to_exit = time.monotonic() - signalled
+        w.rc = p.returncode
+        out.seek(0)
+        err.seek(0)
+        w.out, w.err = out.read(), err.read()
+    return w
+
+
+def assert_clean(w):
+    """Nothing of the run is left: run directory, processes, lock files."""
+    assert os.listdir(w.tmpdir) == [], "run directory left behind"
+    assert not still_there(w.seen), f"not reaped: {still_there(w.seen)}"
+    # virtiofsd's lock file is named after the socket path, '/' -> '.'.
+    assert not glob.glob("/var/run/virtiofsd/" + w.tmpdir.replace("/", ".") + ".*")
+    left = subprocess.run(["pgrep", "-a", "-f", w.tmpdir], capture_output=True, text=True)
+    assert left.returncode == 1, left.stdout
+
+
+@pytest.fixture
+def share(tmp_path):
+    d = tmp_path / "root"
+    d.mkdir()
+    (d / "hello.txt").write_text("hello\n")
+    return str(d)
+
+
+def cmdline(out):
+    m = re.search(r"^cmdline: (.*)$", out, re.M)
+    assert m, out
+    return m.group(1).split()
+
+
+# --- refused before QEMU starts --------------------------------------------
+
+def test_missing_root_dir_is_refused(tmp_path):
+    missing = str(tmp_path / "nope")
+    r = run_pier("--root", missing, "--")
+    assert r.rc == EXIT_VMERROR, r.out + r.err
+    assert f"pier: --root {missing}: No such file or directory" in r.err
+    assert r.out == ""  # no VM, so no console
+
+
+def test_root_that_is_a_file_is_refused(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run_pier("--root", str(f), "--")
+    assert r.rc == EXIT_VMERROR
+    assert f"pier: --root {f}: Not a directory" in r.err
+
+
+def test_share_arguments_are_checked(tmp_path, share):
+    r = run_pier("--share", f"data={tmp_path}/nope", "--")
+    assert r.rc == EXIT_VMERROR
+    assert f"--share data={tmp_path}/nope: No such file or directory" in r.err
+    for bad in ("data", f"={share}", f"a,b={share}", f"root={share}", f"{'x' * 37}={share}"):
+        r = run_pier("--share", bad, "--")
+        assert r.rc == 2, bad
+        assert "--share" in r.err
+    r = run_pier("--share", f"d={share}", "--share", f"d={share}", "--")
+    assert r.rc == 2 and "unique" in r.err
+    r = run_pier("--ro", "--")
+    assert r.rc == 2 and "--ro needs --root" in r.err
+
+
+def test_failing_virtiofsd_is_reported_and_no_vm_starts(share, runtmp):
+    w = run_watched(runtmp, "--root", share, "--virtiofsd", "/bin/false", "--")
+    assert w.rc == EXIT_VMERROR, w.err
+    assert "virtiofsd /bin/false for " + share + " exited with status 1 before it was ready" \
+        in w.err
+    assert "qemu-system-x86" not in w.comms()
+    assert_clean(w)
+
+
+def test_missing_virtiofsd_from_environment_is_reported(share, runtmp):
+    w = run_watched(runtmp, "--root", share, "--",
+                    env={"PIER_VIRTIOFSD": "/no/such/virtiofsd"})
+    assert w.rc == EXIT_VMERROR
+    assert "pier: cannot run /no/such/virtiofsd: No such file or directory" in w.err
+    assert "qemu-system-x86" not in w.comms()
+    assert_clean(w)
+
+
+def test_virtiofsd_that_never_listens_is_killed(share, tmp_path, runtmp):
+    fake = tmp_path / "fake-virtiofsd"
+    fake.write_text("#!/bin/sh\necho 'fake: not listening' >&2\nsleep 60\n")
+    fake.chmod(0o755)
+    t0 = time.monotonic()
+    w = run_watched(runtmp, "--root", share, "--virtiofsd", str(fake), "--")
+    assert w.rc == EXIT_VMERROR
+    assert "did not listen on" in w.err and "within 5 s" in w.err
+    assert "fake: not listening" in w.err  # its stderr is shown
+    assert 5 <= time.monotonic() - t0 < 10
+    assert "sleep" in w.comms()  # ... and it, with its child, is gone:
+    assert_clean(w)
+
+
+def test_overlong_tmpdir_is_refused(share, tmp_path):
+    long = tmp_path / ("d" * 100)
+    long.mkdir()
+    r = run_watched(str(long), "--root", share, "--")
+    assert r.rc == EXIT_VMERROR
+    assert "too long" in r.err
+
+
+# --- the VM gets the devices; everything goes afterwards --------------------
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_boots_with_root_and_cleans_up(machine, share, tmp_path, runtmp):
+    log = str(tmp_path / "virtiofsd.log")
+    w = run_watched(runtmp, "--machine", machine, "--root", share, "--virtiofsd-log", log,
+                    "--")
+    assert w.rc == 0, w.out + w.err
+    assert "exiting with status 0" in w.out
+    words = cmdline(w.out)
+    assert "rootfs=virtiofs" in words
+    if machine == "microvm":  # acpi=off: QEMU names the transport itself
+        assert any(x.startswith("virtio_mmio.device=") for x in words), words
+    text = open(log).read()
+    # QEMU connected and set up the vhost-user device (-d log).
+    assert "virtio_session_mount: Received vhost-user socket connection" in text
+    assert re.search(r"\[ID: 0+1\] virtio_loop: Entry", text)  # sandbox child
+    assert w.comms().count("virtiofsd") == 2  # launcher + sandboxed server
+    assert "qemu-system-x86" in w.comms()
+    assert_clean(w)
+
+
+def test_shares_get_their_own_virtiofsd_and_tag(share, tmp_path, runtmp):
+    data = tmp_path / "data"
+    data.mkdir()
+    log = str(tmp_path / "v.log")
+    # An explicit rootfs= wins over the one --root adds; booting from tag
+    # "data" only works if QEMU has that device.
+    w = run_watched(runtmp, "--root", share, "--share", f"data={data}", "--virtiofsd-log", log,
+                    "-o", "rootfs=virtiofs:data", "--")
+    assert w.rc == 0, w.out + w.err
+    words = cmdline(w.out)
+    assert [x for x in words if x.startswith("rootfs=")] == ["rootfs=virtiofs:data"]
+    for f in (log, log + ".data"):
+        assert "Received vhost-user socket connection" in open(f).read(), f
+    assert w.comms().count("virtiofsd") == 4
+    assert_clean(w)
+
+
+def test_initrd_adds_rootfs_ramfs(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "init.txt").write_text("from the initrd\n")
+    cpio = tmp_path / "initrd.cpio"
+    with open(cpio, "wb") as f:
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=b"init.txt\n",
+                       stdout=f, cwd=tree, check=True)
+    r = run_pier("--initrd", str(cpio), "--")
+    assert r.rc == 0, r.out + r.err  # the guest panics when it finds no initrd
+    assert "rootfs=ramfs" in cmdline(r.out)
+    r = run_pier("--initrd", str(tmp_path / "nope"), "--")
+    assert r.rc == EXIT_VMERROR and "--initrd" in r.err
+
+
+def test_read_only_root(tmp_path, runtmp):
+    """--ro: writes through virtiofsd fail, seen from inside its sandbox
+    (a static busybox in the shared directories runs there); the writable
+    share next to it is the control."""
+    ro, rw = tmp_path / "ro", tmp_path / "rw"
+    for d in (ro, rw):
+        d.mkdir()
+        shutil.copy("/bin/busybox", d / "sh")
+    p = subprocess.Popen([PIER, "run", "--root", str(ro), "--ro", "--share", f"rw={rw}",
+                          "-o", "crash=hang", "--"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=runtmp))
+    try:
+        seen, servers = {}, []
+        deadline = time.monotonic() + 20
+        while len(servers) < 2 and time.monotonic() < deadline:
+            seen.update(descendants(p.pid))
+            table = proc_table()
+            # The serving virtiofsd is the child of the one pier started.
+            parent = {pid: table.get(row[0], (0, 0, ""))[2] for pid, row in table.items()}
+            servers = [pid for (pid, _), comm in seen.items()
+                       if comm == "virtiofsd" and parent.get(pid) == "virtiofsd"]
+            time.sleep(0.05)
+        assert len(servers) == 2, seen
+        results = {}
+        for pid in servers:
+            r = subprocess.run(["nsenter", "-t", str(pid), "-m", "/sh", "-c",
+                                "touch /probe && echo wrote"], capture_output=True, text=True)
+            results[pid] = r.stdout + r.stderr
+        assert sorted("wrote" in x for x in results.values()) == [False, True], results
+        assert any("Read-only file system" in x for x in results.values()), results
+        assert not (ro / "probe").exists()
+        assert (rw / "probe").exists()
+        with open("/proc/self/mountinfo") as f:
+            assert runtmp not in f.read()  # the read-only view is not the host's
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=20)
+    assert p.returncode == 128 + signal.SIGTERM, p.stderr.read()
+    assert not still_there(seen)
+    assert os.listdir(runtmp) == []
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_clean_after_guest_panic(machine, share, runtmp):
+    w = run_watched(runtmp, "--machine", machine, "--root", share, "-o", "crash=pf", "--")
+    assert w.rc == EXIT_PANIC, w.out + w.err
+    assert "virtiofsd" in w.comms() and "qemu-system-x86" in w.comms()
+    assert_clean(w)
+
+
+def test_clean_after_timeout(share, runtmp):
+    w = run_watched(runtmp, "--root", share, "--share", f"two={share}", "--timeout", "2",
+                    "-o", "crash=hang", "--")
+    assert w.rc == EXIT_TIMEOUT, w.out + w.err
+    assert w.comms().count("virtiofsd") == 4  # both connected: QEMU was up
+    assert_clean(w)
+
+
+def test_clean_after_sigint(share, runtmp):
+    w = run_watched(runtmp, "--machine", "q35", "--root", share, "-o", "crash=hang", "--",
+                    signal_after=2)
+    assert w.rc == 128 + signal.SIGINT, w.out + w.err
+    assert "interrupted" in w.err
+    assert w.signal_to_exit < 3, w.signal_to_exit
+    assert w.comms().count("virtiofsd") == 2 and "qemu-system-x86" in w.comms()
+    assert_clean(w)
+
+
+def test_clean_when_qemu_cannot_start(share, runtmp):
+    w = run_watched(runtmp, "--root", share, "--", env={"PATH": "/nonexistent"})
+    assert w.rc == EXIT_VMERROR
+    assert "cannot run qemu-system-x86_64" in w.err
+    assert "virtiofsd" in w.comms()  # it was up, and went with the run
+    assert_clean(w)
