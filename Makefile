@@ -81,8 +81,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 deps:
 	@tools/deps.sh
 
+# The demo: boot from this directory over virtio-fs and list part of it,
+# with SHA-256 of each file, as the guest sees it.
 run: deps all
-	$(BUILD)/pier run --vmm qemu --timing --
+	$(BUILD)/pier run --vmm qemu --timing --root . -o fs.walk=/include/pier \
+		-o fs.read=/README.md --
 
 unit: $(UNIT_TESTS)
 	@tools/run-unit-tests.sh $(UNIT_TESTS)
