@@ -33,7 +33,7 @@ HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"'
 
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
-	lib/virtq.c lib/fuse_msg.c
+	lib/virtq.c lib/fuse_msg.c lib/path_walk.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c) $(LIB_SRCS) lib/string.c
 HOST_SRCS := $(wildcard host/*.c)

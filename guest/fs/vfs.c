@@ -4,10 +4,10 @@
  * The name cache maps (directory vnode, name) to a child vnode and holds a
  * reference on both, so a cached name keeps its vnode (and, for FUSE, the
  * server's lookup count) alive until the entry expires or the file system
- * is unmounted. A walk keeps the directories it passed on a stack, which is
- * how ".." finds its way back, across mount points too.
+ * is unmounted. Paths are resolved by lib/path_walk.c over vnodes.
  */
 #include <pier/errno.h>
+#include <pier/path_walk.h>
 #include <pier/stat.h>
 #include <pier/string.h>
 #include "../kernel/console.h"
@@ -17,9 +17,9 @@
 
 #define HASH_SIZE 4096
 #define MAX_MOUNTS 8
-#define WALK_DEPTH 256
 
 uint32_t vfs_uid, vfs_gid;
+uint64_t vfs_dcache_max = 8192;
 
 struct dentry {
 	struct vnode *dir, *child;
@@ -107,6 +107,28 @@ static void dcache_drop(struct dentry **pp)
 	kfree(d);
 }
 
+/*
+ * Drops up to `count` names whose vnode nothing else holds, resuming where
+ * the last pass stopped. Leaves go first by construction: a directory's
+ * cached children hold references on it.
+ */
+static void dcache_shrink(uint64_t count)
+{
+	static uint32_t cursor;
+	for (uint32_t scanned = 0; count && scanned < HASH_SIZE; scanned++) {
+		struct dentry **pp = &dentries[cursor];
+		while (*pp && count)
+			if ((*pp)->child->refs == 1) {
+				dcache_drop(pp);
+				count--;
+			} else {
+				pp = &(*pp)->next;
+			}
+		if (count)
+			cursor = (cursor + 1) % HASH_SIZE;
+	}
+}
+
 void vfs_cache_entry(struct vnode *dir, const char *name, uint32_t len, struct vnode *child,
 		     uint64_t expire_ns)
 {
@@ -126,6 +148,10 @@ void vfs_cache_entry(struct vnode *dir, const char *name, uint32_t len, struct v
 	d->next = dentries[hash_name(dir, name, len)];
 	dentries[hash_name(dir, name, len)] = d;
 	ndentries++;
+	/* Every cached name pins a lookup (and a file descriptor) in the
+	 * server, so the cache is bounded. */
+	if (ndentries > vfs_dcache_max)
+		dcache_shrink(ndentries - vfs_dcache_max * 3 / 4);
 }
 
 uint64_t vfs_dentries(void)
@@ -144,13 +170,9 @@ static int lookup(struct vnode *dir, const char *name, uint32_t len, struct vnod
 	}
 	if (*pp)
 		dcache_drop(pp); /* expired: ask the file system again */
-	if (!S_ISDIR(dir->attr.mode))
-		return -ENOTDIR;
-	int err = vfs_permission(dir, 1);
-	if (err)
-		return err;
+	/* The walk has checked that dir is a searchable directory. */
 	struct vnode *child;
-	err = dir->ops->lookup(dir, name, len, &child);
+	int err = dir->ops->lookup(dir, name, len, &child);
 	if (err)
 		return err;
 	*out = child;
@@ -244,133 +266,77 @@ int vfs_permission(struct vnode *v, uint32_t mask)
 	return (bits & mask) == mask ? 0 : -EACCES;
 }
 
-/* ---- path walk ---- */
+/* ---- path walk (lib/path_walk.c over vnodes) ---- */
 
-struct walk {
-	struct vnode *stack[WALK_DEPTH]; /* stack[0] is "/", top is the current dir */
-	int depth;
-	int links;
-};
-
-static void walk_release(struct walk *w)
+static int pw_lookup(void *ctx, void *dir, const char *name, uint32_t len, void **child)
 {
-	while (w->depth > 0)
-		vnode_put(w->stack[--w->depth]);
+	(void)ctx;
+	return lookup(dir, name, len, (struct vnode **)child);
 }
 
-static int walk_push(struct walk *w, struct vnode *v)
+static int pw_mode(void *ctx, void *node, uint32_t *mode)
 {
-	struct vnode *m;
-	while ((m = mounted_on(v)) != NULL) { /* step onto what is mounted here */
+	struct vnode *v = node;
+	(void)ctx;
+	int err = v->ops->getattr ? v->ops->getattr(v) : 0;
+	*mode = v->attr.mode;
+	return err;
+}
+
+static int pw_may_search(void *ctx, void *dir)
+{
+	(void)ctx;
+	return vfs_permission(dir, 1);
+}
+
+static int pw_readlink(void *ctx, void *node, char *buf, uint32_t size)
+{
+	struct vnode *v = node;
+	(void)ctx;
+	return v->ops->readlink ? v->ops->readlink(v, buf, size) : -EINVAL;
+}
+
+static void *pw_mounted(void *ctx, void *node)
+{
+	(void)ctx;
+	struct vnode *m = mounted_on(node);
+	if (m)
 		m->refs++;
-		vnode_put(v);
-		v = m;
-	}
-	if (w->depth == WALK_DEPTH) {
-		vnode_put(v);
-		return -ENAMETOOLONG;
-	}
-	w->stack[w->depth++] = v;
-	return 0;
+	return m;
 }
 
-static void walk_to_root(struct walk *w)
+static void pw_get(void *ctx, void *node)
 {
-	while (w->depth > 1)
-		vnode_put(w->stack[--w->depth]);
+	(void)ctx;
+	((struct vnode *)node)->refs++;
 }
 
-/*
- * Walks `path` from the walk's current directory. The final component's
- * vnode is pushed too; follow_last decides if a final symlink is followed.
- */
-static int walk_path(struct walk *w, const char *path, bool follow_last)
+static void pw_put(void *ctx, void *node)
 {
-	if (path[0] == '/')
-		walk_to_root(w);
-	const char *p = path;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return 0;
-		const char *name = p;
-		while (*p && *p != '/')
-			p++;
-		uint32_t len = (uint32_t)(p - name);
-		bool last = true;
-		for (const char *q = p; *q; q++)
-			if (*q != '/')
-				last = false;
-		struct vnode *dir = w->stack[w->depth - 1];
-		if (!S_ISDIR(dir->attr.mode))
-			return -ENOTDIR;
-		if (len == 1 && name[0] == '.')
-			continue;
-		if (len == 2 && name[0] == '.' && name[1] == '.') {
-			if (w->depth > 1)
-				vnode_put(w->stack[--w->depth]);
-			continue;
-		}
-		if (len > 255)
-			return -ENAMETOOLONG;
-		struct vnode *child;
-		int err = lookup(dir, name, len, &child);
-		if (err)
-			return err;
-		if (child->ops->getattr && (err = child->ops->getattr(child))) {
-			vnode_put(child);
-			return err;
-		}
-		if (S_ISLNK(child->attr.mode) && (!last || follow_last || *p == '/')) {
-			if (++w->links > VFS_SYMLINK_DEPTH) {
-				vnode_put(child);
-				return -ELOOP;
-			}
-			char *target = kmalloc(VFS_PATH_MAX);
-			if (!target) {
-				vnode_put(child);
-				return -ENOMEM;
-			}
-			int n = child->ops->readlink(child, target, VFS_PATH_MAX);
-			vnode_put(child);
-			if (n >= 0)
-				n = walk_path(w, target, true); /* relative to dir, on top */
-			kfree(target);
-			if (n < 0)
-				return n;
-			continue;
-		}
-		if ((err = walk_push(w, child)))
-			return err;
-	}
+	(void)ctx;
+	vnode_put(node);
 }
+
+static const struct pw_ops vnode_walk_ops = {
+	.lookup = pw_lookup, .mode = pw_mode, .may_search = pw_may_search,
+	.readlink = pw_readlink, .mounted = pw_mounted, .get = pw_get, .put = pw_put,
+};
 
 int vfs_resolve(const char *path, bool follow, struct vnode **out)
 {
 	if (nmounts == 0)
 		return -ENOENT;
-	if (!*path)
-		return -ENOENT;
-	if (strnlen(path, VFS_PATH_MAX) == VFS_PATH_MAX)
-		return -ENAMETOOLONG;
-	struct walk *w = kmalloc(sizeof(*w));
+	struct path_walk *w = kmalloc(sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->depth = 0;
-	w->links = 0;
-	active[0]->root->refs++;
-	walk_push(w, active[0]->root);
-	int err = walk_path(w, path, follow);
-	if (!err) {
-		*out = w->stack[--w->depth]; /* hand its reference over */
-		if (*out && (*out)->ops->getattr)
-			err = (*out)->ops->getattr(*out);
-		if (err)
-			vnode_put(*out);
-	}
-	walk_release(w);
+	void *v;
+	int err = path_walk(w, &vnode_walk_ops, NULL, active[0]->root, path, follow, &v);
 	kfree(w);
+	if (err)
+		return err;
+	*out = v;
+	if ((*out)->ops->getattr && (err = (*out)->ops->getattr(*out)))
+		vnode_put(*out);
 	return err;
 }
 

@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VFS_PATH_MAX 4096
-#define VFS_SYMLINK_DEPTH 40 /* Linux's limit on links followed in one walk */
+#include <pier/path_walk.h>
+
+#define VFS_PATH_MAX PW_PATH_MAX
 
 struct vfs_stat {
 	uint64_t ino, size, blocks;
@@ -73,6 +74,8 @@ struct file {
 
 /* The caller's identity for permission checks (uid=, gid= options). */
 extern uint32_t vfs_uid, vfs_gid;
+/* Most names the cache keeps (dcache_max= option); older unused ones go. */
+extern uint64_t vfs_dcache_max;
 
 /* Vnode table: finds or creates the vnode (mnt, id) with a reference. */
 struct vnode *vnode_get(struct mount *mnt, uint64_t id, const struct vnode_ops *ops,

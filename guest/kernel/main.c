@@ -115,6 +115,7 @@ void kmain(uint64_t start_info_pa)
 	virtio_mmio_probe_all(&cmdline);
 	vfs_uid = opts.uid;
 	vfs_gid = opts.gid;
+	vfs_dcache_max = (uint64_t)opts.dcache_max;
 	int err = rootfs_mount_all(&cmdline, si);
 	if (err)
 		panic("cannot mount the root file system (error %d)", err);

@@ -11,7 +11,7 @@
 
 static const char *const known[] = {
 	"verbose", "exit", "crash",
-	"rootfs", "mount", "virtio_poll", "uid", "gid",
+	"rootfs", "mount", "virtio_poll", "uid", "gid", "dcache_max",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -45,6 +45,8 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : 0;
 	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;
 	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
+	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
+				   ? parse_int("dcache_max", v, 16, 1 << 20, 8192) : 8192;
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
 			kprintf("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);

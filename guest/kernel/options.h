@@ -13,6 +13,7 @@ struct kernel_options {
 	const char *crash;    /* crash=KIND: test-only, trigger a fault */
 	int virtio_poll;      /* virtio_poll=1: complete requests by polling */
 	int uid, gid;         /* uid=, gid=: identity for permission checks */
+	int dcache_max;       /* dcache_max=N: names the VFS keeps cached */
 };
 
 /* Fills opts from cl; reports unknown options and bad values on the console. */

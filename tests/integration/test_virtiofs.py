@@ -158,3 +158,33 @@ def test_missing_tag_is_a_clear_panic(tree):
     assert r.rc == 125
     assert "no virtio-fs device with tag 'nosuchtag'" in r.out
     assert "'root'" in r.out  # lists what there is
+
+
+def outstanding_lookups(log):
+    """Peak and final number of lookups virtiofsd holds for the guest."""
+    held = peak = 0
+    for line in open(log, errors="replace"):
+        if re.search(r"\] +\d+/.* -> \d+$", line):
+            held += 1
+        m = re.search(r"\] +forget \d+ \d+ -(\d+)$", line)
+        if m:
+            held -= int(m.group(1))
+        peak = max(peak, held)
+    return peak, held
+
+
+def test_name_cache_is_bounded(tree, tmp_path):
+    """A bounded name cache gives lookups back while it runs, so walking a
+    big tree does not pin one server file descriptor per file."""
+    peaks = {}
+    for limit in (None, 100):
+        log = str(tmp_path / f"vfsd-{limit}.log")
+        opts = ["fs.walk=/many"] + ([f"dcache_max={limit}"] if limit else [])
+        r = boot("microvm", tree, *opts, extra=["--virtiofsd-log", log])
+        assert r.rc == 0, r.out[-2000:] + r.err
+        assert len(parse_walk(r.out)) == 1001
+        peaks[limit], final = outstanding_lookups(log)
+        assert final == 0
+    assert peaks[None] >= 1000
+    # 100 cached plus at most one READDIRPLUS reply's worth in flight.
+    assert peaks[100] < 700, peaks
