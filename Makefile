@@ -33,9 +33,9 @@ HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"'
 
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
-	lib/virtq.c lib/fuse_msg.c lib/path_walk.c
+	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
-	guest/mm/*.c guest/drivers/*.c guest/fs/*.c) $(LIB_SRCS) lib/string.c
+	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c) $(LIB_SRCS) lib/string.c
 HOST_SRCS := $(wildcard host/*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
@@ -48,7 +48,15 @@ all: $(BUILD)/kernel.elf $(BUILD)/pier
 $(BUILD)/guest-obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC [guest] $<"
-	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) -I$(BUILD)/gen -c $< -o $@
+
+# System-call names for messages, straight from the uapi header.
+UNISTD_H := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h \
+	/usr/include/asm/unistd_64.h))
+$(BUILD)/gen/syscall_names.h: $(UNISTD_H)
+	@mkdir -p $(dir $@)
+	$(Q)sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/[\2] = "\1",/p' $< > $@
+$(BUILD)/guest-obj/guest/linux/syscall_table.c.o: $(BUILD)/gen/syscall_names.h
 
 $(BUILD)/guest-obj/%.S.o: %.S
 	@mkdir -p $(dir $@)
@@ -90,7 +98,7 @@ run: deps all
 unit: $(UNIT_TESTS)
 	@tools/run-unit-tests.sh $(UNIT_TESTS)
 
-integration: all
+integration: all progs
 	$(PYTHON) -m pytest -q tests/integration
 
 test: deps
@@ -100,5 +108,7 @@ test: deps
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/progs/progs.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

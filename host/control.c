@@ -29,6 +29,9 @@ static void parse_line(struct control *c, const char *line, uint64_t ns)
 		struct control_milestone *m = &c->milestones[c->nmilestones++];
 		memcpy(m->name, name, n + 1);
 		m->ns = ns;
+	} else if (strncmp(line, "log ", 4) == 0) {
+		if (c->on_log)
+			c->on_log(line + 4);
 	} else if (strncmp(line, "exit ", 5) == 0) {
 		char *end;
 		long v = strtol(line + 5, &end, 10);

@@ -33,6 +33,9 @@ struct control {
 	size_t len;
 	int overlong;     /* current line exceeded CONTROL_LINE_MAX; dropped */
 	unsigned bad_lines;
+	/* Called with the text of each "log TEXT" line (guest warnings while
+	 * the program owns the console); NULL drops them. */
+	void (*on_log)(const char *text);
 };
 
 void control_init(struct control *c);

@@ -38,6 +38,9 @@ static void usage(FILE *f)
 		"  --initrd FILE          load FILE as the initrd (without --root, adds\n"
 		"                         -o rootfs=ramfs)\n"
 		"  -o, --opt KEY=VALUE    kernel option (verbose=1, exit=N, ...)\n"
+		"  --env NAME=VALUE       environment variable for the program (repeatable)\n"
+		"  --cwd DIR              the program's working directory (default /)\n"
+		"  --strace               print every system call of the program\n"
 		"  --timing               print boot milestones on stderr\n"
 		"  --timeout SEC          kill the VM after SEC seconds (exit %d)\n"
 		"  --virtiofsd PATH       virtiofsd binary (default: $PIER_VIRTIOFSD or\n"
@@ -214,7 +217,8 @@ static const char *default_kernel(void)
 static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
-	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG };
+	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
+	       OPT_ENV, OPT_CWD, OPT_STRACE };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "machine", required_argument, 0, OPT_MACHINE },
@@ -229,6 +233,9 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "initrd", required_argument, 0, OPT_INITRD },
 		{ "virtiofsd", required_argument, 0, OPT_VIRTIOFSD },
 		{ "virtiofsd-log", required_argument, 0, OPT_VIRTIOFSD_LOG },
+		{ "env", required_argument, 0, OPT_ENV },
+		{ "cwd", required_argument, 0, OPT_CWD },
+		{ "strace", no_argument, 0, OPT_STRACE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -262,6 +269,23 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		case OPT_TIMING:
 			o->timing = 1;
 			break;
+		case OPT_ENV:
+		case OPT_CWD:
+		case OPT_STRACE: {
+			/* Kernel options for the program: env=K=V, cwd=DIR, strace=1. */
+			if (c == OPT_ENV && !strchr(optarg, '=')) {
+				fprintf(stderr, "pier: --env %s: expected NAME=VALUE\n", optarg);
+				return 2;
+			}
+			char *kopt;
+			if (asprintf(&kopt, "%s=%s", c == OPT_ENV ? "env" : c == OPT_CWD ? "cwd" : "strace",
+				     c == OPT_STRACE ? "1" : optarg) < 0 || o->nkopts == RUN_MAX_KOPTS) {
+				fprintf(stderr, "pier: too many options\n");
+				return 2;
+			}
+			o->kopts[o->nkopts++] = kopt;
+			break;
+		}
 		case OPT_TIMEOUT:
 			o->timeout_s = atoi(optarg);
 			if (o->timeout_s <= 0) {

@@ -260,11 +260,24 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 	return killed ? -1 : status;
 }
 
+/* A guest "log" line on stderr; its bytes are the guest's, so only
+ * printable ASCII goes through. */
+static void print_guest_log(const char *text)
+{
+	char buf[CONTROL_LINE_MAX];
+	size_t n = 0;
+	for (; *text && n + 1 < sizeof(buf); text++)
+		buf[n++] = *text >= 0x20 && *text < 0x7f ? *text : '?';
+	buf[n] = 0;
+	fprintf(stderr, "pier: %s\n", buf);
+}
+
 int qemu_run(const struct run_options *o)
 {
 	struct qemu_vm vm = { .ctl_fd = -1 };
 	struct control ctl;
 	control_init(&ctl);
+	ctl.on_log = print_guest_log;
 	char *cmdline = run_build_cmdline(o);
 	if (!cmdline)
 		return 2;

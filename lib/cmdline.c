@@ -46,7 +46,10 @@ int cmdline_parse(char *buf, struct cmdline *out)
 	while ((word = next_word(&buf, &err))) {
 		if (err)
 			return err;
-		if (in_args) {
+		/* QEMU's microvm appends its device list to the command line,
+		 * after our "--": those words are options, not arguments. */
+		if (in_args && strncmp(word, CMDLINE_VMM_APPENDED, strlen(CMDLINE_VMM_APPENDED)))
+		{
 			if (out->argc >= CMDLINE_MAX_ARGS)
 				return -E2BIG;
 			out->argv[out->argc++] = word;

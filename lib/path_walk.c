@@ -36,13 +36,13 @@ static int push(struct path_walk *w, void *node)
 static int splice(struct path_walk *w, const char *rest, int target_len)
 {
 	size_t rest_len = strlen(rest);
-	if ((size_t)target_len + 1 + rest_len + 1 > sizeof(w->path))
+	size_t sep = rest_len ? 1 : 0; /* no trailing slash of our own making */
+	if ((size_t)target_len + sep + rest_len + 1 > sizeof(w->path))
 		return -ENAMETOOLONG;
-	memmove(w->path + target_len + 1, rest, rest_len + 1);
+	memmove(w->path + target_len + sep, rest, rest_len + 1);
 	memcpy(w->path, w->target, (size_t)target_len);
-	w->path[target_len] = '/';
-	if (rest_len == 0)
-		w->path[target_len] = 0; /* no trailing slash of our own making */
+	if (sep)
+		w->path[target_len] = '/';
 	return 0;
 }
 
@@ -67,6 +67,9 @@ static int walk(struct path_walk *w, bool follow)
 			return err;
 		if (!S_ISDIR(mode))
 			return -ENOTDIR;
+		/* Every component needs search permission, "." and ".." too. */
+		if (w->ops->may_search && (err = w->ops->may_search(w->ctx, dir)))
+			return err;
 		if (len == 1 && name[0] == '.')
 			continue;
 		if (len == 2 && name[0] == '.' && name[1] == '.') {
@@ -76,8 +79,6 @@ static int walk(struct path_walk *w, bool follow)
 		}
 		if (len > 255)
 			return -ENAMETOOLONG;
-		if (w->ops->may_search && (err = w->ops->may_search(w->ctx, dir)))
-			return err;
 		void *child;
 		if ((err = w->ops->lookup(w->ctx, dir, name, len, &child)))
 			return err;
@@ -107,6 +108,8 @@ static int walk(struct path_walk *w, bool follow)
 		if ((err = push(w, child)))
 			return err;
 		if (need_dir) {
+			/* What push kept: child may have been put for a mount. */
+			child = w->stack[w->depth - 1];
 			if ((err = w->ops->mode(w->ctx, child, &mode)))
 				return err;
 			if (!S_ISDIR(mode)) {

@@ -71,9 +71,9 @@ static int r_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
 	for (struct rnode *c = dir->child; c; c = c->sibling, i++) {
 		if (i < f->pos)
 			continue;
-		f->pos = i + 1;
 		if (fn(arg, c->name, c->namelen, (c->st.mode & S_IFMT) >> 12, c->st.ino))
-			break;
+			break; /* refused: not consumed */
+		f->pos = i + 1;
 	}
 	return 0;
 }

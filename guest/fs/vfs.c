@@ -416,6 +416,14 @@ int vfs_readlink(const char *path, char *buf, uint32_t size)
 	return err;
 }
 
+int vfs_statfs(struct vnode *v, struct vfs_statfs *st)
+{
+	if (v->ops->statfs)
+		return v->ops->statfs(v, st);
+	*st = (struct vfs_statfs){ .bsize = 4096, .frsize = 4096, .namelen = 255 };
+	return 0;
+}
+
 void vfs_close(struct file *f)
 {
 	if (f->vn->ops->release)

@@ -20,11 +20,16 @@ struct vfs_stat {
 	uint32_t atime_ns, mtime_ns, ctime_ns;
 };
 
+struct vfs_statfs {
+	uint64_t blocks, bfree, bavail, files, ffree;
+	uint32_t bsize, namelen, frsize;
+};
+
 struct vnode;
 struct file;
 struct mount;
 
-/* Called per entry by readdir; return non-zero to stop. */
+/* Called per entry by readdir; non-zero stops, and that entry is not consumed. */
 typedef int (*vfs_dirent_fn)(void *arg, const char *name, uint32_t namelen, uint32_t type,
 			     uint64_t ino);
 
@@ -41,6 +46,8 @@ struct vnode_ops {
 	void (*release)(struct file *f);
 	/* The last reference is gone: free it (FUSE: forget it). */
 	void (*evict)(struct vnode *v);
+	/* File-system statistics; NULL: made-up figures. */
+	int (*statfs)(struct vnode *v, struct vfs_statfs *st);
 };
 
 struct vnode {
@@ -100,6 +107,7 @@ int64_t vfs_read(struct file *f, void *buf, uint64_t len);
 int64_t vfs_pread(struct file *f, void *buf, uint64_t len, uint64_t off);
 int vfs_readdir(struct file *f, vfs_dirent_fn fn, void *arg);
 int vfs_readlink(const char *path, char *buf, uint32_t size);
+int vfs_statfs(struct vnode *v, struct vfs_statfs *st);
 void vfs_close(struct file *f);
 
 /* Adds a name under dir to the dentry cache (READDIRPLUS results). */

@@ -162,8 +162,10 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 					vnode_put(v);
 				}
 			}
-			f->pos = d.off;
+			/* A refused entry is not consumed: the next call starts there. */
 			stop = fn(arg, d.name, d.namelen, d.type, d.ino);
+			if (!stop)
+				f->pos = d.off;
 		}
 		if (r < 0) {
 			kprintf("fuse: malformed directory listing; connection closed\n");
@@ -178,7 +180,20 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 	return err;
 }
 
+static int fuse_vstatfs(struct vnode *v, struct vfs_statfs *st)
+{
+	struct fuse_kstatfs k;
+	int err = fuse_statfs(&fs_of(v)->conn, &k);
+	if (err)
+		return err;
+	*st = (struct vfs_statfs){ .blocks = k.blocks, .bfree = k.bfree, .bavail = k.bavail,
+				   .files = k.files, .ffree = k.ffree, .bsize = k.bsize,
+				   .namelen = k.namelen, .frsize = k.frsize };
+	return 0;
+}
+
 static const struct vnode_ops fuse_vnode_ops = {
+	.statfs = fuse_vstatfs,
 	.lookup = fuse_vlookup,
 	.getattr = fuse_vgetattr,
 	.open = fuse_vopen,

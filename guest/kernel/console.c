@@ -12,6 +12,7 @@
 #define LSR_THR_EMPTY 0x20
 
 static int timestamps;
+static int quiet;
 static int at_line_start = 1;
 
 void console_init(void)
@@ -31,6 +32,19 @@ static void serial_putc(char c)
 	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); i++)
 		;
 	outb(COM1, (uint8_t)c);
+}
+
+int console_readable(void)
+{
+	return inb(COM1 + 5) & 1;
+}
+
+size_t console_read(char *buf, size_t len)
+{
+	size_t n = 0;
+	while (n < len && (inb(COM1 + 5) & 1)) /* LSR data ready */
+		buf[n++] = (char)inb(COM1);
+	return n;
 }
 
 static void put_timestamp(void)
@@ -65,6 +79,26 @@ void console_set_timestamps(int on)
 	timestamps = on;
 }
 
+int console_is_quiet(void)
+{
+	return quiet;
+}
+
+int console_set_quiet(int on)
+{
+	int was = quiet;
+	quiet = on;
+	return was;
+}
+
+void console_write_raw(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		serial_putc(s[i]);
+	if (len)
+		at_line_start = s[len - 1] == '\n';
+}
+
 static void sink(void *ctx, char c)
 {
 	(void)ctx;
@@ -73,6 +107,8 @@ static void sink(void *ctx, char c)
 
 int kvprintf(const char *fmt, va_list ap)
 {
+	if (quiet)
+		return 0;
 	return fmt_vformat(sink, NULL, fmt, ap);
 }
 

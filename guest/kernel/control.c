@@ -4,7 +4,10 @@
  */
 #include <pier/fmt.h>
 #include <pier/ports.h>
+#include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
+#include <stdarg.h>
+#include "console.h"
 #include "control.h"
 
 static void control_line(const char *s)
@@ -19,6 +22,27 @@ void control_milestone(const char *name)
 	char buf[64];
 	fmt_snprintf(buf, sizeof(buf), "milestone %s", name);
 	control_line(buf);
+}
+
+void kwarn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (console_is_quiet()) {
+		/* The console belongs to the program: send it to pier's stderr. */
+		char buf[120] = "log ";
+		fmt_vsnprintf(buf + 4, sizeof(buf) - 4, fmt, ap);
+		size_t n = strlen(buf);
+		while (n > 4 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+			buf[--n] = 0;
+		for (char *p = buf; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		control_line(buf);
+	} else {
+		kvprintf(fmt, ap);
+	}
+	va_end(ap);
 }
 
 void control_exit(int status)

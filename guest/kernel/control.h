@@ -14,4 +14,10 @@ __attribute__((noreturn)) void control_exit(int status);
 /* Ends the VM with PIER_EXIT_PANIC, flagged as a panic. */
 __attribute__((noreturn)) void control_exit_panic(void);
 
+/*
+ * A kernel warning: on the console normally, but while a program owns the
+ * console (quiet), as a "log" line that pier prints on its stderr.
+ */
+void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

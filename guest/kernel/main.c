@@ -17,6 +17,9 @@
 #include "options.h"
 #include "fstest.h"
 #include "rootfs.h"
+#include "random.h"
+#include "rtc.h"
+#include "../linux/exec.h"
 #include "../arch/x86_64/irq.h"
 #include "../drivers/virtio.h"
 #include "../fs/vfs.h"
@@ -28,6 +31,7 @@
 #endif
 
 static char cmdline_buf[4096];
+static char cmdline_copy[4096]; /* as received, for the echo */
 static struct cmdline cmdline;
 
 static const char *memtype_name(uint32_t type)
@@ -66,10 +70,15 @@ static void read_cmdline(const struct hvm_start_info *si)
 	if (len == sizeof(cmdline_buf))
 		panic("command line longer than %zu bytes", sizeof(cmdline_buf) - 1);
 	memcpy(cmdline_buf, src, len + 1);
-	kprintf("cmdline: %s\n", cmdline_buf);
+	memcpy(cmdline_copy, src, len + 1);
 	int err = cmdline_parse(cmdline_buf, &cmdline);
 	if (err)
 		panic("cannot parse the command line (error %d)", err);
+}
+
+static void print_cmdline(void)
+{
+	kprintf("cmdline: %s\n", cmdline_copy);
 	for (int i = 0; i < cmdline.nopts; i++)
 		kprintf("  option %s=%s\n", cmdline.opts[i].key, cmdline.opts[i].value);
 	for (int i = 0; i < cmdline.argc; i++)
@@ -91,8 +100,13 @@ void kmain(uint64_t start_info_pa)
 		panic("bad hvm_start_info magic %x at %llx", si->magic,
 		      (unsigned long long)start_info_pa);
 
-	kprintf("Pier guest kernel %s (x86_64, PVH boot)\n", PIER_VERSION);
 	read_cmdline(si);
+	/* With a program to run, the console is its output: the kernel keeps
+	 * quiet unless asked (verbose, strace); warnings go to pier's stderr. */
+	if (cmdline.argc && !cmdline_get(&cmdline, "verbose") && !cmdline_get(&cmdline, "strace"))
+		console_set_quiet(1);
+	kprintf("Pier guest kernel %s (x86_64, PVH boot)\n", PIER_VERSION);
+	print_cmdline();
 	struct kernel_options opts;
 	options_apply(&cmdline, &opts);
 	console_set_timestamps(opts.verbose);
@@ -116,6 +130,8 @@ void kmain(uint64_t start_info_pa)
 	vfs_uid = opts.uid;
 	vfs_gid = opts.gid;
 	vfs_dcache_max = (uint64_t)opts.dcache_max;
+	rtc_init();
+	random_init();
 	int err = rootfs_mount_all(&cmdline, si);
 	if (err)
 		panic("cannot mount the root file system (error %d)", err);
@@ -125,9 +141,10 @@ void kmain(uint64_t start_info_pa)
 	int failed = fstest_run(&cmdline);
 	if (failed)
 		kprintf("fs checks: %d failed\n", failed);
+	int status = opts.exit_status;
 	if (cmdline.argc)
-		kprintf("program %s: no program loader in this kernel yet\n", cmdline.argv[0]);
+		status = exec_program(&cmdline, opts.verbose, opts.strace); /* on failure only */
 	vfs_unmount_all();
-	kprintf("exiting with status %d\n", opts.exit_status);
-	control_exit(opts.exit_status);
+	kprintf("exiting with status %d\n", status);
+	control_exit(status);
 }

@@ -5,6 +5,7 @@
 #include <pier/string.h>
 #include "../mm/mm.h"
 #include "console.h"
+#include "control.h"
 #include "options.h"
 #include "fstest.h"
 #include "panic.h"
@@ -12,6 +13,7 @@
 static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "uid", "gid", "dcache_max",
+	"env", "cwd", "strace",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -29,7 +31,7 @@ static int parse_int(const char *key, const char *v, int lo, int hi, int dflt)
 {
 	unsigned long long n;
 	if (cmdline_parse_u64(v, &n) || n < (unsigned long long)lo || n > (unsigned long long)hi) {
-		kprintf("warning: option %s=%s: expected a number %d..%d, using %d\n", key, v, lo,
+		kwarn("warning: option %s=%s: expected a number %d..%d, using %d\n", key, v, lo,
 			hi, dflt);
 		return dflt;
 	}
@@ -45,11 +47,12 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : 0;
 	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;
 	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
+	opts->strace = (v = cmdline_get(cl, "strace")) ? parse_int("strace", v, 0, 1, 0) : 0;
 	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
 				   ? parse_int("dcache_max", v, 16, 1 << 20, 8192) : 8192;
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
-			kprintf("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);
+			kwarn("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);
 }
 
 void options_crash(const char *kind)

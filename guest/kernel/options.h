@@ -14,6 +14,7 @@ struct kernel_options {
 	int virtio_poll;      /* virtio_poll=1: complete requests by polling */
 	int uid, gid;         /* uid=, gid=: identity for permission checks */
 	int dcache_max;       /* dcache_max=N: names the VFS keeps cached */
+	int strace;           /* strace=1: print every system call of the program */
 };
 
 /* Fills opts from cl; reports unknown options and bad values on the console. */

@@ -31,6 +31,7 @@ void backtrace_print(uint64_t rbp)
 void panic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
+	console_set_quiet(0);
 	kprintf("\nPANIC at %s:%d: ", file, line);
 	va_start(ap, fmt);
 	kvprintf(fmt, ap);

@@ -44,7 +44,10 @@ void *mmio_map(uint64_t pa, uint64_t size)
 	}
 	if (pa + size <= DIRECT_MAP_SIZE)
 		return phys_to_virt(pa); /* mapped at boot */
-	uint64_t *pdpt = table_at(boot_pml4[DIRECT_MAP_BASE >> 39 & 511]);
+	/* boot_pml4 is linked at its physical address: reach it through the
+	 * direct map, since a program's page tables have no identity map. */
+	uint64_t *pml4 = phys_to_virt((uint64_t)boot_pml4);
+	uint64_t *pdpt = table_at(pml4[DIRECT_MAP_BASE >> 39 & 511]);
 	for (uint64_t a = pa & ~(HUGE - 1); a < pa + size; a += HUGE) {
 		uint64_t *pd = next_table(&pdpt[a >> 30 & 511]);
 		if (!pd)

@@ -9,6 +9,8 @@
 
 #define CMDLINE_MAX_OPTS 64
 #define CMDLINE_MAX_ARGS 128
+/* Words starting with this are options even after "--" (the VMM appends them). */
+#define CMDLINE_VMM_APPENDED "virtio_mmio.device="
 
 struct cmdline_opt {
 	const char *key;

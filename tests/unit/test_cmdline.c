@@ -66,6 +66,19 @@ static void test_too_many(void **state)
 	assert_int_equal(cmdline_parse(buf, &cl), -E2BIG);
 }
 
+/* microvm appends virtio_mmio.device= after our "--": still an option. */
+static void test_vmm_appended_after_args(void **state)
+{
+	(void)state;
+	char buf[] = "rootfs=virtiofs -- /bin/prog -x virtio_mmio.device=512@0xfeb00e00:12";
+	struct cmdline cl;
+	assert_int_equal(cmdline_parse(buf, &cl), 0);
+	assert_int_equal(cl.argc, 2);
+	assert_string_equal(cl.argv[1], "-x");
+	assert_null(cl.argv[2]);
+	assert_string_equal(cmdline_get(&cl, "virtio_mmio.device"), "512@0xfeb00e00:12");
+}
+
 static void test_numbers(void **state)
 {
 	(void)state;
@@ -94,6 +107,7 @@ int main(void)
 		cmocka_unit_test(test_unterminated_quote),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_vmm_appended_after_args),
 	};
 	return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);
 }

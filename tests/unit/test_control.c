@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "control.h"
@@ -64,9 +65,36 @@ static void test_hostile_lines(void **state)
 	assert_int_equal(c.status, 0);
 }
 
+static char logged[256];
+static int nlogged;
+
+static void record_log(const char *text)
+{
+	snprintf(logged, sizeof(logged), "%s", text);
+	nlogged++;
+}
+
+static void test_log_lines(void **state)
+{
+	(void)state;
+	struct control c;
+	control_init(&c);
+	const char *in = "log hello there\nlog \n";
+	control_feed(&c, in, strlen(in), 1); /* without a callback: dropped */
+	assert_int_equal(nlogged, 0);
+	c.on_log = record_log;
+	in = "log system call 999 not implemented\nexit 3\nlog late\n";
+	control_feed(&c, in, strlen(in), 2);
+	assert_int_equal(nlogged, 1);
+	assert_string_equal(logged, "system call 999 not implemented");
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_log_lines),
 		cmocka_unit_test(test_milestones_and_exit),
 		cmocka_unit_test(test_panic),
 		cmocka_unit_test(test_hostile_lines),

@@ -2,7 +2,6 @@
 #ifndef GUEST_GDT_H
 #define GUEST_GDT_H
 
-#include <stdint.h>
 
 #define GDT_KERNEL_CS 0x08
 #define GDT_KERNEL_DS 0x10
@@ -11,9 +10,14 @@
 #define GDT_TSS 0x28     /* 16 bytes */
 #define GDT_IST_FAULT 1  /* IST slot for double fault */
 
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
 void gdt_init(void);
 
 /* Sets the stack the CPU switches to on an interrupt from ring 3. */
 void gdt_set_kernel_stack(uint64_t rsp0);
+
+#endif
 
 #endif

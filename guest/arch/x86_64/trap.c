@@ -10,6 +10,8 @@
 #include "gdt.h"
 #include "trap.h"
 #include "irq.h"
+#include "../../mm/vm.h"
+#include "../../linux/fault.h"
 
 struct idt_entry {
 	uint16_t offset_lo;
@@ -62,6 +64,11 @@ void trap_dispatch(struct trap_frame *f)
 		irq_dispatch((unsigned)f->vector);
 		return;
 	}
+	if ((f->cs & 3) == 3 || (f->vector == 14 && read_cr2() < USER_TOP)) {
+		user_fault(f); /* returns if the fault was resolved (demand paging) */
+		return;
+	}
+	console_set_quiet(0);
 	const char *name = f->vector < 32 && names[f->vector] ? names[f->vector] : "unknown";
 	kprintf("\nFATAL EXCEPTION %llu (%s) error=0x%llx\n",
 		(unsigned long long)f->vector, name, (unsigned long long)f->error);

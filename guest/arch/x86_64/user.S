@@ -1,0 +1,87 @@
+/*
+ * Crossing into and out of the program (CPL3).
+ *
+ * syscall_entry is the LSTAR target. On hardware (and QEMU, and real KVM)
+ * it runs at CPL0 with the user's RSP still loaded; on this machine's
+ * kvm_pvm it runs at CPL3 (see shared/docs/platform.md). So the entry uses
+ * no privileged instruction (no swapgs: there is one CPU and the stack
+ * pointer comes from a kernel variable), records the CPL it found in the
+ * frame, and returns with sysretq only when it really is at CPL0;
+ * otherwise with popfq + jmp, which is what works there.
+ */
+#include "gdt.h"
+
+	.text
+	.globl syscall_entry
+syscall_entry:
+	mov %rsp, syscall_user_rsp(%rip)
+	mov syscall_kernel_rsp(%rip), %rsp
+	pushq syscall_user_rsp(%rip)  /* frame: see struct syscall_frame */
+	pushq %rcx                     /* user rip */
+	pushq %r11                     /* user rflags */
+	sub $8, %rsp
+	movw %cs, (%rsp)               /* the CPL we arrived at */
+	pushq %rax                     /* system call number */
+	pushq %rdi
+	pushq %rsi
+	pushq %rdx
+	pushq %r10
+	pushq %r8
+	pushq %r9
+	pushq %rbp                     /* the program's: callee-saved for it too */
+	cld
+	xor %ebp, %ebp                 /* backtraces stop here */
+	mov %rsp, %rdi
+	call syscall_dispatch          /* result in %rax */
+	popq %rbp
+	popq %r9
+	popq %r8
+	popq %r10
+	popq %rdx
+	popq %rsi
+	popq %rdi
+	add $8, %rsp                   /* number */
+	testb $3, (%rsp)
+	jnz 1f
+	add $8, %rsp
+	popq %r11
+	popq %rcx
+	popq %rsp
+	sysretq
+1:	add $8, %rsp                   /* arrived at CPL3: return without sysret */
+	popq %r11
+	popq %rcx
+	popq %rsp
+	pushq %r11
+	popfq
+	jmp *%rcx
+
+/* enter_user(rip, rsp): starts the program; never returns. */
+	.globl enter_user
+enter_user:
+	pushq $(GDT_USER_DS | 3)
+	pushq %rsi
+	pushq $0x2                     /* rflags: interrupts stay off in the program */
+	pushq $(GDT_USER_CS | 3)
+	pushq %rdi
+	xor %eax, %eax
+	xor %ebx, %ebx
+	xor %ecx, %ecx
+	xor %edx, %edx
+	xor %esi, %esi
+	xor %edi, %edi
+	xor %ebp, %ebp
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
+	xor %r11d, %r11d
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
+	iretq
+
+	.data
+	.globl syscall_user_rsp, syscall_kernel_rsp
+syscall_user_rsp: .quad 0
+syscall_kernel_rsp: .quad 0

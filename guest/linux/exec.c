@@ -1,0 +1,256 @@
+/*
+ * Program loading (see exec.h). Segments are copied in from the file (one
+ * FUSE_READ per MiB); the stack and heap are demand-zero regions.
+ */
+#include <linux/auxvec.h>
+#include <pier/elf_load.h>
+#include <pier/errno.h>
+#include <pier/stat.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../fs/vfs.h"
+#include "../kernel/console.h"
+#include "../kernel/control.h"
+#include "../kernel/random.h"
+#include "../mm/mm.h"
+#include "../mm/vm.h"
+#include "exec.h"
+#include "process.h"
+#include "syscall.h"
+
+#define PAGE 4096ULL
+#define STACK_SIZE (8ULL << 20)
+#define PIE_BASE 0x555555554000ULL /* where Linux puts static PIEs, roughly */
+#define CHUNK (1 << 20)
+#define MAX_ENV 128
+#define MAX_STRINGS (128 * 1024) /* argv + envp bytes, like a small ARG_MAX */
+
+extern __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp);
+
+static int file_read(void *ctx, void *buf, uint64_t len, uint64_t off)
+{
+	int64_t n = vfs_pread(ctx, buf, len, off);
+	return n < 0 ? (int)n : (uint64_t)n == len ? 0 : -EIO;
+}
+
+static uint32_t seg_prot(uint32_t pf)
+{
+	/* PF_X 1, PF_W 2, PF_R 4 */
+	return (pf & 4 ? VM_READ : 0) | (pf & 2 ? VM_WRITE : 0) | (pf & 1 ? VM_EXEC : 0);
+}
+
+/* Maps one segment and copies its file bytes in. */
+static int load_segment(struct file *f, const struct elf_seg *s, uint64_t bias, char *buf)
+{
+	uint64_t start = (s->vaddr + bias) & ~(PAGE - 1);
+	uint64_t end = (s->vaddr + bias + s->memsz + PAGE - 1) & ~(PAGE - 1);
+	if (s->shares_prev_page)
+		start += PAGE; /* that page is the previous segment's; widen it below */
+	if (end > start) {
+		int err = vm_add(start, end - start, seg_prot(s->prot), "elf");
+		if (err)
+			return err;
+	}
+	if (s->shares_prev_page) {
+		struct vma *prev = vm_find(start - PAGE);
+		if (prev)
+			vm_protect(start - PAGE, PAGE, prev->prot | seg_prot(s->prot));
+	}
+	for (uint64_t done = 0; done < s->filesz;) {
+		uint64_t n = s->filesz - done < CHUNK ? s->filesz - done : CHUNK;
+		int err = file_read(f, buf, n, s->offset + done);
+		if (err)
+			return err;
+		for (uint64_t i = 0; i < n;) {
+			uint64_t va = s->vaddr + bias + done + i;
+			uint64_t k = PAGE - (va & (PAGE - 1));
+			if (k > n - i)
+				k = n - i;
+			char *dst = vm_page(va, true);
+			if (!dst)
+				return -ENOMEM;
+			memcpy(dst, buf + i, k);
+			i += k;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/* The stack under construction: strings at the top, growing down. */
+struct stack {
+	uint64_t sp;
+};
+
+static int push_bytes(struct stack *st, const void *p, uint64_t len, uint64_t *where)
+{
+	st->sp -= len;
+	*where = st->sp;
+	return copy_to_user(st->sp, p, len);
+}
+
+static int build_stack(const struct cmdline *cl, const struct elf_plan *plan, uint64_t bias,
+		       uint64_t phdr_addr, uint64_t *rsp)
+{
+	if (vm_add(USER_TOP - STACK_SIZE, STACK_SIZE, VM_READ | VM_WRITE |
+		   (plan->exec_stack ? VM_EXEC : 0), "stack"))
+		return -ENOMEM;
+	struct stack st = { USER_TOP };
+	uint64_t argv[CMDLINE_MAX_ARGS + 1], envp[MAX_ENV + 1], at;
+	int argc = cl->argc, envc = 0;
+	uint64_t strings = 0;
+	int err = 0;
+	/* execfn, platform and random bytes first, then the argument strings. */
+	uint64_t execfn, platform, random;
+	err |= push_bytes(&st, cl->argv[0], strlen(cl->argv[0]) + 1, &execfn);
+	err |= push_bytes(&st, "x86_64", 7, &platform);
+	uint8_t rnd[16];
+	random_bytes(rnd, sizeof(rnd));
+	err |= push_bytes(&st, rnd, sizeof(rnd), &random);
+	for (int i = cl->nopts - 1; i >= 0; i--) {
+		if (strcmp(cl->opts[i].key, "env") != 0)
+			continue;
+		if (envc == MAX_ENV)
+			return -E2BIG;
+		size_t n = strlen(cl->opts[i].value) + 1;
+		strings += n;
+		err |= push_bytes(&st, cl->opts[i].value, n, &envp[envc++]);
+	}
+	/* Options were pushed last-first: put the environment back in order. */
+	for (int i = 0; i < envc / 2; i++) {
+		uint64_t t = envp[i];
+		envp[i] = envp[envc - 1 - i];
+		envp[envc - 1 - i] = t;
+	}
+	for (int i = argc - 1; i >= 0; i--) {
+		size_t n = strlen(cl->argv[i]) + 1;
+		strings += n;
+		err |= push_bytes(&st, cl->argv[i], n, &argv[i]);
+	}
+	if (err)
+		return -EFAULT;
+	if (strings > MAX_STRINGS)
+		return -E2BIG;
+	if (!phdr_addr) {
+		/* The headers are not in any segment: AT_PHDR needs a copy. */
+		return -ENOEXEC;
+	}
+	uint32_t id[4];
+	cpuid(1, 0, id);
+	uint64_t auxv[][2] = {
+		{ AT_PHDR, phdr_addr }, { AT_PHENT, plan->phentsize }, { AT_PHNUM, plan->phnum },
+		{ AT_PAGESZ, PAGE }, { AT_BASE, 0 }, { AT_FLAGS, 0 },
+		{ AT_ENTRY, plan->entry + bias }, { AT_UID, vfs_uid }, { AT_EUID, vfs_uid },
+		{ AT_GID, vfs_gid }, { AT_EGID, vfs_gid }, { AT_SECURE, 0 },
+		{ AT_CLKTCK, 100 }, { AT_HWCAP, id[3] }, { AT_HWCAP2, 0 },
+		{ AT_RANDOM, random }, { AT_EXECFN, execfn }, { AT_PLATFORM, platform },
+		{ AT_NULL, 0 },
+	};
+	uint64_t nwords = 1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * (sizeof(auxv) / 16);
+	st.sp &= ~15ULL;
+	if (nwords & 1)
+		st.sp -= 8; /* rsp must be 16-byte aligned at the entry point */
+	err |= push_bytes(&st, auxv, sizeof(auxv), &at);
+	envp[envc] = 0;
+	err |= push_bytes(&st, envp, (uint64_t)(envc + 1) * 8, &at);
+	argv[argc] = 0;
+	err |= push_bytes(&st, argv, (uint64_t)(argc + 1) * 8, &at);
+	uint64_t argc64 = (uint64_t)argc;
+	err |= push_bytes(&st, &argc64, 8, &at);
+	*rsp = st.sp;
+	return err ? -EFAULT : 0;
+}
+
+static int fail(const char *path, const char *what, int status)
+{
+	console_set_quiet(0);
+	kprintf("pier: %s: %s\n", path, what);
+	return status;
+}
+
+static const char *strerror_short(int err)
+{
+	switch (-err) {
+	case ENOENT: return "No such file or directory";
+	case EACCES: return "Permission denied";
+	case ENOTDIR: return "Not a directory";
+	case EISDIR: return "Is a directory";
+	case ELOOP: return "Too many levels of symbolic links";
+	case ENOEXEC: return "Exec format error";
+	case ENOMEM: return "Out of memory";
+	case E2BIG: return "Argument list too long";
+	default: return "I/O error";
+	}
+}
+
+int exec_program(const struct cmdline *cl, int verbose, int strace)
+{
+	const char *path = cl->argv[0];
+	const char *cwd = cmdline_get(cl, "cwd");
+	memcpy(proc.cwd, "/", 2);
+	if (cwd) {
+		struct vfs_stat st;
+		if (cwd[0] != '/' || strlen(cwd) >= sizeof(proc.cwd) || vfs_stat(cwd, true, &st) ||
+		    !S_ISDIR(st.mode))
+			return fail(cwd, "cannot use as working directory", 126);
+		memcpy(proc.cwd, cwd, strlen(cwd) + 1);
+	}
+	char *full = kmalloc(VFS_PATH_MAX);
+	if (!full)
+		return fail(path, "out of memory", 126);
+	if (path[0] == '/') {
+		memcpy(full, path, strlen(path) + 1);
+	} else {
+		size_t n = strlen(proc.cwd);
+		if (n + 1 + strlen(path) + 1 > VFS_PATH_MAX)
+			return fail(path, "File name too long", 126);
+		memcpy(full, proc.cwd, n);
+		full[n] = '/';
+		memcpy(full + n + 1, path, strlen(path) + 1);
+	}
+	struct file *f;
+	int err = vfs_open(full, 0, &f);
+	if (err)
+		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);
+	if (f->dir)
+		return fail(path, "Is a directory", 126);
+	if ((err = vfs_permission(f->vn, 1)))
+		return fail(path, strerror_short(err), 126);
+	struct elf_plan plan;
+	const char *why;
+	err = elf_load_plan(&plan, f->vn->attr.size, file_read, f, &why);
+	if (err) {
+		console_set_quiet(0);
+		kprintf("pier: %s: not a program we can run (%s)\n", path, why ? why : "error");
+		return 126;
+	}
+	if (plan.has_interp)
+		return fail(path, "dynamically linked (needs an ELF interpreter); Pier runs static "
+				  "programs: link with -static", 126);
+	if ((err = vm_init()))
+		return fail(path, "out of memory", 126);
+	uint64_t bias = elf_pick_bias(&plan, PIE_BASE);
+	char *buf = kmalloc(CHUNK);
+	if (!buf)
+		return fail(path, "out of memory", 126);
+	for (unsigned i = 0; i < plan.nseg; i++)
+		if ((err = load_segment(f, &plan.seg[i], bias, buf)))
+			return fail(path, strerror_short(err), 126);
+	kfree(buf);
+	vfs_close(f);
+	proc.brk_start = proc.brk = plan.max_vaddr + bias;
+	uint64_t rsp;
+	err = build_stack(cl, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
+	if (err)
+		return fail(path, strerror_short(err), 126);
+	proc.pid = 1;
+	proc.altstack[1] = 2; /* ss_flags = SS_DISABLE: no alternate signal stack */
+	proc.umask = 022;
+	proc.strace = strace;
+	process_init_stdio();
+	syscall_init();
+	control_milestone("program");
+	if (!verbose && !strace)
+		console_set_quiet(1); /* from here on the console is the program's */
+	enter_user(plan.entry + bias, rsp);
+}

@@ -1,0 +1,59 @@
+/*
+ * Program faults (see fault.h).
+ */
+#include <linux/signal.h>
+#include "../arch/x86_64/cpu.h"
+#include "../kernel/console.h"
+#include "../kernel/control.h"
+#include "../kernel/panic.h"
+#include "../mm/vm.h"
+#include "fault.h"
+#include "syscall.h"
+
+#define PF_PRESENT 1
+#define PF_WRITE 2
+#define PF_USER 4
+#define PF_INSTR 16
+
+static const char *signame(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGILL: return "SIGILL";
+	case SIGFPE: return "SIGFPE";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGBUS: return "SIGBUS";
+	default: return "signal";
+	}
+}
+
+static int signal_for(uint64_t vector)
+{
+	switch (vector) {
+	case 0: case 16: case 19: return SIGFPE; /* divide, x87, SIMD */
+	case 1: case 3: return SIGTRAP;
+	case 6: return SIGILL;
+	case 17: return SIGBUS; /* alignment check */
+	default: return SIGSEGV; /* #GP, #PF, #SS, ... */
+	}
+}
+
+void user_fault(struct trap_frame *f)
+{
+	uint64_t addr = f->vector == 14 ? read_cr2() : 0;
+	if (f->vector == 14 && !(f->error & PF_PRESENT) &&
+	    vm_fault(addr, f->error & PF_WRITE, f->error & PF_INSTR) == 0)
+		return; /* a page of one of its regions, now there */
+	if ((f->cs & 3) != 3)
+		panic("kernel fault on user address %llx at rip %llx (unchecked user access)",
+		      (unsigned long long)addr, (unsigned long long)f->rip);
+	int sig = signal_for(f->vector);
+	if (f->vector == 14)
+		kwarn("program killed by %s (%s of address 0x%llx) at rip 0x%llx\n", signame(sig),
+		      f->error & PF_INSTR ? "execution" : f->error & PF_WRITE ? "write" : "read",
+		      (unsigned long long)addr, (unsigned long long)f->rip);
+	else
+		kwarn("program killed by %s (exception %llu) at rip 0x%llx\n", signame(sig),
+		      (unsigned long long)f->vector, (unsigned long long)f->rip);
+	process_exit(128 + sig);
+}

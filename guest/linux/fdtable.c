@@ -1,0 +1,118 @@
+/*
+ * The descriptor table and open file descriptions, and turning the
+ * program's (possibly relative) paths into absolute ones.
+ */
+#include <linux/fcntl.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../mm/mm.h"
+#include "../mm/vm.h"
+#include "pipe.h"
+#include "process.h"
+
+struct process proc;
+
+struct ofile *ofile_new(enum ofile_kind kind)
+{
+	struct ofile *of = kzalloc(sizeof(*of));
+	if (of) {
+		of->kind = kind;
+		of->refs = 1;
+	}
+	return of;
+}
+
+void ofile_put(struct ofile *of)
+{
+	if (--of->refs > 0)
+		return;
+	if (of->kind == OF_FILE && of->file)
+		vfs_close(of->file);
+	if (of->pipe) {
+		if (of->kind == OF_PIPE_READ)
+			of->pipe->readers--;
+		else
+			of->pipe->writers--;
+		if (!of->pipe->readers && !of->pipe->writers)
+			kfree(of->pipe);
+	}
+	if (of->path)
+		kfree(of->path);
+	kfree(of);
+}
+
+int fd_install(struct ofile *of, int min, bool cloexec)
+{
+	for (int fd = min < 0 ? 0 : min; fd < MAX_FDS; fd++)
+		if (!proc.fds[fd]) {
+			proc.fds[fd] = of;
+			proc.cloexec[fd] = cloexec;
+			return fd;
+		}
+	return -EMFILE;
+}
+
+struct ofile *fd_get(int fd)
+{
+	return fd >= 0 && fd < MAX_FDS ? proc.fds[fd] : NULL;
+}
+
+int fd_close(int fd)
+{
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return -EBADF;
+	proc.fds[fd] = NULL;
+	ofile_put(of);
+	return 0;
+}
+
+void process_init_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		struct ofile *of = ofile_new(OF_CONSOLE);
+		of->flags = fd == 0 ? O_RDONLY : O_WRONLY;
+		fd_install(of, fd, false);
+	}
+}
+
+/* Appends a relative path to base, folding "." and ".." lexically. */
+static int join(char *out, const char *base, const char *rel)
+{
+	size_t n = strlen(base), r = strlen(rel);
+	if (n + 1 + r + 1 > VFS_PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, base, n);
+	if (n == 0 || out[n - 1] != '/')
+		out[n++] = '/';
+	memcpy(out + n, rel, r + 1);
+	return 0;
+}
+
+int user_path_at(int dirfd, uint64_t upath, char *out)
+{
+	char *rel = kmalloc(VFS_PATH_MAX);
+	if (!rel)
+		return -ENOMEM;
+	int64_t n = strncpy_from_user(rel, upath, VFS_PATH_MAX);
+	int err = 0;
+	if (n < 0)
+		err = (int)n;
+	else if (n == 0)
+		err = -ENOENT;
+	else if (rel[0] == '/')
+		memcpy(out, rel, (size_t)n + 1);
+	else if (dirfd == AT_FDCWD)
+		err = join(out, proc.cwd, rel);
+	else {
+		struct ofile *of = fd_get(dirfd);
+		if (!of)
+			err = -EBADF;
+		else if (of->kind != OF_FILE || !of->file->dir)
+			err = -ENOTDIR;
+		else
+			err = join(out, of->path, rel);
+	}
+	kfree(rel);
+	return err;
+}

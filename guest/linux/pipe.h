@@ -1,0 +1,23 @@
+/* In-kernel pipes: a ring buffer between two ends of the same program. */
+#ifndef GUEST_PIPE_H
+#define GUEST_PIPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PIPE_SIZE 65536
+
+struct pipe {
+	char buf[PIPE_SIZE];
+	uint32_t head, len;
+	int readers, writers;
+};
+
+struct pipe *pipe_new(void);
+/* Bytes read; 0 at end (no writers left); -EAGAIN when empty (we cannot
+ * block: nobody else would ever fill it). */
+int64_t pipe_read(struct pipe *p, char *buf, uint64_t len);
+/* Bytes written; -EPIPE without readers; -EAGAIN when full. */
+int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len);
+
+#endif

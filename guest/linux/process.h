@@ -1,0 +1,61 @@
+/*
+ * The one program the kernel runs: its open files, working directory,
+ * heap break, thread pointer and the few bits of signal state it may set.
+ */
+#ifndef GUEST_PROCESS_H
+#define GUEST_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../fs/vfs.h"
+
+#define MAX_FDS 256
+
+enum ofile_kind { OF_FILE, OF_CONSOLE, OF_PIPE_READ, OF_PIPE_WRITE };
+
+struct pipe;
+
+/* An open file description: shared by dup'd descriptors (offset, flags). */
+struct ofile {
+	enum ofile_kind kind;
+	int refs;
+	uint32_t flags;           /* O_* status flags */
+	struct file *file;        /* OF_FILE */
+	struct pipe *pipe;        /* OF_PIPE_* */
+	char *path;               /* absolute path it was opened by, for *at() */
+};
+
+struct process {
+	struct ofile *fds[MAX_FDS];
+	bool cloexec[MAX_FDS];
+	char cwd[VFS_PATH_MAX];
+	uint64_t brk_start, brk;
+	uint64_t fs_base, gs_base;
+	uint64_t tid_address;
+	uint32_t umask;
+	uint64_t sigmask;
+	uint64_t sigactions[65][4]; /* recorded, never delivered */
+	uint64_t altstack[3];
+	bool strace;
+	int pid;
+};
+
+extern struct process proc;
+
+/* Descriptor table. */
+int fd_install(struct ofile *of, int min, bool cloexec);
+struct ofile *fd_get(int fd);
+int fd_close(int fd);
+struct ofile *ofile_new(enum ofile_kind kind);
+void ofile_put(struct ofile *of);
+
+/*
+ * The absolute path for a user path relative to dirfd (AT_FDCWD: the
+ * working directory), written to out (VFS_PATH_MAX). 0 or -errno.
+ */
+int user_path_at(int dirfd, uint64_t upath, char *out);
+
+/* Sets up stdin, stdout and stderr on the console. */
+void process_init_stdio(void);
+
+#endif

@@ -1,0 +1,739 @@
+/*
+ * File system calls. Files open read-only for now: any open for writing,
+ * creating or truncating fails with EROFS (read-write is a later issue).
+ */
+#include <asm/stat.h>
+#include <linux/fcntl.h>
+#include <linux/stat.h>
+#include <asm/statfs.h>
+#include <linux/uio.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../kernel/console.h"
+#include "../mm/mm.h"
+#include "../mm/vm.h"
+#include "pipe.h"
+#include "process.h"
+#include "syscall.h"
+
+/* The getdents64 record; no uapi header carries it (glibc has its own). */
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	uint16_t d_reclen;
+	uint8_t d_type;
+	char d_name[];
+};
+
+#define IO_CHUNK (256 * 1024) /* bytes per FUSE_READ from a read() */
+
+/*
+ * File reads go through a kernel buffer: the device writes to physical
+ * addresses, and a user buffer is not physically contiguous (nor in the
+ * direct map). off < 0: at the file position, which moves.
+ */
+static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t off)
+{
+	static char *bounce;
+	if (!bounce && !(bounce = kmalloc(IO_CHUNK)))
+		return -ENOMEM;
+	uint64_t done = 0;
+	while (done < len) {
+		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
+		uint64_t at = off < 0 ? f->pos : (uint64_t)off + done;
+		int64_t n = vfs_pread(f, bounce, want, at);
+		if (n < 0)
+			return done ? (int64_t)done : n;
+		memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked by the caller */
+		done += (uint64_t)n;
+		if (off < 0)
+			f->pos += (uint64_t)n;
+		if ((uint64_t)n < want)
+			break;
+	}
+	return (int64_t)done;
+}
+
+static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
+{
+	if (user_check(ubuf, len, true))
+		return -EFAULT;
+	switch (of->kind) {
+	case OF_CONSOLE:
+		if ((of->flags & O_ACCMODE) == O_WRONLY)
+			return -EBADF;
+		return (int64_t)console_read((char *)ubuf, len);
+	case OF_PIPE_READ:
+		return pipe_read(of->pipe, (char *)ubuf, len);
+	case OF_PIPE_WRITE:
+		return -EBADF;
+	case OF_FILE:
+		if (of->file->dir)
+			return -EISDIR;
+		return read_bounced(of->file, ubuf, len, off);
+	}
+	return -EBADF;
+}
+
+static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len)
+{
+	if (user_check(ubuf, len, false))
+		return -EFAULT;
+	switch (of->kind) {
+	case OF_CONSOLE:
+		if ((of->flags & O_ACCMODE) == O_RDONLY)
+			return -EBADF;
+		console_write_raw((const char *)ubuf, len);
+		return (int64_t)len;
+	case OF_PIPE_WRITE:
+		return pipe_write(of->pipe, (const char *)ubuf, len);
+	default:
+		return -EBADF; /* files are only ever open for reading */
+	}
+}
+
+SYS(read)
+{
+	struct ofile *of = fd_get((int)a0);
+	return of ? read_file(of, a1, a2, -1) : -EBADF;
+}
+
+SYS(write)
+{
+	struct ofile *of = fd_get((int)a0);
+	return of ? write_file(of, a1, a2) : -EBADF;
+}
+
+SYS(pread64)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -ESPIPE;
+	if ((int64_t)a3 < 0)
+		return -EINVAL;
+	return read_file(of, a1, a2, (int64_t)a3);
+}
+
+SYS(pwrite64)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	return of->kind == OF_FILE ? -EBADF : -ESPIPE;
+}
+
+static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
+{
+	struct ofile *of = fd_get((int)fd);
+	if (!of)
+		return -EBADF;
+	if (cnt > 1024)
+		return -EINVAL;
+	int64_t total = 0;
+	for (uint64_t i = 0; i < cnt; i++) {
+		struct iovec v;
+		if (copy_from_user(&v, uiov + i * sizeof(v), sizeof(v)))
+			return -EFAULT;
+		if (v.iov_len == 0)
+			continue;
+		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len)
+				  : read_file(of, (uint64_t)v.iov_base, v.iov_len, -1);
+		if (n < 0)
+			return total ? total : n;
+		total += n;
+		if ((uint64_t)n < v.iov_len)
+			break;
+	}
+	return total;
+}
+
+SYS(readv)
+{
+	return vec_io(a0, a1, a2, false);
+}
+
+SYS(writev)
+{
+	return vec_io(a0, a1, a2, true);
+}
+
+static int64_t do_open(int dirfd, uint64_t upath, uint64_t flags)
+{
+	/* O_TMPFILE includes O_DIRECTORY's bit: compare the whole mask. */
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+	    (flags & O_TMPFILE) == O_TMPFILE)
+		return -EROFS;
+	char *path = kmalloc(VFS_PATH_MAX);
+	if (!path)
+		return -ENOMEM;
+	int err = user_path_at(dirfd, upath, path);
+	struct vnode *v = NULL;
+	if (!err) {
+		err = vfs_resolve(path, !(flags & O_NOFOLLOW), &v);
+		if (!err && S_ISLNK(v->attr.mode))
+			err = -ELOOP; /* O_NOFOLLOW on a symlink */
+		else if (!err && (flags & O_DIRECTORY) && !S_ISDIR(v->attr.mode))
+			err = -ENOTDIR;
+		if (v)
+			vnode_put(v);
+	}
+	struct file *f = NULL;
+	if (!err) /* the server only needs the access mode */
+		err = vfs_open(path, (uint32_t)flags & O_ACCMODE, &f);
+	struct ofile *of = err ? NULL : ofile_new(OF_FILE);
+	if (!err && !of) {
+		vfs_close(f);
+		err = -ENOMEM;
+	}
+	if (err) {
+		kfree(path);
+		return err;
+	}
+	of->file = f;
+	of->flags = (uint32_t)flags & ~(O_CLOEXEC | O_NOFOLLOW);
+	of->path = path;
+	int fd = fd_install(of, 0, flags & O_CLOEXEC);
+	if (fd < 0)
+		ofile_put(of);
+	return fd;
+}
+
+SYS(open)
+{
+	return do_open(AT_FDCWD, a0, a1);
+}
+
+SYS(openat)
+{
+	return do_open((int)a0, a1, a2);
+}
+
+SYS(close)
+{
+	return fd_close((int)a0);
+}
+
+SYS(lseek)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -ESPIPE;
+	struct file *f = of->file;
+	int64_t off = (int64_t)a1, base;
+	if (f->dir) {
+		/* Directory offsets are the file system's cookies: rewind only. */
+		if (a2 != 0 || off != 0)
+			return -EINVAL;
+		f->pos = 0;
+		return 0;
+	}
+	switch (a2) {
+	case 0: base = 0; break;                               /* SEEK_SET */
+	case 1: base = (int64_t)f->pos; break;                 /* SEEK_CUR */
+	case 2:                                                /* SEEK_END */
+		if (f->vn->ops->getattr && f->vn->ops->getattr(f->vn))
+			return -EIO;
+		base = (int64_t)f->vn->attr.size;
+		break;
+	default: return -EINVAL;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
+		return -EINVAL;
+	f->pos = (uint64_t)(base + off);
+	return (int64_t)f->pos;
+}
+
+static void to_stat(const struct vfs_stat *s, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = 1;
+	st->st_ino = s->ino;
+	st->st_nlink = s->nlink;
+	st->st_mode = s->mode;
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	st->st_rdev = s->rdev;
+	st->st_size = (int64_t)s->size;
+	st->st_blksize = s->blksize ? s->blksize : 4096;
+	st->st_blocks = (int64_t)s->blocks;
+	st->st_atime = s->atime;
+	st->st_atime_nsec = s->atime_ns;
+	st->st_mtime = s->mtime;
+	st->st_mtime_nsec = s->mtime_ns;
+	st->st_ctime = s->ctime;
+	st->st_ctime_nsec = s->ctime_ns;
+}
+
+/* The attributes of what fd or path names, as the *stat calls want them. */
+static int stat_fd(int fd, struct vfs_stat *out)
+{
+	if (fd == AT_FDCWD)
+		return vfs_stat(proc.cwd, true, out);
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE) {
+		*out = (struct vfs_stat){ .mode = of->kind == OF_CONSOLE ? S_IFCHR | 0620
+									 : S_IFIFO | 0600,
+					  .nlink = 1, .blksize = 4096, .ino = (uint64_t)fd + 1 };
+		return 0;
+	}
+	struct vnode *v = of->file->vn;
+	int err = v->ops->getattr ? v->ops->getattr(v) : 0;
+	*out = v->attr;
+	return err;
+}
+
+static int stat_at(int dirfd, uint64_t upath, uint64_t flags, struct vfs_stat *out)
+{
+	if (flags & AT_EMPTY_PATH) {
+		char c;
+		if (copy_from_user(&c, upath, 1))
+			return -EFAULT;
+		if (c == 0)
+			return stat_fd(dirfd, out);
+	}
+	char *path = kmalloc(VFS_PATH_MAX);
+	if (!path)
+		return -ENOMEM;
+	int err = user_path_at(dirfd, upath, path);
+	if (!err)
+		err = vfs_stat(path, !(flags & AT_SYMLINK_NOFOLLOW), out);
+	kfree(path);
+	return err;
+}
+
+static int64_t put_stat(const struct vfs_stat *s, uint64_t ubuf)
+{
+	struct stat st;
+	to_stat(s, &st);
+	return copy_to_user(ubuf, &st, sizeof(st));
+}
+
+SYS(fstat)
+{
+	struct vfs_stat s;
+	if ((int)a0 == AT_FDCWD)
+		return -EBADF;
+	int err = stat_fd((int)a0, &s);
+	return err ? err : put_stat(&s, a1);
+}
+
+SYS(stat)
+{
+	struct vfs_stat s;
+	int err = stat_at(AT_FDCWD, a0, 0, &s);
+	return err ? err : put_stat(&s, a1);
+}
+
+SYS(lstat)
+{
+	struct vfs_stat s;
+	int err = stat_at(AT_FDCWD, a0, AT_SYMLINK_NOFOLLOW, &s);
+	return err ? err : put_stat(&s, a1);
+}
+
+SYS(newfstatat)
+{
+	struct vfs_stat s;
+	int err = stat_at((int)a0, a1, a3, &s);
+	return err ? err : put_stat(&s, a2);
+}
+
+SYS(statx)
+{
+	struct vfs_stat s;
+	int err = stat_at((int)a0, a1, a2, &s);
+	if (err)
+		return err;
+	struct statx x;
+	memset(&x, 0, sizeof(x));
+	x.stx_mask = STATX_BASIC_STATS;
+	x.stx_blksize = s.blksize ? s.blksize : 4096;
+	x.stx_nlink = s.nlink;
+	x.stx_uid = s.uid;
+	x.stx_gid = s.gid;
+	x.stx_mode = (uint16_t)s.mode;
+	x.stx_ino = s.ino;
+	x.stx_size = s.size;
+	x.stx_blocks = s.blocks;
+	x.stx_atime.tv_sec = (int64_t)s.atime;
+	x.stx_atime.tv_nsec = s.atime_ns;
+	x.stx_mtime.tv_sec = (int64_t)s.mtime;
+	x.stx_mtime.tv_nsec = s.mtime_ns;
+	x.stx_ctime.tv_sec = (int64_t)s.ctime;
+	x.stx_ctime.tv_nsec = s.ctime_ns;
+	x.stx_dev_major = 0;
+	x.stx_dev_minor = 1;
+	return copy_to_user(a4, &x, sizeof(x));
+}
+
+struct dents_ctx {
+	char *buf;
+	uint32_t len, used;
+	struct file *f;
+	bool refused;
+};
+
+static int put_dent(void *arg, const char *name, uint32_t namelen, uint32_t type, uint64_t ino)
+{
+	struct dents_ctx *c = arg;
+	uint32_t reclen = (uint32_t)((sizeof(struct linux_dirent64) + namelen + 1 + 7) & ~7u);
+	if (c->used + reclen > c->len) {
+		c->refused = true;
+		return 1; /* full: this entry waits for the next call */
+	}
+	struct linux_dirent64 *d = (struct linux_dirent64 *)(c->buf + c->used);
+	d->d_ino = ino ? ino : 1;
+	d->d_off = (int64_t)c->f->pos + 1; /* advisory: only used with telldir */
+	d->d_reclen = (uint16_t)reclen;
+	d->d_type = (uint8_t)type;
+	memcpy(d->d_name, name, namelen);
+	memset(d->d_name + namelen, 0, reclen - sizeof(*d) - namelen);
+	c->used += reclen;
+	return 0;
+}
+
+SYS(getdents64)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE || !of->file->dir)
+		return -ENOTDIR;
+	uint32_t len = a2 > IO_CHUNK ? IO_CHUNK : (uint32_t)a2;
+	struct dents_ctx c = { kmalloc(len ? len : 1), len, 0, of->file, false };
+	if (!c.buf)
+		return -ENOMEM;
+	int err = vfs_readdir(of->file, put_dent, &c);
+	int64_t r = err;
+	if (!err && c.used == 0)
+		r = c.refused ? -EINVAL : 0; /* buffer too small for one entry, or the end */
+	else if (!err)
+		r = copy_to_user(a1, c.buf, c.used) ? -EFAULT : (int64_t)c.used;
+	kfree(c.buf);
+	return r;
+}
+
+static int64_t do_readlink(int dirfd, uint64_t upath, uint64_t ubuf, uint64_t size)
+{
+	if ((int64_t)size <= 0)
+		return -EINVAL;
+	char *path = kmalloc(VFS_PATH_MAX), *target = kmalloc(VFS_PATH_MAX);
+	int64_t r = path && target ? user_path_at(dirfd, upath, path) : -ENOMEM;
+	if (r == 0)
+		r = vfs_readlink(path, target, VFS_PATH_MAX);
+	if (r >= 0) {
+		uint64_t n = (uint64_t)r < size ? (uint64_t)r : size; /* no NUL, may truncate */
+		r = copy_to_user(ubuf, target, n) ? -EFAULT : (int64_t)n;
+	}
+	kfree(path);
+	kfree(target);
+	return r;
+}
+
+SYS(readlink)
+{
+	return do_readlink(AT_FDCWD, a0, a1, a2);
+}
+
+SYS(readlinkat)
+{
+	return do_readlink((int)a0, a1, a2, a3);
+}
+
+static int64_t do_access(int dirfd, uint64_t upath, uint64_t mode, uint64_t flags)
+{
+	if (mode & ~7ULL)
+		return -EINVAL;
+	char *path = kmalloc(VFS_PATH_MAX);
+	if (!path)
+		return -ENOMEM;
+	int err = user_path_at(dirfd, upath, path);
+	struct vnode *v = NULL;
+	if (!err)
+		err = vfs_resolve(path, !(flags & AT_SYMLINK_NOFOLLOW), &v);
+	kfree(path);
+	if (err)
+		return err;
+	if (mode & 2)
+		err = -EROFS; /* nothing is writable yet */
+	else if (mode)
+		err = vfs_permission(v, (uint32_t)mode);
+	vnode_put(v);
+	return err;
+}
+
+SYS(access)
+{
+	return do_access(AT_FDCWD, a0, a1, 0);
+}
+
+SYS(faccessat)
+{
+	return do_access((int)a0, a1, a2, 0);
+}
+
+SYS(faccessat2)
+{
+	return do_access((int)a0, a1, a2, a3);
+}
+
+SYS(getcwd)
+{
+	uint64_t n = strlen(proc.cwd) + 1;
+	if (a1 < n)
+		return -ERANGE;
+	return copy_to_user(a0, proc.cwd, n) ? -EFAULT : (int64_t)n;
+}
+
+/* Makes path (absolute) the working directory if it is a searchable dir. */
+static int set_cwd(const char *path)
+{
+	struct vnode *v;
+	int err = vfs_resolve(path, true, &v);
+	if (err)
+		return err;
+	err = !S_ISDIR(v->attr.mode) ? -ENOTDIR : vfs_permission(v, 1);
+	vnode_put(v);
+	if (err)
+		return err;
+	/* Keep it tidy: fold "." and ".." so getcwd prints a plain path. */
+	char *out = proc.cwd;
+	size_t n = 0;
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		const char *s = p;
+		while (*p && *p != '/')
+			p++;
+		size_t len = (size_t)(p - s);
+		if (len == 0 || (len == 1 && s[0] == '.'))
+			continue;
+		if (len == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+			continue;
+		}
+		out[n++] = '/';
+		memmove(out + n, s, len);
+		n += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+	return 0;
+}
+
+SYS(chdir)
+{
+	char *path = kmalloc(VFS_PATH_MAX);
+	if (!path)
+		return -ENOMEM;
+	int err = user_path_at(AT_FDCWD, a0, path);
+	if (!err)
+		err = set_cwd(path);
+	kfree(path);
+	return err;
+}
+
+SYS(fchdir)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE || !of->file->dir)
+		return -ENOTDIR;
+	return set_cwd(of->path);
+}
+
+static int64_t dup_to(int oldfd, int newfd, bool cloexec)
+{
+	struct ofile *of = fd_get(oldfd);
+	if (!of)
+		return -EBADF;
+	if (newfd < 0 || newfd >= MAX_FDS)
+		return -EBADF;
+	if (oldfd == newfd)
+		return newfd;
+	if (proc.fds[newfd])
+		fd_close(newfd);
+	of->refs++;
+	proc.fds[newfd] = of;
+	proc.cloexec[newfd] = cloexec;
+	return newfd;
+}
+
+SYS(dup)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	of->refs++;
+	int fd = fd_install(of, 0, false);
+	if (fd < 0)
+		of->refs--;
+	return fd;
+}
+
+SYS(dup2)
+{
+	if (!fd_get((int)a0))
+		return -EBADF;
+	return dup_to((int)a0, (int)a1, false);
+}
+
+SYS(dup3)
+{
+	if (a0 == a1)
+		return -EINVAL;
+	if (a2 & ~(uint64_t)O_CLOEXEC)
+		return -EINVAL;
+	return dup_to((int)a0, (int)a1, a2 & O_CLOEXEC);
+}
+
+SYS(fcntl)
+{
+	int fd = (int)a0;
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return -EBADF;
+	switch (a1) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC: {
+		if ((int64_t)a2 < 0 || a2 >= MAX_FDS)
+			return -EINVAL;
+		of->refs++;
+		int n = fd_install(of, (int)a2, a1 == F_DUPFD_CLOEXEC);
+		if (n < 0)
+			of->refs--;
+		return n;
+	}
+	case F_GETFD:
+		return proc.cloexec[fd] ? FD_CLOEXEC : 0;
+	case F_SETFD:
+		proc.cloexec[fd] = a2 & FD_CLOEXEC;
+		return 0;
+	case F_GETFL:
+		return of->flags;
+	case F_SETFL: {
+		uint32_t changeable = O_APPEND | O_NONBLOCK | FASYNC | O_DIRECT | O_NOATIME;
+		of->flags = (of->flags & ~changeable) | ((uint32_t)a2 & changeable);
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+SYS(pipe2)
+{
+	if (a1 & ~(uint64_t)(O_CLOEXEC | O_NONBLOCK))
+		return -EINVAL;
+	struct pipe *p = pipe_new();
+	struct ofile *r = ofile_new(OF_PIPE_READ), *w = ofile_new(OF_PIPE_WRITE);
+	if (!p || !r || !w)
+		return -ENOMEM;
+	r->pipe = w->pipe = p;
+	p->readers = p->writers = 1;
+	r->flags = O_RDONLY | ((uint32_t)a1 & O_NONBLOCK);
+	w->flags = O_WRONLY | ((uint32_t)a1 & O_NONBLOCK);
+	int fds[2];
+	fds[0] = fd_install(r, 0, a1 & O_CLOEXEC);
+	fds[1] = fds[0] < 0 ? -EMFILE : fd_install(w, 0, a1 & O_CLOEXEC);
+	if (fds[1] < 0 || copy_to_user(a0, fds, sizeof(fds))) {
+		if (fds[0] >= 0)
+			fd_close(fds[0]);
+		if (fds[1] >= 0)
+			fd_close(fds[1]);
+		else
+			ofile_put(w);
+		if (fds[0] < 0)
+			ofile_put(r);
+		return fds[1] < 0 ? -EMFILE : -EFAULT;
+	}
+	return 0;
+}
+
+SYS(pipe)
+{
+	return sys_pipe2(a0, 0, 0, 0, 0, 0);
+}
+
+SYS(umask)
+{
+	uint32_t old = proc.umask;
+	proc.umask = (uint32_t)a0 & 0777;
+	return old;
+}
+
+static int64_t put_statfs(struct vnode *v, uint64_t ubuf)
+{
+	struct vfs_statfs s;
+	int err = vfs_statfs(v, &s);
+	if (err)
+		return err;
+	struct statfs st;
+	memset(&st, 0, sizeof(st));
+	st.f_type = 0x65735546; /* FUSE_SUPER_MAGIC, what Linux reports for virtiofs */
+	st.f_bsize = s.bsize;
+	st.f_blocks = s.blocks;
+	st.f_bfree = s.bfree;
+	st.f_bavail = s.bavail;
+	st.f_files = s.files;
+	st.f_ffree = s.ffree;
+	st.f_namelen = s.namelen;
+	st.f_frsize = s.frsize ? s.frsize : s.bsize;
+	st.f_flags = 1; /* ST_RDONLY */
+	return copy_to_user(ubuf, &st, sizeof(st));
+}
+
+SYS(statfs)
+{
+	char *path = kmalloc(VFS_PATH_MAX);
+	if (!path)
+		return -ENOMEM;
+	struct vnode *v;
+	int err = user_path_at(AT_FDCWD, a0, path);
+	if (!err)
+		err = vfs_resolve(path, true, &v);
+	kfree(path);
+	if (err)
+		return err;
+	int64_t r = put_statfs(v, a1);
+	vnode_put(v);
+	return r;
+}
+
+SYS(fstatfs)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -EINVAL;
+	return put_statfs(of->file->vn, a1);
+}
+
+/* Everything that would change the file system: read-only for now. */
+SYS(rofs)
+{
+	return -EROFS;
+}
+
+SYS(fsync)
+{
+	return fd_get((int)a0) ? 0 : -EBADF;
+}
+
+SYS(ftruncate)
+{
+	struct ofile *of = fd_get((int)a0);
+	return of ? -EINVAL : -EBADF; /* nothing is open for writing */
+}

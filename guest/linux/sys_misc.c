@@ -1,0 +1,453 @@
+/*
+ * Process, identity, time, randomness, scheduling and signal-state calls.
+ * There is one program with one thread: ids are fixed, signals are
+ * recorded but never delivered, futexes have nobody to wait for.
+ */
+#include <asm/ioctls.h>
+#include <asm/termbits.h>
+#include <asm-generic/termios.h>
+#include <asm-generic/poll.h>
+#include <linux/futex.h>
+#include <linux/resource.h>
+#include <linux/sysinfo.h>
+#include <linux/time_types.h>
+#include <linux/utsname.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../kernel/console.h"
+#include "../kernel/random.h"
+#include "../kernel/rtc.h"
+#include "../kernel/time.h"
+#include "../mm/mm.h"
+#include "../mm/vm.h"
+#include "pipe.h"
+#include "process.h"
+#include "syscall.h"
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+#define MSR_GS_BASE 0xc0000101
+#define UNBLOCKABLE ((1ULL << (9 - 1)) | (1ULL << (19 - 1))) /* SIGKILL, SIGSTOP */
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define NS 1000000000ULL
+
+SYS(exit)
+{
+	process_exit((int)(a0 & 0xff));
+}
+
+SYS(exit_group)
+{
+	process_exit((int)(a0 & 0xff));
+}
+
+SYS(getpid) { return proc.pid; }
+SYS(gettid) { return proc.pid; }
+SYS(getppid) { return 0; }
+SYS(getuid) { return vfs_uid; }
+SYS(geteuid) { return vfs_uid; }
+SYS(getgid) { return vfs_gid; }
+SYS(getegid) { return vfs_gid; }
+
+SYS(uname)
+{
+	struct new_utsname u;
+	memset(&u, 0, sizeof(u));
+	memcpy(u.sysname, "Linux", 6);
+	memcpy(u.nodename, "pier", 5);
+	/* glibc compares this against its minimum kernel version. */
+	memcpy(u.release, "6.1.0-pier", 11);
+	memcpy(u.version, "#1 Pier unikernel", 18);
+	memcpy(u.machine, "x86_64", 7);
+	memcpy(u.domainname, "(none)", 7);
+	return copy_to_user(a0, &u, sizeof(u));
+}
+
+SYS(sysinfo)
+{
+	struct sysinfo s;
+	memset(&s, 0, sizeof(s));
+	s.uptime = (long)(time_ns() / NS);
+	s.totalram = pmem_total_pages();
+	s.freeram = pmem_free_pages();
+	s.procs = 1;
+	s.mem_unit = 4096;
+	return copy_to_user(a0, &s, sizeof(s));
+}
+
+static struct rlimit64 limit_of(unsigned res)
+{
+	switch (res) {
+	case RLIMIT_STACK: return (struct rlimit64){ 8 << 20, RLIM_INFINITY };
+	case RLIMIT_NOFILE: return (struct rlimit64){ MAX_FDS, MAX_FDS };
+	case RLIMIT_CORE: return (struct rlimit64){ 0, RLIM_INFINITY };
+	default: return (struct rlimit64){ RLIM_INFINITY, RLIM_INFINITY };
+	}
+}
+
+SYS(getrlimit)
+{
+	if (a0 >= RLIM_NLIMITS)
+		return -EINVAL;
+	struct rlimit64 l = limit_of((unsigned)a0);
+	struct rlimit r = { (unsigned long)l.rlim_cur, (unsigned long)l.rlim_max };
+	return copy_to_user(a1, &r, sizeof(r));
+}
+
+SYS(prlimit64)
+{
+	if (a0 != 0 && a0 != (uint64_t)proc.pid)
+		return -ESRCH;
+	if (a1 >= RLIM_NLIMITS)
+		return -EINVAL;
+	struct rlimit64 l = limit_of((unsigned)a1);
+	if (a3 && copy_to_user(a3, &l, sizeof(l)))
+		return -EFAULT;
+	return 0; /* new limits (a2) are accepted and ignored */
+}
+
+static int64_t clock_ns(uint64_t clock, uint64_t *ns)
+{
+	switch (clock) {
+	case CLOCK_REALTIME: case 5: case 8: case 11: /* _COARSE, _ALARM, TAI */
+		*ns = rtc_boot_epoch_ns() + time_ns();
+		return 0;
+	case CLOCK_MONOTONIC: case 2: case 3: case 4: case 6: case 7: /* RAW, CPUTIME, BOOTTIME */
+		*ns = time_ns();
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+SYS(clock_gettime)
+{
+	uint64_t ns;
+	int64_t err = clock_ns(a0, &ns);
+	if (err)
+		return err;
+	struct __kernel_timespec ts = { (int64_t)(ns / NS), (int64_t)(ns % NS) };
+	return copy_to_user(a1, &ts, sizeof(ts));
+}
+
+SYS(clock_getres)
+{
+	uint64_t ns;
+	int64_t err = clock_ns(a0, &ns);
+	if (err)
+		return err;
+	struct __kernel_timespec ts = { 0, 1 };
+	return a1 ? copy_to_user(a1, &ts, sizeof(ts)) : 0;
+}
+
+SYS(gettimeofday)
+{
+	uint64_t ns = rtc_boot_epoch_ns() + time_ns();
+	struct __kernel_old_timeval tv = { (long)(ns / NS), (long)(ns % NS / 1000) };
+	if (a0 && copy_to_user(a0, &tv, sizeof(tv)))
+		return -EFAULT;
+	if (a1) {
+		uint64_t zero[1] = { 0 }; /* struct timezone: UTC */
+		if (copy_to_user(a1, zero, sizeof(zero)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+SYS(time)
+{
+	int64_t t = (int64_t)((rtc_boot_epoch_ns() + time_ns()) / NS);
+	if (a0 && copy_to_user(a0, &t, sizeof(t)))
+		return -EFAULT;
+	return t;
+}
+
+/* Waits ns nanoseconds: nothing else can run, so spin on the clock. */
+static void sleep_ns(uint64_t ns)
+{
+	uint64_t end = time_ns() + ns;
+	while (time_ns() < end)
+		cpu_relax();
+}
+
+static int64_t read_timespec(uint64_t uts, uint64_t *ns)
+{
+	struct __kernel_timespec ts;
+	if (copy_from_user(&ts, uts, sizeof(ts)))
+		return -EFAULT;
+	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= (long long)NS)
+		return -EINVAL;
+	*ns = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+SYS(nanosleep)
+{
+	uint64_t ns;
+	int64_t err = read_timespec(a0, &ns);
+	if (err)
+		return err;
+	sleep_ns(ns);
+	return 0;
+}
+
+SYS(clock_nanosleep)
+{
+	uint64_t ns, now;
+	int64_t err = clock_ns(a0, &now);
+	if (!err)
+		err = read_timespec(a2, &ns);
+	if (err)
+		return err;
+	if (a1 & 1) /* TIMER_ABSTIME */
+		ns = ns > now ? ns - now : 0;
+	sleep_ns(ns);
+	return 0;
+}
+
+SYS(getrandom)
+{
+	if (a2 & ~7ULL)
+		return -EINVAL;
+	uint64_t len = a1 > (1 << 20) ? (1 << 20) : a1;
+	if (user_check(a0, len, true))
+		return -EFAULT;
+	random_bytes((void *)a0, len);
+	return (int64_t)len;
+}
+
+SYS(sched_yield) { return 0; }
+
+SYS(sched_getaffinity)
+{
+	if (a1 < 8 || (a1 & 7))
+		return -EINVAL;
+	uint64_t mask = 1; /* one CPU */
+	return copy_to_user(a2, &mask, sizeof(mask)) ? -EFAULT : 8;
+}
+
+SYS(arch_prctl)
+{
+	switch (a0) {
+	case ARCH_SET_FS:
+		if (a1 >= USER_TOP)
+			return -EPERM;
+		proc.fs_base = a1;
+		wrmsr(MSR_FS_BASE, a1);
+		return 0;
+	case ARCH_GET_FS:
+		return copy_to_user(a1, &proc.fs_base, sizeof(proc.fs_base));
+	case ARCH_SET_GS:
+		if (a1 >= USER_TOP)
+			return -EPERM;
+		proc.gs_base = a1;
+		wrmsr(MSR_GS_BASE, a1); /* the kernel does not use %gs */
+		return 0;
+	case ARCH_GET_GS:
+		return copy_to_user(a1, &proc.gs_base, sizeof(proc.gs_base));
+	default:
+		return -EINVAL;
+	}
+}
+
+SYS(set_tid_address)
+{
+	proc.tid_address = a0;
+	return proc.pid;
+}
+
+SYS(set_robust_list) { return 0; }
+
+SYS(futex)
+{
+	uint32_t op = (uint32_t)a1 & FUTEX_CMD_MASK;
+	if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET)
+		return 0; /* nobody is waiting */
+	if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
+		uint32_t v;
+		if (copy_from_user(&v, a0, sizeof(v)))
+			return -EFAULT;
+		if (v != (uint32_t)a2)
+			return -EAGAIN;
+		/* No other thread can ever change it: only a timeout ends this. */
+		uint64_t ns;
+		if (a3 && read_timespec(a3, &ns) == 0 && op == FUTEX_WAIT) {
+			sleep_ns(ns);
+			return -ETIMEDOUT;
+		}
+		return -EDEADLK;
+	}
+	return -ENOSYS;
+}
+
+SYS(rt_sigaction)
+{
+	if (a0 < 1 || a0 > 64 || a3 != 8)
+		return -EINVAL;
+	if (a1 && (a0 == 9 || a0 == 19)) /* SIGKILL, SIGSTOP */
+		return -EINVAL;
+	if (a2 && copy_to_user(a2, proc.sigactions[a0], sizeof(proc.sigactions[a0])))
+		return -EFAULT;
+	if (a1 && copy_from_user(proc.sigactions[a0], a1, sizeof(proc.sigactions[a0])))
+		return -EFAULT;
+	proc.sigactions[a0][3] &= ~UNBLOCKABLE; /* sa_mask cannot hold those */
+	return 0;
+}
+
+SYS(rt_sigprocmask)
+{
+	if (a3 != 8)
+		return -EINVAL;
+	if (a2 && copy_to_user(a2, &proc.sigmask, sizeof(proc.sigmask)))
+		return -EFAULT;
+	if (a1) {
+		uint64_t set;
+		if (copy_from_user(&set, a1, sizeof(set)))
+			return -EFAULT;
+		switch (a0) {
+		case 0: proc.sigmask |= set; break;  /* SIG_BLOCK */
+		case 1: proc.sigmask &= ~set; break; /* SIG_UNBLOCK */
+		case 2: proc.sigmask = set; break;   /* SIG_SETMASK */
+		default: return -EINVAL;
+		}
+		proc.sigmask &= ~UNBLOCKABLE;
+	}
+	return 0;
+}
+
+SYS(sigaltstack)
+{
+	if (a1 && copy_to_user(a1, proc.altstack, sizeof(proc.altstack)))
+		return -EFAULT;
+	if (a0 && copy_from_user(proc.altstack, a0, sizeof(proc.altstack)))
+		return -EFAULT;
+	return 0;
+}
+
+SYS(ioctl)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_CONSOLE)
+		return -ENOTTY;
+	switch (a1) {
+	case TCGETS: {
+		struct termios t;
+		memset(&t, 0, sizeof(t));
+		t.c_iflag = ICRNL;
+		t.c_oflag = OPOST | ONLCR;
+		t.c_cflag = B115200 | CS8 | CREAD;
+		t.c_lflag = ISIG | ICANON | ECHO | ECHOE;
+		return copy_to_user(a2, &t, sizeof(t));
+	}
+	case TCSETS: case TCSETSW: case TCSETSF:
+		return 0; /* accepted; the console has no modes to change */
+	case TIOCGWINSZ: {
+		struct winsize w = { .ws_row = 24, .ws_col = 80 };
+		return copy_to_user(a2, &w, sizeof(w));
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+static short poll_one(int fd, short events)
+{
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return POLLNVAL;
+	short r = 0;
+	switch (of->kind) {
+	case OF_CONSOLE:
+		r = POLLOUT;
+		if (console_readable())
+			r |= POLLIN;
+		break;
+	case OF_PIPE_READ:
+		r = of->pipe->len ? POLLIN : of->pipe->writers ? 0 : POLLHUP;
+		break;
+	case OF_PIPE_WRITE:
+		r = of->pipe->readers ? (of->pipe->len < PIPE_SIZE ? POLLOUT : 0) : POLLERR;
+		break;
+	case OF_FILE:
+		r = POLLIN | POLLOUT;
+		break;
+	}
+	return r & (events | POLLHUP | POLLERR | POLLNVAL);
+}
+
+static int64_t do_poll(uint64_t ufds, uint64_t n, int64_t timeout_ns)
+{
+	if (n > MAX_FDS)
+		return -EINVAL;
+	struct pollfd *p = kmalloc(n * sizeof(*p) + 1);
+	if (!p)
+		return -ENOMEM;
+	if (copy_from_user(p, ufds, n * sizeof(*p))) {
+		kfree(p);
+		return -EFAULT;
+	}
+	uint64_t end = timeout_ns < 0 ? ~0ULL : time_ns() + (uint64_t)timeout_ns;
+	int64_t ready;
+	for (;;) {
+		ready = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			p[i].revents = p[i].fd < 0 ? 0 : poll_one(p[i].fd, p[i].events);
+			ready += p[i].revents != 0;
+		}
+		if (ready || time_ns() >= end)
+			break;
+		cpu_relax();
+	}
+	int64_t r = copy_to_user(ufds, p, n * sizeof(*p)) ? -EFAULT : ready;
+	kfree(p);
+	return r;
+}
+
+SYS(poll)
+{
+	return do_poll(a0, a1, (int64_t)(int)a2 < 0 ? -1 : (int64_t)(int)a2 * 1000000);
+}
+
+SYS(ppoll)
+{
+	uint64_t ns;
+	if (a2) {
+		int64_t err = read_timespec(a2, &ns);
+		if (err)
+			return err;
+	}
+	return do_poll(a0, a1, a2 ? (int64_t)ns : -1);
+}
+
+SYS(rseq)
+{
+	return -ENOSYS; /* restartable sequences need preemption to mean anything */
+}
+
+SYS(prctl)
+{
+	switch (a0) {
+	case 15: /* PR_SET_NAME */
+		return 0;
+	case 16: { /* PR_GET_NAME */
+		static const char name[16] = "program";
+		return copy_to_user(a1, name, sizeof(name));
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+SYS(rt_sigpending)
+{
+	uint64_t none = 0; /* signals are never raised, so never pending */
+	if (a1 != 8)
+		return -EINVAL;
+	return copy_to_user(a0, &none, sizeof(none));
+}

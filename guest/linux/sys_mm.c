@@ -1,0 +1,171 @@
+/*
+ * Memory system calls over the program's regions (mm/vm.c). Anonymous
+ * memory appears zeroed on first touch; a private file mapping is filled
+ * by reading the file in at mmap time (no page cache sharing yet).
+ */
+#include <asm/mman.h>
+#include <linux/mman.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../mm/mm.h"
+#include "../mm/vm.h"
+#include "process.h"
+#include "syscall.h"
+
+#define PAGE 4096ULL
+#define BRK_MAX (1ULL << 30) /* how far the heap may grow past the program */
+
+static uint64_t round_up(uint64_t v)
+{
+	return (v + PAGE - 1) & ~(PAGE - 1);
+}
+
+static uint32_t vm_prot(uint64_t prot)
+{
+	return (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) |
+	       (prot & PROT_EXEC ? VM_EXEC : 0);
+}
+
+SYS(brk)
+{
+	uint64_t want = a0;
+	if (want < proc.brk_start || want > proc.brk_start + BRK_MAX)
+		return (int64_t)proc.brk;
+	uint64_t old_end = round_up(proc.brk), new_end = round_up(want);
+	if (new_end > old_end) {
+		if (vm_add(old_end, new_end - old_end, VM_READ | VM_WRITE, "brk"))
+			return (int64_t)proc.brk; /* collides with a mapping */
+	} else if (new_end < old_end) {
+		vm_remove(new_end, old_end - new_end);
+	}
+	/* Bytes past the old break inside its last page must read as zero again. */
+	if (want > proc.brk && (proc.brk & (PAGE - 1)) && proc.brk != proc.brk_start) {
+		uint64_t end = want < old_end ? want : old_end;
+		if (end > proc.brk)
+			memset((void *)proc.brk, 0, end - proc.brk);
+	}
+	proc.brk = want;
+	return (int64_t)want;
+}
+
+SYS(mmap)
+{
+	uint64_t addr = a0, len = a1, prot = a2, flags = a3, off = a5;
+	int fd = (int)a4;
+	if (len == 0 || (addr & (PAGE - 1)) || (off & (PAGE - 1)))
+		return -EINVAL;
+	len = round_up(len);
+	/* Like Linux's heuristic overcommit: more than all of memory is refused
+	 * up front rather than failing page by page later. */
+	if (!len || len / PAGE > pmem_total_pages())
+		return -ENOMEM;
+	int type = flags & MAP_TYPE;
+	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	struct ofile *of = NULL;
+	if (!(flags & MAP_ANONYMOUS)) {
+		of = fd_get(fd);
+		if (!of)
+			return -EBADF;
+		if (of->kind != OF_FILE || of->file->dir)
+			return -ENODEV;
+		if (type != MAP_PRIVATE && (prot & PROT_WRITE))
+			return -EACCES; /* files are read-only */
+	}
+	if (flags & MAP_FIXED) {
+		if (addr < USER_MIN || addr + len > USER_TOP || addr + len < addr)
+			return -EINVAL;
+		vm_remove(addr, len);
+	} else if (flags & MAP_FIXED_NOREPLACE) {
+		if (!vm_range_free(addr, len))
+			return -EEXIST;
+	} else if (!addr || !vm_range_free(addr, len)) {
+		addr = vm_find_free(len);
+		if (!addr)
+			return -ENOMEM;
+	}
+	uint32_t p = vm_prot(prot);
+	int err = vm_add(addr, len, p ? p : 0, "mmap");
+	if (err)
+		return err == -EINVAL ? -ENOMEM : err;
+	if (of) {
+		/* Read the file in page by page through the kernel's view of
+		 * the pages, so read-only mappings can be filled too. */
+		for (uint64_t o = 0; o < len; o += PAGE) {
+			char *page = vm_page(addr + o, true);
+			if (!page) {
+				vm_remove(addr, len);
+				return -ENOMEM;
+			}
+			int64_t n = vfs_pread(of->file, page, PAGE, off + o);
+			if (n < 0) {
+				vm_remove(addr, len);
+				return n;
+			}
+			if (n < (int64_t)PAGE)
+				break; /* the rest stays zero, like past-EOF pages */
+		}
+	}
+	return (int64_t)addr;
+}
+
+SYS(munmap)
+{
+	if ((a0 & (PAGE - 1)) || a1 == 0 || a0 + a1 < a0 || a0 + a1 > USER_TOP)
+		return -EINVAL;
+	vm_remove(a0, a1);
+	return 0;
+}
+
+SYS(mprotect)
+{
+	if (a0 & (PAGE - 1))
+		return -EINVAL;
+	if (a1 == 0)
+		return 0;
+	return vm_protect(a0, round_up(a1), vm_prot(a2));
+}
+
+SYS(mremap)
+{
+	uint64_t old = a0, old_len = round_up(a1), new_len = round_up(a2), flags = a3;
+	if ((old & (PAGE - 1)) || new_len == 0 || (flags & ~(uint64_t)(MREMAP_MAYMOVE | MREMAP_FIXED)))
+		return -EINVAL;
+	struct vma *v = vm_find(old);
+	if (!v || !vm_covered(old, old_len))
+		return -EFAULT;
+	uint32_t prot = v->prot;
+	if (new_len <= old_len) {
+		if (new_len < old_len)
+			vm_remove(old + new_len, old_len - new_len);
+		return (int64_t)old;
+	}
+	/* Grow in place when the space after it is free. */
+	if (vm_range_free(old + old_len, new_len - old_len)) {
+		if (vm_add(old + old_len, new_len - old_len, prot, "mmap"))
+			return -ENOMEM;
+		return (int64_t)old;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	uint64_t to = vm_find_free(new_len);
+	if (!to || vm_add(to, new_len, prot, "mmap"))
+		return -ENOMEM;
+	if (vm_move(old, to, old_len))
+		return -ENOMEM;
+	vm_remove(old, old_len);
+	return (int64_t)to;
+}
+
+SYS(madvise)
+{
+	if (a0 & (PAGE - 1))
+		return -EINVAL;
+	if (a2 == MADV_DONTNEED) {
+		struct vma *v = vm_find(a0);
+		if (!v)
+			return -ENOMEM;
+		vm_discard(a0, round_up(a1)); /* anonymous pages come back zeroed */
+	}
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * System-call dispatch: the table lookup, strace output, and the one-time
+ * report of calls we do not implement.
+ */
+#include <pier/errno.h>
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/gdt.h"
+#include "../fs/vfs.h"
+#include "../kernel/console.h"
+#include "../kernel/control.h"
+#include "process.h"
+#include "syscall.h"
+
+#define SYSCALL_STACK_SIZE (64 * 1024)
+
+extern char syscall_entry[];
+extern uint64_t syscall_kernel_rsp;
+static uint8_t syscall_stack[SYSCALL_STACK_SIZE] __attribute__((aligned(16)));
+static uint8_t reported[SYSCALL_MAX / 8 + 1];
+
+void syscall_init(void)
+{
+	uint64_t top = (uint64_t)(syscall_stack + sizeof(syscall_stack));
+	syscall_kernel_rsp = top;
+	gdt_set_kernel_stack(top); /* interrupts and faults from ring 3 too */
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
+	/* STAR: kernel CS/SS from 0x08, user SS/CS from 0x10 + 8/16 (| 3). */
+	wrmsr(MSR_STAR, ((uint64_t)GDT_KERNEL_DS << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	/* Entry with IF, TF, DF, AC clear. */
+	wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x40000);
+	/* SSE for the program: the kernel itself never touches those registers,
+	 * so with one program there is no state to switch. */
+	write_cr0((read_cr0() & ~(1ULL << 2)) | (1ULL << 1)); /* EM off, MP on */
+	write_cr4(read_cr4() | (1ULL << 9) | (1ULL << 10));    /* OSFXSR, OSXMMEXCPT */
+}
+
+int64_t syscall_dispatch(struct syscall_frame *f)
+{
+	uint64_t nr = f->nr;
+	syscall_fn fn = nr < SYSCALL_MAX ? syscall_table[nr] : NULL;
+	const char *name = nr < SYSCALL_MAX && syscall_names[nr] ? syscall_names[nr] : "unknown";
+	int64_t r;
+	if (!fn) {
+		if (nr >= SYSCALL_MAX || !(reported[nr / 8] & (1 << (nr % 8)))) {
+			kwarn("system call %llu (%s) not implemented: ENOSYS\n",
+			      (unsigned long long)nr, name);
+			if (nr < SYSCALL_MAX)
+				reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
+		}
+		r = -ENOSYS;
+	} else {
+		r = fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+	}
+	if (proc.strace)
+		kprintf("strace: %s(0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx) = %lld\n",
+			name, (unsigned long long)f->rdi,
+			(unsigned long long)f->rsi, (unsigned long long)f->rdx,
+			(unsigned long long)f->r10, (unsigned long long)f->r8,
+			(unsigned long long)f->r9, (long long)r);
+	return r;
+}
+
+void process_exit(int status)
+{
+	for (int fd = 0; fd < MAX_FDS; fd++)
+		if (proc.fds[fd])
+			fd_close(fd);
+	vfs_unmount_all();
+	control_exit(status & 0xff);
+}

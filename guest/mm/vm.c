@@ -1,0 +1,317 @@
+/*
+ * The program's address space (see vm.h). One program, one address space:
+ * the lower-half page tables hang off our own PML4, whose upper half is a
+ * copy of the boot PML4's (the kernel, the direct map).
+ */
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/memlayout.h"
+#include "../kernel/console.h"
+#include "mm.h"
+#include "vm.h"
+
+#define PTE_P 0x1ULL
+#define PTE_W 0x2ULL
+#define PTE_U 0x4ULL
+#define PTE_NX (1ULL << 63)
+#define PTE_ADDR 0x000ffffffffff000ULL
+#define PAGE 4096ULL
+#define MMAP_TOP 0x00007f0000000000ULL /* mmap regions grow down from here */
+
+extern uint64_t boot_pml4[512];
+
+static uint64_t *pml4;
+static uint64_t pml4_pa;
+static struct vma *vmas;
+
+static uint64_t page_down(uint64_t a)
+{
+	return a & ~(PAGE - 1);
+}
+
+int vm_init(void)
+{
+	pml4_pa = pmem_alloc(1);
+	if (!pml4_pa)
+		return -ENOMEM;
+	pml4 = phys_to_virt(pml4_pa);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE); /* PTE_NX is reserved without it */
+	const uint64_t *boot = phys_to_virt((uint64_t)boot_pml4);
+	for (int i = 256; i < 512; i++)
+		pml4[i] = boot[i];
+	write_cr3(pml4_pa);
+	return 0;
+}
+
+/* The PTE for va, creating the tables on the way when `create`. */
+static uint64_t *pte_of(uint64_t va, bool create)
+{
+	uint64_t *t = pml4;
+	for (int shift = 39; shift > 12; shift -= 9) {
+		uint64_t *e = &t[va >> shift & 511];
+		if (!(*e & PTE_P)) {
+			if (!create)
+				return NULL;
+			uint64_t pa = pmem_alloc(1);
+			if (!pa)
+				return NULL;
+			/* Upper levels allow everything; the leaf decides. */
+			*e = pa | PTE_P | PTE_W | PTE_U;
+		}
+		t = phys_to_virt(*e & PTE_ADDR);
+	}
+	return &t[va >> 12 & 511];
+}
+
+static uint64_t pte_bits(uint32_t prot)
+{
+	return PTE_P | PTE_U | ((prot & VM_WRITE) ? PTE_W : 0) | ((prot & VM_EXEC) ? 0 : PTE_NX);
+}
+
+struct vma *vm_find(uint64_t addr)
+{
+	for (struct vma *v = vmas; v && v->start <= addr; v = v->next)
+		if (addr < v->end)
+			return v;
+	return NULL;
+}
+
+bool vm_range_free(uint64_t start, uint64_t len)
+{
+	if (start < USER_MIN || start + len > USER_TOP || start + len < start)
+		return false;
+	for (struct vma *v = vmas; v; v = v->next)
+		if (v->start < start + len && start < v->end)
+			return false;
+	return true;
+}
+
+int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
+{
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	if ((start & (PAGE - 1)) || len == 0 || !vm_range_free(start, len))
+		return -EINVAL;
+	struct vma *n = kmalloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*n = (struct vma){ start, start + len, prot, what, NULL };
+	struct vma **pp = &vmas;
+	while (*pp && (*pp)->start < start)
+		pp = &(*pp)->next;
+	n->next = *pp;
+	*pp = n;
+	/* Merge with neighbours of the same kind, so a region grown piece by
+	 * piece (brk, mremap) stays one region. */
+	for (struct vma *v = vmas; v && v->next;) {
+		struct vma *w = v->next;
+		if (v->end == w->start && v->prot == w->prot && v->what == w->what) {
+			v->end = w->end;
+			v->next = w->next;
+			kfree(w);
+		} else {
+			v = w;
+		}
+	}
+	return 0;
+}
+
+bool vm_covered(uint64_t start, uint64_t len)
+{
+	for (uint64_t a = start; a < start + len;) {
+		struct vma *v = vm_find(a);
+		if (!v)
+			return false;
+		a = v->end;
+	}
+	return true;
+}
+
+static void unmap_pages(uint64_t start, uint64_t end)
+{
+	for (uint64_t va = start; va < end; va += PAGE) {
+		uint64_t *pte = pte_of(va, false);
+		if (pte && (*pte & PTE_P)) {
+			pmem_free(*pte & PTE_ADDR, 1);
+			*pte = 0;
+			invlpg(va);
+		}
+	}
+}
+
+/* Splits the region holding addr so that one starts exactly there. */
+static int split_at(uint64_t addr)
+{
+	struct vma *v = vm_find(addr);
+	if (!v || v->start == addr)
+		return 0;
+	struct vma *n = kmalloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*n = *v;
+	n->start = addr;
+	v->end = addr;
+	v->next = n;
+	return 0;
+}
+
+void vm_remove(uint64_t start, uint64_t len)
+{
+	uint64_t end = start + ((len + PAGE - 1) & ~(PAGE - 1));
+	if (split_at(start) || split_at(end))
+		return;
+	for (struct vma **pp = &vmas; *pp;) {
+		struct vma *v = *pp;
+		if (v->start >= start && v->end <= end) {
+			unmap_pages(v->start, v->end);
+			*pp = v->next;
+			kfree(v);
+		} else {
+			pp = &v->next;
+		}
+	}
+}
+
+int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
+{
+	uint64_t end = start + ((len + PAGE - 1) & ~(PAGE - 1));
+	for (uint64_t a = start; a < end;) {
+		struct vma *v = vm_find(a);
+		if (!v)
+			return -ENOMEM; /* Linux's answer for an unmapped hole */
+		a = v->end;
+	}
+	if (split_at(start) || split_at(end))
+		return -ENOMEM;
+	for (struct vma *v = vmas; v; v = v->next) {
+		if (v->start < start || v->end > end)
+			continue;
+		v->prot = prot;
+		for (uint64_t va = v->start; va < v->end; va += PAGE) {
+			uint64_t *pte = pte_of(va, false);
+			if (pte && (*pte & PTE_P)) {
+				*pte = (*pte & PTE_ADDR) | pte_bits(prot);
+				invlpg(va);
+			}
+		}
+	}
+	return 0;
+}
+
+uint64_t vm_find_free(uint64_t len)
+{
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	/* Top down from MMAP_TOP, below every region already there. */
+	uint64_t candidate = MMAP_TOP - len;
+	for (;;) {
+		bool clash = false;
+		for (struct vma *v = vmas; v; v = v->next)
+			if (v->start < candidate + len && candidate < v->end) {
+				if (v->start < len + USER_MIN)
+					return 0;
+				candidate = page_down(v->start - len);
+				clash = true;
+			}
+		if (!clash)
+			return candidate >= USER_MIN ? candidate : 0;
+	}
+}
+
+int vm_move(uint64_t old, uint64_t new_start, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += PAGE) {
+		uint64_t *from = pte_of(old + off, false);
+		if (!from || !(*from & PTE_P))
+			continue;
+		uint64_t *to = pte_of(new_start + off, true);
+		if (!to)
+			return -ENOMEM;
+		*to = *from;
+		*from = 0;
+		invlpg(old + off);
+	}
+	return 0;
+}
+
+int vm_fault(uint64_t addr, bool write, bool exec)
+{
+	struct vma *v = vm_find(addr);
+	if (!v || (write && !(v->prot & VM_WRITE)) || (exec && !(v->prot & VM_EXEC)) ||
+	    (!write && !exec && !(v->prot & (VM_READ | VM_WRITE | VM_EXEC))))
+		return -EFAULT;
+	uint64_t va = page_down(addr);
+	uint64_t *pte = pte_of(va, true);
+	if (!pte)
+		return -ENOMEM;
+	if (*pte & PTE_P)
+		return 0; /* already there (a fault on a present page is a permission fault) */
+	uint64_t pa = pmem_alloc(1);
+	if (!pa)
+		return -ENOMEM;
+	*pte = pa | pte_bits(v->prot);
+	return 0;
+}
+
+void *vm_page(uint64_t va, bool write)
+{
+	uint64_t *pte = pte_of(page_down(va), false);
+	if (!pte || !(*pte & PTE_P)) {
+		struct vma *v = vm_find(va);
+		if (!v)
+			return NULL;
+		/* The loader fills read-only pages too: populate regardless. */
+		uint64_t pa = pmem_alloc(1);
+		pte = pte_of(page_down(va), true);
+		if (!pa || !pte)
+			return NULL;
+		*pte = pa | pte_bits(v->prot);
+	}
+	(void)write;
+	return (char *)phys_to_virt(*pte & PTE_ADDR) + (va & (PAGE - 1));
+}
+
+void vm_discard(uint64_t start, uint64_t len)
+{
+	unmap_pages(page_down(start), start + len);
+}
+
+int user_check(uint64_t addr, uint64_t len, bool write)
+{
+	if (len == 0)
+		return 0;
+	if (addr + len < addr || addr + len > USER_TOP)
+		return -EFAULT;
+	for (uint64_t a = page_down(addr); a < addr + len; a += PAGE) {
+		if (vm_fault(a < addr ? addr : a, write, false))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+int copy_from_user(void *dst, uint64_t src, uint64_t len)
+{
+	if (user_check(src, len, false))
+		return -EFAULT;
+	memcpy(dst, (const void *)src, len);
+	return 0;
+}
+
+int copy_to_user(uint64_t dst, const void *src, uint64_t len)
+{
+	if (user_check(dst, len, true))
+		return -EFAULT;
+	memcpy((void *)dst, src, len);
+	return 0;
+}
+
+int64_t strncpy_from_user(char *dst, uint64_t src, uint64_t max)
+{
+	for (uint64_t i = 0; i < max; i++) {
+		if ((i == 0 || ((src + i) & (PAGE - 1)) == 0) && user_check(src + i, 1, false))
+			return -EFAULT;
+		dst[i] = *(const char *)(src + i);
+		if (!dst[i])
+			return (int64_t)i;
+	}
+	return -ENAMETOOLONG;
+}

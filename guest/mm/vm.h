@@ -1,0 +1,65 @@
+/*
+ * The program's address space: the lower half of the page tables (4 KiB
+ * pages, user-accessible) and the list of regions (VMAs) that say what may
+ * be there. Pages of anonymous regions appear on first touch (vm_fault);
+ * the kernel half is shared with the boot page tables.
+ */
+#ifndef GUEST_VM_H
+#define GUEST_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define USER_TOP 0x00007ffffffff000ULL /* highest user address + 1, page aligned */
+#define USER_MIN 0x10000ULL            /* nothing is mapped below (NULL pages) */
+
+#define VM_READ 1u
+#define VM_WRITE 2u
+#define VM_EXEC 4u
+
+struct vma {
+	uint64_t start, end;   /* page aligned, end exclusive */
+	uint32_t prot;         /* VM_* */
+	const char *what;      /* "stack", "brk", "mmap", "elf": for fault reports */
+	struct vma *next;      /* sorted by start */
+};
+
+/* Builds the program's page tables and switches to them. */
+int vm_init(void);
+
+/* Adds a region (the range must be free); pages come on demand. */
+int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what);
+/* Removes [start, start+len): unmaps and frees its pages, splits regions. */
+void vm_remove(uint64_t start, uint64_t len);
+/* Changes protection of [start, start+len), which must be fully mapped. */
+int vm_protect(uint64_t start, uint64_t len, uint32_t prot);
+/* A free range of len bytes below the stack area, or 0. */
+uint64_t vm_find_free(uint64_t len);
+/* Whether [start, start+len) is free of regions. */
+bool vm_range_free(uint64_t start, uint64_t len);
+/* Whether every byte of [start, start+len) is inside some region. */
+bool vm_covered(uint64_t start, uint64_t len);
+/* The region holding addr, or NULL. */
+struct vma *vm_find(uint64_t addr);
+/* Moves the pages of [old, old+len) to new (same length); for mremap. */
+int vm_move(uint64_t old, uint64_t new_start, uint64_t len);
+
+/* Makes the page at addr present (demand fault); 0 or -EFAULT. */
+int vm_fault(uint64_t addr, bool write, bool exec);
+/* The kernel-visible address of user page va, populating it; NULL on error. */
+void *vm_page(uint64_t va, bool write);
+/* Drops the pages (not the region) of [start, start+len): zero on next touch. */
+void vm_discard(uint64_t start, uint64_t len);
+
+/*
+ * Checked access to user memory: the whole range must lie inside regions
+ * with the needed permission; pages are populated first, so the copy
+ * cannot fault. 0 or -EFAULT.
+ */
+int copy_from_user(void *dst, uint64_t src, uint64_t len);
+int copy_to_user(uint64_t dst, const void *src, uint64_t len);
+int user_check(uint64_t addr, uint64_t len, bool write);
+/* Copies a NUL-terminated string of at most max-1 bytes; its length or -errno. */
+int64_t strncpy_from_user(char *dst, uint64_t src, uint64_t max);
+
+#endif

@@ -1,0 +1,150 @@
+"""What the guest test programs in tests/progs/ need and what they must do.
+
+Shared by the host self-check (tests/progs/selfcheck.py, which runs the
+programs natively) and the guest tests (tests/integration/test_progs.py,
+which runs them under pier), so that both judge a run the same way.
+
+The fixture directory (make_fixture) is what files.c and memory.c read:
+
+    hello.txt          "hello, pier\\n" (12 bytes, mode 0644)
+    pages.bin          3 * 4096 + 100 bytes, byte i == pages_byte(i)
+    empty              0 bytes
+    sub/a sub/b sub/c  "A", "BB", "CCC"
+    many/f000 .. many/f199   200 empty files
+    link -> hello.txt
+    dangling -> nowhere
+
+check.h describes the same tree to the C side; keep the two in step.
+"""
+import os
+import re
+import signal
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIBCS = ("musl", "glibc")
+PAGES_SIZE = 3 * 4096 + 100
+MANY_COUNT = 200
+FIXTURE = "{fixture}"  # stands for the fixture directory in Case.args
+
+
+def pages_byte(i):
+    return (i * 7 + i // 4096 + 3) & 0xFF
+
+
+def make_fixture(d):
+    """Creates the fixture tree in directory d (which must not exist or be
+    empty)."""
+    os.makedirs(d, exist_ok=True)
+
+    def put(rel, data):
+        p = os.path.join(d, rel)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, 0o644)
+
+    put("hello.txt", b"hello, pier\n")
+    put("pages.bin", bytes(pages_byte(i) for i in range(PAGES_SIZE)))
+    put("empty", b"")
+    os.makedirs(os.path.join(d, "sub"))
+    for name, data in (("a", b"A"), ("b", b"BB"), ("c", b"CCC")):
+        put(os.path.join("sub", name), data)
+    os.makedirs(os.path.join(d, "many"))
+    for k in range(MANY_COUNT):
+        put(os.path.join("many", f"f{k:03d}"), b"")
+    for sub in ("", "sub", "many"):
+        os.chmod(os.path.join(d, sub), 0o755)
+    os.symlink("hello.txt", os.path.join(d, "link"))
+    os.symlink("nowhere", os.path.join(d, "dangling"))
+
+
+def ok_names(prog):
+    """The OK("name") checkpoints of tests/progs/PROG.c, in source order:
+    a passing run prints "ok name" for each, once, in that order."""
+    with open(os.path.join(HERE, prog + ".c")) as f:
+        return re.findall(r'\bOK\("([^"]+)"\)', f.read())
+
+
+@dataclass
+class Case:
+    id: str                      # test id, e.g. "files" or "exitcode-3"
+    prog: str                    # tests/progs/PROG.c
+    args: list = field(default_factory=list)  # FIXTURE stands for the fixture dir
+    status: int = 0              # expected exit status (when it exits)
+    fault: str = ""              # or the signal it must die of: "SIGSEGV"
+    out: list = field(default_factory=list)   # must appear on stdout
+    err: list = field(default_factory=list)   # must appear on stderr
+    cwd_fixture: bool = False    # run in the fixture dir, and say so in
+                                 # PIER_EXPECT_CWD
+
+    @property
+    def ok(self):
+        return ok_names(self.prog)
+
+    def argv(self, fixture):
+        return [fixture if a == FIXTURE else a for a in self.args]
+
+    def env(self, fixture):
+        """Environment beyond PIER_TEST=yes (and, in the guest,
+        PIER_EXPECT_EROFS=1)."""
+        return {"PIER_EXPECT_CWD": fixture} if self.cwd_fixture else {}
+
+    def check(self, status, out, err, guest):
+        """Problems with one run, as a list of strings (empty: it passed).
+        status: the exit status as pier gives it, or subprocess's
+        returncode on the host (negative for a signal). In the guest the
+        console merges the program's stdout and stderr into out."""
+        problems = []
+        if self.fault:
+            sig = getattr(signal, self.fault)
+            want = 128 + sig if guest else -sig
+            if status != want:
+                problems.append(f"status {status}, expected {want} ({self.fault})")
+            # pier names the signal on its stderr (the console is the program's).
+            if guest and f"program killed by {self.fault}" not in err:
+                problems.append(f"{self.fault} not reported on pier's stderr")
+        elif status != self.status:
+            problems.append(f"status {status}, expected {self.status}")
+        printed = [m.group(1) for m in
+                   re.finditer(r"^(?:.*[ \t])?ok (\S+)[ \t\r]*$", out, re.M)]
+        if guest:
+            missing = [n for n in self.ok if n not in printed]
+            if missing:
+                problems.append("missing ok lines: " + ", ".join(missing))
+        elif printed != self.ok:
+            problems.append(f"ok lines {printed}, expected {self.ok}")
+        for s in self.out:
+            if s not in out:
+                problems.append(f"{s!r} not on stdout")
+        for s in self.err:
+            if s not in (out if guest else err):
+                problems.append(f"{s!r} not on stderr")
+        if re.search(r"^(?:.*[ \t])?FAIL ", out + err, re.M):
+            problems.append("a check failed: " +
+                            re.search(r"FAIL .*", out + err).group(0))
+        return problems
+
+
+ARGS = ["alpha", "two words", "x=y", "--flag"]
+
+CASES = [
+    Case("files", "files", [FIXTURE], out=["files: all passed"]),
+    Case("memory", "memory", [FIXTURE], out=["memory: all passed"]),
+    Case("proc", "proc", out=["proc: all passed"]),
+    Case("clock", "clock", out=["clock: all passed"]),
+    Case("signals", "signals", out=["signals: all passed"]),
+    Case("pipes", "pipes", out=["pipes: all passed"]),
+    Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),
+    Case("exitcode-0", "exitcode", ["0"], status=0),
+    Case("exitcode-3", "exitcode", ["3"], status=3),
+    Case("exitcode-255", "exitcode", ["255"], status=255),
+    Case("segv", "segv", fault="SIGSEGV", out=["segv: reading"]),
+    Case("ill", "ill", fault="SIGILL", out=["ill: executing ud2"]),
+    Case("hello", "hello", out=["hello from pier"], err=["to stderr"]),
+]
+CASES_BY_ID = {c.id: c for c in CASES}
+
+
+def all_programs():
+    """Every program tests/progs/ builds (one per .c file)."""
+    return sorted(f[:-2] for f in os.listdir(HERE) if f.endswith(".c"))
