@@ -321,10 +321,25 @@ SYS(rt_sigprocmask)
 
 SYS(sigaltstack)
 {
+	/* stack_t: ss_sp, ss_flags (int), ss_size */
+	uint64_t ss[3];
+	if (a0 && copy_from_user(ss, a0, sizeof(ss)))
+		return -EFAULT;
 	if (a1 && copy_to_user(a1, proc.altstack, sizeof(proc.altstack)))
 		return -EFAULT;
-	if (a0 && copy_from_user(proc.altstack, a0, sizeof(proc.altstack)))
-		return -EFAULT;
+	if (!a0)
+		return 0;
+	uint32_t flags = (uint32_t)ss[1];
+	if (flags & ~(2u | (1u << 31))) /* SS_DISABLE, SS_AUTODISARM */
+		return -EINVAL;
+	if (flags & 2) {
+		proc.altstack[0] = proc.altstack[2] = 0;
+		proc.altstack[1] = 2;
+		return 0;
+	}
+	if (ss[2] < 2048) /* MINSIGSTKSZ */
+		return -ENOMEM;
+	memcpy(proc.altstack, ss, sizeof(ss));
 	return 0;
 }
 
