@@ -89,11 +89,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 deps:
 	@tools/deps.sh
 
-# The demo: boot from this directory over virtio-fs and list part of it,
-# with SHA-256 of each file, as the guest sees it.
-run: deps all
-	$(BUILD)/pier run --vmm qemu --timing --root . -o fs.walk=/include/pier \
-		-o fs.read=/README.md --
+# The demo: boot from build/demo-root over virtio-fs and run our demo
+# program in it; then let the host check the hashes it printed.
+run: deps all demo-root
+	$(BUILD)/pier run --vmm qemu --timing --root $(DEMO_ROOT) -- /bin/pier-demo /etc \
+		| tee $(BUILD)/demo.out
+	@echo "host check of the hashes the guest printed:"
+	grep -E '^[0-9a-f]{64}  ' $(BUILD)/demo.out > $(BUILD)/demo.sha256
+	cd $(DEMO_ROOT) && sha256sum -c $(abspath $(BUILD)/demo.sha256)
+	$(BUILD)/pier run --vmm qemu --root $(DEMO_ROOT) -- /bin/busybox ls -l /etc
 
 unit: $(UNIT_TESTS)
 	@tools/run-unit-tests.sh $(UNIT_TESTS)
@@ -110,5 +114,6 @@ clean:
 	rm -rf $(BUILD)
 
 include tests/progs/progs.mk
+include demo/demo.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
