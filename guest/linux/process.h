@@ -55,6 +55,9 @@ void ofile_put(struct ofile *of);
  */
 int user_path_at(int dirfd, uint64_t upath, char *out);
 
+/* The error Linux gives for an open that would write or create (read-only fs). */
+int64_t rofs_open_error(int dirfd, uint64_t upath, uint64_t flags);
+
 /* Sets up stdin, stdout and stderr on the console. */
 void process_init_stdio(void);
 

@@ -164,7 +164,7 @@ static int64_t do_open(int dirfd, uint64_t upath, uint64_t flags)
 	/* O_TMPFILE includes O_DIRECTORY's bit: compare the whole mask. */
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
 	    (flags & O_TMPFILE) == O_TMPFILE)
-		return -EROFS;
+		return rofs_open_error(dirfd, upath, flags);
 	char *path = kmalloc(VFS_PATH_MAX);
 	if (!path)
 		return -ENOMEM;
@@ -719,12 +719,6 @@ SYS(fstatfs)
 	if (of->kind != OF_FILE)
 		return -EINVAL;
 	return put_statfs(of->file->vn, a1);
-}
-
-/* Everything that would change the file system: read-only for now. */
-SYS(rofs)
-{
-	return -EROFS;
 }
 
 SYS(fsync)
