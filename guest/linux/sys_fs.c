@@ -731,3 +731,44 @@ SYS(ftruncate)
 	struct ofile *of = fd_get((int)a0);
 	return of ? -EINVAL : -EBADF; /* nothing is open for writing */
 }
+
+/* sendfile(out, in, offset, count): a read and a write through the kernel. */
+SYS(sendfile)
+{
+	struct ofile *in = fd_get((int)a1), *out = fd_get((int)a0);
+	if (!in || !out)
+		return -EBADF;
+	if (in->kind != OF_FILE || in->file->dir)
+		return -EINVAL;
+	int64_t off = -1;
+	if (a2 && copy_from_user(&off, a2, sizeof(off)))
+		return -EFAULT;
+	if (a2 && off < 0)
+		return -EINVAL;
+	uint64_t count = a3 > IO_CHUNK ? IO_CHUNK : a3;
+	char *buf = kmalloc(count ? count : 1);
+	if (!buf)
+		return -ENOMEM;
+	int64_t n = a2 ? vfs_pread(in->file, buf, count, (uint64_t)off)
+		       : vfs_pread(in->file, buf, count, in->file->pos);
+	int64_t w = n;
+	if (n > 0) {
+		if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
+			console_write_raw(buf, (size_t)n);
+		else if (out->kind == OF_PIPE_WRITE)
+			w = pipe_write(out->pipe, buf, (uint64_t)n);
+		else
+			w = -EBADF;
+	}
+	kfree(buf);
+	if (w < 0)
+		return w;
+	if (a2) {
+		off += w;
+		if (copy_to_user(a2, &off, sizeof(off)))
+			return -EFAULT;
+	} else {
+		in->file->pos += (uint64_t)w;
+	}
+	return w;
+}

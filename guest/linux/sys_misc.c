@@ -16,6 +16,7 @@
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
 #include "../kernel/console.h"
+#include "../kernel/control.h"
 #include "../kernel/random.h"
 #include "../kernel/rtc.h"
 #include "../kernel/time.h"
@@ -466,3 +467,72 @@ SYS(rt_sigpending)
 		return -EINVAL;
 	return copy_to_user(a0, &none, sizeof(none));
 }
+
+/*
+ * Signals to ourselves. Handlers are recorded but never run (no signal
+ * delivery yet): signal 0 probes, an ignored signal is dropped, a signal
+ * whose default action ends the program ends it as Linux would; one with
+ * a handler is refused with ENOSYS and a warning, rather than lost.
+ */
+static int64_t signal_self(uint64_t sig)
+{
+	if (sig > 64)
+		return -EINVAL;
+	if (sig == 0)
+		return 0;
+	uint64_t handler = proc.sigactions[sig][0];
+	if (handler == 1) /* SIG_IGN */
+		return 0;
+	bool ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
+	if (handler == 0) {
+		if (ignored_by_default)
+			return 0;
+		kwarn("program killed by signal %llu (sent to itself)\n", (unsigned long long)sig);
+		process_exit(128 + (int)sig);
+	}
+	kwarn("signal %llu has a handler, but signal delivery is not supported\n",
+	      (unsigned long long)sig);
+	return -ENOSYS;
+}
+
+SYS(kill)
+{
+	if ((int64_t)a0 != proc.pid && (int64_t)a0 != 0 && (int64_t)a0 != -1 &&
+	    (int64_t)a0 != -proc.pid)
+		return -ESRCH;
+	return signal_self(a1);
+}
+
+SYS(tgkill)
+{
+	if ((int64_t)a0 != proc.pid || (int64_t)a1 != proc.pid)
+		return -ESRCH;
+	return signal_self(a2);
+}
+
+SYS(tkill)
+{
+	if ((int64_t)a0 != proc.pid)
+		return -ESRCH;
+	return signal_self(a1);
+}
+
+SYS(getpgrp) { return proc.pid; }
+SYS(getsid) { return a0 == 0 || a0 == (uint64_t)proc.pid ? proc.pid : -ESRCH; }
+
+SYS(getpgid)
+{
+	return a0 == 0 || a0 == (uint64_t)proc.pid ? proc.pid : -ESRCH;
+}
+
+SYS(setpgid)
+{
+	return (a0 == 0 || a0 == (uint64_t)proc.pid) && (a1 == 0 || a1 == (uint64_t)proc.pid)
+		       ? 0 : -EPERM;
+}
+
+SYS(wait4) { return -ECHILD; } /* there are never children */
+
+SYS(socket) { return -EAFNOSUPPORT; } /* no network */
+
+SYS(getpeername) { return fd_get((int)a0) ? -ENOTSOCK : -EBADF; }
