@@ -19,7 +19,7 @@
 #define MAX_MOUNTS 8
 
 uint32_t vfs_uid, vfs_gid;
-uint64_t vfs_dcache_max = 8192;
+uint64_t vfs_dcache_max = 32768;
 
 struct dentry {
 	struct vnode *dir, *child;

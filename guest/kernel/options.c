@@ -49,7 +49,7 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
 	opts->strace = (v = cmdline_get(cl, "strace")) ? parse_int("strace", v, 0, 1, 0) : 0;
 	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
-				   ? parse_int("dcache_max", v, 16, 1 << 20, 8192) : 8192;
+				   ? parse_int("dcache_max", v, 16, 1 << 20, 32768) : 32768;
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
 			kwarn("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);

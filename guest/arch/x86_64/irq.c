@@ -18,6 +18,13 @@
 #define LAPIC_EOI 0xb0
 #define LAPIC_SVR 0xf0
 #define LAPIC_SPURIOUS_VECTOR (IDT_STUBS - 1)
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INITIAL 0x380
+#define LAPIC_TIMER_DIVIDE 0x3e0
+#define LAPIC_TIMER_VECTOR (IDT_STUBS - 2)
+/* About 100 ms with QEMU's 1 GHz APIC bus and a divider of 16; the exact
+ * period does not matter: it only bounds how long irq_wait can sleep. */
+#define WAKE_COUNT 6250000
 
 #define IOAPIC_REGSEL 0x00
 #define IOAPIC_WINDOW 0x10
@@ -57,11 +64,13 @@ void irq_init(void)
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
 	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR; /* software enable */
+	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;                  /* divide by 16 */
+	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR;      /* one-shot */
 }
 
 int irq_alloc_vector(irq_handler_fn fn, void *arg)
 {
-	for (int v = IRQ_VECTOR_BASE; v < LAPIC_SPURIOUS_VECTOR; v++)
+	for (int v = IRQ_VECTOR_BASE; v < LAPIC_TIMER_VECTOR; v++)
 		if (!slots[v - IRQ_VECTOR_BASE].fn) {
 			slots[v - IRQ_VECTOR_BASE] = (struct irq_slot){ fn, arg };
 			return v;
@@ -103,6 +112,10 @@ void irq_dispatch(unsigned vector)
 {
 	if (vector == LAPIC_SPURIOUS_VECTOR)
 		return; /* spurious interrupts take no EOI */
+	if (vector == LAPIC_TIMER_VECTOR) {
+		*lapic_reg(LAPIC_EOI) = 0; /* a wake-up only */
+		return;
+	}
 	struct irq_slot *s = &slots[vector - IRQ_VECTOR_BASE];
 	handled++;
 	if (s->fn)
@@ -112,9 +125,13 @@ void irq_dispatch(unsigned vector)
 
 void irq_wait(void)
 {
-	/* sti takes effect after the next instruction, so an interrupt that is
-	 * already pending wakes the hlt instead of being lost before it. */
+	/* The timer bounds the sleep, so a device that never interrupts cannot
+	 * hang the caller past its own deadline. sti takes effect after the
+	 * next instruction, so an interrupt already pending wakes the hlt
+	 * instead of being lost before it. */
+	*lapic_reg(LAPIC_TIMER_INITIAL) = WAKE_COUNT;
 	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	*lapic_reg(LAPIC_TIMER_INITIAL) = 0;
 }
 
 uint64_t irq_count(void)

@@ -31,7 +31,8 @@ void irq_msi_message(int vector, uint64_t *addr, uint32_t *data);
 /* Called from trap_dispatch for vectors >= IRQ_VECTOR_BASE. */
 void irq_dispatch(unsigned vector);
 
-/* Halts until an interrupt has been handled (sti; hlt with no lost wakeup). */
+/* Halts until an interrupt has been handled, or about 100 ms have passed
+ * (sti; hlt with no lost wakeup, bounded by the local APIC timer). */
 void irq_wait(void);
 
 /* Interrupts handled so far, for statistics. */
