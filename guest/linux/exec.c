@@ -161,10 +161,10 @@ static int build_stack(const struct cmdline *cl, const struct elf_plan *plan, ui
 	return err ? -EFAULT : 0;
 }
 
+/* Why the program could not start: on pier's stderr, like a shell's message. */
 static int fail(const char *path, const char *what, int status)
 {
-	console_set_quiet(0);
-	kprintf("pier: %s: %s\n", path, what);
+	kwarn("%s: %s\n", path, what);
 	return status;
 }
 
@@ -183,6 +183,63 @@ static const char *strerror_short(int err)
 	}
 }
 
+/* Opens the program file, checking it may be run; 0 or a shell's status. */
+static int open_program(const char *path, struct file **out)
+{
+	char *full = kmalloc(VFS_PATH_MAX);
+	if (!full)
+		return fail(path, "out of memory", 126);
+	size_t n = strlen(proc.cwd);
+	if (path[0] == '/') {
+		memcpy(full, path, strlen(path) + 1);
+	} else if (n + 1 + strlen(path) + 1 > VFS_PATH_MAX) {
+		kfree(full);
+		return fail(path, "File name too long", 126);
+	} else {
+		memcpy(full, proc.cwd, n);
+		full[n] = '/';
+		memcpy(full + n + 1, path, strlen(path) + 1);
+	}
+	int err = vfs_open(full, 0, out);
+	kfree(full);
+	if (err)
+		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);
+	if ((*out)->dir)
+		err = -EISDIR;
+	else
+		err = vfs_permission((*out)->vn, 1);
+	if (err) {
+		vfs_close(*out);
+		return fail(path, strerror_short(err), 126);
+	}
+	return 0;
+}
+
+/* Checks the ELF headers, switches to the program's page tables and copies
+ * its segments in; 0 or a shell's status. */
+static int load_image(const char *path, struct file *f, struct elf_plan *plan, uint64_t *bias)
+{
+	const char *why;
+	int err = elf_load_plan(plan, f->vn->attr.size, file_read, f, &why);
+	if (err) {
+		kwarn("%s: not a program Pier can run (%s)\n", path, why ? why : "error");
+		return 126;
+	}
+	if (plan->has_interp)
+		return fail(path, "dynamically linked (needs an ELF interpreter); Pier runs static "
+				  "programs: link with -static", 126);
+	if (vm_init())
+		return fail(path, "out of memory", 126);
+	*bias = elf_pick_bias(plan, PIE_BASE);
+	char *buf = kmalloc(CHUNK);
+	if (!buf)
+		return fail(path, "out of memory", 126);
+	for (unsigned i = 0; i < plan->nseg && !err; i++)
+		err = load_segment(f, &plan->seg[i], *bias, buf);
+	kfree(buf);
+	return err ? fail(path, strerror_short(err), 126) : 0;
+}
+
 int exec_program(const struct cmdline *cl, int verbose, int strace)
 {
 	const char *path = cl->argv[0];
@@ -195,52 +252,19 @@ int exec_program(const struct cmdline *cl, int verbose, int strace)
 			return fail(cwd, "cannot use as working directory", 126);
 		memcpy(proc.cwd, cwd, strlen(cwd) + 1);
 	}
-	char *full = kmalloc(VFS_PATH_MAX);
-	if (!full)
-		return fail(path, "out of memory", 126);
-	if (path[0] == '/') {
-		memcpy(full, path, strlen(path) + 1);
-	} else {
-		size_t n = strlen(proc.cwd);
-		if (n + 1 + strlen(path) + 1 > VFS_PATH_MAX)
-			return fail(path, "File name too long", 126);
-		memcpy(full, proc.cwd, n);
-		full[n] = '/';
-		memcpy(full + n + 1, path, strlen(path) + 1);
-	}
 	struct file *f;
-	int err = vfs_open(full, 0, &f);
-	if (err)
-		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);
-	if (f->dir)
-		return fail(path, "Is a directory", 126);
-	if ((err = vfs_permission(f->vn, 1)))
-		return fail(path, strerror_short(err), 126);
+	int status = open_program(path, &f);
+	if (status)
+		return status;
 	struct elf_plan plan;
-	const char *why;
-	err = elf_load_plan(&plan, f->vn->attr.size, file_read, f, &why);
-	if (err) {
-		console_set_quiet(0);
-		kprintf("pier: %s: not a program we can run (%s)\n", path, why ? why : "error");
-		return 126;
-	}
-	if (plan.has_interp)
-		return fail(path, "dynamically linked (needs an ELF interpreter); Pier runs static "
-				  "programs: link with -static", 126);
-	if ((err = vm_init()))
-		return fail(path, "out of memory", 126);
-	uint64_t bias = elf_pick_bias(&plan, PIE_BASE);
-	char *buf = kmalloc(CHUNK);
-	if (!buf)
-		return fail(path, "out of memory", 126);
-	for (unsigned i = 0; i < plan.nseg; i++)
-		if ((err = load_segment(f, &plan.seg[i], bias, buf)))
-			return fail(path, strerror_short(err), 126);
-	kfree(buf);
+	uint64_t bias;
+	status = load_image(path, f, &plan, &bias);
 	vfs_close(f);
+	if (status)
+		return status;
 	proc.brk_start = proc.brk = plan.max_vaddr + bias;
 	uint64_t rsp;
-	err = build_stack(cl, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
+	int err = build_stack(cl, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
 	if (err)
 		return fail(path, strerror_short(err), 126);
 	proc.pid = 1;

@@ -2,6 +2,7 @@
  * System-call dispatch: the table lookup, strace output, and the one-time
  * report of calls we do not implement.
  */
+#include <asm/unistd_64.h>
 #include <pier/errno.h>
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/gdt.h"
@@ -50,6 +51,8 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 		}
 		r = -ENOSYS;
 	} else {
+		if (proc.strace && (nr == __NR_exit || nr == __NR_exit_group))
+			kprintf("strace: %s(0x%llx) = ?\n", name, (unsigned long long)f->rdi);
 		r = fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
 	}
 	if (proc.strace)

@@ -36,6 +36,7 @@ def test_options_and_arguments_are_echoed():
                  "--", "/bin/prog", "two words", "x=y")
     # No root file system, so no program: a shell's "not found" status.
     assert r.rc == 127, r.out + r.err
+    # verbose: the kernel's messages stay on the console
     assert "/bin/prog: No such file or directory" in r.out
     assert "option verbose=1" in r.out
     assert "option exit=0" in r.out

@@ -1,0 +1,50 @@
+"""Issue 4: what happens when the program cannot start, and --strace."""
+import os
+import shutil
+
+import pytest
+
+from conftest import run_pier
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    r = tmp_path_factory.mktemp("execroot")
+    os.chmod(r, 0o755)
+    (r / "bin").mkdir()
+    shutil.copy("/bin/busybox", r / "bin" / "busybox")
+    shutil.copy("/bin/true", r / "bin" / "dynamic")  # Debian's: dynamically linked
+    (r / "bin" / "script").write_text("#!/bin/sh\necho hi\n")
+    os.chmod(r / "bin" / "script", 0o755)
+    (r / "notexec").write_text("data\n")
+    (r / "adir").mkdir()
+    return str(r)
+
+
+@pytest.mark.parametrize("path,status,message", [
+    ("/bin/nothere", 127, "No such file or directory"),
+    ("/adir", 126, "Is a directory"),
+    ("/notexec", 126, "Permission denied"),
+    ("/bin/script", 126, "not a program Pier can run"),
+    ("/bin/dynamic", 126, "dynamically linked"),
+])
+def test_program_that_cannot_start(root, path, status, message):
+    r = run_pier("--vmm", "qemu", "--root", root, "--", path)
+    assert r.rc == status, r.out + r.err
+    assert f"pier: {path}: " in r.err and message in r.err, r.err
+    assert r.out == "", "the console belongs to the program: nothing else on it"
+
+
+def test_strace_prints_calls_and_result(root):
+    r = run_pier("--vmm", "qemu", "--root", root, "--strace", "--",
+                 "/bin/busybox", "cat", "/nothere")
+    assert r.rc == 1
+    assert "strace: openat(" in r.out and ") = -2" in r.out
+    assert "strace: exit_group(0x1" in r.out
+
+
+def test_relative_program_path_uses_cwd(root):
+    r = run_pier("--vmm", "qemu", "--root", root, "--cwd", "/bin", "--",
+                 "busybox", "pwd")
+    assert r.rc == 0, r.out + r.err
+    assert r.out.strip() == "/bin"
