@@ -92,5 +92,7 @@ void virtio_mmio_probe_all(const struct cmdline *cl);
 
 /* Global switch from the command line: virtio_poll=1. */
 extern bool virtio_polling;
+/* virtio_pci_intx=1: use INTx even where MSI-X is offered (to test INTx). */
+extern bool virtio_pci_intx;
 
 #endif

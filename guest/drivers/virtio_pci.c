@@ -34,6 +34,8 @@ struct vpci {
 	volatile uint16_t *notify_addr[VIRTIO_MAX_QUEUES];
 };
 
+bool virtio_pci_intx;
+
 static struct vpci *vp(struct virtio_dev *d)
 {
 	return d->transport;
@@ -245,7 +247,7 @@ static void probe(struct pci_dev *p)
 		kfree(v);
 		return;
 	}
-	uint8_t msix = pci_find_cap(p, PCI_CAP_ID_MSIX, 0);
+	uint8_t msix = virtio_pci_intx ? 0 : pci_find_cap(p, PCI_CAP_ID_MSIX, 0);
 	if (msix) {
 		uint32_t table = pci_read32(p, (uint8_t)(msix + PCI_MSIX_TABLE));
 		uint64_t bar_size, base = pci_bar(p, table & PCI_MSIX_TABLE_BIR, &bar_size);

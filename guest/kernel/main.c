@@ -125,6 +125,7 @@ void kmain(uint64_t start_info_pa)
 
 	irq_init();
 	virtio_polling = opts.virtio_poll;
+	virtio_pci_intx = cmdline_get(&cmdline, "virtio_pci_intx") != NULL;
 	virtio_pci_probe_all();
 	virtio_mmio_probe_all(&cmdline);
 	vfs_uid = opts.uid;
@@ -141,6 +142,7 @@ void kmain(uint64_t start_info_pa)
 	int failed = fstest_run(&cmdline);
 	if (failed)
 		kprintf("fs checks: %d failed\n", failed);
+	kprintf("device interrupts: %llu\n", (unsigned long long)irq_count());
 	int status = opts.exit_status;
 	if (cmdline.argc)
 		status = exec_program(&cmdline, opts.verbose, opts.strace); /* on failure only */

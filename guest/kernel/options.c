@@ -12,7 +12,7 @@
 
 static const char *const known[] = {
 	"verbose", "exit", "crash",
-	"rootfs", "mount", "virtio_poll", "uid", "gid", "dcache_max",
+	"rootfs", "mount", "virtio_poll", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"env", "cwd", "strace",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };

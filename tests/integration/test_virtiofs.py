@@ -39,11 +39,25 @@ def test_walk_matches_host(machine, poll, tree):
     r = boot(machine, tree, "fs.walk=/", f"virtio_poll={poll}")
     assert r.rc == 0, r.out[-3000:] + r.err
     assert ("polling" if poll else "interrupts") in r.out
+    irqs = int(re.search(r"device interrupts: (\d+)", r.out).group(1))
+    assert (irqs == 0) if poll else (irqs > 100), irqs
     got, want = parse_walk(r.out), describe(tree)
     assert set(got) == set(want), (set(want) ^ set(got))
     for path, entry in want.items():
         assert got[path] == entry, path
     assert len([p for p in got if p.startswith("/many/")]) == 1000
+
+
+def test_pci_intx_when_msix_is_not_used(tree):
+    """q35 with MSI-X left off: the device interrupts through INTx (the I/O
+    APIC input the interrupt-line register names)."""
+    r = boot("q35", tree, "virtio_pci_intx=1", "fs.walk=/a")
+    assert r.rc == 0, r.out[-2000:] + r.err
+    assert re.search(r"virtio pci [0-9a-f:.]+: device 26, INTx", r.out), r.out
+    m = re.search(r"device interrupts: (\d+)", r.out)
+    assert m and int(m.group(1)) > 10, "completions must come by interrupt"
+    got, want = parse_walk(r.out), describe(tree)
+    assert got and all(got[p] == want[p] for p in got)
 
 
 @pytest.mark.parametrize("machine", MACHINES)
