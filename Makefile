@@ -80,7 +80,7 @@ $(BUILD)/pier: $(HOST_OBJS)
 # compiled for the host (with sanitizers: these are the hostile-input paths).
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"

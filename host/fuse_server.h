@@ -1,0 +1,50 @@
+/*
+ * The host side of virtio-fs: a FUSE server for one host directory, driven
+ * by whole requests in memory (the virtio-fs device hands it the bytes of a
+ * descriptor chain; tests and fuzzers call it directly). It serves by file
+ * descriptor: one O_PATH fd per inode, names resolved one component at a
+ * time beneath the parent's fd, symlinks never followed. Every request is
+ * untrusted: a malformed one gets an error reply, never a crash or an
+ * access outside the directory.
+ *
+ * Not thread-safe: one device thread owns a server.
+ */
+#ifndef PIER_FUSE_SERVER_H
+#define PIER_FUSE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest READ/READDIR payload we produce (also max_write, max_pages). */
+#define FUSE_SERVER_MAX_READ (1u << 20)
+
+struct fuse_server;
+
+/*
+ * Serves `dir` (opened O_PATH|O_DIRECTORY; a symlink as `dir` itself is
+ * followed, that is the host's choice). Only read-only serving exists:
+ * readonly == false fails with ENOTSUP. NULL with errno set on failure.
+ */
+struct fuse_server *fuse_server_new(const char *dir, bool readonly);
+
+/*
+ * Handles one request of req_len bytes and writes the reply into `reply`
+ * (reply_cap bytes). Returns the reply length, which is also the reply
+ * header's len; 0 means nothing was written: FORGET and BATCH_FORGET,
+ * a request shorter than its header, or reply_cap too small for a header.
+ */
+size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
+			  void *reply, size_t reply_cap);
+
+/* Closes every fd the server holds. NULL is allowed. */
+void fuse_server_free(struct fuse_server *s);
+
+struct fuse_server_stats {
+	size_t live_nodes;      /* including the root */
+	size_t open_handles;    /* OPEN/OPENDIR not yet released */
+	uint64_t bad_requests;  /* malformed: bad lengths, headers, names */
+};
+void fuse_server_get_stats(const struct fuse_server *s, struct fuse_server_stats *out);
+
+#endif
