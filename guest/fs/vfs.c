@@ -326,12 +326,22 @@ int vfs_resolve(const char *path, bool follow, struct vnode **out)
 {
 	if (nmounts == 0)
 		return -ENOENT;
-	struct path_walk *w = kmalloc(sizeof(*w));
+	/* The walk state is 8 KiB of buffers: keep one ready rather than
+	 * allocating it per call (a nested walk, should one ever happen,
+	 * gets its own). */
+	static struct path_walk spare;
+	static bool spare_busy;
+	bool mine = !spare_busy;
+	struct path_walk *w = mine ? &spare : kmalloc(sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	spare_busy = true;
 	void *v;
 	int err = path_walk(w, &vnode_walk_ops, NULL, active[0]->root, path, follow, &v);
-	kfree(w);
+	if (mine)
+		spare_busy = false;
+	else
+		kfree(w);
 	if (err)
 		return err;
 	*out = v;
