@@ -113,11 +113,6 @@ void virtio_ready(struct virtio_dev *d)
 	d->ops->set_status(d, d->ops->get_status(d) | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
-void virtio_irq_seen(struct virtio_dev *d)
-{
-	(void)d; /* waking from hlt is all an interrupt has to do */
-}
-
 struct request {
 	bool done;
 	uint32_t len;
@@ -140,7 +135,6 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 	int err = virtq_add(&q->vq, out, nout, in, nin, &req);
 	if (err)
 		return err == -ENOSPC ? -EAGAIN : err;
-	q->requests++;
 	if (virtq_kick_needed(&q->vq))
 		q->dev->ops->notify(q->dev, q->index);
 	uint64_t deadline = time_ns() + VIRTIO_TIMEOUT_NS;
@@ -167,8 +161,7 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 		if (q->dev->polling) {
 			cpu_relax();
 		} else if (!virtq_has_used(&q->vq)) {
-			irq_wait();
-			q->interrupts_seen++;
+			irq_wait(); /* the interrupt's only job is to end this */
 		}
 	}
 	return req.len;

@@ -36,7 +36,6 @@ struct virtio_queue {
 	struct virtio_dev *dev;
 	uint16_t index;
 	struct virtq vq;
-	uint64_t requests, interrupts_seen;
 };
 
 #define VIRTIO_MAX_QUEUES 16
@@ -82,9 +81,6 @@ void virtio_fail(struct virtio_dev *d, const char *why);
  */
 int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
 		    const struct virtq_buf *in, unsigned nin);
-
-/* Interrupt handler helper for transports: nothing to do but wake waiters. */
-void virtio_irq_seen(struct virtio_dev *d);
 
 /* Transports: probe everything (PCI bus scan, mmio devices from the cmdline). */
 void virtio_pci_probe_all(void);

@@ -109,7 +109,6 @@ static void on_irq(void *arg)
 	struct vmmio *m = arg;
 	/* Acknowledge, or a level-triggered line keeps firing. */
 	wr(m, VIRTIO_MMIO_INTERRUPT_ACK, rd(m, VIRTIO_MMIO_INTERRUPT_STATUS));
-	virtio_irq_seen(&m->dev);
 }
 
 static int irq_setup(struct virtio_dev *d)

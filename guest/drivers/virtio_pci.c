@@ -128,7 +128,6 @@ static void on_irq(void *arg)
 	struct vpci *v = arg;
 	if (!v->msix_table)
 		(void)*v->isr; /* reading ISR acknowledges the INTx line */
-	virtio_irq_seen(&v->dev);
 }
 
 static int irq_setup(struct virtio_dev *d)

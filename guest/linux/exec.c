@@ -66,7 +66,7 @@ static int load_segment(struct file *f, const struct elf_seg *s, uint64_t bias, 
 			uint64_t k = PAGE - (va & (PAGE - 1));
 			if (k > n - i)
 				k = n - i;
-			char *dst = vm_page(va, true);
+			char *dst = vm_page(va);
 			if (!dst)
 				return -ENOMEM;
 			memcpy(dst, buf + i, k);
@@ -189,18 +189,12 @@ static int open_program(const char *path, struct file **out)
 	char *full = kmalloc(VFS_PATH_MAX);
 	if (!full)
 		return fail(path, "out of memory", 126);
-	size_t n = strlen(proc.cwd);
-	if (path[0] == '/') {
-		memcpy(full, path, strlen(path) + 1);
-	} else if (n + 1 + strlen(path) + 1 > VFS_PATH_MAX) {
+	int err = path_join(full, path[0] == '/' ? "" : proc.cwd, path);
+	if (err) {
 		kfree(full);
 		return fail(path, "File name too long", 126);
-	} else {
-		memcpy(full, proc.cwd, n);
-		full[n] = '/';
-		memcpy(full + n + 1, path, strlen(path) + 1);
 	}
-	int err = vfs_open(full, 0, out);
+	err = vfs_open(full, 0, out);
 	kfree(full);
 	if (err)
 		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);

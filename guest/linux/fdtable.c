@@ -76,14 +76,13 @@ void process_init_stdio(void)
 	}
 }
 
-/* Appends a relative path to base, folding "." and ".." lexically. */
-static int join(char *out, const char *base, const char *rel)
+int path_join(char *out, const char *base, const char *rel)
 {
 	size_t n = strlen(base), r = strlen(rel);
 	if (n + 1 + r + 1 > VFS_PATH_MAX)
 		return -ENAMETOOLONG;
 	memcpy(out, base, n);
-	if (n == 0 || out[n - 1] != '/')
+	if ((n == 0 || out[n - 1] != '/') && rel[0] != '/')
 		out[n++] = '/';
 	memcpy(out + n, rel, r + 1);
 	return 0;
@@ -103,7 +102,7 @@ int user_path_at(int dirfd, uint64_t upath, char *out)
 	else if (rel[0] == '/')
 		memcpy(out, rel, (size_t)n + 1);
 	else if (dirfd == AT_FDCWD)
-		err = join(out, proc.cwd, rel);
+		err = path_join(out, proc.cwd, rel);
 	else {
 		struct ofile *of = fd_get(dirfd);
 		if (!of)
@@ -111,7 +110,7 @@ int user_path_at(int dirfd, uint64_t upath, char *out)
 		else if (of->kind != OF_FILE || !of->file->dir)
 			err = -ENOTDIR;
 		else
-			err = join(out, of->path, rel);
+			err = path_join(out, of->path, rel);
 	}
 	kfree(rel);
 	return err;

@@ -49,6 +49,9 @@ int fd_close(int fd);
 struct ofile *ofile_new(enum ofile_kind kind);
 void ofile_put(struct ofile *of);
 
+/* base + "/" + rel into out (VFS_PATH_MAX): 0 or -ENAMETOOLONG. */
+int path_join(char *out, const char *base, const char *rel);
+
 /*
  * The absolute path for a user path relative to dirfd (AT_FDCWD: the
  * working directory), written to out (VFS_PATH_MAX). 0 or -errno.

@@ -92,7 +92,7 @@ SYS(mmap)
 		/* Read the file in page by page through the kernel's view of
 		 * the pages, so read-only mappings can be filled too. */
 		for (uint64_t o = 0; o < len; o += PAGE) {
-			char *page = vm_page(addr + o, true);
+			char *page = vm_page(addr + o);
 			if (!page) {
 				vm_remove(addr, len);
 				return -ENOMEM;

@@ -16,9 +16,11 @@ enum change { MODIFY, CREATE };
 
 /*
  * The error for changing (MODIFY: an existing name; CREATE: making a new
- * one) the path at dirfd/upath.
+ * one) the path at dirfd/upath. When the name exists and mode is not NULL,
+ * *mode gets its type and permissions.
  */
-static int64_t rofs_error(int dirfd, uint64_t upath, enum change what, bool follow)
+static int64_t rofs_error_mode(int dirfd, uint64_t upath, enum change what, bool follow,
+			       uint32_t *mode)
 {
 	char *path = kmalloc(VFS_PATH_MAX);
 	if (!path)
@@ -28,6 +30,8 @@ static int64_t rofs_error(int dirfd, uint64_t upath, enum change what, bool foll
 	if (!err) {
 		err = vfs_resolve(path, follow, &v);
 		if (!err) {
+			if (mode)
+				*mode = v->attr.mode;
 			vnode_put(v);
 			err = what == CREATE ? -EEXIST : -EROFS;
 		} else if (err == -ENOENT && what == CREATE) {
@@ -53,22 +57,20 @@ static int64_t rofs_error(int dirfd, uint64_t upath, enum change what, bool foll
 	return err;
 }
 
+static int64_t rofs_error(int dirfd, uint64_t upath, enum change what, bool follow)
+{
+	return rofs_error_mode(dirfd, upath, what, follow, NULL);
+}
+
 int64_t rofs_open_error(int dirfd, uint64_t upath, uint64_t flags)
 {
-	int64_t err = rofs_error(dirfd, upath, CREATE, !(flags & O_NOFOLLOW));
+	uint32_t mode = 0;
+	int64_t err = rofs_error_mode(dirfd, upath, CREATE, !(flags & O_NOFOLLOW), &mode);
 	if (err == -EEXIST) {
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return -EEXIST;
 		/* It exists: writing a directory is EISDIR, anything else EROFS. */
-		struct vfs_stat st;
-		char *path = kmalloc(VFS_PATH_MAX);
-		err = -EROFS;
-		if (path && !user_path_at(dirfd, upath, path) &&
-		    !vfs_stat(path, !(flags & O_NOFOLLOW), &st) && S_ISDIR(st.mode) &&
-		    (flags & O_ACCMODE) != O_RDONLY)
-			err = -EISDIR;
-		kfree(path);
-		return err;
+		return S_ISDIR(mode) && (flags & O_ACCMODE) != O_RDONLY ? -EISDIR : -EROFS;
 	}
 	if (err == -EROFS && !(flags & O_CREAT))
 		return -ENOENT; /* not there, and not asked to create it */

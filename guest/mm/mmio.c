@@ -4,19 +4,12 @@
  * so this adds 2 MiB direct-map entries for them on demand, uncached.
  */
 #include "../arch/x86_64/memlayout.h"
+#include "../arch/x86_64/paging.h"
 #include "../kernel/console.h"
 #include "mm.h"
 
-#define PTE_P 0x1ULL
-#define PTE_W 0x2ULL
-#define PTE_PWT 0x8ULL
-#define PTE_PCD 0x10ULL
-#define PTE_PS 0x80ULL
-#define PTE_ADDR 0x000ffffffffff000ULL
 #define HUGE (2ULL << 20)
 #define DIRECT_MAP_LIMIT (512ULL << 30) /* one PML4 slot of direct map */
-
-extern uint64_t boot_pml4[512];
 
 static uint64_t *table_at(uint64_t entry)
 {
@@ -44,10 +37,7 @@ void *mmio_map(uint64_t pa, uint64_t size)
 	}
 	if (pa + size <= DIRECT_MAP_SIZE)
 		return phys_to_virt(pa); /* mapped at boot */
-	/* boot_pml4 is linked at its physical address: reach it through the
-	 * direct map, since a program's page tables have no identity map. */
-	uint64_t *pml4 = phys_to_virt((uint64_t)boot_pml4);
-	uint64_t *pdpt = table_at(pml4[DIRECT_MAP_BASE >> 39 & 511]);
+	uint64_t *pdpt = table_at(boot_pml4_virt()[DIRECT_MAP_BASE >> 39 & 511]);
 	for (uint64_t a = pa & ~(HUGE - 1); a < pa + size; a += HUGE) {
 		uint64_t *pd = next_table(&pdpt[a >> 30 & 511]);
 		if (!pd)

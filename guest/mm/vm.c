@@ -7,19 +7,13 @@
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/memlayout.h"
+#include "../arch/x86_64/paging.h"
 #include "../kernel/console.h"
 #include "mm.h"
 #include "vm.h"
 
-#define PTE_P 0x1ULL
-#define PTE_W 0x2ULL
-#define PTE_U 0x4ULL
-#define PTE_NX (1ULL << 63)
-#define PTE_ADDR 0x000ffffffffff000ULL
 #define PAGE 4096ULL
 #define MMAP_TOP 0x00007f0000000000ULL /* mmap regions grow down from here */
-
-extern uint64_t boot_pml4[512];
 
 static uint64_t *pml4;
 static uint64_t pml4_pa;
@@ -37,7 +31,7 @@ int vm_init(void)
 		return -ENOMEM;
 	pml4 = phys_to_virt(pml4_pa);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE); /* PTE_NX is reserved without it */
-	const uint64_t *boot = phys_to_virt((uint64_t)boot_pml4);
+	const uint64_t *boot = boot_pml4_virt();
 	for (int i = 256; i < 512; i++)
 		pml4[i] = boot[i];
 	write_cr3(pml4_pa);
@@ -252,7 +246,7 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 	return 0;
 }
 
-void *vm_page(uint64_t va, bool write)
+void *vm_page(uint64_t va)
 {
 	uint64_t *pte = pte_of(page_down(va), false);
 	if (!pte || !(*pte & PTE_P)) {
@@ -266,7 +260,6 @@ void *vm_page(uint64_t va, bool write)
 			return NULL;
 		*pte = pa | pte_bits(v->prot);
 	}
-	(void)write;
 	return (char *)phys_to_virt(*pte & PTE_ADDR) + (va & (PAGE - 1));
 }
 

@@ -47,7 +47,7 @@ int vm_move(uint64_t old, uint64_t new_start, uint64_t len);
 /* Makes the page at addr present (demand fault); 0 or -EFAULT. */
 int vm_fault(uint64_t addr, bool write, bool exec);
 /* The kernel-visible address of user page va, populating it; NULL on error. */
-void *vm_page(uint64_t va, bool write);
+void *vm_page(uint64_t va);
 /* Drops the pages (not the region) of [start, start+len): zero on next touch. */
 void vm_discard(uint64_t start, uint64_t len);
 
