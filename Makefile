@@ -36,7 +36,7 @@ LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib
 	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c) $(LIB_SRCS) lib/string.c
-HOST_SRCS := $(wildcard host/*.c)
+HOST_SRCS := $(wildcard host/*.c host/vmm/*.c) lib/virtq.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS))
@@ -74,7 +74,7 @@ $(BUILD)/host-obj/%.c.o: %.c
 
 $(BUILD)/pier: $(HOST_OBJS)
 	@echo "  LD $@"
-	$(Q)$(CC) $(HOST_OBJS) -o $@
+	$(Q)$(CC) $(HOST_OBJS) -o $@ -lpthread
 
 # Each unit test links its own test file with the lib/ sources it covers,
 # compiled for the host (with sanitizers: these are the hostile-input paths).

@@ -1,7 +1,7 @@
 /*
  * pier: the command-line front end.
  *
- *   pier run [--vmm qemu] [--machine microvm|q35] [--mem SIZE] [--timing]
+ *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
  *            [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
  *
@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,17 @@
 #include <pier/ports.h>
 #include "run.h"
 #include "virtiofsd.h"
+#include "vmm/vmm.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pier run [options] -- [PROGRAM ARGS...]\n"
-		"  --vmm qemu             virtual machine monitor (qemu)\n"
+		"  --vmm pier|qemu        virtual machine monitor: pier's own on /dev/kvm\n"
+		"                         (the default), or QEMU with virtiofsd (the\n"
+		"                         default when /dev/kvm is missing)\n"
+		"  --entry 64|pvh         pier: enter the kernel in 64-bit mode (default)\n"
+		"                         or through its 32-bit PVH entry\n"
 		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
 		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
 		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
@@ -216,11 +222,12 @@ static const char *default_kernel(void)
 /* Parses `pier run` options into o; returns -1 to go on, else pier's status. */
 static int parse_run(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_VMM = 256, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
+	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
 	       OPT_ENV, OPT_CWD, OPT_STRACE };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
+		{ "entry", required_argument, 0, OPT_ENTRY },
 		{ "machine", required_argument, 0, OPT_MACHINE },
 		{ "mem", required_argument, 0, OPT_MEM },
 		{ "kernel", required_argument, 0, OPT_KERNEL },
@@ -246,6 +253,13 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		switch (c) {
 		case OPT_VMM:
 			o->vmm = optarg;
+			break;
+		case OPT_ENTRY:
+			if (strcmp(optarg, "64") && strcmp(optarg, "pvh")) {
+				fprintf(stderr, "pier: --entry %s: expected 64 or pvh\n", optarg);
+				return 2;
+			}
+			o->entry_pvh = strcmp(optarg, "pvh") == 0;
 			break;
 		case OPT_MACHINE:
 			o->machine = optarg;
@@ -333,7 +347,6 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 static int cmd_run(int argc, char **argv, uint64_t start_ns)
 {
 	struct run_options o = {
-		.vmm = "qemu",
 		.machine = "microvm",
 		.mem_bytes = 128ULL << 20,
 		.start_ns = start_ns,
@@ -354,6 +367,15 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 		fprintf(stderr, "pier: --initrd %s: %s\n", o.initrd, strerror(errno));
 		return PIER_EXIT_VMERROR;
 	}
+	if (!o.vmm || strcmp(o.vmm, "pier") == 0) {
+		bool no_kvm = false;
+		rc = vmm_run(&o, &no_kvm);
+		if (!no_kvm || o.vmm)
+			return rc;
+		fprintf(stderr, "pier: no usable /dev/kvm; running under QEMU instead "
+				"(--vmm qemu)\n");
+		o.vmm = "qemu";
+	}
 	if (strcmp(o.vmm, "qemu") == 0) {
 		if (strcmp(o.machine, "microvm") && strcmp(o.machine, "q35")) {
 			fprintf(stderr, "pier: --machine %s: expected microvm or q35\n", o.machine);
@@ -361,7 +383,7 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 		}
 		return qemu_run(&o);
 	}
-	fprintf(stderr, "pier: --vmm %s: unknown (this build has: qemu)\n", o.vmm);
+	fprintf(stderr, "pier: --vmm %s: unknown (expected pier or qemu)\n", o.vmm);
 	return 2;
 }
 

@@ -222,17 +222,6 @@ static void drain_control(struct qemu_vm *vm, struct control *ctl, uint64_t star
 		control_feed(ctl, buf, (size_t)n, run_now_ns() - start_ns);
 }
 
-static void print_timing(const struct control *ctl, uint64_t end_ns)
-{
-	fprintf(stderr, "pier timing (from pier start):\n");
-	for (int i = 0; i < ctl->nmilestones; i++)
-		fprintf(stderr, "  %-12s %10.3f ms\n", ctl->milestones[i].name,
-			ctl->milestones[i].ns / 1e6);
-	if (ctl->state != CONTROL_RUNNING)
-		fprintf(stderr, "  %-12s %10.3f ms\n", "guest-exit", ctl->exit_ns / 1e6);
-	fprintf(stderr, "  %-12s %10.3f ms\n", "vmm-exit", end_ns / 1e6);
-}
-
 /* Waits for QEMU, reading the control FIFO; returns the wait status. */
 static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_options *o)
 {
@@ -260,24 +249,12 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 	return killed ? -1 : status;
 }
 
-/* A guest "log" line on stderr; its bytes are the guest's, so only
- * printable ASCII goes through. */
-static void print_guest_log(const char *text)
-{
-	char buf[CONTROL_LINE_MAX];
-	size_t n = 0;
-	for (; *text && n + 1 < sizeof(buf); text++)
-		buf[n++] = *text >= 0x20 && *text < 0x7f ? *text : '?';
-	buf[n] = 0;
-	fprintf(stderr, "pier: %s\n", buf);
-}
-
 int qemu_run(const struct run_options *o)
 {
 	struct qemu_vm vm = { .ctl_fd = -1 };
 	struct control ctl;
 	control_init(&ctl);
-	ctl.on_log = print_guest_log;
+	ctl.on_log = run_print_guest_log;
 	char *cmdline = run_build_cmdline(o);
 	if (!cmdline)
 		return 2;
@@ -300,7 +277,7 @@ int qemu_run(const struct run_options *o)
 	int status = wait_vm(&vm, &ctl, o);
 	uint64_t end_ns = run_now_ns() - o->start_ns;
 	if (o->timing)
-		print_timing(&ctl, end_ns);
+		run_print_timing(&ctl, NULL, 0, end_ns);
 
 	if (status == -2) {
 		fprintf(stderr, "pier: timeout after %d s; VM killed\n", o->timeout_s);

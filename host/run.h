@@ -5,6 +5,7 @@
 #define HOST_RUN_H
 
 #include <stdint.h>
+#include "control.h"
 
 #define RUN_MAX_KOPTS 64
 #define RUN_MAX_SHARES 8
@@ -16,7 +17,8 @@ struct run_share {
 };
 
 struct run_options {
-	const char *vmm;       /* "qemu" (this issue); "pier" later */
+	const char *vmm;       /* "pier" or "qemu"; NULL: pier if /dev/kvm works, else qemu */
+	int entry_pvh;         /* pier: use the PVH entry instead of the 64-bit one */
 	const char *machine;   /* qemu: "microvm" or "q35" */
 	const char *kernel;    /* path to kernel.elf */
 	uint64_t mem_bytes;
@@ -45,6 +47,18 @@ char *run_build_cmdline(const struct run_options *o);
 
 /* Boots the guest under QEMU; returns pier's exit status. */
 int qemu_run(const struct run_options *o);
+
+/* A host-side timing milestone (ns since pier started). */
+struct run_milestone {
+	const char *name;
+	uint64_t ns;
+};
+
+/* A guest "log" control line, printed on stderr (run_report.c). */
+void run_print_guest_log(const char *text);
+/* The --timing table: host and guest milestones in time order. */
+void run_print_timing(const struct control *ctl, const struct run_milestone *host, int nhost,
+		      uint64_t end_ns);
 
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t run_now_ns(void);

@@ -7,10 +7,28 @@
 #ifndef PIER_PVH_H
 #define PIER_PVH_H
 
-#include <stdint.h>
-
 #define PVH_START_MAGIC 0x336ec578u /* hvm_start_info.magic */
 #define PVH_ELFNOTE_PHYS32_ENTRY 18 /* XEN_ELFNOTE_PHYS32_ENTRY */
+
+/*
+ * Pier's own note (name "Pier"): the kernel's 64-bit entry, a virtual
+ * address, entered in long mode with the boot page tables of
+ * guest/arch/x86_64/memlayout.h already loaded and %rdi = start_info.
+ * pier's VMM prefers it to the PVH entry.
+ */
+#define PIER_ELFNOTE_NAME "Pier"
+#define PIER_ELFNOTE_ENTRY64 1
+
+#define PVH_MEMMAP_TYPE_RAM 1
+#define PVH_MEMMAP_TYPE_RESERVED 2
+#define PVH_MEMMAP_TYPE_ACPI 3
+#define PVH_MEMMAP_TYPE_NVS 4
+#define PVH_MEMMAP_TYPE_UNUSABLE 5
+#define PVH_MEMMAP_TYPE_DISABLED 6
+#define PVH_MEMMAP_TYPE_PMEM 7
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 struct hvm_start_info {
 	uint32_t magic;
@@ -39,16 +57,10 @@ struct hvm_memmap_table_entry {
 	uint32_t reserved;
 };
 
-#define PVH_MEMMAP_TYPE_RAM 1
-#define PVH_MEMMAP_TYPE_RESERVED 2
-#define PVH_MEMMAP_TYPE_ACPI 3
-#define PVH_MEMMAP_TYPE_NVS 4
-#define PVH_MEMMAP_TYPE_UNUSABLE 5
-#define PVH_MEMMAP_TYPE_DISABLED 6
-#define PVH_MEMMAP_TYPE_PMEM 7
-
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info is 56 bytes");
 _Static_assert(sizeof(struct hvm_modlist_entry) == 32, "hvm_modlist_entry is 32 bytes");
 _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "hvm_memmap_table_entry is 24 bytes");
+
+#endif /* __ASSEMBLER__ */
 
 #endif

@@ -1,9 +1,13 @@
 /*
- * PVH entry (Xen "HVM direct boot" ABI, as QEMU -kernel implements it): the
- * loader enters pvh_start in 32-bit protected mode, paging off, %ebx holding
- * the physical address of struct hvm_start_info. We build page tables for
- * the layout in memlayout.h, switch to long mode and call kmain(start_info).
+ * Kernel entries. PVH (Xen "HVM direct boot" ABI, as QEMU -kernel
+ * implements it): the loader enters pvh_start in 32-bit protected mode,
+ * paging off, %ebx holding the physical address of struct hvm_start_info.
+ * We build page tables for the layout in memlayout.h, switch to long mode
+ * and call kmain(start_info). Pier's 64-bit entry (pier_entry64, named by
+ * the "Pier" note): pier's VMM has already built the same page tables and
+ * entered long mode, %rdi = start_info; far less emulated ring-0 work.
  */
+#include <pier/pvh.h>
 #include "memlayout.h"
 
 #define CR0_PE (1 << 0)
@@ -22,6 +26,13 @@
 	.asciz "Xen"
 	.p2align 2
 	.quad pvh_start
+
+	.section .note.pier, "a", @note
+	.p2align 2
+	.long 5, 8, PIER_ELFNOTE_ENTRY64
+	.asciz "Pier"
+	.p2align 2
+	.quad pier_entry64
 
 	.section .boot.text, "ax"
 	.code32
@@ -90,9 +101,18 @@ long_entry:
 	xor %eax, %eax
 	mov %eax, %fs
 	mov %eax, %gs
+	mov %edi, %edi          /* zero-extend the start_info address */
+	jmp long_common
+
+	.globl pier_entry64
+pier_entry64:
+	cli
+	cld
+long_common:
+	mov %cr3, %rax
+	movabs %rax, boot_pml4_phys
 	movabs $boot_stack_top, %rsp
 	xor %ebp, %ebp          /* ends the backtrace frame chain */
-	mov %edi, %edi          /* zero-extend the start_info address */
 	movabs $kmain, %rax
 	call *%rax
 2:	hlt
@@ -117,6 +137,11 @@ boot_pdpt_high:	.fill 4096, 1, 0
 boot_pd:	.fill 4 * 4096, 1, 0
 	.fill 256, 1, 0         /* a few words of stack for the 32-bit part */
 boot_stack_top32:
+
+	.section .data
+	.p2align 3
+	.globl boot_pml4_phys
+boot_pml4_phys:	.quad 0
 
 	.section .bss
 	.p2align 12

@@ -17,13 +17,15 @@
 #define PTE_NX (1ULL << 63)
 #define PTE_ADDR 0x000ffffffffff000ULL
 
-/* Built by boot.S and linked at its physical address (no identity map in
- * a program's page tables): always reach it through boot_pml4_virt(). */
-extern uint64_t boot_pml4[512];
+/* The kernel's top-level page table: built by boot.S (PVH entry) or by the
+ * VMM (64-bit entry), whichever CR3 held at entry. Physical, because a
+ * program's page tables have no identity map: reach it through
+ * boot_pml4_virt(). */
+extern uint64_t boot_pml4_phys;
 
 static inline uint64_t *boot_pml4_virt(void)
 {
-	return phys_to_virt((uint64_t)boot_pml4);
+	return phys_to_virt(boot_pml4_phys);
 }
 
 #endif

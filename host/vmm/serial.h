@@ -1,0 +1,33 @@
+/*
+ * COM1 as a 16550 UART seen from the guest: bytes written to it go to
+ * pier's stdout, bytes on pier's stdin arrive as received data. No
+ * interrupts (the guest polls the line status), no modem lines.
+ */
+#ifndef HOST_VMM_SERIAL_H
+#define HOST_VMM_SERIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SERIAL_COM1 0x3f8
+#define SERIAL_PORTS 8
+
+struct serial {
+	uint8_t ier, lcr, mcr, scr, dll, dlm;
+	int in_fd, out_fd;
+	bool in_eof;
+	uint8_t in_buf[256];
+	size_t in_head, in_len;
+	char out_buf[4096];
+	size_t out_len;
+};
+
+void serial_init(struct serial *s, int in_fd, int out_fd);
+/* Port offset 0..7 from the base. */
+void serial_write(struct serial *s, unsigned off, uint8_t v);
+uint8_t serial_read(struct serial *s, unsigned off);
+/* Writes out whatever output is buffered. */
+void serial_flush(struct serial *s);
+
+#endif

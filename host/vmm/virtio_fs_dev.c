@@ -1,0 +1,190 @@
+/*
+ * The virtio-fs device (see virtio_fs_dev.h). Each request's readable part
+ * is gathered into one buffer for the FUSE server and the reply scattered
+ * back over the writable part; both sizes are bounded, so a guest cannot
+ * make the device allocate or copy more than one maximal request.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <linux/fuse.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include "../fuse_server.h"
+#include "virtio_fs_dev.h"
+
+#define VFS_QUEUES 2
+/* A request: headers plus the largest payload we accept (WRITE later). */
+#define VFS_REQ_MAX (FUSE_SERVER_MAX_READ + 4096)
+#define VFS_REPLY_MAX (FUSE_SERVER_MAX_READ + 4096)
+
+static size_t gather(const struct virtq_elem *e, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < e->nout && n < cap; i++) {
+		size_t take = e->seg[i].len < cap - n ? e->seg[i].len : cap - n;
+		memcpy(buf + n, e->seg[i].base, take);
+		n += take;
+	}
+	return n;
+}
+
+static size_t scatter(const struct virtq_elem *e, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	for (unsigned i = e->nout; i < e->nout + e->nin && n < len; i++) {
+		size_t put = e->seg[i].len < len - n ? e->seg[i].len : len - n;
+		memcpy(e->seg[i].base, buf + n, put);
+		n += put;
+	}
+	return n;
+}
+
+/* An error reply for a request we could not hand to the server. */
+static size_t error_reply(struct virtio_fs_dev *d, size_t req_len, int err)
+{
+	if (req_len < sizeof(struct fuse_in_header))
+		return 0;
+	struct fuse_in_header in;
+	memcpy(&in, d->req, sizeof(in));
+	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = in.unique };
+	memcpy(d->reply, &out, sizeof(out));
+	return sizeof(out);
+}
+
+/* Answers one request: its reply goes back over its writable buffers. */
+static void serve_one(struct virtio_fs_dev *d, struct virtio_mmio_queue *q)
+{
+	const struct virtq_elem *e = &d->elem;
+	size_t req_len = gather(e, d->req, VFS_REQ_MAX);
+	size_t cap = e->in_bytes < VFS_REPLY_MAX ? (size_t)e->in_bytes : VFS_REPLY_MAX;
+	size_t n;
+	if (e->out_bytes > VFS_REQ_MAX) {
+		d->errors++;
+		n = error_reply(d, req_len, E2BIG);
+	} else {
+		n = fuse_server_handle(d->server, d->req, req_len, d->reply, cap);
+	}
+	d->requests++;
+	n = scatter(e, d->reply, n <= cap ? n : 0);
+	virtq_dev_push(&q->vq, e->head, (uint32_t)n);
+}
+
+/* Serves every available request of every ready queue; under the lock. */
+static void serve(struct virtio_fs_dev *d)
+{
+	bool notify = false;
+	for (unsigned qi = 0; qi < VFS_QUEUES; qi++) {
+		struct virtio_mmio_queue *q = &d->t.q[qi];
+		bool served = false;
+		while (q->ready && !q->vq.broken) {
+			int r = virtq_dev_pop(&q->vq, &d->elem);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				fprintf(stderr, "pier: virtio-fs %s: the guest broke queue %u (%s); "
+						"it gets no more requests served\n",
+					d->config.tag, qi, strerror(-r));
+				d->errors++;
+				break;
+			}
+			serve_one(d, q);
+			served = true;
+		}
+		if (served && virtq_dev_notify_needed(&q->vq))
+			notify = true;
+	}
+	if (notify)
+		virtio_mmio_interrupt(&d->t);
+}
+
+static void *device_thread(void *arg)
+{
+	struct virtio_fs_dev *d = arg;
+	struct pollfd p[VFS_QUEUES + 1];
+	for (unsigned i = 0; i < VFS_QUEUES; i++)
+		p[i] = (struct pollfd){ d->t.q[i].notify_fd, POLLIN, 0 };
+	p[VFS_QUEUES] = (struct pollfd){ d->stop_fd, POLLIN, 0 };
+	for (;;) {
+		if (poll(p, VFS_QUEUES + 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p[VFS_QUEUES].revents)
+			break;
+		uint64_t v;
+		for (unsigned i = 0; i < VFS_QUEUES; i++)
+			if (p[i].revents && read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				d->errors++;
+		pthread_mutex_lock(&d->t.lock);
+		serve(d);
+		pthread_mutex_unlock(&d->t.lock);
+	}
+	return NULL;
+}
+
+int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
+			uint32_t gsi, const char *tag, const char *dir, bool readonly)
+{
+	memset(d, 0, sizeof(*d));
+	d->stop_fd = -1;
+	size_t tlen = strlen(tag);
+	if (tlen > sizeof(d->config.tag)) {
+		fprintf(stderr, "pier: virtio-fs tag %s: longer than %zu bytes\n", tag,
+			sizeof(d->config.tag));
+		return -1;
+	}
+	memcpy(d->config.tag, tag, tlen);
+	d->config.num_request_queues = VFS_QUEUES - 1;
+	d->server = fuse_server_new(dir, readonly);
+	if (!d->server) {
+		fprintf(stderr, "pier: serving %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	d->req = malloc(VFS_REQ_MAX);
+	d->reply = malloc(VFS_REPLY_MAX);
+	d->stop_fd = eventfd(0, EFD_CLOEXEC);
+	int err = virtio_mmio_init(&d->t, mem, base, gsi, VIRTIO_ID_FS,
+				   1ULL << VIRTIO_RING_F_EVENT_IDX, &d->config, sizeof(d->config),
+				   VFS_QUEUES);
+	if (!d->req || !d->reply || d->stop_fd < 0 || err) {
+		fprintf(stderr, "pier: virtio-fs %s: %s\n", tag, strerror(err ? -err : ENOMEM));
+		virtio_fs_dev_stop(d);
+		return -1;
+	}
+	/* Signals are for the vCPU thread: it is the one KVM_RUN must leave. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&d->thread, NULL, device_thread, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		fprintf(stderr, "pier: virtio-fs %s: thread: %s\n", tag, strerror(err));
+		virtio_fs_dev_stop(d);
+		return -1;
+	}
+	d->started = true;
+	return 0;
+}
+
+void virtio_fs_dev_stop(struct virtio_fs_dev *d)
+{
+	if (d->started) {
+		uint64_t one = 1;
+		if (write(d->stop_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(d->thread, NULL);
+		d->started = false;
+	}
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
+	d->stop_fd = -1;
+	virtio_mmio_free(&d->t);
+	fuse_server_free(d->server);
+	d->server = NULL;
+	free(d->req);
+	free(d->reply);
+	d->req = d->reply = NULL;
+}

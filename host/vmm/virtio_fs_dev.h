@@ -1,0 +1,38 @@
+/*
+ * pier's virtio-fs device: a virtio-mmio transport whose requests a thread
+ * of its own hands to a FUSE server (host/fuse_server.c) for one host
+ * directory. Queue 0 is the high-priority queue (FORGET), queue 1 the one
+ * request queue.
+ */
+#ifndef HOST_VMM_VIRTIO_FS_DEV_H
+#define HOST_VMM_VIRTIO_FS_DEV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <linux/virtio_fs.h>
+#include "virtio_mmio.h"
+
+struct fuse_server;
+
+struct virtio_fs_dev {
+	struct virtio_mmio t;
+	struct virtio_fs_config config;
+	struct fuse_server *server;
+	pthread_t thread;
+	bool started;
+	int stop_fd;
+	struct virtq_elem elem;   /* the request being served */
+	uint8_t *req, *reply;     /* its bytes, gathered; its reply */
+	uint64_t requests, errors;
+};
+
+/*
+ * Creates the device for `dir` at guest address `base` with interrupt
+ * `gsi` and starts its thread. 0, or -1 after a message.
+ */
+int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
+			uint32_t gsi, const char *tag, const char *dir, bool readonly);
+/* Stops the thread and frees everything. */
+void virtio_fs_dev_stop(struct virtio_fs_dev *d);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * pier's own VMM (see vmm.h): one vCPU thread running KVM_RUN and
+ * dispatching its exits (COM1, CMOS clock, the control and exit ports, the
+ * virtio-mmio devices), one thread per virtio-fs device. Devices sit in the
+ * 32-bit hole at VMM_MMIO_BASE, one page each, on I/O APIC inputs from
+ * VMM_GSI_BASE, and reach the guest on its command line as QEMU's microvm
+ * does (virtio_mmio.device=4K@ADDR:GSI).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <pier/ports.h>
+#include "boot.h"
+#include "cmos.h"
+#include "landlock.h"
+#include "serial.h"
+#include "virtio_fs_dev.h"
+#include "vm.h"
+#include "vmm.h"
+
+#define VMM_MMIO_BASE 0xd0000000ULL
+#define VMM_GSI_BASE 16
+#define VMM_MAX_FS 8          /* I/O APIC inputs 16-23 */
+
+struct vmm {
+	const struct run_options *o;
+	struct vm vm;
+	struct vcpu cpu;
+	struct serial com1;
+	struct cmos cmos;
+	struct control ctl;
+	struct virtio_fs_dev fs[VMM_MAX_FS];
+	int nfs;
+	int stopped;          /* the guest wrote the exit port */
+	const char *failure;  /* why the VM stopped, if not by the exit port */
+	struct run_milestone host_ms[4];
+	int nhost_ms;
+};
+
+static volatile sig_atomic_t got_signal, timed_out;
+static struct kvm_run *volatile signal_run; /* to make KVM_RUN return at once */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGALRM)
+		timed_out = 1;
+	else
+		got_signal = sig;
+	if (signal_run)
+		signal_run->immediate_exit = 1;
+}
+
+static void host_milestone(struct vmm *v, const char *name)
+{
+	if (v->nhost_ms < (int)(sizeof(v->host_ms) / sizeof(v->host_ms[0])))
+		v->host_ms[v->nhost_ms++] = (struct run_milestone){ name,
+			run_now_ns() - v->o->start_ns };
+}
+
+/* One port access of `size` bytes; data in (out) or to fill (in). */
+static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsigned size)
+{
+	if (port >= SERIAL_COM1 && port < SERIAL_COM1 + SERIAL_PORTS) {
+		if (out)
+			serial_write(&v->com1, port - SERIAL_COM1, data[0]);
+		else
+			memset(data, serial_read(&v->com1, port - SERIAL_COM1), size);
+	} else if (port == CMOS_PORT_INDEX || port == CMOS_PORT_DATA) {
+		if (out)
+			cmos_write(&v->cmos, port, data[0]);
+		else
+			memset(data, cmos_read(&v->cmos, port), size);
+	} else if (port == PIER_PORT_CONTROL && out) {
+		serial_flush(&v->com1); /* keep the guest's output before what it reports */
+		control_feed(&v->ctl, (const char *)data, size, run_now_ns() - v->o->start_ns);
+	} else if (port == PIER_PORT_CONTROL) {
+		memset(data, PIER_PORT_CONTROL, size); /* what QEMU's debugcon answers */
+	} else if (port == PIER_PORT_EXIT && out) {
+		v->stopped = 1;
+	} else if (!out) {
+		memset(data, 0xff, size); /* nothing there (PCI config space included) */
+	}
+}
+
+static void handle_io(struct vmm *v)
+{
+	struct kvm_run *r = v->cpu.run;
+	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	/* String I/O (rep outsb) arrives as `count` accesses in one exit. */
+	for (uint32_t i = 0; i < r->io.count && !v->stopped; i++, data += r->io.size)
+		port_io(v, r->io.port, r->io.direction == KVM_EXIT_IO_OUT, data, r->io.size);
+}
+
+static void handle_mmio(struct vmm *v)
+{
+	struct kvm_run *r = v->cpu.run;
+	uint64_t a = r->mmio.phys_addr;
+	unsigned len = r->mmio.len <= 8 ? r->mmio.len : 8;
+	for (int i = 0; i < v->nfs; i++) {
+		struct virtio_mmio *t = &v->fs[i].t;
+		if (a < t->base || a - t->base >= VIRTIO_MMIO_SIZE)
+			continue;
+		if (r->mmio.is_write) {
+			uint32_t val = 0;
+			memcpy(&val, r->mmio.data, len < 4 ? len : 4);
+			virtio_mmio_write(t, a - t->base, len, val);
+		} else {
+			uint32_t val = virtio_mmio_read(t, a - t->base, len);
+			memset(r->mmio.data, 0, 8);
+			memcpy(r->mmio.data, &val, len < 4 ? len : 4);
+		}
+		return;
+	}
+	if (!r->mmio.is_write)
+		memset(r->mmio.data, 0xff, 8); /* unclaimed: all ones, as on a bus */
+}
+
+/* Runs the vCPU until the guest stops, fails, or we are told to stop. */
+static void run_loop(struct vmm *v)
+{
+	struct kvm_run *r = v->cpu.run;
+	static char why[160];
+	signal_run = r;
+	host_milestone(v, "vcpu-start");
+	while (!v->stopped && !v->failure && !got_signal && !timed_out) {
+		if (ioctl(v->cpu.fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				r->immediate_exit = 0;
+				continue;
+			}
+			snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(errno));
+			v->failure = why;
+			break;
+		}
+		switch (r->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v);
+			break;
+		case KVM_EXIT_MMIO:
+			handle_mmio(v);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			v->failure = "the guest reset the CPU (triple fault)";
+			break;
+		case KVM_EXIT_HLT:
+			v->failure = "the guest halted for good";
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			snprintf(why, sizeof(why), "KVM could not enter the guest (reason %#llx)",
+				 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+			v->failure = why;
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			snprintf(why, sizeof(why), "KVM internal error %u (emulation failure "
+				 "is 1)", r->internal.suberror);
+			v->failure = why;
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			v->failure = "the guest asked for a reset or power-off";
+			break;
+		default:
+			snprintf(why, sizeof(why), "unexpected KVM exit %u", r->exit_reason);
+			v->failure = why;
+			break;
+		}
+	}
+	signal_run = NULL;
+}
+
+/* Where the guest was when something went wrong, for the message. */
+static void report_cpu(struct vmm *v)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (ioctl(v->cpu.fd, KVM_GET_REGS, &regs) || ioctl(v->cpu.fd, KVM_GET_SREGS, &sregs))
+		return;
+	fprintf(stderr, "pier: guest rip=%#llx rsp=%#llx cs=%#x cr0=%#llx cr2=%#llx "
+			"cr3=%#llx\n", (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		sregs.cs.selector, (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2,
+		(unsigned long long)sregs.cr3);
+}
+
+/* Devices for --root and --share, and the command-line words naming them. */
+static int start_devices(struct vmm *v, char **words)
+{
+	const struct run_options *o = v->o;
+	int n = (o->root ? 1 : 0) + o->nshares;
+	if (n > VMM_MAX_FS) {
+		fprintf(stderr, "pier: --vmm pier serves at most %d directories (--root and "
+				"--share together)\n", VMM_MAX_FS);
+		return -1;
+	}
+	size_t cap = (size_t)n * 48 + 1;
+	char *w = calloc(1, cap);
+	if (!w)
+		return -1;
+	*words = w;
+	for (int i = 0; i < n; i++) {
+		bool root = o->root && i == 0;
+		const struct run_share *sh = &o->shares[i - (o->root ? 1 : 0)];
+		uint64_t base = VMM_MMIO_BASE + (uint64_t)i * VIRTIO_MMIO_SIZE;
+		uint32_t gsi = VMM_GSI_BASE + (uint32_t)i;
+		/* Writable serving arrives with the read-write issue. */
+		if (virtio_fs_dev_start(&v->fs[i], &v->vm.mem, base, gsi, root ? "root" : sh->tag,
+					root ? o->root : sh->dir, true))
+			return -1;
+		v->nfs++;
+		if (v->vm.has_ioeventfd)
+			for (unsigned q = 0; q < v->fs[i].t.nqueues; q++)
+				vm_ioeventfd(&v->vm, base + 0x50, 4, true, q, v->fs[i].t.q[q].notify_fd);
+		if (v->vm.has_irqfd && vm_irqfd(&v->vm, v->fs[i].t.irq_fd, gsi))
+			fprintf(stderr, "pier: irqfd for GSI %u: %s\n", gsi, strerror(errno));
+		size_t len = strlen(w);
+		snprintf(w + len, cap - len, "virtio_mmio.device=4K@%#llx:%u ",
+			 (unsigned long long)base, gsi);
+	}
+	return 0;
+}
+
+static int confine(struct vmm *v)
+{
+	const char *dirs[VMM_MAX_FS];
+	bool writable[VMM_MAX_FS] = { false };
+	int n = 0;
+	if (v->o->root)
+		dirs[n++] = v->o->root;
+	for (int i = 0; i < v->o->nshares && n < VMM_MAX_FS; i++)
+		dirs[n++] = v->o->shares[i].dir;
+	return landlock_confine(dirs, writable, n) < 0 ? -1 : 0;
+}
+
+static int setup(struct vmm *v, bool *no_kvm)
+{
+	const struct run_options *o = v->o;
+	if (vm_create(&v->vm, o->mem_bytes, no_kvm))
+		return -1;
+	struct boot_image img;
+	uint64_t initrd_gpa = 0, initrd_size = 0;
+	if (boot_load_kernel(&v->vm.mem, o->kernel, &img) ||
+	    (o->initrd && boot_load_initrd(&v->vm.mem, o->initrd, &img, &initrd_gpa, &initrd_size)))
+		return -1;
+	char *dev_words = NULL, *args = run_build_cmdline(o), *cmdline = NULL;
+	int rc = -1;
+	if (!args || start_devices(v, &dev_words))
+		goto out;
+	/* Polling is the default data path here (see ARCHITECTURE.md). */
+	bool poll = true;
+	for (int i = 0; i < o->nkopts; i++)
+		if (strncmp(o->kopts[i], "virtio_poll", 11) == 0)
+			poll = false; /* the user's own choice is on the command line */
+	if (asprintf(&cmdline, "%s%s%s", poll ? "virtio_poll=1 " : "", dev_words, args) < 0) {
+		cmdline = NULL;
+		goto out;
+	}
+	if (boot_write_start_info(&v->vm.mem, cmdline, initrd_gpa, initrd_size))
+		goto out;
+	if (vcpu_create(&v->vm, &v->cpu, 0))
+		goto out;
+	enum boot_entry entry = img.entry64 && !o->entry_pvh ? BOOT_ENTRY_64 : BOOT_ENTRY_PVH;
+	if (entry == BOOT_ENTRY_PVH && !img.pvh_entry) {
+		fprintf(stderr, "pier: kernel %s has no PVH entry note\n", o->kernel);
+		goto out;
+	}
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (ioctl(v->cpu.fd, KVM_GET_SREGS, &sregs)) {
+		perror("pier: KVM_GET_SREGS");
+		goto out;
+	}
+	boot_set_entry(&v->vm.mem, &img, entry, &regs, &sregs);
+	if (ioctl(v->cpu.fd, KVM_SET_SREGS, &sregs) || ioctl(v->cpu.fd, KVM_SET_REGS, &regs)) {
+		perror("pier: setting the vCPU's entry state");
+		goto out;
+	}
+	rc = confine(v);
+out:
+	free(dev_words);
+	free(args);
+	free(cmdline);
+	return rc;
+}
+
+static void teardown(struct vmm *v)
+{
+	for (int i = 0; i < v->nfs; i++)
+		virtio_fs_dev_stop(&v->fs[i]);
+	serial_flush(&v->com1);
+	vcpu_destroy(&v->cpu);
+	vm_destroy(&v->vm);
+}
+
+int vmm_run(const struct run_options *o, bool *no_kvm)
+{
+	static struct vmm v; /* large (devices' request state); one per process */
+	memset(&v, 0, sizeof(v));
+	v.o = o;
+	v.cpu.fd = -1;
+	serial_init(&v.com1, STDIN_FILENO, STDOUT_FILENO);
+	control_init(&v.ctl);
+	v.ctl.on_log = run_print_guest_log;
+	host_milestone(&v, "vmm-start");
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+
+	int rc = PIER_EXIT_VMERROR;
+	if (setup(&v, no_kvm)) {
+		teardown(&v);
+		return rc;
+	}
+	if (o->timeout_s)
+		alarm((unsigned)o->timeout_s);
+	run_loop(&v);
+	alarm(0);
+	serial_flush(&v.com1);
+	uint64_t end_ns = run_now_ns() - o->start_ns;
+	if (o->timing)
+		run_print_timing(&v.ctl, v.host_ms, v.nhost_ms, end_ns);
+
+	if (timed_out) {
+		fprintf(stderr, "pier: timeout after %d s; VM killed\n", o->timeout_s);
+		rc = PIER_EXIT_TIMEOUT;
+	} else if (got_signal) {
+		fprintf(stderr, "pier: interrupted; VM killed\n");
+		rc = 128 + (int)got_signal;
+	} else if (v.ctl.state == CONTROL_EXITED) {
+		rc = v.ctl.status;
+	} else if (v.ctl.state == CONTROL_PANICKED) {
+		fprintf(stderr, "pier: guest kernel panic (exit status %d)\n", PIER_EXIT_PANIC);
+		rc = PIER_EXIT_PANIC;
+	} else {
+		fprintf(stderr, "pier: the VM stopped without reporting a status: %s\n",
+			v.failure ? v.failure : "it wrote the exit port");
+		if (v.failure)
+			report_cpu(&v);
+	}
+	if (v.ctl.bad_lines)
+		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
+			v.ctl.bad_lines);
+	teardown(&v);
+	return rc;
+}
