@@ -1,7 +1,10 @@
 /*
  * COM1 serial console (16550 UART at 0x3f8). Output is polled: the kernel
  * never waits for interrupts to print, so early and panic output always get
- * through.
+ * through. Bytes are gathered into the UART's 16-byte transmit FIFO and
+ * sent with one `rep outsb` once it is empty: one VM exit per 16 bytes
+ * instead of two per byte. Every public function leaves nothing buffered,
+ * so console output always precedes what the control port says next.
  */
 #include <pier/fmt.h>
 #include "../arch/x86_64/cpu.h"
@@ -26,12 +29,26 @@ void console_init(void)
 	outb(COM1 + 4, 0x03); /* DTR, RTS */
 }
 
-static void serial_putc(char c)
+#define UART_FIFO 16
+static char fifo[UART_FIFO];
+static unsigned fifo_len;
+
+static void serial_flush(void)
 {
+	if (!fifo_len)
+		return;
 	/* Bounded wait: a missing UART must not hang the kernel. */
 	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); i++)
 		;
-	outb(COM1, (uint8_t)c);
+	outsb(COM1, fifo, fifo_len);
+	fifo_len = 0;
+}
+
+static void serial_putc(char c)
+{
+	fifo[fifo_len++] = c;
+	if (fifo_len == UART_FIFO)
+		serial_flush();
 }
 
 int console_readable(void)
@@ -72,6 +89,7 @@ void console_write(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		console_putc(s[i]);
+	serial_flush();
 }
 
 void console_set_timestamps(int on)
@@ -95,6 +113,7 @@ void console_write_raw(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		serial_putc(s[i]);
+	serial_flush();
 	if (len)
 		at_line_start = s[len - 1] == '\n';
 }
@@ -109,7 +128,9 @@ int kvprintf(const char *fmt, va_list ap)
 {
 	if (quiet)
 		return 0;
-	return fmt_vformat(sink, NULL, fmt, ap);
+	int n = fmt_vformat(sink, NULL, fmt, ap);
+	serial_flush();
+	return n;
 }
 
 int kprintf(const char *fmt, ...)

@@ -137,7 +137,7 @@ void kmain(uint64_t start_info_pa)
 	if (err)
 		panic("cannot mount the root file system (error %d)", err);
 
-	control_milestone("ready");
+	control_milestone("root-mounted");
 	kprintf("boot complete in %llu us\n", (unsigned long long)(time_ns() / 1000));
 	int failed = fstest_run(&cmdline);
 	if (failed)

@@ -18,6 +18,57 @@ EXIT_PANIC = 125
 EXIT_VMERROR = 126
 
 
+def _kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
+# Where the guest runs: "microvm" and "q35" are QEMU machines (TCG here),
+# "pier" is pier's own VMM on /dev/kvm. PIER_TEST_TARGETS (comma-separated)
+# picks them; by default QEMU's, plus pier's where /dev/kvm works. `make
+# test` on a machine without /dev/kvm runs the "pier" pass in a nested
+# Linux that has it (tools/kvm-nest/run, see the Makefile).
+TARGETS = [t for t in os.environ.get(
+    "PIER_TEST_TARGETS",
+    "microvm,q35" + (",pier" if _kvm_usable() else "")).split(",") if t]
+# One target per VMM, for tests that need not run on every machine type.
+PRIMARY = [t for t in ("microvm", "pier") if t in TARGETS]
+
+
+def targets(*wanted):
+    """The chosen ones among `wanted` (none: the test is deselected)."""
+    return [t for t in wanted if t in TARGETS]
+
+
+def vmm_args(target):
+    """`pier run` options that select a target."""
+    if target == "pier":
+        return ["--vmm", "pier"]
+    return ["--vmm", "qemu", "--machine", target]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselects what the chosen targets leave out: a test parametrised by
+    target runs on the chosen ones only (an empty choice deselects it, not
+    a skip); without a QEMU target, tests not parametrised by target are
+    QEMU-specific (virtiofsd processes and the like) and go too."""
+    qemu = bool(targets("microvm", "q35"))
+    keep, drop = [], []
+    for item in items:
+        cs = getattr(item, "callspec", None)
+        if cs and "machine" in cs.params:
+            ok = cs.params["machine"] in TARGETS
+        else:
+            ok = qemu
+        (keep if ok else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @dataclass
 class Run:
     rc: int

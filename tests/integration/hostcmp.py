@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import PIER
+from conftest import PIER, vmm_args
 
 # Every file of the data tree gets this mtime and atime: 2024-01-02
 # 03:04:05 UTC, older than six months, so ls -l prints the year.
@@ -201,7 +201,7 @@ def run_host(root, argv, env=None, cwd="/", timeout=30):
 
 
 def pier_args(machine, root, argv, env=None, cwd=None, strace=False):
-    a = [PIER, "run", "--vmm", "qemu", "--machine", machine, "--mem", "256M",
+    a = [PIER, "run", *vmm_args(machine), "--mem", "256M",
          "--timeout", "30", "--root", root, "--ro"]
     for k, v in (env or {}).items():
         a += ["--env", f"{k}={v}"]

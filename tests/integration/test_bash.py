@@ -16,9 +16,10 @@ import os
 
 import pytest
 
+from conftest import TARGETS
 from hostcmp import FIXED_TIME, ReadOnlyView, compare, host_comparison_root
 
-MACHINES = ["microvm", "q35"]
+MACHINES = TARGETS
 
 LIB = """\
 # sourced by test scripts

@@ -5,22 +5,23 @@ import subprocess
 
 import pytest
 
-from conftest import EXIT_PANIC, EXIT_TIMEOUT, KERNEL, run_pier
+from conftest import EXIT_PANIC, EXIT_TIMEOUT, KERNEL, PRIMARY, TARGETS, run_pier, vmm_args
 
 BANNER = "Pier guest kernel"
 
 
-@pytest.mark.parametrize("machine", ["microvm", "q35"])
+@pytest.mark.parametrize("machine", TARGETS)
 def test_boots_to_banner_and_exits_zero(machine):
-    r = run_pier("--vmm", "qemu", "--machine", machine, "--")
+    r = run_pier(*vmm_args(machine), "--")
     assert r.rc == 0, r.out + r.err
     assert BANNER in r.out
     assert "boot complete in" in r.out
     assert "exiting with status 0" in r.out
 
 
-def test_memory_map_matches_requested_size():
-    r = run_pier("--vmm", "qemu", "--mem", "256M", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_memory_map_matches_requested_size(machine):
+    r = run_pier(*vmm_args(machine), "--mem", "256M", "--")
     assert r.rc == 0, r.out + r.err
     rams = re.findall(r"mem ([0-9a-f]{16})-([0-9a-f]{16}) ram", r.out)
     assert rams, r.out
@@ -31,8 +32,9 @@ def test_memory_map_matches_requested_size():
     assert m and 250 * 1024 < int(m.group(1)) < 256 * 1024, r.out
 
 
-def test_options_and_arguments_are_echoed():
-    r = run_pier("--vmm", "qemu", "-o", "verbose", "-o", "exit=0",
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_options_and_arguments_are_echoed(machine):
+    r = run_pier(*vmm_args(machine), "-o", "verbose", "-o", "exit=0",
                  "--", "/bin/prog", "two words", "x=y")
     # No root file system, so no program: a shell's "not found" status.
     assert r.rc == 127, r.out + r.err
@@ -47,23 +49,26 @@ def test_options_and_arguments_are_echoed():
     assert "option x=y" not in r.out
 
 
-def test_unknown_option_is_reported():
-    r = run_pier("--vmm", "qemu", "-o", "no_such_thing=5", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_unknown_option_is_reported(machine):
+    r = run_pier(*vmm_args(machine), "-o", "no_such_thing=5", "--")
     assert "unknown option 'no_such_thing'" in r.out
     assert r.rc == 0
 
 
 @pytest.mark.parametrize("status", [0, 1, 42, 200, 255])
-def test_exit_status_is_passed_through(status):
-    r = run_pier("--vmm", "qemu", "-o", f"exit={status}", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_exit_status_is_passed_through(machine, status):
+    r = run_pier(*vmm_args(machine), "-o", f"exit={status}", "--")
     assert r.rc == status, r.out + r.err
     assert f"exiting with status {status}" in r.out
 
 
 @pytest.mark.parametrize("kind,vector", [("pf", 14), ("ud", 6), ("gp", 13),
                                          ("div", 0)])
-def test_exception_prints_report_and_panic_status(kind, vector):
-    r = run_pier("--vmm", "qemu", "-o", f"crash={kind}", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_exception_prints_report_and_panic_status(machine, kind, vector):
+    r = run_pier(*vmm_args(machine), "-o", f"crash={kind}", "--")
     assert r.rc == EXIT_PANIC, r.out + r.err
     assert f"FATAL EXCEPTION {vector} " in r.out
     assert re.search(r"rip=ffffffff8[0-9a-f]{7}", r.out), r.out
@@ -73,8 +78,9 @@ def test_exception_prints_report_and_panic_status(kind, vector):
     assert "exiting with status" not in r.out
 
 
-def test_page_fault_reports_faulting_address():
-    r = run_pier("--vmm", "qemu", "-o", "crash=pf", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_page_fault_reports_faulting_address(machine):
+    r = run_pier(*vmm_args(machine), "-o", "crash=pf", "--")
     assert r.rc == EXIT_PANIC
     m = re.search(r"FATAL EXCEPTION 14 \(page fault\) error=(0x[0-9a-f]+)", r.out)
     assert m, r.out
@@ -82,15 +88,17 @@ def test_page_fault_reports_faulting_address():
     assert "cr2=ffff900000000000" in r.out
 
 
-def test_heap_double_free_panics():
-    r = run_pier("--vmm", "qemu", "-o", "crash=double-free", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_heap_double_free_panics(machine):
+    r = run_pier(*vmm_args(machine), "-o", "crash=double-free", "--")
     assert r.rc == EXIT_PANIC, r.out + r.err
     assert "PANIC" in r.out and "double free" in r.out
 
 
-def test_verbose_lines_have_timestamps():
-    quiet = run_pier("--vmm", "qemu", "--")
-    loud = run_pier("--vmm", "qemu", "-o", "verbose", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_verbose_lines_have_timestamps(machine):
+    quiet = run_pier(*vmm_args(machine), "--")
+    loud = run_pier(*vmm_args(machine), "-o", "verbose", "--")
     stamp = re.compile(r"^\[\s*\d+\.\d{9}\] ", re.M)
     assert not stamp.search(quiet.out)
     stamps = [float(s.strip("[] ")) for s in stamp.findall(loud.out)]
@@ -98,17 +106,19 @@ def test_verbose_lines_have_timestamps():
     assert stamps == sorted(stamps), "timestamps go backwards"
 
 
-def test_timing_reports_kernel_entry_and_exit():
-    r = run_pier("--vmm", "qemu", "--timing", "--")
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_timing_reports_kernel_entry_and_exit(machine):
+    r = run_pier(*vmm_args(machine), "--timing", "--")
     assert r.rc == 0
     got = dict(re.findall(r"^\s+(\S+)\s+([\d.]+) ms$", r.err, re.M))
-    for name in ("kmain", "ready", "guest-exit", "vmm-exit"):
+    for name in ("kmain", "root-mounted", "guest-exit", "vmm-exit"):
         assert name in got, r.err
     assert 0 < float(got["kmain"]) <= float(got["guest-exit"]) <= float(got["vmm-exit"])
 
 
-def test_timeout_kills_a_stuck_guest():
-    r = run_pier("--vmm", "qemu", "--timeout", "2", "-o", "crash=hang", "--",
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_timeout_kills_a_stuck_guest(machine):
+    r = run_pier(*vmm_args(machine), "--timeout", "2", "-o", "crash=hang", "--",
                  timeout=60)
     assert r.rc == EXIT_TIMEOUT, r.out + r.err
     assert "timeout after 2 s" in r.err

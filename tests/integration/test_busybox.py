@@ -29,9 +29,10 @@ import zipfile
 
 import pytest
 
+from conftest import TARGETS
 from hostcmp import FIXED_TIME, ReadOnlyView, compare, host_comparison_root
 
-MACHINES = ["microvm", "q35"]
+MACHINES = TARGETS
 
 
 def make_srv(srv, data):

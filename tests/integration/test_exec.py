@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import run_pier
+from conftest import PRIMARY, run_pier, vmm_args
 
 
 @pytest.fixture(scope="module")
@@ -28,23 +28,26 @@ def root(tmp_path_factory):
     ("/bin/script", 126, "not a program Pier can run"),
     ("/bin/dynamic", 126, "dynamically linked"),
 ])
-def test_program_that_cannot_start(root, path, status, message):
-    r = run_pier("--vmm", "qemu", "--root", root, "--", path)
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_program_that_cannot_start(machine, root, path, status, message):
+    r = run_pier(*vmm_args(machine), "--root", root, "--", path)
     assert r.rc == status, r.out + r.err
     assert f"pier: {path}: " in r.err and message in r.err, r.err
     assert r.out == "", "the console belongs to the program: nothing else on it"
 
 
-def test_strace_prints_calls_and_result(root):
-    r = run_pier("--vmm", "qemu", "--root", root, "--strace", "--",
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_strace_prints_calls_and_result(machine, root):
+    r = run_pier(*vmm_args(machine), "--root", root, "--strace", "--",
                  "/bin/busybox", "cat", "/nothere")
     assert r.rc == 1
     assert "strace: openat(" in r.out and ") = -2" in r.out
     assert "strace: exit_group(0x1" in r.out
 
 
-def test_relative_program_path_uses_cwd(root):
-    r = run_pier("--vmm", "qemu", "--root", root, "--cwd", "/bin", "--",
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_relative_program_path_uses_cwd(machine, root):
+    r = run_pier(*vmm_args(machine), "--root", root, "--cwd", "/bin", "--",
                  "busybox", "pwd")
     assert r.rc == 0, r.out + r.err
     assert r.out.strip() == "/bin"

@@ -4,14 +4,15 @@ serves. Each program asserts on its own and prints "ok NAME" per group of
 checks; what a run must show is in tests/progs/progspec.py, shared with the
 host self-check (`make progs-check`) that runs the same programs natively.
 
-Every program runs on microvm with both libcs; q35 gets a subset."""
+Every program runs on microvm and on pier's VMM with both libcs; q35 gets a
+subset."""
 import os
 import shutil
 import sys
 
 import pytest
 
-from conftest import BUILD, ROOT, run_pier
+from conftest import BUILD, ROOT, run_pier, targets, vmm_args
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "progs"))
 from progspec import CASES, CASES_BY_ID, LIBCS, make_fixture  # noqa: E402
@@ -19,8 +20,8 @@ from progspec import CASES, CASES_BY_ID, LIBCS, make_fixture  # noqa: E402
 GUEST_FIXTURE = "/fixture"
 Q35_CASES = ["files", "memory", "hello", "segv", "exitcode-3"]
 
-PARAMS = [("microvm", libc, c) for libc in LIBCS for c in CASES] + \
-         [("q35", libc, CASES_BY_ID[i]) for libc in LIBCS for i in Q35_CASES]
+PARAMS = [(m, libc, c) for m in targets("microvm", "pier") for libc in LIBCS for c in CASES] + \
+         [(m, libc, CASES_BY_ID[i]) for m in targets("q35") for libc in LIBCS for i in Q35_CASES]
 
 
 def make_root(path, libc, prog):
@@ -43,7 +44,7 @@ def test_prog(machine, libc, case, tmp_path):
         extra += ["--env", f"{k}={v}"]
     if case.cwd_fixture:
         extra += ["--cwd", GUEST_FIXTURE]
-    r = run_pier("--vmm", "qemu", "--machine", machine, "--mem", "256M",
+    r = run_pier(*vmm_args(machine), "--mem", "256M",
                  "--timeout", "30", "--root", root,
                  "--env", "PIER_TEST=yes", "--env", "PIER_EXPECT_EROFS=1", *extra,
                  "--", f"/bin/{case.prog}", *case.argv(GUEST_FIXTURE), timeout=120)

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from conftest import PIER, run_pier
+from conftest import PIER, PRIMARY, TARGETS, run_pier, targets, vmm_args
 from fstree import describe, make_tree, parse_walk
 
-MACHINES = ["microvm", "q35"]  # virtio-mmio and virtio-pci
+MACHINES = TARGETS  # virtio-mmio, virtio-pci, and pier's virtio-mmio
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def tree(tmp_path_factory):
 
 
 def boot(machine, root, *opts, extra=(), timeout=240):
-    args = ["--vmm", "qemu", "--machine", machine, "--mem", "256M", "--root", root,
+    args = [*vmm_args(machine), "--mem", "256M", "--root", root,
             *extra]
     for o in opts:
         args += ["-o", o]
@@ -96,7 +96,7 @@ def test_root_reads_protected_file(tree):
     assert lines(r.out, "read")[0][2] == "10"
 
 
-@pytest.mark.parametrize("machine", MACHINES)
+@pytest.mark.parametrize("machine", targets("microvm", "q35"))  # reads virtiofsd's log
 def test_forgets_match_lookups(machine, tree, tmp_path):
     log = str(tmp_path / "virtiofsd.log")
     r = boot(machine, tree, "fs.walk=/", "fs.stat=/rel-link",
@@ -123,7 +123,7 @@ def test_host_changes_seen_after_attr_timeout(machine, tmp_path):
     root.mkdir()
     f = root / "changing"
     f.write_text("short")
-    p = subprocess.Popen([PIER, "run", "--vmm", "qemu", "--machine", machine,
+    p = subprocess.Popen([PIER, "run", *vmm_args(machine),
                           "--root", str(root), "-o", "fs.watch=/changing", "--"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -147,7 +147,8 @@ def test_host_changes_seen_after_attr_timeout(machine, tmp_path):
     assert time.monotonic() - t0 < 60
 
 
-def test_ramfs_from_initrd(tree, tmp_path):
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_ramfs_from_initrd(machine, tree, tmp_path):
     small = tmp_path / "small"
     (small / "dir").mkdir(parents=True)
     (small / "dir" / "hello").write_text("hello from the initrd\n")
@@ -158,7 +159,7 @@ def test_ramfs_from_initrd(tree, tmp_path):
     with open(cpio, "wb") as out:
         subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=small, input=names.encode(),
                        stdout=out, check=True)
-    r = run_pier("--vmm", "qemu", "--initrd", str(cpio), "-o", "fs.walk=/", "--")
+    r = run_pier(*vmm_args(machine), "--initrd", str(cpio), "-o", "fs.walk=/", "--")
     assert r.rc == 0, r.out + r.err
     got = parse_walk(r.out)
     want = describe(str(small))

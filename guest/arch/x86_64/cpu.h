@@ -12,6 +12,12 @@ static inline void outb(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* `len` bytes to one port in one instruction: one VM exit, not `len`. */
+static inline void outsb(uint16_t port, const void *buf, uint64_t len)
+{
+	__asm__ volatile("rep outsb" : "+S"(buf), "+c"(len) : "d"(port) : "memory");
+}
+
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
