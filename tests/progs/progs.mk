@@ -60,3 +60,12 @@ progs-clean:
 ifneq ($(progs_saved_goal),)
 .DEFAULT_GOAL := $(progs_saved_goal)
 endif
+
+# The confinement test's guest program (tests/integration/test_confinement.py):
+# not a progspec case, since it needs the host to set a trap around it.
+CONFINE_BIN := $(BUILD)/confine/escape
+$(CONFINE_BIN): tests/confine/escape.c
+	@mkdir -p $(dir $@)
+	@echo "  CC [musl] $@"
+	$(Q)$(PROGS_MUSL_GCC) $(PROGS_CFLAGS) $(PROGS_LDFLAGS) $< -o $@
+progs: $(CONFINE_BIN)

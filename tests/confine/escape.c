@@ -1,0 +1,97 @@
+/*
+ * A guest program that tries to read a file outside the shared directory.
+ * The host test (tests/integration/test_confinement.py) puts a file whose
+ * contents hold a marker string outside the share, and symlinks to it
+ * inside; argv[1] is the marker. Every path below is an attempt to reach
+ * it; none may produce the marker. The "race" attempt opens /swap/secret
+ * over and over while the host keeps swapping /swap between a directory
+ * and a symlink to the outside.
+ *
+ * Prints "held PATH (how)" per attempt, "ESCAPED PATH" if one worked, and
+ * "ok confine" when all held; exits 0 only then.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *marker;
+static int escaped;
+
+/* Opens and reads `path`; returns the errno of the failure, or 0 after
+ * checking the contents. */
+static int attempt(const char *path, int quiet)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		int e = errno;
+		if (!quiet)
+			printf("held %s (%s)\n", path, strerror(e));
+		return e;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (strstr(buf, marker)) {
+		printf("ESCAPED %s\n", path);
+		escaped = 1;
+	} else if (!quiet) {
+		printf("held %s (read %zd bytes, not the secret)\n", path, n);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: escape MARKER [RACE_SECONDS]\n");
+		return 2;
+	}
+	marker = argv[1];
+	double race_s = argc > 2 ? atof(argv[2]) : 2.0;
+	static const char *paths[] = {
+		"/../secret", "/../../../../../../secret", "../secret", "/inner/../../secret",
+		"/./.././secret", "/abs-link", "/rel-link", "/dir-link/secret",
+		"/rel-dir-link/secret", "/inner/deep-link", "/loop-link",
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		attempt(paths[i], 0);
+
+	/* Climb with chdir(".."), then try relative names. */
+	for (int i = 0; i < 8; i++)
+		if (chdir("..") != 0)
+			break;
+	char cwd[256];
+	printf("cwd after climbing: %s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+	attempt("secret", 0);
+	attempt("outside/secret", 0);
+
+	/* Names too long for any file system. */
+	char longname[600];
+	longname[0] = '/';
+	memset(longname + 1, 'a', sizeof(longname) - 2);
+	longname[sizeof(longname) - 1] = '\0';
+	int e = attempt(longname, 1);
+	printf("held a %zu-byte name (errno %d)\n", strlen(longname) - 1, e);
+
+	/* The race: as many opens as fit in race_s seconds. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long tries = 0, opened = 0;
+	do {
+		if (attempt("/swap/secret", 1) == 0)
+			opened++;
+		tries++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < race_s);
+	printf("race: %ld opens of /swap/secret, %ld succeeded\n", tries, opened);
+
+	if (escaped)
+		return 1;
+	printf("ok confine\n");
+	return 0;
+}
