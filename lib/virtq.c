@@ -285,8 +285,21 @@ int virtq_dev_pop(struct virtq_dev *d, struct virtq_elem *e)
 	if (d->broken)
 		return -EIO;
 	uint16_t avail_idx = LOAD_ACQ(&d->avail->idx);
-	if (avail_idx == d->last_avail)
-		return 0;
+	if (avail_idx == d->last_avail) {
+		if (!d->event_idx)
+			return 0;
+		/* About to wait for a notification: publish where we stopped,
+		 * then look again. The driver stores avail->idx, fences, then
+		 * reads avail_event; we store avail_event, fence, then read
+		 * avail->idx: one of us must see the other's store, or a request
+		 * could sit there with nobody told (x86 reorders a store with a
+		 * later load). */
+		STORE(avail_event(d->used, d->size), d->last_avail);
+		FULL_FENCE();
+		avail_idx = LOAD_ACQ(&d->avail->idx);
+		if (avail_idx == d->last_avail)
+			return 0;
+	}
 	if ((uint16_t)(avail_idx - d->last_avail) > d->size)
 		return dev_fail(d, -EINVAL);
 	uint16_t head = LOAD(&d->avail->ring[d->last_avail & (d->size - 1)]);

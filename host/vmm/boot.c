@@ -65,7 +65,9 @@ static void scan_notes(const uint8_t *p, size_t len, struct boot_image *img)
 		Elf64_Nhdr nh;
 		memcpy(&nh, p + off, sizeof(nh));
 		size_t name_at = off + sizeof(nh);
-		size_t namesz = (nh.n_namesz + 3u) & ~3u, descsz = (nh.n_descsz + 3u) & ~3u;
+		/* Rounded in 64 bits: a size near 4 GiB must not wrap to 0. */
+		size_t namesz = ((size_t)nh.n_namesz + 3) & ~(size_t)3;
+		size_t descsz = ((size_t)nh.n_descsz + 3) & ~(size_t)3;
 		if (namesz > len - name_at || descsz > len - name_at - namesz)
 			return;
 		const uint8_t *name = p + name_at, *desc = name + namesz;
@@ -147,6 +149,11 @@ int boot_load_initrd(struct guest_mem *m, const char *path, const struct boot_im
 	size_t len;
 	if (read_all(path, &f, &len))
 		return -1;
+	if (len == 0) {
+		fprintf(stderr, "pier: --initrd %s: the file is empty\n", path);
+		free(f);
+		return -1;
+	}
 	uint64_t top = m->low_size & ~0xfffULL;
 	uint64_t at = len <= top ? (top - len) & ~0xfffULL : 0;
 	if (at < ((img->phys_end + 0xfffULL) & ~0xfffULL) + (4ULL << 20)) {
@@ -245,6 +252,7 @@ void boot_set_entry(struct guest_mem *m, const struct boot_image *img, enum boot
 	 * for the first GiB, at the kernel's -2 GiB (PML4 511, PDPT 510). */
 	for (uint64_t i = 0; i < 2048; i++)
 		put64(m, BOOT_PD + i * 8, (i << 21) | PTE_PW | PTE_LARGE);
+	memset(guest_mem_ptr(m, BOOT_PDPT_LOW, 4096), 0, 4096);
 	for (uint64_t i = 0; i < 4; i++)
 		put64(m, BOOT_PDPT_LOW + i * 8, (BOOT_PD + i * 4096) | PTE_PW);
 	memset(guest_mem_ptr(m, BOOT_PDPT_HIGH, 4096), 0, 4096);

@@ -11,7 +11,9 @@
 #include <stdbool.h>
 
 /*
- * Restricts the calling process (all its threads) to `dirs`. Returns 1 when
+ * Restricts the calling thread, and the threads it creates afterwards, to
+ * `dirs` (Landlock does not reach threads that already exist: call it
+ * before starting any). Returns 1 when
  * confined, 0 when the kernel has no Landlock (nothing done), -1 on error
  * after a message.
  */

@@ -1,6 +1,7 @@
 /*
  * COM1 (see serial.h). Output is buffered until a newline, a full buffer,
- * or the guest looking for input, so a line costs one write(2).
+ * or the guest polling the line status twice without sending (it waits for
+ * input, and a prompt must show), so a line costs one write(2).
  */
 #include <errno.h>
 #include <poll.h>
@@ -57,6 +58,7 @@ void serial_write(struct serial *s, unsigned off, uint8_t v)
 			s->dll = v;
 			break;
 		}
+		s->idle_polls = 0;
 		s->out_buf[s->out_len++] = (char)v;
 		if (v == '\n' || s->out_len == sizeof(s->out_buf))
 			serial_flush(s);
@@ -91,7 +93,8 @@ uint8_t serial_read(struct serial *s, unsigned off)
 	case 3: return s->lcr;
 	case 4: return s->mcr;
 	case 5:
-		serial_flush(s); /* the guest may be about to wait for an answer */
+		if (++s->idle_polls >= 2)
+			serial_flush(s);
 		fill_input(s);
 		return LSR_THR_EMPTY | LSR_IDLE | (s->in_len ? LSR_DATA_READY : 0);
 	case 6: return 0xb0;             /* CTS, DSR, DCD */

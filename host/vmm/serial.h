@@ -21,6 +21,7 @@ struct serial {
 	size_t in_head, in_len;
 	char out_buf[4096];
 	size_t out_len;
+	unsigned idle_polls;  /* line-status reads since the last byte sent */
 };
 
 void serial_init(struct serial *s, int in_fd, int out_fd);

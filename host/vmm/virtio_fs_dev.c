@@ -88,9 +88,10 @@ static void serve(struct virtio_fs_dev *d)
 				break;
 			if (r < 0) {
 				fprintf(stderr, "pier: virtio-fs %s: the guest broke queue %u (%s); "
-						"it gets no more requests served\n",
+						"the device needs a reset\n",
 					d->config.tag, qi, strerror(-r));
 				d->errors++;
+				virtio_mmio_needs_reset(&d->t);
 				break;
 			}
 			serve_one(d, q);
@@ -126,6 +127,15 @@ static void *device_thread(void *arg)
 	return NULL;
 }
 
+/* A device reset ends the FUSE session, as DESTROY would. */
+static void on_reset(void *ctx)
+{
+	struct virtio_fs_dev *d = ctx;
+	struct fuse_in_header in = { .len = sizeof(in), .opcode = FUSE_DESTROY };
+	struct fuse_out_header out;
+	fuse_server_handle(d->server, &in, sizeof(in), &out, sizeof(out));
+}
+
 int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
 			uint32_t gsi, const char *tag, const char *dir, bool readonly)
 {
@@ -155,6 +165,8 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
 		virtio_fs_dev_stop(d);
 		return -1;
 	}
+	d->t.on_reset = on_reset;
+	d->t.ctx = d;
 	/* Signals are for the vCPU thread: it is the one KVM_RUN must leave. */
 	sigset_t all, old;
 	sigfillset(&all);

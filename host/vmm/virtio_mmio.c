@@ -43,9 +43,11 @@ int virtio_mmio_init(struct virtio_mmio *t, struct guest_mem *mem, uint64_t base
 
 void virtio_mmio_free(struct virtio_mmio *t)
 {
-	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++) {
 		if (t->q[i].notify_fd >= 0)
 			close(t->q[i].notify_fd);
+		t->q[i].notify_fd = -1;
+	}
 	if (t->irq_fd >= 0)
 		close(t->irq_fd);
 	t->irq_fd = -1;
@@ -54,6 +56,8 @@ void virtio_mmio_free(struct virtio_mmio *t)
 /* Back to the state after power-on: every queue forgotten. */
 static void reset(struct virtio_mmio *t)
 {
+	if (t->on_reset)
+		t->on_reset(t->ctx);
 	t->status = 0;
 	t->driver_features = 0;
 	t->int_status = 0;
@@ -108,7 +112,7 @@ static void set_status(struct virtio_mmio *t, uint32_t v)
 static uint32_t read_config(struct virtio_mmio *t, uint64_t off, unsigned len)
 {
 	uint32_t v = 0;
-	if (off < t->config_len && len <= t->config_len - off)
+	if (len <= sizeof(v) && off < t->config_len && len <= t->config_len - off)
 		memcpy(&v, t->config + off, len);
 	return v;
 }
@@ -198,6 +202,15 @@ void virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned len, uint32
 	default: t->bad_writes++; break;
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_needs_reset(struct virtio_mmio *t)
+{
+	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	t->int_status |= VIRTIO_MMIO_INT_CONFIG;
+	uint64_t one = 1;
+	if (write(t->irq_fd, &one, sizeof(one)) < 0)
+		t->bad_writes++;
 }
 
 void virtio_mmio_interrupt(struct virtio_mmio *t)

@@ -47,6 +47,8 @@ struct virtio_mmio {
 	uint32_t int_status;
 	struct virtio_mmio_queue q[VIRTIO_MMIO_MAX_QUEUES];
 	int irq_fd;               /* eventfd wired to the guest's GSI */
+	void (*on_reset)(void *ctx); /* the driver reset the device (lock held) */
+	void *ctx;
 	uint64_t bad_writes;      /* rejected register writes (for diagnostics) */
 };
 
@@ -62,5 +64,9 @@ void virtio_mmio_write(struct virtio_mmio *t, uint64_t off, unsigned len, uint32
 
 /* Raises the used-buffer interrupt (the caller holds the lock). */
 void virtio_mmio_interrupt(struct virtio_mmio *t);
+
+/* The driver broke the protocol: sets DEVICE_NEEDS_RESET and raises the
+ * configuration-change interrupt (virtio 1.x 2.1.2), lock held. */
+void virtio_mmio_needs_reset(struct virtio_mmio *t);
 
 #endif

@@ -243,12 +243,18 @@ static int setup(struct vmm *v, bool *no_kvm)
 	if (boot_load_kernel(&v->vm.mem, o->kernel, &img) ||
 	    (o->initrd && boot_load_initrd(&v->vm.mem, o->initrd, &img, &initrd_gpa, &initrd_size)))
 		return -1;
+	/* Everything the VMM reads outside the shares is read by now: confine
+	 * before the device threads exist, so they are confined too. */
+	if (confine(v))
+		return -1;
 	char *dev_words = NULL, *args = run_build_cmdline(o), *cmdline = NULL;
 	int rc = -1;
 	if (!args || start_devices(v, &dev_words))
 		goto out;
-	/* Polling is the default data path here (see ARCHITECTURE.md). */
-	bool poll = true;
+	/* Polling is the default data path here (see ARCHITECTURE.md);
+	 * PIER_VIRTIO_POLL=0 makes interrupts the default instead. */
+	const char *env_poll = getenv("PIER_VIRTIO_POLL");
+	bool poll = !env_poll || strcmp(env_poll, "0") != 0;
 	for (int i = 0; i < o->nkopts; i++)
 		if (strncmp(o->kopts[i], "virtio_poll", 11) == 0)
 			poll = false; /* the user's own choice is on the command line */
@@ -276,7 +282,7 @@ static int setup(struct vmm *v, bool *no_kvm)
 		perror("pier: setting the vCPU's entry state");
 		goto out;
 	}
-	rc = confine(v);
+	rc = 0;
 out:
 	free(dev_words);
 	free(args);
@@ -308,6 +314,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout drops output, not the VM */
 
 	int rc = PIER_EXIT_VMERROR;
 	if (setup(&v, no_kvm)) {

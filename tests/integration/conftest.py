@@ -43,6 +43,16 @@ def targets(*wanted):
     return [t for t in wanted if t in TARGETS]
 
 
+def by_target(cases, pier_every=1):
+    """pytest params (target, *case) for every chosen target. pier's pass
+    runs inside a nested, emulated Linux where each boot costs seconds, so
+    it may take every Nth case only: the guest kernel under test is the same
+    on both VMMs, and each case still goes through pier's VMM and device."""
+    return [pytest.param(t, *c.values, id=f"{c.id}-{t}", marks=c.marks)
+            for t in TARGETS for i, c in enumerate(cases)
+            if t != "pier" or i % pier_every == 0]
+
+
 def vmm_args(target):
     """`pier run` options that select a target."""
     if target == "pier":

@@ -16,10 +16,9 @@ import os
 
 import pytest
 
-from conftest import TARGETS
+from conftest import by_target
 from hostcmp import FIXED_TIME, ReadOnlyView, compare, host_comparison_root
 
-MACHINES = TARGETS
 
 LIB = """\
 # sourced by test scripts
@@ -164,8 +163,7 @@ SCRIPTS = [
 ]
 
 
-@pytest.mark.parametrize("machine", MACHINES)
-@pytest.mark.parametrize("script,writes,cwd", SCRIPTS)
+@pytest.mark.parametrize("machine,script,writes,cwd", by_target(SCRIPTS, pier_every=4))
 def test_bash(bashroot, machine, script, writes, cwd):
     root, view = bashroot
     if writes and not view.readonly:

@@ -29,10 +29,9 @@ import zipfile
 
 import pytest
 
-from conftest import TARGETS
+from conftest import by_target
 from hostcmp import FIXED_TIME, ReadOnlyView, compare, host_comparison_root
 
-MACHINES = TARGETS
 
 
 def make_srv(srv, data):
@@ -312,8 +311,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("machine", MACHINES)
-@pytest.mark.parametrize("argv,env,cwd,writes", CASES)
+@pytest.mark.parametrize("machine,argv,env,cwd,writes", by_target(CASES, pier_every=8))
 def test_busybox(bbroot, machine, argv, env, cwd, writes):
     root, view = bbroot
     if writes and not view.readonly:

@@ -1220,6 +1220,12 @@ static void test_notify_event_idx(void **state)
 	add_one(&t[4]);
 	assert_true(virtq_kick_needed(&q));
 	assert_int_equal(virtq_dev_pop(&d, &e[4]), 1);
+	/* Finding the ring empty re-publishes where the device stopped, so a
+	 * stale or scribbled avail_event cannot leave the next request
+	 * unannounced (the device then sleeps until a kick). */
+	*avail_event = 0;
+	assert_int_equal(virtq_dev_pop(&d, &e[5]), 0);
+	assert_int_equal(*avail_event, 5);
 	/* A device asking for a kick only at a later index. */
 	*avail_event = 7;
 	add_one(&t[5]);
