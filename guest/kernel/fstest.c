@@ -20,7 +20,7 @@ static const struct {
 	{ EPERM, "EPERM" }, { ENOENT, "ENOENT" }, { EIO, "EIO" }, { ENXIO, "ENXIO" },
 	{ ENOMEM, "ENOMEM" }, { EACCES, "EACCES" }, { ENODEV, "ENODEV" }, { ENOTDIR, "ENOTDIR" },
 	{ EISDIR, "EISDIR" }, { EINVAL, "EINVAL" }, { ENAMETOOLONG, "ENAMETOOLONG" },
-	{ ELOOP, "ELOOP" }, { EPROTO, "EPROTO" }, { ESTALE, "ESTALE" }, { ENOSYS, "ENOSYS" },
+	{ ELOOP, "ELOOP" }, { EMFILE, "EMFILE" }, { ENFILE, "ENFILE" }, { EPROTO, "EPROTO" }, { ESTALE, "ESTALE" }, { ENOSYS, "ENOSYS" },
 };
 
 static const char *errname(int err)

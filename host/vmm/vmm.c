@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <pier/ports.h>
 #include "boot.h"
@@ -249,6 +250,14 @@ static int setup(struct vmm *v, bool *no_kvm)
 		return -1;
 	char *dev_words = NULL, *args = run_build_cmdline(o), *cmdline = NULL;
 	int rc = -1;
+	/* The FUSE server holds one descriptor per inode the guest knows:
+	 * the usual soft limit of 1024 would fail lookups (EMFILE) in any
+	 * larger tree, so take the hard limit, as virtiofsd does. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (!args || start_devices(v, &dev_words))
 		goto out;
 	/* Polling is the default data path here (see ARCHITECTURE.md);

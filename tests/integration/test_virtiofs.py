@@ -33,16 +33,7 @@ def lines(out, kind):
             if l.startswith(kind + "\t")]
 
 
-# Open bug (issue 5 stays open for it): under pier's own server, in the
-# nested test machine, walking a tmpfs tree fails on the last few entries of
-# each directory in readdir order ("error walk /a E?"). strict: once fixed,
-# this marker makes the test fail until it is removed.
-PIER_WALK_BUG = pytest.mark.xfail(strict=True, reason="pier server: last entries of a "
-                                  "tmpfs directory fail to walk (open bug)")
-
-
-@pytest.mark.parametrize("machine", [pytest.param(m, marks=PIER_WALK_BUG) if m == "pier"
-                                     else m for m in MACHINES])
+@pytest.mark.parametrize("machine", MACHINES)
 @pytest.mark.parametrize("poll", [0, 1])
 def test_walk_matches_host(machine, poll, tree):
     r = boot(machine, tree, "fs.walk=/", f"virtio_poll={poll}")
