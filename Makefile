@@ -107,8 +107,10 @@ unit: $(UNIT_TESTS)
 # (tools/kvm-nest/run: Debian's kernel under QEMU TCG with kvm_amd). One L1
 # CPU: with two, nested SVM under multi-threaded TCG wedges the L1 kernel
 # now and then (a test hangs unkillably); with one it has not, and it is
-# faster. /tmp becomes a plain tmpfs: kvm-nest's overlay /tmp reports
-# another st_dev for files than for directories, which the tree checks see.
+# faster. Test files go to a plain tmpfs (NEST_TMP): kvm-nest's overlay /tmp
+# reports another st_dev for files than for directories, which the tree
+# checks see (and a checkout may itself live in /tmp).
+NEST_TMP := /run/pier-tests
 KVM_USABLE = $(shell $(PYTHON) -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' \
 	2>/dev/null && echo yes)
 integration: all progs
@@ -118,8 +120,10 @@ integration-pier: all progs
 ifeq ($(KVM_USABLE),yes)
 	PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q tests/integration
 else
-	tools/kvm-nest/run --smp 1 --timeout 1800 -- sh -c 'mount -t tmpfs -o size=3g pier-tests /tmp && \
-		exec env PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration'
+	tools/kvm-nest/run --smp 1 --timeout 1800 -- sh -c 'mkdir -p $(NEST_TMP) && \
+		mount -t tmpfs -o size=3g pier-tests $(NEST_TMP) && exec env TMPDIR=$(NEST_TMP) \
+		PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q -p no:cacheprovider \
+		--basetemp=$(NEST_TMP)/pytest tests/integration'
 endif
 
 test: deps
