@@ -12,13 +12,13 @@ runs=${1:-5}
 if ! /usr/bin/python3 -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' 2>/dev/null; then
 	[ -z "${PIER_NESTED:-}" ] || { echo "no /dev/kvm even nested" >&2; exit 1; }
 	echo "no /dev/kvm here: measuring inside tools/kvm-nest (nested, emulated)"
-	exec tools/kvm-nest/run --timeout 1800 -- "$0" "$runs"
+	exec tools/kvm-nest/run --smp 1 --timeout 1800 -- "$0" "$runs"
 fi
 pier=build/pier
 dir=$(mktemp -d /tmp/pier-vmm-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/many"
-head -c $((256 << 20)) /dev/urandom >"$dir/big"
+head -c $((64 << 20)) /dev/urandom >"$dir/big"
 (cd "$dir/many" && seq -f 'f%05g' 0 1999 | xargs touch)
 
 # median of the numbers on stdin
@@ -40,7 +40,7 @@ for entry in 64 pvh; do
 		"$(echo "$to_exit" | tr ' ' '\n' | grep . | median)"
 done
 
-echo "== virtio-fs completion: 256 MiB sequential read, 2,000 stats (median of $runs)"
+echo "== virtio-fs completion: 64 MiB sequential read, 2,000 stats (median of $runs)"
 for poll in 1 0; do
 	mode=$([ $poll = 1 ] && echo polling || echo interrupts)
 	rd="" st=""
