@@ -20,6 +20,7 @@
 #include <linux/fuse.h>
 #include <pier/fuse_msg.h>
 #include "fuse_server.h"
+#include "scratch_dir.h"
 
 #define SECRET "SECRET-OUTSIDE-THE-TREE"
 #define PASSWD_MARK "root:x:0:0"
@@ -39,12 +40,6 @@ static void put_file(const char *rel, const void *data, size_t len)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	close(fd);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
 }
 
 static int count_fds(void)
@@ -104,7 +99,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove_tree(base);
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 #include <linux/landlock.h>
 #include "vmm/landlock.h"
+#include "scratch_dir.h"
 
 #define CONTENT "inside the share\n"
 #define EXIT_NO_LANDLOCK 77
@@ -41,12 +42,6 @@ static void put_file(const char *dir, const char *name, const char *data)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
 	close(fd);
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
 }
 
 /* base/ro (a read-only share), base/rw (a writable one), base/other (not
@@ -74,7 +69,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove_tree(base);
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "fuse_server.h"
 #include "vmm/guest_mem.h"
 #include "vmm/virtio_fs_dev.h"
+#include "scratch_dir.h"
 
 #define MiB (1ULL << 20)
 #define RAM_SIZE (16 * MiB)
@@ -84,12 +85,6 @@ static void put_file(const char *rel, const void *data, size_t len)
 	close(fd);
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
 /* The shared tree: hello.txt, big.bin, sub/inner.txt. */
 static int setup(void **state)
 {
@@ -116,7 +111,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove_tree(base);
 	free(meta0);
 	free(meta1);
 	return 0;
