@@ -291,8 +291,10 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: guest kernel panic (exit status %d)\n", PIER_EXIT_PANIC);
 		rc = PIER_EXIT_PANIC;
 	} else if (WIFEXITED(status)) {
+		/* With -no-reboot, QEMU exits 0 when the guest resets the CPU. */
 		fprintf(stderr, "pier: the VM stopped without reporting a status "
-				"(qemu exit status %d)\n", WEXITSTATUS(status));
+				"(qemu exit status %d%s)\n", WEXITSTATUS(status),
+			WEXITSTATUS(status) == 0 ? ": the guest reset the CPU (triple fault?)" : "");
 	} else if (WIFSIGNALED(status)) {
 		fprintf(stderr, "pier: qemu killed by signal %d\n", WTERMSIG(status));
 	}

@@ -85,6 +85,8 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 /* Transports: probe everything (PCI bus scan, mmio devices from the cmdline). */
 void virtio_pci_probe_all(void);
 void virtio_mmio_probe_all(const struct cmdline *cl);
+/* Test-only: garbage into every virtio-mmio device's registers. */
+void virtio_mmio_scribble(uint64_t seed);
 
 /* Global switch from the command line: virtio_poll=1. */
 extern bool virtio_polling;

@@ -15,6 +15,8 @@
 #define MMIO_MAGIC 0x74726976 /* "virt" */
 #define MMIO_MIN_SIZE 0x200
 
+#define MMIO_MAX_DEVICES 32
+
 struct vmmio {
 	struct virtio_dev dev;
 	volatile uint8_t *base;
@@ -22,6 +24,9 @@ struct vmmio {
 	unsigned irq;
 	int vector;
 };
+
+static struct vmmio *probed[MMIO_MAX_DEVICES]; /* for virtio_mmio_scribble */
+static int nprobed;
 
 static struct vmmio *vm(struct virtio_dev *d)
 {
@@ -203,6 +208,8 @@ static void probe_one(const char *spec)
 	m->dev.device_id = id;
 	fmt_snprintf(m->dev.name, sizeof(m->dev.name), "mmio %llx", (unsigned long long)addr);
 	virtio_add_device(&m->dev);
+	if (nprobed < MMIO_MAX_DEVICES)
+		probed[nprobed++] = m;
 	kprintf("virtio %s: device %u, irq %u\n", m->dev.name, id, irq);
 }
 
@@ -211,4 +218,44 @@ void virtio_mmio_probe_all(const struct cmdline *cl)
 	for (int i = 0; i < cl->nopts; i++)
 		if (strcmp(cl->opts[i].key, "virtio_mmio.device") == 0)
 			probe_one(cl->opts[i].value);
+}
+
+/*
+ * Test-only (crash=virtio): what a buggy or hostile driver could do to the
+ * device's register file. Queue layouts outside RAM, misaligned or huge,
+ * queues made ready and notified, nonsense status and feature bits, then
+ * pseudo-random writes of every width across registers and configuration
+ * space. The VMM must survive all of it.
+ */
+void virtio_mmio_scribble(uint64_t seed)
+{
+	static const uint32_t sels[] = { 0, 1, 7, 0xffffffff };
+	for (int d = 0; d < nprobed; d++) {
+		struct vmmio *m = probed[d];
+		for (unsigned i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+			wr(m, VIRTIO_MMIO_QUEUE_SEL, sels[i]);
+			wr(m, VIRTIO_MMIO_QUEUE_READY, 0);
+			wr(m, VIRTIO_MMIO_QUEUE_NUM, i & 1 ? 0xffffffff : 1024);
+			wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0xfffff000);
+			wr(m, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0xffffffff);
+			wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, 1);
+			wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, 0xfee00000);
+			wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
+			wr(m, VIRTIO_MMIO_QUEUE_NOTIFY, sels[i]);
+		}
+		wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0xdeadbeef);
+		wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffff);
+		wr(m, VIRTIO_MMIO_STATUS, 0xff);
+		uint64_t x = seed | 1;
+		for (int i = 0; i < 4096; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+			uint32_t off = (uint32_t)(x >> 32) % (uint32_t)m->size, v = (uint32_t)x;
+			switch ((x >> 20) & 3) {
+			case 0: *(volatile uint8_t *)(m->base + off) = (uint8_t)v; break;
+			case 1: *(volatile uint16_t *)(m->base + (off & ~1u)) = (uint16_t)v; break;
+			default: wr(m, off & ~3u, v); break;
+			}
+		}
+		kprintf("virtio %s: scribbled over its registers\n", m->dev.name);
+	}
 }

@@ -24,6 +24,7 @@
 #include "../drivers/virtio.h"
 #include "../fs/vfs.h"
 #include "panic.h"
+#include "platform.h"
 #include "time.h"
 
 #ifndef PIER_VERSION
@@ -112,6 +113,7 @@ void kmain(uint64_t start_info_pa)
 	console_set_timestamps(opts.verbose);
 	kprintf("clock: tsc %llu kHz (%s)\n", (unsigned long long)(time_tsc_hz() / 1000),
 		time_source());
+	platform_detect();
 	print_memmap(si);
 
 	pmem_init(si);
@@ -120,14 +122,20 @@ void kmain(uint64_t start_info_pa)
 		(unsigned long long)(pmem_total_pages() * PAGE_SIZE / 1024),
 		(unsigned long long)(pmem_free_pages() * PAGE_SIZE / 1024));
 
-	if (opts.crash)
+	/* crash=virtio needs the devices probed; every other kind goes now. */
+	bool crash_late = opts.crash && strcmp(opts.crash, "virtio") == 0;
+	if (opts.crash && !crash_late)
 		options_crash(opts.crash);
 
 	irq_init();
-	virtio_polling = opts.virtio_poll;
+	/* Unless told: poll where taking an interrupt means emulated ring 0. */
+	virtio_polling = opts.virtio_poll >= 0 ? opts.virtio_poll : platform.ring0_emulated;
+	kprintf("virtio: requests complete by %s\n", virtio_polling ? "polling" : "interrupts");
 	virtio_pci_intx = cmdline_get(&cmdline, "virtio_pci_intx") != NULL;
 	virtio_pci_probe_all();
 	virtio_mmio_probe_all(&cmdline);
+	if (crash_late)
+		options_crash(opts.crash);
 	vfs_uid = opts.uid;
 	vfs_gid = opts.gid;
 	vfs_dcache_max = (uint64_t)opts.dcache_max;

@@ -3,6 +3,8 @@
  * an unknown or misspelled one is reported instead of silently ignored.
  */
 #include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../drivers/virtio.h"
 #include "../mm/mm.h"
 #include "console.h"
 #include "control.h"
@@ -44,7 +46,7 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->verbose = (v = cmdline_get(cl, "verbose")) ? parse_int("verbose", v, 0, 1, 0) : 0;
 	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
 	opts->crash = cmdline_get(cl, "crash");
-	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : 0;
+	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : -1;
 	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;
 	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
 	opts->strace = (v = cmdline_get(cl, "strace")) ? parse_int("strace", v, 0, 1, 0) : 0;
@@ -67,6 +69,16 @@ void options_crash(const char *kind)
 	if (strcmp(kind, "div") == 0) /* in asm: C division by zero is UB */
 		__asm__ volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx"
 				 ::: "eax", "ecx", "edx");
+	if (strcmp(kind, "triple") == 0) {
+		/* No IDT: the breakpoint cannot be delivered, nor the #GP and #DF
+		 * that follow, so the CPU shuts down (a triple fault). */
+		struct { uint16_t limit; uint64_t base; } __attribute__((packed)) none = { 0, 0 };
+		__asm__ volatile("lidt %0; int3" :: "m"(none));
+	}
+	if (strcmp(kind, "spin") == 0) /* a ring-0 loop that never exits to the VMM */
+		__asm__ volatile("cli; 1: jmp 1b");
+	if (strcmp(kind, "virtio") == 0)
+		virtio_mmio_scribble(rdtsc());
 	if (strcmp(kind, "hang") == 0) /* never exits: lets tests check --timeout */
 		for (;;)
 			__asm__ volatile("cli; hlt");

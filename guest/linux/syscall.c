@@ -11,6 +11,7 @@
 #include "../kernel/control.h"
 #include "process.h"
 #include "syscall.h"
+#include "../kernel/platform.h"
 
 #define SYSCALL_STACK_SIZE (64 * 1024)
 
@@ -39,6 +40,7 @@ void syscall_init(void)
 int64_t syscall_dispatch(struct syscall_frame *f)
 {
 	uint64_t nr = f->nr;
+	platform_note_syscall_cpl((int)(f->cs & 3));
 	syscall_fn fn = nr < SYSCALL_MAX ? syscall_table[nr] : NULL;
 	const char *name = nr < SYSCALL_MAX && syscall_names[nr] ? syscall_names[nr] : "unknown";
 	int64_t r;

@@ -120,6 +120,12 @@ static int set_cpuid(struct vm *vm, struct vcpu *c)
 		}
 		n *= 2;
 	}
+	/* Say "hypervisor present" (CPUID.1:ECX[31]) as KVM's own VMMs do: the
+	 * list KVM suggests carries the KVM signature leaf 0x40000000 but
+	 * leaves that bit clear, and the guest reads it to know where it runs. */
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 1)
+			cpuid->entries[i].ecx |= 1u << 31;
 	int rc = ioctl(c->fd, KVM_SET_CPUID2, cpuid);
 	if (rc)
 		fprintf(stderr, "pier: KVM_SET_CPUID2: %s\n", strerror(errno));

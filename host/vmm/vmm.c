@@ -359,6 +359,11 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	if (v.ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			v.ctl.bad_lines);
+	for (int i = 0; i < v.nfs; i++)
+		if (v.fs[i].t.bad_writes)
+			fprintf(stderr, "pier: virtio-mmio %#llx: ignored %llu invalid register "
+					"writes from the guest\n", (unsigned long long)v.fs[i].t.base,
+				(unsigned long long)v.fs[i].t.bad_writes);
 	teardown(&v);
 	return rc;
 }
