@@ -42,8 +42,15 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS))
 HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
 
-.PHONY: all deps run test unit integration integration-pier clean
+.PHONY: all deps run test unit integration integration-pier clean bench-progs
 all: $(BUILD)/kernel.elf $(BUILD)/pier
+
+# Benchmark programs: static (musl), the same binary on the host and in guests.
+BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
+bench-progs: $(BENCH_PROGS)
+$(BUILD)/bench/%: bench/progs/%.c
+	@mkdir -p $(dir $@)
+	$(Q)musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 $(BUILD)/guest-obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,7 +87,7 @@ $(BUILD)/pier: $(HOST_OBJS)
 # compiled for the host (with sanitizers: these are the hostile-input paths).
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c)
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/dax_map.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"

@@ -5,7 +5,11 @@
 # output. Needs /dev/kvm; where there is none it runs itself inside
 # tools/kvm-nest/run (a nested, emulated Linux: compare the figures with
 # each other, not with anything measured elsewhere).
-# Usage: bench/pier-vmm.sh [RUNS]   (after make; RUNS per figure, default 5)
+# The last section puts both VMMs side by side in the same (nested) machine:
+# busybox true from `pier run` to program start and exit, and the cost of
+# one getpid() and one 4 KiB FUSE_READ round trip (build/bench/roundtrip).
+# Usage: bench/pier-vmm.sh [RUNS]   (after make all bench-progs; RUNS per
+# figure, default 5; QEMU, ~15 s a boot nested, gets at most 3)
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -19,6 +23,7 @@ dir=$(mktemp -d /tmp/pier-vmm-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/many"
 head -c $((64 << 20)) /dev/urandom >"$dir/big"
+cp build/bench/roundtrip "$dir/roundtrip"
 (cd "$dir/many" && seq -f 'f%05g' 0 1999 | xargs touch)
 
 # median of the numbers on stdin
@@ -64,3 +69,22 @@ for _ in $(seq "$runs"); do
 done
 m=$(echo "$t_all" | tr ' ' '\n' | grep . | median)
 printf '  %8.2f ms   %8.0f KiB/s\n' "$m" "$(echo "$m" | awk '{ print 108894 / 1024 / ($1 / 1000) }')"
+
+echo "== both VMMs: busybox true, ms from pier start (median); one round trip, ns (median)"
+for vmm in pier qemu; do
+	n=$runs
+	[ $vmm = pier ] || [ "$n" -le 3 ] || n=3
+	start="" end="" gp="" rd=""
+	for _ in $(seq "$n"); do
+		t=$($pier run --vmm $vmm --root build/demo-root --timing -- /bin/busybox true 2>&1 >/dev/null)
+		start="$start $(echo "$t" | ms program)"
+		end="$end $(echo "$t" | ms vmm-exit)"
+		out=$($pier run --vmm $vmm --root "$dir" -- /roundtrip /big 20000)
+		gp="$gp $(echo "$out" | awk '$1 == "getpid" { print $2 }')"
+		rd="$rd $(echo "$out" | awk '$1 == "pread4k" { print $2 }')"
+	done
+	printf '  %-5s program start %8.1f ms   exit %8.1f ms   getpid %6s ns   4 KiB read %8s ns\n' \
+		$vmm "$(echo "$start" | tr ' ' '\n' | grep . | median)" \
+		"$(echo "$end" | tr ' ' '\n' | grep . | median)" \
+		"$(echo "$gp" | tr ' ' '\n' | grep . | median)" "$(echo "$rd" | tr ' ' '\n' | grep . | median)"
+done

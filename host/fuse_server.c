@@ -32,6 +32,7 @@
 #include <linux/fuse.h>
 #include <linux/openat2.h>
 #include <pier/fuse_msg.h>
+#include "dax_map.h"
 #include "fuse_server.h"
 
 #define NODE_MAX (1u << 20)
@@ -54,6 +55,7 @@ struct handle {
 	uint32_t gen;
 	uint32_t next;      /* free list */
 	bool dir;
+	uint64_t nodeid;    /* the node it was opened from (SETUPMAPPING checks it) */
 };
 
 struct fuse_server {
@@ -65,6 +67,7 @@ struct fuse_server {
 	struct handle *handles;
 	uint32_t n_handles, cap_handles, free_handles, live_handles;
 	uint64_t bad_requests;
+	struct dax_map *dax;  /* the DAX window, or NULL */
 	char dirbuf[DIRBUF_SIZE];
 };
 
@@ -228,6 +231,8 @@ static void reset(struct fuse_server *s)
 			node_free(s, i);
 	s->nodes[0].nlookup = 1;
 	s->initialized = false;
+	if (s->dax)
+		dax_map_clear(s->dax);
 }
 
 static int stat_fd(int fd, struct stat *st)
@@ -390,6 +395,10 @@ static int op_init(struct fuse_server *s, const uint8_t *p, size_t plen, uint8_t
 	o.time_gran = 1;
 	if (o.flags & FUSE_MAX_PAGES)
 		o.max_pages = FUSE_SERVER_MAX_READ / 4096;
+	if (s->dax && (in.flags & FUSE_MAP_ALIGNMENT)) {
+		o.flags |= FUSE_MAP_ALIGNMENT;
+		o.map_alignment = (uint16_t)__builtin_ctzll(s->dax->page);
+	}
 	s->initialized = true;
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);
@@ -428,8 +437,8 @@ static int op_getattr(struct node *n, uint8_t *out, size_t room)
 	return sizeof(o);
 }
 
-static int op_open(struct fuse_server *s, struct node *n, const uint8_t *p, bool dir,
-		   uint8_t *out, size_t room)
+static int op_open(struct fuse_server *s, struct node *n, uint64_t nodeid, const uint8_t *p,
+		   bool dir, uint8_t *out, size_t room)
 {
 	struct fuse_open_in in;
 	memcpy(&in, p, sizeof(in));
@@ -447,6 +456,7 @@ static int op_open(struct fuse_server *s, struct node *n, const uint8_t *p, bool
 		close(fd);
 		return (int)err;
 	}
+	s->handles[(uint32_t)o.fh - 1].nodeid = nodeid;
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);
 }
@@ -648,6 +658,63 @@ static void op_batch_forget(struct fuse_server *s, const uint8_t *p, size_t plen
 	}
 }
 
+/*
+ * DAX: map a piece of an open file into the window. Untrusted: the handle
+ * must be a file of this node, offsets and length page-aligned, the range
+ * inside the window, and WRITE only for a handle opened for writing.
+ */
+static int op_setupmapping(struct fuse_server *s, uint64_t nodeid, const uint8_t *p)
+{
+	struct fuse_setupmapping_in in;
+	memcpy(&in, p, sizeof(in));
+	if (!s->dax)
+		return -ENOSYS;
+	struct handle *h = handle_get(s, in.fh, false);
+	if (!h || h->nodeid != nodeid)
+		return -EBADF;
+	if (in.flags & ~(FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE)) {
+		s->bad_requests++;
+		return -EINVAL;
+	}
+	if (in.flags & FUSE_SETUPMAPPING_FLAG_WRITE)
+		return -EACCES; /* every handle is read-only here */
+	int err = dax_map_setup(s->dax, h->fd, in.foffset, in.moffset, in.len, false);
+	if (err == -EINVAL)
+		s->bad_requests++;
+	return err;
+}
+
+/* DAX: unmap ranges of the window, all checked before any is touched. */
+static int op_removemapping(struct fuse_server *s, const uint8_t *p, size_t plen)
+{
+	struct fuse_removemapping_in in;
+	memcpy(&in, p, sizeof(in));
+	if (!s->dax)
+		return -ENOSYS;
+	size_t one = sizeof(struct fuse_removemapping_one);
+	if (in.count == 0 || in.count > (plen - sizeof(in)) / one) {
+		s->bad_requests++;
+		return -EINVAL;
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < in.count; i++) {
+			struct fuse_removemapping_one r;
+			memcpy(&r, p + sizeof(in) + i * one, one);
+			if (pass == 0 && (r.len == 0 || r.moffset > s->dax->len ||
+					  r.len > s->dax->len - r.moffset ||
+					  ((r.moffset | r.len) & (s->dax->page - 1)))) {
+				s->bad_requests++;
+				return -EINVAL;
+			}
+			if (pass == 1) {
+				int err = dax_map_remove(s->dax, r.moffset, r.len);
+				if (err)
+					return err;
+			}
+		}
+	return 0;
+}
+
 /* The fixed part of each op's request, or -1 for opcodes we do not serve. */
 static long in_size(uint32_t opcode)
 {
@@ -661,6 +728,8 @@ static long in_size(uint32_t opcode)
 	case FUSE_RELEASE: case FUSE_RELEASEDIR: return sizeof(struct fuse_release_in);
 	case FUSE_READLINK: case FUSE_STATFS: case FUSE_DESTROY: return 0;
 	case FUSE_ACCESS: return sizeof(struct fuse_access_in);
+	case FUSE_SETUPMAPPING: return sizeof(struct fuse_setupmapping_in);
+	case FUSE_REMOVEMAPPING: return sizeof(struct fuse_removemapping_in);
 	default: return -1;
 	}
 }
@@ -707,6 +776,8 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 		reset(s);
 		return 0;
 	}
+	if (h->opcode == FUSE_REMOVEMAPPING)
+		return op_removemapping(s, p, plen);
 	struct node *n = node_get(s, h->nodeid);
 	if (!n)
 		return -ENOENT;
@@ -718,8 +789,9 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 		return r;
 	}
 	case FUSE_GETATTR: return op_getattr(n, out, room);
-	case FUSE_OPEN: return op_open(s, n, p, false, out, room);
-	case FUSE_OPENDIR: return op_open(s, n, p, true, out, room);
+	case FUSE_OPEN: return op_open(s, n, h->nodeid, p, false, out, room);
+	case FUSE_OPENDIR: return op_open(s, n, h->nodeid, p, true, out, room);
+	case FUSE_SETUPMAPPING: return op_setupmapping(s, h->nodeid, p);
 	case FUSE_READLINK: return op_readlink(n, out, room);
 	case FUSE_STATFS: return op_statfs(n, out, room);
 	case FUSE_ACCESS: return op_access(n, p);
@@ -821,4 +893,9 @@ void fuse_server_get_stats(const struct fuse_server *s, struct fuse_server_stats
 	out->live_nodes = s->live_nodes;
 	out->open_handles = s->live_handles;
 	out->bad_requests = s->bad_requests;
+}
+
+void fuse_server_set_dax(struct fuse_server *s, struct dax_map *d)
+{
+	s->dax = d;
 }

@@ -37,6 +37,14 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly);
 size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
 			  void *reply, size_t reply_cap);
 
+/*
+ * Serves FUSE_SETUPMAPPING/REMOVEMAPPING into window `d` (not owned; NULL:
+ * no window, those requests get ENOSYS) and offers FUSE_MAP_ALIGNMENT in
+ * FUSE_INIT. Set before the session starts.
+ */
+struct dax_map;
+void fuse_server_set_dax(struct fuse_server *s, struct dax_map *d);
+
 /* Closes every fd the server holds. NULL is allowed. */
 void fuse_server_free(struct fuse_server *s);
 

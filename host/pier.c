@@ -1,7 +1,7 @@
 /*
  * pier: the command-line front end.
  *
- *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--timing]
+ *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
  *            [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
  *
@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		"                         or through its 32-bit PVH entry\n"
 		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
 		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
+		"  --dax SIZE             pier: virtio-fs DAX window per shared directory\n"
+		"                         (default 1G; 0: none, reads use FUSE_READ)\n"
 		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
 		"  --root DIR             boot from host directory DIR over virtio-fs\n"
 		"                         (adds -o rootfs=virtiofs)\n"
@@ -224,12 +226,13 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
-	       OPT_ENV, OPT_CWD, OPT_STRACE };
+	       OPT_ENV, OPT_CWD, OPT_STRACE, OPT_DAX };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
 		{ "machine", required_argument, 0, OPT_MACHINE },
 		{ "mem", required_argument, 0, OPT_MEM },
+		{ "dax", required_argument, 0, OPT_DAX },
 		{ "kernel", required_argument, 0, OPT_KERNEL },
 		{ "opt", required_argument, 0, 'o' },
 		{ "timing", no_argument, 0, OPT_TIMING },
@@ -269,6 +272,16 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 				fprintf(stderr, "pier: --mem %s: expected a size of at least 16M\n", optarg);
 				return 2;
 			}
+			break;
+		case OPT_DAX:
+			/* Page multiple; at most 64 GiB per window (guest-physical space). */
+			if (parse_size(optarg, &o->dax_bytes) || (o->dax_bytes & 4095) ||
+			    o->dax_bytes > (64ULL << 30)) {
+				fprintf(stderr, "pier: --dax %s: expected 0 or a multiple of 4K up "
+						"to 64G\n", optarg);
+				return 2;
+			}
+			o->dax_set = 1;
 			break;
 		case OPT_KERNEL:
 			o->kernel = optarg;
@@ -349,6 +362,7 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 	struct run_options o = {
 		.machine = "microvm",
 		.mem_bytes = 128ULL << 20,
+		.dax_bytes = 1ULL << 30,
 		.start_ns = start_ns,
 		.virtiofsd = getenv("PIER_VIRTIOFSD"),
 	};
@@ -381,6 +395,9 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 			fprintf(stderr, "pier: --machine %s: expected microvm or q35\n", o.machine);
 			return 2;
 		}
+		if (o.dax_set && o.dax_bytes)
+			fprintf(stderr, "pier: --dax: QEMU's virtio-fs has no DAX window; the "
+					"guest reads through FUSE_READ\n");
 		return qemu_run(&o);
 	}
 	fprintf(stderr, "pier: --vmm %s: unknown (expected pier or qemu)\n", o.vmm);

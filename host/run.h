@@ -22,6 +22,8 @@ struct run_options {
 	const char *machine;   /* qemu: "microvm" or "q35" */
 	const char *kernel;    /* path to kernel.elf */
 	uint64_t mem_bytes;
+	uint64_t dax_bytes;    /* pier: DAX window per virtio-fs device; 0: none */
+	int dax_set;           /* --dax given (QEMU has no window: say so) */
 	int timing;            /* print boot milestones on stderr */
 	int timeout_s;         /* 0: none */
 	const char *root;      /* --root: directory served as tag "root"; NULL: none */

@@ -196,7 +196,24 @@ void virtio_fs_dev_stop(struct virtio_fs_dev *d)
 	virtio_mmio_free(&d->t);
 	fuse_server_free(d->server);
 	d->server = NULL;
+	dax_map_free(&d->dax);
 	free(d->req);
 	free(d->reply);
 	d->req = d->reply = NULL;
+}
+
+int virtio_fs_dev_add_dax(struct virtio_fs_dev *d, uint64_t gpa, uint64_t len)
+{
+	int err = dax_map_init(&d->dax, len);
+	if (err) {
+		fprintf(stderr, "pier: DAX window of %llu bytes: %s\n", (unsigned long long)len,
+			strerror(-err));
+		return -1;
+	}
+	fuse_server_set_dax(d->server, &d->dax);
+	pthread_mutex_lock(&d->t.lock);
+	d->t.shm_base = gpa;
+	d->t.shm_len = len;
+	pthread_mutex_unlock(&d->t.lock);
+	return 0;
 }

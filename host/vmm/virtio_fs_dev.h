@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <linux/virtio_fs.h>
+#include "../dax_map.h"
 #include "virtio_mmio.h"
 
 struct fuse_server;
@@ -24,6 +25,7 @@ struct virtio_fs_dev {
 	struct virtq_elem elem;   /* the request being served */
 	uint8_t *req, *reply;     /* its bytes, gathered; its reply */
 	uint64_t requests, errors;
+	struct dax_map dax;       /* the DAX window; dax.len 0: none */
 };
 
 /*
@@ -32,6 +34,15 @@ struct virtio_fs_dev {
  */
 int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
 			uint32_t gsi, const char *tag, const char *dir, bool readonly);
+
+/*
+ * Gives the device a DAX window of `len` bytes (a page multiple) that the
+ * guest finds at guest-physical `gpa` (the caller maps d->dax.base there).
+ * Call between creating the device and the guest's first request: before
+ * virtio_fs_dev_start's thread can see a request, i.e. right after it.
+ * 0, or -1 after a message.
+ */
+int virtio_fs_dev_add_dax(struct virtio_fs_dev *d, uint64_t gpa, uint64_t len);
 /* Stops the thread and frees everything. */
 void virtio_fs_dev_stop(struct virtio_fs_dev *d);
 

@@ -138,8 +138,18 @@ uint32_t virtio_mmio_read(struct virtio_mmio *t, uint64_t off, unsigned len)
 	case VIRTIO_MMIO_QUEUE_READY: v = q && q->ready; break;
 	case VIRTIO_MMIO_INTERRUPT_STATUS: v = t->int_status; break;
 	case VIRTIO_MMIO_STATUS: v = t->status; break;
+	/* Region 0 only; a length of all ones means "no such region" (4.2.2). */
 	case VIRTIO_MMIO_SHM_LEN_LOW:
-	case VIRTIO_MMIO_SHM_LEN_HIGH: v = 0xffffffff; break; /* no shared memory region */
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH: {
+		bool has = t->shm_sel == 0 && t->shm_len;
+		bool is_len = off == VIRTIO_MMIO_SHM_LEN_LOW || off == VIRTIO_MMIO_SHM_LEN_HIGH;
+		bool high = off == VIRTIO_MMIO_SHM_LEN_HIGH || off == VIRTIO_MMIO_SHM_BASE_HIGH;
+		uint64_t x = !has ? ~0ULL : is_len ? t->shm_len : t->shm_base;
+		v = (uint32_t)(high ? x >> 32 : x);
+		break;
+	}
 	case VIRTIO_MMIO_CONFIG_GENERATION: v = 0; break;
 	default: break;
 	}

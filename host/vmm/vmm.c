@@ -26,6 +26,7 @@
 #define VMM_MMIO_BASE 0xd0000000ULL
 #define VMM_GSI_BASE 16
 #define VMM_MAX_FS 8          /* I/O APIC inputs 16-23 */
+#define VMM_DAX_ALIGN (1ULL << 30)
 
 struct vmm {
 	const struct run_options *o;
@@ -120,6 +121,15 @@ static void handle_mmio(struct vmm *v)
 		memset(r->mmio.data, 0xff, 8); /* unclaimed: all ones, as on a bus */
 }
 
+static bool repair_dax(struct vmm *v)
+{
+	int changed = 0;
+	for (int i = 0; i < v->nfs; i++)
+		if (v->fs[i].dax.len)
+			changed += dax_map_repair(&v->fs[i].dax);
+	return changed > 0;
+}
+
 /* Runs the vCPU until the guest stops, fails, or we are told to stop. */
 static void run_loop(struct vmm *v)
 {
@@ -133,7 +143,18 @@ static void run_loop(struct vmm *v)
 				r->immediate_exit = 0;
 				continue;
 			}
-			snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(errno));
+			/* KVM could not get a page of guest memory: in a DAX window,
+			 * a file truncated under its mapping. Zero pages go where
+			 * the file ended, and the guest goes on. */
+			int e = errno;
+			if (e == EFAULT && repair_dax(v))
+				continue;
+			if (e == EFAULT && v->o->dax_bytes) {
+				v->failure = "the guest touched guest memory KVM cannot back (a "
+					     "part of a DAX window with nothing mapped?)";
+				break;
+			}
+			snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(e));
 			v->failure = why;
 			break;
 		}
@@ -185,6 +206,25 @@ static void report_cpu(struct vmm *v)
 		(unsigned long long)sregs.cr3);
 }
 
+/*
+ * Device i's DAX window: guest-physical space above all RAM, each window on
+ * a 1 GiB boundary (so the guest can map it with large pages), registered
+ * with KVM as one slot over the whole reservation.
+ */
+static int add_dax(struct vmm *v, int i)
+{
+	uint64_t len = v->o->dax_bytes;
+	uint64_t ram_top = v->vm.mem.size > v->vm.mem.low_size
+				   ? GUEST_MEM_HIGH_START + (v->vm.mem.size - v->vm.mem.low_size)
+				   : GUEST_MEM_HIGH_START;
+	uint64_t stride = (len + VMM_DAX_ALIGN - 1) & ~(VMM_DAX_ALIGN - 1);
+	uint64_t gpa = ((ram_top + VMM_DAX_ALIGN - 1) & ~(VMM_DAX_ALIGN - 1)) + (uint64_t)i * stride;
+	struct virtio_fs_dev *d = &v->fs[i];
+	if (virtio_fs_dev_add_dax(d, gpa, len) || vm_map(&v->vm, gpa, d->dax.base, len, false))
+		return -1;
+	return 0;
+}
+
 /* Devices for --root and --share, and the command-line words naming them. */
 static int start_devices(struct vmm *v, char **words)
 {
@@ -210,6 +250,8 @@ static int start_devices(struct vmm *v, char **words)
 					root ? o->root : sh->dir, true))
 			return -1;
 		v->nfs++;
+		if (o->dax_bytes && add_dax(v, i))
+			return -1;
 		if (v->vm.has_ioeventfd)
 			for (unsigned q = 0; q < v->fs[i].t.nqueues; q++)
 				vm_ioeventfd(&v->vm, base + 0x50, 4, true, q, v->fs[i].t.q[q].notify_fd);

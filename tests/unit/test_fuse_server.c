@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <linux/fuse.h>
 #include <pier/fuse_msg.h>
+#include "dax_map.h"
 #include "fuse_server.h"
 #include "scratch_dir.h"
 
@@ -602,6 +603,14 @@ static void test_read_offsets(void **state)
 		(void)read_fh(FUSE_READDIRPLUS, dfh, off, 4096);
 }
 
+/* REMOVEMAPPING's wire form: a 4-byte count, then the entries unpadded. */
+static void removemapping_req(uint8_t *buf, uint32_t count, const struct fuse_removemapping_one *r)
+{
+	struct fuse_removemapping_in h = { .count = count };
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), r, 2 * sizeof(*r));
+}
+
 /* Valid requests covering every op, with live ids from this session. */
 struct corpus {
 	uint8_t req[64][600];
@@ -655,6 +664,12 @@ static void make_corpus(struct corpus *c)
 	add(c, FUSE_STATFS, 1, NULL, 0);
 	struct fuse_access_in ai = { .mask = R_OK };
 	add(c, FUSE_ACCESS, hello, &ai, sizeof(ai));
+	struct fuse_setupmapping_in si = { .fh = fh, .foffset = 4096, .len = 8192, .moffset = 16384,
+					   .flags = FUSE_SETUPMAPPING_FLAG_READ };
+	add(c, FUSE_SETUPMAPPING, big, &si, sizeof(si));
+	uint8_t rm[4 + 2 * sizeof(struct fuse_removemapping_one)];
+	removemapping_req(rm, 2, (struct fuse_removemapping_one[]){ { 16384, 4096 }, { 0, 8192 } });
+	add(c, FUSE_REMOVEMAPPING, big, rm, sizeof(rm));
 	struct fuse_forget_in fi = { .nlookup = 1 };
 	add(c, FUSE_FORGET, hello, &fi, sizeof(fi));
 	struct {
@@ -803,6 +818,9 @@ static void test_fuzz(void **state)
 	fuse_server_free(srv);
 	int base_fds = count_fds();
 	srv = fuse_server_new(tree, true);
+	struct dax_map win;
+	assert_int_equal(dax_map_init(&win, 64 * 4096), 0);
+	fuse_server_set_dax(srv, &win);
 	init();
 	struct corpus *c = malloc(sizeof(*c));
 	make_corpus(c);
@@ -899,7 +917,79 @@ static void test_fuzz(void **state)
 	free(c);
 	fuse_server_free(srv);
 	srv = NULL;
+	dax_map_free(&win);
 	assert_int_equal(count_fds(), base_fds);
+}
+
+static int64_t setupmapping(uint64_t node, uint64_t fh, uint64_t foff, uint64_t moff,
+			    uint64_t len, uint64_t flags)
+{
+	struct fuse_setupmapping_in in = { .fh = fh, .foffset = foff, .len = len,
+					   .moffset = moff, .flags = flags };
+	return call(FUSE_SETUPMAPPING, node, &in, sizeof(in));
+}
+
+static void test_dax_mappings(void **state)
+{
+	(void)state;
+	const uint64_t R = FUSE_SETUPMAPPING_FLAG_READ;
+	init();
+	uint64_t big = lookup_ok(1, "big.bin"), hello = lookup_ok(1, "hello.txt"), fh, dfh;
+	assert_int_equal(open_node(big, O_RDONLY, false, &fh), 0);
+	/* No window: ENOSYS. */
+	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, R), -ENOSYS);
+	fuse_server_free(srv);
+	static struct dax_map win; /* static: srv_down may still see it after a failure */
+	assert_int_equal(dax_map_init(&win, 128 * 4096), 0);
+	srv = fuse_server_new(tree, true);
+	fuse_server_set_dax(srv, &win);
+	struct fuse_init_in in = { .major = 7, .minor = FUSE_KERNEL_MINOR_VERSION,
+				   .flags = FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT };
+	int64_t r = call(FUSE_INIT, 0, &in, sizeof(in));
+	struct fuse_init_out o;
+	assert_int_equal(fuse_msg_init(payload(), (uint32_t)r, &o), 0);
+	assert_true(o.flags & FUSE_MAP_ALIGNMENT);
+	assert_int_equal(1u << o.map_alignment, (unsigned)sysconf(_SC_PAGESIZE));
+	big = lookup_ok(1, "big.bin");
+	hello = lookup_ok(1, "hello.txt");
+	assert_int_equal(open_node(big, O_RDONLY, false, &fh), 0);
+	assert_int_equal(open_node(1, O_RDONLY, true, &dfh), 0);
+	/* The file's bytes appear in the window, beyond EOF zeros. */
+	assert_int_equal(setupmapping(big, fh, 65536, 4096, 65536 * 4, R), 0);
+	for (size_t i = 0; i < BIG_SIZE - 65536; i += 997)
+		assert_int_equal(win.base[4096 + i], (uint8_t)((i + 65536) * 7 + (i + 65536) / 251));
+	assert_int_equal(win.base[4096 + BIG_SIZE - 65536 + 10], 0);
+	/* Refused: another node's handle, a directory handle, a bogus one,
+	 * unknown flags, WRITE on a read-only handle, bad ranges. */
+	assert_int_equal(setupmapping(hello, fh, 0, 0, 4096, R), -EBADF);
+	assert_int_equal(setupmapping(1, dfh, 0, 0, 4096, R), -EBADF);
+	assert_int_equal(setupmapping(big, fh ^ (1ull << 40), 0, 0, 4096, R), -EBADF);
+	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, R | 4), -EINVAL);
+	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+	assert_int_equal(setupmapping(big, fh, 0, 127 * 4096, 2 * 4096, R), -EINVAL);
+	assert_int_equal(setupmapping(big, fh, 0, UINT64_MAX - 4095, 4096, R), -EINVAL);
+	assert_int_equal(setupmapping(big, fh, 100, 0, 4096, R), -EINVAL);
+	assert_int_equal(setupmapping(big, fh, UINT64_MAX - 4095, 0, 4096, R), -EINVAL);
+	/* REMOVEMAPPING: all entries checked before any is applied. */
+	uint8_t rm[4 + 2 * sizeof(struct fuse_removemapping_one)];
+	struct fuse_removemapping_one two[2] = { { 4096, 4096 }, { 1ull << 40, 4096 } };
+	removemapping_req(rm, 2, two);
+	assert_int_equal(call(FUSE_REMOVEMAPPING, 1, rm, sizeof(rm)), -EINVAL);
+	assert_int_equal(win.base[4096], (uint8_t)(65536 * 7 + 65536 / 251)); /* untouched */
+	two[1].moffset = 8192;
+	removemapping_req(rm, 3, two); /* more entries than the request holds */
+	assert_int_equal(call(FUSE_REMOVEMAPPING, 1, rm, sizeof(rm)), -EINVAL);
+	removemapping_req(rm, 0, two);
+	assert_int_equal(call(FUSE_REMOVEMAPPING, 1, rm, sizeof(rm)), -EINVAL);
+	removemapping_req(rm, 2, two);
+	assert_int_equal(call(FUSE_REMOVEMAPPING, 1, rm, sizeof(rm)), 0);
+	assert_int_equal(win.nrecs, 1u); /* what is left after 12 KiB: one piece */
+	/* DESTROY ends the session and every mapping with it. */
+	assert_int_equal(call(FUSE_DESTROY, 1, NULL, 0), 0);
+	assert_int_equal(win.nrecs, 0u);
+	fuse_server_free(srv);
+	srv = NULL;
+	dax_map_free(&win);
 }
 
 int main(void)
@@ -916,6 +1006,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_forget, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_fds_released, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_fuzz, srv_up, srv_down),
+		cmocka_unit_test_setup_teardown(test_dax_mappings, srv_up, srv_down),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
