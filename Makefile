@@ -33,7 +33,7 @@ HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"'
 
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
-	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c
+	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c lib/dax_window.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c) $(LIB_SRCS) lib/string.c
 HOST_SRCS := $(wildcard host/*.c host/vmm/*.c) lib/virtq.c
@@ -47,7 +47,11 @@ all: $(BUILD)/kernel.elf $(BUILD)/pier
 
 # Benchmark programs: static (musl), the same binary on the host and in guests.
 BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
-bench-progs: $(BENCH_PROGS)
+bench-progs: $(BENCH_PROGS) $(BUILD)/bench/dax_policy
+# The DAX window policies replayed on the host (no VM): bench/dax_policy.c.
+$(BUILD)/bench/dax_policy: bench/dax_policy.c lib/dax_window.c include/pier/dax_window.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ bench/dax_policy.c lib/dax_window.c
 $(BUILD)/bench/%: bench/progs/%.c
 	@mkdir -p $(dir $@)
 	$(Q)musl-gcc -static -O2 -Wall -Wextra -Werror -o $@ $<

@@ -75,9 +75,12 @@ int fuse_init(struct fuse_conn *c, struct fuse_transport *t)
 		.major = FUSE_KERNEL_VERSION,
 		.minor = FUSE_KERNEL_MINOR_VERSION,
 		.max_readahead = 1 << 20,
-		.flags = FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_MAP_ALIGNMENT |
-			 FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS,
+		.flags = FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_ASYNC_READ | FUSE_BIG_WRITES |
+			 FUSE_PARALLEL_DIROPS,
 	};
+	/* Map alignment only matters, and is only asked for, with a window. */
+	if (t->dax_len)
+		in.flags |= FUSE_MAP_ALIGNMENT;
 	struct fuse_init_out raw, out;
 	struct call k = { .opcode = FUSE_INIT, .arg = &in, .arglen = sizeof(in),
 			  .reply = &raw, .replylen = sizeof(raw) };
@@ -265,4 +268,27 @@ int fuse_access(struct fuse_conn *c, uint64_t node, uint32_t mask)
 	struct call k = { .opcode = FUSE_ACCESS, .nodeid = node, .arg = &in, .arglen = sizeof(in) };
 	int64_t n = request(c, &k);
 	return n < 0 ? (int)n : 0;
+}
+
+int fuse_setupmapping(struct fuse_conn *c, uint64_t node, uint64_t fh, uint64_t foff,
+		      uint64_t len, uint64_t moff, uint64_t flags)
+{
+	struct fuse_setupmapping_in in = { .fh = fh, .foffset = foff, .len = len,
+					   .flags = flags, .moffset = moff };
+	struct call k = { .opcode = FUSE_SETUPMAPPING, .nodeid = node, .arg = &in,
+			  .arglen = sizeof(in) };
+	int64_t n = request(c, &k);
+	return n < 0 ? (int)n : 0;
+}
+
+int fuse_removemapping(struct fuse_conn *c, const struct fuse_removemapping_one *r, uint32_t n)
+{
+	if (n == 0 || n > FUSE_REMOVEMAPPING_MAX)
+		return -EINVAL;
+	/* On the wire the entries follow the 4-byte count unpadded. */
+	struct fuse_removemapping_in in = { .count = n };
+	struct call k = { .opcode = FUSE_REMOVEMAPPING, .arg = &in, .arglen = sizeof(in),
+			  .arg2 = r, .arg2len = n * (uint32_t)sizeof(*r) };
+	int64_t got = request(c, &k);
+	return got < 0 ? (int)got : 0;
 }

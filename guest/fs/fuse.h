@@ -51,4 +51,11 @@ int fuse_readlink(struct fuse_conn *c, uint64_t node, char *buf, uint32_t size);
 int fuse_statfs(struct fuse_conn *c, struct fuse_kstatfs *st);
 int fuse_access(struct fuse_conn *c, uint64_t node, uint32_t mask);
 
+/* DAX: maps [foff, foff+len) of open file fh at window offset moff. */
+int fuse_setupmapping(struct fuse_conn *c, uint64_t node, uint64_t fh, uint64_t foff,
+		      uint64_t len, uint64_t moff, uint64_t flags);
+/* DAX: unmaps n window ranges (1..FUSE_REMOVEMAPPING_MAX) in one request. */
+#define FUSE_REMOVEMAPPING_MAX 256 /* the spec's limit: a 4 KiB page of entries */
+int fuse_removemapping(struct fuse_conn *c, const struct fuse_removemapping_one *r, uint32_t n);
+
 #endif

@@ -400,6 +400,26 @@ int64_t vfs_pread(struct file *f, void *buf, uint64_t len, uint64_t off)
 	return f->vn->ops->read(f, buf, len, off);
 }
 
+int64_t vfs_pread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	if (f->dir)
+		return -EISDIR;
+	return f->vn->ops->read_mapped ? f->vn->ops->read_mapped(f, buf, len, off) : -EAGAIN;
+}
+
+int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa)
+{
+	if (f->dir || !f->vn->ops->map_page)
+		return -EOPNOTSUPP;
+	return f->vn->ops->map_page(f, off, pa);
+}
+
+void vfs_unmap_page(struct file *f, uint64_t pa)
+{
+	if (f->vn->ops->unmap_page)
+		f->vn->ops->unmap_page(f, pa);
+}
+
 int64_t vfs_read(struct file *f, void *buf, uint64_t len)
 {
 	int64_t n = vfs_pread(f, buf, len, f->pos);

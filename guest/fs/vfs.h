@@ -40,6 +40,14 @@ struct vnode_ops {
 	int (*getattr)(struct vnode *v);
 	int (*open)(struct file *f, uint32_t flags);
 	int64_t (*read)(struct file *f, void *buf, uint64_t len, uint64_t off);
+	/* Optional: reads into any mapped address (a user buffer) without a
+	 * device transfer (DAX); -EAGAIN when it cannot, and read is used. */
+	int64_t (*read_mapped)(struct file *f, void *buf, uint64_t len, uint64_t off);
+	/* Optional (DAX): the physical page holding file offset off, held
+	 * until unmap_page. -EOPNOTSUPP: this file cannot be mapped so;
+	 * -ENXIO: off is past the end of the file. */
+	int (*map_page)(struct file *f, uint64_t off, uint64_t *pa);
+	void (*unmap_page)(struct file *f, uint64_t pa);
 	/* Lists entries from f->pos on, advancing it. */
 	int (*readdir)(struct file *f, vfs_dirent_fn fn, void *arg);
 	int (*readlink)(struct vnode *v, char *buf, uint32_t size);
@@ -105,6 +113,12 @@ int vfs_permission(struct vnode *v, uint32_t mask);
 int vfs_open(const char *path, uint32_t flags, struct file **out);
 int64_t vfs_read(struct file *f, void *buf, uint64_t len);
 int64_t vfs_pread(struct file *f, void *buf, uint64_t len, uint64_t off);
+/* Like vfs_pread into any mapped address; -EAGAIN where the file system
+ * cannot (then use vfs_pread with a kernel buffer). */
+int64_t vfs_pread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off);
+/* The file's own page at off for a program mapping (see vnode_ops.map_page). */
+int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa);
+void vfs_unmap_page(struct file *f, uint64_t pa);
 int vfs_readdir(struct file *f, vfs_dirent_fn fn, void *arg);
 int vfs_readlink(const char *path, char *buf, uint32_t size);
 int vfs_statfs(struct vnode *v, struct vfs_statfs *st);

@@ -8,6 +8,7 @@
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "fuse.h"
+#include "fuse_dax.h"
 #include "vfs.h"
 #include "virtiofs.h"
 
@@ -19,6 +20,7 @@ struct virtiofs {
 	/* FORGETs wait here and go out in batches. */
 	uint64_t forget_ids[FORGET_QUEUE], forget_counts[FORGET_QUEUE];
 	unsigned nforget;
+	struct fuse_dax *dax; /* the DAX window, or NULL: FUSE_READ only */
 };
 
 static const struct vnode_ops fuse_vnode_ops;
@@ -59,6 +61,8 @@ static void fuse_evict(struct vnode *v)
 	struct virtiofs *fs = fs_of(v);
 	if (!v->nlookup || v->id == FUSE_ROOT_ID)
 		return; /* the root is never looked up, so never forgotten */
+	if (fs->dax)
+		fuse_dax_forget_node(fs->dax, v->id);
 	fs->forget_ids[fs->nforget] = v->id;
 	fs->forget_counts[fs->nforget] = v->nlookup;
 	if (++fs->nforget == FORGET_QUEUE)
@@ -116,9 +120,50 @@ static int fuse_vopen(struct file *f, uint32_t flags)
 	return fuse_open(&fs_of(f->vn)->conn, f->vn->id, f->dir, flags, &f->fh);
 }
 
+/* From the DAX window; -EAGAIN when it cannot serve the first byte. */
+static int64_t fuse_vread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off)
+{
+	struct virtiofs *fs = fs_of(f->vn);
+	if (!fs->dax)
+		return -EAGAIN;
+	int err = fuse_vgetattr(f->vn); /* the size, as fresh as its timeout */
+	if (err)
+		return err;
+	return fuse_dax_read(fs->dax, f->vn->id, f->fh, f->vn->attr.size, buf, len, off);
+}
+
+static int fuse_vmap_page(struct file *f, uint64_t off, uint64_t *pa)
+{
+	struct virtiofs *fs = fs_of(f->vn);
+	if (!fs->dax)
+		return -EOPNOTSUPP;
+	int err = fuse_vgetattr(f->vn);
+	if (err)
+		return err;
+	if (off >= f->vn->attr.size)
+		return -ENXIO;
+	return fuse_dax_get_page(fs->dax, f->vn->id, f->fh, f->vn->attr.size, off, pa);
+}
+
+static void fuse_vunmap_page(struct file *f, uint64_t pa)
+{
+	fuse_dax_put_page(fs_of(f->vn)->dax, pa);
+}
+
 static int64_t fuse_vread(struct file *f, void *buf, uint64_t len, uint64_t off)
 {
-	return fuse_read(&fs_of(f->vn)->conn, f->vn->id, f->fh, buf, len, off);
+	struct fuse_conn *c = &fs_of(f->vn)->conn;
+	int64_t n = fuse_vread_mapped(f, buf, len, off);
+	if (n == -EAGAIN)
+		n = 0;
+	else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= f->vn->attr.size)
+		return n;
+	/* No window, or a chunk it could not map: the rest by FUSE_READ. */
+	int64_t m = fuse_read(c, f->vn->id, f->fh, (uint8_t *)buf + n, len - (uint64_t)n,
+			      off + (uint64_t)n);
+	if (m < 0)
+		return n ? n : m;
+	return n + m;
 }
 
 static void fuse_vrelease(struct file *f)
@@ -198,6 +243,9 @@ static const struct vnode_ops fuse_vnode_ops = {
 	.getattr = fuse_vgetattr,
 	.open = fuse_vopen,
 	.read = fuse_vread,
+	.read_mapped = fuse_vread_mapped,
+	.map_page = fuse_vmap_page,
+	.unmap_page = fuse_vunmap_page,
 	.readdir = fuse_vreaddir,
 	.readlink = fuse_vreadlink,
 	.release = fuse_vrelease,
@@ -208,6 +256,8 @@ static void virtiofs_unmount(struct mount *m)
 {
 	struct virtiofs *fs = m->fs;
 	flush_forgets(fs);
+	if (fs->dax)
+		fuse_dax_report(fs->dax, fs->conn.t->tag);
 	kprintf("virtiofs '%s': unmounted: %llu requests, %llu lookups, %llu forgotten in %llu "
 		"messages, %llu errors\n",
 		fs->conn.t->tag, (unsigned long long)fs->conn.requests,
@@ -226,6 +276,7 @@ int virtiofs_mount(struct fuse_transport *t, const char *path)
 		kprintf("virtiofs '%s': FUSE_INIT failed (%d)\n", t->tag, err);
 		return err;
 	}
+	fs->dax = fuse_dax_new(&fs->conn);
 	struct mount *m = vfs_mount_new(fs, virtiofs_unmount);
 	bool created;
 	struct vnode *root = m ? vnode_get(m, FUSE_ROOT_ID, &fuse_vnode_ops, &created) : NULL;

@@ -5,6 +5,7 @@
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
 #include "../drivers/virtio.h"
+#include "../fs/fuse_dax.h"
 #include "../mm/mm.h"
 #include "console.h"
 #include "control.h"
@@ -15,7 +16,7 @@
 static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_pci_intx", "uid", "gid", "dcache_max",
-	"env", "cwd", "strace",
+	"env", "cwd", "strace", "dax", "dax_chunk", "dax_policy",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -40,6 +41,32 @@ static int parse_int(const char *key, const char *v, int lo, int hi, int dflt)
 	return (int)n;
 }
 
+/* dax=0|1, dax_chunk=SIZE (a power of two, 4K..1G), dax_policy=lru|lifo|linux. */
+static void apply_dax(const struct cmdline *cl)
+{
+	const char *v;
+	unsigned long long n;
+	if ((v = cmdline_get(cl, "dax")))
+		fuse_dax_options.off = parse_int("dax", v, 0, 1, 1) == 0;
+	if ((v = cmdline_get(cl, "dax_chunk"))) {
+		if (cmdline_parse_u64(v, &n) || n < 4096 || n > (1ULL << 30) || (n & (n - 1)))
+			kwarn("warning: option dax_chunk=%s: expected a power of two 4K..1G, "
+			      "using 2M\n", v);
+		else
+			fuse_dax_options.chunk = n;
+	}
+	if ((v = cmdline_get(cl, "dax_policy"))) {
+		if (strcmp(v, "lru") == 0)
+			fuse_dax_options.policy = DAX_POLICY_LRU;
+		else if (strcmp(v, "lifo") == 0)
+			fuse_dax_options.policy = DAX_POLICY_LIFO;
+		else if (strcmp(v, "linux") == 0)
+			fuse_dax_options.policy = DAX_POLICY_LINUX;
+		else
+			kwarn("warning: option dax_policy=%s: expected lru, lifo or linux\n", v);
+	}
+}
+
 void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 {
 	const char *v;
@@ -52,6 +79,7 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->strace = (v = cmdline_get(cl, "strace")) ? parse_int("strace", v, 0, 1, 0) : 0;
 	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
 				   ? parse_int("dcache_max", v, 16, 1 << 20, 32768) : 32768;
+	apply_dax(cl);
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
 			kwarn("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);

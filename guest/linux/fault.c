@@ -2,6 +2,7 @@
  * Program faults (see fault.h).
  */
 #include <linux/signal.h>
+#include <pier/errno.h>
 #include "../arch/x86_64/cpu.h"
 #include "../kernel/console.h"
 #include "../kernel/control.h"
@@ -41,13 +42,14 @@ static int signal_for(uint64_t vector)
 void user_fault(struct trap_frame *f)
 {
 	uint64_t addr = f->vector == 14 ? read_cr2() : 0;
+	int why = 0;
 	if (f->vector == 14 && !(f->error & PF_PRESENT) &&
-	    vm_fault(addr, f->error & PF_WRITE, f->error & PF_INSTR) == 0)
+	    (why = vm_fault(addr, f->error & PF_WRITE, f->error & PF_INSTR)) == 0)
 		return; /* a page of one of its regions, now there */
 	if ((f->cs & 3) != 3)
 		panic("kernel fault on user address %llx at rip %llx (unchecked user access)",
 		      (unsigned long long)addr, (unsigned long long)f->rip);
-	int sig = signal_for(f->vector);
+	int sig = why == -ENXIO ? SIGBUS : signal_for(f->vector); /* past a mapped file's end */
 	if (f->vector == 14)
 		kwarn("program killed by %s (%s of address 0x%llx) at rip 0x%llx\n", signame(sig),
 		      f->error & PF_INSTR ? "execution" : f->error & PF_WRITE ? "write" : "read",

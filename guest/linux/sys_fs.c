@@ -41,14 +41,22 @@ static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t
 	while (done < len) {
 		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
 		uint64_t at = off < 0 ? f->pos : (uint64_t)off + done;
-		int64_t n = vfs_pread(f, bounce, want, at);
+		/* Straight from the DAX window where there is one: one copy. A
+		 * short count there is not EOF (a chunk it could not map); the
+		 * next round falls back and finds out. */
+		int64_t n = vfs_pread_mapped(f, (char *)ubuf + done, want, at);
+		bool mapped = n != -EAGAIN;
+		if (!mapped) {
+			n = vfs_pread(f, bounce, want, at);
+			if (n > 0)
+				memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked by the caller */
+		}
 		if (n < 0)
 			return done ? (int64_t)done : n;
-		memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked by the caller */
 		done += (uint64_t)n;
 		if (off < 0)
 			f->pos += (uint64_t)n;
-		if ((uint64_t)n < want)
+		if (n == 0 || (!mapped && (uint64_t)n < want))
 			break;
 	}
 	return (int64_t)done;

@@ -1,7 +1,9 @@
 /*
  * Memory system calls over the program's regions (mm/vm.c). Anonymous
  * memory appears zeroed on first touch; a private file mapping is filled
- * by reading the file in at mmap time (no page cache sharing yet).
+ * by reading the file in at mmap time, unless the file system can hand out
+ * its own pages (DAX: file_map.c), which a read-only or shared mapping
+ * then uses with no copy.
  */
 #include <asm/mman.h>
 #include <linux/mman.h>
@@ -9,6 +11,7 @@
 #include <pier/string.h>
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "file_map.h"
 #include "process.h"
 #include "syscall.h"
 
@@ -85,26 +88,41 @@ SYS(mmap)
 			return -ENOMEM;
 	}
 	uint32_t p = vm_prot(prot);
-	int err = vm_add(addr, len, p ? p : 0, "mmap");
+	/* A file the file system can map (DAX): its own pages, no copy. A
+	 * private writable mapping is copied, so the file is never written. */
+	if (of && (type != MAP_PRIVATE || !(prot & PROT_WRITE))) {
+		int err = file_map_add(addr, len, p, of, off, type != MAP_PRIVATE);
+		if (err != -EOPNOTSUPP)
+			return err ? (err == -EINVAL ? -ENOMEM : err) : (int64_t)addr;
+	}
+	if (!of) {
+		int err = vm_add(addr, len, p, "mmap");
+		return err ? (err == -EINVAL ? -ENOMEM : err) : (int64_t)addr;
+	}
+	/* A copy: the file's pages read in now; whole pages past its end are
+	 * SIGBUS when touched, as on Linux. */
+	struct vnode *vn = of->file->vn;
+	int err = vn->ops->getattr(vn);
+	if (err)
+		return err;
+	uint64_t size = vn->attr.size;
+	bool shared = type != MAP_PRIVATE;
+	uint64_t body = off >= size ? 0 : round_up(size - off) < len ? round_up(size - off) : len;
+	err = body ? vm_add_file(addr, body, p, shared, false) : 0;
+	if (!err && body < len && (err = vm_add_file(addr + body, len - body, p, shared, true)))
+		vm_remove(addr, body);
 	if (err)
 		return err == -EINVAL ? -ENOMEM : err;
-	if (of) {
-		/* Read the file in page by page through the kernel's view of
-		 * the pages, so read-only mappings can be filled too. */
-		for (uint64_t o = 0; o < len; o += PAGE) {
-			char *page = vm_page(addr + o);
-			if (!page) {
-				vm_remove(addr, len);
-				return -ENOMEM;
-			}
-			int64_t n = vfs_pread(of->file, page, PAGE, off + o);
-			if (n < 0) {
-				vm_remove(addr, len);
-				return n;
-			}
-			if (n < (int64_t)PAGE)
-				break; /* the rest stays zero, like past-EOF pages */
+	for (uint64_t o = 0; o < body; o += PAGE) {
+		/* Through the kernel's view of the page: read-only ones too. */
+		char *page = vm_page(addr + o);
+		int64_t n = page ? vfs_pread(of->file, page, PAGE, off + o) : -ENOMEM;
+		if (n < 0) {
+			vm_remove(addr, len);
+			return n;
 		}
+		if (n < (int64_t)PAGE)
+			break; /* the rest of the last page stays zero */
 	}
 	return (int64_t)addr;
 }
@@ -134,6 +152,8 @@ SYS(mremap)
 	struct vma *v = vm_find(old);
 	if (!v || !vm_covered(old, old_len))
 		return -EFAULT;
+	if (v->backing && new_len > old_len)
+		return -EINVAL; /* growing or moving a file's own pages: not supported */
 	uint32_t prot = v->prot;
 	if (new_len <= old_len) {
 		if (new_len < old_len)

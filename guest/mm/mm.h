@@ -5,6 +5,7 @@
 #ifndef GUEST_MM_H
 #define GUEST_MM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pier/pvh.h>
@@ -36,5 +37,7 @@ size_t kheap_used(void);
  * (uncached above 4 GiB) and returns its virtual address, or NULL.
  */
 void *mmio_map(uint64_t pa, uint64_t size);
+/* The same, write-back cached (the DAX window: file pages, not registers). */
+void *mmio_map_cached(uint64_t pa, uint64_t size);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * Mapping device memory. The boot page tables cover the low 4 GiB through
  * the direct map; device BARs and (later) the DAX window may sit above it,
- * so this adds 2 MiB direct-map entries for them on demand, uncached.
+ * so this adds 2 MiB direct-map entries for them on demand: uncached for
+ * registers, write-back for the DAX window (it is host page cache, not a
+ * device: loads from it must be cached to be fast).
  */
 #include "../arch/x86_64/memlayout.h"
 #include "../arch/x86_64/paging.h"
@@ -28,7 +30,7 @@ static uint64_t *next_table(uint64_t *entry)
 	return table_at(*entry);
 }
 
-void *mmio_map(uint64_t pa, uint64_t size)
+static void *map_range(uint64_t pa, uint64_t size, bool cached)
 {
 	if (size == 0 || pa + size < pa || pa + size > DIRECT_MAP_LIMIT) {
 		kprintf("mmio: cannot map %llx+%llx\n", (unsigned long long)pa,
@@ -44,7 +46,17 @@ void *mmio_map(uint64_t pa, uint64_t size)
 			return NULL;
 		uint64_t *pde = &pd[a >> 21 & 511];
 		if (!(*pde & PTE_P))
-			*pde = a | PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT;
+			*pde = a | PTE_P | PTE_W | PTE_PS | (cached ? 0 : PTE_PCD | PTE_PWT);
 	}
 	return phys_to_virt(pa);
+}
+
+void *mmio_map(uint64_t pa, uint64_t size)
+{
+	return map_range(pa, size, false);
+}
+
+void *mmio_map_cached(uint64_t pa, uint64_t size)
+{
+	return map_range(pa, size, true);
 }

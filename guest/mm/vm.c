@@ -13,6 +13,7 @@
 #include "vm.h"
 
 #define PAGE 4096ULL
+#define PTE_FOREIGN (1ULL << 9) /* software bit: the page is a backing's, not pmem's */
 #define MMAP_TOP 0x00007f0000000000ULL /* mmap regions grow down from here */
 
 static uint64_t *pml4;
@@ -81,7 +82,7 @@ bool vm_range_free(uint64_t start, uint64_t len)
 	return true;
 }
 
-int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
+static int add_region(const struct vma *proto, uint64_t start, uint64_t len)
 {
 	len = (len + PAGE - 1) & ~(PAGE - 1);
 	if ((start & (PAGE - 1)) || len == 0 || !vm_range_free(start, len))
@@ -89,7 +90,9 @@ int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
 	struct vma *n = kmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	*n = (struct vma){ start, start + len, prot, what, NULL };
+	*n = *proto;
+	n->start = start;
+	n->end = start + len;
 	struct vma **pp = &vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
@@ -99,7 +102,9 @@ int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
 	 * piece (brk, mremap) stays one region. */
 	for (struct vma *v = vmas; v && v->next;) {
 		struct vma *w = v->next;
-		if (v->end == w->start && v->prot == w->prot && v->what == w->what) {
+		if (v->end == w->start && v->prot == w->prot && v->what == w->what &&
+		    !v->backing && !w->backing && v->shared == w->shared &&
+		    v->past_eof == w->past_eof) {
 			v->end = w->end;
 			v->next = w->next;
 			kfree(w);
@@ -108,6 +113,26 @@ int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
 		}
 	}
 	return 0;
+}
+
+int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
+{
+	struct vma proto = { .prot = prot, .what = what };
+	return add_region(&proto, start, len);
+}
+
+int vm_add_backed(uint64_t start, uint64_t len, uint32_t prot, const struct vm_backing_ops *ops,
+		  void *ctx, uint64_t file_off, bool shared)
+{
+	struct vma proto = { .prot = prot, .what = "mmap", .backing = ops, .ctx = ctx,
+			     .file_off = file_off, .shared = shared };
+	return add_region(&proto, start, len);
+}
+
+int vm_add_file(uint64_t start, uint64_t len, uint32_t prot, bool shared, bool past_eof)
+{
+	struct vma proto = { .prot = prot, .what = "mmap", .shared = shared, .past_eof = past_eof };
+	return add_region(&proto, start, len);
 }
 
 bool vm_covered(uint64_t start, uint64_t len)
@@ -121,12 +146,17 @@ bool vm_covered(uint64_t start, uint64_t len)
 	return true;
 }
 
-static void unmap_pages(uint64_t start, uint64_t end)
+/* Unmaps the pages of [start, end) inside region v: ours go back to pmem,
+ * a backing's back to it. */
+static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
 {
 	for (uint64_t va = start; va < end; va += PAGE) {
 		uint64_t *pte = pte_of(va, false);
 		if (pte && (*pte & PTE_P)) {
-			pmem_free(*pte & PTE_ADDR, 1);
+			if (*pte & PTE_FOREIGN)
+				v->backing->put(v->ctx, *pte & PTE_ADDR);
+			else
+				pmem_free(*pte & PTE_ADDR, 1);
 			*pte = 0;
 			invlpg(va);
 		}
@@ -144,6 +174,9 @@ static int split_at(uint64_t addr)
 		return -ENOMEM;
 	*n = *v;
 	n->start = addr;
+	n->file_off = v->file_off + (addr - v->start);
+	if (v->backing)
+		v->backing->hold(v->ctx);
 	v->end = addr;
 	v->next = n;
 	return 0;
@@ -157,13 +190,44 @@ void vm_remove(uint64_t start, uint64_t len)
 	for (struct vma **pp = &vmas; *pp;) {
 		struct vma *v = *pp;
 		if (v->start >= start && v->end <= end) {
-			unmap_pages(v->start, v->end);
+			unmap_pages(v, v->start, v->end);
 			*pp = v->next;
+			if (v->backing)
+				v->backing->release(v->ctx);
 			kfree(v);
 		} else {
 			pp = &v->next;
 		}
 	}
+}
+
+/*
+ * A private file region about to become writable gets its own copy of
+ * every page (the window's pages are the host's file: never written
+ * through a private mapping), and stops being backed.
+ */
+static int privatize(struct vma *v)
+{
+	for (uint64_t va = v->start; va < v->end; va += PAGE) {
+		uint64_t *pte = pte_of(va, true), pa, mine = pmem_alloc(1);
+		if (!pte || !mine)
+			return -ENOMEM;
+		bool present = *pte & PTE_P;
+		int err = present ? 0 : v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
+		if (present)
+			pa = *pte & PTE_ADDR;
+		if (!err)
+			memcpy(phys_to_virt(mine), phys_to_virt(pa), PAGE);
+		if (!err || present)
+			v->backing->put(v->ctx, pa);
+		/* Past end of file a private page is zeros, as it stays. */
+		*pte = mine | pte_bits(v->prot);
+		invlpg(va);
+	}
+	v->backing->release(v->ctx);
+	v->backing = NULL;
+	v->ctx = NULL;
+	return 0;
 }
 
 int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
@@ -173,6 +237,8 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 		struct vma *v = vm_find(a);
 		if (!v)
 			return -ENOMEM; /* Linux's answer for an unmapped hole */
+		if (v->shared && (prot & VM_WRITE))
+			return -EACCES; /* the file is open read-only */
 		a = v->end;
 	}
 	if (split_at(start) || split_at(end))
@@ -180,6 +246,8 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 	for (struct vma *v = vmas; v; v = v->next) {
 		if (v->start < start || v->end > end)
 			continue;
+		if (v->backing && (prot & VM_WRITE) && privatize(v))
+			return -ENOMEM;
 		v->prot = prot;
 		for (uint64_t va = v->start; va < v->end; va += PAGE) {
 			uint64_t *pte = pte_of(va, false);
@@ -239,6 +307,16 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 		return -ENOMEM;
 	if (*pte & PTE_P)
 		return 0; /* already there (a fault on a present page is a permission fault) */
+	if (v->past_eof)
+		return -ENXIO;
+	if (v->backing) {
+		uint64_t pa;
+		int err = v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
+		if (err)
+			return err == -ENXIO ? -ENXIO : -EFAULT;
+		*pte = pa | pte_bits(v->prot) | PTE_FOREIGN;
+		return 0;
+	}
 	uint64_t pa = pmem_alloc(1);
 	if (!pa)
 		return -ENOMEM;
@@ -251,8 +329,8 @@ void *vm_page(uint64_t va)
 	uint64_t *pte = pte_of(page_down(va), false);
 	if (!pte || !(*pte & PTE_P)) {
 		struct vma *v = vm_find(va);
-		if (!v)
-			return NULL;
+		if (!v || v->backing)
+			return NULL; /* a file's pages are not the loader's to fill */
 		/* The loader fills read-only pages too: populate regardless. */
 		uint64_t pa = pmem_alloc(1);
 		pte = pte_of(page_down(va), true);
@@ -265,7 +343,13 @@ void *vm_page(uint64_t va)
 
 void vm_discard(uint64_t start, uint64_t len)
 {
-	unmap_pages(page_down(start), start + len);
+	/* Page by page, since the range may span regions of both kinds: a
+	 * file's pages come back from the file on the next touch. */
+	for (uint64_t va = page_down(start); va < start + len; va += PAGE) {
+		struct vma *v = vm_find(va);
+		if (v)
+			unmap_pages(v, va, va + PAGE);
+	}
 }
 
 int user_check(uint64_t addr, uint64_t len, bool write)

@@ -17,11 +17,30 @@
 #define VM_WRITE 2u
 #define VM_EXEC 4u
 
+/*
+ * Where a file-backed region's pages come from when they are not RAM of
+ * ours (a DAX file mapping: the window's pages themselves). get() hands
+ * out the page for a file offset and holds it until put(); hold() and
+ * release() count the regions that refer to ctx.
+ */
+struct vm_backing_ops {
+	/* 0, -ENXIO past end of file (SIGBUS), or another -errno. */
+	int (*get)(void *ctx, uint64_t file_off, uint64_t *pa);
+	void (*put)(void *ctx, uint64_t pa);
+	void (*hold)(void *ctx);
+	void (*release)(void *ctx);
+};
+
 struct vma {
 	uint64_t start, end;   /* page aligned, end exclusive */
 	uint32_t prot;         /* VM_* */
 	const char *what;      /* "stack", "brk", "mmap", "elf": for fault reports */
 	struct vma *next;      /* sorted by start */
+	const struct vm_backing_ops *backing; /* NULL: anonymous pages from pmem */
+	void *ctx;             /* the backing's, one reference per region */
+	uint64_t file_off;     /* file offset at start */
+	bool shared;           /* MAP_SHARED of a file: never writable (files are read-only) */
+	bool past_eof;         /* wholly past a mapped file's end: touching it is SIGBUS */
 };
 
 /* Builds the program's page tables and switches to them. */
@@ -29,6 +48,16 @@ int vm_init(void);
 
 /* Adds a region (the range must be free); pages come on demand. */
 int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what);
+/*
+ * Adds a region whose pages come from `ops` (file offset file_off at
+ * start), taking over one reference to ctx. 0 or -errno (then the
+ * reference is still the caller's).
+ */
+int vm_add_backed(uint64_t start, uint64_t len, uint32_t prot, const struct vm_backing_ops *ops,
+		  void *ctx, uint64_t file_off, bool shared);
+/* Adds a region for a copied file mapping: shared (never writable) and/or
+ * lying wholly past the file's end (touching it is SIGBUS). */
+int vm_add_file(uint64_t start, uint64_t len, uint32_t prot, bool shared, bool past_eof);
 /* Removes [start, start+len): unmaps and frees its pages, splits regions. */
 void vm_remove(uint64_t start, uint64_t len);
 /* Changes protection of [start, start+len), which must be fully mapped. */
@@ -44,7 +73,8 @@ struct vma *vm_find(uint64_t addr);
 /* Moves the pages of [old, old+len) to new (same length); for mremap. */
 int vm_move(uint64_t old, uint64_t new_start, uint64_t len);
 
-/* Makes the page at addr present (demand fault); 0 or -EFAULT. */
+/* Makes the page at addr present (demand fault); 0, -EFAULT (no region or
+ * no permission: SIGSEGV), -ENXIO (past a mapped file's end: SIGBUS). */
 int vm_fault(uint64_t addr, bool write, bool exec);
 /* The kernel-visible address of user page va, populating it; NULL on error. */
 void *vm_page(uint64_t va);

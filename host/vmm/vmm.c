@@ -402,6 +402,11 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			v.ctl.bad_lines);
 	for (int i = 0; i < v.nfs; i++)
+		if (v.fs[i].dax.repairs)
+			fprintf(stderr, "pier: virtio-fs '%.36s': %llu DAX mappings cut back to zeros "
+					"where their files shrank on the host\n", v.fs[i].config.tag,
+				(unsigned long long)v.fs[i].dax.repairs);
+	for (int i = 0; i < v.nfs; i++)
 		if (v.fs[i].t.bad_writes)
 			fprintf(stderr, "pier: virtio-mmio %#llx: ignored %llu invalid register "
 					"writes from the guest\n", (unsigned long long)v.fs[i].t.base,

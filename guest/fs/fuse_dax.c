@@ -1,0 +1,207 @@
+/*
+ * DAX reads and mappings (see fuse_dax.h). Everything about the window the
+ * device reports is untrusted: its address and length are checked before
+ * it is mapped, and the host's map alignment must fit a page.
+ */
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../kernel/console.h"
+#include "../mm/mm.h"
+#include "fuse_dax.h"
+
+#define PAGE 4096ULL
+#define WINDOW_LIMIT (512ULL << 30) /* what the direct map can reach */
+#define REMOVE_BATCH 64              /* ranges per REMOVEMAPPING we build */
+
+struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU };
+
+static const char *policy_name(enum dax_policy p)
+{
+	return p == DAX_POLICY_LIFO ? "lifo" : p == DAX_POLICY_LINUX ? "linux" : "lru";
+}
+
+struct fuse_dax *fuse_dax_new(struct fuse_conn *c)
+{
+	struct fuse_transport *t = c->t;
+	uint64_t a = t->dax_addr, len = t->dax_len;
+	if (!len || fuse_dax_options.off)
+		return NULL;
+	/* untrusted: from the device */
+	if ((a | len) & (PAGE - 1) || a + len < a || a + len > WINDOW_LIMIT) {
+		kprintf("virtiofs '%s': DAX window %llx+%llx unusable; reading by FUSE_READ\n",
+			t->tag, (unsigned long long)a, (unsigned long long)len);
+		return NULL;
+	}
+	if (!(c->flags & FUSE_MAP_ALIGNMENT) || c->map_alignment > 21) {
+		kprintf("virtiofs '%s': no usable map alignment; reading by FUSE_READ\n", t->tag);
+		return NULL;
+	}
+	/* The chunk: the option, but at least a page and the host's
+	 * alignment, and no larger than the window. */
+	uint64_t chunk = fuse_dax_options.chunk, align = 1ULL << c->map_alignment;
+	if (chunk < align)
+		chunk = align;
+	if (chunk < PAGE)
+		chunk = PAGE;
+	while (chunk > len)
+		chunk >>= 1;
+	uint32_t n = (uint32_t)(len / chunk < DAX_MAX_CHUNKS ? len / chunk : DAX_MAX_CHUNKS);
+	size_t bytes = dax_window_bytes(n);
+	struct fuse_dax *d = kzalloc(sizeof(*d));
+	void *mem = kmalloc_aligned(bytes ? bytes : 1, 64);
+	uint64_t *covered = kzalloc((size_t)n * sizeof(uint64_t));
+	uint8_t *virt = d && mem && covered ? mmio_map_cached(a, (uint64_t)n * chunk) : NULL;
+	if (!virt || dax_window_init(&d->w, (uint64_t)n * chunk, chunk, c->map_alignment,
+				     fuse_dax_options.policy, mem, bytes)) {
+		kprintf("virtiofs '%s': cannot set up the DAX window; reading by FUSE_READ\n",
+			t->tag);
+		if (d)
+			kfree(d);
+		if (mem)
+			kfree(mem);
+		if (covered)
+			kfree(covered);
+		return NULL;
+	}
+	d->conn = c;
+	d->virt = virt;
+	d->phys = a;
+	d->len = (uint64_t)n * chunk;
+	d->covered = covered;
+	kprintf("virtiofs '%s': DAX window %llu MiB at %llx, %u chunks of %llu KiB (%s)\n",
+		t->tag, (unsigned long long)(d->len >> 20), (unsigned long long)a, n,
+		(unsigned long long)(chunk >> 10), policy_name(fuse_dax_options.policy));
+	return d;
+}
+
+/* One REMOVEMAPPING for every chunk in `chunks` (already free in w). */
+static void remove_chunks(struct fuse_dax *d, const uint32_t *chunks, uint32_t n)
+{
+	struct fuse_removemapping_one r[REMOVE_BATCH];
+	for (uint32_t i = 0; i < n; i++)
+		r[i] = (struct fuse_removemapping_one){ dax_chunk_offset(&d->w, chunks[i]),
+							 d->w.chunk_size };
+	if (n && fuse_removemapping(d->conn, r, n) == 0) {
+		d->stats.remove_msgs++;
+		d->stats.removed += n;
+	}
+}
+
+/*
+ * The chunk holding file chunk `idx` of (node, fh), set up if needed and
+ * covering at least `need` bytes of it; DAX_NONE when that cannot be.
+ */
+static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
+			  uint64_t idx, uint64_t need)
+{
+	uint64_t cs = d->w.chunk_size, foff = idx * cs;
+	uint64_t have = size > foff ? (size - foff < cs ? size - foff : cs) : 0;
+	uint32_t c = dax_find(&d->w, node, idx);
+	if (c != DAX_NONE && d->covered[c] >= need)
+		return c;
+	/* A pinned chunk is not set up again: a failure would leave program
+	 * pages pointing at nothing. Its reader falls back instead. */
+	if (c != DAX_NONE && d->w.chunks[c].pins)
+		return DAX_NONE;
+	if (c == DAX_NONE) {
+		struct dax_victims v;
+		c = dax_alloc(&d->w, node, idx, &v);
+		if (c == DAX_NONE)
+			return DAX_NONE; /* every chunk pinned by program mappings */
+		uint32_t others[DAX_MAX_VICTIMS], n = 0;
+		for (uint32_t i = 0; i < v.n; i++)
+			if (v.v[i].chunk != c)
+				others[n++] = v.v[i].chunk;
+		for (uint32_t i = 0; i < n; i += REMOVE_BATCH)
+			remove_chunks(d, others + i, n - i < REMOVE_BATCH ? n - i : REMOVE_BATCH);
+	}
+	/* New, or the file grew past what the chunk saw at setup: map (again);
+	 * a setup over a mapped range replaces it. */
+	int err = fuse_setupmapping(d->conn, node, fh, foff, cs, dax_chunk_offset(&d->w, c),
+				    FUSE_SETUPMAPPING_FLAG_READ);
+	if (err) {
+		/* The host leaves the range empty after a failed setup. */
+		d->stats.setup_errors++;
+		d->covered[c] = 0;
+		dax_drop(&d->w, c);
+		return DAX_NONE;
+	}
+	d->stats.setups++;
+	d->covered[c] = have;
+	return have >= need ? c : DAX_NONE;
+}
+
+int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, void *buf,
+		      uint64_t len, uint64_t off)
+{
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	uint64_t cs = d->w.chunk_size, done = 0;
+	while (done < len) {
+		uint64_t at = off + done, in = at & (cs - 1);
+		uint64_t n = cs - in < len - done ? cs - in : len - done;
+		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n);
+		if (c == DAX_NONE)
+			break;
+		memcpy((uint8_t *)buf + done, d->virt + dax_chunk_offset(&d->w, c) + in, n);
+		done += n;
+	}
+	if (!done) {
+		d->stats.fallbacks++;
+		return -EAGAIN;
+	}
+	d->stats.reads++;
+	d->stats.read_bytes += done;
+	return (int64_t)done;
+}
+
+int fuse_dax_get_page(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, uint64_t off,
+		      uint64_t *pa)
+{
+	if ((off & (PAGE - 1)) || off >= size)
+		return -EINVAL;
+	uint64_t cs = d->w.chunk_size, in = off & (cs - 1);
+	uint64_t need = size - off < PAGE ? in + (size - off) : in + PAGE;
+	uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, off), need);
+	if (c == DAX_NONE || dax_pin(&d->w, c))
+		return -ENOMEM;
+	*pa = d->phys + dax_chunk_offset(&d->w, c) + in;
+	d->stats.pages_mapped++;
+	return 0;
+}
+
+bool fuse_dax_owns(const struct fuse_dax *d, uint64_t pa)
+{
+	return d && pa >= d->phys && pa - d->phys < d->len;
+}
+
+void fuse_dax_put_page(struct fuse_dax *d, uint64_t pa)
+{
+	if (fuse_dax_owns(d, pa))
+		dax_unpin(&d->w, (uint32_t)((pa - d->phys) / d->w.chunk_size));
+}
+
+void fuse_dax_forget_node(struct fuse_dax *d, uint64_t node)
+{
+	uint32_t chunks[REMOVE_BATCH], n;
+	do {
+		n = dax_drop_inode(&d->w, node, chunks, REMOVE_BATCH);
+		remove_chunks(d, chunks, n);
+	} while (n == REMOVE_BATCH);
+}
+
+void fuse_dax_report(const struct fuse_dax *d, const char *tag)
+{
+	const struct dax_stats *w = &d->w.stats;
+	kprintf("virtiofs '%s': DAX: %llu reads (%llu KiB) from the window, %llu by FUSE_READ; "
+		"%llu setups (%llu failed), %llu ranges removed in %llu requests; %llu hits, "
+		"%llu misses, %llu evictions; %llu pages mapped into the program\n", tag,
+		(unsigned long long)d->stats.reads, (unsigned long long)(d->stats.read_bytes >> 10),
+		(unsigned long long)d->stats.fallbacks, (unsigned long long)d->stats.setups,
+		(unsigned long long)d->stats.setup_errors, (unsigned long long)d->stats.removed,
+		(unsigned long long)d->stats.remove_msgs, (unsigned long long)w->hits,
+		(unsigned long long)w->misses, (unsigned long long)w->evictions,
+		(unsigned long long)d->stats.pages_mapped);
+}
