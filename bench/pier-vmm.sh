@@ -5,6 +5,8 @@
 # output. Needs /dev/kvm; where there is none it runs itself inside
 # tools/kvm-nest/run (a nested, emulated Linux: compare the figures with
 # each other, not with anything measured elsewhere).
+# virtio-fs completion is measured with --dax 0 (FUSE_READ), and the DAX
+# window against FUSE_READ in a section of its own.
 # The last section puts both VMMs side by side in the same (nested) machine:
 # busybox true from `pier run` to program start and exit, and the cost of
 # one getpid() and one 4 KiB FUSE_READ round trip (build/bench/roundtrip).
@@ -50,7 +52,7 @@ for poll in 1 0; do
 	mode=$([ $poll = 1 ] && echo polling || echo interrupts)
 	rd="" st=""
 	for _ in $(seq "$runs"); do
-		out=$($pier run --vmm pier --mem 256M --root "$dir" -o virtio_poll=$poll \
+		out=$($pier run --vmm pier --dax 0 --mem 256M --root "$dir" -o virtio_poll=$poll \
 			-o fs.bench_read=/big -o fs.bench_stat=/many --)
 		rd="$rd $(echo "$out" | awk -F'\t' '/^bench_read/ { print $5 + 0 }')"
 		st="$st $(echo "$out" | awk -F'\t' '/^bench_stat/ { print $6 + 0 }')"
@@ -58,6 +60,19 @@ for poll in 1 0; do
 	printf '  %-10s read %6s MiB/s   stat %6s stats/s\n' $mode \
 		"$(echo "$rd" | tr ' ' '\n' | grep . | median)" \
 		"$(echo "$st" | tr ' ' '\n' | grep . | median)"
+done
+
+echo "== DAX window vs FUSE_READ: 64 MiB sequential read; one 4 KiB pread (median of $runs)"
+for dax in 1G 0; do
+	rd="" rt=""
+	for _ in $(seq "$runs"); do
+		out=$($pier run --vmm pier --dax $dax --mem 256M --root "$dir" -o fs.bench_read=/big --)
+		rd="$rd $(echo "$out" | awk -F'\t' '/^bench_read/ { print $5 + 0 }')"
+		out=$($pier run --vmm pier --dax $dax --root "$dir" -- /roundtrip /big 20000)
+		rt="$rt $(echo "$out" | awk '$1 == "pread4k" { print $2 }')"
+	done
+	printf '  --dax %-3s read %6s MiB/s   4 KiB pread %8s ns\n' $dax \
+		"$(echo "$rd" | tr ' ' '\n' | grep . | median)" "$(echo "$rt" | tr ' ' '\n' | grep . | median)"
 done
 
 echo "== console: busybox seq 1 20000 (108,894 bytes), program start to exit (median of $runs)"

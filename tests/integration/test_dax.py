@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import BUILD, PIER, run_pier, targets, vmm_args
+from fstree import describe, make_tree, parse_walk
 
 BIG = 100 * 2**20 + 12345  # not a multiple of a page nor of a chunk
 BOTH = targets("pier", "microvm")
@@ -70,6 +71,30 @@ def test_hash_of_big_file(machine, root, dax):
         assert st["evictions"] >= BIG // (2 << 20) - 2, st
     else:
         assert st["evictions"] == 0, st
+
+
+@pytest.mark.parametrize("dax", [["--dax", "0"], ["--dax", "4M", "-o", "dax_chunk=64K"]],
+                         ids=["off", "tiny"])
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_tree_walk_and_hashes(machine, dax, tmp_path):
+    """The earlier issues' whole-tree check (names, types, sizes, hashes),
+    with the window off and with 64 chunks for a tree of ~1,000 files
+    (the default window is the walk test's own, test_virtiofs.py)."""
+    tree = str(tmp_path / "tree")
+    make_tree(tree)
+    r = run_pier(*vmm_args(machine), *dax, "--mem", "256M", "--root", tree, "-o", "verbose",
+                 "-o", "fs.walk=/", "--", timeout=300)
+    assert r.rc == 0, r.out[-3000:] + r.err
+    got, want = parse_walk(r.out), describe(tree)
+    assert set(got) == set(want), set(want) ^ set(got)
+    for path, entry in want.items():
+        assert got[path] == entry, path
+    st = dax_stats(r.out)
+    if dax[1] == "0":
+        assert st is None
+    else:
+        assert "64 chunks of 64 KiB" in r.out
+        assert st and st["fallbacks"] == 0 and st["evictions"] > 0, st
 
 
 @pytest.mark.parametrize("policy", ["lifo", "linux"])

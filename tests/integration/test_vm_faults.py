@@ -4,10 +4,11 @@ survives, says what happened, exits non-zero and leaves nothing behind.
 Also what the guest finds out about the platform it runs on."""
 import os
 import re
+import shutil
 
 import pytest
 
-from conftest import (BUILD, EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, TARGETS, run_pier, targets,
+from conftest import (EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, TARGETS, run_pier, targets,
                       vmm_args)
 from watch import assert_clean, run_watched, runtmp  # noqa: F401
 
@@ -60,10 +61,12 @@ def test_garbage_in_virtio_registers(machine, runtmp, share):
 
 
 @pytest.mark.parametrize("machine", TARGETS)
-def test_platform_is_detected(machine):
+def test_platform_is_detected(machine, share):
     """The guest names its hypervisor from CPUID, times ring 0, and notes
     the privilege level system calls arrive at (CPL3 only on kvm_pvm)."""
-    r = run_pier(*vmm_args(machine), "-o", "verbose", "--root", os.path.join(BUILD, "demo-root"), "--",
+    os.makedirs(os.path.join(share, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(share, "bin", "busybox"))
+    r = run_pier(*vmm_args(machine), "-o", "verbose", "--root", share, "--",
                  "/bin/busybox", "true")
     assert r.rc == 0, r.out + r.err
     m = re.search(r"platform: hypervisor (\S+), ring 0 (native|emulated) \((\d+) ns", r.out)
