@@ -42,7 +42,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS))
 HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
 
-.PHONY: all deps run test unit integration integration-pier clean bench-progs
+.PHONY: all deps run test unit integration integration-pier clean bench-progs bench bench-quick
 all: $(BUILD)/kernel.elf $(BUILD)/pier
 
 # Benchmark programs: static (musl), the same binary on the host and in guests.
@@ -100,6 +100,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 deps:
 	@tools/deps.sh
 
+# The evaluation (bench/run): every configuration side by side, report and
+# plots under bench/results/, README's headline table rewritten.
+bench: deps all bench-progs
+	bench/run
+bench-quick: deps all bench-progs
+	bench/run --quick
+
 # The demo: boot from build/demo-root over virtio-fs and run our demo
 # program in it; then let the host check the hashes it printed.
 run: deps all demo-root
@@ -124,7 +131,7 @@ unit: $(UNIT_TESTS)
 NEST_TMP := /run/pier-tests
 KVM_USABLE = $(shell $(PYTHON) -c 'import os; os.close(os.open("/dev/kvm", os.O_RDWR))' \
 	2>/dev/null && echo yes)
-integration: all progs
+integration: all progs bench-progs
 	PIER_TEST_TARGETS=microvm,q35 $(PYTHON) -m pytest -q tests/integration
 
 integration-pier: all progs

@@ -17,6 +17,7 @@
 
 #define PAGE 4096ULL
 #define BRK_MAX (1ULL << 30) /* how far the heap may grow past the program */
+#define MMAP_READ_CHUNK (64 * 1024) /* bytes per read when a mapping is copied */
 
 static uint64_t round_up(uint64_t v)
 {
@@ -113,15 +114,29 @@ SYS(mmap)
 		vm_remove(addr, body);
 	if (err)
 		return err == -EINVAL ? -ENOMEM : err;
-	for (uint64_t o = 0; o < body; o += PAGE) {
-		/* Through the kernel's view of the page: read-only ones too. */
-		char *page = vm_page(addr + o);
-		int64_t n = page ? vfs_pread(of->file, page, PAGE, off + o) : -ENOMEM;
+	/* Read in 64 KiB at a time (one FUSE_READ, not one per page), copied
+	 * page by page through the kernel's view: read-only pages too. */
+	static char *buf;
+	if (!buf && !(buf = kmalloc(MMAP_READ_CHUNK))) {
+		vm_remove(addr, len);
+		return -ENOMEM;
+	}
+	for (uint64_t o = 0; o < body; o += MMAP_READ_CHUNK) {
+		uint64_t want = body - o < MMAP_READ_CHUNK ? body - o : MMAP_READ_CHUNK;
+		int64_t n = vfs_pread(of->file, buf, want, off + o);
+		for (uint64_t pg = 0; n > 0 && pg < (uint64_t)n; pg += PAGE) {
+			char *page = vm_page(addr + o + pg);
+			if (!page) {
+				n = -ENOMEM;
+				break;
+			}
+			memcpy(page, buf + pg, (uint64_t)n - pg < PAGE ? (uint64_t)n - pg : PAGE);
+		}
 		if (n < 0) {
 			vm_remove(addr, len);
 			return n;
 		}
-		if (n < (int64_t)PAGE)
+		if ((uint64_t)n < want)
 			break; /* the rest of the last page stays zero */
 	}
 	return (int64_t)addr;

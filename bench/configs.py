@@ -1,0 +1,127 @@
+"""How each benchmark configuration runs one fsbench job (or a list of
+them), measured from outside: wall time, CPU time of the whole host-side
+process tree (wait4's rusage: pier with the QEMU and virtiofsd it waits
+for), its peak RSS, and the JSON lines fsbench printed inside."""
+import json
+import os
+import re
+import selectors
+import subprocess
+import time
+
+import linux_guest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PIER = os.path.join(ROOT, "build", "pier")
+
+# name -> (level, what it is). "host" level runs here; "nested" inside
+# tools/kvm-nest (pier's VMM needs /dev/kvm); each level has its baseline.
+CONFIGS = {
+    "host":                ("host", "the program on the host, data on tmpfs (baseline)"),
+    "pier-qemu-microvm":   ("host", "Pier on QEMU microvm + virtiofsd (virtio-mmio, FUSE_READ)"),
+    "pier-qemu-q35":       ("host", "Pier on QEMU q35 + virtiofsd (virtio-pci, FUSE_READ)"),
+    "linux-virtiofs-auto": ("host", "Linux guest, virtio-fs (virtiofsd cache=auto)"),
+    "linux-virtiofs-none": ("host", "Linux guest, virtio-fs (virtiofsd cache=none)"),
+    "linux-9p":            ("host", "Linux guest, virtio-9p (cache=none)"),
+    "linux-blk":           ("host", "Linux guest, virtio-blk + ext4"),
+    "host-nested":         ("nested", "the program in the nested Linux, data on tmpfs (baseline)"),
+    "pier-dax":            ("nested", "Pier on its own VMM, virtio-fs with the DAX window"),
+    "pier-nodax":          ("nested", "Pier on its own VMM, virtio-fs without DAX (--dax 0)"),
+}
+BASELINE = {"host": "host", "nested": "host-nested"}
+
+
+def timed(cmd, timeout=1800):
+    """spawn() with the process tree's CPU time and peak RSS from wait4."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Both pipes read to the end first (a full pipe would stall pier), then
+    # the reaping is ours: wait4 gives the rusage of the process and of
+    # every descendant it waited for.
+    out, err = _drain(p, timeout)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return {"status": p.returncode, "out": out.decode(errors="replace"),
+            "err": err.decode(errors="replace"), "wall_s": time.monotonic() - t0,
+            "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kib": ru.ru_maxrss}
+
+
+def _drain(p, timeout):
+    sel = selectors.DefaultSelector()
+    bufs = {p.stdout: bytearray(), p.stderr: bytearray()}
+    for f in bufs:
+        sel.register(f, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while sel.get_map():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            p.kill()
+            raise RuntimeError(f"{p.args[0]} still running after {timeout} s")
+        for key, _ in sel.select(left):
+            chunk = os.read(key.fd, 65536)
+            if chunk:
+                bufs[key.fileobj] += chunk
+            else:
+                sel.unregister(key.fileobj)
+    return bytes(bufs[p.stdout]), bytes(bufs[p.stderr])
+
+
+def parse(out):
+    """fsbench's JSON lines in out."""
+    found = []
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                pass
+    return found
+
+
+def timing(err):
+    """pier's --timing table: {milestone: ms}."""
+    return {k: float(v) for k, v in re.findall(r"^\s+(\S+)\s+([\d.]+) ms$", err, re.M)}
+
+
+def pier_args(config):
+    return {"pier-qemu-microvm": ["--vmm", "qemu", "--machine", "microvm"],
+            "pier-qemu-q35": ["--vmm", "qemu", "--machine", "q35"],
+            "pier-dax": ["--vmm", "pier"],
+            "pier-nodax": ["--vmm", "pier", "--dax", "0"]}[config]
+
+
+def run_one(config, data, args, initrd=None, timeout=1800):
+    """One job on a per-process configuration (host*, pier*). args: the
+    fsbench (or program) argument list with {D} for the data set root;
+    args[0] may be a program path relative to the root instead ("/bigprog")."""
+    if config in ("host", "host-nested"):
+        prog = os.path.join(data, args[0][1:]) if args[0].startswith("/") else \
+            os.path.join(data, "fsbench")
+        rest = args[1:] if args[0].startswith("/") else args
+        cmd = [prog, *[a.replace("{D}", data) for a in rest]]
+    else:
+        prog = args[0] if args[0].startswith("/") else "/fsbench"
+        rest = args[1:] if args[0].startswith("/") else args
+        src = ["--initrd", initrd] if initrd else ["--root", data]
+        cmd = [PIER, "run", *pier_args(config), "--mem", "1G", *src, "--timing", "--timeout",
+               str(timeout), "--", prog, *[a.replace("{D}", "") for a in rest]]
+    r = timed(cmd, timeout + 60)
+    if r["status"] != 0:
+        raise RuntimeError(f"{config}: {' '.join(cmd)} exited {r['status']}:\n"
+                           f"{r['out'][-2000:]}\n{r['err'][-2000:]}")
+    r["results"] = parse(r["out"])
+    r["timing"] = timing(r["err"])
+    return r
+
+
+def run_linux(config, data, jobs, workdir):
+    """All jobs in one boot of the Linux guest; one record per job."""
+    mode = config[len("linux-"):]
+    guest_jobs = [[a.replace("{D}", "/data") for a in j] for j in jobs]
+    outs, info = linux_guest.run(mode, data, guest_jobs, workdir)
+    cpu = info["job_cpu_s"] + [0.0] * len(jobs)
+    return [{"status": 0, "out": o, "results": parse(o), "cpu_s": cpu[i], "wall_s": None,
+             "maxrss_kib": info["maxrss_kib"], "boot_s": info["boot_s"], "timing": {}}
+            for i, o in enumerate(outs)]

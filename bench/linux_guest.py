@@ -1,0 +1,247 @@
+"""A Linux guest for the benchmarks: Debian's own kernel (the one
+tools/kvm-nest prepares: uncompressed vmlinux booted through PVH) with a
+busybox initramfs this module builds, on the same QEMU as Pier's guests,
+reading the data set over virtio-fs (virtiofsd, cache=auto or none),
+virtio-9p, or virtio-blk with ext4. One boot runs a list of fsbench jobs,
+dropping the guest's caches before each (cold passes), and prints their
+JSON lines on the console.
+
+Used by bench/run; runs as root (virtiofsd, loop-free mkfs.ext4 -d)."""
+import glob
+import lzma
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NEST_CACHE = os.environ.get("PIER_KVM_NEST_CACHE", "/var/cache/pier-kvm-nest")
+CACHE = "/var/cache/pier-bench"
+VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
+BUSYBOX = "/bin/busybox"
+# What the guest loads, in this order (dependencies are added before each).
+MODULES = ["virtio_pci", "virtiofs", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "ext4"]
+MODES = ("virtiofs-auto", "virtiofs-none", "9p", "blk")
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read -r m; do insmod /lib/modules/$m || echo "BENCH-FAIL insmod $m"; done </lib/modules/order
+mode=$(sed -n 's/.*bench.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
+mkdir -p /data
+case "$mode" in
+virtiofs*) mount -t virtiofs data /data ;;
+9p) mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none data /data ;;
+blk) mount -t ext4 -o ro /dev/vda /data ;;
+esac || echo "BENCH-FAIL mount $mode"
+echo BENCH-READY
+while read -r line; do
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "BENCH-JOB $line"
+	/data/fsbench $line || echo "BENCH-FAIL $line"
+done </jobs
+echo BENCH-DONE
+poweroff -f
+"""
+
+
+def kernel_dir():
+    """The kernel tools/kvm-nest prepared (booting it once if none is)."""
+    def found():
+        for d in sorted(glob.glob(os.path.join(NEST_CACHE, "linux-image-*"))):
+            if os.path.exists(os.path.join(d, "vmlinux")) and \
+               os.path.exists(os.path.join(d, "kernel.deb")):
+                return d
+        return None
+    d = found()
+    if not d:
+        subprocess.run([os.path.join(ROOT, "tools", "kvm-nest", "run"), "--", "true"],
+                       check=True, stdout=subprocess.DEVNULL)
+        d = found()
+    if not d:
+        raise RuntimeError("no Debian kernel prepared by tools/kvm-nest")
+    return d
+
+
+def _depends(ko_bytes):
+    i = ko_bytes.find(b"\0depends=")
+    if i < 0:
+        return []
+    s = ko_bytes[i + 9:ko_bytes.index(b"\0", i + 9)].decode()
+    return [d for d in s.split(",") if d]
+
+
+def modules(kdir):
+    """[(name.ko, bytes)] for MODULES and what they depend on, in load order,
+    unpacked once from the kernel package into CACHE."""
+    out = os.path.join(CACHE, os.path.basename(kdir) + "-modules")
+    if not os.path.exists(os.path.join(out, "order")):
+        tmp = tempfile.mkdtemp(dir=CACHE if os.path.isdir(CACHE) else None)
+        subprocess.run(["dpkg-deb", "-x", os.path.join(kdir, "kernel.deb"), tmp], check=True)
+        files = {}
+        for p in glob.glob(os.path.join(tmp, "lib/modules/*/kernel/**/*.ko*"), recursive=True):
+            files[os.path.basename(p).split(".ko")[0].replace("-", "_")] = p
+        builtin = open(glob.glob(os.path.join(tmp, "lib/modules/*/modules.builtin"))[0]).read()
+        os.makedirs(out, exist_ok=True)
+        order, seen = [], set()
+
+        def add(name):
+            name = name.replace("-", "_")
+            if name in seen:
+                return
+            seen.add(name)
+            p = files.get(name)
+            if not p:
+                if f"/{name}.ko" in builtin.replace("-", "_"):
+                    return
+                raise RuntimeError(f"kernel module {name} not found")
+            data = open(p, "rb").read()
+            if p.endswith(".xz"):
+                data = lzma.decompress(data)
+            for d in _depends(data):
+                add(d)
+            base = os.path.basename(p).split(".ko")[0] + ".ko"
+            with open(os.path.join(out, base), "wb") as f:
+                f.write(data)
+            order.append(base)
+
+        for m in MODULES:
+            add(m)
+        with open(os.path.join(out, "order"), "w") as f:
+            f.write("\n".join(order) + "\n")
+        shutil.rmtree(tmp)
+    return out
+
+
+def initramfs(kdir, jobs, path):
+    """Writes the initramfs (busybox, modules, /init, /jobs) to path."""
+    mods = modules(kdir)
+    with tempfile.TemporaryDirectory() as d:
+        for sub in ("bin", "lib/modules", "proc", "sys", "dev", "data"):
+            os.makedirs(os.path.join(d, sub))
+        shutil.copy(BUSYBOX, os.path.join(d, "bin", "busybox"))
+        for f in os.listdir(mods):
+            shutil.copy(os.path.join(mods, f), os.path.join(d, "lib", "modules", f))
+        with open(os.path.join(d, "init"), "w") as f:
+            f.write(INIT)
+        os.chmod(os.path.join(d, "init"), 0o755)
+        with open(os.path.join(d, "jobs"), "w") as f:
+            f.write("".join(" ".join(j) + "\n" for j in jobs))
+        names = subprocess.run(["find", "."], cwd=d, capture_output=True, check=True).stdout
+        with open(path, "wb") as out:
+            subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=names, cwd=d,
+                           stdout=out, check=True)
+
+
+def ext4_image(data_dir, path):
+    """An ext4 image holding data_dir (mkfs.ext4 -d: no loop device)."""
+    size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(data_dir) for f in fs)
+    nfiles = sum(len(fs) + len(ds) for _, ds, fs in os.walk(data_dir))
+    mib = int(size * 1.15 / 2**20) + nfiles * 8 // 1024 + 64
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", data_dir, "-N", str(nfiles + 1024),
+                    path, f"{mib}M"], check=True, capture_output=True)
+
+
+def cpu_of(pids):
+    """CPU seconds (user + system) the processes have used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            total += (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800):
+    """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
+    guest paths under /data), and returns (outputs, info): outputs[i] is the
+    text job i printed; info has boot_s (launch to BENCH-READY), cpu_s and
+    maxrss_kib of QEMU and virtiofsd together, and job_cpu_s[i], their CPU
+    time during job i (sampled at the job markers, 20 ms granularity)."""
+    assert mode in MODES, mode
+    kdir = kernel_dir()
+    initrd = os.path.join(workdir, "initrd.cpio")
+    initramfs(kdir, jobs, initrd)
+    console = os.path.join(workdir, "console.log")
+    helpers = []
+    dev = []
+    if mode.startswith("virtiofs"):
+        sock = os.path.join(workdir, "vfs.sock")
+        helpers.append(subprocess.Popen(
+            [VIRTIOFSD, f"--socket-path={sock}", "-o", f"source={data_dir}",
+             "-o", "cache=" + mode.split("-")[1], "-o", "no_posix_lock", "-o", "no_xattr",
+             "-o", "log_level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.02)
+        dev = ["-chardev", f"socket,id=fs0,path={sock}",
+               "-device", "vhost-user-fs-pci,chardev=fs0,tag=data"]
+    elif mode == "9p":
+        dev = ["-fsdev", f"local,id=fs0,path={data_dir},security_model=none,readonly=on",
+               "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=data"]
+    else:
+        img = os.path.join(workdir, "data.ext4")
+        ext4_image(data_dir, img)
+        dev = ["-drive", f"file={img},if=virtio,format=raw,readonly=on"]
+    append = ("console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check "
+              f"bench.mode={mode}")
+    cmd = ["qemu-system-x86_64", "-nodefaults", "-no-user-config",
+           "-machine", "pc,memory-backend=mem", "-accel", accel, "-cpu", "max", "-smp", "1",
+           "-m", str(mem_mib), "-object", f"memory-backend-memfd,id=mem,size={mem_mib}M,share=on",
+           "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinux"),
+           "-initrd", initrd, "-append", append, "-serial", f"file:{console}", *dev]
+    t0 = time.monotonic()
+    qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    boot_s, usages, marks = None, [], []
+    try:
+        while True:
+            pid, _, ru = os.wait4(qemu.pid, os.WNOHANG)
+            if pid:
+                usages.append(ru)
+                qemu.returncode = 0  # reaped here; Popen must not wait again
+                break
+            text = open(console, errors="replace").read() if os.path.exists(console) else ""
+            if boot_s is None and "BENCH-READY" in text:
+                boot_s = time.monotonic() - t0
+            # CPU of QEMU and virtiofsd at each job boundary, so each job
+            # gets its own share.
+            n = text.count("BENCH-JOB ") + text.count("BENCH-DONE")
+            while len(marks) < n:
+                marks.append(cpu_of([qemu.pid] + [h.pid for h in helpers]))
+            if time.monotonic() - t0 > timeout:
+                qemu.kill()
+                raise RuntimeError(f"Linux guest ({mode}) still running after {timeout} s")
+            time.sleep(0.02)
+    finally:
+        for h in helpers:
+            # Not Popen.terminate(): it polls first, and a virtiofsd that
+            # already left (QEMU hung up) would be reaped without its rusage.
+            try:
+                os.kill(h.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            _, _, ru = os.wait4(h.pid, 0)
+            h.returncode = 0
+            usages.append(ru)
+    info = {"boot_s": boot_s, "cpu_s": sum(u.ru_utime + u.ru_stime for u in usages),
+            "maxrss_kib": max(u.ru_maxrss for u in usages),
+            "job_cpu_s": [b - a for a, b in zip(marks, marks[1:])]}
+    text = open(console, errors="replace").read()
+    if "BENCH-DONE" not in text or "BENCH-FAIL" in text:
+        raise RuntimeError(f"Linux guest ({mode}) failed:\n" + text[-3000:] +
+                           qemu.stderr.read().decode(errors="replace"))
+    outputs = [part.split("\n", 1)[1] if "\n" in part else ""
+               for part in text.split("BENCH-JOB ")[1:]]
+    outputs[-1] = outputs[-1].split("BENCH-DONE")[0]
+    return outputs, info

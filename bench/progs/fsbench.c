@@ -1,0 +1,395 @@
+/*
+ * File-system workloads timed from inside the program: the same static
+ * binary runs on the host, in a Linux guest and in Pier's guest, so the
+ * numbers compare like with like. Only plain syscalls (open, read, pread,
+ * mmap, stat, getdents64 via readdir, clock_gettime); no threads, no hints.
+ * Usage: fsbench seq [--mmap] [--bs BYTES] FILE...
+ *        fsbench rand [--count N] [--seed S] [--bs BYTES] FILE...
+ *        fsbench stat DIR | openread DIR | walk DIR | start
+ * Output: JSON lines on stdout, one object per measurement ("op" names it);
+ * errors go to stderr with exit status 1.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The check reads words with memcpy, i.e. in host order: x86_64 only. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fsbench's check assumes a little-endian machine"
+#endif
+
+#define FSB_MAX_DEPTH 64	/* deeper trees are refused, not followed */
+#define FSB_OPENREAD_BUF (64 * 1024)
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static double secs_since(uint64_t t0)
+{
+	return (now_ns() - t0) / 1e9;
+}
+
+static _Noreturn void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("fsbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* Rates of an empty or too-quick run print as 0: JSON has no inf or nan. */
+static double per(double num, double den)
+{
+	return den > 0 ? num / den : 0;
+}
+
+/*
+ * Sum of the 64-bit little-endian words of buf, the bytes after the last
+ * whole word added one by one. Callers only split a file at multiples of 8,
+ * so the sum of a file does not depend on how it was read.
+ */
+static uint64_t check_sum(const unsigned char *buf, size_t len)
+{
+	uint64_t sum = 0, w;
+	size_t i;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, buf + i, 8);
+		sum += w;
+	}
+	for (; i < len; i++)
+		sum += buf[i];
+	return sum;
+}
+
+/* Reads until len bytes or end of file; returns the count (short only at EOF). */
+static size_t read_full(int fd, unsigned char *buf, size_t len, const char *path)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0)
+			die("%s: read: %m", path);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+static int open_file(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("%s: %m", path);
+	if (fstat(fd, st) < 0)
+		die("%s: fstat: %m", path);
+	if (!S_ISREG(st->st_mode))
+		die("%s: not a regular file", path);
+	return fd;
+}
+
+static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t max,
+			  uint64_t align)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		die("%s: bad value '%s' (%" PRIu64 "..%" PRIu64 ")", opt, s, min, max);
+	if (v % align)
+		die("%s: %s is not a multiple of %" PRIu64, opt, s, align);
+	return v;
+}
+
+struct fsb_opts {
+	int mmap;
+	size_t bs;
+	uint64_t count, seed;
+};
+
+/* Parses the options of seq (rand = 0) or rand; returns the index of the first FILE. */
+static int parse_opts(int argc, char **argv, int rand, struct fsb_opts *o)
+{
+	int i;
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--mmap") && !rand)
+			o->mmap = 1;
+		else if (!strcmp(a, "--bs") && i + 1 < argc)	/* 8s keep the check's word grid */
+			o->bs = parse_num(a, argv[++i], 8, 64u << 20, 8);
+		else if (!strcmp(a, "--count") && rand && i + 1 < argc)
+			o->count = parse_num(a, argv[++i], 1, UINT32_MAX, 1);
+		else if (!strcmp(a, "--seed") && rand && i + 1 < argc)	/* 0 is xorshift's fixed point */
+			o->seed = parse_num(a, argv[++i], 1, UINT64_MAX, 1);
+		else
+			die("%s: unknown option %s", rand ? "rand" : "seq", a);
+	}
+	if (i == argc)
+		die(rand ? "usage: fsbench rand [--count N] [--seed S] [--bs BYTES] FILE..."
+			 : "usage: fsbench seq [--mmap] [--bs BYTES] FILE...");
+	return i;
+}
+
+static void cmd_seq(int argc, char **argv)
+{
+	struct fsb_opts o = {.bs = 131072};
+	int i = parse_opts(argc, argv, 0, &o);
+	unsigned char *buf = o.mmap ? NULL : malloc(o.bs);
+	if (!o.mmap && !buf)
+		die("out of memory");
+	uint64_t bytes = 0, check = 0, t0 = now_ns();
+	for (int f = i; f < argc; f++) {
+		struct stat st;
+		int fd = open_file(argv[f], &st);
+		if (o.mmap) {
+			size_t len = (size_t)st.st_size;
+			/* mmap of length 0 is EINVAL: an empty file has nothing to touch. */
+			if (len) {
+				unsigned char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+				if (p == MAP_FAILED)
+					die("%s: mmap: %m", argv[f]);
+				check += check_sum(p, len);
+				munmap(p, len);
+			}
+			bytes += len;
+		} else {
+			size_t n;
+			off_t got = 0;
+			while ((n = read_full(fd, buf, o.bs, argv[f])) > 0) {
+				check += check_sum(buf, n);
+				got += (off_t)n;
+			}
+			/* A file that shrank under us would skew MiB/s silently. */
+			if (got < st.st_size)
+				die("%s: short read: %lld of %lld bytes", argv[f],
+				    (long long)got, (long long)st.st_size);
+			bytes += (uint64_t)got;
+		}
+		close(fd);
+	}
+	double s = secs_since(t0);
+	printf("{\"op\":\"seq\",\"mode\":\"%s\",\"files\":%d,\"bytes\":%" PRIu64
+	       ",\"seconds\":%.6f,\"mib_s\":%.3f,\"check\":%" PRIu64 "}\n",
+	       o.mmap ? "mmap" : "read", argc - i, bytes, s,
+	       per(bytes / 1048576.0, s), check);
+}
+
+/* xorshift64 (Marsaglia 2003): fixed and tiny, so every system draws the same offsets. */
+static uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+static void cmd_rand(int argc, char **argv)
+{
+	struct fsb_opts o = {.bs = 4096, .count = 20000, .seed = 1};
+	int i = parse_opts(argc, argv, 1, &o), nfiles = argc - i;
+	/* All opened up front: the timed loop is preads only. Never freed: we exit next. */
+	struct stat *st = malloc(nfiles * sizeof(*st));
+	int *fds = malloc(nfiles * sizeof(*fds));
+	unsigned char *buf = malloc(o.bs);
+	if (!st || !fds || !buf)
+		die("out of memory");
+	for (int f = 0; f < nfiles; f++) {
+		fds[f] = open_file(argv[i + f], &st[f]);
+		if (st[f].st_size == 0)
+			die("%s: empty file", argv[i + f]);
+	}
+	uint64_t bytes = 0, check = 0, t0 = now_ns();
+	for (uint64_t k = 0; k < o.count; k++) {
+		int f = xorshift64(&o.seed) % nfiles;
+		/* A partial last block counts as a block: small files still get reads. */
+		off_t size = st[f].st_size;
+		off_t off = (off_t)(xorshift64(&o.seed) % (((uint64_t)size + o.bs - 1) / o.bs) * o.bs);
+		size_t want = size - off < (off_t)o.bs ? (size_t)(size - off) : o.bs;
+		ssize_t n = pread(fds[f], buf, o.bs, off);
+		if (n < 0)
+			die("%s: pread: %m", argv[i + f]);
+		if ((size_t)n != want)
+			die("%s: short pread at %lld: %zd of %zu bytes", argv[i + f],
+			    (long long)off, n, want);
+		check += check_sum(buf, (size_t)n);
+		bytes += (uint64_t)n;
+	}
+	double s = secs_since(t0);
+	printf("{\"op\":\"rand\",\"reads\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "}\n",
+	       o.count, bytes, s, per(s * 1e6, o.count), per(o.count, s), check);
+}
+
+/* Paths collected before a timed phase, NUL-separated in one growing block (never freed). */
+struct fsb_paths {
+	char *buf;
+	size_t len, cap, count;
+};
+
+static void paths_add(struct fsb_paths *p, const char *path)
+{
+	size_t n = strlen(path) + 1;
+	if (p->len + n > p->cap) {
+		p->cap = (p->len + n) * 2;
+		p->buf = realloc(p->buf, p->cap);
+		if (!p->buf)
+			die("out of memory");
+	}
+	memcpy(p->buf + p->len, path, n);
+	p->len += n;
+	p->count++;
+}
+
+static void join(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		die("%s/%s: path longer than PATH_MAX", dir, name);
+}
+
+/* Counts of the walk: every entry lstat'ed, as find(1) or du(1) would. */
+struct fsb_walk {
+	uint64_t files, dirs, bytes;
+};
+
+/*
+ * Lists dir; with depth >= 0 also every directory under it (to FSB_MAX_DEPTH),
+ * symlinks not followed. Adds regular files (and, when recursing, directories)
+ * to out if given; lstats every entry and counts it in w if given, else only
+ * where readdir gives no d_type. Returns the number of entries, "." and ".."
+ * left out.
+ */
+static uint64_t scan_dir(const char *dir, int depth, struct fsb_paths *out, struct fsb_walk *w)
+{
+	if (depth > FSB_MAX_DEPTH)
+		die("%s: deeper than %d levels", dir, FSB_MAX_DEPTH);
+	DIR *d = opendir(dir);
+	if (!d)
+		die("%s: %m", dir);
+	uint64_t entries = 0;
+	struct dirent *e;
+	struct stat st;
+	char path[PATH_MAX];
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		entries++;
+		join(path, dir, e->d_name);
+		int type = e->d_type;
+		if (w || type == DT_UNKNOWN) {
+			if (lstat(path, &st) < 0)
+				die("%s: %m", path);
+			type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
+		}
+		if (type == DT_REG) {
+			if (out)
+				paths_add(out, path);
+			if (w) {
+				w->files++;
+				w->bytes += (uint64_t)st.st_size;
+			}
+		} else if (type == DT_DIR && depth >= 0) {
+			if (out)
+				paths_add(out, path);
+			if (w)
+				w->dirs++;
+			entries += scan_dir(path, depth + 1, out, w);
+		}
+	}
+	closedir(d);
+	return entries;
+}
+
+static void cmd_stat(const char *dir)
+{
+	struct fsb_paths p = {0};
+	uint64_t t0 = now_ns();
+	uint64_t entries = scan_dir(dir, 0, &p, NULL);
+	double ls = secs_since(t0);
+	struct stat st;
+	t0 = now_ns();
+	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1)
+		if (stat(p.buf + off, &st) < 0)
+			die("%s: %m", p.buf + off);
+	double s = secs_since(t0);
+	printf("{\"op\":\"list\",\"entries\":%" PRIu64 ",\"seconds\":%.6f}\n", entries, ls);
+	printf("{\"op\":\"stat\",\"files\":%zu,\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f}\n",
+	       p.count, s, per(s * 1e6, p.count), per(p.count, s));
+}
+
+static void cmd_openread(const char *dir)
+{
+	struct fsb_paths p = {0};
+	scan_dir(dir, -1, &p, NULL);	/* untimed; depth -1: this directory only */
+	static unsigned char buf[FSB_OPENREAD_BUF];
+	uint64_t bytes = 0, check = 0, t0 = now_ns();
+	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1) {
+		const char *path = p.buf + off;
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			die("%s: %m", path);
+		size_t n;
+		while ((n = read_full(fd, buf, sizeof(buf), path)) > 0) {
+			check += check_sum(buf, n);
+			bytes += n;
+		}
+		close(fd);
+	}
+	double s = secs_since(t0);
+	printf("{\"op\":\"openread\",\"files\":%zu,\"bytes\":%" PRIu64
+	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "}\n",
+	       p.count, bytes, s, per(s * 1e6, p.count), per(p.count, s), check);
+}
+
+static void cmd_walk(const char *dir)
+{
+	struct fsb_walk w = {0};
+	uint64_t t0 = now_ns();
+	uint64_t entries = scan_dir(dir, 0, NULL, &w);
+	double s = secs_since(t0);
+	printf("{\"op\":\"walk\",\"entries\":%" PRIu64 ",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
+	       ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f}\n", entries, w.files, w.dirs, w.bytes, s);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t start = now_ns();	/* first thing: "start" reports it */
+	const char *cmd = argc > 1 ? argv[1] : "";
+	if (!strcmp(cmd, "seq"))
+		cmd_seq(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "rand"))
+		cmd_rand(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "stat") && argc == 3)
+		cmd_stat(argv[2]);
+	else if (!strcmp(cmd, "openread") && argc == 3)
+		cmd_openread(argv[2]);
+	else if (!strcmp(cmd, "walk") && argc == 3)
+		cmd_walk(argv[2]);
+	else if (!strcmp(cmd, "start") && argc == 2)
+		printf("{\"op\":\"start\",\"ns\":%" PRIu64 "}\n", start);
+	else
+		die("usage: fsbench seq|rand|stat|openread|walk|start ... (see bench/progs/fsbench.c)");
+	/* A lost result line must not look like success to the harness. */
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die("stdout: %m");
+	return 0;
+}

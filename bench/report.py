@@ -1,0 +1,267 @@
+"""The benchmark report: a Markdown file with every figure as median
+(min-max) over the passes and as a ratio to its level's baseline, the CPU
+time and peak memory of the host-side process tree, the thesis's ratios
+next to ours, and PNG plots made with gnuplot."""
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+
+import configs
+
+# The thesis's published ratios (shared/docs/thesis.md).
+THESIS = {"dax_vs_fuse_seq": 6.5, "dax_vs_fuse_rand": 5.7}
+WORK_ORDER = ["seq-big", "seq-big-mmap", "seq-ten", "seq-ten-mmap", "rand-4k", "stat-tree",
+              "openread-4k", "walk-tree", "start-tiny", "start-big", "start-tiny-initrd", "boot"]
+HIGHER_IS_BETTER = {"seq": True, "rand": True, "meta": True, "start": False}
+
+
+def _cmd(args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True).stdout.strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+def machine(scale, repeat, kvm):
+    cpu = "?"
+    try:
+        cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    pvm = os.path.exists("/sys/module/kvm_pvm")
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="minutes"),
+        "scale": scale, "repeat": repeat, "host": platform.node(),
+        "kernel": platform.release(), "cpu": cpu, "cores": os.cpu_count(),
+        "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "qemu": _cmd(["qemu-system-x86_64", "--version"]),
+        "gcc": _cmd(["gcc", "--version"]), "musl": _cmd(["dpkg-query", "-W", "musl-tools"]),
+        "accel_host": "TCG (kvm_pvm: QEMU cannot use it)" if pvm else
+                      ("KVM" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "TCG (no /dev/kvm)"),
+        "accel_pier": "KVM on /dev/kvm" if kvm else
+                      "KVM inside tools/kvm-nest (nested SVM in a QEMU TCG guest, 1 vCPU)",
+    }
+
+
+def metric(rec):
+    """(value, unit) of one record: what its table shows."""
+    k = rec["kind"]
+    if k == "seq":
+        return rec["bytes"] / rec["seconds"] / 2**20, "MiB/s"
+    if k == "rand":
+        return rec["reads"] / rec["seconds"], "reads/s"
+    if k == "meta":
+        n = rec.get("files") or rec.get("entries")
+        return n / rec["seconds"], "ops/s"
+    if rec["workload"] == "boot":
+        return rec["wall_s"] * 1000, "ms"
+    t = rec.get("timing") or {}
+    return (t.get("vmm-exit") or rec["wall_s"] * 1000), "ms"
+
+
+def summarise(recs):
+    """{(workload, config): dict(median, lo, hi, unit, cpu, rss, checks)}."""
+    groups = {}
+    for r in recs:
+        groups.setdefault((r["workload"], r["config"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        vals = [metric(r)[0] for r in rs]
+        cpu = [r["cpu_s"] for r in rs if r.get("cpu_s") is not None]
+        work = rs[0]
+        per = None
+        if cpu and work["kind"] == "seq":
+            per = ("s/GiB", statistics.median(cpu) / (work["bytes"] / 2**30))
+        elif cpu and work["kind"] in ("rand", "meta"):
+            n = work.get("reads") or work.get("files") or work.get("entries")
+            per = ("us/op", statistics.median(cpu) * 1e6 / n)
+        out[key] = {"median": statistics.median(vals), "lo": min(vals), "hi": max(vals),
+                    "unit": metric(rs[0])[1], "kind": work["kind"], "level": work["level"],
+                    "cpu": per, "rss": max((r.get("maxrss_kib") or 0) for r in rs) / 1024,
+                    "checks": {r.get("check") for r in rs if r.get("check") is not None},
+                    "to_program": statistics.median(
+                        [r["timing"]["program"] for r in rs if (r.get("timing") or {}).get("program")]
+                        or [0]) or None}
+    return out
+
+
+def ratio(summ, work, cfg):
+    s = summ.get((work, cfg))
+    base = summ.get((work, configs.BASELINE[configs.CONFIGS[cfg][0]]))
+    if not s or not base or not base["median"] or not s["median"]:
+        return None
+    r = s["median"] / base["median"]
+    return r if HIGHER_IS_BETTER[s["kind"]] else 1 / r
+
+
+def fmt(v):
+    return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:,.2f}" if v >= 1 else f"{v:.3f}"
+
+
+def mismatches(summ):
+    """Workloads whose data checks differ between configurations."""
+    seen = {}
+    for (work, _), s in summ.items():
+        seen.setdefault(work, set()).update(s["checks"])
+    return sorted(w for w, c in seen.items() if len(c) > 1)
+
+
+def _plot(path, title, ylabel, rows, cols):
+    """A grouped bar chart of rows x cols (ratios) with gnuplot."""
+    dat = path + ".dat"
+    with open(dat, "w") as f:
+        f.write("workload " + " ".join(f'"{c}"' for c in cols) + "\n")
+        for name, vals in rows:
+            f.write(f'"{name}" ' + " ".join("NaN" if v is None else f"{v:.4f}" for v in vals) + "\n")
+    script = f"""set terminal pngcairo size 1100,520 font ",10"
+set output "{path}"
+set title "{title}"
+set ylabel "{ylabel}"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set key outside right top
+set grid ytics
+set logscale y
+set xtics rotate by -20
+plot for [i=2:{len(cols) + 1}] "{dat}" using i:xtic(1) title columnheader
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    os.unlink(dat)
+
+
+def write(out, meta, recs):
+    summ = summarise(recs)
+    cfgs = [c for c in configs.CONFIGS if any(k[1] == c for k in summ)]
+    works = [w for w in WORK_ORDER if any(k[0] == w for k in summ)]
+    L = [f"# Pier benchmark report, {meta['date']}", "",
+         f"Scale `{meta['scale']}`, {meta['repeat']} passes per figure; each cell is the "
+         "median, (min-max) and the ratio to the baseline of its level (higher is better; "
+         "for start-up, baseline time / time).", "",
+         "| | |", "|---|---|",
+         f"| machine | {meta['host']}: {meta['cpu']}, {meta['cores']} cores, {meta['mem_gib']} GiB |",
+         f"| kernel | {meta['kernel']} |", f"| QEMU | {meta['qemu']} |",
+         f"| accelerator, QEMU configurations | {meta['accel_host']} |",
+         f"| accelerator, pier's VMM | {meta['accel_pier']} |",
+         f"| compiler | {meta['gcc']}; {meta['musl']} |", "",
+         "Configurations (baselines: `host` for the first group, `host-nested` for pier's "
+         "own VMM, which runs inside a nested Linux here):", ""]
+    for c in cfgs:
+        L.append(f"- `{c}`: {configs.CONFIGS[c][1]}")
+    bad = mismatches(summ)
+    L += ["", "Every configuration read the same bytes (fsbench's checksums agree)." if not bad
+          else f"**Checksums differ between configurations for: {', '.join(bad)}.**", ""]
+    L += ["Host CPU is the CPU time of the whole host-side process tree (pier, QEMU, "
+          "virtiofsd) for the run, VM start included, per GiB or per operation; peak RSS "
+          "is its largest process's (guest memory KVM touches for pier's VMM is not in "
+          "it). Start-up: `ms` is from launching to the VMM gone (pier's `--timing`), "
+          "`to main` to the program's first instruction; `boot` is the Linux guest's "
+          "launch to its init running the first job.", ""]
+    for w in works:
+        rows = [(c, summ[(w, c)]) for c in cfgs if (w, c) in summ]
+        unit = rows[0][1]["unit"]
+        start = rows[0][1]["kind"] == "start"
+        extra = "to main" if start else "host CPU"
+        L += [f"## {w}", "", f"| configuration | {unit} | min-max | ratio | {extra} | peak RSS |",
+              "|---|---:|---:|---:|---:|---:|"]
+        for c, s in rows:
+            if start:
+                cpu = f"{fmt(s['to_program'])} ms" if s["to_program"] else "-"
+            else:
+                cpu = f"{fmt(s['cpu'][1])} {s['cpu'][0]}" if s["cpu"] else "-"
+            rss = f"{s['rss']:.0f} MiB" if s["rss"] else "-"
+            r = ratio(summ, w, c)
+            L.append(f"| {c} | {fmt(s['median'])} | {fmt(s['lo'])}-{fmt(s['hi'])} | "
+                     f"{'-' if r is None else f'{r:.2f}x'} | {cpu} | {rss} |")
+        L.append("")
+    L += thesis(summ), ""
+    L += ["## Command lines", "",
+          "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
+          "- Pier: `build/pier run --vmm qemu --machine microvm|q35 | --vmm pier [--dax 0] "
+          "--mem 1G --root DATA --timing -- /fsbench ARGS`",
+          "- Linux guest: `qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 1 -m 2048 "
+          "-kernel vmlinux -initrd (busybox, modules, /init)` with vhost-user-fs-pci "
+          "(virtiofsd -o cache=auto|none), virtio-9p-pci, or a virtio-blk ext4 image; the "
+          "guest drops its caches before each job",
+          "- fsbench ARGS per workload: " + "; ".join(
+              f"{w}: `{' '.join(a)}`" for w, a, _ in __import__("dataset").workloads(
+                  __import__("dataset").SCALES[meta["scale"]])), ""]
+    seq = [w for w in works if summ.get((w, cfgs[0]), {}).get("kind") in ("seq", "rand", "meta")]
+    plot_cfgs = [c for c in cfgs if c not in configs.BASELINE.values()]
+    if seq and plot_cfgs:
+        _plot(os.path.join(out, "throughput.png"), "Throughput relative to the host (log scale)",
+              "ratio to baseline", [(w, [ratio(summ, w, c) for c in plot_cfgs]) for w in seq],
+              plot_cfgs)
+        L += ["![throughput](throughput.png)", ""]
+    st = [w for w in works if w.startswith("start") or w == "boot"]
+    if st:
+        _plot(os.path.join(out, "startup.png"), "Start-up: launch to exit (ms, log scale)", "ms",
+              [(w, [summ.get((w, c), {}).get("median") for c in cfgs]) for w in st], cfgs)
+        L += ["![startup](startup.png)", ""]
+    path = os.path.join(out, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+    return path
+
+
+def thesis(summ):
+    """The thesis's ratios next to ours, and the issue's targets."""
+    def m(w, c):
+        s = summ.get((w, c))
+        return s["median"] if s else None
+
+    def rat(a, b):
+        return f"{a / b:.2f}x" if a and b else "not measured"
+    L = ["## Against the thesis and the targets", "",
+         "| comparison | thesis | Pier |", "|---|---:|---:|",
+         f"| DAX vs FUSE_READ, sequential | {THESIS['dax_vs_fuse_seq']}x | "
+         f"{rat(m('seq-big', 'pier-dax'), m('seq-big', 'pier-nodax'))} |",
+         f"| DAX vs FUSE_READ, random 4 KiB | {THESIS['dax_vs_fuse_rand']}x | "
+         f"{rat(m('rand-4k', 'pier-dax'), m('rand-4k', 'pier-nodax'))} |",
+         f"| DAX read vs host tmpfs (target 0.5x) | - | "
+         f"{rat(m('seq-big', 'pier-dax'), m('seq-big', 'host-nested'))} |",
+         f"| DAX mmap vs host tmpfs (target 0.8x) | - | "
+         f"{rat(m('seq-big-mmap', 'pier-dax'), m('seq-big-mmap', 'host-nested'))} |",
+         f"| start-up, initrd vs virtio-fs (QEMU microvm) | 0.4x of virtio-fs without DAX | "
+         f"{rat(m('start-tiny', 'pier-qemu-microvm'), m('start-tiny-initrd', 'pier-qemu-microvm'))} "
+         "faster from the initrd |", ""]
+    ahead = []
+    for w in ["seq-big", "seq-ten", "rand-4k", "stat-tree", "openread-4k", "walk-tree"]:
+        p, lg = m(w, "pier-qemu-microvm"), m(w, "linux-virtiofs-auto")
+        if p and lg:
+            ahead.append(f"{w} {p / lg:.2f}x")
+    if ahead:
+        L += ["Pier vs a Linux guest on the same QEMU (TCG), both over virtio-fs "
+              "(pier-qemu-microvm / linux-virtiofs-auto, >1 means Pier is ahead): " +
+              ", ".join(ahead) + ".", ""]
+    return "\n".join(L)
+
+
+def update_readme(path, out, meta, recs):
+    """Rewrites README's headline table between the bench markers."""
+    summ = summarise(recs)
+    rel = os.path.relpath(os.path.join(out, "report.md"), os.path.dirname(path))
+    rows = ["<!-- bench:begin (written by bench/run) -->",
+            f"Latest `bench/run` ({meta['date']}, [report]({rel})): medians, ratio to the "
+            "host baseline of the same level.", "",
+            "| workload | host | Pier, QEMU microvm | Linux guest, virtio-fs | Pier VMM, DAX | Pier VMM, no DAX |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", "start-tiny"]:
+        cells = []
+        for c in ["host", "pier-qemu-microvm", "linux-virtiofs-auto", "pier-dax", "pier-nodax"]:
+            s, r = summ.get((w, c)), ratio(summ, w, c)
+            cells.append("-" if not s else f"{fmt(s['median'])} {s['unit']}" +
+                         ("" if r is None or c == "host" else f" ({r:.2f}x)"))
+        rows.append(f"| {w} | " + " | ".join(cells) + " |")
+    rows.append("<!-- bench:end -->")
+    text = open(path).read()
+    block = "\n".join(rows)
+    if "<!-- bench:begin" in text:
+        text = re.sub(r"<!-- bench:begin.*?<!-- bench:end -->", lambda _: block, text, flags=re.S)
+    else:
+        text = text.replace("## Figures\n", "## Figures\n\n" + block + "\n", 1)
+    with open(path, "w") as f:
+        f.write(text)
