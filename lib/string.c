@@ -4,14 +4,21 @@
  * guest: host unit tests use their libc's versions.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <pier/string.h>
 
+/*
+ * memcpy and memset move file data (DAX copies, bounce buffers, page
+ * fills), so they are string instructions: 8 bytes a step, then the tail.
+ * Plain integer instructions, fine where SIMD is not (kvm_pvm's ring 0);
+ * a byte loop measured ~4x slower under TCG. Every entry path clears DF.
+ */
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-	while (n--)
-		*d++ = *s++;
+	void *d = dst;
+	size_t q = n / 8, r = n % 8;
+	__asm__ volatile("rep movsq" : "+D"(d), "+S"(src), "+c"(q) : : "memory");
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(r) : : "memory");
 	return dst;
 }
 
@@ -31,9 +38,11 @@ void *memmove(void *dst, const void *src, size_t n)
 
 void *memset(void *dst, int c, size_t n)
 {
-	unsigned char *d = dst;
-	while (n--)
-		*d++ = (unsigned char)c;
+	void *d = dst;
+	uint64_t v = 0x0101010101010101ULL * (unsigned char)c;
+	size_t q = n / 8, r = n % 8;
+	__asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(r) : "a"(v) : "memory");
 	return dst;
 }
 
