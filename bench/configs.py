@@ -105,7 +105,7 @@ def run_one(config, data, args, initrd=None, timeout=1800):
         prog = args[0] if args[0].startswith("/") else "/fsbench"
         rest = args[1:] if args[0].startswith("/") else args
         src = ["--initrd", initrd] if initrd else ["--root", data]
-        cmd = [PIER, "run", *pier_args(config), "--mem", "1G", *src, "--timing", "--timeout",
+        cmd = [PIER, "run", *pier_args(config), "--mem", "2G", *src, "--timing", "--timeout",
                str(timeout), "--", prog, *[a.replace("{D}", "") for a in rest]]
     r = timed(cmd, timeout + 60)
     if r["status"] != 0:

@@ -181,7 +181,7 @@ def write(out, meta, recs):
     L += ["## Command lines", "",
           "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
           "- Pier: `build/pier run --vmm qemu --machine microvm|q35 | --vmm pier [--dax 0] "
-          "--mem 1G --root DATA --timing -- /fsbench ARGS`",
+          "--mem 2G --root DATA --timing -- /fsbench ARGS`",
           "- Linux guest: `qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 1 -m 2048 "
           "-kernel vmlinux -initrd (busybox, modules, /init)` with vhost-user-fs-pci "
           "(virtiofsd -o cache=auto|none), virtio-9p-pci, or a virtio-blk ext4 image; the "
