@@ -11,7 +11,7 @@ import shutil
 SCALES = {
     #        big file    ten files (each, +i MiB)  tree files  4K files  rand reads
     "full":  dict(big=1 << 30, ten=80 << 20, ten_step=2 << 20, tree=10000, small=1000, rand=20000),
-    "quick": dict(big=128 << 20, ten=8 << 20, ten_step=512 << 10, tree=1000, small=200, rand=3000),
+    "quick": dict(big=96 << 20, ten=6 << 20, ten_step=512 << 10, tree=1000, small=200, rand=2000),
     "tiny":  dict(big=8 << 20, ten=1 << 20, ten_step=64 << 10, tree=100, small=20, rand=300),
 }
 
