@@ -225,6 +225,33 @@ static int add_dax(struct vmm *v, int i)
 	return 0;
 }
 
+/*
+ * One descriptor per inode the guest knows: the usual soft limit of 1024
+ * (and a hard limit of 4096, seen in the nested test machine) fails
+ * lookups with EMFILE in larger trees. Like virtiofsd, take the system's
+ * ceiling (fs.nr_open) where we may (root), else the hard limit.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile))
+		return;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long long nr_open = 0;
+	if (f) {
+		if (fscanf(f, "%llu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (nr_open > nofile.rlim_max) {
+		struct rlimit want = { (rlim_t)nr_open, (rlim_t)nr_open };
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+	}
+	nofile.rlim_cur = nofile.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &nofile);
+}
+
 /* Devices for --root and --share, and the command-line words naming them. */
 static int start_devices(struct vmm *v, char **words)
 {
@@ -286,20 +313,13 @@ static int setup(struct vmm *v, bool *no_kvm)
 	if (boot_load_kernel(&v->vm.mem, o->kernel, &img) ||
 	    (o->initrd && boot_load_initrd(&v->vm.mem, o->initrd, &img, &initrd_gpa, &initrd_size)))
 		return -1;
+	raise_nofile(); /* reads /proc: before Landlock */
 	/* Everything the VMM reads outside the shares is read by now: confine
 	 * before the device threads exist, so they are confined too. */
 	if (confine(v))
 		return -1;
 	char *dev_words = NULL, *args = run_build_cmdline(o), *cmdline = NULL;
 	int rc = -1;
-	/* The FUSE server holds one descriptor per inode the guest knows:
-	 * the usual soft limit of 1024 would fail lookups (EMFILE) in any
-	 * larger tree, so take the hard limit, as virtiofsd does. */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
 	if (!args || start_devices(v, &dev_words))
 		goto out;
 	/* Polling is the default data path here (see ARCHITECTURE.md);

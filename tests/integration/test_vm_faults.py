@@ -81,3 +81,27 @@ def test_platform_is_detected(machine, share):
     polled = re.search(r"virtio: requests complete by (polling|interrupts)", r.out)
     assert polled, r.out
     assert (polled.group(1) == "polling") == (machine == "pier" or m.group(2) == "emulated")
+
+
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_more_inodes_than_the_open_file_limit(machine, tmp_path):
+    """pier's FUSE server holds one descriptor per inode the guest knows:
+    with a hard limit of 4096 (the nested test machine's) a 5,000-file
+    directory failed with EMFILE until pier raised the hard limit itself."""
+    import resource
+    import subprocess
+    from conftest import PIER
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(5000):
+        (many / f"f{i:04d}").touch()
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 4096))
+
+    p = subprocess.run([PIER, "run", *vmm_args(machine), "--root", str(tmp_path),
+                        "-o", "fs.bench_stat=/many", "--"], capture_output=True, text=True,
+                       timeout=300, preexec_fn=low_limit)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr
+    assert re.search(r"bench_stat\t/many\t5000 entries", p.stdout), p.stdout[-2000:]
+    assert "EMFILE" not in p.stdout
