@@ -263,8 +263,11 @@ def update_readme(path, out, meta, recs):
     summ = summarise(recs)
     rel = os.path.relpath(os.path.join(out, "report.md"), os.path.dirname(path))
     rows = ["<!-- bench:begin (written by bench/run) -->",
-            f"Latest `bench/run` ({meta['date']}, [report]({rel})): medians, ratio to the "
-            "host baseline of the same level.", "",
+            f"Latest `bench/run` ({meta['date']}, [report]({rel})): medians, and the ratio "
+            "to the host baseline of the same level: the Pier VMM columns ran in "
+            f"tools/kvm-nest ({meta['accel_pier']}) and are divided by the program run "
+            "in that nested Linux; the others by the host column. Everything is emulated "
+            "here (no hardware virtualisation), so read the ratios, not the absolutes.", "",
             "| workload | host | Pier, QEMU microvm | Linux guest, virtio-fs | Pier VMM, DAX | Pier VMM, no DAX |",
             "|---|---:|---:|---:|---:|---:|"]
     for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", "start-tiny"]:
