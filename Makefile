@@ -138,11 +138,17 @@ integration-pier: all progs
 ifeq ($(KVM_USABLE),yes)
 	PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q tests/integration
 else
-	tools/kvm-nest/run --smp 1 --timeout 1800 -- sh -c 'mkdir -p $(NEST_TMP) && \
-		mount -t tmpfs -o size=3g pier-tests $(NEST_TMP) && exec env TMPDIR=$(NEST_TMP) \
-		PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q -p no:cacheprovider \
-		--basetemp=$(NEST_TMP)/pytest tests/integration'
+	$(NEST_PASS) || { rc=$$?; [ $$rc -eq 124 ] || exit $$rc; \
+		echo "integration-pier: the nested machine stopped answering (timeout); once more" >&2; \
+		$(NEST_PASS); }
 endif
+# The pass takes ~3 minutes; the nested machine (TCG running nested SVM)
+# has been seen to wedge now and then, so a timed-out pass (status 124,
+# not a test failure) runs once more, saying so.
+NEST_PASS = tools/kvm-nest/run --smp 1 --timeout 900 -- sh -c 'mkdir -p $(NEST_TMP) && \
+	mount -t tmpfs -o size=3g pier-tests $(NEST_TMP) && exec env TMPDIR=$(NEST_TMP) \
+	PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q -p no:cacheprovider \
+	--basetemp=$(NEST_TMP)/pytest tests/integration'
 
 test: deps
 	$(MAKE) all $(UNIT_TESTS)
