@@ -10,6 +10,7 @@ import statistics
 import subprocess
 
 import configs
+import dataset
 
 # The thesis's published ratios (shared/docs/thesis.md).
 THESIS = {"dax_vs_fuse_seq": 6.5, "dax_vs_fuse_rand": 5.7}
@@ -187,8 +188,8 @@ def write(out, meta, recs):
           "(virtiofsd -o cache=auto|none), virtio-9p-pci, or a virtio-blk ext4 image; the "
           "guest drops its caches before each job",
           "- fsbench ARGS per workload: " + "; ".join(
-              f"{w}: `{' '.join(a)}`" for w, a, _ in __import__("dataset").workloads(
-                  __import__("dataset").SCALES[meta["scale"]])), ""]
+              f"{w}: `{' '.join(a)}`" for w, a, _ in dataset.workloads(
+                  dataset.SCALES[meta["scale"]])), ""]
     seq = [w for w in works if summ.get((w, cfgs[0]), {}).get("kind") in ("seq", "rand", "meta")]
     plot_cfgs = [c for c in cfgs if c not in configs.BASELINE.values()]
     if seq and plot_cfgs:

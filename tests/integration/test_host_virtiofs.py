@@ -12,17 +12,10 @@ import time
 import pytest
 
 from conftest import EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, PIER, run_pier
-from watch import assert_clean, descendants, proc_table, run_watched, runtmp, still_there  # noqa: F401
+from watch import (assert_clean, descendants, proc_table, run_watched, runtmp,  # noqa: F401
+                   share, still_there)
 
 MACHINES = ["microvm", "q35"]
-
-
-@pytest.fixture
-def share(tmp_path):
-    d = tmp_path / "root"
-    d.mkdir()
-    (d / "hello.txt").write_text("hello\n")
-    return str(d)
 
 
 def cmdline(out):

@@ -4,24 +4,18 @@ survives, says what happened, exits non-zero and leaves nothing behind.
 Also what the guest finds out about the platform it runs on."""
 import os
 import re
+import resource
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import (EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, TARGETS, run_pier, targets,
+from conftest import (PIER, EXIT_PANIC, EXIT_TIMEOUT, EXIT_VMERROR, TARGETS, run_pier, targets,
                       vmm_args)
-from watch import assert_clean, run_watched, runtmp  # noqa: F401
+from watch import assert_clean, run_watched, runtmp, share  # noqa: F401
 
 # microvm: virtio-mmio, as under pier's VMM (q35 reaches the same guest code).
 BOTH = targets("pier", "microvm")
-
-
-@pytest.fixture
-def share(tmp_path):
-    d = tmp_path / "root"
-    d.mkdir()
-    (d / "hello.txt").write_text("hello\n")
-    return str(d)
 
 
 @pytest.mark.parametrize("machine", BOTH)
@@ -88,9 +82,6 @@ def test_more_inodes_than_the_open_file_limit(machine, tmp_path):
     """pier's FUSE server holds one descriptor per inode the guest knows:
     with a hard limit of 4096 (the nested test machine's) a 5,000-file
     directory failed with EMFILE until pier raised the hard limit itself."""
-    import resource
-    import subprocess
-    from conftest import PIER
     many = tmp_path / "many"
     many.mkdir()
     for i in range(5000):

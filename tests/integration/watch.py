@@ -112,3 +112,12 @@ def assert_clean(w):
     assert not glob.glob("/var/run/virtiofsd/" + w.tmpdir.replace("/", ".") + ".*")
     left = subprocess.run(["pgrep", "-a", "-f", w.tmpdir], capture_output=True, text=True)
     assert left.returncode == 1, left.stdout
+
+
+@pytest.fixture
+def share(tmp_path):
+    """A shared directory with one small file in it."""
+    d = tmp_path / "root"
+    d.mkdir()
+    (d / "hello.txt").write_text("hello\n")
+    return str(d)
