@@ -91,7 +91,7 @@ $(BUILD)/pier: $(HOST_OBJS)
 # compiled for the host (with sanitizers: these are the hostile-input paths).
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/dax_map.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c)
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"

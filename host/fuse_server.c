@@ -1,19 +1,39 @@
 /*
- * FUSE server for one host directory, read-only (see fuse_server.h).
+ * FUSE server for one host directory, read-only or read-write (see
+ * fuse_server.h). This half holds the node and handle tables, lookups, the
+ * requests that only read, and dispatch; fuse_server_write.c holds the
+ * requests that change the tree or a file, and FLUSH, FSYNC and LSEEK.
  *
- * Confinement rests on three rules:
+ * Confinement rests on these rules:
  *  - every name is one component (1..FUSE_NAME_MAX bytes, no '/', no NUL,
  *    not "." or "..") resolved with openat2(parent_fd, RESOLVE_BENEATH |
  *    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, O_PATH | O_NOFOLLOW): a
  *    symlink yields an fd for the link itself, never for its target, even
  *    if it is swapped in during the lookup;
- *  - only regular files and directories are ever opened for I/O (a symlink
- *    node can only be READLINKed: the guest resolves the text itself);
+ *  - every operation that names something does so as (node fd, one such
+ *    name): a new file is created with openat2(O_CREAT | O_NOFOLLOW) and
+ *    the same resolve flags, so an existing symlink at the name is never
+ *    followed; mkdirat, symlinkat, unlinkat, linkat and renameat2 act on
+ *    the entry `name` of the directory the node fd is, and none of them
+ *    follows a symlink in the last component. Both parents of a RENAME
+ *    and the new parent of a LINK are node fds, i.e. directories inside
+ *    the tree, so an entry can only move between (or be linked into)
+ *    directories of the tree, never out of it, and a LINK's source is a
+ *    node (an inode inside the tree) reached through /proc/self/fd;
+ *  - only regular files and directories are ever opened for I/O, by the
+ *    node's /proc/self/fd link (the inode itself, nothing re-resolved),
+ *    after a type check (a symlink node can only be READLINKed: the guest
+ *    resolves the text itself; the server never interprets a link target,
+ *    SYMLINK stores the guest's text as it is);
+ *  - attribute changes (chmod, chown, utimensat, truncate) go through the
+ *    node fd or its /proc/self/fd link, never through a path;
  *  - node ids and file handles are (generation << 32 | index + 1), bounds-
  *    and generation-checked, so a bogus or stale one is an error, never an
- *    out-of-range index or someone else's inode.
+ *    out-of-range index or someone else's inode; a handle also records
+ *    whether its fd may read and may write, and data requests check that.
  * ".." is never looked up (EPERM): the guest walks ".." from its own path,
- * so the server has no operation that moves up the tree.
+ * so the server has no operation that moves up the tree. A read-only
+ * server answers EROFS to everything that would change the tree.
  *
  * Not covered by these rules: a host process that moves a directory we hold
  * an fd for out of the shared tree (the fd follows it), as with virtiofsd.
@@ -34,42 +54,10 @@
 #include <pier/fuse_msg.h>
 #include "dax_map.h"
 #include "fuse_server.h"
+#include "fuse_server_priv.h"
 
 #define NODE_MAX (1u << 20)
 #define HANDLE_MAX (1u << 16)
-#define HASH_BUCKETS 4096u
-#define TIMEOUT_S 1 /* entry/attr cache time: the host tree may change */
-#define DIRBUF_SIZE 32768
-
-struct node {
-	int fd;             /* O_PATH|O_NOFOLLOW; -1 while the slot is free */
-	uint32_t gen;       /* bumped when freed, so stale ids miss */
-	uint32_t next;      /* hash chain, or free list when free: index + 1, 0 ends */
-	dev_t dev;
-	ino_t ino;
-	uint64_t nlookup;
-};
-
-struct handle {
-	int fd;             /* O_RDONLY; -1 while the slot is free */
-	uint32_t gen;
-	uint32_t next;      /* free list */
-	bool dir;
-	uint64_t nodeid;    /* the node it was opened from (SETUPMAPPING checks it) */
-};
-
-struct fuse_server {
-	bool initialized;
-	uint32_t minor;
-	struct node *nodes;
-	uint32_t n_nodes, cap_nodes, free_nodes, live_nodes;
-	uint32_t buckets[HASH_BUCKETS];
-	struct handle *handles;
-	uint32_t n_handles, cap_handles, free_handles, live_handles;
-	uint64_t bad_requests;
-	struct dax_map *dax;  /* the DAX window, or NULL */
-	char dirbuf[DIRBUF_SIZE];
-};
 
 /* The layout of getdents64 records (glibc does not export it). */
 struct dirent64_raw {
@@ -88,15 +76,15 @@ static uint64_t make_id(uint32_t gen, uint32_t idx)
 static uint32_t bucket_of(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xff51afd7ed558ccdull);
-	return (uint32_t)(h >> 40) % HASH_BUCKETS;
+	return (uint32_t)(h >> 40) % FSRV_HASH_BUCKETS;
 }
 
-static struct node *node_get(struct fuse_server *s, uint64_t id)
+struct fsrv_node *fsrv_node_get(struct fuse_server *s, uint64_t id)
 {
 	uint32_t low = (uint32_t)id;
 	if (low == 0 || low > s->n_nodes)
 		return NULL;
-	struct node *n = &s->nodes[low - 1];
+	struct fsrv_node *n = &s->nodes[low - 1];
 	if (n->fd < 0 || n->gen != (uint32_t)(id >> 32))
 		return NULL;
 	return n;
@@ -122,7 +110,7 @@ static int64_t node_add(struct fuse_server *s, int fd, dev_t dev, ino_t ino)
 			if (s->cap_nodes >= NODE_MAX)
 				return -ENFILE;
 			uint32_t cap = s->cap_nodes ? s->cap_nodes * 2 : 64;
-			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
+			struct fsrv_node *nn = realloc(s->nodes, cap * sizeof(*nn));
 			if (!nn)
 				return -ENOMEM;
 			s->nodes = nn;
@@ -131,7 +119,7 @@ static int64_t node_add(struct fuse_server *s, int fd, dev_t dev, ino_t ino)
 		idx = s->n_nodes++;
 		s->nodes[idx].gen = 0;
 	}
-	struct node *n = &s->nodes[idx];
+	struct fsrv_node *n = &s->nodes[idx];
 	n->fd = fd;
 	n->dev = dev;
 	n->ino = ino;
@@ -145,7 +133,7 @@ static int64_t node_add(struct fuse_server *s, int fd, dev_t dev, ino_t ino)
 
 static void node_free(struct fuse_server *s, uint32_t idx)
 {
-	struct node *n = &s->nodes[idx];
+	struct fsrv_node *n = &s->nodes[idx];
 	uint32_t *link = &s->buckets[bucket_of(n->dev, n->ino)];
 	while (*link != idx + 1)
 		link = &s->nodes[*link - 1].next;
@@ -158,9 +146,9 @@ static void node_free(struct fuse_server *s, uint32_t idx)
 	s->live_nodes--;
 }
 
-static void forget(struct fuse_server *s, uint64_t id, uint64_t count)
+void fsrv_forget(struct fuse_server *s, uint64_t id, uint64_t count)
 {
-	struct node *n = node_get(s, id);
+	struct fsrv_node *n = fsrv_node_get(s, id);
 	if (!n)
 		return;
 	n->nlookup = count < n->nlookup ? n->nlookup - count : 0;
@@ -169,19 +157,19 @@ static void forget(struct fuse_server *s, uint64_t id, uint64_t count)
 		node_free(s, (uint32_t)(n - s->nodes));
 }
 
-static struct handle *handle_get(struct fuse_server *s, uint64_t fh, bool dir)
+struct fsrv_handle *fsrv_handle_get(struct fuse_server *s, uint64_t fh, bool dir)
 {
 	uint32_t low = (uint32_t)fh;
 	if (low == 0 || low > s->n_handles)
 		return NULL;
-	struct handle *h = &s->handles[low - 1];
+	struct fsrv_handle *h = &s->handles[low - 1];
 	if (h->fd < 0 || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
 		return NULL;
 	return h;
 }
 
-/* Takes ownership of fd on success. Returns the fh or -errno. */
-static int64_t handle_add(struct fuse_server *s, int fd, bool dir, uint64_t *fh)
+int fsrv_handle_add(struct fuse_server *s, int fd, uint64_t nodeid, bool dir, bool can_read,
+		    bool can_write, uint64_t *fh)
 {
 	uint32_t idx;
 	if (s->free_handles) {
@@ -192,7 +180,7 @@ static int64_t handle_add(struct fuse_server *s, int fd, bool dir, uint64_t *fh)
 			if (s->cap_handles >= HANDLE_MAX)
 				return -ENFILE;
 			uint32_t cap = s->cap_handles ? s->cap_handles * 2 : 16;
-			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
+			struct fsrv_handle *nh = realloc(s->handles, cap * sizeof(*nh));
 			if (!nh)
 				return -ENOMEM;
 			s->handles = nh;
@@ -201,16 +189,19 @@ static int64_t handle_add(struct fuse_server *s, int fd, bool dir, uint64_t *fh)
 		idx = s->n_handles++;
 		s->handles[idx].gen = 0;
 	}
-	struct handle *h = &s->handles[idx];
+	struct fsrv_handle *h = &s->handles[idx];
 	h->fd = fd;
 	h->dir = dir;
+	h->can_read = can_read;
+	h->can_write = can_write;
+	h->nodeid = nodeid;
 	h->next = 0;
 	s->live_handles++;
 	*fh = make_id(h->gen, idx);
 	return 0;
 }
 
-static void handle_free(struct fuse_server *s, struct handle *h)
+static void handle_free(struct fuse_server *s, struct fsrv_handle *h)
 {
 	close(h->fd);
 	h->fd = -1;
@@ -235,12 +226,12 @@ static void reset(struct fuse_server *s)
 		dax_map_clear(s->dax);
 }
 
-static int stat_fd(int fd, struct stat *st)
+int fsrv_stat(int fd, struct stat *st)
 {
 	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
-static void fill_attr(struct fuse_attr *a, const struct stat *st)
+void fsrv_fill_attr(struct fuse_attr *a, const struct stat *st)
 {
 	memset(a, 0, sizeof(*a));
 	a->ino = st->st_ino;
@@ -260,12 +251,42 @@ static void fill_attr(struct fuse_attr *a, const struct stat *st)
 	a->blksize = (uint32_t)st->st_blksize;
 }
 
-/*
- * Looks `name` (already validated, NUL-terminated) up beneath parent_fd and
- * counts one lookup on its node.
- */
-static int lookup(struct fuse_server *s, int parent_fd, const char *name,
-		  struct fuse_entry_out *e)
+void fsrv_proc_path(char *buf, int fd)
+{
+	snprintf(buf, FSRV_PROC_PATH_MAX, "/proc/self/fd/%d", fd);
+}
+
+void fsrv_truncated(struct fuse_server *s)
+{
+	if (s->dax)
+		dax_map_repair(s->dax);
+}
+
+/* Counts one lookup on the node for O_PATH fd `fd` (taken) of inode `st`. */
+static int enter(struct fuse_server *s, int fd, const struct stat *st, struct fuse_entry_out *e)
+{
+	int64_t idx = node_find(s, st->st_dev, st->st_ino);
+	if (idx >= 0) {
+		close(fd); /* same inode: keep the fd we already hold */
+	} else {
+		idx = node_add(s, fd, st->st_dev, st->st_ino);
+		if (idx < 0) {
+			close(fd);
+			return (int)idx;
+		}
+	}
+	struct fsrv_node *n = &s->nodes[idx];
+	n->nlookup++;
+	memset(e, 0, sizeof(*e));
+	e->nodeid = make_id(n->gen, (uint32_t)idx);
+	e->generation = n->gen;
+	e->entry_valid = FSRV_TIMEOUT_S;
+	e->attr_valid = FSRV_TIMEOUT_S;
+	fsrv_fill_attr(&e->attr, st);
+	return 0;
+}
+
+int fsrv_lookup(struct fuse_server *s, int parent_fd, const char *name, struct fuse_entry_out *e)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
@@ -275,41 +296,41 @@ static int lookup(struct fuse_server *s, int parent_fd, const char *name,
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	int err = stat_fd(fd, &st);
+	int err = fsrv_stat(fd, &st);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	int64_t idx = node_find(s, st.st_dev, st.st_ino);
-	if (idx >= 0) {
-		close(fd); /* same inode: keep the fd we already hold */
-	} else {
-		idx = node_add(s, fd, st.st_dev, st.st_ino);
-		if (idx < 0) {
-			close(fd);
-			return (int)idx;
-		}
+	return enter(s, fd, &st, e);
+}
+
+int fsrv_enter_fd(struct fuse_server *s, int fd, struct fuse_entry_out *e)
+{
+	char path[FSRV_PROC_PATH_MAX];
+	fsrv_proc_path(path, fd);
+	/* No O_NOFOLLOW: that would give the /proc link itself. The link
+	 * names fd's inode, a regular file or directory we opened. */
+	int pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	struct stat st;
+	int err = fsrv_stat(pfd, &st);
+	if (err) {
+		close(pfd);
+		return err;
 	}
-	struct node *n = &s->nodes[idx];
-	n->nlookup++;
-	memset(e, 0, sizeof(*e));
-	e->nodeid = make_id(n->gen, (uint32_t)idx);
-	e->generation = n->gen;
-	e->entry_valid = TIMEOUT_S;
-	e->attr_valid = TIMEOUT_S;
-	fill_attr(&e->attr, &st);
-	return 0;
+	return enter(s, pfd, &st, e);
 }
 
 /*
- * Reopens a node's O_PATH fd for reading. The /proc/self/fd link names the
- * inode, not a path, so no component is re-resolved (the virtiofsd way);
- * the type check first keeps symlinks, FIFOs and devices from being opened.
+ * The /proc/self/fd link names the inode, not a path, so no component is
+ * re-resolved (the virtiofsd way); the type check first keeps symlinks,
+ * FIFOs and devices from being opened.
  */
-static int reopen(const struct node *n, bool dir)
+int fsrv_reopen(const struct fsrv_node *n, bool dir, int flags)
 {
 	struct stat st;
-	int err = stat_fd(n->fd, &st);
+	int err = fsrv_stat(n->fd, &st);
 	if (err)
 		return err;
 	if (dir && !S_ISDIR(st.st_mode))
@@ -320,9 +341,9 @@ static int reopen(const struct node *n, bool dir)
 		return -ELOOP;
 	if (!dir && !S_ISREG(st.st_mode))
 		return -EACCES;
-	char path[40];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", n->fd);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (dir ? O_DIRECTORY : 0));
+	char path[FSRV_PROC_PATH_MAX];
+	fsrv_proc_path(path, n->fd);
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (dir ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return -errno;
 	struct stat st2;
@@ -334,10 +355,31 @@ static int reopen(const struct node *n, bool dir)
 	return fd;
 }
 
-/*
- * A request name: the whole payload is the name and one NUL, the name
- * 1..FUSE_NAME_MAX bytes with no '/' (so the first NUL is the last byte).
- */
+int fsrv_open_file(struct fuse_server *s, const struct fsrv_node *n, uint32_t gflags,
+		   bool *can_read, bool *can_write)
+{
+	int acc = (int)gflags & O_ACCMODE;
+	if (acc == O_ACCMODE)
+		return -EINVAL;
+	/* O_CREAT/O_EXCL are CREATE's business; O_DIRECT would demand buffer
+	 * alignment the guest's requests do not have; O_NOATIME fails unless
+	 * we own the file; O_NONBLOCK and O_NOCTTY we set ourselves. */
+	int keep = (int)gflags & FSRV_OPEN_KEEP;
+	int fd = -EACCES;
+	if (acc == O_WRONLY) {
+		fd = fsrv_reopen(n, false, O_RDWR | keep);
+		*can_read = *can_write = true;
+	}
+	if (fd == -EACCES) { /* not tried, or the host does not let us read */
+		fd = fsrv_reopen(n, false, acc | keep);
+		*can_read = acc != O_WRONLY;
+		*can_write = acc != O_RDONLY;
+	}
+	if (fd >= 0 && (keep & O_TRUNC))
+		fsrv_truncated(s);
+	return fd;
+}
+
 static int check_name(const uint8_t *p, size_t plen, const char **name)
 {
 	if (plen < 2 || plen > FUSE_NAME_MAX + 1 || p[plen - 1] != 0)
@@ -351,6 +393,30 @@ static int check_name(const uint8_t *p, size_t plen, const char **name)
 		return -EPERM;
 	*name = (const char *)p;
 	return 0;
+}
+
+int fsrv_name(struct fuse_server *s, const uint8_t *p, size_t plen, const char **name)
+{
+	int err = check_name(p, plen, name);
+	if (err == -EINVAL)
+		s->bad_requests++;
+	return err;
+}
+
+int fsrv_attr_reply(int fd, uint8_t *out, size_t room)
+{
+	if (room < sizeof(struct fuse_attr_out))
+		return -EOVERFLOW;
+	struct stat st;
+	int err = fsrv_stat(fd, &st);
+	if (err)
+		return err;
+	struct fuse_attr_out o;
+	memset(&o, 0, sizeof(o));
+	o.attr_valid = FSRV_TIMEOUT_S;
+	fsrv_fill_attr(&o.attr, &st);
+	memcpy(out, &o, sizeof(o));
+	return sizeof(o);
 }
 
 /* Each op returns its payload length (written at `out`, at most `room`) or -errno. */
@@ -385,6 +451,12 @@ static int op_init(struct fuse_server *s, const uint8_t *p, size_t plen, uint8_t
 	o.minor = s->minor;
 	uint32_t ours = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES |
 			FUSE_PARALLEL_DIROPS | FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT;
+	/* Writable: O_TRUNC comes with OPEN (one request, done by the host's
+	 * open), and writes up to max_write. Not offered: the writeback cache
+	 * (the guest would own file sizes and times), and the KILLPRIV flags
+	 * (the host kernel clears setuid bits on write and chown itself). */
+	if (!s->readonly)
+		ours |= FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES;
 	o.flags = in.flags & ours;
 	o.flags2 = 0; /* nothing from flags2 */
 	o.max_readahead = in.max_readahead < FUSE_SERVER_MAX_READ ? in.max_readahead
@@ -404,59 +476,47 @@ static int op_init(struct fuse_server *s, const uint8_t *p, size_t plen, uint8_t
 	return sizeof(o);
 }
 
-static int op_lookup(struct fuse_server *s, struct node *n, const uint8_t *p, size_t plen,
+static int op_lookup(struct fuse_server *s, struct fsrv_node *n, const uint8_t *p, size_t plen,
 		     uint8_t *out, size_t room)
 {
 	const char *name;
-	int err = check_name(p, plen, &name);
+	int err = fsrv_name(s, p, plen, &name);
 	if (err)
 		return err;
 	if (room < sizeof(struct fuse_entry_out))
 		return -EOVERFLOW; /* checked before counting a lookup */
 	struct fuse_entry_out e;
-	err = lookup(s, n->fd, name, &e);
+	err = fsrv_lookup(s, n->fd, name, &e);
 	if (err)
 		return err;
 	memcpy(out, &e, sizeof(e));
 	return sizeof(e);
 }
 
-static int op_getattr(struct node *n, uint8_t *out, size_t room)
-{
-	if (room < sizeof(struct fuse_attr_out))
-		return -EOVERFLOW;
-	struct stat st;
-	int err = stat_fd(n->fd, &st);
-	if (err)
-		return err;
-	struct fuse_attr_out o;
-	memset(&o, 0, sizeof(o));
-	o.attr_valid = TIMEOUT_S;
-	fill_attr(&o.attr, &st);
-	memcpy(out, &o, sizeof(o));
-	return sizeof(o);
-}
-
-static int op_open(struct fuse_server *s, struct node *n, uint64_t nodeid, const uint8_t *p,
+static int op_open(struct fuse_server *s, struct fsrv_node *n, uint64_t nodeid, const uint8_t *p,
 		   bool dir, uint8_t *out, size_t room)
 {
 	struct fuse_open_in in;
 	memcpy(&in, p, sizeof(in));
-	if ((in.flags & O_ACCMODE) != O_RDONLY || (in.flags & O_TRUNC))
+	bool writes = (in.flags & O_ACCMODE) != O_RDONLY || (in.flags & O_TRUNC);
+	if (writes && s->readonly)
 		return -EROFS;
+	if (writes && dir)
+		return -EISDIR;
 	if (room < sizeof(struct fuse_open_out))
 		return -EOVERFLOW;
-	int fd = reopen(n, dir);
+	bool can_read = true, can_write = false;
+	int fd = dir ? fsrv_reopen(n, true, O_RDONLY)
+		     : fsrv_open_file(s, n, in.flags, &can_read, &can_write);
 	if (fd < 0)
 		return fd;
 	struct fuse_open_out o;
 	memset(&o, 0, sizeof(o));
-	int64_t err = handle_add(s, fd, dir, &o.fh);
+	int err = fsrv_handle_add(s, fd, nodeid, dir, can_read, can_write, &o.fh);
 	if (err) {
 		close(fd);
-		return (int)err;
+		return err;
 	}
-	s->handles[(uint32_t)o.fh - 1].nodeid = nodeid;
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);
 }
@@ -465,7 +525,7 @@ static int op_release(struct fuse_server *s, const uint8_t *p, bool dir)
 {
 	struct fuse_release_in in;
 	memcpy(&in, p, sizeof(in));
-	struct handle *h = handle_get(s, in.fh, dir);
+	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, dir);
 	if (!h)
 		return -EBADF;
 	handle_free(s, h);
@@ -494,8 +554,8 @@ static int op_read(struct fuse_server *s, const uint8_t *p, uint8_t *out, size_t
 {
 	struct fuse_read_in in;
 	memcpy(&in, p, sizeof(in));
-	struct handle *h = handle_get(s, in.fh, false);
-	if (!h)
+	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
+	if (!h || !h->can_read)
 		return -EBADF;
 	size_t size;
 	int err = read_size(&in, true, room, &size);
@@ -530,7 +590,7 @@ static int op_readdir(struct fuse_server *s, const uint8_t *p, bool plus, uint8_
 {
 	struct fuse_read_in in;
 	memcpy(&in, p, sizeof(in));
-	struct handle *h = handle_get(s, in.fh, true);
+	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, true);
 	if (!h)
 		return -EBADF;
 	size_t size;
@@ -568,7 +628,7 @@ static int op_readdir(struct fuse_server *s, const uint8_t *p, bool plus, uint8_
 				struct fuse_entry_out e;
 				memset(&e, 0, sizeof(e));
 				if (!is_dot_or_dotdot(d->d_name, namelen) &&
-				    lookup(s, h->fd, d->d_name, &e) != 0)
+				    fsrv_lookup(s, h->fd, d->d_name, &e) != 0)
 					memset(&e, 0, sizeof(e));
 				memcpy(r, &e, sizeof(e));
 			}
@@ -585,10 +645,10 @@ static int op_readdir(struct fuse_server *s, const uint8_t *p, bool plus, uint8_
 	}
 }
 
-static int op_readlink(struct node *n, uint8_t *out, size_t room)
+static int op_readlink(struct fsrv_node *n, uint8_t *out, size_t room)
 {
 	struct stat st;
-	int err = stat_fd(n->fd, &st);
+	int err = fsrv_stat(n->fd, &st);
 	if (err)
 		return err;
 	if (!S_ISLNK(st.st_mode))
@@ -605,7 +665,7 @@ static int op_readlink(struct node *n, uint8_t *out, size_t room)
 	return (int)len;
 }
 
-static int op_statfs(struct node *n, uint8_t *out, size_t room)
+static int op_statfs(struct fsrv_node *n, uint8_t *out, size_t room)
 {
 	if (room < sizeof(struct fuse_statfs_out))
 		return -EOVERFLOW;
@@ -626,13 +686,13 @@ static int op_statfs(struct node *n, uint8_t *out, size_t room)
 	return sizeof(o);
 }
 
-static int op_access(struct node *n, const uint8_t *p)
+static int op_access(struct fuse_server *s, struct fsrv_node *n, const uint8_t *p)
 {
 	struct fuse_access_in in;
 	memcpy(&in, p, sizeof(in));
 	if (in.mask & ~(uint32_t)(R_OK | W_OK | X_OK))
 		return -EINVAL;
-	if (in.mask & W_OK)
+	if ((in.mask & W_OK) && s->readonly)
 		return -EROFS;
 	return faccessat(n->fd, "", (int)in.mask, AT_EMPTY_PATH) ? -errno : 0;
 }
@@ -654,14 +714,16 @@ static void op_batch_forget(struct fuse_server *s, const uint8_t *p, size_t plen
 	for (uint32_t i = 0; i < in.count; i++) {
 		struct fuse_forget_one f;
 		memcpy(&f, p + sizeof(in) + i * sizeof(f), sizeof(f));
-		forget(s, f.nodeid, f.nlookup);
+		fsrv_forget(s, f.nodeid, f.nlookup);
 	}
 }
 
 /*
  * DAX: map a piece of an open file into the window. Untrusted: the handle
  * must be a file of this node, offsets and length page-aligned, the range
- * inside the window, and WRITE only for a handle opened for writing.
+ * inside the window. READ needs a handle that reads; WRITE one that reads
+ * and writes (a shared writable mapping needs an O_RDWR fd), and a
+ * writable server.
  */
 static int op_setupmapping(struct fuse_server *s, uint64_t nodeid, const uint8_t *p)
 {
@@ -669,16 +731,19 @@ static int op_setupmapping(struct fuse_server *s, uint64_t nodeid, const uint8_t
 	memcpy(&in, p, sizeof(in));
 	if (!s->dax)
 		return -ENOSYS;
-	struct handle *h = handle_get(s, in.fh, false);
+	bool write = in.flags & FUSE_SETUPMAPPING_FLAG_WRITE;
+	if (write && s->readonly)
+		return -EROFS; /* first, as for every write op */
+	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
 	if (!h || h->nodeid != nodeid)
 		return -EBADF;
 	if (in.flags & ~(FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE)) {
 		s->bad_requests++;
 		return -EINVAL;
 	}
-	if (in.flags & FUSE_SETUPMAPPING_FLAG_WRITE)
-		return -EACCES; /* every handle is read-only here */
-	int err = dax_map_setup(s->dax, h->fd, in.foffset, in.moffset, in.len, false);
+	if (!h->can_read || (write && !h->can_write))
+		return -EACCES;
+	int err = dax_map_setup(s->dax, h->fd, in.foffset, in.moffset, in.len, write);
 	if (err == -EINVAL)
 		s->bad_requests++;
 	return err;
@@ -715,7 +780,12 @@ static int op_removemapping(struct fuse_server *s, const uint8_t *p, size_t plen
 	return 0;
 }
 
-/* The fixed part of each op's request, or -1 for opcodes we do not serve. */
+/*
+ * The fixed part of each op's request, or -1 for opcodes we do not serve
+ * (SETXATTR, REMOVEXATTR and TMPFILE among them: ENOSYS, which the guest
+ * kernel remembers; a read-only server says EROFS first). Names that
+ * follow are checked by each op.
+ */
 static long in_size(uint32_t opcode)
 {
 	switch (opcode) {
@@ -730,12 +800,27 @@ static long in_size(uint32_t opcode)
 	case FUSE_ACCESS: return sizeof(struct fuse_access_in);
 	case FUSE_SETUPMAPPING: return sizeof(struct fuse_setupmapping_in);
 	case FUSE_REMOVEMAPPING: return sizeof(struct fuse_removemapping_in);
+	/* fuse_server_write.c */
+	case FUSE_FLUSH: return sizeof(struct fuse_flush_in);
+	case FUSE_FSYNC: case FUSE_FSYNCDIR: return sizeof(struct fuse_fsync_in);
+	case FUSE_LSEEK: return sizeof(struct fuse_lseek_in);
+	case FUSE_CREATE: return sizeof(struct fuse_create_in);
+	case FUSE_MKDIR: return sizeof(struct fuse_mkdir_in);
+	case FUSE_MKNOD: return sizeof(struct fuse_mknod_in);
+	case FUSE_SYMLINK: case FUSE_UNLINK: case FUSE_RMDIR: return 0;
+	case FUSE_LINK: return sizeof(struct fuse_link_in);
+	case FUSE_RENAME: return sizeof(struct fuse_rename_in);
+	case FUSE_RENAME2: return sizeof(struct fuse_rename2_in);
+	case FUSE_SETATTR: return sizeof(struct fuse_setattr_in);
+	case FUSE_WRITE: return sizeof(struct fuse_write_in);
+	case FUSE_FALLOCATE: return sizeof(struct fuse_fallocate_in);
+	case FUSE_COPY_FILE_RANGE: return sizeof(struct fuse_copy_file_range_in);
 	default: return -1;
 	}
 }
 
-/* Ops that would modify the tree: EROFS rather than ENOSYS, which the
- * kernel would remember as "never supported". */
+/* Ops that would modify the tree: on a read-only server EROFS rather than
+ * ENOSYS, which the kernel would remember as "never supported". */
 static bool is_write_op(uint32_t opcode)
 {
 	switch (opcode) {
@@ -757,7 +842,8 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 		return op_init(s, p, plen, out, room);
 	if (!s->initialized)
 		return -EIO;
-	if (is_write_op(h->opcode))
+	bool write = is_write_op(h->opcode);
+	if (write && s->readonly)
 		return -EROFS;
 	long need = in_size(h->opcode);
 	if (need < 0)
@@ -766,35 +852,33 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 		s->bad_requests++;
 		return -EINVAL;
 	}
-	if (h->opcode == FUSE_RELEASE || h->opcode == FUSE_RELEASEDIR)
+	if (write || h->opcode == FUSE_FLUSH || h->opcode == FUSE_FSYNC ||
+	    h->opcode == FUSE_FSYNCDIR || h->opcode == FUSE_LSEEK)
+		return fsrv_write_dispatch(s, h, p, plen, out, room);
+	/* Requests that name a handle, not a node. */
+	switch (h->opcode) {
+	case FUSE_RELEASE: case FUSE_RELEASEDIR:
 		return op_release(s, p, h->opcode == FUSE_RELEASEDIR);
-	if (h->opcode == FUSE_READ)
-		return op_read(s, p, out, room);
-	if (h->opcode == FUSE_READDIR || h->opcode == FUSE_READDIRPLUS)
+	case FUSE_READ: return op_read(s, p, out, room);
+	case FUSE_READDIR: case FUSE_READDIRPLUS:
 		return op_readdir(s, p, h->opcode == FUSE_READDIRPLUS, out, room);
-	if (h->opcode == FUSE_DESTROY) {
+	case FUSE_DESTROY:
 		reset(s);
 		return 0;
+	case FUSE_REMOVEMAPPING: return op_removemapping(s, p, plen);
 	}
-	if (h->opcode == FUSE_REMOVEMAPPING)
-		return op_removemapping(s, p, plen);
-	struct node *n = node_get(s, h->nodeid);
+	struct fsrv_node *n = fsrv_node_get(s, h->nodeid);
 	if (!n)
 		return -ENOENT;
 	switch (h->opcode) {
-	case FUSE_LOOKUP: {
-		int r = op_lookup(s, n, p, plen, out, room);
-		if (r == -EINVAL)
-			s->bad_requests++;
-		return r;
-	}
-	case FUSE_GETATTR: return op_getattr(n, out, room);
+	case FUSE_LOOKUP: return op_lookup(s, n, p, plen, out, room);
+	case FUSE_GETATTR: return fsrv_attr_reply(n->fd, out, room);
 	case FUSE_OPEN: return op_open(s, n, h->nodeid, p, false, out, room);
 	case FUSE_OPENDIR: return op_open(s, n, h->nodeid, p, true, out, room);
 	case FUSE_SETUPMAPPING: return op_setupmapping(s, h->nodeid, p);
 	case FUSE_READLINK: return op_readlink(n, out, room);
 	case FUSE_STATFS: return op_statfs(n, out, room);
-	case FUSE_ACCESS: return op_access(n, p);
+	case FUSE_ACCESS: return op_access(s, n, p);
 	}
 	return -ENOSYS;
 }
@@ -821,7 +905,7 @@ size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len
 		} else {
 			struct fuse_forget_in in;
 			memcpy(&in, p, sizeof(in));
-			forget(s, h.nodeid, in.nlookup);
+			fsrv_forget(s, h.nodeid, in.nlookup);
 		}
 		return 0;
 	}
@@ -847,10 +931,6 @@ size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len
 
 struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 {
-	if (!readonly) {
-		errno = ENOTSUP;
-		return NULL;
-	}
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
@@ -863,6 +943,7 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 		errno = e;
 		return NULL;
 	}
+	s->readonly = readonly;
 	/* The root is node 1: index 0, generation 0, never forgotten. */
 	int64_t idx = node_add(s, fd, st.st_dev, st.st_ino);
 	if (idx != 0) {

@@ -1,11 +1,15 @@
 /*
- * The host side of virtio-fs: a FUSE server for one host directory, driven
- * by whole requests in memory (the virtio-fs device hands it the bytes of a
- * descriptor chain; tests and fuzzers call it directly). It serves by file
- * descriptor: one O_PATH fd per inode, names resolved one component at a
- * time beneath the parent's fd, symlinks never followed. Every request is
- * untrusted: a malformed one gets an error reply, never a crash or an
- * access outside the directory.
+ * The host side of virtio-fs: a FUSE server for one host directory,
+ * read-only or read-write, driven by whole requests in memory (the
+ * virtio-fs device hands it the bytes of a descriptor chain; tests and
+ * fuzzers call it directly). It serves by file descriptor: one O_PATH fd
+ * per inode, names resolved, created, linked, renamed and removed one
+ * component at a time beneath the parent's fd, symlinks never followed.
+ * A rename or link names both directories by such fds, so nothing can be
+ * moved or linked out of the directory, nor anything from outside into it
+ * (fuse_server.c has the rules). Every request is untrusted: a malformed
+ * one gets an error reply, never a crash or an access outside the
+ * directory.
  *
  * Not thread-safe: one device thread owns a server.
  */
@@ -23,8 +27,10 @@ struct fuse_server;
 
 /*
  * Serves `dir` (opened O_PATH|O_DIRECTORY; a symlink as `dir` itself is
- * followed, that is the host's choice). Only read-only serving exists:
- * readonly == false fails with ENOTSUP. NULL with errno set on failure.
+ * followed, that is the host's choice). With `readonly`, every request
+ * that would change the tree or a file gets EROFS (opens for writing or
+ * with O_TRUNC, ACCESS W_OK and writable DAX mappings included). NULL with
+ * errno set on failure.
  */
 struct fuse_server *fuse_server_new(const char *dir, bool readonly);
 

@@ -3,7 +3,7 @@
  *
  *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
- *            [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
+ *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
  *
  * Exit status: the guest's own status, or PIER_EXIT_PANIC, PIER_EXIT_VMERROR,
  * PIER_EXIT_TIMEOUT (include/pier/ports.h).
@@ -40,9 +40,12 @@ static void usage(FILE *f)
 		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
 		"  --root DIR             boot from host directory DIR over virtio-fs\n"
 		"                         (adds -o rootfs=virtiofs)\n"
-		"  --ro                   the guest may not change the --root directory\n"
 		"  --share TAG=DIR        also share DIR as virtio-fs tag TAG (up to %d;\n"
 		"                         mount it with -o mount=TAG:/path)\n"
+		"  --ro                   the guest may not change the --root directory\n"
+		"  --ro=TAG               the guest may not change the --share TAG\n"
+		"                         (repeatable; --ro=root is --ro); without\n"
+		"                         these, shared directories are writable\n"
 		"  --initrd FILE          load FILE as the initrd (without --root, adds\n"
 		"                         -o rootfs=ramfs)\n"
 		"  -o, --opt KEY=VALUE    kernel option (verbose=1, exit=N, ...)\n"
@@ -147,6 +150,27 @@ static int add_rootfs_kopt(struct run_options *o)
 	return 0;
 }
 
+/* -o ro=TAG for every read-only share: the guest then answers EROFS itself
+ * (in Linux's order), while the host still enforces it. */
+static int add_ro_kopts(struct run_options *o)
+{
+	static char words[RUN_MAX_SHARES + 1][48];
+	int n = 0;
+	if (o->root && o->root_ro)
+		snprintf(words[n++], sizeof(words[0]), "ro=root");
+	for (int i = 0; i < o->nshares; i++)
+		if (o->shares[i].ro)
+			snprintf(words[n++], sizeof(words[0]), "ro=%s", o->shares[i].tag);
+	for (int i = 0; i < n; i++) {
+		if (o->nkopts == RUN_MAX_KOPTS) {
+			fprintf(stderr, "pier: too many -o options\n");
+			return -1;
+		}
+		o->kopts[o->nkopts++] = words[i];
+	}
+	return 0;
+}
+
 /* An existing directory, made absolute; NULL after a message. */
 static const char *check_dir(const char *opt, const char *arg, const char *dir)
 {
@@ -175,6 +199,27 @@ static int valid_tag(const char *tag)
 	size_t n = strlen(tag);
 	return n > 0 && n <= 36 && strspn(tag, "abcdefghijklmnopqrstuvwxyz"
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/*
+ * --ro=TAG, given before or after --share TAG: applied once every option is
+ * in. Returns 0, or 2 (usage) after a message.
+ */
+static int apply_ro(struct run_options *o, const char *const *tags, int ntags)
+{
+	for (int i = 0; i < ntags; i++) {
+		int found = 0;
+		if (strcmp(tags[i], "root") == 0)
+			o->root_ro = found = 1;
+		for (int k = 0; !found && k < o->nshares; k++)
+			if (strcmp(o->shares[k].tag, tags[i]) == 0)
+				o->shares[k].ro = found = 1;
+		if (!found) {
+			fprintf(stderr, "pier: --ro=%s: no --share with that tag\n", tags[i]);
+			return 2;
+		}
+	}
+	return 0;
 }
 
 /* --share TAG=DIR; returns 0, 2 (usage) or PIER_EXIT_VMERROR. */
@@ -238,7 +283,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "timing", no_argument, 0, OPT_TIMING },
 		{ "timeout", required_argument, 0, OPT_TIMEOUT },
 		{ "root", required_argument, 0, OPT_ROOT },
-		{ "ro", no_argument, 0, OPT_RO },
+		{ "ro", optional_argument, 0, OPT_RO }, /* --ro, or --ro=TAG */
 		{ "share", required_argument, 0, OPT_SHARE },
 		{ "initrd", required_argument, 0, OPT_INITRD },
 		{ "virtiofsd", required_argument, 0, OPT_VIRTIOFSD },
@@ -250,6 +295,10 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ 0, 0, 0, 0 },
 	};
 	int c, rc;
+	/* --ro=TAG values, applied once the --share options are all in
+	 * (room for each tag and the root twice over: repeats are harmless). */
+	const char *ro_tags[2 * (RUN_MAX_SHARES + 1)];
+	int nro = 0;
 	optind = 1;
 	/* "+": stop at the first non-option, so the program's own flags pass through. */
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
@@ -325,7 +374,14 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 				return PIER_EXIT_VMERROR;
 			break;
 		case OPT_RO:
-			o->root_ro = 1;
+			if (!optarg) {
+				o->root_ro = 1;
+			} else if (nro == (int)(sizeof(ro_tags) / sizeof(ro_tags[0]))) {
+				fprintf(stderr, "pier: too many --ro options\n");
+				return 2;
+			} else {
+				ro_tags[nro++] = optarg;
+			}
 			break;
 		case OPT_SHARE:
 			if ((rc = add_share(o, optarg)))
@@ -350,11 +406,13 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 	}
 	o->argv = argv + optind;
 	o->argc = argc - optind;
+	if ((rc = apply_ro(o, ro_tags, nro)))
+		return rc;
 	if (o->root_ro && !o->root) {
 		fprintf(stderr, "pier: --ro needs --root\n");
 		return 2;
 	}
-	return add_rootfs_kopt(o) ? 2 : -1;
+	return add_rootfs_kopt(o) || add_ro_kopts(o) ? 2 : -1;
 }
 
 static int cmd_run(int argc, char **argv, uint64_t start_ns)

@@ -97,7 +97,7 @@ static int start_fs(struct qemu_vm *vm, const struct run_options *o)
 			return -1;
 		}
 		vm->fs[vm->nfs++] = (struct virtiofsd){ .tag = o->shares[i].tag,
-			.source = o->shares[i].dir, .log = vm->share_logs[i] };
+			.source = o->shares[i].dir, .ro = o->shares[i].ro, .log = vm->share_logs[i] };
 	}
 	for (int i = 0; i < vm->nfs; i++) {
 		int r = virtiofsd_start(&vm->fs[i], o->virtiofsd, vm->dir, i, &got_signal);

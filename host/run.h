@@ -14,6 +14,7 @@
 struct run_share {
 	const char *tag;
 	const char *dir;       /* absolute, checked to be a directory */
+	int ro;                /* --ro=TAG: the guest may not change it */
 };
 
 struct run_options {
@@ -27,7 +28,7 @@ struct run_options {
 	int timing;            /* print boot milestones on stderr */
 	int timeout_s;         /* 0: none */
 	const char *root;      /* --root: directory served as tag "root"; NULL: none */
-	int root_ro;           /* --ro: the guest may not change the root */
+	int root_ro;           /* --ro or --ro=root: the guest may not change the root */
 	struct run_share shares[RUN_MAX_SHARES]; /* --share TAG=DIR */
 	int nshares;
 	const char *initrd;    /* --initrd FILE; NULL: none */

@@ -11,12 +11,12 @@
  * up, both exit. It also leaves a lock file /var/run/virtiofsd/
  * <socket path with '/' -> '.'>.pid behind, which pier removes.
  *
- * --ro: 7.2 has no read-only option, so virtiofsd is given a read-only
- * view instead: in a mount namespace of its own, DIR is bind-mounted
- * (recursively) on RUNDIR/roN and made read-only there, and virtiofsd
- * serves RUNDIR/roN. Its sandbox bind-mounts that again, which keeps the
- * read-only flag, so guest writes fail with EROFS. Nothing changes on the
- * host, and the mounts vanish with virtiofsd's namespaces.
+ * --ro and --ro=TAG (v->ro): 7.2 has no read-only option, so virtiofsd is
+ * given a read-only view instead: in a mount namespace of its own, DIR is
+ * bind-mounted (recursively) on RUNDIR/roN and made read-only there, and
+ * virtiofsd serves RUNDIR/roN. Its sandbox bind-mounts that again, which
+ * keeps the read-only flag, so guest writes fail with EROFS. Nothing
+ * changes on the host, and the mounts vanish with virtiofsd's namespaces.
  *
  * Debug log (-d, which `pier run --virtiofsd-log FILE` turns on). Every line
  * starts with "[YYYY-MM-DD HH:MM:SS.ffffff+0000] [ID: TTTTTTTT] ", the

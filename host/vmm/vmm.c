@@ -272,9 +272,8 @@ static int start_devices(struct vmm *v, char **words)
 		const struct run_share *sh = &o->shares[i - (o->root ? 1 : 0)];
 		uint64_t base = VMM_MMIO_BASE + (uint64_t)i * VIRTIO_MMIO_SIZE;
 		uint32_t gsi = VMM_GSI_BASE + (uint32_t)i;
-		/* Writable serving arrives with the read-write issue. */
 		if (virtio_fs_dev_start(&v->fs[i], &v->vm.mem, base, gsi, root ? "root" : sh->tag,
-					root ? o->root : sh->dir, true))
+					root ? o->root : sh->dir, root ? o->root_ro : sh->ro))
 			return -1;
 		v->nfs++;
 		if (o->dax_bytes && add_dax(v, i))
@@ -296,10 +295,14 @@ static int confine(struct vmm *v)
 	const char *dirs[VMM_MAX_FS];
 	bool writable[VMM_MAX_FS] = { false };
 	int n = 0;
-	if (v->o->root)
+	if (v->o->root) {
+		writable[n] = !v->o->root_ro;
 		dirs[n++] = v->o->root;
-	for (int i = 0; i < v->o->nshares && n < VMM_MAX_FS; i++)
+	}
+	for (int i = 0; i < v->o->nshares && n < VMM_MAX_FS; i++) {
+		writable[n] = !v->o->shares[i].ro;
 		dirs[n++] = v->o->shares[i].dir;
+	}
 	return landlock_confine(dirs, writable, n) < 0 ? -1 : 0;
 }
 

@@ -1,7 +1,10 @@
 /*
- * Unit and fuzz tests for host/fuse_server.c: raw FUSE request bytes in,
+ * Unit and fuzz tests for host/fuse_server*.c: raw FUSE request bytes in,
  * reply bytes out, against a temporary tree with symlinks that point
- * outside it. No reply may ever carry bytes from outside the tree.
+ * outside it. No reply may ever carry bytes from outside the tree. Here:
+ * the read-only server (every write refused, nothing changed), and the
+ * fuzz loops over both kinds of server; test_fuse_server_rw.c has the
+ * writable server's requests one by one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,37 +24,11 @@
 #include <pier/fuse_msg.h>
 #include "dax_map.h"
 #include "fuse_server.h"
+#include "fuse_server_harness.h"
 #include "scratch_dir.h"
 
-#define SECRET "SECRET-OUTSIDE-THE-TREE"
-#define PASSWD_MARK "root:x:0:0"
 #define BIG_SIZE (300 * 1024 + 123)
 #define MANY 100
-
-static char base[64], tree[96];
-static struct fuse_server *srv;
-static uint64_t unique_ctr = 1;
-static uint8_t rep[FUSE_SERVER_MAX_READ + 4096];
-
-static void put_file(const char *rel, const void *data, size_t len)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", tree, rel);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 /* A tree: hello.txt, big.bin, sub/inner.txt, many/f000..f099, a FIFO,
  * symlinks up -> ../outside, abs -> /etc/passwd, updir -> .., and
@@ -120,146 +97,6 @@ static int srv_down(void **state)
 	return 0;
 }
 
-/* Every reply, valid request or not, must pass this. */
-static void check_reply(size_t n, size_t cap, uint64_t unique, bool expect_reply)
-{
-	assert_true(n <= cap);
-	if (n == 0)
-		return;
-	assert_true(expect_reply);
-	assert_true(n >= sizeof(struct fuse_out_header));
-	struct fuse_out_header o;
-	memcpy(&o, rep, sizeof(o));
-	assert_int_equal(o.len, n);
-	assert_true(o.unique == unique);
-	assert_true(o.error <= 0 && o.error >= -4095);
-	if (o.error)
-		assert_int_equal(n, sizeof(o));
-	assert_null(memmem(rep, n, SECRET, strlen(SECRET)));
-	assert_null(memmem(rep, n, PASSWD_MARK, strlen(PASSWD_MARK)));
-}
-
-/* Sends raw bytes; returns the reply length. */
-static size_t raw(const void *req, size_t len, size_t cap)
-{
-	uint64_t u = 0;
-	if (len >= sizeof(struct fuse_in_header))
-		memcpy(&u, (const uint8_t *)req + offsetof(struct fuse_in_header, unique), 8);
-	memset(rep, 0xa5, cap < sizeof(rep) ? cap : sizeof(rep));
-	size_t n = fuse_server_handle(srv, req, len, rep, cap);
-	check_reply(n, cap, u, true);
-	return n;
-}
-
-static size_t build(uint8_t *buf, uint32_t op, uint64_t nodeid, const void *pl, size_t plen)
-{
-	struct fuse_in_header h;
-	fuse_msg_header(&h, op, unique_ctr++, nodeid, (uint32_t)(sizeof(h) + plen));
-	memcpy(buf, &h, sizeof(h));
-	if (plen)
-		memcpy(buf + sizeof(h), pl, plen);
-	return sizeof(h) + plen;
-}
-
-/* One request with reply capacity `cap`; returns payload length or -errno. */
-static int64_t call_cap(uint32_t op, uint64_t nodeid, const void *pl, size_t plen, size_t cap)
-{
-	uint8_t buf[4096];
-	assert_true(plen <= sizeof(buf) - sizeof(struct fuse_in_header));
-	size_t len = build(buf, op, nodeid, pl, plen);
-	size_t n = raw(buf, len, cap);
-	if (n == 0)
-		return INT64_MIN;
-	int64_t r = fuse_msg_reply((struct fuse_out_header *)rep, (uint32_t)n, unique_ctr - 1);
-	assert_true(r != -EPROTO || ((struct fuse_out_header *)rep)->error == -EPROTO);
-	return r;
-}
-
-static int64_t call(uint32_t op, uint64_t nodeid, const void *pl, size_t plen)
-{
-	return call_cap(op, nodeid, pl, plen, sizeof(rep));
-}
-
-static const uint8_t *payload(void)
-{
-	return rep + sizeof(struct fuse_out_header);
-}
-
-static void init(void)
-{
-	struct fuse_init_in in = {
-		.major = 7, .minor = FUSE_KERNEL_MINOR_VERSION, .max_readahead = 65536,
-		.flags = FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_ASYNC_READ | FUSE_INIT_EXT |
-			 FUSE_WRITEBACK_CACHE,
-	};
-	int64_t r = call(FUSE_INIT, 0, &in, sizeof(in));
-	assert_true(r > 0);
-	struct fuse_init_out o;
-	assert_int_equal(fuse_msg_init(payload(), (uint32_t)r, &o), 0);
-	assert_true(o.flags & FUSE_DO_READDIRPLUS);
-	assert_true(o.flags & FUSE_MAX_PAGES);
-	assert_false(o.flags & FUSE_WRITEBACK_CACHE);
-	assert_int_equal(o.max_pages, FUSE_SERVER_MAX_READ / 4096);
-}
-
-static int64_t lookup_name(uint64_t parent, const char *name, struct fuse_entry_out *e)
-{
-	int64_t r = call(FUSE_LOOKUP, parent, name, strlen(name) + 1);
-	if (r >= 0) {
-		assert_int_equal(fuse_msg_entry(payload(), (uint32_t)r, e), 0);
-		assert_true(fuse_msg_attr_ok(&e->attr));
-		assert_true(e->nodeid != 0);
-		return 0;
-	}
-	return r;
-}
-
-static uint64_t lookup_ok(uint64_t parent, const char *name)
-{
-	struct fuse_entry_out e;
-	assert_int_equal(lookup_name(parent, name, &e), 0);
-	return e.nodeid;
-}
-
-static int64_t open_node(uint64_t node, uint32_t flags, bool dir, uint64_t *fh)
-{
-	struct fuse_open_in in = { .flags = flags };
-	int64_t r = call(dir ? FUSE_OPENDIR : FUSE_OPEN, node, &in, sizeof(in));
-	if (r < 0)
-		return r;
-	struct fuse_open_out o;
-	assert_int_equal(fuse_msg_open(payload(), (uint32_t)r, &o), 0);
-	*fh = o.fh;
-	return 0;
-}
-
-static int64_t read_fh(uint32_t op, uint64_t fh, uint64_t off, uint32_t size)
-{
-	struct fuse_read_in in = { .fh = fh, .offset = off, .size = size };
-	return call(op, 1, &in, sizeof(in));
-}
-
-static int64_t release(uint64_t fh, bool dir)
-{
-	struct fuse_release_in in = { .fh = fh };
-	return call(dir ? FUSE_RELEASEDIR : FUSE_RELEASE, 1, &in, sizeof(in));
-}
-
-static void forget(uint64_t node, uint64_t n)
-{
-	uint8_t buf[64];
-	struct fuse_forget_in in = { .nlookup = n };
-	size_t len = build(buf, FUSE_FORGET, node, &in, sizeof(in));
-	assert_int_equal(fuse_server_handle(srv, buf, len, rep, sizeof(rep)), 0);
-}
-
-static struct fuse_server_stats stats(void)
-{
-	struct fuse_server_stats st;
-	fuse_server_get_stats(srv, &st);
-	return st;
-}
-
 static void test_new_refuses(void **state)
 {
 	(void)state;
@@ -267,9 +104,14 @@ static void test_new_refuses(void **state)
 	snprintf(p, sizeof(p), "%s/hello.txt", tree);
 	assert_null(fuse_server_new(p, true));
 	assert_int_equal(errno, ENOTDIR);
+	assert_null(fuse_server_new(p, false));
+	assert_int_equal(errno, ENOTDIR);
 	assert_null(fuse_server_new("/nonexistent/pier", true));
-	assert_null(fuse_server_new(tree, false));
-	assert_int_equal(errno, ENOTSUP);
+	assert_null(fuse_server_new("/nonexistent/pier", false));
+	/* Writable serving exists (test_fuse_server_rw.c tests it). */
+	struct fuse_server *w = fuse_server_new(tree, false);
+	assert_non_null(w);
+	fuse_server_free(w);
 }
 
 static void test_init(void **state)
@@ -612,17 +454,114 @@ static void removemapping_req(uint8_t *buf, uint32_t count, const struct fuse_re
 }
 
 /* Valid requests covering every op, with live ids from this session. */
+#define CORPUS_MAX 160
 struct corpus {
-	uint8_t req[64][600];
-	size_t len[64];
+	uint8_t req[CORPUS_MAX][600];
+	size_t len[CORPUS_MAX];
 	int n;
 };
 
 static void add(struct corpus *c, uint32_t op, uint64_t node, const void *pl, size_t plen)
 {
-	assert_true(c->n < 64 && plen + sizeof(struct fuse_in_header) <= sizeof(c->req[0]));
+	assert_true(c->n < CORPUS_MAX && plen + sizeof(struct fuse_in_header) <= sizeof(c->req[0]));
 	c->len[c->n] = build(c->req[c->n], op, node, pl, plen);
 	c->n++;
+}
+
+/* A request whose payload is `a` then `b` (a fixed struct, then names). */
+static void add2(struct corpus *c, uint32_t op, uint64_t node, const void *a, size_t alen,
+		 const void *b, size_t blen)
+{
+	uint8_t pl[600];
+	assert_true(alen + blen <= sizeof(pl));
+	if (alen)
+		memcpy(pl, a, alen);
+	memcpy(pl + alen, b, blen);
+	add(c, op, node, pl, alen + blen);
+}
+
+/* FLUSH, FSYNC, FSYNCDIR, LSEEK: any server answers them. */
+static void add_file_ops(struct corpus *c, uint64_t file, uint64_t fh, uint64_t dfh)
+{
+	struct fuse_flush_in fl = { .fh = fh };
+	add(c, FUSE_FLUSH, file, &fl, sizeof(fl));
+	struct fuse_fsync_in fs = { .fh = fh, .fsync_flags = 1 };
+	add(c, FUSE_FSYNC, file, &fs, sizeof(fs));
+	fs.fh = dfh;
+	add(c, FUSE_FSYNCDIR, 1, &fs, sizeof(fs));
+	struct fuse_lseek_in ls = { .fh = fh, .offset = 100, .whence = SEEK_DATA };
+	add(c, FUSE_LSEEK, file, &ls, sizeof(ls));
+}
+
+/*
+ * Every request that changes something, aimed at directory `dir`, file
+ * `file` (handle fh_w, writable on a writable server) and file `src`
+ * (handle fh_src, readable).
+ */
+static void add_write_ops(struct corpus *c, uint64_t dir, uint64_t file, uint64_t fh_w,
+			  uint64_t src, uint64_t fh_src)
+{
+	struct fuse_create_in cr = { .flags = O_RDWR | O_CREAT, .mode = S_IFREG | 0644,
+				     .umask = 022 };
+	add2(c, FUSE_CREATE, dir, &cr, sizeof(cr), "fz_new", 7);
+	cr.flags = O_WRONLY | O_TRUNC | O_APPEND;
+	add2(c, FUSE_CREATE, dir, &cr, sizeof(cr), "fz_new", 7);
+	struct fuse_mkdir_in mk = { .mode = 0755, .umask = 022 };
+	add2(c, FUSE_MKDIR, dir, &mk, sizeof(mk), "fz_dir", 7);
+	struct fuse_mknod_in mn = { .mode = S_IFIFO | 0644 };
+	add2(c, FUSE_MKNOD, dir, &mn, sizeof(mn), "fz_nod", 7);
+	add(c, FUSE_SYMLINK, dir, "fz_ln\0../outside", 17);
+	struct fuse_link_in li = { .oldnodeid = file };
+	add2(c, FUSE_LINK, dir, &li, sizeof(li), "fz_hl", 6);
+	add(c, FUSE_UNLINK, dir, "fz_hl", 6);
+	add(c, FUSE_RMDIR, dir, "fz_dir", 7);
+	struct fuse_rename_in rn = { .newdir = dir };
+	add2(c, FUSE_RENAME, dir, &rn, sizeof(rn), "fz_new\0fz_new2", 15);
+	struct fuse_rename2_in rn2 = { .newdir = dir, .flags = RENAME_NOREPLACE };
+	add2(c, FUSE_RENAME2, dir, &rn2, sizeof(rn2), "fz_new2\0fz_new", 15);
+	rn2.flags = RENAME_EXCHANGE;
+	add2(c, FUSE_RENAME2, dir, &rn2, sizeof(rn2), "fz_new\0fz_ln", 13);
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = 0640 };
+	add(c, FUSE_SETATTR, file, &sa, sizeof(sa));
+	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_FH, .size = 100, .fh = fh_w };
+	add(c, FUSE_SETATTR, file, &sa, sizeof(sa));
+	sa = (struct fuse_setattr_in){ .valid = FATTR_ATIME | FATTR_MTIME | FATTR_MTIME_NOW,
+				       .atime = 1000, .atimensec = 5 };
+	add(c, FUSE_SETATTR, file, &sa, sizeof(sa));
+	sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID, .uid = getuid(),
+				       .gid = getgid() };
+	add(c, FUSE_SETATTR, file, &sa, sizeof(sa));
+	struct fuse_write_in wi = { .fh = fh_w, .offset = 3, .size = 5 };
+	add2(c, FUSE_WRITE, file, &wi, sizeof(wi), "fuzz!", 5);
+	struct fuse_fallocate_in fa = { .fh = fh_w, .offset = 0, .length = 4096 };
+	add(c, FUSE_FALLOCATE, file, &fa, sizeof(fa));
+	fa.mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	add(c, FUSE_FALLOCATE, file, &fa, sizeof(fa));
+	struct fuse_copy_file_range_in cf = { .fh_in = fh_src, .nodeid_out = file, .fh_out = fh_w,
+					      .off_out = 16, .len = 4096 };
+	add(c, FUSE_COPY_FILE_RANGE, src, &cf, sizeof(cf));
+	struct fuse_access_in ai = { .mask = W_OK };
+	add(c, FUSE_ACCESS, file, &ai, sizeof(ai));
+	struct fuse_setupmapping_in si = { .fh = fh_w, .len = 4096, .moffset = 8192,
+		.flags = FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE };
+	add(c, FUSE_SETUPMAPPING, file, &si, sizeof(si));
+	struct fuse_setxattr_in sx = { .size = 1 };
+	add2(c, FUSE_SETXATTR, file, &sx, sizeof(sx), "user.fz\0x", 9);
+	add(c, FUSE_REMOVEXATTR, file, "user.fz", 8);
+	add2(c, FUSE_TMPFILE, dir, &cr, sizeof(cr), "fz_tmp", 7);
+}
+
+/* FORGET, BATCH_FORGET, DESTROY: the ends of a session. */
+static void add_forgets(struct corpus *c, uint64_t a, uint64_t b)
+{
+	struct fuse_forget_in fi = { .nlookup = 1 };
+	add(c, FUSE_FORGET, a, &fi, sizeof(fi));
+	struct {
+		struct fuse_batch_forget_in h;
+		struct fuse_forget_one f[2];
+	} bf = { { .count = 2 }, { { a, 1 }, { b, 1 } } };
+	add(c, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf));
+	add(c, FUSE_DESTROY, 1, NULL, 0);
 }
 
 static void make_corpus(struct corpus *c)
@@ -670,22 +609,130 @@ static void make_corpus(struct corpus *c)
 	uint8_t rm[4 + 2 * sizeof(struct fuse_removemapping_one)];
 	removemapping_req(rm, 2, (struct fuse_removemapping_one[]){ { 16384, 4096 }, { 0, 8192 } });
 	add(c, FUSE_REMOVEMAPPING, big, rm, sizeof(rm));
-	struct fuse_forget_in fi = { .nlookup = 1 };
-	add(c, FUSE_FORGET, hello, &fi, sizeof(fi));
-	struct {
-		struct fuse_batch_forget_in h;
-		struct fuse_forget_one f[2];
-	} bf = { { .count = 2 }, { { hello, 1 }, { sub, 1 } } };
-	add(c, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf));
-	add(c, FUSE_DESTROY, 1, NULL, 0);
+	add_file_ops(c, big, fh, dfh);
+	add_write_ops(c, 1, hello, fh, big, fh); /* all EROFS */
+	add_forgets(c, hello, sub);
 }
 
-static void test_truncated_and_lying(void **state)
+/* The same for the writable tree (build_rw_tree), its own writes included. */
+static void make_corpus_rw(struct corpus *c)
+{
+	c->n = 0;
+	uint64_t hello = lookup_ok(1, "hello.txt"), sub = lookup_ok(1, "sub");
+	uint64_t up = lookup_ok(1, "up"), data = lookup_ok(1, "data.bin");
+	uint64_t fh_w, fh_r, dfh;
+	assert_int_equal(open_node(hello, O_RDWR, false, &fh_w), 0);
+	assert_int_equal(open_node(data, O_RDONLY, false, &fh_r), 0);
+	assert_int_equal(open_node(1, O_RDONLY, true, &dfh), 0);
+	struct fuse_init_in ii = { .major = 7, .minor = 38, .flags = 0xffffffff,
+				   .flags2 = 0xffffffff };
+	add(c, FUSE_INIT, 0, &ii, sizeof(ii));
+	const char *names[] = { "hello.txt", "sub", "up", "abs", "updir", "fifo", "data.bin",
+				"inner.txt", "up2", "empty", "fz_new", "fz_ln" };
+	for (int i = 0; i < 12; i++) {
+		add(c, FUSE_LOOKUP, 1, names[i], strlen(names[i]) + 1);
+		if (i % 3 == 0)
+			add(c, FUSE_LOOKUP, sub, names[i], strlen(names[i]) + 1);
+	}
+	struct fuse_getattr_in gi = { 0 };
+	add(c, FUSE_GETATTR, hello, &gi, sizeof(gi));
+	add(c, FUSE_GETATTR, up, &gi, sizeof(gi));
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	add(c, FUSE_OPEN, hello, &oi, sizeof(oi));
+	oi.flags = O_WRONLY | O_TRUNC;
+	add(c, FUSE_OPEN, data, &oi, sizeof(oi));
+	oi.flags = O_RDONLY;
+	add(c, FUSE_OPENDIR, sub, &oi, sizeof(oi));
+	struct fuse_read_in ri = { .fh = fh_w, .offset = 0, .size = 8192 };
+	add(c, FUSE_READ, 1, &ri, sizeof(ri));
+	ri.fh = dfh;
+	add(c, FUSE_READDIRPLUS, 1, &ri, sizeof(ri));
+	struct fuse_release_in rl = { .fh = fh_w };
+	add(c, FUSE_RELEASE, 1, &rl, sizeof(rl));
+	add(c, FUSE_READLINK, up, NULL, 0);
+	add(c, FUSE_STATFS, 1, NULL, 0);
+	add_file_ops(c, hello, fh_w, dfh);
+	add_write_ops(c, 1, hello, fh_w, data, fh_r);
+	add_write_ops(c, sub, hello, fh_w, data, fh_r);
+	add_forgets(c, hello, sub);
+}
+
+/*
+ * A read-only server refuses every request that would change something
+ * with EROFS, well-formed and aimed at real files and handles, and the
+ * tree (symlinks out of it included) stays exactly as it was.
+ */
+static void test_ro_refuses_writes(void **state)
 {
 	(void)state;
+	uint64_t before = tree_digest(base, NULL);
+	fuse_server_free(srv);
+	static struct dax_map win; /* static: srv_down may still see it after a failure */
+	assert_int_equal(dax_map_init(&win, 16 * 4096), 0);
+	srv = fuse_server_new(tree, true);
+	fuse_server_set_dax(srv, &win);
+	init();
+	uint64_t hello = lookup_ok(1, "hello.txt"), big = lookup_ok(1, "big.bin"), fh, dfh;
+	uint64_t targets[] = { 1, hello, lookup_ok(1, "sub"), lookup_ok(1, "up"),
+			       lookup_ok(1, "abs"), lookup_ok(1, "fifo") };
+	assert_int_equal(open_node(big, O_RDONLY, false, &fh), 0);
+	assert_int_equal(open_node(1, O_RDONLY, true, &dfh), 0);
+	struct corpus *c = malloc(sizeof(*c));
+	c->n = 0;
+	for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++)
+		add_write_ops(c, targets[t], t ? targets[t] : hello, fh, big, fh);
+	int refused = 0;
+	for (int i = 0; i < c->n; i++) {
+		uint32_t op = ((struct fuse_in_header *)c->req[i])->opcode;
+		size_t n = raw(c->req[i], c->len[i], sizeof(rep));
+		assert_int_equal(n, sizeof(struct fuse_out_header));
+		int err = ((struct fuse_out_header *)rep)->error;
+		if (err != -EROFS)
+			print_error("opcode %u: %d\n", op, err);
+		assert_int_equal(err, -EROFS);
+		refused++;
+	}
+	assert_int_equal(refused, 24 * 6); /* 24 requests per target */
+	/* Opening for writing or with O_TRUNC, any node. */
+	const uint32_t wflags[] = { O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC, O_WRONLY | O_TRUNC,
+				    O_RDWR | O_APPEND, O_WRONLY | O_CREAT | O_EXCL };
+	for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++)
+		for (size_t k = 0; k < sizeof(wflags) / sizeof(wflags[0]); k++) {
+			uint64_t x;
+			assert_int_equal(open_node(targets[t], wflags[k], false, &x), -EROFS);
+			assert_int_equal(open_node(targets[t], wflags[k], true, &x), -EROFS);
+		}
+	struct fuse_access_in ai = { .mask = W_OK | R_OK };
+	assert_int_equal(call(FUSE_ACCESS, hello, &ai, sizeof(ai)), -EROFS);
+	/* Refused before even the lengths are looked at. */
+	for (uint32_t op = 0; op < 64; op++)
+		if (op == FUSE_SETATTR || op == FUSE_WRITE || op == FUSE_CREATE ||
+		    op == FUSE_RENAME2 || op == FUSE_TMPFILE)
+			assert_int_equal(call(op, hello, NULL, 0), -EROFS);
+	/* What only reads or syncs still works. */
+	struct fuse_flush_in fl = { .fh = fh };
+	assert_int_equal(call(FUSE_FLUSH, big, &fl, sizeof(fl)), 0);
+	struct fuse_fsync_in fs = { .fh = fh };
+	assert_int_equal(call(FUSE_FSYNC, big, &fs, sizeof(fs)), 0);
+	fs.fh = dfh;
+	assert_int_equal(call(FUSE_FSYNCDIR, 1, &fs, sizeof(fs)), 0);
+	struct fuse_lseek_in ls = { .fh = fh, .whence = SEEK_END };
+	assert_int_equal(call(FUSE_LSEEK, big, &ls, sizeof(ls)), sizeof(struct fuse_lseek_out));
+	assert_int_equal(((struct fuse_lseek_out *)payload())->offset, BIG_SIZE);
+	assert_int_equal(read_fh(FUSE_READ, fh, 0, 16), 16);
+	free(c);
+	fuse_server_free(srv);
+	srv = NULL;
+	dax_map_free(&win);
+	assert_true(tree_digest(base, NULL) == before);
+}
+
+/* Every corpus request cut short, and with a header that lies about it. */
+static void truncate_corpus(void (*make)(struct corpus *c))
+{
 	init();
 	struct corpus *c = malloc(sizeof(*c));
-	make_corpus(c);
+	make(c);
 	uint8_t buf[600];
 	for (int i = 0; i < c->n; i++) {
 		uint32_t op = ((struct fuse_in_header *)c->req[i])->opcode;
@@ -717,11 +764,45 @@ static void test_truncated_and_lying(void **state)
 		if (raw(buf, c->len[i], sizeof(rep)))
 			assert_int_equal(((struct fuse_out_header *)rep)->error, -EINVAL);
 	}
+	free(c);
+}
+
+static void test_truncated_and_lying(void **state)
+{
+	(void)state;
+	truncate_corpus(make_corpus);
 	/* Short fixed structs get EINVAL, not a read past the request. */
 	assert_int_equal(call(FUSE_READ, 1, &(struct fuse_read_in){ 0 }, 39), -EINVAL);
 	assert_int_equal(call(FUSE_OPEN, 1, &(struct fuse_open_in){ 0 }, 7), -EINVAL);
 	assert_true(stats().bad_requests > 0);
-	free(c);
+}
+
+/* The same on a writable server: no cut-short request changes anything. */
+static void test_truncated_rw(void **state)
+{
+	(void)state;
+	char wtree[128];
+	path_in(wtree, sizeof(wtree), base, "wtree");
+	build_rw_tree(wtree);
+	fuse_server_free(srv);
+	srv = fuse_server_new(wtree, false);
+	assert_non_null(srv);
+	uint64_t before = tree_digest(base, NULL);
+	uint64_t bad = stats().bad_requests;
+	truncate_corpus(make_corpus_rw);
+	assert_true(tree_digest(base, NULL) == before);
+	/* Every fixed struct of the writing ops is checked before use. */
+	const uint32_t ops[] = { FUSE_CREATE, FUSE_MKDIR, FUSE_MKNOD, FUSE_LINK, FUSE_RENAME,
+				 FUSE_RENAME2, FUSE_SETATTR, FUSE_WRITE, FUSE_FALLOCATE,
+				 FUSE_COPY_FILE_RANGE, FUSE_FLUSH, FUSE_FSYNC, FUSE_FSYNCDIR,
+				 FUSE_LSEEK };
+	uint8_t zeros[128] = { 0 };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		assert_int_equal(call(ops[i], 1, zeros, 3), -EINVAL);
+	assert_true(stats().bad_requests >= bad + sizeof(ops) / sizeof(ops[0]));
+	fuse_server_free(srv);
+	srv = NULL;
+	scratch_remove_tree(wtree);
 }
 
 static void test_batch_forget(void **state)
@@ -812,30 +893,72 @@ static uint64_t rnd(void)
 	return rng_state;
 }
 
-static void test_fuzz(void **state)
+/*
+ * Keeps a mutated request from making the host allocate much: FALLOCATE
+ * and COPY_FILE_RANGE lengths are cut to 64 KiB (the server's answer to
+ * big ones is tested directly), so the fuzz cannot fill the disk.
+ */
+static void fuzz_tame(uint8_t *buf, size_t len)
 {
-	(void)state;
+	uint32_t op;
+	size_t at = 0, h = sizeof(struct fuse_in_header);
+	memcpy(&op, buf + 4, 4);
+	if (op == FUSE_FALLOCATE)
+		at = h + offsetof(struct fuse_fallocate_in, length);
+	else if (op == FUSE_COPY_FILE_RANGE)
+		at = h + offsetof(struct fuse_copy_file_range_in, len);
+	uint64_t v;
+	if (at && len >= at + 8) {
+		memcpy(&v, buf + at, 8);
+		v &= 0xffff;
+		memcpy(buf + at, &v, 8);
+	}
+}
+
+/* What one fuzz run serves and sends. */
+struct fuzz_cfg {
+	const char *dir;
+	bool readonly;
+	void (*make)(struct corpus *c);
+	size_t max_nodes;          /* live nodes never reach this */
+};
+
+/* A fresh server (and, when writable, a fresh tree) with the window. */
+static void fuzz_session(const struct fuzz_cfg *f, struct dax_map *win, struct corpus *c)
+{
 	fuse_server_free(srv);
+	if (!f->readonly)
+		build_rw_tree(f->dir);
+	srv = fuse_server_new(f->dir, f->readonly);
+	assert_non_null(srv);
+	fuse_server_set_dax(srv, win);
+	init();
+	f->make(c);
+}
+
+static void fuzz_run(const struct fuzz_cfg *f)
+{
+	fuse_server_free(srv);
+	srv = NULL;
 	int base_fds = count_fds();
-	srv = fuse_server_new(tree, true);
 	struct dax_map win;
 	assert_int_equal(dax_map_init(&win, 64 * 4096), 0);
-	fuse_server_set_dax(srv, &win);
-	init();
 	struct corpus *c = malloc(sizeof(*c));
-	make_corpus(c);
+	fuzz_session(f, &win, c);
 	static const uint64_t interesting[] = { 0, 1, 2, 3, 0x7fffffff, 0xffffffff, 1ull << 32,
 						1ull << 63, INT64_MAX, UINT64_MAX, 4096, 65536 };
 	uint8_t buf[700];
 	int iters = getenv("FUSE_FUZZ_ITERS") ? atoi(getenv("FUSE_FUZZ_ITERS")) : 200000;
 	int ok_replies = 0, data_replies = 0;
-	for (int it = 0; it < iters; it++) {
+	int ok_by_op[64] = { 0 };
+	size_t since = 0; /* requests since the session began */
+	for (int it = 0; it < iters; it++, since++) {
 		/* A fresh session now and then: DESTROY and FORGET in the
-		 * corpus make its ids stale, and stale ids only test errors. */
+		 * corpus make its ids stale, and stale ids only test errors;
+		 * renames and unlinks take the corpus's names away. */
 		if (it % 1000 == 999) {
-			(void)call(FUSE_DESTROY, 1, NULL, 0); /* -EIO if already done */
-			init();
-			make_corpus(c);
+			fuzz_session(f, &win, c);
+			since = 0;
 		}
 		int i = (int)(rnd() % (uint64_t)c->n);
 		size_t len = c->len[i];
@@ -882,6 +1005,8 @@ static void test_fuzz(void **state)
 			uint32_t l = (uint32_t)len;
 			memcpy(buf, &l, 4);
 		}
+		if (len >= 8)
+			fuzz_tame(buf, len);
 		size_t cap = rnd() % 3 == 0 ? rnd() % 200 : sizeof(rep);
 		uint64_t u = 0;
 		if (len >= sizeof(struct fuse_in_header))
@@ -901,24 +1026,64 @@ static void test_fuzz(void **state)
 				check_reply(n, cap, u, true);
 			uint32_t op;
 			memcpy(&op, buf + 4, 4);
+			if (o.error == 0 && op < 64)
+				ok_by_op[op]++;
 			if (op == FUSE_DESTROY && o.error == 0) {
-				init();
-				make_corpus(c);
+				fuzz_session(f, &win, c);
+				since = 0;
 			}
 		}
 		struct fuse_server_stats st = stats();
-		assert_true(st.live_nodes >= 1 && st.live_nodes < 200);
-		assert_true(st.open_handles <= (size_t)it + 3); /* 2 from the corpus */
+		assert_true(st.live_nodes >= 1 && st.live_nodes < f->max_nodes);
+		/* Each request opens at most one handle; the corpus a few. */
+		assert_true(st.open_handles <= since + 8);
 	}
-	print_message("fuzz: %d requests, %d successes, %d with a payload\n", iters, ok_replies,
-		      data_replies);
+	print_message("fuzz (%s): %d requests, %d successes, %d with a payload\n",
+		      f->readonly ? "read-only" : "writable", iters, ok_replies, data_replies);
 	/* The mutations must leave enough valid requests to reach the ops. */
 	assert_true(ok_replies > iters / 10 && data_replies > iters / 20);
+	static const uint32_t rw_ops[] = { FUSE_CREATE, FUSE_MKDIR, FUSE_SYMLINK, FUSE_LINK,
+		FUSE_UNLINK, FUSE_RMDIR, FUSE_RENAME, FUSE_RENAME2, FUSE_SETATTR, FUSE_WRITE,
+		FUSE_FALLOCATE, FUSE_COPY_FILE_RANGE, FUSE_SETUPMAPPING, FUSE_ACCESS, FUSE_FLUSH,
+		FUSE_FSYNC, FUSE_FSYNCDIR, FUSE_LSEEK, FUSE_READ, FUSE_OPEN };
+	for (size_t k = 0; !f->readonly && iters >= 20000 && k < sizeof(rw_ops) / sizeof(rw_ops[0]);
+	     k++) {
+		if (!ok_by_op[rw_ops[k]])
+			print_error("fuzz: opcode %u never succeeded\n", rw_ops[k]);
+		assert_true(ok_by_op[rw_ops[k]] > 0);
+	}
 	free(c);
 	fuse_server_free(srv);
 	srv = NULL;
 	dax_map_free(&win);
 	assert_int_equal(count_fds(), base_fds);
+}
+
+static void test_fuzz(void **state)
+{
+	(void)state;
+	uint64_t before = tree_digest(base, NULL);
+	fuzz_run(&(struct fuzz_cfg){ .dir = tree, .readonly = true, .make = make_corpus,
+				     .max_nodes = 200 });
+	assert_true(tree_digest(base, NULL) == before); /* nothing changed at all */
+}
+
+/*
+ * The same against a writable server on its own scratch tree, write
+ * requests in the corpus: the tree changes, nothing outside it does (the
+ * read-only tree and the SECRET files beside them included).
+ */
+static void test_fuzz_rw(void **state)
+{
+	(void)state;
+	char wtree[128];
+	path_in(wtree, sizeof(wtree), base, "wtree");
+	build_rw_tree(wtree);
+	uint64_t before = tree_digest(base, wtree);
+	fuzz_run(&(struct fuzz_cfg){ .dir = wtree, .readonly = false, .make = make_corpus_rw,
+				     .max_nodes = 2000 });
+	assert_true(tree_digest(base, wtree) == before);
+	scratch_remove_tree(wtree);
 }
 
 static int64_t setupmapping(uint64_t node, uint64_t fh, uint64_t foff, uint64_t moff,
@@ -960,12 +1125,14 @@ static void test_dax_mappings(void **state)
 		assert_int_equal(win.base[4096 + i], (uint8_t)((i + 65536) * 7 + (i + 65536) / 251));
 	assert_int_equal(win.base[4096 + BIG_SIZE - 65536 + 10], 0);
 	/* Refused: another node's handle, a directory handle, a bogus one,
-	 * unknown flags, WRITE on a read-only handle, bad ranges. */
+	 * unknown flags, WRITE on a read-only server, bad ranges. */
 	assert_int_equal(setupmapping(hello, fh, 0, 0, 4096, R), -EBADF);
 	assert_int_equal(setupmapping(1, dfh, 0, 0, 4096, R), -EBADF);
 	assert_int_equal(setupmapping(big, fh ^ (1ull << 40), 0, 0, 4096, R), -EBADF);
 	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, R | 4), -EINVAL);
-	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+	/* A read-only server: EROFS (test_fuse_server_rw.c: EACCES for a
+	 * read-only handle of a writable one). */
+	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, FUSE_SETUPMAPPING_FLAG_WRITE), -EROFS);
 	assert_int_equal(setupmapping(big, fh, 0, 127 * 4096, 2 * 4096, R), -EINVAL);
 	assert_int_equal(setupmapping(big, fh, 0, UINT64_MAX - 4095, 4096, R), -EINVAL);
 	assert_int_equal(setupmapping(big, fh, 100, 0, 4096, R), -EINVAL);
@@ -999,13 +1166,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_roundtrip, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_readdir, srv_up, srv_down),
+		cmocka_unit_test_setup_teardown(test_ro_refuses_writes, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_escapes, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_bogus_ids, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_read_offsets, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_truncated_and_lying, srv_up, srv_down),
+		cmocka_unit_test_setup_teardown(test_truncated_rw, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_batch_forget, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_fds_released, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_fuzz, srv_up, srv_down),
+		cmocka_unit_test_setup_teardown(test_fuzz_rw, srv_up, srv_down),
 		cmocka_unit_test_setup_teardown(test_dax_mappings, srv_up, srv_down),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -211,6 +211,51 @@ static void child_writable(void)
 	char *argv[] = { p, NULL };
 	execv(p, argv);
 	CHECK(15, errno == EACCES);
+	/* What pier's FUSE server does in a writable share: symlinks,
+	 * truncation, and (with LANDLOCK_ACCESS_FS_REFER, ABI 2; before it
+	 * Landlock refuses every move between directories) renames and
+	 * links across its directories, a link made by /proc/self/fd. */
+	char q[256], proc[64];
+	in_path(q, sizeof(q), rw, "d");
+	CHECK(16, mkdir(q, 0755) == 0);
+	in_path(q, sizeof(q), rw, "d/sl");
+	CHECK(17, symlink("../f.txt", q) == 0);
+	fd = open(p, O_WRONLY | O_TRUNC);
+	CHECK(18, fd >= 0 && ftruncate(fd, 3) == 0);
+	close(fd);
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi >= 2) {
+		in_path(q, sizeof(q), rw, "d/moved.txt");
+		CHECK(19, rename(p, q) == 0 && rename(q, p) == 0);
+		int pfd = open(p, O_PATH | O_NOFOLLOW);
+		CHECK(20, pfd >= 0);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+		in_path(q, sizeof(q), rw, "d/linked.txt");
+		CHECK(21, linkat(AT_FDCWD, proc, AT_FDCWD, q, AT_SYMLINK_FOLLOW) == 0);
+		close(pfd);
+	}
+	/* Nothing moves or is linked into the writable share from the
+	 * read-only one, nor out of it to what is not shared. */
+	in_path(p, sizeof(p), ro, "f.txt");
+	in_path(q, sizeof(q), rw, "stolen.txt");
+	errno = 0;
+	CHECK(22, rename(p, q) != 0 && (errno == EXDEV || errno == EACCES));
+	errno = 0;
+	CHECK(23, link(p, q) != 0 && (errno == EXDEV || errno == EACCES));
+	in_path(p, sizeof(p), rw, "d/sl");
+	in_path(q, sizeof(q), other, "out");
+	errno = 0;
+	CHECK(24, rename(p, q) != 0 && (errno == EXDEV || errno == EACCES));
+	errno = 0;
+	CHECK(25, link(p, q) != 0 && (errno == EXDEV || errno == EACCES));
+	in_path(p, sizeof(p), rw, "f.txt");
+	int pfd = open(p, O_PATH);
+	CHECK(26, pfd >= 0);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	errno = 0;
+	CHECK(27, linkat(AT_FDCWD, proc, AT_FDCWD, q, AT_SYMLINK_FOLLOW) != 0 &&
+		  (errno == EXDEV || errno == EACCES));
+	close(pfd);
 	_exit(0);
 }
 
@@ -323,6 +368,17 @@ static void test_writable_share(void **state)
 	snprintf(p, sizeof(p), "%s/fifo", rw);
 	assert_int_not_equal(access(p, F_OK), 0);
 	assert_int_not_equal(access("/tmp/pier-landlock-escape", F_OK), 0);
+	/* Nothing crossed between the shares, nor out of them. */
+	snprintf(p, sizeof(p), "%s/f.txt", ro);
+	assert_int_equal(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/stolen.txt", rw);
+	assert_int_not_equal(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/out", other);
+	assert_int_not_equal(access(p, F_OK), 0);
+	snprintf(p, sizeof(p), "%s/d/sl", rw);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
 }
 
 static void test_bad_dir(void **state)

@@ -394,8 +394,7 @@ static void test_start_errors(void **state)
 	char p[160];
 	snprintf(p, sizeof(p), "%s/missing", base);
 	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, true), -1);
-	/* Writable serving does not exist yet. */
-	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, false), -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, false), -1);
 	/* A tag of 36 bytes fits (not NUL-terminated), 37 does not. */
 	const char *t36 = "abcdefghijklmnopqrstuvwxyz0123456789";
 	assert_int_equal(strlen(t36), 36);
@@ -470,6 +469,66 @@ static void test_session(void **state)
 	assert_int_equal(dev_requests(), 14);
 	assert_int_equal(dev_errors(), 0);
 	assert_false(dev_queue_broken(1));
+}
+
+/*
+ * The device passes the share's read-only flag to its server: writing
+ * requests get EROFS from a read-only device and change the tree through
+ * a writable one (a large WRITE gathered from guest RAM included).
+ */
+static void test_writable_session(void **state)
+{
+	(void)state;
+	uint8_t pl[64];
+	struct fuse_mkdir_in mk = { .mode = 0755 };
+	memcpy(pl, &mk, sizeof(mk));
+	memcpy(pl + sizeof(mk), "newdir", 7);
+	driver_init(false, false);
+	fuse_init();
+	assert_int_equal(call(FUSE_MKDIR, 1, pl, sizeof(mk) + 7, sizeof(struct fuse_entry_out), 1),
+			 -EROFS);
+	virtio_fs_dev_stop(&d);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, false), 0);
+	driver_init(false, false);
+	fuse_init();
+	assert_int_equal(call(FUSE_MKDIR, 1, pl, sizeof(mk) + 7, sizeof(struct fuse_entry_out), 1),
+			 sizeof(struct fuse_entry_out));
+	struct fuse_create_in ci = { .flags = O_RDWR | O_CREAT | O_EXCL, .mode = S_IFREG | 0644 };
+	memcpy(pl, &ci, sizeof(ci));
+	memcpy(pl + sizeof(ci), "written.bin", 12);
+	const uint32_t both = sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out);
+	assert_int_equal(call(FUSE_CREATE, 1, pl, sizeof(ci) + 12, both, 2), both);
+	struct fuse_open_out oo;
+	memcpy(&oo, payload() + sizeof(struct fuse_entry_out), sizeof(oo));
+	const uint32_t size = 256 * 1024;
+	uint8_t *w = malloc(sizeof(struct fuse_write_in) + size);
+	struct fuse_write_in wi = { .fh = oo.fh, .offset = 4096, .size = size };
+	memcpy(w, &wi, sizeof(wi));
+	for (uint32_t i = 0; i < size; i++)
+		w[sizeof(wi) + i] = big_byte(i);
+	assert_int_equal(call(FUSE_WRITE, 1, w, sizeof(wi) + size, sizeof(struct fuse_write_out), 1),
+			 sizeof(struct fuse_write_out));
+	assert_int_equal(((struct fuse_write_out *)payload())->size, size);
+	/* On the host. */
+	char p[256];
+	snprintf(p, sizeof(p), "%s/written.bin", tree);
+	uint8_t *back = malloc(size);
+	int fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, size, 4096), size);
+	close(fd);
+	assert_memory_equal(back, w + sizeof(wi), size);
+	free(back);
+	free(w);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 4096 + size);
+	assert_int_equal(unlink(p), 0); /* the other tests share the tree */
+	snprintf(p, sizeof(p), "%s/newdir", tree);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(dev_errors(), 0);
 }
 
 static void test_event_idx(void **state)
@@ -737,6 +796,7 @@ int main(void)
 		T(test_identity_and_config),
 		T(test_start_errors),
 		T(test_session),
+		T(test_writable_session),
 		T(test_event_idx),
 		T(test_hiprio_forget),
 		T(test_oversized_request),
