@@ -6,6 +6,7 @@
 #include <pier/errno.h>
 #include <pier/string.h>
 #include "../kernel/console.h"
+#include "../mm/mm.h"
 #include "fuse.h"
 
 #define DEFAULT_MAX_PAGES 32 /* when the server does not say (FUSE_MAX_PAGES) */
@@ -16,7 +17,7 @@ struct call {
 	uint64_t nodeid;
 	const void *arg;
 	uint32_t arglen;
-	const void *arg2; /* a name, sent with its NUL */
+	const void *arg2; /* a name (sent with its NUL), or WRITE's data */
 	uint32_t arg2len;
 	void *reply;      /* fixed-size reply struct */
 	uint32_t replylen;
@@ -76,7 +77,7 @@ int fuse_init(struct fuse_conn *c, struct fuse_transport *t)
 		.minor = FUSE_KERNEL_MINOR_VERSION,
 		.max_readahead = 1 << 20,
 		.flags = FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_ASYNC_READ | FUSE_BIG_WRITES |
-			 FUSE_PARALLEL_DIROPS,
+			 FUSE_PARALLEL_DIROPS | FUSE_ATOMIC_O_TRUNC,
 	};
 	/* Map alignment only matters, and is only asked for, with a window. */
 	if (t->dax_len)
@@ -291,4 +292,252 @@ int fuse_removemapping(struct fuse_conn *c, const struct fuse_removemapping_one 
 			  .arg2 = r, .arg2len = n * (uint32_t)sizeof(*r) };
 	int64_t got = request(c, &k);
 	return got < 0 ? (int)got : 0;
+}
+
+/* ---- requests that change the tree (read-write mounts) ---- */
+
+/* Copies a checked name with its NUL into buf (FUSE_NAME_MAX + 1 bytes). */
+static int name_arg(char *buf, const char *name, uint32_t len)
+{
+	if (!fuse_msg_name_ok(name, len))
+		return len > FUSE_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+	memcpy(buf, name, len);
+	buf[len] = 0;
+	return 0;
+}
+
+/* The entry reply of CREATE/MKDIR/SYMLINK/LINK: a new lookup the server counted. */
+static int entry_reply(struct fuse_conn *c, uint32_t opcode, int64_t n,
+		       const struct fuse_entry_out *raw, struct fuse_entry_out *e)
+{
+	if (n < 0)
+		return (int)n;
+	if (fuse_msg_entry(raw, (uint32_t)n, e) || e->nodeid == 0)
+		return protocol_error(c, opcode);
+	return 0;
+}
+
+int fuse_create(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+		uint32_t flags, uint32_t mode, struct fuse_entry_out *e, uint64_t *fh)
+{
+	char buf[FUSE_NAME_MAX + 1];
+	int err = name_arg(buf, name, namelen);
+	if (err)
+		return err;
+	struct fuse_create_in in = { .flags = flags, .mode = mode };
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} raw;
+	struct call k = { .opcode = FUSE_CREATE, .nodeid = dir, .arg = &in, .arglen = sizeof(in),
+			  .arg2 = buf, .arg2len = namelen + 1, .reply = &raw,
+			  .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	/* Both structs whole: the open part follows the entry directly. */
+	if (n != sizeof(raw))
+		return protocol_error(c, FUSE_CREATE);
+	if ((err = entry_reply(c, FUSE_CREATE, sizeof(raw.e), &raw.e, e)))
+		return err;
+	*fh = raw.o.fh;
+	return 0;
+}
+
+int fuse_mkdir(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+	       uint32_t mode, struct fuse_entry_out *e)
+{
+	char buf[FUSE_NAME_MAX + 1];
+	int err = name_arg(buf, name, namelen);
+	if (err)
+		return err;
+	struct fuse_mkdir_in in = { .mode = mode };
+	struct fuse_entry_out raw;
+	struct call k = { .opcode = FUSE_MKDIR, .nodeid = dir, .arg = &in, .arglen = sizeof(in),
+			  .arg2 = buf, .arg2len = namelen + 1, .reply = &raw,
+			  .replylen = sizeof(raw) };
+	return entry_reply(c, FUSE_MKDIR, request(c, &k), &raw, e);
+}
+
+int fuse_symlink(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+		 const char *target, struct fuse_entry_out *e)
+{
+	/* On the wire: the new name and the link text, each with its NUL. */
+	uint32_t tlen = (uint32_t)strlen(target);
+	if (tlen == 0)
+		return -ENOENT;
+	if (tlen >= 4096)
+		return -ENAMETOOLONG;
+	char *buf = kmalloc(FUSE_NAME_MAX + 1 + 4096);
+	if (!buf)
+		return -ENOMEM;
+	int err = name_arg(buf, name, namelen);
+	if (!err) {
+		memcpy(buf + namelen + 1, target, tlen + 1);
+		struct fuse_entry_out raw;
+		struct call k = { .opcode = FUSE_SYMLINK, .nodeid = dir, .arg = buf,
+				  .arglen = namelen + 1 + tlen + 1, .reply = &raw,
+				  .replylen = sizeof(raw) };
+		err = entry_reply(c, FUSE_SYMLINK, request(c, &k), &raw, e);
+	}
+	kfree(buf);
+	return err;
+}
+
+int fuse_link(struct fuse_conn *c, uint64_t node, uint64_t newdir, const char *name,
+	      uint32_t namelen, struct fuse_entry_out *e)
+{
+	char buf[FUSE_NAME_MAX + 1];
+	int err = name_arg(buf, name, namelen);
+	if (err)
+		return err;
+	struct fuse_link_in in = { .oldnodeid = node };
+	struct fuse_entry_out raw;
+	struct call k = { .opcode = FUSE_LINK, .nodeid = newdir, .arg = &in, .arglen = sizeof(in),
+			  .arg2 = buf, .arg2len = namelen + 1, .reply = &raw,
+			  .replylen = sizeof(raw) };
+	return entry_reply(c, FUSE_LINK, request(c, &k), &raw, e);
+}
+
+int fuse_unlink(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+		bool rmdir)
+{
+	char buf[FUSE_NAME_MAX + 1];
+	int err = name_arg(buf, name, namelen);
+	if (err)
+		return err;
+	struct call k = { .opcode = rmdir ? FUSE_RMDIR : FUSE_UNLINK, .nodeid = dir, .arg2 = buf,
+			  .arg2len = namelen + 1 };
+	int64_t n = request(c, &k);
+	return n < 0 ? (int)n : 0;
+}
+
+int fuse_rename(struct fuse_conn *c, uint64_t olddir, const char *oldname, uint32_t oldlen,
+		uint64_t newdir, const char *newname, uint32_t newlen, uint32_t flags)
+{
+	char buf[2 * (FUSE_NAME_MAX + 1)];
+	int err = name_arg(buf, oldname, oldlen);
+	if (!err)
+		err = name_arg(buf + oldlen + 1, newname, newlen);
+	if (err)
+		return err;
+	/* Plain RENAME where no flag asks for more: every server has it. */
+	struct fuse_rename2_in in2 = { .newdir = newdir, .flags = flags };
+	struct fuse_rename_in in = { .newdir = newdir };
+	struct call k = { .opcode = flags ? FUSE_RENAME2 : FUSE_RENAME, .nodeid = olddir,
+			  .arg = flags ? (void *)&in2 : (void *)&in,
+			  .arglen = flags ? sizeof(in2) : sizeof(in), .arg2 = buf,
+			  .arg2len = oldlen + 1 + newlen + 1 };
+	int64_t n = request(c, &k);
+	if (n == -ENOSYS && flags)
+		return -EINVAL; /* what Linux says when a file system lacks the flags */
+	return n < 0 ? (int)n : 0;
+}
+
+int fuse_setattr(struct fuse_conn *c, uint64_t node, const struct fuse_setattr_in *in,
+		 struct fuse_attr_out *a)
+{
+	struct fuse_attr_out raw;
+	struct call k = { .opcode = FUSE_SETATTR, .nodeid = node, .arg = in,
+			  .arglen = sizeof(*in), .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = request(c, &k);
+	if (n < 0)
+		return (int)n;
+	return fuse_msg_attr(&raw, (uint32_t)n, a) ? protocol_error(c, FUSE_SETATTR) : 0;
+}
+
+int64_t fuse_write(struct fuse_conn *c, uint64_t node, uint64_t fh, const void *buf,
+		   uint64_t len, uint64_t off)
+{
+	uint32_t max = c->max_write ? c->max_write : 4096;
+	uint64_t done = 0;
+	while (done < len) {
+		uint32_t want = len - done < max ? (uint32_t)(len - done) : max;
+		struct fuse_write_in in = { .fh = fh, .offset = off + done, .size = want };
+		struct fuse_write_out raw = { 0 };
+		struct call k = { .opcode = FUSE_WRITE, .nodeid = node, .arg = &in,
+				  .arglen = sizeof(in), .arg2 = (const char *)buf + done,
+				  .arg2len = want, .reply = &raw, .replylen = sizeof(raw) };
+		int64_t n = request(c, &k);
+		if (n < 0)
+			return done ? (int64_t)done : n;
+		/* A server may not claim more than it was given. */
+		if (n < (int64_t)sizeof(raw) || raw.size > want)
+			return protocol_error(c, FUSE_WRITE);
+		done += raw.size;
+		if (raw.size < want)
+			break; /* short: out of space or similar; the next call says why */
+	}
+	return (int64_t)done;
+}
+
+/* Optional requests a server may not have: ENOSYS is remembered, once. */
+static int64_t optional(struct fuse_conn *c, const struct call *k, uint32_t bit)
+{
+	if (c->refused & bit)
+		return -ENOSYS;
+	int64_t n = request(c, k);
+	if (n == -ENOSYS)
+		c->refused |= bit;
+	return n;
+}
+
+int fuse_flush(struct fuse_conn *c, uint64_t node, uint64_t fh)
+{
+	struct fuse_flush_in in = { .fh = fh };
+	struct call k = { .opcode = FUSE_FLUSH, .nodeid = node, .arg = &in, .arglen = sizeof(in) };
+	int64_t n = optional(c, &k, FUSE_REFUSED_FLUSH);
+	return n == -ENOSYS ? 0 : n < 0 ? (int)n : 0;
+}
+
+int fuse_fsync(struct fuse_conn *c, uint64_t node, uint64_t fh, bool dir, bool datasync)
+{
+	struct fuse_fsync_in in = { .fh = fh, .fsync_flags = datasync ? 1 : 0 };
+	struct call k = { .opcode = dir ? FUSE_FSYNCDIR : FUSE_FSYNC, .nodeid = node, .arg = &in,
+			  .arglen = sizeof(in) };
+	int64_t n = optional(c, &k, dir ? FUSE_REFUSED_FSYNCDIR : FUSE_REFUSED_FSYNC);
+	/* A server without fsync keeps nothing back to sync (as Linux treats it). */
+	return n == -ENOSYS ? 0 : n < 0 ? (int)n : 0;
+}
+
+int fuse_fallocate(struct fuse_conn *c, uint64_t node, uint64_t fh, uint32_t mode, uint64_t off,
+		   uint64_t len)
+{
+	struct fuse_fallocate_in in = { .fh = fh, .offset = off, .length = len, .mode = mode };
+	struct call k = { .opcode = FUSE_FALLOCATE, .nodeid = node, .arg = &in,
+			  .arglen = sizeof(in) };
+	int64_t n = optional(c, &k, FUSE_REFUSED_FALLOCATE);
+	return n == -ENOSYS ? -EOPNOTSUPP : n < 0 ? (int)n : 0;
+}
+
+int64_t fuse_lseek(struct fuse_conn *c, uint64_t node, uint64_t fh, uint64_t off, uint32_t whence)
+{
+	struct fuse_lseek_in in = { .fh = fh, .offset = off, .whence = whence };
+	struct fuse_lseek_out raw;
+	struct call k = { .opcode = FUSE_LSEEK, .nodeid = node, .arg = &in, .arglen = sizeof(in),
+			  .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = optional(c, &k, FUSE_REFUSED_LSEEK);
+	if (n < 0)
+		return n;
+	if (n < (int64_t)sizeof(raw) || raw.offset > INT64_MAX)
+		return protocol_error(c, FUSE_LSEEK);
+	return (int64_t)raw.offset;
+}
+
+int64_t fuse_copy_file_range(struct fuse_conn *c, uint64_t node_in, uint64_t fh_in,
+			     uint64_t off_in, uint64_t node_out, uint64_t fh_out, uint64_t off_out,
+			     uint64_t len)
+{
+	struct fuse_copy_file_range_in in = { .fh_in = fh_in, .off_in = off_in,
+					      .nodeid_out = node_out, .fh_out = fh_out,
+					      .off_out = off_out, .len = len };
+	struct fuse_write_out raw;
+	struct call k = { .opcode = FUSE_COPY_FILE_RANGE, .nodeid = node_in, .arg = &in,
+			  .arglen = sizeof(in), .reply = &raw, .replylen = sizeof(raw) };
+	int64_t n = optional(c, &k, FUSE_REFUSED_COPY);
+	if (n < 0)
+		return n;
+	if (n < (int64_t)sizeof(raw) || raw.size > len)
+		return protocol_error(c, FUSE_COPY_FILE_RANGE);
+	return raw.size;
 }

@@ -50,7 +50,8 @@ struct fuse_dax *fuse_dax_new(struct fuse_conn *c)
 	struct fuse_dax *d = kzalloc(sizeof(*d));
 	void *mem = kmalloc_aligned(bytes ? bytes : 1, 64);
 	uint64_t *covered = kzalloc((size_t)n * sizeof(uint64_t));
-	uint8_t *virt = d && mem && covered ? mmio_map_cached(a, (uint64_t)n * chunk) : NULL;
+	bool *writable = kzalloc(n ? n : 1);
+	uint8_t *virt = d && mem && covered && writable ? mmio_map_cached(a, (uint64_t)n * chunk) : NULL;
 	if (!virt || dax_window_init(&d->w, (uint64_t)n * chunk, chunk, c->map_alignment,
 				     fuse_dax_options.policy, mem, bytes)) {
 		kprintf("virtiofs '%s': cannot set up the DAX window; reading by FUSE_READ\n",
@@ -61,6 +62,8 @@ struct fuse_dax *fuse_dax_new(struct fuse_conn *c)
 			kfree(mem);
 		if (covered)
 			kfree(covered);
+		if (writable)
+			kfree(writable);
 		return NULL;
 	}
 	d->conn = c;
@@ -68,6 +71,7 @@ struct fuse_dax *fuse_dax_new(struct fuse_conn *c)
 	d->phys = a;
 	d->len = (uint64_t)n * chunk;
 	d->covered = covered;
+	d->writable = writable;
 	kprintf("virtiofs '%s': DAX window %llu MiB at %llx, %u chunks of %llu KiB (%s)\n",
 		t->tag, (unsigned long long)(d->len >> 20), (unsigned long long)a, n,
 		(unsigned long long)(chunk >> 10), policy_name(fuse_dax_options.policy));
@@ -89,19 +93,23 @@ static void remove_chunks(struct fuse_dax *d, const uint32_t *chunks, uint32_t n
 
 /*
  * The chunk holding file chunk `idx` of (node, fh), set up if needed and
- * covering at least `need` bytes of it; DAX_NONE when that cannot be.
+ * covering at least `need` bytes of it (write: writable too); DAX_NONE
+ * when that cannot be.
  */
 static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
-			  uint64_t idx, uint64_t need)
+			  uint64_t idx, uint64_t need, bool write)
 {
 	uint64_t cs = d->w.chunk_size, foff = idx * cs;
 	uint64_t have = size > foff ? (size - foff < cs ? size - foff : cs) : 0;
 	uint32_t c = dax_find(&d->w, node, idx);
-	if (c != DAX_NONE && d->covered[c] >= need)
+	if (c != DAX_NONE && d->covered[c] >= need && (!write || d->writable[c]))
 		return c;
-	/* A pinned chunk is not set up again: a failure would leave program
-	 * pages pointing at nothing. Its reader falls back instead. */
-	if (c != DAX_NONE && d->w.chunks[c].pins)
+	/* A pinned chunk is not set up again for more of its file: a failure
+	 * would leave program pages pointing at nothing, so its reader falls
+	 * back instead. Making it writable is the exception: the same range of
+	 * the same file, which the host checks (handle, flags) before it
+	 * touches the mapping. */
+	if (c != DAX_NONE && d->w.chunks[c].pins && !(write && d->covered[c] >= need))
 		return DAX_NONE;
 	if (c == DAX_NONE) {
 		struct dax_victims v;
@@ -117,8 +125,14 @@ static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64
 	}
 	/* New, or the file grew past what the chunk saw at setup: map (again);
 	 * a setup over a mapped range replaces it. */
+	bool pinned = d->w.chunks[c].pins;
 	int err = fuse_setupmapping(d->conn, node, fh, foff, cs, dax_chunk_offset(&d->w, c),
-				    FUSE_SETUPMAPPING_FLAG_READ);
+				    FUSE_SETUPMAPPING_FLAG_READ |
+					    (write ? FUSE_SETUPMAPPING_FLAG_WRITE : 0));
+	if (err && pinned) {
+		d->stats.setup_errors++;
+		return DAX_NONE; /* still mapped read-only as before */
+	}
 	if (err) {
 		/* The host leaves the range empty after a failed setup. */
 		d->stats.setup_errors++;
@@ -128,6 +142,7 @@ static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64
 	}
 	d->stats.setups++;
 	d->covered[c] = have;
+	d->writable[c] = write;
 	return have >= need ? c : DAX_NONE;
 }
 
@@ -142,7 +157,7 @@ int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 	while (done < len) {
 		uint64_t at = off + done, in = at & (cs - 1);
 		uint64_t n = cs - in < len - done ? cs - in : len - done;
-		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n);
+		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n, false);
 		if (c == DAX_NONE)
 			break;
 		memcpy((uint8_t *)buf + done, d->virt + dax_chunk_offset(&d->w, c) + in, n);
@@ -157,14 +172,38 @@ int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 	return (int64_t)done;
 }
 
+int64_t fuse_dax_write(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
+		       const void *buf, uint64_t len, uint64_t off)
+{
+	if (off >= size)
+		return -EAGAIN;
+	if (len > size - off)
+		len = size - off;
+	uint64_t cs = d->w.chunk_size, done = 0;
+	while (done < len) {
+		uint64_t at = off + done, in = at & (cs - 1);
+		uint64_t n = cs - in < len - done ? cs - in : len - done;
+		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n, true);
+		if (c == DAX_NONE)
+			break;
+		memcpy(d->virt + dax_chunk_offset(&d->w, c) + in, (const uint8_t *)buf + done, n);
+		done += n;
+	}
+	if (!done)
+		return -EAGAIN;
+	d->stats.writes++;
+	d->stats.write_bytes += done;
+	return (int64_t)done;
+}
+
 int fuse_dax_get_page(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, uint64_t off,
-		      uint64_t *pa)
+		      uint64_t *pa, bool write)
 {
 	if ((off & (PAGE - 1)) || off >= size)
 		return -EINVAL;
 	uint64_t cs = d->w.chunk_size, in = off & (cs - 1);
 	uint64_t need = size - off < PAGE ? in + (size - off) : in + PAGE;
-	uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, off), need);
+	uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, off), need, write);
 	if (c == DAX_NONE || dax_pin(&d->w, c))
 		return -ENOMEM;
 	*pa = d->phys + dax_chunk_offset(&d->w, c) + in;
@@ -195,6 +234,10 @@ void fuse_dax_forget_node(struct fuse_dax *d, uint64_t node)
 void fuse_dax_report(const struct fuse_dax *d, const char *tag)
 {
 	const struct dax_stats *w = &d->w.stats;
+	if (fuse_dax_options.write)
+		kprintf("virtiofs '%s': DAX: %llu writes (%llu KiB) into the window\n", tag,
+			(unsigned long long)d->stats.writes,
+			(unsigned long long)(d->stats.write_bytes >> 10));
 	kprintf("virtiofs '%s': DAX: %llu reads (%llu KiB) from the window, %llu by FUSE_READ; "
 		"%llu setups (%llu failed), %llu ranges removed in %llu requests; %llu hits, "
 		"%llu misses, %llu evictions; %llu pages mapped into the program\n", tag,

@@ -17,6 +17,7 @@
 struct fuse_dax_stats {
 	uint64_t reads, read_bytes;   /* read() calls served from the window, bytes */
 	uint64_t fallbacks;           /* read() calls that went to FUSE_READ */
+	uint64_t writes, write_bytes; /* write() calls served by the window (dax_write=1) */
 	uint64_t setups, setup_errors;
 	uint64_t remove_msgs, removed; /* REMOVEMAPPING requests, ranges in them */
 	uint64_t pages_mapped;        /* window pages given to program mappings */
@@ -28,12 +29,15 @@ struct fuse_dax {
 	uint8_t *virt;                /* the window in the kernel's address space */
 	uint64_t phys, len;
 	uint64_t *covered;            /* per chunk: file bytes it held at setup */
+	bool *writable;               /* per chunk: set up with the WRITE flag */
 	struct fuse_dax_stats stats;
 };
 
-/* Kernel options: dax=0 (off), dax_chunk=SIZE, dax_policy=lru|lifo|linux. */
+/* Kernel options: dax=0 (off), dax_chunk=SIZE, dax_policy=lru|lifo|linux,
+ * dax_write=0|1 (write() within the file's size through the window). */
 struct fuse_dax_options {
 	bool off;
+	bool write;
 	uint64_t chunk;
 	enum dax_policy policy;
 };
@@ -58,12 +62,23 @@ int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 		      uint64_t len, uint64_t off);
 
 /*
+ * Copies buf into [off, off+len) of the open file (node, fh; open for
+ * reading and writing) through writable window chunks, clamped to size:
+ * the window never makes a file longer. Returns bytes written, or -EAGAIN
+ * when not even the first chunk could be mapped (the caller writes by
+ * FUSE_WRITE).
+ */
+int64_t fuse_dax_write(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
+		       const void *buf, uint64_t len, uint64_t off);
+
+/*
  * The guest-physical address of the window page holding file offset off
  * (page-aligned, below size) for a program mapping; the chunk is pinned
- * until fuse_dax_put_page. 0 or -errno.
+ * until fuse_dax_put_page. write: the chunk is mapped writable (fh must be
+ * open for reading and writing). 0 or -errno.
  */
 int fuse_dax_get_page(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, uint64_t off,
-		      uint64_t *pa);
+		      uint64_t *pa, bool write);
 /* Drops the pin fuse_dax_get_page took for the page at pa. */
 void fuse_dax_put_page(struct fuse_dax *d, uint64_t pa);
 /* Whether pa is a page of this window. */

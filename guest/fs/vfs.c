@@ -6,6 +6,7 @@
  * server's lookup count) alive until the entry expires or the file system
  * is unmounted. Paths are resolved by lib/path_walk.c over vnodes.
  */
+#include <linux/fcntl.h>
 #include <pier/errno.h>
 #include <pier/path_walk.h>
 #include <pier/stat.h>
@@ -159,8 +160,15 @@ uint64_t vfs_dentries(void)
 	return ndentries;
 }
 
+void vfs_uncache_entry(struct vnode *dir, const char *name, uint32_t len)
+{
+	struct dentry **pp = dcache_find(dir, name, len);
+	if (*pp)
+		dcache_drop(pp);
+}
+
 /* A cached or freshly looked-up child, with a reference for the caller. */
-static int lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
+int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
 {
 	struct dentry **pp = dcache_find(dir, name, len);
 	if (*pp && (*pp)->expire_ns > time_ns()) {
@@ -271,7 +279,7 @@ int vfs_permission(struct vnode *v, uint32_t mask)
 static int pw_lookup(void *ctx, void *dir, const char *name, uint32_t len, void **child)
 {
 	(void)ctx;
-	return lookup(dir, name, len, (struct vnode **)child);
+	return vfs_lookup(dir, name, len, (struct vnode **)child);
 }
 
 static int pw_mode(void *ctx, void *node, uint32_t *mode)
@@ -363,17 +371,84 @@ int vfs_stat(const char *path, bool follow, struct vfs_stat *st)
 
 /* ---- files ---- */
 
-int vfs_open(const char *path, uint32_t flags, struct file **out)
+/*
+ * open(O_CREAT) of a missing name: if the name is a dangling symlink,
+ * Linux creates its target (following up to 40 links, as path walks do).
+ */
+static int create_through_links(const char *path, uint32_t flags, uint32_t mode,
+				struct file **out)
 {
+	char *cur = kmalloc(VFS_PATH_MAX), *link = kmalloc(VFS_PATH_MAX);
+	int err = cur && link ? 0 : -ENOMEM;
+	if (!err)
+		memcpy(cur, path, strlen(path) + 1);
+	for (int hops = 0; !err; hops++) {
+		struct vnode *v;
+		if (vfs_resolve(cur, false, &v)) {
+			err = vfs_create(cur, flags, mode, out); /* not there at all */
+			break;
+		}
+		bool lnk = S_ISLNK(v->attr.mode);
+		int n = !lnk || !v->ops->readlink ? -EINVAL
+			: hops < 40			? v->ops->readlink(v, link, VFS_PATH_MAX)
+							: -ELOOP;
+		vnode_put(v);
+		if (!lnk) {
+			err = -ENOENT; /* appeared meanwhile: let the caller's answer stand */
+			break;
+		}
+		if (n < 0) {
+			err = n;
+			break;
+		}
+		/* A relative target is relative to the link's directory. */
+		size_t dir = strlen(cur);
+		while (dir > 1 && cur[dir - 1] == '/')
+			dir--;
+		while (dir > 0 && cur[dir - 1] != '/')
+			dir--;
+		if (link[0] == '/')
+			dir = 0;
+		if (dir + (size_t)n + 1 > VFS_PATH_MAX) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		memmove(cur + dir, link, (size_t)n + 1);
+	}
+	kfree(cur);
+	kfree(link);
+	return err;
+}
+
+int vfs_open(const char *path, uint32_t flags, uint32_t mode, struct file **out)
+{
+	uint32_t acc = flags & O_ACCMODE;
+	bool excl = (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL);
+	/* O_EXCL never follows a final symlink: it names an existing file. */
 	struct vnode *v;
-	int err = vfs_resolve(path, true, &v);
+	int err = vfs_resolve(path, !(flags & O_NOFOLLOW) && !excl, &v);
+	if (err == -ENOENT && (flags & O_CREAT))
+		return excl || (flags & O_NOFOLLOW) ? vfs_create(path, flags, mode, out)
+						   : create_through_links(path, flags, mode, out);
 	if (err)
 		return err;
 	bool dir = S_ISDIR(v->attr.mode);
-	if (!dir && !S_ISREG(v->attr.mode))
+	bool wr = acc != O_RDONLY || (flags & O_TRUNC);
+	if (excl)
+		err = -EEXIST;
+	else if (S_ISLNK(v->attr.mode))
+		err = -ELOOP; /* O_NOFOLLOW on a symlink */
+	else if ((flags & O_DIRECTORY) && !dir)
+		err = -ENOTDIR;
+	else if (dir && (acc != O_RDONLY || (flags & O_CREAT)))
+		err = -EISDIR;
+	else if (!dir && !S_ISREG(v->attr.mode))
 		err = -ENXIO; /* devices, fifos and sockets have no driver here */
+	else if (wr && (!v->ops->write || v->mnt->readonly))
+		err = -EROFS;
 	if (!err)
-		err = vfs_permission(v, 4);
+		err = vfs_permission(v, (acc == O_RDONLY ? 4 : acc == O_WRONLY ? 2 : 6) |
+					    (flags & O_TRUNC ? 2 : 0));
 	struct file *f = err ? NULL : kzalloc(sizeof(*f));
 	if (!err && !f)
 		err = -ENOMEM;
@@ -407,11 +482,11 @@ int64_t vfs_pread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off)
 	return f->vn->ops->read_mapped ? f->vn->ops->read_mapped(f, buf, len, off) : -EAGAIN;
 }
 
-int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa)
+int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa, bool write)
 {
 	if (f->dir || !f->vn->ops->map_page)
 		return -EOPNOTSUPP;
-	return f->vn->ops->map_page(f, off, pa);
+	return f->vn->ops->map_page(f, off, pa, write);
 }
 
 void vfs_unmap_page(struct file *f, uint64_t pa)
@@ -456,6 +531,10 @@ int vfs_statfs(struct vnode *v, struct vfs_statfs *st)
 
 void vfs_close(struct file *f)
 {
+	/* FLUSH on the close of a file written through: the server may report
+	 * a late write error there (close(2)'s status). */
+	if (vfs_writable(f) && f->vn->ops->flush)
+		f->vn->ops->flush(f);
 	if (f->vn->ops->release)
 		f->vn->ops->release(f);
 	vnode_put(f->vn);

@@ -25,6 +25,24 @@ struct vfs_statfs {
 	uint32_t bsize, namelen, frsize;
 };
 
+/* What a setattr changes (valid bits). */
+#define VFS_ATTR_MODE 1u
+#define VFS_ATTR_UID 2u
+#define VFS_ATTR_GID 4u
+#define VFS_ATTR_SIZE 8u
+#define VFS_ATTR_ATIME 16u      /* to atime/atime_ns */
+#define VFS_ATTR_MTIME 32u
+#define VFS_ATTR_ATIME_NOW 64u  /* to the current time */
+#define VFS_ATTR_MTIME_NOW 128u
+
+struct vfs_setattr {
+	uint32_t valid;
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	uint64_t atime, mtime;
+	uint32_t atime_ns, mtime_ns;
+};
+
 struct vnode;
 struct file;
 struct mount;
@@ -45,8 +63,9 @@ struct vnode_ops {
 	int64_t (*read_mapped)(struct file *f, void *buf, uint64_t len, uint64_t off);
 	/* Optional (DAX): the physical page holding file offset off, held
 	 * until unmap_page. -EOPNOTSUPP: this file cannot be mapped so;
-	 * -ENXIO: off is past the end of the file. */
-	int (*map_page)(struct file *f, uint64_t off, uint64_t *pa);
+	 * -ENXIO: off is past the end of the file. write: the program may
+	 * write the page (a shared mapping of a file open for writing). */
+	int (*map_page)(struct file *f, uint64_t off, uint64_t *pa, bool write);
 	void (*unmap_page)(struct file *f, uint64_t pa);
 	/* Lists entries from f->pos on, advancing it. */
 	int (*readdir)(struct file *f, vfs_dirent_fn fn, void *arg);
@@ -56,6 +75,33 @@ struct vnode_ops {
 	void (*evict)(struct vnode *v);
 	/* File-system statistics; NULL: made-up figures. */
 	int (*statfs)(struct vnode *v, struct vfs_statfs *st);
+
+	/*
+	 * Changing the tree (read-write file systems; NULL: EROFS). Names
+	 * are one component under dir. create opens the new file into f
+	 * (f->flags set): f->vn gets a referenced vnode.
+	 */
+	int (*create)(struct vnode *dir, const char *name, uint32_t len, uint32_t mode,
+		      struct file *f);
+	int (*mkdir)(struct vnode *dir, const char *name, uint32_t len, uint32_t mode);
+	int (*symlink)(struct vnode *dir, const char *name, uint32_t len, const char *target);
+	int (*link)(struct vnode *v, struct vnode *dir, const char *name, uint32_t len);
+	int (*unlink)(struct vnode *dir, const char *name, uint32_t len, bool isdir);
+	int (*rename)(struct vnode *odir, const char *oname, uint32_t olen, struct vnode *ndir,
+		      const char *nname, uint32_t nlen, uint32_t flags);
+	/* f: an open file of v to do it through, or NULL. */
+	int (*setattr)(struct vnode *v, const struct vfs_setattr *a, struct file *f);
+	int64_t (*write)(struct file *f, const void *buf, uint64_t len, uint64_t off);
+	int (*flush)(struct file *f);
+	int (*fsync)(struct file *f, bool datasync);
+	int (*fallocate)(struct file *f, uint32_t mode, uint64_t off, uint64_t len);
+	/* SEEK_DATA/SEEK_HOLE; -ENOSYS: the VFS answers from the size alone. */
+	int64_t (*seek_data)(struct file *f, uint64_t off, uint32_t whence);
+	/* Optional: the server's own access check (mask 2: is it writable?). */
+	int (*access)(struct vnode *v, uint32_t mask);
+	/* Copy within the file system; -ENOSYS: the caller copies. */
+	int64_t (*copy_range)(struct file *in, uint64_t off_in, struct file *out, uint64_t off_out,
+			      uint64_t len);
 };
 
 struct vnode {
@@ -75,6 +121,7 @@ struct mount {
 	struct vnode *root;
 	struct vnode *covered;   /* the directory this mount hides, NULL for "/" */
 	void *fs;                /* the file system's own state */
+	bool readonly;           /* every change is EROFS (the ro= option) */
 	void (*unmount)(struct mount *m);
 };
 
@@ -110,19 +157,49 @@ int vfs_stat(const char *path, bool follow, struct vfs_stat *st);
 /* Permission check as Linux does it (mask: 4 read, 2 write, 1 exec). */
 int vfs_permission(struct vnode *v, uint32_t mask);
 
-int vfs_open(const char *path, uint32_t flags, struct file **out);
+/* Opens (O_CREAT: creating, with mode) as open(2) would; flags are O_*. */
+int vfs_open(const char *path, uint32_t flags, uint32_t mode, struct file **out);
 int64_t vfs_read(struct file *f, void *buf, uint64_t len);
 int64_t vfs_pread(struct file *f, void *buf, uint64_t len, uint64_t off);
 /* Like vfs_pread into any mapped address; -EAGAIN where the file system
  * cannot (then use vfs_pread with a kernel buffer). */
 int64_t vfs_pread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off);
 /* The file's own page at off for a program mapping (see vnode_ops.map_page). */
-int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa);
+int vfs_map_page(struct file *f, uint64_t off, uint64_t *pa, bool write);
 void vfs_unmap_page(struct file *f, uint64_t pa);
 int vfs_readdir(struct file *f, vfs_dirent_fn fn, void *arg);
 int vfs_readlink(const char *path, char *buf, uint32_t size);
 int vfs_statfs(struct vnode *v, struct vfs_statfs *st);
 void vfs_close(struct file *f);
+
+/* ---- changing the tree (vfs_write.c); paths are absolute ---- */
+/* open(O_CREAT) of a name that does not exist yet. */
+int vfs_create(const char *path, uint32_t flags, uint32_t mode, struct file **out);
+/* Drops v's cached attributes and fetches them again. */
+int vfs_refresh(struct vnode *v);
+int vfs_mkdir(const char *path, uint32_t mode);
+int vfs_symlink(const char *target, const char *path);
+int vfs_link(const char *oldpath, const char *newpath, bool follow);
+int vfs_unlink(const char *path);
+int vfs_rmdir(const char *path);
+int vfs_rename(const char *oldpath, const char *newpath, uint32_t flags);
+int vfs_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *f);
+/* Writes at off (O_APPEND: at the end, *off set to where it went). */
+int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off);
+int vfs_fsync(struct file *f, bool datasync);
+int vfs_fallocate(struct file *f, uint32_t mode, uint64_t off, uint64_t len);
+int64_t vfs_seek_data(struct file *f, uint64_t off, uint32_t whence);
+int64_t vfs_copy_range(struct file *in, uint64_t off_in, struct file *out, uint64_t off_out,
+		       uint64_t len);
+/* EROFS where v cannot be written (a read-only file system or share), else 0. */
+int vfs_may_write(struct vnode *v);
+/* Whether f was opened for writing. */
+bool vfs_writable(const struct file *f);
+
+/* A cached or looked-up child of dir, referenced. */
+int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out);
+/* Forgets the cached name (dir, name), if any. */
+void vfs_uncache_entry(struct vnode *dir, const char *name, uint32_t len);
 
 /* Adds a name under dir to the dentry cache (READDIRPLUS results). */
 void vfs_cache_entry(struct vnode *dir, const char *name, uint32_t len, struct vnode *child,

@@ -1,6 +1,8 @@
 /*
  * VFS operations for FUSE mounts (see virtiofs.h).
  */
+#include <linux/falloc.h>
+#include <linux/fcntl.h>
 #include <pier/errno.h>
 #include <pier/stat.h>
 #include <pier/string.h>
@@ -115,9 +117,39 @@ static int fuse_vgetattr(struct vnode *v)
 	return 0;
 }
 
+/* DAX chunks of v hold its old pages: drop them before the file shrinks
+ * (pinned ones stay; the host maps zeros where they reach past the end). */
+static void before_shrink(struct vnode *v, uint64_t new_size)
+{
+	struct virtiofs *fs = fs_of(v);
+	if (fs->dax && new_size < v->attr.size)
+		fuse_dax_forget_node(fs->dax, v->id);
+}
+
 static int fuse_vopen(struct file *f, uint32_t flags)
 {
-	return fuse_open(&fs_of(f->vn)->conn, f->vn->id, f->dir, flags, &f->fh);
+	struct fuse_conn *c = &fs_of(f->vn)->conn;
+	if (f->dir)
+		return fuse_open(c, f->vn->id, true, flags & O_ACCMODE, &f->fh);
+	bool trunc = (flags & O_TRUNC) && vfs_writable(f);
+	bool atomic = c->flags & FUSE_ATOMIC_O_TRUNC;
+	uint32_t wire = flags & (O_ACCMODE | O_APPEND | (atomic ? O_TRUNC : 0));
+	if (trunc)
+		before_shrink(f->vn, 0);
+	int err = fuse_open(c, f->vn->id, false, wire, &f->fh);
+	if (err || !trunc)
+		return err;
+	if (!atomic) {
+		/* The server cannot truncate as it opens: truncate by handle. */
+		struct vfs_setattr a = { .valid = VFS_ATTR_SIZE, .size = 0 };
+		if ((err = f->vn->ops->setattr(f->vn, &a, f))) {
+			fuse_release(c, f->vn->id, false, f->fh);
+			return err;
+		}
+	}
+	f->vn->attr.size = 0;
+	f->vn->attr_expire_ns = 0;
+	return 0;
 }
 
 /* From the DAX window; -EAGAIN when it cannot serve the first byte. */
@@ -132,7 +164,7 @@ static int64_t fuse_vread_mapped(struct file *f, void *buf, uint64_t len, uint64
 	return fuse_dax_read(fs->dax, f->vn->id, f->fh, f->vn->attr.size, buf, len, off);
 }
 
-static int fuse_vmap_page(struct file *f, uint64_t off, uint64_t *pa)
+static int fuse_vmap_page(struct file *f, uint64_t off, uint64_t *pa, bool write)
 {
 	struct virtiofs *fs = fs_of(f->vn);
 	if (!fs->dax)
@@ -142,7 +174,7 @@ static int fuse_vmap_page(struct file *f, uint64_t off, uint64_t *pa)
 		return err;
 	if (off >= f->vn->attr.size)
 		return -ENXIO;
-	return fuse_dax_get_page(fs->dax, f->vn->id, f->fh, f->vn->attr.size, off, pa);
+	return fuse_dax_get_page(fs->dax, f->vn->id, f->fh, f->vn->attr.size, off, pa, write);
 }
 
 static void fuse_vunmap_page(struct file *f, uint64_t pa)
@@ -237,7 +269,218 @@ static int fuse_vstatfs(struct vnode *v, struct vfs_statfs *st)
 	return 0;
 }
 
+/* ---- changing the tree ---- */
+
+/* Takes over the lookup a CREATE/MKDIR/SYMLINK/LINK reply counted: the new
+ * name goes in the cache; returns the referenced vnode, or NULL. */
+static struct vnode *new_entry(struct vnode *dir, const char *name, uint32_t len,
+			       const struct fuse_entry_out *e)
+{
+	struct vnode *v = entry_vnode(dir->mnt, e);
+	if (v)
+		vfs_cache_entry(dir, name, len, v, expiry(e->entry_valid, e->entry_valid_nsec));
+	return v;
+}
+
+/* The same for replies whose vnode the caller does not need. */
+static int cache_new(struct vnode *dir, const char *name, uint32_t len,
+		     const struct fuse_entry_out *e, int err)
+{
+	if (err)
+		return err;
+	struct vnode *v = new_entry(dir, name, len, e);
+	if (v)
+		vnode_put(v);
+	return 0; /* done on the host, even if we could not remember it */
+}
+
+static int fuse_vcreate(struct vnode *dir, const char *name, uint32_t len, uint32_t mode,
+			struct file *f)
+{
+	struct fuse_conn *c = &fs_of(dir)->conn;
+	struct fuse_entry_out e;
+	uint32_t flags = (f->flags & (O_ACCMODE | O_APPEND | O_EXCL)) | O_CREAT;
+	int err = fuse_create(c, dir->id, name, len, flags, S_IFREG | (mode & 07777), &e, &f->fh);
+	if (err)
+		return err;
+	struct vnode *v = new_entry(dir, name, len, &e);
+	if (!v) {
+		fuse_release(c, e.nodeid, false, f->fh);
+		return -ENOMEM;
+	}
+	f->vn = v;
+	f->dir = false;
+	return 0;
+}
+
+static int fuse_vmkdir(struct vnode *dir, const char *name, uint32_t len, uint32_t mode)
+{
+	struct fuse_entry_out e;
+	return cache_new(dir, name, len, &e,
+			 fuse_mkdir(&fs_of(dir)->conn, dir->id, name, len, S_IFDIR | (mode & 07777),
+				    &e));
+}
+
+static int fuse_vsymlink(struct vnode *dir, const char *name, uint32_t len, const char *target)
+{
+	struct fuse_entry_out e;
+	return cache_new(dir, name, len, &e,
+			 fuse_symlink(&fs_of(dir)->conn, dir->id, name, len, target, &e));
+}
+
+static int fuse_vlink(struct vnode *v, struct vnode *dir, const char *name, uint32_t len)
+{
+	struct fuse_entry_out e;
+	return cache_new(dir, name, len, &e,
+			 fuse_link(&fs_of(dir)->conn, v->id, dir->id, name, len, &e));
+}
+
+static int fuse_vunlink(struct vnode *dir, const char *name, uint32_t len, bool isdir)
+{
+	return fuse_unlink(&fs_of(dir)->conn, dir->id, name, len, isdir);
+}
+
+static int fuse_vrename(struct vnode *odir, const char *oname, uint32_t olen, struct vnode *ndir,
+			const char *nname, uint32_t nlen, uint32_t flags)
+{
+	return fuse_rename(&fs_of(odir)->conn, odir->id, oname, olen, ndir->id, nname, nlen,
+			   flags);
+}
+
+static int fuse_vsetattr(struct vnode *v, const struct vfs_setattr *a, struct file *f)
+{
+	struct fuse_setattr_in in = { 0 };
+	if (a->valid & VFS_ATTR_MODE) {
+		in.valid |= FATTR_MODE;
+		in.mode = (v->attr.mode & S_IFMT) | (a->mode & 07777);
+	}
+	if (a->valid & VFS_ATTR_UID) {
+		in.valid |= FATTR_UID;
+		in.uid = a->uid;
+	}
+	if (a->valid & VFS_ATTR_GID) {
+		in.valid |= FATTR_GID;
+		in.gid = a->gid;
+	}
+	if (a->valid & VFS_ATTR_SIZE) {
+		in.valid |= FATTR_SIZE;
+		in.size = a->size;
+		before_shrink(v, a->size);
+	}
+	if (a->valid & (VFS_ATTR_ATIME | VFS_ATTR_ATIME_NOW)) {
+		in.valid |= FATTR_ATIME | (a->valid & VFS_ATTR_ATIME_NOW ? FATTR_ATIME_NOW : 0);
+		in.atime = a->atime;
+		in.atimensec = a->atime_ns;
+	}
+	if (a->valid & (VFS_ATTR_MTIME | VFS_ATTR_MTIME_NOW)) {
+		in.valid |= FATTR_MTIME | (a->valid & VFS_ATTR_MTIME_NOW ? FATTR_MTIME_NOW : 0);
+		in.mtime = a->mtime;
+		in.mtimensec = a->mtime_ns;
+	}
+	if (f && f->vn == v && !f->dir && vfs_writable(f)) {
+		in.valid |= FATTR_FH;
+		in.fh = f->fh;
+	}
+	struct fuse_attr_out out;
+	int err = fuse_setattr(&fs_of(v)->conn, v->id, &in, &out);
+	if (err)
+		return err;
+	if ((out.attr.mode & S_IFMT) != (v->attr.mode & S_IFMT))
+		return -ESTALE;
+	set_attr(v, &out.attr, out.attr_valid, out.attr_valid_nsec);
+	return 0;
+}
+
+/* After data changed on the server: a larger size now, the rest next time. */
+static void written(struct vnode *v, uint64_t end)
+{
+	if (end > v->attr.size)
+		v->attr.size = end;
+	v->attr_expire_ns = 0;
+}
+
+/*
+ * dax_write=1: the part inside the file's current size is copied into the
+ * window (writable chunks need a handle open for reading too: O_RDWR);
+ * the rest, and everything by default, by FUSE_WRITE. See ARCHITECTURE.md
+ * for the measurement behind the default.
+ */
+static int64_t fuse_vwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
+{
+	struct virtiofs *fs = fs_of(f->vn);
+	int64_t m = 0;
+	if (fs->dax && fuse_dax_options.write && (f->flags & O_ACCMODE) == O_RDWR &&
+	    !fuse_vgetattr(f->vn)) {
+		m = fuse_dax_write(fs->dax, f->vn->id, f->fh, f->vn->attr.size, buf, len, off);
+		if (m == -EAGAIN)
+			m = 0;
+		if ((uint64_t)m == len) {
+			written(f->vn, off + len);
+			return m;
+		}
+	}
+	int64_t n = fuse_write(&fs->conn, f->vn->id, f->fh, (const uint8_t *)buf + m,
+			       len - (uint64_t)m, off + (uint64_t)m);
+	if (n < 0)
+		return m ? m : n;
+	if (m + n > 0)
+		written(f->vn, off + (uint64_t)(m + n));
+	return m + n;
+}
+
+static int fuse_vflush(struct file *f)
+{
+	return fuse_flush(&fs_of(f->vn)->conn, f->vn->id, f->fh);
+}
+
+static int fuse_vfsync(struct file *f, bool datasync)
+{
+	return fuse_fsync(&fs_of(f->vn)->conn, f->vn->id, f->fh, f->dir, datasync);
+}
+
+static int fuse_vfallocate(struct file *f, uint32_t mode, uint64_t off, uint64_t len)
+{
+	int err = fuse_fallocate(&fs_of(f->vn)->conn, f->vn->id, f->fh, mode, off, len);
+	if (!err)
+		written(f->vn, mode & FALLOC_FL_KEEP_SIZE ? 0 : off + len);
+	return err;
+}
+
+static int64_t fuse_vseek_data(struct file *f, uint64_t off, uint32_t whence)
+{
+	return fuse_lseek(&fs_of(f->vn)->conn, f->vn->id, f->fh, off, whence);
+}
+
+static int64_t fuse_vcopy_range(struct file *in, uint64_t off_in, struct file *out,
+				uint64_t off_out, uint64_t len)
+{
+	int64_t n = fuse_copy_file_range(&fs_of(in->vn)->conn, in->vn->id, in->fh, off_in,
+					 out->vn->id, out->fh, off_out, len);
+	if (n > 0)
+		written(out->vn, off_out + (uint64_t)n);
+	return n;
+}
+
+static int fuse_vaccess(struct vnode *v, uint32_t mask)
+{
+	return fuse_access(&fs_of(v)->conn, v->id, mask);
+}
+
 static const struct vnode_ops fuse_vnode_ops = {
+	.access = fuse_vaccess,
+	.create = fuse_vcreate,
+	.mkdir = fuse_vmkdir,
+	.symlink = fuse_vsymlink,
+	.link = fuse_vlink,
+	.unlink = fuse_vunlink,
+	.rename = fuse_vrename,
+	.setattr = fuse_vsetattr,
+	.write = fuse_vwrite,
+	.flush = fuse_vflush,
+	.fsync = fuse_vfsync,
+	.fallocate = fuse_vfallocate,
+	.seek_data = fuse_vseek_data,
+	.copy_range = fuse_vcopy_range,
 	.statfs = fuse_vstatfs,
 	.lookup = fuse_vlookup,
 	.getattr = fuse_vgetattr,
@@ -266,7 +509,7 @@ static void virtiofs_unmount(struct mount *m)
 	fuse_destroy(&fs->conn);
 }
 
-int virtiofs_mount(struct fuse_transport *t, const char *path)
+int virtiofs_mount(struct fuse_transport *t, const char *path, bool readonly)
 {
 	struct virtiofs *fs = kzalloc(sizeof(*fs));
 	if (!fs)
@@ -278,6 +521,8 @@ int virtiofs_mount(struct fuse_transport *t, const char *path)
 	}
 	fs->dax = fuse_dax_new(&fs->conn);
 	struct mount *m = vfs_mount_new(fs, virtiofs_unmount);
+	if (m)
+		m->readonly = readonly;
 	bool created;
 	struct vnode *root = m ? vnode_get(m, FUSE_ROOT_ID, &fuse_vnode_ops, &created) : NULL;
 	if (!root)
@@ -286,9 +531,9 @@ int virtiofs_mount(struct fuse_transport *t, const char *path)
 		kprintf("virtiofs '%s': cannot mount at %s (%d)\n", t->tag, path, err);
 		return err;
 	}
-	kprintf("virtiofs '%s' mounted at %s: FUSE 7.%u, max_read %u, readdirplus %s, "
+	kprintf("virtiofs '%s' mounted at %s%s: FUSE 7.%u, max_read %u, readdirplus %s, "
 		"map_alignment %u\n",
-		t->tag, path, fs->conn.minor, fs->conn.max_read,
+		t->tag, path, readonly ? " read-only" : "", fs->conn.minor, fs->conn.max_read,
 		fs->conn.readdirplus ? "yes" : "no", fs->conn.map_alignment);
 	return 0;
 }

@@ -6,9 +6,11 @@
 #ifndef GUEST_VIRTIOFS_H
 #define GUEST_VIRTIOFS_H
 
+#include <stdbool.h>
 #include "fuse_transport.h"
 
-/* Talks FUSE_INIT over t and mounts the result at path. */
-int virtiofs_mount(struct fuse_transport *t, const char *path);
+/* Talks FUSE_INIT over t and mounts the result at path (readonly: every
+ * change is EROFS in the guest too). */
+int virtiofs_mount(struct fuse_transport *t, const char *path, bool readonly);
 
 #endif

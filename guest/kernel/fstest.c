@@ -56,7 +56,7 @@ static void *chunk_buf;
 static int hash_file(const char *path, char hex[65], uint64_t *bytes)
 {
 	struct file *f;
-	int err = vfs_open(path, 0, &f);
+	int err = vfs_open(path, 0, 0, &f);
 	if (err)
 		return err;
 	struct sha256_ctx c;
@@ -112,7 +112,7 @@ static int list_dir(const char *path, struct names *out)
 {
 	struct file *f;
 	memset(out, 0, sizeof(*out));
-	int err = vfs_open(path, 0, &f);
+	int err = vfs_open(path, 0, 0, &f);
 	if (err)
 		return err;
 	err = vfs_readdir(f, add_name, out);
@@ -221,7 +221,7 @@ static int op_watch(const char *path)
 static int op_bench_read(const char *path)
 {
 	struct file *f;
-	int err = vfs_open(path, 0, &f);
+	int err = vfs_open(path, 0, 0, &f);
 	if (err)
 		return fail("bench_read", path, err);
 	uint64_t t0 = time_ns(), total = 0;

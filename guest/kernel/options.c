@@ -16,7 +16,7 @@
 static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_pci_intx", "uid", "gid", "dcache_max",
-	"env", "cwd", "strace", "dax", "dax_chunk", "dax_policy",
+	"env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -41,13 +41,16 @@ static int parse_int(const char *key, const char *v, int lo, int hi, int dflt)
 	return (int)n;
 }
 
-/* dax=0|1, dax_chunk=SIZE (a power of two, 4K..1G), dax_policy=lru|lifo|linux. */
+/* dax=0|1, dax_chunk=SIZE (a power of two, 4K..1G), dax_policy=lru|lifo|linux,
+ * dax_write=0|1. */
 static void apply_dax(const struct cmdline *cl)
 {
 	const char *v;
 	unsigned long long n;
 	if ((v = cmdline_get(cl, "dax")))
 		fuse_dax_options.off = parse_int("dax", v, 0, 1, 1) == 0;
+	if ((v = cmdline_get(cl, "dax_write")))
+		fuse_dax_options.write = parse_int("dax_write", v, 0, 1, 0) == 1;
 	if ((v = cmdline_get(cl, "dax_chunk"))) {
 		if (cmdline_parse_u64(v, &n) || n < 4096 || n > (1ULL << 30) || (n & (n - 1)))
 			kwarn("warning: option dax_chunk=%s: expected a power of two 4K..1G, "

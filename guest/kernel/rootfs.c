@@ -10,7 +10,18 @@
 #include "console.h"
 #include "rootfs.h"
 
-static int mount_virtiofs(const char *tag, const char *path)
+/* ro=TAG (repeatable): that share is mounted read-only. The host enforces
+ * it anyway; the guest knowing it answers EROFS without asking, and in
+ * Linux's order (EEXIST, ENOENT first). */
+static bool tag_readonly(const struct cmdline *cl, const char *tag)
+{
+	for (int i = 0; i < cl->nopts; i++)
+		if (strcmp(cl->opts[i].key, "ro") == 0 && strcmp(cl->opts[i].value, tag) == 0)
+			return true;
+	return false;
+}
+
+static int mount_virtiofs(const struct cmdline *cl, const char *tag, const char *path)
 {
 	struct fuse_transport *t = virtio_fs_open(tag);
 	if (!t) {
@@ -18,7 +29,7 @@ static int mount_virtiofs(const char *tag, const char *path)
 		virtio_fs_list_tags();
 		return -ENODEV;
 	}
-	return virtiofs_mount(t, path);
+	return virtiofs_mount(t, path, tag_readonly(cl, tag));
 }
 
 static int mount_ramfs(const struct hvm_start_info *si)
@@ -44,9 +55,9 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 	if (strcmp(root, "ramfs") == 0)
 		err = mount_ramfs(si);
 	else if (strcmp(root, "virtiofs") == 0)
-		err = mount_virtiofs("root", "/");
+		err = mount_virtiofs(cl, "root", "/");
 	else if (strncmp(root, "virtiofs:", 9) == 0)
-		err = mount_virtiofs(root + 9, "/");
+		err = mount_virtiofs(cl, root + 9, "/");
 	else {
 		kprintf("rootfs: unknown rootfs=%s (want virtiofs[:TAG] or ramfs)\n", root);
 		return -EINVAL;
@@ -65,7 +76,7 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 			return -EINVAL;
 		}
 		*colon = 0;
-		if ((err = mount_virtiofs(spec, colon + 1)))
+		if ((err = mount_virtiofs(cl, spec, colon + 1)))
 			return err;
 	}
 	return 0;

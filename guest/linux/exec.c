@@ -194,7 +194,7 @@ static int open_program(const char *path, struct file **out)
 		kfree(full);
 		return fail(path, "File name too long", 126);
 	}
-	err = vfs_open(full, 0, out);
+	err = vfs_open(full, 0, 0, out);
 	kfree(full);
 	if (err)
 		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);

@@ -58,8 +58,8 @@ int path_join(char *out, const char *base, const char *rel);
  */
 int user_path_at(int dirfd, uint64_t upath, char *out);
 
-/* The error Linux gives for an open that would write or create (read-only fs). */
-int64_t rofs_open_error(int dirfd, uint64_t upath, uint64_t flags);
+/* open(2) at dirfd: returns the new descriptor or -errno. */
+int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode);
 
 /* Sets up stdin, stdout and stderr on the console. */
 void process_init_stdio(void);

@@ -1,9 +1,12 @@
 /*
- * File system calls. Files open read-only for now: any open for writing,
- * creating or truncating fails with EROFS (read-write is a later issue).
+ * File system calls on descriptors: open, read, write, seek, stat, sync,
+ * and the copies between files (sendfile, copy_file_range). Calls that
+ * change the tree by name are in sys_tree.c.
  */
 #include <asm/stat.h>
+#include <linux/falloc.h>
 #include <linux/fcntl.h>
+#include <linux/fs.h>
 #include <linux/stat.h>
 #include <asm/statfs.h>
 #include <linux/uio.h>
@@ -76,6 +79,10 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 	case OF_PIPE_WRITE:
 		return -EBADF;
 	case OF_FILE:
+		/* The server may hold the file open for reading anyway (for DAX):
+		 * the program's access mode is what counts. */
+		if ((of->flags & O_ACCMODE) == O_WRONLY)
+			return -EBADF;
 		if (of->file->dir)
 			return -EISDIR;
 		return read_bounced(of->file, ubuf, len, off);
@@ -83,7 +90,44 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 	return -EBADF;
 }
 
-static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len)
+/*
+ * File writes go through a kernel buffer too (the device reads physical
+ * addresses). off < 0: at the file position, which moves; O_APPEND: at the
+ * end of the file as the server sees it now, for every call.
+ */
+static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
+{
+	struct file *f = of->file;
+	static char *bounce;
+	if (!bounce && !(bounce = kmalloc(IO_CHUNK)))
+		return -ENOMEM;
+	bool moves = off < 0;
+	if (of->flags & O_APPEND) {
+		/* pwrite() on an O_APPEND file appends too, as on Linux. */
+		int err = vfs_refresh(f->vn);
+		if (err)
+			return err;
+		off = (int64_t)f->vn->attr.size;
+		moves = true;
+	}
+	uint64_t done = 0;
+	uint64_t at = off < 0 ? f->pos : (uint64_t)off;
+	while (done < len) {
+		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
+		memcpy(bounce, (const char *)ubuf + done, (size_t)want); /* checked by the caller */
+		int64_t n = vfs_pwrite(f, bounce, want, at + done);
+		if (n < 0)
+			return done ? (int64_t)done : n;
+		done += (uint64_t)n;
+		if ((uint64_t)n < want)
+			break;
+	}
+	if (moves)
+		f->pos = at + done;
+	return (int64_t)done;
+}
+
+static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
 {
 	if (user_check(ubuf, len, false))
 		return -EFAULT;
@@ -95,9 +139,16 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len)
 		return (int64_t)len;
 	case OF_PIPE_WRITE:
 		return pipe_write(of->pipe, (const char *)ubuf, len);
-	default:
-		return -EBADF; /* files are only ever open for reading */
+	case OF_PIPE_READ:
+		return -EBADF;
+	case OF_FILE:
+		if (!vfs_writable(of->file))
+			return -EBADF;
+		if (of->file->dir)
+			return -EISDIR;
+		return write_bounced(of, ubuf, len, off);
 	}
+	return -EBADF;
 }
 
 SYS(read)
@@ -109,7 +160,7 @@ SYS(read)
 SYS(write)
 {
 	struct ofile *of = fd_get((int)a0);
-	return of ? write_file(of, a1, a2) : -EBADF;
+	return of ? write_file(of, a1, a2, -1) : -EBADF;
 }
 
 SYS(pread64)
@@ -129,7 +180,11 @@ SYS(pwrite64)
 	struct ofile *of = fd_get((int)a0);
 	if (!of)
 		return -EBADF;
-	return of->kind == OF_FILE ? -EBADF : -ESPIPE;
+	if (of->kind != OF_FILE)
+		return -ESPIPE;
+	if ((int64_t)a3 < 0)
+		return -EINVAL;
+	return write_file(of, a1, a2, (int64_t)a3);
 }
 
 static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
@@ -146,7 +201,7 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
 			return -EFAULT;
 		if (v.iov_len == 0)
 			continue;
-		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len)
+		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len, -1)
 				  : read_file(of, (uint64_t)v.iov_base, v.iov_len, -1);
 		if (n < 0)
 			return total ? total : n;
@@ -167,29 +222,20 @@ SYS(writev)
 	return vec_io(a0, a1, a2, true);
 }
 
-static int64_t do_open(int dirfd, uint64_t upath, uint64_t flags)
+int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 {
-	/* O_TMPFILE includes O_DIRECTORY's bit: compare the whole mask. */
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
-	    (flags & O_TMPFILE) == O_TMPFILE)
-		return rofs_open_error(dirfd, upath, flags);
+	if ((flags & O_TMPFILE) == O_TMPFILE) /* includes O_DIRECTORY's bit */
+		return -EOPNOTSUPP;
 	char *path = kmalloc(VFS_PATH_MAX);
 	if (!path)
 		return -ENOMEM;
 	int err = user_path_at(dirfd, upath, path);
-	struct vnode *v = NULL;
-	if (!err) {
-		err = vfs_resolve(path, !(flags & O_NOFOLLOW), &v);
-		if (!err && S_ISLNK(v->attr.mode))
-			err = -ELOOP; /* O_NOFOLLOW on a symlink */
-		else if (!err && (flags & O_DIRECTORY) && !S_ISDIR(v->attr.mode))
-			err = -ENOTDIR;
-		if (v)
-			vnode_put(v);
-	}
 	struct file *f = NULL;
-	if (!err) /* the server only needs the access mode */
-		err = vfs_open(path, (uint32_t)flags & O_ACCMODE, &f);
+	uint32_t keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |
+			O_DIRECTORY;
+	if (!err)
+		err = vfs_open(path, (uint32_t)flags & keep, (uint32_t)mode & 07777 & ~proc.umask,
+			       &f);
 	struct ofile *of = err ? NULL : ofile_new(OF_FILE);
 	if (!err && !of) {
 		vfs_close(f);
@@ -200,7 +246,7 @@ static int64_t do_open(int dirfd, uint64_t upath, uint64_t flags)
 		return err;
 	}
 	of->file = f;
-	of->flags = (uint32_t)flags & ~(O_CLOEXEC | O_NOFOLLOW);
+	of->flags = (uint32_t)flags & ~(O_CLOEXEC | O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC);
 	of->path = path;
 	int fd = fd_install(of, 0, flags & O_CLOEXEC);
 	if (fd < 0)
@@ -210,12 +256,17 @@ static int64_t do_open(int dirfd, uint64_t upath, uint64_t flags)
 
 SYS(open)
 {
-	return do_open(AT_FDCWD, a0, a1);
+	return sys_open_at(AT_FDCWD, a0, a1, a2);
 }
 
 SYS(openat)
 {
-	return do_open((int)a0, a1, a2);
+	return sys_open_at((int)a0, a1, a2, a3);
+}
+
+SYS(creat)
+{
+	return sys_open_at(AT_FDCWD, a0, O_CREAT | O_WRONLY | O_TRUNC, a1);
 }
 
 SYS(close)
@@ -247,6 +298,15 @@ SYS(lseek)
 			return -EIO;
 		base = (int64_t)f->vn->attr.size;
 		break;
+	case SEEK_DATA:
+	case SEEK_HOLE: {
+		if (off < 0)
+			return -ENXIO;
+		int64_t r = vfs_seek_data(f, (uint64_t)off, (uint32_t)a2);
+		if (r >= 0)
+			f->pos = (uint64_t)r;
+		return r;
+	}
 	default: return -EINVAL;
 	}
 	if ((off > 0 && base > INT64_MAX - off) || base + off < 0)
@@ -469,8 +529,8 @@ static int64_t do_access(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
 	if (err)
 		return err;
 	if (mode & 2)
-		err = -EROFS; /* nothing is writable yet */
-	else if (mode)
+		err = vfs_may_write(v);
+	if (!err && mode)
 		err = vfs_permission(v, (uint32_t)mode);
 	vnode_put(v);
 	return err;
@@ -698,7 +758,9 @@ static int64_t put_statfs(struct vnode *v, uint64_t ubuf)
 	st.f_ffree = s.ffree;
 	st.f_namelen = s.namelen;
 	st.f_frsize = s.frsize ? s.frsize : s.bsize;
-	st.f_flags = 1; /* ST_RDONLY */
+	/* ST_RDONLY where nothing can change (ro= share, ramfs); ST_NOSUID,
+	 * ST_NODEV and the rest mean nothing here. */
+	st.f_flags = vfs_may_write(v) == -EROFS ? 1 : 0;
 	return copy_to_user(ubuf, &st, sizeof(st));
 }
 
@@ -729,15 +791,121 @@ SYS(fstatfs)
 	return put_statfs(of->file->vn, a1);
 }
 
-SYS(fsync)
+static int64_t do_fsync(int fd, bool datasync)
 {
-	return fd_get((int)a0) ? 0 : -EBADF;
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return -EBADF;
+	return of->kind == OF_FILE ? vfs_fsync(of->file, datasync) : -EINVAL;
 }
 
-SYS(ftruncate)
+SYS(fsync)
+{
+	return do_fsync((int)a0, false);
+}
+
+SYS(fdatasync)
+{
+	return do_fsync((int)a0, true);
+}
+
+/* Writes reach the host as they are made; syncing makes them durable there:
+ * every file the program has open for writing, and its directories. */
+SYS(sync)
+{
+	for (int fd = 0; fd < MAX_FDS; fd++) {
+		struct ofile *of = proc.fds[fd];
+		if (of && of->kind == OF_FILE && (vfs_writable(of->file) || of->file->dir))
+			vfs_fsync(of->file, false);
+	}
+	return 0;
+}
+
+SYS(syncfs)
 {
 	struct ofile *of = fd_get((int)a0);
-	return of ? -EINVAL : -EBADF; /* nothing is open for writing */
+	if (!of)
+		return -EBADF;
+	return sys_sync(0, 0, 0, 0, 0, 0);
+}
+
+SYS(fallocate)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -ESPIPE;
+	if ((int64_t)a2 < 0 || (int64_t)a3 <= 0)
+		return -EINVAL;
+	uint32_t mode = (uint32_t)a1;
+	uint32_t known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+	/* Linux's answers: a hole must keep the size; holes and zeroing don't mix. */
+	if (mode & ~known || ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && (mode & FALLOC_FL_ZERO_RANGE))
+		return -EINVAL;
+	if (of->flags & O_APPEND && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		return -EPERM;
+	return vfs_fallocate(of->file, mode, a2, a3);
+}
+
+/*
+ * Copies up to count bytes from in to out through a kernel buffer, at
+ * the given offsets (NULL: the file positions, which move). The slow way
+ * of sendfile and of copy_file_range where the server cannot copy.
+ */
+static int64_t copy_through(struct ofile *in, int64_t *in_off, struct ofile *out,
+			    int64_t *out_off, uint64_t count)
+{
+	count = count > IO_CHUNK ? IO_CHUNK : count;
+	char *buf = kmalloc(count ? count : 1);
+	if (!buf)
+		return -ENOMEM;
+	uint64_t from = in_off ? (uint64_t)*in_off : in->file->pos;
+	int64_t n = vfs_pread(in->file, buf, count, from);
+	int64_t w = n;
+	if (n > 0) {
+		if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
+			console_write_raw(buf, (size_t)n);
+		else if (out->kind == OF_PIPE_WRITE)
+			w = pipe_write(out->pipe, buf, (uint64_t)n);
+		else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file))
+			w = out->flags & O_APPEND
+				    ? -EINVAL
+				    : vfs_pwrite(out->file, buf, (uint64_t)n,
+						 out_off ? (uint64_t)*out_off : out->file->pos);
+		else
+			w = -EBADF;
+	}
+	kfree(buf);
+	if (w <= 0)
+		return w;
+	if (in_off)
+		*in_off += w;
+	else
+		in->file->pos += (uint64_t)w;
+	if (out->kind == OF_FILE) {
+		if (out_off)
+			*out_off += w;
+		else
+			out->file->pos += (uint64_t)w;
+	}
+	return w;
+}
+
+/* An optional user offset: *p is NULL when there is none. */
+static int get_off(uint64_t uptr, int64_t *val, int64_t **p)
+{
+	*p = NULL;
+	if (!uptr)
+		return 0;
+	if (copy_from_user(val, uptr, sizeof(*val)))
+		return -EFAULT;
+	if (*val < 0)
+		return -EINVAL;
+	*p = val;
+	return 0;
 }
 
 /* sendfile(out, in, offset, count): a read and a write through the kernel. */
@@ -748,35 +916,60 @@ SYS(sendfile)
 		return -EBADF;
 	if (in->kind != OF_FILE || in->file->dir)
 		return -EINVAL;
-	int64_t off = -1;
-	if (a2 && copy_from_user(&off, a2, sizeof(off)))
+	if ((in->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	int64_t off, *offp;
+	int err = get_off(a2, &off, &offp);
+	if (err)
+		return err;
+	int64_t w = copy_through(in, offp, out, NULL, a3);
+	if (w >= 0 && offp && copy_to_user(a2, &off, sizeof(off)))
 		return -EFAULT;
-	if (a2 && off < 0)
-		return -EINVAL;
-	uint64_t count = a3 > IO_CHUNK ? IO_CHUNK : a3;
-	char *buf = kmalloc(count ? count : 1);
-	if (!buf)
-		return -ENOMEM;
-	int64_t n = a2 ? vfs_pread(in->file, buf, count, (uint64_t)off)
-		       : vfs_pread(in->file, buf, count, in->file->pos);
-	int64_t w = n;
-	if (n > 0) {
-		if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
-			console_write_raw(buf, (size_t)n);
-		else if (out->kind == OF_PIPE_WRITE)
-			w = pipe_write(out->pipe, buf, (uint64_t)n);
-		else
-			w = -EBADF;
-	}
-	kfree(buf);
-	if (w < 0)
-		return w;
-	if (a2) {
-		off += w;
-		if (copy_to_user(a2, &off, sizeof(off)))
-			return -EFAULT;
-	} else {
-		in->file->pos += (uint64_t)w;
-	}
 	return w;
+}
+
+/* copy_file_range(in, off_in, out, off_out, len, flags): the server copies
+ * when it can (no bytes through the guest), else through the kernel. */
+SYS(copy_file_range)
+{
+	struct ofile *in = fd_get((int)a0), *out = fd_get((int)a2);
+	if (!in || !out)
+		return -EBADF;
+	if (a5)
+		return -EINVAL;
+	if (in->kind != OF_FILE || out->kind != OF_FILE || in->file->dir || out->file->dir)
+		return in->kind == OF_FILE && out->kind == OF_FILE ? -EISDIR : -EINVAL;
+	if ((in->flags & O_ACCMODE) == O_WRONLY || !vfs_writable(out->file))
+		return -EBADF;
+	if (out->flags & O_APPEND)
+		return -EBADF;
+	int64_t oin, oout, *pin, *pout;
+	int err = get_off(a1, &oin, &pin);
+	if (!err)
+		err = get_off(a3, &oout, &pout);
+	if (err)
+		return err;
+	uint64_t from = pin ? (uint64_t)oin : in->file->pos;
+	uint64_t to = pout ? (uint64_t)oout : out->file->pos;
+	if (in->file->vn == out->file->vn && from < to + a4 && to < from + a4)
+		return -EINVAL; /* overlapping ranges of one file */
+	int64_t n = vfs_copy_range(in->file, from, out->file, to, a4);
+	if (n >= 0) {
+		if (pin)
+			oin += n;
+		else
+			in->file->pos += (uint64_t)n;
+		if (pout)
+			oout += n;
+		else
+			out->file->pos += (uint64_t)n;
+	} else if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV) {
+		n = copy_through(in, pin, out, pout, a4);
+	}
+	if (n < 0)
+		return n;
+	if ((pin && copy_to_user(a1, &oin, sizeof(oin))) ||
+	    (pout && copy_to_user(a3, &oout, sizeof(oout))))
+		return -EFAULT;
+	return n;
 }

@@ -3,10 +3,12 @@
  * memory appears zeroed on first touch; a private file mapping is filled
  * by reading the file in at mmap time, unless the file system can hand out
  * its own pages (DAX: file_map.c), which a read-only or shared mapping
- * then uses with no copy.
+ * then uses with no copy. A shared mapping of a file open for writing
+ * writes the file (file_map.c): msync and munmap make it durable.
  */
 #include <asm/mman.h>
 #include <linux/mman.h>
+#include <linux/fcntl.h>
 #include <pier/errno.h>
 #include <pier/string.h>
 #include "../mm/mm.h"
@@ -73,8 +75,12 @@ SYS(mmap)
 			return -EBADF;
 		if (of->kind != OF_FILE || of->file->dir)
 			return -ENODEV;
-		if (type != MAP_PRIVATE && (prot & PROT_WRITE))
-			return -EACCES; /* files are read-only */
+		/* Linux: a shared mapping is writable only through O_RDWR. */
+		if (type != MAP_PRIVATE && (prot & PROT_WRITE) &&
+		    (of->flags & O_ACCMODE) != O_RDWR)
+			return -EACCES;
+		if ((of->flags & O_ACCMODE) == O_WRONLY)
+			return -EACCES;
 	}
 	if (flags & MAP_FIXED) {
 		if (addr < USER_MIN || addr + len > USER_TOP || addr + len < addr)
@@ -148,6 +154,15 @@ SYS(munmap)
 		return -EINVAL;
 	vm_remove(a0, a1);
 	return 0;
+}
+
+SYS(msync)
+{
+	if ((a0 & (PAGE - 1)) || (a2 & ~(uint64_t)(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) ||
+	    ((a2 & MS_ASYNC) && (a2 & MS_SYNC)) || a0 + a1 < a0)
+		return -EINVAL;
+	/* MS_ASYNC writes back too: copies would otherwise wait for munmap. */
+	return vm_msync(a0, round_up(a1), a2 & MS_SYNC);
 }
 
 SYS(mprotect)

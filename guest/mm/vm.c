@@ -14,6 +14,7 @@
 
 #define PAGE 4096ULL
 #define PTE_FOREIGN (1ULL << 9) /* software bit: the page is a backing's, not pmem's */
+#define PTE_D (1ULL << 6)       /* dirty: the CPU sets it on the first write */
 #define MMAP_TOP 0x00007f0000000000ULL /* mmap regions grow down from here */
 
 static uint64_t *pml4;
@@ -122,10 +123,10 @@ int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what)
 }
 
 int vm_add_backed(uint64_t start, uint64_t len, uint32_t prot, const struct vm_backing_ops *ops,
-		  void *ctx, uint64_t file_off, bool shared)
+		  void *ctx, uint64_t file_off, bool shared, bool may_write)
 {
 	struct vma proto = { .prot = prot, .what = "mmap", .backing = ops, .ctx = ctx,
-			     .file_off = file_off, .shared = shared };
+			     .file_off = file_off, .shared = shared, .may_write = may_write };
 	return add_region(&proto, start, len);
 }
 
@@ -153,8 +154,11 @@ static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
 	for (uint64_t va = start; va < end; va += PAGE) {
 		uint64_t *pte = pte_of(va, false);
 		if (pte && (*pte & PTE_P)) {
+			uint64_t pa = *pte & PTE_ADDR;
+			if ((*pte & PTE_D) && v->shared && v->backing && v->backing->writeback)
+				v->backing->writeback(v->ctx, pa, v->file_off + (va - v->start));
 			if (*pte & PTE_FOREIGN)
-				v->backing->put(v->ctx, *pte & PTE_ADDR);
+				v->backing->put(v->ctx, pa);
 			else
 				pmem_free(*pte & PTE_ADDR, 1);
 			*pte = 0;
@@ -237,8 +241,8 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 		struct vma *v = vm_find(a);
 		if (!v)
 			return -ENOMEM; /* Linux's answer for an unmapped hole */
-		if (v->shared && (prot & VM_WRITE))
-			return -EACCES; /* the file is open read-only */
+		if (v->shared && !v->may_write && (prot & VM_WRITE))
+			return -EACCES; /* the file is not open for writing */
 		a = v->end;
 	}
 	if (split_at(start) || split_at(end))
@@ -246,18 +250,48 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 	for (struct vma *v = vmas; v; v = v->next) {
 		if (v->start < start || v->end > end)
 			continue;
-		if (v->backing && (prot & VM_WRITE) && privatize(v))
+		if (v->backing && !v->shared && (prot & VM_WRITE) && privatize(v))
 			return -ENOMEM;
 		v->prot = prot;
 		for (uint64_t va = v->start; va < v->end; va += PAGE) {
 			uint64_t *pte = pte_of(va, false);
 			if (pte && (*pte & PTE_P)) {
-				*pte = (*pte & PTE_ADDR) | pte_bits(prot);
+				/* Keep whose page it is, and whether it was written. */
+				*pte = (*pte & (PTE_ADDR | PTE_FOREIGN | PTE_D)) | pte_bits(prot);
 				invlpg(va);
 			}
 		}
 	}
 	return 0;
+}
+
+int vm_msync(uint64_t start, uint64_t len, bool sync)
+{
+	uint64_t end = start + ((len + PAGE - 1) & ~(PAGE - 1));
+	int err = 0;
+	for (uint64_t a = start; a < end;) {
+		struct vma *v = vm_find(a);
+		if (!v)
+			return -ENOMEM;
+		uint64_t stop = v->end < end ? v->end : end;
+		if (v->shared && v->backing) {
+			for (uint64_t va = a; va < stop; va += PAGE) {
+				uint64_t *pte = pte_of(va, false);
+				if (!pte || (*pte & (PTE_P | PTE_D)) != (PTE_P | PTE_D))
+					continue;
+				if (v->backing->writeback)
+					v->backing->writeback(v->ctx, *pte & PTE_ADDR,
+							      v->file_off + (va - v->start));
+				*pte &= ~PTE_D; /* clean until the next write */
+				invlpg(va);
+			}
+			int e = sync && v->backing->sync ? v->backing->sync(v->ctx) : 0;
+			if (e && !err)
+				err = e;
+		}
+		a = stop;
+	}
+	return err;
 }
 
 uint64_t vm_find_free(uint64_t len)

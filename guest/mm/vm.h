@@ -29,6 +29,11 @@ struct vm_backing_ops {
 	void (*put)(void *ctx, uint64_t pa);
 	void (*hold)(void *ctx);
 	void (*release)(void *ctx);
+	/* Optional: the program wrote the page at pa (file offset file_off);
+	 * called before put() and by msync. */
+	void (*writeback)(void *ctx, uint64_t pa, uint64_t file_off);
+	/* Optional: make what was written durable (msync). 0 or -errno. */
+	int (*sync)(void *ctx);
 };
 
 struct vma {
@@ -39,7 +44,8 @@ struct vma {
 	const struct vm_backing_ops *backing; /* NULL: anonymous pages from pmem */
 	void *ctx;             /* the backing's, one reference per region */
 	uint64_t file_off;     /* file offset at start */
-	bool shared;           /* MAP_SHARED of a file: never writable (files are read-only) */
+	bool shared;           /* MAP_SHARED of a file */
+	bool may_write;        /* shared, and the file is open for writing: PROT_WRITE allowed */
 	bool past_eof;         /* wholly past a mapped file's end: touching it is SIGBUS */
 };
 
@@ -54,7 +60,13 @@ int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what);
  * reference is still the caller's).
  */
 int vm_add_backed(uint64_t start, uint64_t len, uint32_t prot, const struct vm_backing_ops *ops,
-		  void *ctx, uint64_t file_off, bool shared);
+		  void *ctx, uint64_t file_off, bool shared, bool may_write);
+/*
+ * msync: written pages of shared file regions in [start, start+len) go
+ * back to their files (writeback), then, with sync, are made durable.
+ * 0, -ENOMEM (a hole in the range) or the first error.
+ */
+int vm_msync(uint64_t start, uint64_t len, bool sync);
 /* Adds a region for a copied file mapping: shared (never writable) and/or
  * lying wholly past the file's end (touching it is SIGBUS). */
 int vm_add_file(uint64_t start, uint64_t len, uint32_t prot, bool shared, bool past_eof);
