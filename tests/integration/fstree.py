@@ -1,8 +1,11 @@
-"""Builds the host directory trees the virtio-fs tests boot from, and
-describes a tree the way the guest's fs.walk prints it."""
+"""Builds the host directory trees the virtio-fs tests boot from,
+describes a tree the way the guest's fs.walk prints it, and snapshots and
+compares whole trees (what a guest left against what a native run left)."""
+import errno
 import hashlib
 import os
 import stat
+import subprocess
 
 
 def make_tree(root):
@@ -87,3 +90,101 @@ def parse_walk(console):
             _, kind, size, mode, extra, path = parts
             got[path] = (kind, int(size), mode, extra)
     return got
+
+
+# --- Whole-tree snapshots, for the write tests (test_writes.py) -------------
+
+def data_map(path, size):
+    """The data segments [(start, end), ...] of a file, as SEEK_DATA and
+    SEEK_HOLE give them (a file system without holes: one segment)."""
+    segs, off = [], 0
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        while off < size:
+            try:
+                start = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:  # only a hole is left
+                    break
+                raise
+            off = os.lseek(fd, start, os.SEEK_HOLE)
+            segs.append((start, off))
+    finally:
+        os.close(fd)
+    return segs
+
+
+def snapshot(root):
+    """{path relative to root ("." for root): fields} for everything in the
+    tree: kind, mode, uid, gid, nlink, mtime_ns and ctime_ns; size, sha256
+    and data (the data segments) for files; target for symbolic links.
+    Not atime (reads move it), nor directory sizes (file-system detail)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        names = dirnames + filenames
+        if dirpath == root:
+            names = [None] + names
+        for name in names:
+            p = dirpath if name is None else os.path.join(dirpath, name)
+            st = os.lstat(p)
+            e = {"mode": "%05o" % stat.S_IMODE(st.st_mode), "uid": st.st_uid,
+                 "gid": st.st_gid, "nlink": st.st_nlink, "mtime_ns": st.st_mtime_ns,
+                 "ctime_ns": st.st_ctime_ns}
+            if stat.S_ISREG(st.st_mode):
+                e.update(kind="f", size=st.st_size, sha256=sha256_file(p),
+                         data=data_map(p, st.st_size))
+            elif stat.S_ISDIR(st.st_mode):
+                e["kind"] = "d"
+            elif stat.S_ISLNK(st.st_mode):
+                e.update(kind="l", size=st.st_size, target=os.readlink(p))
+            else:
+                e["kind"] = "?"
+            out[os.path.relpath(p, root)] = e
+    return out
+
+
+def _covers(outer, inner):
+    """Every byte of the segments `inner` lies in a segment of `outer`."""
+    return all(any(a <= s and e <= b for a, b in outer) for s, e in inner)
+
+
+def compare_trees(got, want, since=None, sparse="exact", times="old"):
+    """Problems (strings) where snapshot `got` differs from `want`: names,
+    kinds, modes, owners, link counts, sizes, contents, link targets and
+    data segments. sparse="covers" lets got have data where want has holes
+    (e.g. a window that maps a file populates its holes on tmpfs). Times:
+    times="old" compares mtime where either side's is older than `since`
+    (seconds): set on purpose or copied, not "now"; times="all" compares
+    mtime and ctime everywhere (a tree that must not have changed)."""
+    problems = []
+    for path in sorted(set(got) | set(want)):
+        g, w = got.get(path), want.get(path)
+        if g is None or w is None:
+            problems.append(f"{path}: only in {'the expected tree' if g is None else 'the tree'}"
+                            f" ({(w or g)['kind']})")
+            continue
+        for k in ("kind", "mode", "uid", "gid", "nlink", "size", "sha256", "target"):
+            if g.get(k) != w.get(k):
+                problems.append(f"{path}: {k} {g.get(k)!r}, expected {w.get(k)!r}")
+        if g["kind"] == w["kind"] == "f" and g["sha256"] == w["sha256"]:
+            ok = (g["data"] == w["data"] if sparse == "exact"
+                  else _covers(g["data"], w["data"]))
+            if not ok:
+                problems.append(f"{path}: data segments {g['data']}, expected {w['data']}"
+                                + (" (or more)" if sparse != "exact" else ""))
+        if times == "all":
+            keys = ("mtime_ns", "ctime_ns")
+        elif since is not None and min(g["mtime_ns"], w["mtime_ns"]) < since * 10**9:
+            keys = ("mtime_ns",)
+        else:
+            keys = ()
+        for k in keys:
+            if g[k] != w[k]:
+                problems.append(f"{path}: {k} {g[k]}, expected {w[k]}")
+    return problems
+
+
+def fs_type(path):
+    """The type of the file system holding path ("tmpfs", "ext2/ext3", ...)."""
+    return subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True,
+                          text=True, check=True).stdout.strip()

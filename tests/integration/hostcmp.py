@@ -200,9 +200,9 @@ def run_host(root, argv, env=None, cwd="/", timeout=30):
     return Result(rc, normalise(b"".join(chunks)))
 
 
-def pier_args(machine, root, argv, env=None, cwd=None, strace=False):
+def pier_args(machine, root, argv, env=None, cwd=None, strace=False, ro=True):
     a = [PIER, "run", *vmm_args(machine), "--mem", "256M",
-         "--timeout", "30", "--root", root, "--ro"]
+         "--timeout", "30", "--root", root] + (["--ro"] if ro else [])
     for k, v in (env or {}).items():
         a += ["--env", f"{k}={v}"]
     if cwd:
@@ -213,8 +213,9 @@ def pier_args(machine, root, argv, env=None, cwd=None, strace=False):
 
 
 def run_guest(machine, root, argv, env=None, cwd=None, strace=False,
-              timeout=120):
-    p = subprocess.run(pier_args(machine, root, argv, env, cwd, strace),
+              timeout=120, ro=True):
+    """ARGV in the guest, on ROOT (read-only unless ro=False)."""
+    p = subprocess.run(pier_args(machine, root, argv, env, cwd, strace, ro),
                        capture_output=True, timeout=timeout)
     return Result(p.returncode, normalise(p.stdout), p.stderr)
 

@@ -45,7 +45,7 @@ def test_prog(machine, libc, case, tmp_path):
     if case.cwd_fixture:
         extra += ["--cwd", GUEST_FIXTURE]
     r = run_pier(*vmm_args(machine), "--mem", "256M",
-                 "--timeout", "30", "--root", root,
+                 "--timeout", "30", "--root", root, "--ro",
                  "--env", "PIER_TEST=yes", "--env", "PIER_EXPECT_EROFS=1", *extra,
                  "--", f"/bin/{case.prog}", *case.argv(GUEST_FIXTURE), timeout=120)
     problems = case.check(r.rc, r.out, r.err, guest=True)

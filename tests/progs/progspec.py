@@ -15,6 +15,12 @@ The fixture directory (make_fixture) is what files.c and memory.c read:
     dangling -> nowhere
 
 check.h describes the same tree to the C side; keep the two in step.
+
+Programs that write (writes.c, fsync_crash.c) get an empty scratch
+directory of their own instead ({scratch} in Case.args); they are in
+HOST_CASES, which the self-check runs natively and test_progs.py leaves
+alone: tests/integration/test_writes.py runs them in the guest, on a
+writable root, and compares what they leave with a native run.
 """
 import os
 import re
@@ -26,6 +32,7 @@ LIBCS = ("musl", "glibc")
 PAGES_SIZE = 3 * 4096 + 100
 MANY_COUNT = 200
 FIXTURE = "{fixture}"  # stands for the fixture directory in Case.args
+SCRATCH = "{scratch}"  # stands for an empty directory made for the run
 
 
 def pages_byte(i):
@@ -76,13 +83,19 @@ class Case:
     err: list = field(default_factory=list)   # must appear on stderr
     cwd_fixture: bool = False    # run in the fixture dir, and say so in
                                  # PIER_EXPECT_CWD
+    oks: list = None             # the checkpoints, when not ok_names(prog)
 
     @property
     def ok(self):
-        return ok_names(self.prog)
+        return self.oks if self.oks is not None else ok_names(self.prog)
 
-    def argv(self, fixture):
-        return [fixture if a == FIXTURE else a for a in self.args]
+    @property
+    def needs_scratch(self):
+        return SCRATCH in self.args
+
+    def argv(self, fixture, scratch=None):
+        return [fixture if a == FIXTURE else scratch if a == SCRATCH else a
+                for a in self.args]
 
     def env(self, fixture):
         """Environment beyond PIER_TEST=yes (and, in the guest,
@@ -143,6 +156,19 @@ CASES = [
     Case("hello", "hello", out=["hello from pier"], err=["to stderr"]),
 ]
 CASES_BY_ID = {c.id: c for c in CASES}
+
+# Run natively by the self-check only (see the top of this file).
+HOST_CASES = [
+    Case("writes", "writes", [SCRATCH], out=["writes: all passed"]),
+    Case("fsync_crash", "fsync_crash", [SCRATCH, "30", "exit"],
+         out=["fsync_crash: all passed"]),
+]
+# Programs with a harness of their own, which makes the files they need.
+OWN_HARNESS = {"daxmap": "tests/integration/test_dax.py"}
+# writes.c on its own final state on a read-only file system
+# (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.
+WRITES_EROFS = Case("writes-erofs", "writes", [SCRATCH], out=["writes: erofs passed"],
+                    oks=["final", "erofs", "final"])
 
 
 def all_programs():

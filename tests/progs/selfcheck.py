@@ -6,7 +6,8 @@ real Linux before they can judge pier's guest kernel.
 The host run differs from the guest run in two ways only: PIER_EXPECT_EROFS
 is not set (opening the fixture for writing succeeds here; nothing is
 written), and a fatal signal shows as the process dying of it rather than
-as pier's status 128+N.
+as pier's status 128+N. The programs that write (progspec.HOST_CASES) run
+here only, each in an empty directory of its own.
 
     tests/progs/selfcheck.py [--build DIR] [-v] [CASE...]
 """
@@ -17,7 +18,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from progspec import CASES, LIBCS, all_programs, make_fixture  # noqa: E402
+from progspec import (CASES, HOST_CASES, LIBCS, OWN_HARNESS, all_programs,  # noqa: E402
+                      make_fixture)
 
 
 def main():
@@ -27,12 +29,13 @@ def main():
     ap.add_argument("cases", nargs="*", help="case ids (default: all)")
     a = ap.parse_args()
 
-    cases = [c for c in CASES if not a.cases or c.id in a.cases]
-    covered = {c.prog for c in CASES}
+    everything = CASES + HOST_CASES
+    cases = [c for c in everything if not a.cases or c.id in a.cases]
+    covered = {c.prog for c in everything} | set(OWN_HARNESS)
     passed = failed = 0
     for prog in all_programs():
         if prog not in covered:
-            print(f"FAIL {prog}: no case in progspec.CASES runs it")
+            print(f"FAIL {prog}: no case in progspec.CASES or HOST_CASES runs it")
             failed += 1
 
     with tempfile.TemporaryDirectory(prefix="pier-progs-") as tmp:
@@ -48,8 +51,11 @@ def main():
                     failed += 1
                     continue
                 env = {"PIER_TEST": "yes", **c.env(fixture)}
+                # A program that writes gets an empty directory of its own.
+                scratch = tempfile.mkdtemp(dir=tmp) if c.needs_scratch else None
                 try:
-                    p = subprocess.run([os.path.abspath(exe), *c.argv(fixture)], env=env,
+                    p = subprocess.run([os.path.abspath(exe), *c.argv(fixture, scratch)],
+                                       env=env,
                                        cwd=fixture if c.cwd_fixture else tmp,
                                        capture_output=True, text=True, errors="replace",
                                        timeout=60)
