@@ -57,6 +57,7 @@ def _drain(p, timeout):
         left = deadline - time.monotonic()
         if left <= 0:
             p.kill()
+            p.wait()  # reaped: the run goes on after a job that hung
             raise RuntimeError(f"{p.args[0]} still running after {timeout} s")
         for key, _ in sel.select(left):
             chunk = os.read(key.fd, 65536)
@@ -92,10 +93,21 @@ def pier_args(config):
             "pier-nodax": ["--vmm", "pier", "--dax", "0"]}[config]
 
 
+def _failure(r):
+    """What a failed job says: fsbench's own message if it gave one."""
+    lines = [ln.strip() for ln in (r["out"] + "\n" + r["err"]).splitlines() if ln.strip()]
+    said = [ln for ln in lines if ln.startswith("fsbench:")] or lines[-1:]
+    return f"exit {r['status']}" + (f": {said[-1]}" if said else "")
+
+
 def run_one(config, data, args, initrd=None, timeout=1800):
     """One job on a per-process configuration (host*, pier*). args: the
     fsbench (or program) argument list with {D} for the data set root;
-    args[0] may be a program path relative to the root instead ("/bigprog")."""
+    args[0] may be a program path relative to the root instead ("/bigprog").
+    The share is writable (no --ro): the write workloads need it. Returns
+    the timed() dict with results (fsbench's JSON lines), timing (pier's
+    --timing) and error: None, or what went wrong with log, the output's
+    tail. Raises RuntimeError only when the job had to be killed."""
     if config in ("host", "host-nested"):
         prog = os.path.join(data, args[0][1:]) if args[0].startswith("/") else \
             os.path.join(data, "fsbench")
@@ -108,20 +120,32 @@ def run_one(config, data, args, initrd=None, timeout=1800):
         cmd = [PIER, "run", *pier_args(config), "--mem", "2G", *src, "--timing", "--timeout",
                str(timeout), "--", prog, *[a.replace("{D}", "") for a in rest]]
     r = timed(cmd, timeout + 60)
-    if r["status"] != 0:
-        raise RuntimeError(f"{config}: {' '.join(cmd)} exited {r['status']}:\n"
-                           f"{r['out'][-2000:]}\n{r['err'][-2000:]}")
     r["results"] = parse(r["out"])
     r["timing"] = timing(r["err"])
+    r["error"] = None
+    if r["status"] != 0:
+        r["error"] = _failure(r)
+        r["log"] = f"{' '.join(cmd)}\n{r['out'][-1500:]}\n{r['err'][-1500:]}"
     return r
 
 
-def run_linux(config, data, jobs, workdir):
-    """All jobs in one boot of the Linux guest; one record per job."""
+def run_linux(config, data, jobs, workdir, **kw):
+    """All jobs in one boot of the Linux guest; one record per job, with
+    error set for a job that failed (the others still count). kw goes to
+    linux_guest.run. Raises RuntimeError if the guest itself failed."""
     mode = config[len("linux-"):]
     guest_jobs = [[a.replace("{D}", "/data") for a in j] for j in jobs]
-    outs, info = linux_guest.run(mode, data, guest_jobs, workdir)
+    outs, info = linux_guest.run(mode, data, guest_jobs, workdir, **kw)
     cpu = info["job_cpu_s"] + [0.0] * len(jobs)
-    return [{"status": 0, "out": o, "results": parse(o), "cpu_s": cpu[i], "wall_s": None,
-             "maxrss_kib": info["maxrss_kib"], "boot_s": info["boot_s"], "timing": {}}
-            for i, o in enumerate(outs)]
+    recs = []
+    for i, o in enumerate(outs):
+        r = {"status": 0, "out": o, "err": "", "results": parse(o), "cpu_s": cpu[i],
+             "wall_s": None, "maxrss_kib": info["maxrss_kib"], "boot_s": info["boot_s"],
+             "image": info.get("image"), "timing": {}, "error": None}
+        if "BENCH-FAIL" in o:
+            r["status"] = 1
+            r["out"] = o.replace("BENCH-FAIL", "")
+            r["error"] = _failure(r).replace("exit 1", "failed", 1)
+            r["log"] = o[-3000:]
+        recs.append(r)
+    return recs

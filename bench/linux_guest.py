@@ -1,10 +1,12 @@
 """A Linux guest for the benchmarks: Debian's own kernel (the one
 tools/kvm-nest prepares: uncompressed vmlinux booted through PVH) with a
 busybox initramfs this module builds, on the same QEMU as Pier's guests,
-reading the data set over virtio-fs (virtiofsd, cache=auto or none),
-virtio-9p, or virtio-blk with ext4. One boot runs a list of fsbench jobs,
-dropping the guest's caches before each (cold passes), and prints their
-JSON lines on the console.
+reading and writing the data set over virtio-fs (virtiofsd, cache=auto or
+none), virtio-9p, or virtio-blk with ext4 (an image made from the data
+set: the writes land in the image, not in the data set). Every mount is
+read-write. One boot runs a list of fsbench jobs, dropping the guest's
+caches before each (cold passes), and prints their JSON lines on the
+console; a job that fails is marked (BENCH-FAIL) and the next one runs.
 
 Used by bench/run; runs as root (virtiofsd, loop-free mkfs.ext4 -d)."""
 import glob
@@ -12,6 +14,7 @@ import lzma
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -38,7 +41,7 @@ mkdir -p /data
 case "$mode" in
 virtiofs*) mount -t virtiofs data /data ;;
 9p) mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none data /data ;;
-blk) mount -t ext4 -o ro /dev/vda /data ;;
+blk) mount -t ext4 -o noatime /dev/vda /data ;;
 esac || echo "BENCH-FAIL mount $mode"
 echo BENCH-READY
 while read -r line; do
@@ -47,6 +50,8 @@ while read -r line; do
 	echo "BENCH-JOB $line"
 	/data/fsbench $line || echo "BENCH-FAIL $line"
 done </jobs
+sync
+umount /data || echo "BENCH-WARN umount"
 echo BENCH-DONE
 poweroff -f
 """
@@ -140,13 +145,36 @@ def initramfs(kdir, jobs, path):
                            stdout=out, check=True)
 
 
-def ext4_image(data_dir, path):
-    """An ext4 image holding data_dir (mkfs.ext4 -d: no loop device)."""
+def ext4_image(data_dir, path, spare_bytes=0, spare_files=0):
+    """An ext4 image holding data_dir (mkfs.ext4 -d: no loop device), with
+    room for spare_bytes more in spare_files more files."""
     size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(data_dir) for f in fs)
-    nfiles = sum(len(fs) + len(ds) for _, ds, fs in os.walk(data_dir))
-    mib = int(size * 1.15 / 2**20) + nfiles * 8 // 1024 + 64
+    nfiles = sum(len(fs) + len(ds) for _, ds, fs in os.walk(data_dir)) + spare_files
+    mib = int((size + spare_bytes) * 1.15 / 2**20) + nfiles * 8 // 1024 + 64
     subprocess.run(["mkfs.ext4", "-q", "-F", "-d", data_dir, "-N", str(nfiles + 1024),
                     path, f"{mib}M"], check=True, capture_output=True)
+
+
+def dump_dir(img, path, dest):
+    """Copies directory `path` of the ext4 image img to dest with debugfs:
+    its files, and each subdirectory as an empty one (what linux-blk's
+    guest left there, for the host to check). The guest unmounted it, so
+    the journal holds nothing the image lacks."""
+    os.makedirs(dest)
+    ls = subprocess.run(["debugfs", "-R", f"ls -p {path}", img], capture_output=True,
+                        text=True, check=True).stdout
+    for line in ls.splitlines():
+        f = line.strip().split("/")  # "/inode/mode/uid/gid/name/size/"
+        if len(f) < 6 or f[5] in (".", ".."):
+            continue
+        if stat.S_ISDIR(int(f[2], 8)):
+            os.mkdir(os.path.join(dest, f[5]))
+            continue
+        out = os.path.join(dest, f[5])
+        subprocess.run(["debugfs", "-R", f"dump {path}/{f[5]} {out}", img], check=True,
+                       capture_output=True)
+        if not os.path.exists(out):
+            raise RuntimeError(f"debugfs could not dump {path}/{f[5]} from {img}")
 
 
 def cpu_of(pids):
@@ -162,12 +190,16 @@ def cpu_of(pids):
     return total
 
 
-def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800):
+def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
+        spare_files=0):
     """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
     guest paths under /data), and returns (outputs, info): outputs[i] is the
-    text job i printed; info has boot_s (launch to BENCH-READY), cpu_s and
-    maxrss_kib of QEMU and virtiofsd together, and job_cpu_s[i], their CPU
-    time during job i (sampled at the job markers, 20 ms granularity)."""
+    text job i printed, with "BENCH-FAIL" in it if it failed; info has
+    boot_s (launch to BENCH-READY), cpu_s and maxrss_kib of QEMU and
+    virtiofsd together, job_cpu_s[i], their CPU time during job i (sampled
+    at the job markers, 20 ms granularity), and for blk image, the ext4
+    image in workdir (made with room for spare_bytes in spare_files more
+    files). Raises RuntimeError if the guest did not get through its jobs."""
     assert mode in MODES, mode
     kdir = kernel_dir()
     initrd = os.path.join(workdir, "initrd.cpio")
@@ -188,12 +220,12 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800):
         dev = ["-chardev", f"socket,id=fs0,path={sock}",
                "-device", "vhost-user-fs-pci,chardev=fs0,tag=data"]
     elif mode == "9p":
-        dev = ["-fsdev", f"local,id=fs0,path={data_dir},security_model=none,readonly=on",
+        dev = ["-fsdev", f"local,id=fs0,path={data_dir},security_model=none",
                "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=data"]
     else:
         img = os.path.join(workdir, "data.ext4")
-        ext4_image(data_dir, img)
-        dev = ["-drive", f"file={img},if=virtio,format=raw,readonly=on"]
+        ext4_image(data_dir, img, spare_bytes, spare_files)
+        dev = ["-drive", f"file={img},if=virtio,format=raw"]
     append = ("console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check "
               f"bench.mode={mode}")
     cmd = ["qemu-system-x86_64", "-nodefaults", "-no-user-config",
@@ -237,8 +269,11 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800):
     info = {"boot_s": boot_s, "cpu_s": sum(u.ru_utime + u.ru_stime for u in usages),
             "maxrss_kib": max(u.ru_maxrss for u in usages),
             "job_cpu_s": [b - a for a, b in zip(marks, marks[1:])]}
+    if mode == "blk":
+        info["image"] = img
     text = open(console, errors="replace").read()
-    if "BENCH-DONE" not in text or "BENCH-FAIL" in text:
+    # A failure before the first job (module, mount) fails them all.
+    if "BENCH-DONE" not in text or "BENCH-FAIL" in text.split("BENCH-JOB ")[0]:
         raise RuntimeError(f"Linux guest ({mode}) failed:\n" + text[-3000:] +
                            qemu.stderr.read().decode(errors="replace"))
     outputs = [part.split("\n", 1)[1] if "\n" in part else ""

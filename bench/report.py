@@ -1,7 +1,8 @@
 """The benchmark report: a Markdown file with every figure as median
 (min-max) over the passes and as a ratio to its level's baseline, the CPU
 time and peak memory of the host-side process tree, the thesis's ratios
-next to ours, and PNG plots made with gnuplot."""
+next to ours, the jobs that failed and why, and PNG plots made with
+gnuplot."""
 import datetime
 import os
 import platform
@@ -14,8 +15,10 @@ import dataset
 
 # The thesis's published ratios (shared/docs/thesis.md).
 THESIS = {"dax_vs_fuse_seq": 6.5, "dax_vs_fuse_rand": 5.7}
+WRITES = ["seqwrite-big", "randwrite-4k", "create-4k", "unlink-4k"]
 WORK_ORDER = ["seq-big", "seq-big-mmap", "seq-ten", "seq-ten-mmap", "rand-4k", "stat-tree",
-              "openread-4k", "walk-tree", "start-tiny", "start-big", "start-tiny-initrd", "boot"]
+              "openread-4k", "walk-tree", *WRITES, "start-tiny", "start-big", "start-tiny-initrd",
+              "boot"]
 HIGHER_IS_BETTER = {"seq": True, "rand": True, "meta": True, "start": False}
 
 
@@ -53,6 +56,8 @@ def metric(rec):
     if k == "seq":
         return rec["bytes"] / rec["seconds"] / 2**20, "MiB/s"
     if k == "rand":
+        if rec.get("writes"):
+            return rec["writes"] / rec["seconds"], "writes/s"
         return rec["reads"] / rec["seconds"], "reads/s"
     if k == "meta":
         n = rec.get("files") or rec.get("entries")
@@ -63,21 +68,47 @@ def metric(rec):
     return (t.get("vmm-exit") or rec["wall_s"] * 1000), "ms"
 
 
+def _extra(rs):
+    """A write workload's second figure: (column, text) or None."""
+    def med(f):
+        return statistics.median(f(r) for r in rs)
+    r0 = rs[0]
+    if r0.get("write_seconds") and r0["kind"] == "seq":
+        mib_s = med(lambda r: r["bytes"] / r["write_seconds"] / 2**20)
+        return "write() alone", f"{fmt(mib_s)} MiB/s"
+    if r0.get("write_seconds") and r0["kind"] == "rand":
+        return "pwrite() alone", f"{fmt(med(lambda r: r['writes'] / r['write_seconds']))} writes/s"
+    if r0.get("mkdir_seconds") is not None:
+        return "mkdir", f"{fmt(med(lambda r: r['mkdir_seconds'] * 1e6))} us"
+    if r0.get("rmdir_seconds") is not None:
+        return "rmdir", f"{fmt(med(lambda r: r['rmdir_seconds'] * 1e6))} us"
+    return None
+
+
 def summarise(recs):
-    """{(workload, config): dict(median, lo, hi, unit, cpu, rss, checks)}."""
+    """{(workload, config): dict(median, lo, hi, unit, cpu, rss, checks,
+    failed)}; failed lists (pass, error) of the passes that failed, and
+    median is None when all did."""
     groups = {}
     for r in recs:
         groups.setdefault((r["workload"], r["config"]), []).append(r)
     out = {}
-    for key, rs in groups.items():
+    for key, every in groups.items():
+        rs = [r for r in every if not r.get("error")]
+        failed = [(r["repeat"], r["error"]) for r in every if r.get("error")]
+        work = (rs or every)[0]
+        if not rs:
+            out[key] = {"median": None, "lo": None, "hi": None, "unit": None, "kind": work["kind"],
+                        "level": work["level"], "cpu": None, "rss": 0, "checks": set(),
+                        "to_program": None, "extra": None, "failed": failed, "passes": len(every)}
+            continue
         vals = [metric(r)[0] for r in rs]
         cpu = [r["cpu_s"] for r in rs if r.get("cpu_s") is not None]
-        work = rs[0]
         per = None
         if cpu and work["kind"] == "seq":
             per = ("s/GiB", statistics.median(cpu) / (work["bytes"] / 2**30))
         elif cpu and work["kind"] in ("rand", "meta"):
-            n = work.get("reads") or work.get("files") or work.get("entries")
+            n = work.get("reads") or work.get("writes") or work.get("files") or work.get("entries")
             per = ("us/op", statistics.median(cpu) * 1e6 / n)
         out[key] = {"median": statistics.median(vals), "lo": min(vals), "hi": max(vals),
                     "unit": metric(rs[0])[1], "kind": work["kind"], "level": work["level"],
@@ -85,7 +116,8 @@ def summarise(recs):
                     "checks": {r.get("check") for r in rs if r.get("check") is not None},
                     "to_program": statistics.median(
                         [r["timing"]["program"] for r in rs if (r.get("timing") or {}).get("program")]
-                        or [0]) or None}
+                        or [0]) or None,
+                    "extra": _extra(rs), "failed": failed, "passes": len(every)}
     return out
 
 
@@ -111,7 +143,14 @@ def mismatches(summ):
 
 
 def _plot(path, title, ylabel, rows, cols):
-    """A grouped bar chart of rows x cols (ratios) with gnuplot."""
+    """A grouped bar chart of rows x cols (ratios) with gnuplot; columns
+    with no value at all (every job failed) are left out. Returns False,
+    and draws nothing, if no value is left."""
+    keep = [i for i in range(len(cols)) if any(vals[i] is not None for _, vals in rows)]
+    if not keep:
+        return False
+    cols = [cols[i] for i in keep]
+    rows = [(name, [vals[i] for i in keep]) for name, vals in rows]
     dat = path + ".dat"
     with open(dat, "w") as f:
         f.write("workload " + " ".join(f'"{c}"' for c in cols) + "\n")
@@ -132,6 +171,20 @@ plot for [i=2:{len(cols) + 1}] "{dat}" using i:xtic(1) title columnheader
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     os.unlink(dat)
+    return True
+
+
+def failures(summ):
+    """Markdown lines naming every failed job: configuration, workload,
+    passes, and the error of the first."""
+    L = []
+    for (w, c), s in sorted(summ.items(), key=lambda kv: (WORK_ORDER.index(kv[0][0])
+                                                          if kv[0][0] in WORK_ORDER else 99,
+                                                          list(configs.CONFIGS).index(kv[0][1]))):
+        if s["failed"]:
+            first = s["failed"][0][1].strip().splitlines()[0]
+            L.append(f"- `{c}` {w}: {len(s['failed'])} of {s['passes']} passes failed: {first}")
+    return L
 
 
 def write(out, meta, recs):
@@ -153,54 +206,85 @@ def write(out, meta, recs):
     for c in cfgs:
         L.append(f"- `{c}`: {configs.CONFIGS[c][1]}")
     bad = mismatches(summ)
-    L += ["", "Every configuration read the same bytes (fsbench's checksums agree)." if not bad
-          else f"**Checksums differ between configurations for: {', '.join(bad)}.**", ""]
+    wrote = any(w in WRITES for w in works)
+    L += ["", f"Every configuration read{' and wrote' if wrote else ''} the same bytes "
+          "(fsbench's checksums agree)." if not bad else
+          f"**Checksums differ between configurations for: {', '.join(bad)}.**", ""]
+    failed = failures(summ)
+    if failed:
+        L += ["**Failed jobs** (no figure; the run went on; `results.json` keeps each one's "
+              "output):", "", *failed, ""]
     L += ["Host CPU is the CPU time of the whole host-side process tree (pier, QEMU, "
           "virtiofsd) for the run, VM start included, per GiB or per operation; peak RSS "
           "is its largest process's: for a VMM, the guest memory touched, and with DAX "
           "the host file pages mapped into the window. Start-up: `ms` is from launching to the VMM gone (pier's `--timing`), "
           "`to main` to the program's first instruction; `boot` is the Linux guest's "
           "launch to its init running the first job.", ""]
+    if wrote:
+        L += ["Writes (seqwrite-big, randwrite-4k, create-4k, unlink-4k) go to a scratch "
+              f"directory of the data set (`{dataset.SCRATCH}/`), emptied before and after each "
+              "job; the read workloads' files are never written. seqwrite-big and randwrite-4k "
+              "are timed to the end of their fsync (fsync on the host's tmpfs does nothing; in a "
+              "guest it is a round trip to the host), the `alone` column without it; create-4k "
+              "is open(O_CREAT|O_EXCL)+write 4 KiB+close per file, unlink-4k one unlink per "
+              "file (its host CPU is counted under create-4k: one run measures both), each with "
+              "the directory's mkdir or rmdir beside it. Every write job reads "
+              "back what it wrote after the clock stops, and the harness checks it again on "
+              "the host (linux-blk: in its ext4 image, which is where its writes land).", ""]
     for w in works:
         rows = [(c, summ[(w, c)]) for c in cfgs if (w, c) in summ]
-        unit = rows[0][1]["unit"]
+        unit = next((s["unit"] for _, s in rows if s["unit"]), "")
         start = rows[0][1]["kind"] == "start"
         extra = "to main" if start else "host CPU"
-        L += [f"## {w}", "", f"| configuration | {unit} | min-max | ratio | {extra} | peak RSS |",
-              "|---|---:|---:|---:|---:|---:|"]
+        more = next((s["extra"][0] for _, s in rows if s["extra"]), None)
+        L += [f"## {w}", "", f"| configuration | {unit} | min-max | ratio | {extra} | peak RSS |" +
+              (f" {more} |" if more else ""),
+              "|---|---:|---:|---:|---:|---:|" + ("---:|" if more else "")]
         for c, s in rows:
+            name = c if not s["failed"] else f"{c} ({len(s['failed'])} of {s['passes']} failed)"
+            if s["median"] is None:
+                L.append(f"| {name} | failed | - | - | - | - |" + (" - |" if more else ""))
+                continue
             if start:
                 cpu = f"{fmt(s['to_program'])} ms" if s["to_program"] else "-"
             else:
                 cpu = f"{fmt(s['cpu'][1])} {s['cpu'][0]}" if s["cpu"] else "-"
             rss = f"{s['rss']:.0f} MiB" if s["rss"] else "-"
             r = ratio(summ, w, c)
-            L.append(f"| {c} | {fmt(s['median'])} | {fmt(s['lo'])}-{fmt(s['hi'])} | "
-                     f"{'-' if r is None else f'{r:.2f}x'} | {cpu} | {rss} |")
+            L.append(f"| {name} | {fmt(s['median'])} | {fmt(s['lo'])}-{fmt(s['hi'])} | "
+                     f"{'-' if r is None else f'{r:.2f}x'} | {cpu} | {rss} |" +
+                     (f" {s['extra'][1] if s['extra'] else '-'} |" if more else ""))
         L.append("")
     L += thesis(summ), ""
     L += ["## Command lines", "",
           "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
           "- Pier: `build/pier run --vmm qemu --machine microvm|q35 | --vmm pier [--dax 0] "
-          "--mem 2G --root DATA --timing -- /fsbench ARGS`",
+          "--mem 2G --root DATA --timing -- /fsbench ARGS` (the share writable: no `--ro`)",
           "- Linux guest: `qemu-system-x86_64 -machine pc -accel tcg -cpu max -smp 1 -m 2048 "
           "-kernel vmlinux -initrd (busybox, modules, /init)` with vhost-user-fs-pci "
-          "(virtiofsd -o cache=auto|none), virtio-9p-pci, or a virtio-blk ext4 image; the "
-          "guest drops its caches before each job",
+          "(virtiofsd -o cache=auto|none), virtio-9p-pci, or a virtio-blk ext4 image "
+          "(mounted noatime); every mount read-write; the guest drops its caches before "
+          "each job",
           "- fsbench ARGS per workload: " + "; ".join(
-              f"{w}: `{' '.join(a)}`" for w, a, _ in dataset.workloads(
-                  dataset.SCALES[meta["scale"]])), ""]
-    seq = [w for w in works if summ.get((w, cfgs[0]), {}).get("kind") in ("seq", "rand", "meta")]
+              f"{'/'.join(n for n, _, _ in j.records)}: `{' '.join(j.args)}`"
+              for j in dataset.workloads(dataset.SCALES[meta["scale"]])),
+          "- before randwrite-4k the harness copies `big` to the file it writes; after "
+          "seqwrite-big and randwrite-4k it runs `fsbench seqwrite|randwrite --verify` on "
+          "the host against what was left", ""]
     plot_cfgs = [c for c in cfgs if c not in configs.BASELINE.values()]
-    if seq and plot_cfgs:
-        _plot(os.path.join(out, "throughput.png"), "Throughput relative to the host (log scale)",
-              "ratio to baseline", [(w, [ratio(summ, w, c) for c in plot_cfgs]) for w in seq],
-              plot_cfgs)
-        L += ["![throughput](throughput.png)", ""]
+    tput = [w for w in works if summ.get((w, cfgs[0]), {}).get("kind") in ("seq", "rand", "meta")]
+    for name, title, ws in [("throughput", "Reads relative to the host (log scale)",
+                             [w for w in tput if w not in WRITES]),
+                            ("writes", "Writes relative to the host (log scale)",
+                             [w for w in tput if w in WRITES])]:
+        if ws and plot_cfgs and _plot(
+                os.path.join(out, f"{name}.png"), title, "ratio to baseline",
+                [(w, [ratio(summ, w, c) for c in plot_cfgs]) for w in ws], plot_cfgs):
+            L += [f"![{name}]({name}.png)", ""]
     st = [w for w in works if w.startswith("start") or w == "boot"]
-    if st:
-        _plot(os.path.join(out, "startup.png"), "Start-up: launch to exit (ms, log scale)", "ms",
-              [(w, [summ.get((w, c), {}).get("median") for c in cfgs]) for w in st], cfgs)
+    if st and _plot(os.path.join(out, "startup.png"), "Start-up: launch to exit (ms, log scale)",
+                    "ms", [(w, [summ.get((w, c), {}).get("median") for c in cfgs]) for w in st],
+                    cfgs):
         L += ["![startup](startup.png)", ""]
     path = os.path.join(out, "report.md")
     with open(path, "w") as f:
@@ -230,14 +314,16 @@ def thesis(summ):
          f"{rat(m('start-tiny', 'pier-qemu-microvm'), m('start-tiny-initrd', 'pier-qemu-microvm'))} "
          "faster from the initrd |",
          f"| DAX vs FUSE_READ, sequential mmap | - | "
-         f"{rat(m('seq-big-mmap', 'pier-dax'), m('seq-big-mmap', 'pier-nodax'))} |", ""]
+         f"{rat(m('seq-big-mmap', 'pier-dax'), m('seq-big-mmap', 'pier-nodax'))} |",
+         "| writes: sequential, random 4 KiB, create, unlink | none: the thesis's virtio-fs "
+         "was read-only | the tables above; against the Linux guest below |", ""]
     prog = summ.get(("start-tiny", "pier-dax"), {}).get("to_program")
     if prog:
         L += [f"Boot to main() from virtio-fs on pier's VMM (target: under 10 ms where ring 0 "
               f"is not emulated): {prog:.0f} ms here, from pier's start, under nested "
               "emulation; the kernel's own part is in ARCHITECTURE.md.", ""]
     ahead = []
-    for w in ["seq-big", "seq-ten", "rand-4k", "stat-tree", "openread-4k", "walk-tree"]:
+    for w in ["seq-big", "seq-ten", "rand-4k", "stat-tree", "openread-4k", "walk-tree", *WRITES]:
         p, lg = m(w, "pier-qemu-microvm"), m(w, "linux-virtiofs-auto")
         if p and lg:
             ahead.append(f"{w} {p / lg:.2f}x")
@@ -268,14 +354,21 @@ def update_readme(path, out, meta, recs):
             "to the host baseline of the same level: the Pier VMM columns ran in "
             f"tools/kvm-nest ({meta['accel_pier']}) and are divided by the program run "
             "in that nested Linux; the others by the host column. Everything is emulated "
-            "here (no hardware virtualisation), so read the ratios, not the absolutes.", "",
+            "here (no hardware virtualisation), so read the ratios, not the absolutes. "
+            "Writes: seqwrite-big writes a new file of the big file's size in 128 KiB "
+            "write()s, randwrite-4k makes 4 KiB pwrite()s at random offsets of a copy of it "
+            "(both timed to the end of their fsync, which costs nothing on the host's "
+            "tmpfs), create-4k creates, writes and closes 4 KiB files, unlink-4k removes "
+            "them.", "",
             "| workload | host | Pier, QEMU microvm | Linux guest, virtio-fs | Pier VMM, DAX | Pier VMM, no DAX |",
             "|---|---:|---:|---:|---:|---:|"]
-    for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", "start-tiny"]:
+    for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", *WRITES,
+              "start-tiny"]:
         cells = []
         for c in ["host", "pier-qemu-microvm", "linux-virtiofs-auto", "pier-dax", "pier-nodax"]:
             s, r = summ.get((w, c)), ratio(summ, w, c)
-            cells.append("-" if not s else f"{fmt(s['median'])} {s['unit']}" +
+            cells.append("-" if not s else "failed" if s["median"] is None else
+                         f"{fmt(s['median'])} {s['unit']}" +
                          ("" if r is None or c == "host" else f" ({r:.2f}x)"))
         rows.append(f"| {w} | " + " | ".join(cells) + " |")
     rows.append("<!-- bench:end -->")

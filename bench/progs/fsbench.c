@@ -2,12 +2,18 @@
  * File-system workloads timed from inside the program: the same static
  * binary runs on the host, in a Linux guest and in Pier's guest, so the
  * numbers compare like with like. Only plain syscalls (open, read, pread,
- * mmap, stat, getdents64 via readdir, clock_gettime); no threads, no hints.
+ * write, pwrite, fsync, mmap, stat, getdents64 via readdir, mkdir, unlink,
+ * rmdir, clock_gettime); no threads, no hints.
  * Usage: fsbench seq [--mmap] [--bs BYTES] FILE...
  *        fsbench rand [--count N] [--seed S] [--bs BYTES] FILE...
  *        fsbench stat DIR | openread DIR | walk DIR | start
+ *        fsbench seqwrite [--verify] [--bs BYTES] --size BYTES FILE
+ *        fsbench randwrite [--verify] [--count N] [--seed S] [--bs BYTES] FILE
+ *        fsbench create [--count N] [--bs BYTES] DIR
  * Output: JSON lines on stdout, one object per measurement ("op" names it);
- * errors go to stderr with exit status 1.
+ * errors go to stderr with exit status 1. The write workloads read back
+ * what they wrote after the clock stops and fail if it differs; --verify
+ * does only that read-back, e.g. on the host after a guest wrote the file.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -125,39 +131,70 @@ static uint64_t parse_num(const char *opt, const char *s, uint64_t min, uint64_t
 	return v;
 }
 
+/* xorshift64 (Marsaglia 2003): fixed and tiny, so every system draws the same offsets. */
+static uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
 struct fsb_opts {
-	int mmap;
+	int mmap, verify;
 	size_t bs;
-	uint64_t count, seed;
+	uint64_t count, seed, size;
 };
 
-/* Parses the options of seq (rand = 0) or rand; returns the index of the first FILE. */
-static int parse_opts(int argc, char **argv, int rand, struct fsb_opts *o)
+/* Which options a command takes (parse_opts). */
+enum {
+	FSB_OPT_MMAP = 1 << 0,
+	FSB_OPT_BS = 1 << 1,
+	FSB_OPT_COUNT = 1 << 2,
+	FSB_OPT_SEED = 1 << 3,
+	FSB_OPT_SIZE = 1 << 4,
+	FSB_OPT_VERIFY = 1 << 5,
+};
+
+/*
+ * Parses the options of command cmd that `allowed` names; returns the index
+ * of the first operand, dying with usage if there is none.
+ */
+static int parse_opts(int argc, char **argv, unsigned allowed, const char *cmd,
+		      const char *usage, struct fsb_opts *o)
 {
 	int i;
 	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--mmap") && !rand)
+		int more = i + 1 < argc;
+		if (!strcmp(a, "--mmap") && (allowed & FSB_OPT_MMAP))
 			o->mmap = 1;
-		else if (!strcmp(a, "--bs") && i + 1 < argc)	/* 64s keep the check's line grid */
+		else if (!strcmp(a, "--verify") && (allowed & FSB_OPT_VERIFY))
+			o->verify = 1;
+		else if (!strcmp(a, "--bs") && (allowed & FSB_OPT_BS) && more)
+			/* 64s keep the check's line grid */
 			o->bs = parse_num(a, argv[++i], 64, 64u << 20, 64);
-		else if (!strcmp(a, "--count") && rand && i + 1 < argc)
+		else if (!strcmp(a, "--count") && (allowed & FSB_OPT_COUNT) && more)
 			o->count = parse_num(a, argv[++i], 1, UINT32_MAX, 1);
-		else if (!strcmp(a, "--seed") && rand && i + 1 < argc)	/* 0 is xorshift's fixed point */
+		else if (!strcmp(a, "--seed") && (allowed & FSB_OPT_SEED) && more)
+			/* 0 is xorshift's fixed point */
 			o->seed = parse_num(a, argv[++i], 1, UINT64_MAX, 1);
+		else if (!strcmp(a, "--size") && (allowed & FSB_OPT_SIZE) && more)
+			o->size = parse_num(a, argv[++i], 64, (uint64_t)1 << 40, 64);
 		else
-			die("%s: unknown option %s", rand ? "rand" : "seq", a);
+			die("%s: unknown option %s", cmd, a);
 	}
 	if (i == argc)
-		die(rand ? "usage: fsbench rand [--count N] [--seed S] [--bs BYTES] FILE..."
-			 : "usage: fsbench seq [--mmap] [--bs BYTES] FILE...");
+		die("usage: fsbench %s", usage);
 	return i;
 }
 
 static void cmd_seq(int argc, char **argv)
 {
 	struct fsb_opts o = {.bs = 131072};
-	int i = parse_opts(argc, argv, 0, &o);
+	int i = parse_opts(argc, argv, FSB_OPT_MMAP | FSB_OPT_BS, "seq",
+			   "seq [--mmap] [--bs BYTES] FILE...", &o);
 	unsigned char *buf = o.mmap ? NULL : malloc(o.bs);
 	if (!o.mmap && !buf)
 		die("out of memory");
@@ -198,20 +235,12 @@ static void cmd_seq(int argc, char **argv)
 	       per(bytes / 1048576.0, s), check);
 }
 
-/* xorshift64 (Marsaglia 2003): fixed and tiny, so every system draws the same offsets. */
-static uint64_t xorshift64(uint64_t *state)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
 static void cmd_rand(int argc, char **argv)
 {
 	struct fsb_opts o = {.bs = 4096, .count = 20000, .seed = 1};
-	int i = parse_opts(argc, argv, 1, &o), nfiles = argc - i;
+	int i = parse_opts(argc, argv, FSB_OPT_BS | FSB_OPT_COUNT | FSB_OPT_SEED, "rand",
+			   "rand [--count N] [--seed S] [--bs BYTES] FILE...", &o);
+	int nfiles = argc - i;
 	/* All opened up front: the timed loop is preads only. Never freed: we exit next. */
 	struct stat *st = malloc(nfiles * sizeof(*st));
 	int *fds = malloc(nfiles * sizeof(*fds));
@@ -375,6 +404,274 @@ static void cmd_walk(const char *dir)
 	       ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f}\n", entries, w.files, w.dirs, w.bytes, s);
 }
 
+/*
+ * The write workloads' bytes: len (a multiple of 8) pseudo-random bytes from
+ * a fixed seed, the same on every system. Each block written gets its own
+ * stamp in its first word (block_stamp), so a block that lands in the wrong
+ * place, twice, or not at all fails the read-back. Never freed: we exit next.
+ */
+static unsigned char *block_pattern(size_t len)
+{
+	unsigned char *p = malloc(len);
+	uint64_t state = 0x9e3779b97f4a7c15u, w;	/* any nonzero seed: 2^64 / golden ratio */
+	if (!p)
+		die("out of memory");
+	for (size_t i = 0; i < len; i += 8) {
+		w = xorshift64(&state);
+		memcpy(p + i, &w, 8);
+	}
+	return p;
+}
+
+static void block_stamp(unsigned char *block, uint64_t stamp)
+{
+	memcpy(block, &stamp, 8);
+}
+
+/* Writes all len bytes, at the file position (off < 0) or at off. */
+static void write_full(int fd, const unsigned char *buf, size_t len, off_t off, const char *path)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = off < 0 ? write(fd, buf + done, len - done)
+				    : pwrite(fd, buf + done, len - done, off + (off_t)done);
+		if (n < 0)
+			die("%s: %s: %m", path, off < 0 ? "write" : "pwrite");
+		if (n == 0)
+			die("%s: %s wrote nothing", path, off < 0 ? "write" : "pwrite");
+		done += (size_t)n;
+	}
+}
+
+/* Reads exactly len bytes at off; dies on a short read. */
+static void pread_full(int fd, unsigned char *buf, size_t len, off_t off, const char *path)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, off + (off_t)got);
+		if (n < 0)
+			die("%s: pread: %m", path);
+		if (n == 0)
+			die("%s: short pread at %lld: %zu of %zu bytes", path, (long long)off, got, len);
+		got += (size_t)n;
+	}
+}
+
+/* fsync and close, checked: a lost write may only show up here. */
+static void sync_close(int fd, const char *path, int do_sync)
+{
+	if (do_sync && fsync(fd) < 0)
+		die("%s: fsync: %m", path);
+	if (close(fd) < 0)
+		die("%s: close: %m", path);
+}
+
+/*
+ * seqwrite's read-back: path must hold nblk blocks of bs bytes, block k the
+ * pattern stamped with k, and nothing more. Returns the file's check_sum.
+ */
+static uint64_t seqwrite_check(const char *path, unsigned char *pat, size_t bs, uint64_t nblk)
+{
+	struct stat st;
+	int fd = open_file(path, &st);
+	if ((uint64_t)st.st_size != nblk * bs)
+		die("%s: %lld bytes, %" PRIu64 " written", path, (long long)st.st_size, nblk * bs);
+	unsigned char *buf = malloc(bs);
+	if (!buf)
+		die("out of memory");
+	uint64_t check = 0;
+	for (uint64_t k = 0; k < nblk; k++) {
+		if (read_full(fd, buf, bs, path) != bs)
+			die("%s: short read in block %" PRIu64, path, k);
+		block_stamp(pat, k);
+		if (memcmp(buf, pat, bs))
+			die("%s: block %" PRIu64 " is not what was written", path, k);
+		check += check_sum(buf, bs);
+	}
+	if (read_full(fd, buf, 1, path))
+		die("%s: longer than written", path);
+	free(buf);
+	close(fd);
+	return check;
+}
+
+static void cmd_seqwrite(int argc, char **argv)
+{
+	struct fsb_opts o = {.bs = 131072};
+	int i = parse_opts(argc, argv, FSB_OPT_BS | FSB_OPT_SIZE | FSB_OPT_VERIFY, "seqwrite",
+			   "seqwrite [--verify] [--bs BYTES] --size BYTES FILE", &o);
+	if (argc - i != 1)
+		die("seqwrite: one FILE");
+	if (!o.size || o.size % o.bs)
+		die("seqwrite: --size must be a multiple of --bs (%zu)", o.bs);
+	const char *path = argv[i];
+	uint64_t nblk = o.size / o.bs;
+	unsigned char *pat = block_pattern(o.bs);
+	if (o.verify) {
+		uint64_t check = seqwrite_check(path, pat, o.bs, nblk);
+		printf("{\"op\":\"verify\",\"bytes\":%" PRIu64 ",\"check\":%" PRIu64 "}\n", o.size,
+		       check);
+		return;
+	}
+	/* A new file: O_EXCL, so a leftover from an earlier run is an error, not a rewrite. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		die("%s: %m", path);
+	uint64_t t0 = now_ns();
+	for (uint64_t k = 0; k < nblk; k++) {
+		block_stamp(pat, k);
+		write_full(fd, pat, o.bs, -1, path);
+	}
+	double ws = secs_since(t0);
+	if (fsync(fd) < 0)
+		die("%s: fsync: %m", path);
+	double s = secs_since(t0);
+	sync_close(fd, path, 0);
+	uint64_t check = seqwrite_check(path, pat, o.bs, nblk);
+	printf("{\"op\":\"seqwrite\",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"write_seconds\":%.6f"
+	       ",\"mib_s\":%.3f,\"write_mib_s\":%.3f,\"check\":%" PRIu64 "}\n",
+	       o.size, s, ws, per(o.size / 1048576.0, s), per(o.size / 1048576.0, ws), check);
+}
+
+static void cmd_randwrite(int argc, char **argv)
+{
+	struct fsb_opts o = {.bs = 4096, .count = 20000, .seed = 1};
+	int i = parse_opts(argc, argv, FSB_OPT_BS | FSB_OPT_COUNT | FSB_OPT_SEED | FSB_OPT_VERIFY,
+			   "randwrite",
+			   "randwrite [--verify] [--count N] [--seed S] [--bs BYTES] FILE", &o);
+	if (argc - i != 1)
+		die("randwrite: one FILE");
+	const char *path = argv[i];
+	struct stat st;
+	int fd = open(path, o.verify ? O_RDONLY : O_RDWR);
+	if (fd < 0)
+		die("%s: %m", path);
+	if (fstat(fd, &st) < 0)
+		die("%s: fstat: %m", path);
+	if (!S_ISREG(st.st_mode))
+		die("%s: not a regular file", path);
+	/* Whole blocks only: every write lands inside the file and never grows it. */
+	uint64_t nblk = (uint64_t)st.st_size / o.bs;
+	if (!nblk)
+		die("%s: smaller than one block", path);
+	/* Untimed: the offsets, and which write touches each block last (0: none). */
+	uint64_t *blk = malloc(o.count * sizeof(*blk));
+	uint32_t *last = calloc(nblk, sizeof(*last));
+	unsigned char *pat = block_pattern(o.bs), *buf = malloc(o.bs);
+	if (!blk || !last || !buf)
+		die("out of memory");
+	for (uint64_t k = 0; k < o.count; k++) {
+		blk[k] = xorshift64(&o.seed) % nblk;
+		last[blk[k]] = (uint32_t)(k + 1);
+	}
+	double s = 0, ws = 0;
+	if (!o.verify) {
+		uint64_t t0 = now_ns();
+		for (uint64_t k = 0; k < o.count; k++) {
+			block_stamp(pat, k + 1);
+			write_full(fd, pat, o.bs, (off_t)(blk[k] * o.bs), path);
+		}
+		ws = secs_since(t0);
+		if (fsync(fd) < 0)
+			die("%s: fsync: %m", path);
+		s = secs_since(t0);
+		if (fstat(fd, &st) < 0)
+			die("%s: fstat: %m", path);
+		if ((uint64_t)st.st_size / o.bs != nblk)
+			die("%s: size changed to %lld", path, (long long)st.st_size);
+	}
+	/* Untimed read-back, in the same order: each block holds its last write. */
+	uint64_t check = 0;
+	for (uint64_t k = 0; k < o.count; k++) {
+		pread_full(fd, buf, o.bs, (off_t)(blk[k] * o.bs), path);
+		block_stamp(pat, last[blk[k]]);
+		if (memcmp(buf, pat, o.bs))
+			die("%s: block at %" PRIu64 " is not write %u's", path, blk[k] * o.bs,
+			    last[blk[k]]);
+		check += check_sum(buf, o.bs);
+	}
+	sync_close(fd, path, 0);
+	if (o.verify) {
+		printf("{\"op\":\"verify\",\"writes\":%" PRIu64 ",\"check\":%" PRIu64 "}\n", o.count,
+		       check);
+		return;
+	}
+	printf("{\"op\":\"randwrite\",\"writes\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"seconds\":%.6f,\"write_seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f"
+	       ",\"check\":%" PRIu64 "}\n", o.count, o.count * o.bs, s, ws, per(s * 1e6, o.count),
+	       per(o.count, s), check);
+}
+
+static void cmd_create(int argc, char **argv)
+{
+	struct fsb_opts o = {.bs = 4096, .count = 1000};
+	int i = parse_opts(argc, argv, FSB_OPT_BS | FSB_OPT_COUNT, "create",
+			   "create [--count N] [--bs BYTES] DIR", &o);
+	if (argc - i != 1)
+		die("create: one DIR");
+	const char *dir = argv[i];
+	struct fsb_paths p = {0};
+	char path[PATH_MAX], name[32];
+	for (uint64_t k = 0; k < o.count; k++) {
+		snprintf(name, sizeof(name), "f%05" PRIu64, k);
+		join(path, dir, name);
+		paths_add(&p, path);
+	}
+	unsigned char *pat = block_pattern(o.bs), *buf = malloc(o.bs);
+	if (!buf)
+		die("out of memory");
+	uint64_t t0 = now_ns(), k;
+	if (mkdir(dir, 0755) < 0)
+		die("%s: mkdir: %m", dir);
+	double mkdir_s = secs_since(t0);
+	t0 = now_ns();
+	k = 0;
+	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1, k++) {
+		int fd = open(p.buf + off, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			die("%s: %m", p.buf + off);
+		block_stamp(pat, k);
+		write_full(fd, pat, o.bs, -1, p.buf + off);
+		sync_close(fd, p.buf + off, 0);
+	}
+	double create_s = secs_since(t0);
+	/* Untimed: the directory lists every file, and each holds its block. */
+	uint64_t entries = scan_dir(dir, -1, NULL, NULL), check = 0;
+	if (entries != o.count)
+		die("%s: %" PRIu64 " entries after %" PRIu64 " creates", dir, entries, o.count);
+	k = 0;
+	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1, k++) {
+		int fd = open(p.buf + off, O_RDONLY);
+		if (fd < 0)
+			die("%s: %m", p.buf + off);
+		block_stamp(pat, k);
+		if (read_full(fd, buf, o.bs, p.buf + off) != o.bs || memcmp(buf, pat, o.bs) ||
+		    read_full(fd, buf, 1, p.buf + off))
+			die("%s: not what was written", p.buf + off);
+		check += check_sum(buf, o.bs);
+		close(fd);
+	}
+	t0 = now_ns();
+	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1)
+		if (unlink(p.buf + off) < 0)
+			die("%s: unlink: %m", p.buf + off);
+	double unlink_s = secs_since(t0);
+	entries = scan_dir(dir, -1, NULL, NULL);
+	if (entries)
+		die("%s: %" PRIu64 " entries left after unlinking all", dir, entries);
+	t0 = now_ns();
+	if (rmdir(dir) < 0)
+		die("%s: rmdir: %m", dir);
+	double rmdir_s = secs_since(t0);
+	printf("{\"op\":\"create\",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f"
+	       ",\"us_per_op\":%.3f,\"ops_s\":%.1f,\"mkdir_seconds\":%.6f,\"check\":%" PRIu64 "}\n",
+	       o.count, o.count * o.bs, create_s, per(create_s * 1e6, o.count),
+	       per(o.count, create_s), mkdir_s, check);
+	printf("{\"op\":\"unlink\",\"files\":%" PRIu64 ",\"seconds\":%.6f,\"us_per_op\":%.3f"
+	       ",\"ops_s\":%.1f,\"rmdir_seconds\":%.6f}\n", o.count, unlink_s,
+	       per(unlink_s * 1e6, o.count), per(o.count, unlink_s), rmdir_s);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t start = now_ns();	/* first thing: "start" reports it */
@@ -389,10 +686,17 @@ int main(int argc, char **argv)
 		cmd_openread(argv[2]);
 	else if (!strcmp(cmd, "walk") && argc == 3)
 		cmd_walk(argv[2]);
+	else if (!strcmp(cmd, "seqwrite"))
+		cmd_seqwrite(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "randwrite"))
+		cmd_randwrite(argc - 2, argv + 2);
+	else if (!strcmp(cmd, "create"))
+		cmd_create(argc - 2, argv + 2);
 	else if (!strcmp(cmd, "start") && argc == 2)
 		printf("{\"op\":\"start\",\"ns\":%" PRIu64 "}\n", start);
 	else
-		die("usage: fsbench seq|rand|stat|openread|walk|start ... (see bench/progs/fsbench.c)");
+		die("usage: fsbench seq|rand|stat|openread|walk|start|seqwrite|randwrite|create"
+		    " ... (see bench/progs/fsbench.c)");
 	/* A lost result line must not look like success to the harness. */
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("stdout: %m");
