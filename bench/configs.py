@@ -26,8 +26,11 @@ CONFIGS = {
     "linux-9p":            ("host", "Linux guest, virtio-9p (cache=none)"),
     "linux-blk":           ("host", "Linux guest, virtio-blk + ext4"),
     "host-nested":         ("nested", "the program in the nested Linux, data on tmpfs (baseline)"),
-    "pier-dax":            ("nested", "Pier on its own VMM, virtio-fs with the DAX window"),
+    "pier-dax":            ("nested", "Pier on its own VMM, virtio-fs with the DAX window "
+                                      "(reads, mmap and in-place writes)"),
     "pier-nodax":          ("nested", "Pier on its own VMM, virtio-fs without DAX (--dax 0)"),
+    "pier-dax-nowrite":    ("nested", "Pier on its own VMM, DAX window for reads only, "
+                                      "writes by FUSE_WRITE (-o dax_write=0)"),
 }
 BASELINE = {"host": "host", "nested": "host-nested"}
 
@@ -90,7 +93,8 @@ def pier_args(config):
     return {"pier-qemu-microvm": ["--vmm", "qemu", "--machine", "microvm"],
             "pier-qemu-q35": ["--vmm", "qemu", "--machine", "q35"],
             "pier-dax": ["--vmm", "pier"],
-            "pier-nodax": ["--vmm", "pier", "--dax", "0"]}[config]
+            "pier-nodax": ["--vmm", "pier", "--dax", "0"],
+            "pier-dax-nowrite": ["--vmm", "pier", "-o", "dax_write=0"]}[config]
 
 
 def _failure(r):

@@ -315,6 +315,8 @@ def thesis(summ):
          "faster from the initrd |",
          f"| DAX vs FUSE_READ, sequential mmap | - | "
          f"{rat(m('seq-big-mmap', 'pier-dax'), m('seq-big-mmap', 'pier-nodax'))} |",
+         f"| in-place random 4 KiB writes, window (dax_write=1) vs FUSE_WRITE | - | "
+         f"{rat(m('randwrite-4k', 'pier-dax'), m('randwrite-4k', 'pier-dax-nowrite'))} |",
          "| writes: sequential, random 4 KiB, create, unlink | none: the thesis's virtio-fs "
          "was read-only | the tables above; against the Linux guest below |", ""]
     prog = summ.get(("start-tiny", "pier-dax"), {}).get("to_program")

@@ -13,7 +13,8 @@
 #define WINDOW_LIMIT (512ULL << 30) /* what the direct map can reach */
 #define REMOVE_BATCH 64              /* ranges per REMOVEMAPPING we build */
 
-struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU };
+struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU,
+					       .write = true };
 
 static const char *policy_name(enum dax_policy p)
 {

@@ -34,7 +34,7 @@ struct fuse_dax {
 };
 
 /* Kernel options: dax=0 (off), dax_chunk=SIZE, dax_policy=lru|lifo|linux,
- * dax_write=0|1 (write() within the file's size through the window). */
+ * dax_write=0|1 (write() within the file's size through the window; on). */
 struct fuse_dax_options {
 	bool off;
 	bool write;

@@ -131,6 +131,8 @@ struct file {
 	uint64_t fh;            /* FUSE file handle */
 	uint32_t flags;
 	bool dir;
+	bool times_stale;       /* written behind the server's back (DAX window):
+				 * its modification time is set at flush/fsync */
 	void *priv;             /* directory read state */
 };
 

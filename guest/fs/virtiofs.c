@@ -400,10 +400,10 @@ static void written(struct vnode *v, uint64_t end)
 }
 
 /*
- * dax_write=1: the part inside the file's current size is copied into the
- * window (writable chunks need a handle open for reading too: O_RDWR);
- * the rest, and everything by default, by FUSE_WRITE. See ARCHITECTURE.md
- * for the measurement behind the default.
+ * With a window (and dax_write=1, the default): the part inside the file's
+ * current size is copied into writable window chunks (they need a handle
+ * open for reading too: O_RDWR); the rest by FUSE_WRITE, as everything is
+ * without a window. See ARCHITECTURE.md for the measurement behind it.
  */
 static int64_t fuse_vwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
 {
@@ -414,10 +414,14 @@ static int64_t fuse_vwrite(struct file *f, const void *buf, uint64_t len, uint64
 		m = fuse_dax_write(fs->dax, f->vn->id, f->fh, f->vn->attr.size, buf, len, off);
 		if (m == -EAGAIN)
 			m = 0;
-		if ((uint64_t)m == len) {
-			written(f->vn, off + len);
+		/* Stores into a shared mapping do not reliably move the host
+		 * file's mtime (tmpfs never does): flush and fsync set it. */
+		if (m > 0)
+			f->times_stale = true;
+		/* All inside the size: nothing to refetch but the times, which
+		 * come with the next refresh (the attribute timeout). */
+		if ((uint64_t)m == len)
 			return m;
-		}
 	}
 	int64_t n = fuse_write(&fs->conn, f->vn->id, f->fh, (const uint8_t *)buf + m,
 			       len - (uint64_t)m, off + (uint64_t)m);
@@ -428,13 +432,25 @@ static int64_t fuse_vwrite(struct file *f, const void *buf, uint64_t len, uint64
 	return m + n;
 }
 
+/* After window writes: the modification time, as a write() would have set it. */
+static void touch_if_stale(struct file *f)
+{
+	if (!f->times_stale)
+		return;
+	f->times_stale = false;
+	struct vfs_setattr a = { .valid = VFS_ATTR_MTIME_NOW };
+	fuse_vsetattr(f->vn, &a, f);
+}
+
 static int fuse_vflush(struct file *f)
 {
+	touch_if_stale(f);
 	return fuse_flush(&fs_of(f->vn)->conn, f->vn->id, f->fh);
 }
 
 static int fuse_vfsync(struct file *f, bool datasync)
 {
+	touch_if_stale(f);
 	return fuse_fsync(&fs_of(f->vn)->conn, f->vn->id, f->fh, f->dir, datasync);
 }
 

@@ -50,7 +50,7 @@ static void apply_dax(const struct cmdline *cl)
 	if ((v = cmdline_get(cl, "dax")))
 		fuse_dax_options.off = parse_int("dax", v, 0, 1, 1) == 0;
 	if ((v = cmdline_get(cl, "dax_write")))
-		fuse_dax_options.write = parse_int("dax_write", v, 0, 1, 0) == 1;
+		fuse_dax_options.write = parse_int("dax_write", v, 0, 1, 1) == 1;
 	if ((v = cmdline_get(cl, "dax_chunk"))) {
 		if (cmdline_parse_u64(v, &n) || n < 4096 || n > (1ULL << 30) || (n & (n - 1)))
 			kwarn("warning: option dax_chunk=%s: expected a power of two 4K..1G, "

@@ -33,8 +33,10 @@ static int fm_get(void *ctx, uint64_t off, uint64_t *pa)
 {
 	struct file_map *m = ctx;
 	int err = vfs_map_page(m->of->file, off, pa, m->write);
-	if (!err && m->write)
+	if (!err && m->write) {
 		m->written = true; /* the program may write the host's page directly */
+		m->of->file->times_stale = true; /* the final fsync sets its mtime */
+	}
 	return err;
 }
 
