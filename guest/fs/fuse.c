@@ -344,19 +344,27 @@ int fuse_create(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t na
 	return 0;
 }
 
-int fuse_mkdir(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
-	       uint32_t mode, struct fuse_entry_out *e)
+/* A request of a fixed struct and a new name, answered with an entry. */
+static int entry_request(struct fuse_conn *c, uint32_t opcode, uint64_t nodeid, const void *arg,
+			 uint32_t arglen, const char *name, uint32_t namelen,
+			 struct fuse_entry_out *e)
 {
 	char buf[FUSE_NAME_MAX + 1];
 	int err = name_arg(buf, name, namelen);
 	if (err)
 		return err;
-	struct fuse_mkdir_in in = { .mode = mode };
 	struct fuse_entry_out raw;
-	struct call k = { .opcode = FUSE_MKDIR, .nodeid = dir, .arg = &in, .arglen = sizeof(in),
+	struct call k = { .opcode = opcode, .nodeid = nodeid, .arg = arg, .arglen = arglen,
 			  .arg2 = buf, .arg2len = namelen + 1, .reply = &raw,
 			  .replylen = sizeof(raw) };
-	return entry_reply(c, FUSE_MKDIR, request(c, &k), &raw, e);
+	return entry_reply(c, opcode, request(c, &k), &raw, e);
+}
+
+int fuse_mkdir(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
+	       uint32_t mode, struct fuse_entry_out *e)
+{
+	struct fuse_mkdir_in in = { .mode = mode };
+	return entry_request(c, FUSE_MKDIR, dir, &in, sizeof(in), name, namelen, e);
 }
 
 int fuse_symlink(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,
@@ -387,16 +395,8 @@ int fuse_symlink(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t n
 int fuse_link(struct fuse_conn *c, uint64_t node, uint64_t newdir, const char *name,
 	      uint32_t namelen, struct fuse_entry_out *e)
 {
-	char buf[FUSE_NAME_MAX + 1];
-	int err = name_arg(buf, name, namelen);
-	if (err)
-		return err;
 	struct fuse_link_in in = { .oldnodeid = node };
-	struct fuse_entry_out raw;
-	struct call k = { .opcode = FUSE_LINK, .nodeid = newdir, .arg = &in, .arglen = sizeof(in),
-			  .arg2 = buf, .arg2len = namelen + 1, .reply = &raw,
-			  .replylen = sizeof(raw) };
-	return entry_reply(c, FUSE_LINK, request(c, &k), &raw, e);
+	return entry_request(c, FUSE_LINK, newdir, &in, sizeof(in), name, namelen, e);
 }
 
 int fuse_unlink(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t namelen,

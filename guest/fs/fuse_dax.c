@@ -147,23 +147,36 @@ static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64
 	return have >= need ? c : DAX_NONE;
 }
 
-int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, void *buf,
-		      uint64_t len, uint64_t off)
+/*
+ * Copies between buf and [off, off+len) of the file through its window
+ * chunks (write: into them), clamped to size; stops at the first chunk
+ * that cannot be mapped. Returns the bytes copied.
+ */
+static uint64_t window_copy(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
+			    uint8_t *buf, uint64_t len, uint64_t off, bool write)
 {
-	if (off >= size)
-		return 0;
 	if (len > size - off)
 		len = size - off;
 	uint64_t cs = d->w.chunk_size, done = 0;
 	while (done < len) {
 		uint64_t at = off + done, in = at & (cs - 1);
 		uint64_t n = cs - in < len - done ? cs - in : len - done;
-		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n, false);
+		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n, write);
 		if (c == DAX_NONE)
 			break;
-		memcpy((uint8_t *)buf + done, d->virt + dax_chunk_offset(&d->w, c) + in, n);
+		uint8_t *win = d->virt + dax_chunk_offset(&d->w, c) + in;
+		memcpy(write ? win : buf + done, write ? buf + done : win, n);
 		done += n;
 	}
+	return done;
+}
+
+int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size, void *buf,
+		      uint64_t len, uint64_t off)
+{
+	if (off >= size)
+		return 0;
+	uint64_t done = window_copy(d, node, fh, size, buf, len, off, false);
 	if (!done) {
 		d->stats.fallbacks++;
 		return -EAGAIN;
@@ -178,18 +191,8 @@ int64_t fuse_dax_write(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t 
 {
 	if (off >= size)
 		return -EAGAIN;
-	if (len > size - off)
-		len = size - off;
-	uint64_t cs = d->w.chunk_size, done = 0;
-	while (done < len) {
-		uint64_t at = off + done, in = at & (cs - 1);
-		uint64_t n = cs - in < len - done ? cs - in : len - done;
-		uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, at), in + n, true);
-		if (c == DAX_NONE)
-			break;
-		memcpy(d->virt + dax_chunk_offset(&d->w, c) + in, (const uint8_t *)buf + done, n);
-		done += n;
-	}
+	/* window_copy only reads buf when writing */
+	uint64_t done = window_copy(d, node, fh, size, (uint8_t *)(uintptr_t)buf, len, off, true);
 	if (!done)
 		return -EAGAIN;
 	d->stats.writes++;

@@ -149,7 +149,8 @@ int vfs_create(const char *path, uint32_t flags, uint32_t mode, struct file **ou
 	return err;
 }
 
-int vfs_mkdir(const char *path, uint32_t mode)
+/* mkdir and symlink: a new name that must not exist yet. */
+static int make_name(const char *path, uint32_t mode, const char *target)
 {
 	struct split s;
 	enum last last;
@@ -158,41 +159,30 @@ int vfs_mkdir(const char *path, uint32_t mode)
 		return err;
 	if (last == LAST_ROOT)
 		return -EEXIST;
+	const void *op = target ? (const void *)s.dir->ops->symlink : (const void *)s.dir->ops->mkdir;
 	if (last != LAST_NAME)
 		err = -EEXIST;
-	else if (!can(s.dir, s.dir->ops->mkdir))
+	else if (target && s.slash)
+		err = exists_or(&s, -ENOENT); /* "link/": only a directory may end in '/' */
+	else if (!can(s.dir, op))
 		err = exists_or(&s, -EROFS);
 	else
-		err = exists_or(&s, s.dir->ops->mkdir(s.dir, s.name, s.len, mode));
+		err = exists_or(&s, target ? s.dir->ops->symlink(s.dir, s.name, s.len, target)
+					   : s.dir->ops->mkdir(s.dir, s.name, s.len, mode));
 	if (!err)
 		expire(s.dir);
 	vnode_put(s.dir);
 	return err;
 }
 
+int vfs_mkdir(const char *path, uint32_t mode)
+{
+	return make_name(path, mode, NULL);
+}
+
 int vfs_symlink(const char *target, const char *path)
 {
-	if (!target[0])
-		return -ENOENT;
-	struct split s;
-	enum last last;
-	int err = split_path(path, &s, &last);
-	if (err)
-		return err;
-	if (last == LAST_ROOT)
-		return -EEXIST;
-	if (last != LAST_NAME)
-		err = -EEXIST;
-	else if (s.slash)
-		err = exists_or(&s, -ENOENT);
-	else if (!can(s.dir, s.dir->ops->symlink))
-		err = exists_or(&s, -EROFS);
-	else
-		err = exists_or(&s, s.dir->ops->symlink(s.dir, s.name, s.len, target));
-	if (!err)
-		expire(s.dir);
-	vnode_put(s.dir);
-	return err;
+	return target[0] ? make_name(path, 0, target) : -ENOENT;
 }
 
 int vfs_link(const char *oldpath, const char *newpath, bool follow)
