@@ -45,6 +45,7 @@ struct qemu_vm {
 	pid_t pid;
 	struct virtiofsd fs[QEMU_MAX_FS]; /* the root first, then the shares */
 	int nfs;
+	int fs_died;          /* how many of them died while the guest ran */
 	char *share_logs[RUN_MAX_SHARES]; /* --virtiofsd-log FILE.TAG */
 };
 
@@ -236,6 +237,8 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 		drain_control(vm, ctl, o->start_ns);
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid)
 			break;
+		for (int i = 0; i < vm->nfs; i++)
+			vm->fs_died += virtiofsd_check(&vm->fs[i]);
 		if (!killed && (got_signal || (deadline && run_now_ns() > deadline))) {
 			kill(vm->pid, SIGKILL);
 			killed = got_signal ? 1 : 2;
@@ -297,6 +300,15 @@ int qemu_run(const struct run_options *o)
 			WEXITSTATUS(status) == 0 ? ": the guest reset the CPU (triple fault?)" : "");
 	} else if (WIFSIGNALED(status)) {
 		fprintf(stderr, "pier: qemu killed by signal %d\n", WTERMSIG(status));
+	}
+	if (vm.fs_died && status >= 0) {
+		/* The program's status is not the run's: its files failed under it. */
+		fprintf(stderr, "pier: virtio-fs: %d virtiofsd died mid-run; the guest's file "
+				"requests failed with EIO", vm.fs_died);
+		if (ctl.state == CONTROL_EXITED)
+			fprintf(stderr, " (the program exited with status %d)", ctl.status);
+		fputc('\n', stderr);
+		rc = PIER_EXIT_VMERROR;
 	}
 	if (ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",

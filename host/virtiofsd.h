@@ -27,6 +27,7 @@ struct virtiofsd {
 	char own_log[108];   /* its stderr when log is NULL */
 	const char *errfile; /* log or own_log */
 	pid_t pid;           /* its process group too; 0: not running */
+	int died;            /* it exited while the guest ran (virtiofsd_check) */
 };
 
 /*
@@ -44,6 +45,13 @@ void virtiofsd_adopt_orphans(void);
  */
 int virtiofsd_start(struct virtiofsd *v, const char *bin, const char *dir, int n,
 		    volatile sig_atomic_t *stop);
+
+/*
+ * Whether virtiofsd exited on its own since it started: 1 the first time it
+ * is seen gone (after saying so on stderr), else 0. The guest's requests to
+ * it then go unanswered and fail with EIO at the guest's virtio_timeout.
+ */
+int virtiofsd_check(struct virtiofsd *v);
 
 /*
  * Stops virtiofsd and everything it started, reaps them, and removes the

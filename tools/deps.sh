@@ -3,7 +3,8 @@
 # when run as root, otherwise it prints the apt-get line to run.
 set -eu
 PACKAGES="gcc make binutils libc6-dev qemu-system-x86 musl-tools python3 python3-pytest cpio
-libcmocka-dev busybox-static bash-static procps mount util-linux gnuplot-nox e2fsprogs xz-utils"
+libcmocka-dev busybox-static bash-static procps mount util-linux gnuplot-nox e2fsprogs xz-utils
+clang libclang-rt-14-dev python3-pytest-timeout"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,11 +15,13 @@
 #include "../mm/mm.h"
 #include "virtio.h"
 
-/* A device that has not answered in this long is taken as dead. */
-#define VIRTIO_TIMEOUT_NS (60ULL * 1000000000ULL)
+/* While waiting, how often to look for the device's NEEDS_RESET status (a
+ * register read: a VM exit, so not on every spin). */
+#define STATUS_CHECK_NS 10000000ULL
 #define MAX_DEVICES 16
 
 bool virtio_polling;
+unsigned virtio_timeout_s = 60;
 static struct virtio_dev *devices[MAX_DEVICES];
 static unsigned ndevices;
 
@@ -44,6 +46,7 @@ struct virtio_dev *virtio_find(uint32_t device_id, unsigned n)
 void virtio_fail(struct virtio_dev *d, const char *why)
 {
 	kprintf("virtio %s: %s; device marked failed\n", d->name, why);
+	d->failed = true;
 	d->ops->set_status(d, d->ops->get_status(d) | VIRTIO_CONFIG_S_FAILED);
 }
 
@@ -128,16 +131,29 @@ static void fail_inflight(struct virtio_queue *q)
 	}
 }
 
+/* Gives up on q's device: every request in flight and every later one
+ * fails with EIO. */
+static int64_t give_up(struct virtio_queue *q, const char *why)
+{
+	q->vq.broken = true;
+	virtio_fail(q->dev, why);
+	fail_inflight(q);
+	return -EIO;
+}
+
 int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
 		    const struct virtq_buf *in, unsigned nin)
 {
 	struct request req = { 0 };
+	if (q->dev->failed)
+		return -EIO;
 	int err = virtq_add(&q->vq, out, nout, in, nin, &req);
 	if (err)
 		return err == -ENOSPC ? -EAGAIN : err;
 	if (virtq_kick_needed(&q->vq))
 		q->dev->ops->notify(q->dev, q->index);
-	uint64_t deadline = time_ns() + VIRTIO_TIMEOUT_NS;
+	uint64_t now = time_ns(), next_check = now + STATUS_CHECK_NS;
+	uint64_t deadline = now + virtio_timeout_s * 1000000000ULL;
 	while (!req.done) {
 		struct request *r;
 		uint32_t len;
@@ -145,18 +161,20 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 			r->done = true;
 			r->len = len;
 		}
-		if (q->vq.broken) {
-			virtio_fail(q->dev, "bad used-ring entry (id or length)");
-			fail_inflight(q);
-			return -EIO;
-		}
+		if (q->vq.broken)
+			return give_up(q, "bad used-ring entry (id or length)");
 		if (req.done)
 			break;
-		if (time_ns() > deadline) {
-			q->vq.broken = true;
-			virtio_fail(q->dev, "no answer within 60 s");
-			fail_inflight(q);
-			return -EIO;
+		now = time_ns();
+		if (now > deadline) {
+			kprintf("virtio %s: no answer within %u s (virtio_timeout=)\n", q->dev->name,
+				virtio_timeout_s);
+			return give_up(q, "the device stopped answering");
+		}
+		if (now > next_check) {
+			next_check = now + STATUS_CHECK_NS;
+			if (q->dev->ops->get_status(q->dev) & VIRTIO_CONFIG_S_NEEDS_RESET)
+				return give_up(q, "the device says it failed (NEEDS_RESET)");
 		}
 		if (q->dev->polling) {
 			cpu_relax();

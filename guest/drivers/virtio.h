@@ -48,6 +48,7 @@ struct virtio_dev {
 	uint64_t features;        /* negotiated */
 	bool polling;             /* complete by polling the used ring, no interrupts */
 	bool claimed;             /* a driver took it */
+	bool failed;              /* given up on: every request fails with EIO */
 	unsigned nqueues;
 	struct virtio_queue *queues[VIRTIO_MAX_QUEUES];
 };
@@ -90,6 +91,9 @@ void virtio_mmio_scribble(uint64_t seed);
 
 /* Global switch from the command line: virtio_poll=1. */
 extern bool virtio_polling;
+/* Seconds a request may wait for its answer before the device is given up
+ * (virtio_timeout=, default 60). */
+extern unsigned virtio_timeout_s;
 /* virtio_pci_intx=1: use INTx even where MSI-X is offered (to test INTx). */
 extern bool virtio_pci_intx;
 

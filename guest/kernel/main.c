@@ -130,6 +130,7 @@ void kmain(uint64_t start_info_pa)
 	irq_init();
 	/* Unless told: poll where taking an interrupt means emulated ring 0. */
 	virtio_polling = opts.virtio_poll >= 0 ? opts.virtio_poll : platform.ring0_emulated;
+	virtio_timeout_s = (unsigned)opts.virtio_timeout;
 	kprintf("virtio: requests complete by %s\n", virtio_polling ? "polling" : "interrupts");
 	virtio_pci_intx = cmdline_get(&cmdline, "virtio_pci_intx") != NULL;
 	virtio_pci_probe_all();

@@ -12,6 +12,7 @@ struct kernel_options {
 	int exit_status;      /* exit=N: status when there is no program */
 	const char *crash;    /* crash=KIND: test-only, trigger a fault */
 	int virtio_poll;      /* virtio_poll=0|1: complete requests by polling; -1: by platform */
+	int virtio_timeout;   /* virtio_timeout=S: a device silent this long is given up */
 	int uid, gid;         /* uid=, gid=: identity for permission checks */
 	int dcache_max;       /* dcache_max=N: names the VFS keeps cached */
 	int strace;           /* strace=1: print every system call of the program */

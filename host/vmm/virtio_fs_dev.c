@@ -75,8 +75,9 @@ static void serve_one(struct virtio_fs_dev *d, struct virtio_mmio_queue *q)
 	virtq_dev_push(&q->vq, e->head, (uint32_t)n);
 }
 
-/* Serves every available request of every ready queue; under the lock. */
-static void serve(struct virtio_fs_dev *d)
+/* Serves every available request of every ready queue; under the lock.
+ * false: the thread must stop (an injected fault). */
+static bool serve(struct virtio_fs_dev *d)
 {
 	bool notify = false;
 	for (unsigned qi = 0; qi < VFS_QUEUES; qi++) {
@@ -94,6 +95,14 @@ static void serve(struct virtio_fs_dev *d)
 				virtio_mmio_needs_reset(&d->t);
 				break;
 			}
+			if (d->exit_after && d->requests + 1 == d->exit_after) {
+				d->died = "PIER_FAULT stopped it with a request unanswered";
+				/* Nobody answers from now on. The status says so (virtio
+				 * 1.x, 2.1.2), so the guest's driver fails its requests
+				 * with EIO at once rather than at its timeout. */
+				virtio_mmio_needs_reset(&d->t);
+				return false;
+			}
 			serve_one(d, q);
 			served = true;
 		}
@@ -102,6 +111,7 @@ static void serve(struct virtio_fs_dev *d)
 	}
 	if (notify)
 		virtio_mmio_interrupt(&d->t);
+	return true;
 }
 
 static void *device_thread(void *arg)
@@ -112,19 +122,47 @@ static void *device_thread(void *arg)
 		p[i] = (struct pollfd){ d->t.q[i].notify_fd, POLLIN, 0 };
 	p[VFS_QUEUES] = (struct pollfd){ d->stop_fd, POLLIN, 0 };
 	for (;;) {
-		if (poll(p, VFS_QUEUES + 1, -1) < 0 && errno != EINTR)
+		if (poll(p, VFS_QUEUES + 1, -1) < 0 && errno != EINTR) {
+			pthread_mutex_lock(&d->t.lock);
+			d->died = "poll failed";
+			virtio_mmio_needs_reset(&d->t);
+			pthread_mutex_unlock(&d->t.lock);
 			break;
+		}
 		if (p[VFS_QUEUES].revents)
-			break;
+			return NULL; /* asked to stop */
 		uint64_t v;
 		for (unsigned i = 0; i < VFS_QUEUES; i++)
 			if (p[i].revents && read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				d->errors++;
 		pthread_mutex_lock(&d->t.lock);
-		serve(d);
+		bool go_on = serve(d);
 		pthread_mutex_unlock(&d->t.lock);
+		if (!go_on)
+			break;
 	}
 	return NULL;
+}
+
+/* PIER_FAULT (see virtio_fs_dev.h); 0, or -1 after a message. */
+static int fault_from_env(uint64_t *exit_after)
+{
+	*exit_after = 0;
+	const char *f = getenv("PIER_FAULT");
+	if (!f || !*f)
+		return 0;
+	char *end;
+	const char *prefix = "fs-thread-exit:";
+	if (strncmp(f, prefix, strlen(prefix)) == 0) {
+		errno = 0;
+		unsigned long long n = strtoull(f + strlen(prefix), &end, 10);
+		if (!errno && n > 0 && *end == 0) {
+			*exit_after = n;
+			return 0;
+		}
+	}
+	fprintf(stderr, "pier: PIER_FAULT=%s not understood (known: fs-thread-exit:N, N >= 1)\n", f);
+	return -1;
 }
 
 /* A device reset ends the FUSE session, as DESTROY would. */
@@ -141,6 +179,8 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
 {
 	memset(d, 0, sizeof(*d));
 	d->stop_fd = -1;
+	if (fault_from_env(&d->exit_after))
+		return -1;
 	size_t tlen = strlen(tag);
 	if (tlen > sizeof(d->config.tag)) {
 		fprintf(stderr, "pier: virtio-fs tag %s: longer than %zu bytes\n", tag,

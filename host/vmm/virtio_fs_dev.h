@@ -26,11 +26,16 @@ struct virtio_fs_dev {
 	uint8_t *req, *reply;     /* its bytes, gathered; its reply */
 	uint64_t requests, errors;
 	struct dax_map dax;       /* the DAX window; dax.len 0: none */
+	uint64_t exit_after;      /* PIER_FAULT=fs-thread-exit:N (tests); 0: never */
+	const char *died;         /* why the thread stopped on its own; NULL: it did not */
 };
 
 /*
  * Creates the device for `dir` at guest address `base` with interrupt
  * `gsi` and starts its thread. 0, or -1 after a message.
+ * The environment variable PIER_FAULT=fs-thread-exit:N (for fault tests)
+ * makes the thread stop when it takes its Nth request, leaving it
+ * unanswered, as if the thread had been killed; d->died then says why.
  */
 int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
 			uint32_t gsi, const char *tag, const char *dir, bool readonly);

@@ -421,6 +421,20 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		if (v.failure)
 			report_cpu(&v);
 	}
+	for (int i = 0; i < v.nfs; i++) {
+		pthread_mutex_lock(&v.fs[i].t.lock); /* died is the device thread's */
+		const char *died = v.fs[i].died;
+		pthread_mutex_unlock(&v.fs[i].t.lock);
+		if (!died || timed_out || got_signal)
+			continue;
+		/* The program's status is not the run's: its files failed under it. */
+		fprintf(stderr, "pier: virtio-fs '%.36s': the device thread died mid-run (%s); "
+				"the guest's file requests failed with EIO", v.fs[i].config.tag, died);
+		if (v.ctl.state == CONTROL_EXITED)
+			fprintf(stderr, " (the program exited with status %d)", v.ctl.status);
+		fputc('\n', stderr);
+		rc = PIER_EXIT_VMERROR;
+	}
 	if (v.ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			v.ctl.bad_lines);
