@@ -788,6 +788,52 @@ static void test_stop_twice(void **state)
 	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
 }
 
+/*
+ * PIER_FAULT=fs-thread-exit:N: the thread stops at its Nth request and
+ * leaves it unanswered; the device then says NEEDS_RESET, with a
+ * configuration interrupt, and records why it died.
+ */
+static void test_injected_thread_death(void **state)
+{
+	(void)state;
+	virtio_fs_dev_stop(&d);
+	setenv("PIER_FAULT", "fs-thread-exit:2", 1);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
+	unsetenv("PIER_FAULT");
+	driver_init(false, false);
+	fuse_init(); /* request 1 is answered */
+	efd_take(d.t.irq_fd);
+	struct fuse_in_header h;
+	fuse_msg_header(&h, FUSE_GETATTR, unique_ctr++, FUSE_ROOT_ID, sizeof(h));
+	memcpy(gp(REQ, sizeof(h)), &h, sizeof(h));
+	struct virtq_buf out = { REQ, sizeof(h) }, in = { REP, 4096 };
+	assert_int_equal(virtq_add(&q1, &out, 1, &in, 1, &tok), 0);
+	notify(1);
+	uint64_t end = now_ms() + TIMEOUT_MS;
+	while (!(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) && now_ms() < end)
+		nap();
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	assert_true(efd_take(d.t.irq_fd) > 0);
+	assert_non_null(d.died);
+	uint32_t len;
+	assert_null(virtq_get_used(&q1, &len)); /* request 2 was never answered */
+}
+
+/* A PIER_FAULT value the device does not know stops it from starting. */
+static void test_unknown_fault_refused(void **state)
+{
+	(void)state;
+	struct virtio_fs_dev e;
+	const char *bad[] = { "fs-thread-exit:0", "fs-thread-exit:", "fs-thread-exit:2x", "boom" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("PIER_FAULT", bad[i], 1);
+		assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true), -1);
+	}
+	unsetenv("PIER_FAULT");
+	assert_null(d.died); /* the running device is untouched */
+}
+
 int main(void)
 {
 	alarm(120); /* a hung device thread fails the run instead of hanging it */
@@ -795,6 +841,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_identity_and_config),
 		T(test_start_errors),
+		T(test_injected_thread_death),
+		T(test_unknown_fault_refused),
 		T(test_session),
 		T(test_writable_session),
 		T(test_event_idx),
