@@ -96,6 +96,8 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"
 	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(UNIT_SRCS) -o $@ -lcmocka -lpthread
+# The FUSE client's test includes the guest source and the fuzzers' kernel shims.
+$(BUILD)/tests/unit/test_fuse_client: guest/fs/fuse.c fuzz/guest_shims.h
 
 # Fuzzers (fuzz/fuzz_NAME.c): libFuzzer harnesses, built with clang and
 # ASan/UBSan over the same sources as the unit tests (plus FUZZ_EXTRA_NAME).
@@ -110,6 +112,9 @@ $(BUILD)/fuzz/%: fuzz/fuzz_%.c $(UNIT_SRCS) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC [fuzz] $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Ihost $< $(UNIT_SRCS) $(FUZZ_EXTRA_$*) -o $@ -lpthread
+# Extra sources per harness (also prerequisites, so edits there rebuild it).
+FUZZ_EXTRA_fuse_reply := guest/fs/fuse.c
+$(foreach f,$(FUZZERS),$(eval $(BUILD)/fuzz/$(f): $(FUZZ_EXTRA_$(f))))
 fuzz: $(FUZZ_BINS)
 	@tools/run-fuzzers.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZERS)
 

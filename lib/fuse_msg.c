@@ -23,7 +23,7 @@ int64_t fuse_msg_reply(const struct fuse_out_header *h, uint32_t written, uint64
 {
 	if (written < sizeof(*h) || h->len != written || h->unique != unique)
 		return -EPROTO;
-	if (h->error > 0 || h->error < -4095)
+	if (h->error > 0 || h->error < -FUSE_MSG_ERRNO_MAX)
 		return -EPROTO;
 	if (h->error)
 		return written == sizeof(*h) ? h->error : -EPROTO;

@@ -151,9 +151,12 @@ static void free_chain(struct virtq *q, uint16_t head)
 
 void *virtq_get_used(struct virtq *q, uint32_t *len)
 {
-	if (q->broken || !virtq_has_used(q))
+	if (q->broken)
 		return NULL;
+	/* One read of the device's index: it may change it between two. */
 	uint16_t used_idx = LOAD_ACQ(&q->used->idx);
+	if (used_idx == q->last_used)
+		return NULL;
 	if ((uint16_t)(used_idx - q->last_used) > q->size) {
 		q->broken = true; /* the device claims more completions than slots */
 		return NULL;

@@ -50,7 +50,11 @@ static int64_t request(struct fuse_conn *c, const struct call *k)
 	if (n < 0)
 		return n;
 	int64_t r = fuse_msg_reply(&out, (uint32_t)n, unique);
-	if (r == -EPROTO) {
+	/* EPROTO is also an errno a server may answer with (pier's own does,
+	 * to a second INIT): a well-formed error reply is not malformed. */
+	bool server_eproto = n == sizeof(out) && out.len == sizeof(out) && out.unique == unique &&
+			     out.error == -EPROTO;
+	if (r == -EPROTO && !server_eproto) {
 		kprintf("fuse: malformed reply to opcode %u (%lld bytes); connection closed\n",
 			k->opcode, (long long)n);
 		c->dead = true;

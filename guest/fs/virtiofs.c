@@ -72,7 +72,9 @@ static void fuse_evict(struct vnode *v)
 }
 
 /* The vnode for an entry the server just counted a lookup of. */
-static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e)
+/* The vnode of a LOOKUP/CREATE/READDIRPLUS entry, its lookup counted; NULL
+ * with *err set when it cannot be had. */
+static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e, int *err)
 {
 	bool created;
 	struct vnode *v = vnode_get(m, e->nodeid, &fuse_vnode_ops, &created);
@@ -81,10 +83,19 @@ static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e
 		struct virtiofs *fs = m->fs;
 		uint64_t one = 1;
 		fuse_forget(&fs->conn, &e->nodeid, &one, 1);
+		*err = -ENOMEM;
 		return NULL;
 	}
 	v->nlookup++;
 	fs_of(v)->conn.lookups++;
+	if (!created && v->attr.mode && ((v->attr.mode ^ e->attr.mode) & S_IFMT)) {
+		/* A server that gives a known node id to a file of another type
+		 * (a directory we cached as a file, say) is wrong or hostile:
+		 * keep the vnode as it was, as fuse_vgetattr does. */
+		vnode_put(v);
+		*err = -ESTALE;
+		return NULL;
+	}
 	set_attr(v, &e->attr, e->attr_valid, e->attr_valid_nsec);
 	return v;
 }
@@ -95,9 +106,9 @@ static int fuse_vlookup(struct vnode *dir, const char *name, uint32_t len, struc
 	int err = fuse_lookup(&fs_of(dir)->conn, dir->id, name, len, &e);
 	if (err)
 		return err;
-	struct vnode *v = entry_vnode(dir->mnt, &e);
+	struct vnode *v = entry_vnode(dir->mnt, &e, &err);
 	if (!v)
-		return -ENOMEM;
+		return err;
 	vfs_cache_entry(dir, name, len, v, expiry(e.entry_valid, e.entry_valid_nsec));
 	*out = v;
 	return 0;
@@ -231,7 +242,8 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 			bool dot = d.name[0] == '.' &&
 				   (d.namelen == 1 || (d.namelen == 2 && d.name[1] == '.'));
 			if (plus && d.entry.nodeid && !dot) {
-				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry);
+				int ignored;
+				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry, &ignored);
 				if (v) {
 					vfs_cache_entry(f->vn, d.name, d.namelen, v,
 							expiry(d.entry.entry_valid,
@@ -276,7 +288,8 @@ static int fuse_vstatfs(struct vnode *v, struct vfs_statfs *st)
 static struct vnode *new_entry(struct vnode *dir, const char *name, uint32_t len,
 			       const struct fuse_entry_out *e)
 {
-	struct vnode *v = entry_vnode(dir->mnt, e);
+	int err;
+	struct vnode *v = entry_vnode(dir->mnt, e, &err);
 	if (v)
 		vfs_cache_entry(dir, name, len, v, expiry(e->entry_valid, e->entry_valid_nsec));
 	return v;

@@ -20,11 +20,15 @@ void fuse_msg_header(struct fuse_in_header *h, uint32_t opcode, uint64_t unique,
 
 /*
  * Checks a reply header: the device wrote `written` bytes. Returns the
- * payload length (>= 0), the server's error (negative errno, -1..-4095),
+ * payload length (>= 0), the server's error (negative errno,
+ * -1..-FUSE_MSG_ERRNO_MAX),
  * or -EPROTO when the header is short, its length disagrees with
  * `written`, its unique does not match, or a "success" carries an error
  * of the wrong sign.
  */
+/* The largest errno a server may answer with: from 512 up errnos are
+ * kernel-internal (ERESTARTSYS...), refused as Linux's FUSE device does. */
+#define FUSE_MSG_ERRNO_MAX 511
 int64_t fuse_msg_reply(const struct fuse_out_header *h, uint32_t written, uint64_t unique);
 
 /* Whether name is a valid single path component to send (no '/', no NUL). */

@@ -94,8 +94,14 @@ static void test_reply_error(void **state)
 	assert_int_equal(fuse_msg_reply(&h, H, 5), -ENOENT);
 	h = out_hdr(H, -1, 5);
 	assert_int_equal(fuse_msg_reply(&h, H, 5), -1);
-	h = out_hdr(H, -4095, 5);
-	assert_int_equal(fuse_msg_reply(&h, H, 5), -4095);
+	h = out_hdr(H, -FUSE_MSG_ERRNO_MAX, 5);
+	assert_int_equal(fuse_msg_reply(&h, H, 5), -FUSE_MSG_ERRNO_MAX);
+	/* The server's own EPROTO passes through too, so -EPROTO alone does not
+	 * say "malformed": the client tells the two apart by the header
+	 * (regression: fuzz/regress/fuse_reply/server-eproto-closes-connection,
+	 * tests/unit/test_fuse_client.c). */
+	h = out_hdr(H, -EPROTO, 5);
+	assert_int_equal(fuse_msg_reply(&h, H, 5), -EPROTO);
 	/* An error with a payload behind it. */
 	h = out_hdr(H + 8, -ENOENT, 5);
 	assert_int_equal(fuse_msg_reply(&h, H + 8, 5), -EPROTO);
@@ -103,6 +109,8 @@ static void test_reply_error(void **state)
 	h = out_hdr(H, ENOENT, 5);
 	assert_int_equal(fuse_msg_reply(&h, H, 5), -EPROTO);
 	h = out_hdr(H, 1, 5);
+	assert_int_equal(fuse_msg_reply(&h, H, 5), -EPROTO);
+	h = out_hdr(H, -FUSE_MSG_ERRNO_MAX - 1, 5); /* ERESTARTSYS and up */
 	assert_int_equal(fuse_msg_reply(&h, H, 5), -EPROTO);
 	h = out_hdr(H, -4096, 5);
 	assert_int_equal(fuse_msg_reply(&h, H, 5), -EPROTO);
@@ -801,7 +809,7 @@ static unsigned fuzz_one(const uint8_t *src, uint32_t len, bool plus, uint32_t s
 		struct fuse_out_header oh;
 		memcpy(&oh, h, sizeof(oh));
 		int64_t rr = fuse_msg_reply(&oh, len, oh.unique ^ (next_rand() & 1));
-		assert_true(rr == -EPROTO || (rr >= -4095 && rr <= (int64_t)len));
+		assert_true(rr == -EPROTO || (rr >= -FUSE_MSG_ERRNO_MAX && rr <= (int64_t)len));
 	}
 
 	uint32_t pos = start, steps = 0;
