@@ -168,18 +168,39 @@ int dax_map_setup(struct dax_map *d, int fd, uint64_t foff, uint64_t moff, uint6
 		err = -errno;
 	if (err)
 		goto out;
+	n.file_len = file_part(d, fd, foff, len);
+	/* A store into a hole the file system cannot fill (ENOSPC) would make
+	 * KVM_RUN fail with EFAULT and stop the VM. Reserve the blocks first,
+	 * while the range still holds what it held: a full file system is
+	 * then an ENOSPC the guest answers by falling back to FUSE_WRITE, and
+	 * a chunk it had mapped read-only stays so. Without fallocate
+	 * (EOPNOTSUPP) there is nothing to reserve. */
+	if (writable && n.file_len &&
+	    fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)foff, (off_t)n.file_len) < 0 &&
+	    errno != EOPNOTSUPP) {
+		err = -errno;
+		close(n.fd);
+		goto out;
+	}
 	/* Records first: whatever happens below, the range then holds either
 	 * the new mapping or nothing, and the records say so. */
 	if ((err = forget_range(d, moff, len))) {
 		close(n.fd);
 		goto out;
 	}
-	n.file_len = file_part(d, fd, foff, len);
-	/* MAP_POPULATE: the pages are in our page tables before the guest
-	 * touches them, so KVM's fault on each finds them at once. */
 	if (n.file_len && mmap(d->base + moff, n.file_len, PROT_READ | (writable ? PROT_WRITE : 0),
-			       MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, (off_t)foff) == MAP_FAILED)
+			       MAP_SHARED | MAP_FIXED, fd, (off_t)foff) == MAP_FAILED)
 		err = -errno;
+	/* Populated now: the pages are in our page tables before the guest
+	 * touches them, so KVM's fault on each finds them at once. Unlike
+	 * MAP_POPULATE this says when a page cannot be had (tmpfs allocates
+	 * even for reads of holes; a full one cannot): the setup then fails
+	 * and the guest reads by FUSE_READ, instead of KVM_RUN failing with
+	 * EFAULT later. EINVAL: a kernel older than 5.14, populated on use. */
+	if (!err && n.file_len &&
+	    madvise(d->base + moff, n.file_len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) &&
+	    errno != EINVAL)
+		err = errno == EFAULT ? -EIO : -errno;
 	if (!err)
 		err = map_zeros(d, moff + n.file_len, len - n.file_len);
 	if (err) {

@@ -1,15 +1,20 @@
 /*
  * TSC clock. The frequency comes from CPUID where a hypervisor or the CPU
- * states it; otherwise it is calibrated by counting TSC ticks over ~10 ms of
- * PIT channel 0 (1.193182 MHz), read by latching its counter, which needs no
- * port 0x61 gate (microvm has none). Conversion uses a 32.32 fixed-point multiplier so time_ns() is a
+ * states it; otherwise it is calibrated against PIT channel 0 (1.193182
+ * MHz), read by latching its counter, which needs no port 0x61 gate (microvm
+ * has none): the median of 7 samples of 1 ms each that were not disturbed
+ * (see pit_sample); short, so that some fit between preemptions on a loaded
+ * host. Conversion uses a 32.32 fixed-point multiplier so time_ns() is a
  * multiply and a shift, with no division on the hot path.
  */
+#include <stdbool.h>
 #include "../arch/x86_64/cpu.h"
 #include "time.h"
 
 #define PIT_HZ 1193182ULL
-#define PIT_CALIBRATE_TICKS 11932 /* 10 ms */
+#define PIT_CALIBRATE_TICKS 1193 /* 1 ms per sample */
+#define PIT_SAMPLES 7            /* trusted samples wanted: their median */
+#define PIT_ATTEMPTS 200
 
 static uint64_t tsc_base, tsc_hz, ns_mult; /* ns = ((tsc - base) * mult) >> 32 */
 static const char *source = "none";
@@ -23,23 +28,73 @@ static uint16_t pit_read(void)
 	return (uint16_t)(lo | hi << 8);
 }
 
+/*
+ * One measurement: TSC ticks over `ticks` of PIT channel 0. *trusted is
+ * false when a single step between two reads took more than a quarter of
+ * it, in PIT ticks (a misread, or a wrap of the 16-bit counter hidden by a
+ * long preemption) or in TSC ticks (the vCPU was not running: under a
+ * loaded host, e.g. 50 VMs on one CPU, one sample was seen 300 times off
+ * either way, and the 60 s virtio timeout fired after 0.2 s).
+ */
+static uint64_t pit_sample(uint32_t ticks, bool *trusted)
+{
+	uint16_t prev = pit_read();
+	uint64_t t0 = rdtsc(), tprev = t0, max_tstep = 0;
+	uint32_t elapsed = 0, max_step = 0;
+	/* Bounded: with no PIT the counter never moves. */
+	for (uint32_t i = 0; i < 2000000; i++) {
+		uint16_t now = pit_read();
+		uint64_t t = rdtsc();
+		uint16_t step = (uint16_t)(prev - now); /* counts down, wraps at 65536 */
+		elapsed += step;
+		if (step > max_step)
+			max_step = step;
+		if (t - tprev > max_tstep)
+			max_tstep = t - tprev;
+		prev = now;
+		tprev = t;
+		if (elapsed >= ticks) {
+			*trusted = max_step <= ticks / 4 && max_tstep <= (t - t0) / 4;
+			return (t - t0) * PIT_HZ / elapsed;
+		}
+	}
+	*trusted = false;
+	return 0;
+}
+
+static void sort_u64(uint64_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			uint64_t t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+}
+
+/* The median of up to PIT_SAMPLES trusted samples (of all samples if none
+ * could be trusted), each over PIT_CALIBRATE_TICKS. */
 static uint64_t calibrate_pit(void)
 {
 	/* Channel 0, lo/hi byte, mode 2 (rate generator), full 65536 period. */
 	outb(0x43, 0x34);
 	outb(0x40, 0);
 	outb(0x40, 0);
-	uint16_t prev = pit_read();
-	uint64_t t0 = rdtsc(), elapsed = 0;
-	/* Bounded: with no PIT the counter never moves. */
-	for (uint32_t i = 0; i < 10000000; i++) {
-		uint16_t now = pit_read();
-		elapsed += (uint16_t)(prev - now); /* counts down, wraps at 65536 */
-		prev = now;
-		if (elapsed >= PIT_CALIBRATE_TICKS)
-			return (rdtsc() - t0) * PIT_HZ / elapsed;
+	uint64_t good[PIT_SAMPLES], any[PIT_ATTEMPTS];
+	unsigned ngood = 0, nany = 0;
+	for (unsigned a = 0; a < PIT_ATTEMPTS && ngood < PIT_SAMPLES; a++) {
+		bool trusted;
+		uint64_t hz = pit_sample(PIT_CALIBRATE_TICKS, &trusted);
+		if (!hz)
+			return 0; /* no PIT */
+		any[nany++] = hz;
+		if (trusted)
+			good[ngood++] = hz;
 	}
-	return 0;
+	uint64_t *v = ngood ? good : any;
+	unsigned n = ngood ? ngood : nany;
+	sort_u64(v, n);
+	return v[n / 2];
 }
 
 static uint64_t frequency_from_cpuid(void)

@@ -5,6 +5,7 @@
 #include <linux/auxvec.h>
 #include <pier/elf_load.h>
 #include <pier/errno.h>
+#include <pier/fmt.h>
 #include <pier/stat.h>
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
@@ -27,10 +28,20 @@
 
 extern __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp);
 
+/* All of [off, off+len): a read may come back short (part from the DAX
+ * window, the rest by FUSE_READ, which can fail on its own); only the end
+ * of the file (the file shrank under us) is an error here. */
 static int file_read(void *ctx, void *buf, uint64_t len, uint64_t off)
 {
-	int64_t n = vfs_pread(ctx, buf, len, off);
-	return n < 0 ? (int)n : (uint64_t)n == len ? 0 : -EIO;
+	for (uint64_t done = 0; done < len;) {
+		int64_t n = vfs_pread(ctx, (char *)buf + done, len - done, off + done);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		done += (uint64_t)n;
+	}
+	return 0;
 }
 
 static uint32_t seg_prot(uint32_t pf)
@@ -179,7 +190,14 @@ static const char *strerror_short(int err)
 	case ENOEXEC: return "Exec format error";
 	case ENOMEM: return "Out of memory";
 	case E2BIG: return "Argument list too long";
-	default: return "I/O error";
+	case EIO: return "I/O error";
+	case ESTALE: return "Stale file handle";
+	case EPROTO: return "Protocol error";
+	default: { /* not "I/O error" for everything else: say which */
+		static char other[24];
+		fmt_snprintf(other, sizeof(other), "errno %d", -err);
+		return other;
+	}
 	}
 }
 

@@ -7,6 +7,7 @@
 #include "../kernel/console.h"
 #include "../kernel/control.h"
 #include "../kernel/panic.h"
+#include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "fault.h"
 #include "syscall.h"
@@ -49,6 +50,16 @@ void user_fault(struct trap_frame *f)
 	if ((f->cs & 3) != 3)
 		panic("kernel fault on user address %llx at rip %llx (unchecked user access)",
 		      (unsigned long long)addr, (unsigned long long)f->rip);
+	if (why == -ENOMEM) {
+		/* Guest RAM is used up: what Linux's OOM killer does (SIGKILL),
+		 * said plainly, rather than a SIGSEGV the program did not earn. */
+		kwarn("program killed by SIGKILL: out of memory (%llu KiB of guest RAM, all in use)\n",
+		      (unsigned long long)(pmem_total_pages() * 4));
+		kwarn("  at the %s of 0x%llx, rip 0x%llx: give the VM more with --mem\n",
+		      f->error & PF_WRITE ? "write" : "read", (unsigned long long)addr,
+		      (unsigned long long)f->rip);
+		process_exit(128 + SIGKILL);
+	}
 	int sig = why == -ENXIO ? SIGBUS : signal_for(f->vector); /* past a mapped file's end */
 	if (f->vector == 14)
 		kwarn("program killed by %s (%s of address 0x%llx) at rip 0x%llx\n", signame(sig),

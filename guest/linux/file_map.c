@@ -8,9 +8,11 @@
  * Two kinds of pages:
  *  - the file system's own (DAX window pages): a write by the program is a
  *    write to the host's page cache; nothing to copy back, only to sync;
- *  - copies (no window): a page read from the file on first touch and, if
+ *  - copies (no window, or a window whose every chunk is pinned by the
+ *    program's mappings): a page read from the file on first touch and, if
  *    the program wrote it (the PTE's dirty bit), written back with the
- *    file system's write on msync and when it is unmapped.
+ *    file system's write on msync and when it is unmapped. The region owns
+ *    a copy (mm/vm.c frees it); a window page goes back with put.
  */
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -27,18 +29,8 @@ struct file_map {
 	int regions;
 	bool write;    /* shared, and the file is open for writing */
 	bool written;  /* something was written back or may be in the window */
+	int wb_err;    /* the first failed write-back since the last sync: -errno */
 };
-
-static int fm_get(void *ctx, uint64_t off, uint64_t *pa)
-{
-	struct file_map *m = ctx;
-	int err = vfs_map_page(m->of->file, off, pa, m->write);
-	if (!err && m->write) {
-		m->written = true; /* the program may write the host's page directly */
-		m->of->file->times_stale = true; /* the final fsync sets its mtime */
-	}
-	return err;
-}
 
 static void fm_put(void *ctx, uint64_t pa)
 {
@@ -51,10 +43,18 @@ static void fm_hold(void *ctx)
 	((struct file_map *)ctx)->regions++;
 }
 
+/* msync(MS_SYNC) and the last munmap: a write-back that failed since the
+ * last sync is reported (once), as Linux reports a mapping's writeback
+ * error; otherwise what was written is made durable. */
 static int fm_sync(void *ctx)
 {
 	struct file_map *m = ctx;
-	return m->written ? vfs_fsync(m->of->file, false) : 0;
+	int err = m->written ? vfs_fsync(m->of->file, false) : 0;
+	if (m->wb_err) {
+		err = m->wb_err;
+		m->wb_err = 0;
+	}
+	return err;
 }
 
 /* The last region is gone: what the program wrote is made durable (munmap). */
@@ -68,15 +68,12 @@ static void fm_release(void *ctx)
 	kfree(m);
 }
 
-static const struct vm_backing_ops file_map_ops = {
-	.get = fm_get, .put = fm_put, .hold = fm_hold, .release = fm_release, .sync = fm_sync,
-};
+/* ---- copied pages (no window, or none to spare) ---- */
 
-/* ---- copied pages of a shared mapping (no window) ---- */
-
-static int copy_get(void *ctx, uint64_t off, uint64_t *pa)
+/* A copy of the page at off in RAM of ours: 1 (the region owns it), or
+ * -ENXIO past the end, -ENOMEM without RAM, the read's -errno. */
+static int copy_page(struct file_map *m, uint64_t off, uint64_t *pa)
 {
-	struct file_map *m = ctx;
 	struct vnode *v = m->of->file->vn;
 	int err = vfs_refresh(v);
 	if (err)
@@ -94,13 +91,12 @@ static int copy_get(void *ctx, uint64_t off, uint64_t *pa)
 	}
 	memset(p + n, 0, PAGE - (uint64_t)n);
 	*pa = page;
-	return 0;
+	return 1;
 }
 
-static void copy_put(void *ctx, uint64_t pa)
+static int copy_get(void *ctx, uint64_t off, uint64_t *pa)
 {
-	(void)ctx;
-	pmem_free(pa, 1);
+	return copy_page(ctx, off, pa);
 }
 
 /* A written page goes back, clipped to the file's size now: a mapping
@@ -109,15 +105,44 @@ static void copy_writeback(void *ctx, uint64_t pa, uint64_t off)
 {
 	struct file_map *m = ctx;
 	struct vnode *v = m->of->file->vn;
-	if (vfs_refresh(v) || off >= v->attr.size)
+	int err = vfs_refresh(v);
+	if (err && !m->wb_err)
+		m->wb_err = err;
+	if (err || off >= v->attr.size)
 		return;
 	uint64_t n = v->attr.size - off < PAGE ? v->attr.size - off : PAGE;
-	if (vfs_pwrite(m->of->file, phys_to_virt(pa), n, off) > 0)
+	int64_t w = vfs_pwrite(m->of->file, phys_to_virt(pa), n, off);
+	if (w > 0)
 		m->written = true;
+	/* A failed (ENOSPC, EIO) or short write loses the page's data on the
+	 * host: msync must not report success for it. */
+	if ((w < 0 || (uint64_t)w < n) && !m->wb_err)
+		m->wb_err = w < 0 ? (int)w : -EIO;
 }
 
+/* The window's page, or a copy when the window has none to give: every
+ * chunk pinned by the program's mappings (or the host refused the setup). */
+static int fm_get(void *ctx, uint64_t off, uint64_t *pa)
+{
+	struct file_map *m = ctx;
+	int err = vfs_map_page(m->of->file, off, pa, m->write);
+	if (err == -ENOMEM)
+		return copy_page(m, off, pa);
+	if (!err && m->write) {
+		m->written = true; /* the program may write the host's page directly */
+		m->of->file->times_stale = true; /* the final fsync sets its mtime */
+	}
+	return err;
+}
+
+static const struct vm_backing_ops file_map_ops = {
+	.get = fm_get, .put = fm_put, .hold = fm_hold, .release = fm_release,
+	.writeback = copy_writeback, .sync = fm_sync,
+};
+
+/* Copies only: put is never called (no page of the backing's own). */
 static const struct vm_backing_ops copy_map_ops = {
-	.get = copy_get, .put = copy_put, .hold = fm_hold, .release = fm_release,
+	.get = copy_get, .put = fm_put, .hold = fm_hold, .release = fm_release,
 	.writeback = copy_writeback, .sync = fm_sync,
 };
 

@@ -155,12 +155,16 @@ static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
 		uint64_t *pte = pte_of(va, false);
 		if (pte && (*pte & PTE_P)) {
 			uint64_t pa = *pte & PTE_ADDR;
-			if ((*pte & PTE_D) && v->shared && v->backing && v->backing->writeback)
+			bool foreign = *pte & PTE_FOREIGN;
+			/* A copy the program wrote goes back to its file; a backing's
+			 * own page (the DAX window) is the file already. */
+			if (!foreign && (*pte & PTE_D) && v->shared && v->backing &&
+			    v->backing->writeback)
 				v->backing->writeback(v->ctx, pa, v->file_off + (va - v->start));
-			if (*pte & PTE_FOREIGN)
+			if (foreign)
 				v->backing->put(v->ctx, pa);
 			else
-				pmem_free(*pte & PTE_ADDR, 1);
+				pmem_free(pa, 1);
 			*pte = 0;
 			invlpg(va);
 		}
@@ -213,17 +217,27 @@ void vm_remove(uint64_t start, uint64_t len)
 static int privatize(struct vma *v)
 {
 	for (uint64_t va = v->start; va < v->end; va += PAGE) {
-		uint64_t *pte = pte_of(va, true), pa, mine = pmem_alloc(1);
-		if (!pte || !mine)
+		uint64_t *pte = pte_of(va, true), pa = 0, mine = pmem_alloc(1);
+		if (!pte || !mine) {
+			if (mine)
+				pmem_free(mine, 1);
 			return -ENOMEM;
-		bool present = *pte & PTE_P;
-		int err = present ? 0 : v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
-		if (present)
+		}
+		/* 0: the backing's page (given back with put), 1: a copy of
+		 * ours (freed), < 0: none (past end of file: zeros). */
+		int got;
+		if (*pte & PTE_P) {
 			pa = *pte & PTE_ADDR;
-		if (!err)
+			got = *pte & PTE_FOREIGN ? 0 : 1;
+		} else {
+			got = v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
+		}
+		if (got >= 0)
 			memcpy(phys_to_virt(mine), phys_to_virt(pa), PAGE);
-		if (!err || present)
+		if (got == 0)
 			v->backing->put(v->ctx, pa);
+		else if (got == 1)
+			pmem_free(pa, 1);
 		/* Past end of file a private page is zeros, as it stays. */
 		*pte = mine | pte_bits(v->prot);
 		invlpg(va);
@@ -279,7 +293,7 @@ int vm_msync(uint64_t start, uint64_t len, bool sync)
 				uint64_t *pte = pte_of(va, false);
 				if (!pte || (*pte & (PTE_P | PTE_D)) != (PTE_P | PTE_D))
 					continue;
-				if (v->backing->writeback)
+				if (!(*pte & PTE_FOREIGN) && v->backing->writeback)
 					v->backing->writeback(v->ctx, *pte & PTE_ADDR,
 							      v->file_off + (va - v->start));
 				*pte &= ~PTE_D; /* clean until the next write */
@@ -345,10 +359,12 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 		return -ENXIO;
 	if (v->backing) {
 		uint64_t pa;
-		int err = v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
-		if (err)
-			return err == -ENXIO ? -ENXIO : -EFAULT;
-		*pte = pa | pte_bits(v->prot) | PTE_FOREIGN;
+		int got = v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
+		/* No RAM for a copy: out of memory. Any other failure to get a
+		 * file's page (an I/O error) is SIGBUS, as on Linux. */
+		if (got < 0)
+			return got == -ENOMEM ? -ENOMEM : -ENXIO;
+		*pte = pa | pte_bits(v->prot) | (got == 0 ? PTE_FOREIGN : 0);
 		return 0;
 	}
 	uint64_t pa = pmem_alloc(1);

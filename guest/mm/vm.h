@@ -18,19 +18,22 @@
 #define VM_EXEC 4u
 
 /*
- * Where a file-backed region's pages come from when they are not RAM of
- * ours (a DAX file mapping: the window's pages themselves). get() hands
- * out the page for a file offset and holds it until put(); hold() and
- * release() count the regions that refer to ctx.
+ * Where a file-backed region's pages come from: the backing's own (a DAX
+ * file mapping: the window's pages themselves) or copies of the file in
+ * RAM of ours. get() hands out the page for a file offset: its own, held
+ * until put(), or a copy that the region then owns (freed on unmap, not
+ * put). hold() and release() count the regions that refer to ctx.
  */
 struct vm_backing_ops {
-	/* 0, -ENXIO past end of file (SIGBUS), or another -errno. */
+	/* 0: *pa is the backing's page; 1: *pa is a fresh page from pmem
+	 * holding a copy; -ENXIO past end of file (SIGBUS), -ENOMEM no RAM for
+	 * a copy (out of memory), or another -errno (SIGBUS). */
 	int (*get)(void *ctx, uint64_t file_off, uint64_t *pa);
 	void (*put)(void *ctx, uint64_t pa);
 	void (*hold)(void *ctx);
 	void (*release)(void *ctx);
-	/* Optional: the program wrote the page at pa (file offset file_off);
-	 * called before put() and by msync. */
+	/* Optional: the program wrote the copy at pa (file offset file_off) in
+	 * a shared region; called before the page is freed and by msync. */
 	void (*writeback)(void *ctx, uint64_t pa, uint64_t file_off);
 	/* Optional: make what was written durable (msync). 0 or -errno. */
 	int (*sync)(void *ctx);
@@ -86,7 +89,8 @@ struct vma *vm_find(uint64_t addr);
 int vm_move(uint64_t old, uint64_t new_start, uint64_t len);
 
 /* Makes the page at addr present (demand fault); 0, -EFAULT (no region or
- * no permission: SIGSEGV), -ENXIO (past a mapped file's end: SIGBUS). */
+ * no permission: SIGSEGV), -ENXIO (past a mapped file's end, or the file's
+ * page could not be had: SIGBUS), -ENOMEM (no RAM left). */
 int vm_fault(uint64_t addr, bool write, bool exec);
 /* The kernel-visible address of user page va, populating it; NULL on error. */
 void *vm_page(uint64_t va);

@@ -164,7 +164,8 @@ HOST_CASES = [
          out=["fsync_crash: all passed"]),
 ]
 # Programs with a harness of their own, which makes the files they need.
-OWN_HARNESS = {"daxmap": "tests/integration/test_dax.py"}
+OWN_HARNESS = {"daxmap": "tests/integration/test_dax.py",
+               "faults": "tests/integration/test_faults.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.
 WRITES_EROFS = Case("writes-erofs", "writes", [SCRATCH], out=["writes: erofs passed"],
