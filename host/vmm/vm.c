@@ -102,6 +102,31 @@ int vm_map(struct vm *vm, uint64_t gpa, void *host, uint64_t size, bool readonly
 	return 0;
 }
 
+/*
+ * The TSC frequency in the hypervisor timing leaf 0x40000010 (EAX: kHz,
+ * EBX: the local APIC timer's, KVM's 1 GHz), so the guest need not
+ * calibrate against the PIT, which a loaded host can make 300 times wrong.
+ * Nothing is added when KVM does not say or the list has no room.
+ */
+static void publish_tsc_khz(struct kvm_cpuid2 *cpuid, uint32_t room, struct vcpu *c)
+{
+	int khz = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
+	struct kvm_cpuid_entry2 *sig = NULL;
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		if (cpuid->entries[i].function == 0x40000010)
+			return; /* KVM fills it already */
+		if (cpuid->entries[i].function == 0x40000000)
+			sig = &cpuid->entries[i];
+	}
+	if (khz <= 0 || !sig || cpuid->nent >= room)
+		return;
+	if (sig->eax < 0x40000010)
+		sig->eax = 0x40000010;
+	cpuid->entries[cpuid->nent++] = (struct kvm_cpuid_entry2){
+		.function = 0x40000010, .eax = (uint32_t)khz, .ebx = 1000000,
+	};
+}
+
 static int set_cpuid(struct vm *vm, struct vcpu *c)
 {
 	int n = 128;
@@ -126,6 +151,7 @@ static int set_cpuid(struct vm *vm, struct vcpu *c)
 	for (uint32_t i = 0; i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == 1)
 			cpuid->entries[i].ecx |= 1u << 31;
+	publish_tsc_khz(cpuid, (uint32_t)n, c);
 	int rc = ioctl(c->fd, KVM_SET_CPUID2, cpuid);
 	if (rc)
 		fprintf(stderr, "pier: KVM_SET_CPUID2: %s\n", strerror(errno));

@@ -75,6 +75,13 @@ def test_platform_is_detected(machine, share):
     polled = re.search(r"virtio: requests complete by (polling|interrupts)", r.out)
     assert polled, r.out
     assert (polled.group(1) == "polling") == (machine == "pier" or m.group(2) == "emulated")
+    # pier's VMM states the TSC frequency (CPUID 0x40000010): no PIT
+    # calibration, which a loaded host can throw far off.
+    clock = re.search(r"clock: tsc (\d+) kHz \((\w+)\)", r.out)
+    assert clock, r.out
+    if machine == "pier":
+        assert clock.group(2) == "cpuid", r.out
+    assert 100_000 < int(clock.group(1)) < 10_000_000, r.out
 
 
 @pytest.mark.parametrize("machine", targets("pier"))
