@@ -29,7 +29,8 @@ GUEST_CFLAGS := $(COMMON) -ffreestanding -fno-builtin -nostdlib -fno-pic -fno-pi
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/arch/x86_64/kernel.ld \
 	-Wl,-z,max-page-size=4096 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
-HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"'
+# build/gen: system-call names (host/vmm/seccomp.c names a forbidden call).
+HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"' -I$(BUILD)/gen
 
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
@@ -68,6 +69,7 @@ $(BUILD)/gen/syscall_names.h: $(UNISTD_H)
 	@mkdir -p $(dir $@)
 	$(Q)sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/[\2] = "\1",/p' $< > $@
 $(BUILD)/guest-obj/guest/linux/syscall_table.c.o: $(BUILD)/gen/syscall_names.h
+$(BUILD)/host-obj/host/vmm/seccomp.c.o: $(BUILD)/gen/syscall_names.h
 
 $(BUILD)/guest-obj/%.S.o: %.S
 	@mkdir -p $(dir $@)
@@ -91,8 +93,8 @@ $(BUILD)/pier: $(HOST_OBJS)
 # compiled for the host (with sanitizers: these are the hostile-input paths).
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c)
-$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS)
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c serial.c cmos.c landlock.c seccomp.c)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS) $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"
 	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(UNIT_SRCS) -o $@ -lcmocka -lpthread
@@ -108,7 +110,7 @@ FUZZERS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
 FUZZ_CFLAGS := $(HOST_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -DPIER_FUZZ
-$(BUILD)/fuzz/%: fuzz/fuzz_%.c $(UNIT_SRCS) $(wildcard fuzz/*.h)
+$(BUILD)/fuzz/%: fuzz/fuzz_%.c $(UNIT_SRCS) $(wildcard fuzz/*.h) $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [fuzz] $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Ihost $< $(UNIT_SRCS) $(FUZZ_EXTRA_$*) -o $@ -lpthread

@@ -1,7 +1,8 @@
 /*
  * pier: the command-line front end.
  *
- *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE] [--timing]
+ *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE]
+ *            [--seccomp on|off] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
  *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
  *
@@ -37,6 +38,8 @@ static void usage(FILE *f)
 		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
 		"  --dax SIZE             pier: virtio-fs DAX window per shared directory\n"
 		"                         (default 1G; 0: none, reads use FUSE_READ)\n"
+		"  --seccomp on|off       pier: once the guest runs, the VMM may make only\n"
+		"                         the system calls it needs (default on)\n"
 		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
 		"  --root DIR             boot from host directory DIR over virtio-fs\n"
 		"                         (adds -o rootfs=virtiofs)\n"
@@ -271,13 +274,14 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
-	       OPT_ENV, OPT_CWD, OPT_STRACE, OPT_DAX };
+	       OPT_ENV, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
 		{ "machine", required_argument, 0, OPT_MACHINE },
 		{ "mem", required_argument, 0, OPT_MEM },
 		{ "dax", required_argument, 0, OPT_DAX },
+		{ "seccomp", required_argument, 0, OPT_SECCOMP },
 		{ "kernel", required_argument, 0, OPT_KERNEL },
 		{ "opt", required_argument, 0, 'o' },
 		{ "timing", no_argument, 0, OPT_TIMING },
@@ -331,6 +335,13 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 				return 2;
 			}
 			o->dax_set = 1;
+			break;
+		case OPT_SECCOMP:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "pier: --seccomp %s: expected on or off\n", optarg);
+				return 2;
+			}
+			o->seccomp = strcmp(optarg, "on") == 0;
 			break;
 		case OPT_KERNEL:
 			o->kernel = optarg;
@@ -421,6 +432,7 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 		.machine = "microvm",
 		.mem_bytes = 128ULL << 20,
 		.dax_bytes = 1ULL << 30,
+		.seccomp = 1,
 		.start_ns = start_ns,
 		.virtiofsd = getenv("PIER_VIRTIOFSD"),
 	};

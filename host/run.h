@@ -20,6 +20,7 @@ struct run_share {
 struct run_options {
 	const char *vmm;       /* "pier" or "qemu"; NULL: pier if /dev/kvm works, else qemu */
 	int entry_pvh;         /* pier: use the PVH entry instead of the 64-bit one */
+	int seccomp;           /* pier: the VMM's system-call filter (--seccomp, default on) */
 	const char *machine;   /* qemu: "microvm" or "q35" */
 	const char *kernel;    /* path to kernel.elf */
 	uint64_t mem_bytes;

@@ -210,6 +210,9 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
 	/* Signals are for the vCPU thread: it is the one KVM_RUN must leave. */
 	sigset_t all, old;
 	sigfillset(&all);
+	/* Except SIGSYS: the kernel forces a blocked one to its default
+	 * action, and seccomp.c's report of a forbidden call would be lost. */
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = pthread_create(&d->thread, NULL, device_thread, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -18,6 +18,7 @@
 #include "boot.h"
 #include "cmos.h"
 #include "landlock.h"
+#include "seccomp.h"
 #include "serial.h"
 #include "virtio_fs_dev.h"
 #include "vm.h"
@@ -391,7 +392,9 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout drops output, not the VM */
 
 	int rc = PIER_EXIT_VMERROR;
-	if (setup(&v, no_kvm)) {
+	/* Everything is open and every thread runs: from here on the process
+	 * may make only the system calls running the guest needs. */
+	if (setup(&v, no_kvm) || (o->seccomp && seccomp_confine(-1))) {
 		teardown(&v);
 		return rc;
 	}

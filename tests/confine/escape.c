@@ -5,7 +5,8 @@
  * inside; argv[1] is the marker. Every path below is an attempt to reach
  * it; none may produce the marker. The "race" attempt opens /swap/secret
  * over and over while the host keeps swapping /swap between a directory
- * and a symlink to the outside.
+ * and a symlink to the outside, and creates, writes and removes a file
+ * in /swap in between (the host checks that nothing appeared outside).
  *
  * Prints "held PATH (how)" per attempt, "ESCAPED PATH" if one worked, and
  * "ok confine" when all held; exits 0 only then.
@@ -81,14 +82,27 @@ int main(int argc, char **argv)
 	/* The race: as many opens as fit in race_s seconds. */
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	long tries = 0, opened = 0;
+	long tries = 0, opened = 0, written = 0;
 	do {
 		if (attempt("/swap/secret", 1) == 0)
 			opened++;
 		tries++;
+		/* A new name each time, O_EXCL: re-creating a name that
+		 * survived (its unlink met the symlink) would be a CREATE
+		 * of an existing file, which kills QEMU 7.2's virtiofsd (a
+		 * fortify abort in lo_create), not what is tested here. */
+		char wname[32];
+		snprintf(wname, sizeof(wname), "/swap/w%ld", tries);
+		int w = open(wname, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (w >= 0) {
+			written += write(w, "written by the guest\n", 21) == 21;
+			close(w);
+			unlink(wname);
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < race_s);
-	printf("race: %ld opens of /swap/secret, %ld succeeded\n", tries, opened);
+	printf("race: %ld opens of /swap/secret, %ld succeeded; %ld files written in /swap\n",
+	       tries, opened, written);
 
 	if (escaped)
 		return 1;

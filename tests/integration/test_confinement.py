@@ -1,9 +1,11 @@
 """Issue 5: a guest program cannot read outside the shared directory, on
 every target (pier's own FUSE server, and QEMU's virtiofsd): `..` past the
 root, absolute and relative symlinks pointing out, a directory swapped for
-a symlink to the outside while the guest keeps opening through it, and
-over-long names."""
+a symlink to the outside while the guest keeps opening (and creating and
+writing) through it, and over-long names. And what a guest can do in a
+writable share: setuid files (SECURITY.md)."""
 import os
+import re
 import shutil
 import threading
 import time
@@ -76,5 +78,56 @@ def test_guest_cannot_escape_the_share(machine, trap):
     assert swaps[0] > 10, "the host never swapped the directory"
     opens = int(r.out.split("race: ")[1].split()[0])
     assert opens > 10, r.out
-    # The host side is untouched.
+    # The guest may hold on to /swap as the symlink for a whole run (its
+    # name cache); when it saw the directory, it wrote there too.
+    opened = int(r.out.split("of /swap/secret, ")[1].split()[0])
+    written = int(r.out.split("succeeded; ")[1].split()[0])
+    assert written > 0 or opened < 10, r.out
+    # The host side is untouched: nothing written or created outside.
     assert (tmp / "outside" / "secret").read_text() == MARKER + "\n"
+    assert os.listdir(tmp / "outside") == ["secret"]
+    assert sorted(os.listdir(tmp)) == ["outside", "secret", "share"]
+
+
+@pytest.mark.parametrize("machine", TARGETS)
+def test_guest_can_make_setuid_files_in_a_writable_share(machine, tmp_path):
+    """What a guest CAN do (SECURITY.md): in a writable share it creates
+    files owned by pier's user (root here) and may set their setuid and
+    setgid bits, as root could on the host. Hence the advice to keep
+    writable shares on nosuid mounts. In a read-only share it cannot."""
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    args = [*vmm_args(machine), "--root", str(root), "--"]
+    r = run_pier(*args, "/bin/busybox", "cp", "/bin/busybox", "/made", timeout=180)
+    assert r.rc == 0, r.out + r.err
+    r = run_pier(*args, "/bin/busybox", "chmod", "6755", "/made", timeout=180)
+    assert r.rc == 0, r.out + r.err
+    st = os.stat(root / "made")
+    assert st.st_mode & 0o7777 == 0o6755, oct(st.st_mode)
+    assert st.st_uid == os.getuid()
+    before = os.stat(root / "bin" / "busybox").st_mode
+    r = run_pier(*vmm_args(machine), "--ro", "--root", str(root), "--",
+                 "/bin/busybox", "chmod", "4755", "/bin/busybox", timeout=180)
+    assert r.rc != 0 and "Read-only file system" in r.out, r.out + r.err
+    assert os.stat(root / "bin" / "busybox").st_mode == before
+
+
+@pytest.mark.parametrize("machine", TARGETS)
+def test_guest_reads_whatever_pier_may_read(machine, tmp_path):
+    """The host's permission checks are pier's user's, not the guest's:
+    pier run as root serves a mode-000 file. With -o uid=4242 the guest
+    kernel refuses it itself; that check is the guest's courtesy (a
+    hijacked guest kernel need not make it), and as uid 0 the guest gets
+    the bytes from the host."""
+    root = tmp_path / "root"
+    root.mkdir()
+    secret = root / "secret"
+    secret.write_text("mode 000, yet served\n")
+    secret.chmod(0)
+    args = [*vmm_args(machine), "--root", str(root), "-o", "fs.read=/secret"]
+    r = run_pier(*args, "-o", "uid=4242", "--", timeout=180)
+    assert re.search(r"^error\tread\t/secret\tEACCES", r.out.replace("\r", ""), re.M), r.out
+    r = run_pier(*args, "--", timeout=180)
+    assert r.rc == 0, r.out + r.err
+    assert re.search(r"^read\t/secret\t21\t", r.out.replace("\r", ""), re.M), r.out
