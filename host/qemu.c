@@ -160,6 +160,10 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "-display";
 	args[n++] = "none";
 	args[n++] = "-no-reboot"; /* a triple fault ends the VM instead of looping */
+	/* QEMU's own seccomp filter: once the guest runs, QEMU may not start
+	 * programs, change its privileges or use obsolete system calls. */
+	args[n++] = "-sandbox";
+	args[n++] = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 	args[n++] = "-chardev";
 	args[n++] = "stdio,id=con,signal=off";
 	args[n++] = "-serial";
