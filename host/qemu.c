@@ -306,13 +306,16 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: qemu killed by signal %d\n", WTERMSIG(status));
 	}
 	if (vm.fs_died && status >= 0) {
-		/* The program's status is not the run's: its files failed under it. */
 		fprintf(stderr, "pier: virtio-fs: %d virtiofsd died mid-run; the guest's file "
 				"requests failed with EIO", vm.fs_died);
 		if (ctl.state == CONTROL_EXITED)
 			fprintf(stderr, " (the program exited with status %d)", ctl.status);
 		fputc('\n', stderr);
-		rc = PIER_EXIT_VMERROR;
+		/* The program's status is not the run's: its files failed under
+		 * it. A guest panic stays the run's status: it says more (a guest
+		 * that breaks its device can make virtiofsd quit). */
+		if (ctl.state != CONTROL_PANICKED)
+			rc = PIER_EXIT_VMERROR;
 	}
 	if (ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",

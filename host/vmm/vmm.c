@@ -430,13 +430,15 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		pthread_mutex_unlock(&v.fs[i].t.lock);
 		if (!died || timed_out || got_signal)
 			continue;
-		/* The program's status is not the run's: its files failed under it. */
 		fprintf(stderr, "pier: virtio-fs '%.36s': the device thread died mid-run (%s); "
 				"the guest's file requests failed with EIO", v.fs[i].config.tag, died);
 		if (v.ctl.state == CONTROL_EXITED)
 			fprintf(stderr, " (the program exited with status %d)", v.ctl.status);
 		fputc('\n', stderr);
-		rc = PIER_EXIT_VMERROR;
+		/* The program's status is not the run's: its files failed under
+		 * it. A guest panic stays the run's status: it says more. */
+		if (v.ctl.state != CONTROL_PANICKED)
+			rc = PIER_EXIT_VMERROR;
 	}
 	if (v.ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
