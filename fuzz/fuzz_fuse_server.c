@@ -73,6 +73,7 @@
 #include <pier/fuse_msg.h>
 #include "dax_map.h"
 #include "fuse_server.h"
+#include "fuzz_host.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -218,18 +219,6 @@ static void remove_tree(const char *dir)
 	nftw(dir, unlock_one, 16, FTW_PHYS);
 	if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS))
 		die(dir);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		die("/proc/self/fd");
-	int n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* What must never change: the stat fields of each outside/ro entry. */
@@ -1076,30 +1065,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ---- */
 
-struct seed {
-	uint8_t b[8192];
-	size_t n;
-};
-
-static void s_bytes(struct seed *s, const void *p, size_t n)
-{
-	if (s->n + n > sizeof(s->b))
-		die("seed too big");
-	memcpy(s->b + s->n, p, n);
-	s->n += n;
-}
-
 /* One record: opcode, flags, refs, cap, then the body a + b. */
 static void rec(struct seed *s, uint32_t op, uint8_t flags, uint8_t node, uint8_t fh,
 		uint8_t aux, uint8_t cap, const void *a, size_t alen, const void *b, size_t blen)
 {
 	uint8_t h[REC_HDR] = { (uint8_t)op, flags, node, fh, aux, cap,
 			       (uint8_t)(alen + blen), (uint8_t)((alen + blen) >> 8) };
-	s_bytes(s, h, sizeof(h));
+	seed_put(s, h, sizeof(h));
 	if (alen)
-		s_bytes(s, a, alen);
+		seed_put(s, a, alen);
 	if (blen)
-		s_bytes(s, b, blen);
+		seed_put(s, b, blen);
 }
 
 /* A request with a name (NUL included) after a fixed struct. */
@@ -1125,15 +1101,6 @@ static void read_(struct seed *s, uint32_t op, uint8_t fh, uint64_t off, uint32_
 {
 	struct fuse_read_in in = { .offset = off, .size = size };
 	rec(s, op, 0, 0, fh, 0, cap, &in, sizeof(in), NULL, 0);
-}
-
-static void seed_file(const char *dir, const char *name, const struct seed *s)
-{
-	char p[PATH_MAX];
-	path_in(p, dir, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f))
-		die(p);
 }
 
 static void write_seeds(const char *dir)

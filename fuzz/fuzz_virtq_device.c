@@ -62,6 +62,7 @@
 #include <linux/virtio_ring.h>
 #include <pier/virtq.h>
 #include "vmm/guest_mem.h"
+#include "fuzz_host.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -596,18 +597,6 @@ static void cleanup(void)
 		nftw(base_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	if (!dir)
-		die("/proc/self/fd");
-	int n = 0;
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
-}
-
 static void write_seeds(const char *dir);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -878,24 +867,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ---- */
 
-struct seed {
-	uint8_t b[4096];
-	size_t n;
-};
-
-static void s_put(struct seed *s, const void *p, size_t n)
-{
-	if (s->n + n > sizeof(s->b))
-		die("seed too big");
-	if (n)
-		memcpy(s->b + s->n, p, n);
-	s->n += n;
-}
-
-static void s8(struct seed *s, uint8_t v) { s_put(s, &v, 1); }
-static void s16(struct seed *s, uint16_t v) { s_put(s, &v, 2); }
-static void s32(struct seed *s, uint32_t v) { s_put(s, &v, 4); }
-static void s64(struct seed *s, uint64_t v) { s_put(s, &v, 8); }
+static void s8(struct seed *s, uint8_t v) { seed_put(s, &v, 1); }
+static void s16(struct seed *s, uint16_t v) { seed_put(s, &v, 2); }
+static void s32(struct seed *s, uint32_t v) { seed_put(s, &v, 4); }
+static void s64(struct seed *s, uint64_t v) { seed_put(s, &v, 8); }
 
 static void s_raw_head(struct seed *s, uint8_t mode, uint8_t log2size, uint32_t da, uint32_t aa,
 		       uint32_t ua)
@@ -983,7 +958,7 @@ static void s_fuse(struct seed *s, uint16_t off, uint32_t opcode, uint64_t nodei
 	s32(s, opcode);
 	s64(s, nodeid);
 	s8(s, plen);
-	s_put(s, p, plen);
+	seed_put(s, p, plen);
 }
 
 static void s_setup(struct seed *s, uint8_t qi, uint8_t log2size, uint32_t da, uint32_t aa,
@@ -995,15 +970,6 @@ static void s_setup(struct seed *s, uint8_t qi, uint8_t log2size, uint32_t da, u
 	s32(s, da);
 	s32(s, aa);
 	s32(s, ua);
-}
-
-static void seed_file(const char *dir, const char *name, const struct seed *s)
-{
-	char p[PATH_MAX];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f))
-		die(p);
 }
 
 static void write_seeds(const char *dir)

@@ -434,10 +434,10 @@ def kvm_for_everyone():
             os.chmod("/dev/kvm", stat.S_IMODE(st.st_mode))
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("machine", targets("pier"))
-def test_unreadable_dir_with_pier_unprivileged(machine):
-    """pier run as nobody: the FUSE server's openat() is refused by the host."""
+@contextlib.contextmanager
+def tree_for_nobody():
+    """(base, root, tmp): a permission tree owned by nobody in a directory
+    nobody can reach, with a TMPDIR of nobody's; removed afterwards."""
     need_root()
     base = tempfile.mkdtemp(prefix="pier-perm-")
     try:
@@ -450,6 +450,16 @@ def test_unreadable_dir_with_pier_unprivileged(machine):
         tmp = os.path.join(base, "tmp")
         os.makedirs(tmp)
         os.chown(tmp, NOBODY, NOBODY)
+        yield base, root, tmp
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_unreadable_dir_with_pier_unprivileged(machine):
+    """pier run as nobody: the FUSE server's openat() is refused by the host."""
+    with tree_for_nobody() as (base, root, tmp):
         with kvm_for_everyone():
             w = stream_pier(tmp, [*vmm_args(machine), "--timeout", "100", "--root", root, "--",
                                   "/bin/faults", "perm", "/data"], user=NOBODY, cwd=base,
@@ -462,8 +472,6 @@ def test_unreadable_dir_with_pier_unprivileged(machine):
             problems.append("locked/ changed")
         assert not problems, show(w, problems)
         assert_nothing_left(w)
-    finally:
-        shutil.rmtree(base)
 
 
 @pytest.mark.timeout(180)
@@ -486,18 +494,7 @@ def test_qemu_unprivileged_fails_clearly(machine):
     """QEMU 7.2's virtiofsd needs root (its lock file under /var/run, its
     namespace sandbox): pier run --vmm qemu as nobody must say so and leave
     nothing behind."""
-    need_root()
-    base = tempfile.mkdtemp(prefix="pier-perm-")
-    try:
-        os.chmod(base, 0o755)
-        for p in (base, PIER, KERNEL):
-            blocked = unreachable_by_others(p)
-            if blocked:
-                pytest.skip(f"{blocked} is not searchable by others: nobody cannot reach {p}")
-        root = perm_tree(base, NOBODY)
-        tmp = os.path.join(base, "tmp")
-        os.makedirs(tmp)
-        os.chown(tmp, NOBODY, NOBODY)
+    with tree_for_nobody() as (base, root, tmp):
         w = stream_pier(tmp, [*vmm_args(machine), "--timeout", "60", "--root", root, "--",
                               "/bin/faults", "perm", "/data"], user=NOBODY, cwd=base, timeout=90)
         if w.rc == 0:
@@ -506,8 +503,6 @@ def test_qemu_unprivileged_fails_clearly(machine):
         assert w.rc == EXIT_VMERROR, show(w)
         assert re.search(r"pier: virtiofsd .* (exited|killed)", w.err), show(w)
         assert_nothing_left(w)
-    finally:
-        shutil.rmtree(base)
 
 
 # --- d. the DAX window exhausted by mappings -----------------------------------
