@@ -34,16 +34,6 @@
 
 static char base[64], ro[96], rw[96], other[96];
 
-static void put_file(const char *dir, const char *name, const char *data)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	close(fd);
-}
-
 /* base/ro (a read-only share), base/rw (a writable one), base/other (not
  * shared), each with a file. */
 static int setup(void **state)
@@ -57,12 +47,12 @@ static int setup(void **state)
 	const char *dirs[] = { ro, rw, other };
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(mkdir(dirs[i], 0755), 0);
-		put_file(dirs[i], "f.txt", CONTENT);
+		scratch_put_file(dirs[i], "f.txt", CONTENT);
 	}
 	char p[160];
 	snprintf(p, sizeof(p), "%s/sub", ro);
 	assert_int_equal(mkdir(p, 0755), 0);
-	put_file(p, "deep.txt", CONTENT);
+	scratch_put_file(p, "deep.txt", CONTENT);
 	return 0;
 }
 
@@ -436,7 +426,7 @@ static void test_directory_moved_out(void **state)
 	snprintf(in, sizeof(in), "%s/mv", rw);
 	snprintf(out, sizeof(out), "%s/mv", other);
 	assert_int_equal(mkdir(in, 0755), 0);
-	put_file(in, "f.txt", CONTENT);
+	scratch_put_file(in, "f.txt", CONTENT);
 	assert_int_equal(pipe(moved_go), 0);
 	assert_int_equal(pipe(moved_done), 0);
 	fflush(NULL);

@@ -162,16 +162,6 @@ static void expect_trapped(const struct outcome *r, const char *call)
 
 /* ---- fixtures ---- */
 
-static void put_file(const char *rel, const char *data)
-{
-	char p[256];
-	snprintf(p, sizeof(p), "%s/%s", tree, rel);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	close(fd);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -179,7 +169,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(base));
 	snprintf(tree, sizeof(tree), "%s/tree", base);
 	assert_int_equal(mkdir(tree, 0755), 0);
-	put_file("f.txt", CONTENT);
+	scratch_put_file(tree, "f.txt", CONTENT);
 	char p[160];
 	snprintf(p, sizeof(p), "%s/sub", tree);
 	assert_int_equal(mkdir(p, 0755), 0);
