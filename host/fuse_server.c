@@ -176,10 +176,12 @@ int fsrv_handle_add(struct fuse_server *s, int fd, uint64_t nodeid, bool dir, bo
 		idx = s->free_handles - 1;
 		s->free_handles = s->handles[idx].next;
 	} else {
+		if (s->n_handles >= s->handle_max)
+			return -ENFILE;
 		if (s->n_handles == s->cap_handles) {
-			if (s->cap_handles >= HANDLE_MAX)
-				return -ENFILE;
 			uint32_t cap = s->cap_handles ? s->cap_handles * 2 : 16;
+			if (cap > s->handle_max)
+				cap = s->handle_max;
 			struct fsrv_handle *nh = realloc(s->handles, cap * sizeof(*nh));
 			if (!nh)
 				return -ENOMEM;
@@ -944,6 +946,7 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 		return NULL;
 	}
 	s->readonly = readonly;
+	s->handle_max = HANDLE_MAX;
 	/* The root is node 1: index 0, generation 0, never forgotten. */
 	int64_t idx = node_add(s, fd, st.st_dev, st.st_ino);
 	if (idx != 0) {
@@ -955,6 +958,12 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 	}
 	s->nodes[0].nlookup = 1;
 	return s;
+}
+
+void fuse_server_limit_handles(struct fuse_server *s, uint32_t max)
+{
+	if (max < s->handle_max)
+		s->handle_max = max;
 }
 
 void fuse_server_free(struct fuse_server *s)

@@ -51,6 +51,11 @@ size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len
 struct dax_map;
 void fuse_server_set_dax(struct fuse_server *s, struct dax_map *d);
 
+/* The server keeps at most 65536 open handles (each holds a host fd);
+ * this lowers that cap, e.g. to stay within a descriptor budget. Beyond
+ * it, OPEN, OPENDIR and CREATE get ENFILE. */
+void fuse_server_limit_handles(struct fuse_server *s, uint32_t max);
+
 /* Closes every fd the server holds. NULL is allowed. */
 void fuse_server_free(struct fuse_server *s);
 

@@ -50,6 +50,7 @@ struct fuse_server {
 	uint32_t buckets[FSRV_HASH_BUCKETS];
 	struct fsrv_handle *handles;
 	uint32_t n_handles, cap_handles, free_handles, live_handles;
+	uint32_t handle_max;  /* open handles at most (HANDLE_MAX unless lowered) */
 	uint64_t bad_requests;
 	struct dax_map *dax;  /* the DAX window, or NULL */
 	char dirbuf[FSRV_DIRBUF_SIZE];
