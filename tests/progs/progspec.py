@@ -120,12 +120,15 @@ class Case:
             problems.append(f"status {status}, expected {self.status}")
         printed = [m.group(1) for m in
                    re.finditer(r"^(?:.*[ \t])?ok (\S+)[ \t\r]*$", out, re.M)]
-        if guest:
+        # Each checkpoint once, in source order, in the guest as natively.
+        if printed != self.ok:
             missing = [n for n in self.ok if n not in printed]
-            if missing:
-                problems.append("missing ok lines: " + ", ".join(missing))
-        elif printed != self.ok:
-            problems.append(f"ok lines {printed}, expected {self.ok}")
+            twice = sorted({n for n in printed if printed.count(n) > 1})
+            extra = [n for n in printed if n not in self.ok]
+            problems.append(f"ok lines {printed}, expected {self.ok}" +
+                            (f"; missing {missing}" if missing else "") +
+                            (f"; more than once {twice}" if twice else "") +
+                            (f"; unknown {extra}" if extra else ""))
         for s in self.out:
             if s not in out:
                 problems.append(f"{s!r} not on stdout")
