@@ -6,7 +6,9 @@
  * it; none may produce the marker. The "race" attempt opens /swap/secret
  * over and over while the host keeps swapping /swap between a directory
  * and a symlink to the outside, and creates, writes and removes a file
- * in /swap in between (the host checks that nothing appeared outside).
+ * in /swap in between. The same ways out are tried for writes: creating,
+ * truncating, appending, mkdir, unlink and rename. The host watches the
+ * outside (inotify, inodes and times) for any trace of a change.
  *
  * Prints "held PATH (how)" per attempt, "ESCAPED PATH" if one worked, and
  * "ok confine" when all held; exits 0 only then.
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *marker;
@@ -46,6 +49,22 @@ static int attempt(const char *path, int quiet)
 	return 0;
 }
 
+/* Tries to change the outside through `path` (create, truncate or append,
+ * as `flags` say); the host watches the outside for any trace of it. */
+static void write_attempt(const char *path, int flags)
+{
+	int fd = open(path, flags, 0644);
+	if (fd < 0) {
+		printf("held %s for writing (%s)\n", path, strerror(errno));
+		return;
+	}
+	ssize_t n = write(fd, "written by the guest\n", 21);
+	close(fd);
+	/* Inside the share (a symlink the guest resolved to a name of its
+	 * own): harmless, and the host's watch says whether it was outside. */
+	printf("wrote %zd bytes to %s\n", n, path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -61,6 +80,28 @@ int main(int argc, char **argv)
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		attempt(paths[i], 0);
+
+	/* Changes through the same ways out. */
+	static const struct { const char *path; int flags; } writes[] = {
+		{ "/../created", O_WRONLY | O_CREAT | O_EXCL },
+		{ "/inner/../../created", O_WRONLY | O_CREAT | O_EXCL },
+		{ "/dir-link/created", O_WRONLY | O_CREAT | O_EXCL },
+		{ "/rel-dir-link/created", O_WRONLY | O_CREAT | O_EXCL },
+		{ "/abs-link", O_WRONLY | O_TRUNC },
+		{ "/rel-link", O_WRONLY | O_APPEND },
+		{ "/dir-link/secret", O_WRONLY | O_APPEND },
+		{ "/inner/deep-link", O_WRONLY | O_TRUNC },
+	};
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		write_attempt(writes[i].path, writes[i].flags);
+	static const char *dirs[] = { "/dir-link/made", "/rel-dir-link/made", "/../made" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		printf("%s %s (%s)\n", mkdir(dirs[i], 0755) ? "held" : "made", dirs[i],
+		       strerror(errno));
+	printf("%s unlink /dir-link/secret (%s)\n", unlink("/dir-link/secret") ? "held" : "did",
+	       strerror(errno));
+	printf("%s rename to /dir-link/moved (%s)\n",
+	       rename("/swap/secret", "/dir-link/moved") ? "held" : "did", strerror(errno));
 
 	/* Climb with chdir(".."), then try relative names. */
 	for (int i = 0; i < 8; i++)

@@ -4,9 +4,11 @@ root, absolute and relative symlinks pointing out, a directory swapped for
 a symlink to the outside while the guest keeps opening (and creating and
 writing) through it, and over-long names. And what a guest can do in a
 writable share: setuid files (SECURITY.md)."""
+import ctypes
 import os
 import re
 import shutil
+import struct
 import threading
 import time
 
@@ -56,11 +58,62 @@ def swapper(share, outside, stop, counter):
         time.sleep(0.0005)
 
 
+class Inotify:
+    """An inotify watch on some directories (libc through ctypes): every
+    event on them, or on what they hold, while it is open. A write that
+    escaped the share and was then unlinked shows here, though the tree
+    looks the same afterwards."""
+    MASK = 0xFFF  # IN_ALL_EVENTS: access, modify, attrib, close, open, moves, create, delete
+
+    def __init__(self, dirs):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.names = {}
+        for d in dirs:
+            wd = self.libc.inotify_add_watch(self.fd, os.fsencode(str(d)), self.MASK)
+            if wd < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {d}")
+            self.names[wd] = str(d)
+
+    def events(self):
+        """[(directory, name, mask)] of the events so far; closes the watch."""
+        found = []
+        try:
+            while True:
+                try:
+                    buf = os.read(self.fd, 65536)
+                except BlockingIOError:
+                    return found
+                off = 0
+                while off < len(buf):
+                    wd, mask, _, n = struct.unpack_from("iIII", buf, off)
+                    name = buf[off + 16:off + 16 + n].rstrip(b"\0").decode(errors="replace")
+                    found.append((self.names.get(wd, "?"), name, mask))
+                    off += 16 + n
+        finally:
+            os.close(self.fd)
+
+
+def outside_state(tmp):
+    """What a write outside the share would change, even if undone: each
+    entry's inode, size, mode and change/modification times."""
+    state = {}
+    for p in (tmp, tmp / "outside", tmp / "outside" / "secret", tmp / "secret"):
+        st = os.lstat(p)
+        state[str(p)] = (st.st_ino, st.st_size, st.st_mode, st.st_nlink,
+                         st.st_mtime_ns, st.st_ctime_ns)
+    return state
+
+
 @pytest.mark.parametrize("machine", TARGETS)
 def test_guest_cannot_escape_the_share(machine, trap):
     tmp, share = trap
     stop = threading.Event()
     swaps = [0]
+    before = outside_state(tmp)
+    watch = Inotify([tmp, tmp / "outside"])
     t = threading.Thread(target=swapper, args=(share, tmp / "outside", stop, swaps))
     t.start()
     try:
@@ -69,6 +122,13 @@ def test_guest_cannot_escape_the_share(machine, trap):
     finally:
         stop.set()
         t.join()
+        events = watch.events()
+    # Nothing outside the share was opened, read, written, created or
+    # removed (the share itself is an entry of tmp: its events are the
+    # servers' own).
+    escaped = [e for e in events if not (e[0] == str(tmp) and e[1] == "share")]
+    assert not escaped, f"events outside the share: {escaped}\n" + r.out
+    assert outside_state(tmp) == before, r.out
     assert "ESCAPED" not in r.out, r.out
     assert MARKER not in r.out.replace(f"/bin/escape {MARKER}", "")
     assert r.rc == 0 and "ok confine" in r.out, r.out + r.err
