@@ -3,7 +3,6 @@ virtiofsd) on both transports and sees exactly what the host sees."""
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -136,7 +135,6 @@ def test_host_changes_seen_after_attr_timeout(machine, tmp_path):
                 break
         else:
             pytest.fail("guest never stat'ed the file:\n" + seen)
-        t0 = time.monotonic()
         f.write_text("a lot longer now")
         rest, _ = p.communicate(timeout=120)
         seen += rest
@@ -146,7 +144,6 @@ def test_host_changes_seen_after_attr_timeout(machine, tmp_path):
     assert m, seen[-2000:]
     assert int(m.group(1)) == len("a lot longer now")
     assert p.returncode == 0
-    assert time.monotonic() - t0 < 60
 
 
 @pytest.mark.parametrize("machine", PRIMARY)
