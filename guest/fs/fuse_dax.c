@@ -208,8 +208,10 @@ int fuse_dax_get_page(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 	uint64_t cs = d->w.chunk_size, in = off & (cs - 1);
 	uint64_t need = size - off < PAGE ? in + (size - off) : in + PAGE;
 	uint32_t c = map_chunk(d, node, fh, size, dax_file_index(&d->w, off), need, write);
-	if (c == DAX_NONE || dax_pin(&d->w, c))
+	if (c == DAX_NONE || dax_pin(&d->w, c)) {
+		d->stats.pages_refused++; /* the caller copies the page instead */
 		return -ENOMEM;
+	}
 	*pa = d->phys + dax_chunk_offset(&d->w, c) + in;
 	d->stats.pages_mapped++;
 	return 0;
@@ -244,11 +246,13 @@ void fuse_dax_report(const struct fuse_dax *d, const char *tag)
 			(unsigned long long)(d->stats.write_bytes >> 10));
 	kprintf("virtiofs '%s': DAX: %llu reads (%llu KiB) from the window, %llu by FUSE_READ; "
 		"%llu setups (%llu failed), %llu ranges removed in %llu requests; %llu hits, "
-		"%llu misses, %llu evictions; %llu pages mapped into the program\n", tag,
+		"%llu misses, %llu evictions; %llu pages mapped into the program, %llu copied "
+		"(no chunk to spare)\n", tag,
 		(unsigned long long)d->stats.reads, (unsigned long long)(d->stats.read_bytes >> 10),
 		(unsigned long long)d->stats.fallbacks, (unsigned long long)d->stats.setups,
 		(unsigned long long)d->stats.setup_errors, (unsigned long long)d->stats.removed,
 		(unsigned long long)d->stats.remove_msgs, (unsigned long long)w->hits,
 		(unsigned long long)w->misses, (unsigned long long)w->evictions,
-		(unsigned long long)d->stats.pages_mapped);
+		(unsigned long long)d->stats.pages_mapped,
+		(unsigned long long)d->stats.pages_refused);
 }

@@ -21,6 +21,7 @@ struct fuse_dax_stats {
 	uint64_t setups, setup_errors;
 	uint64_t remove_msgs, removed; /* REMOVEMAPPING requests, ranges in them */
 	uint64_t pages_mapped;        /* window pages given to program mappings */
+	uint64_t pages_refused;       /* asked for when every chunk was pinned: copied */
 };
 
 struct fuse_dax {
