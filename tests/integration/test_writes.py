@@ -86,6 +86,25 @@ def info_lines(out, seek=True):
     return [ln for ln in lines if ln.startswith("info ") and (seek or not ln.startswith("info seek"))]
 
 
+SEEK_LINE = re.compile(r"info seek (\S+): data 0 hole (\d+) data (\d+)$")
+
+
+def seek_covers(got, want):
+    """What the guest promises for SEEK_DATA/SEEK_HOLE where its DAX window
+    has filled holes (tmpfs allocates a hole's page when the host maps it):
+    the same files, and its data covers native's: its first hole starts no
+    earlier, and data after it starts no later. Problems, as a list."""
+    g = {m.group(1): (int(m.group(2)), int(m.group(3)))
+         for m in map(SEEK_LINE.match, got) if m}
+    w = {m.group(1): (int(m.group(2)), int(m.group(3)))
+         for m in map(SEEK_LINE.match, want) if m}
+    if g.keys() != w.keys() or len(g) != sum(ln.startswith("info seek") for ln in want):
+        return [f"seek lines {got}, native {want}"]
+    return [f"{f}: hole {g[f][0]} data {g[f][1]} does not cover native's hole {w[f][0]} "
+            f"data {w[f][1]}" for f in w
+            if not (g[f][0] >= w[f][0] and (g[f][1] <= w[f][1] or g[f][0] == g[f][1]))]
+
+
 def report(problems, out="", err=""):
     return "\n".join(problems[:60]) + \
         "\n--- console (last 4000 chars) ---\n" + out[-4000:] + \
@@ -129,6 +148,10 @@ def test_writes_like_native(machine, libc, dax, tmp_path):
     sparse = "covers" if filled else "exact"
     assert info_lines(r.out, seek=not filled) == info_lines(nout, seek=not filled), \
         report(["info lines differ from the native run's:", *info_lines(nout)], r.out, r.err)
+    if filled:
+        seeks = [ln for ln in info_lines(r.out) if ln.startswith("info seek")]
+        problems = seek_covers(seeks, [ln for ln in info_lines(nout) if ln.startswith("info seek")])
+        assert not problems, report(problems, r.out, r.err)
     problems = compare_trees(snapshot(scratch), snapshot(native), since=SINCE, sparse=sparse)
     assert not problems, report(["the guest's tree differs from the native run's:", *problems],
                                 r.out, r.err)
@@ -268,7 +291,7 @@ WORKFLOWS = [
 
 # One machine per VMM; pier's pass takes every other workflow.
 @pytest.mark.parametrize("machine,setup,steps",
-                         [p for p in by_target(WORKFLOWS, pier_every=2) if p.values[0] in PRIMARY])
+                         [p for p in by_target(WORKFLOWS, pier_every=2, name="write workflows") if p.values[0] in PRIMARY])
 def test_workflow_like_host(machine, setup, steps, tmp_path):
     guest = host_comparison_root(str(tmp_path / "guest"))
     host = host_comparison_root(str(tmp_path / "host"))
