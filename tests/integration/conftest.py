@@ -3,6 +3,7 @@ build/kernel.elf and look only at what a user would see (console, stderr,
 exit status)."""
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -43,14 +44,47 @@ def targets(*wanted):
     return [t for t in wanted if t in TARGETS]
 
 
-def by_target(cases, pier_every=1):
+# pier's pass samples some case lists (by_target's pier_every). Which share
+# of a list runs rotates with the UTC day, so over pier_every days (a week
+# at most) every case goes through pier's VMM; PIER_SAMPLE=N picks share N
+# instead, PIER_SAMPLE=all runs every case. The terminal summary says which
+# ran.
+SAMPLE_DAY = int(time.time() // 86400)
+SAMPLED = {}  # list name -> (share, every, ids that ran)
+
+
+def _sample_share(every):
+    chosen = os.environ.get("PIER_SAMPLE", "")
+    if chosen == "all":
+        return None
+    return (int(chosen) if chosen else SAMPLE_DAY) % every
+
+
+def by_target(cases, pier_every=1, name=None):
     """pytest params (target, *case) for every chosen target. pier's pass
     runs inside a nested, emulated Linux where each boot costs seconds, so
-    it may take every Nth case only: the guest kernel under test is the same
-    on both VMMs, and each case still goes through pier's VMM and device."""
-    return [pytest.param(t, *c.values, id=f"{c.id}-{t}", marks=c.marks)
-            for t in TARGETS for i, c in enumerate(cases)
-            if t != "pier" or i % pier_every == 0]
+    it may take every Nth case only (a share that rotates, see SAMPLE_DAY):
+    the guest kernel under test is the same on both VMMs, and each case
+    still goes through pier's VMM and device."""
+    share = _sample_share(pier_every) if pier_every > 1 else None
+    params = [pytest.param(t, *c.values, id=f"{c.id}-{t}", marks=c.marks)
+              for t in TARGETS for i, c in enumerate(cases)
+              if t != "pier" or share is None or i % pier_every == share]
+    if pier_every > 1 and "pier" in TARGETS:
+        SAMPLED[name or f"{len(SAMPLED)}"] = (share, pier_every, [
+            p.id for p in params if p.values[0] == "pier"])
+    return params
+
+
+def pytest_terminal_summary(terminalreporter):
+    ran = {r.nodeid.rsplit("[", 1)[-1].rstrip("]")
+           for reports in terminalreporter.stats.values() for r in reports
+           if getattr(r, "nodeid", "").endswith("]")}
+    for name, (share, every, ids) in SAMPLED.items():
+        which = "every case" if share is None else f"share {share} of {every}"
+        terminalreporter.write_line(
+            f"pier sample of {name} ({which}; PIER_SAMPLE=N or all to choose), ran: "
+            + (" ".join(i for i in ids if i in ran) or "none"))
 
 
 def vmm_args(target):

@@ -163,7 +163,7 @@ SCRIPTS = [
 ]
 
 
-@pytest.mark.parametrize("machine,script,writes,cwd", by_target(SCRIPTS, pier_every=4))
+@pytest.mark.parametrize("machine,script,writes,cwd", by_target(SCRIPTS, pier_every=4, name="bash scripts"))
 def test_bash(bashroot, machine, script, writes, cwd):
     root, view = bashroot
     if writes and not view.readonly:

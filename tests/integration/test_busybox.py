@@ -311,7 +311,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("machine,argv,env,cwd,writes", by_target(CASES, pier_every=8))
+@pytest.mark.parametrize("machine,argv,env,cwd,writes", by_target(CASES, pier_every=7, name="busybox cases"))
 def test_busybox(bbroot, machine, argv, env, cwd, writes):
     root, view = bbroot
     if writes and not view.readonly:
