@@ -22,6 +22,9 @@ SCALES = {
 # Where the write workloads write, under the data set's root. The harness
 # empties it before and after every write job; nothing else is ever written.
 SCRATCH = "w"
+# fsbench's result lines ("op") that carry a checksum of the bytes read or
+# written: every configuration must report one, and the same one.
+CHECKED_OPS = ("seq", "rand", "openread", "seqwrite", "randwrite", "create")
 
 
 def _fill(path, size, seed):

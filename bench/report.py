@@ -86,9 +86,9 @@ def _extra(rs):
 
 
 def summarise(recs):
-    """{(workload, config): dict(median, lo, hi, unit, cpu, rss, checks,
-    failed)}; failed lists (pass, error) of the passes that failed, and
-    median is None when all did."""
+    """{(workload, config): dict(median, lo, hi, unit, cpu, rss, failed)};
+    failed lists (pass, error) of the passes that failed, and median is None
+    when all did."""
     groups = {}
     for r in recs:
         groups.setdefault((r["workload"], r["config"]), []).append(r)
@@ -99,7 +99,7 @@ def summarise(recs):
         work = (rs or every)[0]
         if not rs:
             out[key] = {"median": None, "lo": None, "hi": None, "unit": None, "kind": work["kind"],
-                        "level": work["level"], "cpu": None, "rss": 0, "checks": set(),
+                        "level": work["level"], "cpu": None, "rss": 0,
                         "to_program": None, "extra": None, "failed": failed, "passes": len(every)}
             continue
         vals = [metric(r)[0] for r in rs]
@@ -113,7 +113,6 @@ def summarise(recs):
         out[key] = {"median": statistics.median(vals), "lo": min(vals), "hi": max(vals),
                     "unit": metric(rs[0])[1], "kind": work["kind"], "level": work["level"],
                     "cpu": per, "rss": max((r.get("maxrss_kib") or 0) for r in rs) / 1024,
-                    "checks": {r.get("check") for r in rs if r.get("check") is not None},
                     "to_program": statistics.median(
                         [r["timing"]["program"] for r in rs if (r.get("timing") or {}).get("program")]
                         or [0]) or None,
@@ -134,12 +133,107 @@ def fmt(v):
     return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:,.2f}" if v >= 1 else f"{v:.3f}"
 
 
-def mismatches(summ):
-    """Workloads whose data checks differ between configurations."""
-    seen = {}
-    for (work, _), s in summ.items():
-        seen.setdefault(work, set()).update(s["checks"])
-    return sorted(w for w, c in seen.items() if len(c) > 1)
+def _order(key):
+    """Sort key of a (workload, configuration): the report's order."""
+    w, c = key
+    return WORK_ORDER.index(w) if w in WORK_ORDER else 99, list(configs.CONFIGS).index(c)
+
+
+def checked(scale):
+    """The workloads whose result lines carry a checksum."""
+    return {n for j in dataset.workloads(dataset.SCALES[scale]) for n, op, _ in j.records
+            if op in dataset.CHECKED_OPS}
+
+
+def _no_checksum(rs):
+    """Why the passes rs of one job on one configuration do not all carry a
+    checksum, or None."""
+    if not rs:
+        return "no record"
+    failed = sum(1 for r in rs if r.get("error"))
+    if failed:
+        return f"{failed} of {len(rs)} passes failed"
+    blank = sum(1 for r in rs if r.get("check") is None)
+    return f"{blank} of {len(rs)} passes gave no checksum" if blank else None
+
+
+def checksums(recs, scale):
+    """fsbench's checksums of the workloads that have one, over every
+    configuration of the run: (differ, missing), the workloads whose
+    checksums are not all one, and {(workload, configuration): why} for
+    those that did not give one in every pass."""
+    want, cfgs, got = checked(scale), {r["config"] for r in recs}, {}
+    for r in recs:
+        if r["workload"] in want:
+            got.setdefault(r["workload"], {}).setdefault(r["config"], []).append(r)
+    differ = sorted(w for w, by in got.items()
+                    if len({r["check"] for rs in by.values() for r in rs
+                            if r.get("check") is not None}) > 1)
+    missing = {(w, c): _no_checksum(by.get(c, [])) for w, by in got.items() for c in cfgs}
+    return differ, {k: why for k, why in missing.items() if why}
+
+
+def agreement(recs, scale, wrote):
+    """The lines on whether every configuration read (and wrote) the same
+    bytes: claimed only if every pass of every configuration gave every
+    checksum it should and all agree; a job without one is named, not
+    counted as agreeing."""
+    differ, missing = checksums(recs, scale)
+    did = "read and wrote" if wrote else "read"
+    if not differ and not missing:
+        return [f"Every configuration {did} the same bytes (fsbench's checksums agree).", ""]
+    L = []
+    if differ:
+        L += [f"**Checksums differ between configurations or passes for: {', '.join(differ)}.**",
+              ""]
+    if missing:
+        L += [f"**Not every job gave its checksum, so this run does not show that every "
+              f"configuration {did} the same bytes**" +
+              ("" if differ else "; the checksums it has agree") + ". Without one:", "",
+              *[f"- `{c}` {w}: {why}" for (w, c), why in sorted(missing.items(),
+                                                                 key=lambda kv: _order(kv[0]))],
+              ""]
+    return L
+
+
+def host_checks(recs, scale):
+    """The write workloads with a checksum, by whether the host read back
+    what they left: (checked, {workload: why not}). Checked: every pass
+    that did not fail carries the host's checksum (host_check, from
+    bench/run), and it is the job's own."""
+    jobs = {n: j for j in dataset.workloads(dataset.SCALES[scale]) for n, _, _ in j.records}
+    want = checked(scale)
+    ok, why = [], {}
+    for w in (w for w in WRITES if w in want and any(r["workload"] == w for r in recs)):
+        rs = [r for r in recs if r["workload"] == w and not r.get("error")]
+        if not rs:
+            why[w] = "every pass failed"
+        elif all(r.get("host_check") is not None and r["host_check"] == r.get("check")
+                 for r in rs):
+            ok.append(w)
+        elif any(r.get("host_check") not in (None, r.get("check")) for r in rs):
+            why[w] = "the host's checksum differs from the job's own"
+        elif not jobs[w].leaves:
+            why[w] = ("the run that measures it removes its files: only its own read-back, "
+                      "in the guest, checked them")
+        else:
+            why[w] = "not every pass records the host's checksum"
+    return ok, why
+
+
+def host_check_note(recs, scale):
+    """The sentences on what the host checked after the write jobs."""
+    ok, why = host_checks(recs, scale)
+    L = ["Every write job reads back what it wrote after the clock stops, and the host "
+         "then checks that the scratch directory holds exactly what the job leaves."]
+    if ok:
+        L.append(f"The host read back again what {', '.join(ok)} left (`fsbench --verify`; "
+                 "linux-blk: in its ext4 image, which is where its writes land) and found "
+                 "the job's own checksum in every pass that did not fail.")
+    if why:
+        L.append("Not read back on the host: " +
+                 "; ".join(f"{w} ({r})" for w, r in why.items()) + ".")
+    return " ".join(L)
 
 
 def _plot(path, title, ylabel, rows, cols):
@@ -178,9 +272,7 @@ def failures(summ):
     """Markdown lines naming every failed job: configuration, workload,
     passes, and the error of the first."""
     L = []
-    for (w, c), s in sorted(summ.items(), key=lambda kv: (WORK_ORDER.index(kv[0][0])
-                                                          if kv[0][0] in WORK_ORDER else 99,
-                                                          list(configs.CONFIGS).index(kv[0][1]))):
+    for (w, c), s in sorted(summ.items(), key=lambda kv: _order(kv[0])):
         if s["failed"]:
             first = s["failed"][0][1].strip().splitlines()[0]
             L.append(f"- `{c}` {w}: {len(s['failed'])} of {s['passes']} passes failed: {first}")
@@ -205,11 +297,8 @@ def write(out, meta, recs):
          "own VMM, which runs inside a nested Linux here):", ""]
     for c in cfgs:
         L.append(f"- `{c}`: {configs.CONFIGS[c][1]}")
-    bad = mismatches(summ)
     wrote = any(w in WRITES for w in works)
-    L += ["", f"Every configuration read{' and wrote' if wrote else ''} the same bytes "
-          "(fsbench's checksums agree)." if not bad else
-          f"**Checksums differ between configurations for: {', '.join(bad)}.**", ""]
+    L += ["", *agreement(recs, meta["scale"], wrote)]
     failed = failures(summ)
     if failed:
         L += ["**Failed jobs** (no figure; the run went on; `results.json` keeps each one's "
@@ -228,9 +317,8 @@ def write(out, meta, recs):
               "guest it is a round trip to the host), the `alone` column without it; create-4k "
               "is open(O_CREAT|O_EXCL)+write 4 KiB+close per file, unlink-4k one unlink per "
               "file (its host CPU is counted under create-4k: one run measures both), each with "
-              "the directory's mkdir or rmdir beside it. Every write job reads "
-              "back what it wrote after the clock stops, and the harness checks it again on "
-              "the host (linux-blk: in its ext4 image, which is where its writes land).", ""]
+              "the directory's mkdir or rmdir beside it. " + host_check_note(recs, meta["scale"]),
+              ""]
     for w in works:
         rows = [(c, summ[(w, c)]) for c in cfgs if (w, c) in summ]
         unit = next((s["unit"] for _, s in rows if s["unit"]), "")

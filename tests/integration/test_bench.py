@@ -1,9 +1,13 @@
 """Issues 7 and 8: the benchmark harness (bench/run) end to end on its
 tiny scale, so it cannot rot: the data set, the host baseline and a Pier
 configuration, the read and write workloads, the raw results, the report
-with its ratios and its failed jobs, the plots; and fsbench's write
-workloads refusing a file that is not what they wrote."""
+with its ratios (checked against the records) and its failed jobs, the
+plots; and fsbench's write workloads refusing a file that is not what they
+wrote. Issue 15: the report claims only what the records show (every
+checksum present and agreeing, which writes the host read back), tried on
+made-up records, no VM."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,6 +15,10 @@ import sys
 import pytest
 
 from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import dataset  # noqa: E402  (bench/ is not a package)
+import report  # noqa: E402
 
 RUN = os.path.join(ROOT, "bench", "run")
 FSBENCH = os.path.join(ROOT, "build", "bench", "fsbench")
@@ -34,6 +42,24 @@ def by_config(recs, work):
     return {r["config"]: r for r in recs if r["workload"] == work}
 
 
+def rate(r):
+    """What a throughput record measured per second, from its raw counts:
+    MiB, reads, writes, files or entries."""
+    n = r["bytes"] / 2**20 if r["kind"] == "seq" else \
+        r.get("reads") or r.get("writes") or r.get("files") or r.get("entries")
+    return n / r["seconds"]
+
+
+def table_row(md, work, cfg):
+    """The cells of cfg's row in the report's table of work."""
+    table = md.split(f"\n## {work}\n", 1)[1].split("\n## ", 1)[0]
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == cfg:
+            return cells
+    raise AssertionError(f"no {cfg} row under {work}")
+
+
 def test_tiny_run_writes_results_report_and_plots(tiny):
     out, doc = tiny
     recs = doc["records"]
@@ -47,11 +73,20 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
         assert not any(r.get("error") for r in got.values()), (w, got)
         assert got["host"]["seconds"] > 0 and got["pier-qemu-microvm"]["cpu_s"] > 0
         # The same bytes on the host and in the guest.
-        if got["host"].get("check") is not None:
+        if w in report.checked("tiny"):
+            assert got["host"]["check"] is not None, w
             assert got["host"]["check"] == got["pier-qemu-microvm"]["check"], w
     md = (out / "report.md").read_text()
-    assert "| pier-qemu-microvm |" in md and "| host | " in md and "1.00x" in md
-    assert "DAX vs FUSE_READ, sequential | 6.5x" in md
+    # Each figure and ratio in the report is the one the records give.
+    for w in READS + WRITES:
+        got = by_config(recs, w)
+        for cfg, r in got.items():
+            assert math.isfinite(rate(r)) and rate(r) > 0, (w, cfg)
+            shown = float(table_row(md, w, cfg)[1].replace(",", ""))
+            assert math.isclose(shown, rate(r), rel_tol=0.005, abs_tol=0.0005), (w, cfg, shown)
+        ratio = float(table_row(md, w, "pier-qemu-microvm")[3].rstrip("x"))
+        assert abs(ratio - rate(got["pier-qemu-microvm"]) / rate(got["host"])) <= 0.0051, w
+        assert table_row(md, w, "host")[3] == "1.00x", w
     assert "none: the thesis's virtio-fs was read-only" in md
     for png in ("throughput.png", "startup.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
@@ -69,8 +104,15 @@ def test_tiny_run_writes_in_the_guest_as_on_the_host(tiny):
             assert r["seconds"] > 0 and (r.get("bytes") or r.get("files")) > 0, (w, cfg)
         if w != "unlink-4k":
             assert got["host"]["check"] == got["pier-qemu-microvm"]["check"], w
+    # What the host read back after the guest's writes: the guest's bytes.
+    for w in ("seqwrite-big", "randwrite-4k"):
+        for cfg, r in by_config(recs, w).items():
+            assert r["host_check"] == r["check"], (w, cfg)
     md = (out / "report.md").read_text()
-    assert "checksums agree" in md and "Failed jobs" not in md
+    assert "read and wrote the same bytes (fsbench's checksums agree)" in md
+    assert "Failed jobs" not in md
+    assert "The host read back again what seqwrite-big, randwrite-4k left" in md
+    assert "Not read back on the host: create-4k (" in md
     assert (out / "writes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -78,8 +120,6 @@ def test_report_names_a_failed_job_and_goes_on(tiny, tmp_path):
     """A job that failed is a row saying so and a line saying why, and the
     report (plots too) is still written."""
     out, doc = tiny
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import report  # noqa: E402  (bench/ is not a package)
     recs = [dict(r) for r in doc["records"]
             if not (r["workload"] == "seqwrite-big" and r["config"] == "pier-qemu-microvm")]
     recs.append({"config": "pier-qemu-microvm", "level": "host", "workload": "seqwrite-big",
@@ -128,3 +168,119 @@ def test_fsbench_write_checks_refuse_other_bytes(tmp_path):
     assert p.returncode == 0, p.stderr
     ops = [json.loads(ln)["op"] for ln in p.stdout.splitlines()]
     assert ops == ["create", "unlink"] and not d.exists()
+
+
+META = {"date": "2026-01-01T00:00", "scale": "tiny", "repeat": 1, "host": "test", "cpu": "?",
+        "cores": 2, "mem_gib": 1, "kernel": "?", "qemu": "?", "accel_host": "?",
+        "accel_pier": "?", "gcc": "?", "musl": "?"}
+
+
+def made_up():
+    """One pass of every fsbench job on the host and on Pier, as bench/run
+    records it when all goes well: checksums agree, and the host's read-back
+    checksum is on the first record of every job the host verifies."""
+    recs = []
+    for cfg in ("host", "pier-qemu-microvm"):
+        for job in dataset.workloads(dataset.SCALES["tiny"]):
+            for i, (name, op, kind) in enumerate(job.records):
+                r = {"config": cfg, "level": "host", "workload": name, "kind": kind,
+                     "repeat": 0, "cpu_s": 0.5, "maxrss_kib": 2048, "wall_s": 1.0,
+                     "timing": {}, "op": op,
+                     "seconds": 0.25 if cfg == "host" else 0.01 * len(name),
+                     **({"bytes": 1 << 20} if kind == "seq" else
+                        {"writes": 300} if op == "randwrite" else
+                        {"reads": 300} if kind == "rand" else {"files": 20})}
+                if op in dataset.CHECKED_OPS:
+                    r["check"] = sum(map(ord, name))
+                if job.verify and not i:
+                    r["host_check"] = r["check"]
+                recs.append(r)
+    return recs
+
+
+def report_of(tmp_path, recs):
+    return open(report.write(str(tmp_path), META, recs)).read()
+
+
+def one(recs, work, cfg="pier-qemu-microvm"):
+    return next(r for r in recs if r["workload"] == work and r["config"] == cfg)
+
+
+def failed(r, error):
+    """Makes r a failed pass: an error, no checksums."""
+    for k in ("check", "host_check"):
+        r.pop(k, None)
+    r["error"] = error
+
+
+SAME = "Every configuration read and wrote the same bytes (fsbench's checksums agree)."
+GAPS = ("**Not every job gave its checksum, so this run does not show that every "
+        "configuration read and wrote the same bytes**")
+
+
+def test_report_claims_the_same_bytes_when_every_checksum_agrees(tmp_path):
+    md = report_of(tmp_path, made_up())
+    assert SAME in md and GAPS not in md and "differ" not in md
+
+
+@pytest.mark.parametrize("spoil,says", [
+    (lambda recs: failed(one(recs, "seq-big"), "exit 1: fsbench: /big: Input/output error"),
+     "- `pier-qemu-microvm` seq-big: 1 of 1 passes failed"),
+    (lambda recs: one(recs, "openread-4k").pop("check"),
+     "- `pier-qemu-microvm` openread-4k: 1 of 1 passes gave no checksum"),
+    (lambda recs: recs.remove(one(recs, "create-4k")),
+     "- `pier-qemu-microvm` create-4k: no record"),
+], ids=["failed", "no-checksum", "no-record"])
+def test_report_does_not_count_a_job_without_checksum_as_agreeing(tmp_path, spoil, says):
+    """Issue 15: a configuration that failed, or gave no checksum, is named
+    and the report does not claim that every configuration read and wrote
+    the same bytes."""
+    recs = made_up()
+    spoil(recs)
+    md = report_of(tmp_path, recs)
+    assert SAME not in md
+    assert GAPS + "; the checksums it has agree. Without one:" in md
+    assert says in md
+
+
+def test_report_names_checksums_that_differ(tmp_path):
+    recs = made_up()
+    one(recs, "seq-ten")["check"] += 1
+    failed(one(recs, "rand-4k", "host"), "exit 1: fsbench: /ten/f3: short pread")
+    md = report_of(tmp_path, recs)
+    assert SAME not in md and "the checksums it has agree" not in md
+    assert "**Checksums differ between configurations or passes for: seq-ten.**" in md
+    assert "- `host` rand-4k: 1 of 1 passes failed" in md
+
+
+def test_report_says_which_writes_the_host_read_back(tmp_path):
+    """Only the write jobs whose records carry the host's own checksum,
+    equal to the job's, are said to be read back on the host; create-4k,
+    whose files its own run unlinks, is said not to be."""
+    md = report_of(tmp_path, made_up())
+    assert "The host read back again what seqwrite-big, randwrite-4k left" in md
+    assert "Not read back on the host: create-4k (the run that measures it removes its " \
+           "files: only its own read-back, in the guest, checked them)." in md
+
+    recs = made_up()
+    del one(recs, "seqwrite-big")["host_check"]
+    one(recs, "randwrite-4k", "host")["host_check"] += 1
+    md = report_of(tmp_path, recs)
+    assert "The host read back again" not in md
+    assert "seqwrite-big (not every pass records the host's checksum)" in md
+    assert "randwrite-4k (the host's checksum differs from the job's own)" in md
+
+
+def test_report_names_a_failed_host_read_back(tmp_path):
+    """A write whose read-back on the host failed is a failed job, named
+    with the reason, and no longer counts for the same bytes."""
+    recs = made_up()
+    failed(one(recs, "randwrite-4k"), "host read-back: fsbench: /w/randwrite: block at "
+           "8192 is not write 7's")
+    md = report_of(tmp_path, recs)
+    assert "| pier-qemu-microvm (1 of 1 failed) | failed |" in md
+    assert "- `pier-qemu-microvm` randwrite-4k: 1 of 1 passes failed: host read-back: " \
+           "fsbench: /w/randwrite: block at 8192 is not write 7's" in md
+    assert SAME not in md and "- `pier-qemu-microvm` randwrite-4k: 1 of 1 passes failed\n" in md
+    # The pass that did not fail (the host's) was read back.
+    assert "what seqwrite-big, randwrite-4k left" in md and "in every pass that did not fail" in md
