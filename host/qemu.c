@@ -227,6 +227,30 @@ static void drain_control(struct qemu_vm *vm, struct control *ctl, uint64_t star
 		control_feed(ctl, buf, (size_t)n, run_now_ns() - start_ns);
 }
 
+/*
+ * Counts the virtiofsd that died while the program ran. QEMU's exit ends
+ * them too (they leave when their socket closes), and the guest's exit
+ * line is in the FIFO before QEMU exits: reaped first, then the FIFO read,
+ * a virtiofsd that went after the program ended is no failure of its.
+ */
+static void check_fs(struct qemu_vm *vm, struct control *ctl, uint64_t start_ns)
+{
+	int gone[QEMU_MAX_FS], any = 0;
+	for (int i = 0; i < vm->nfs; i++)
+		any |= gone[i] = virtiofsd_reap(&vm->fs[i]);
+	if (!any)
+		return;
+	drain_control(vm, ctl, start_ns);
+	if (ctl->state == CONTROL_EXITED || ctl->state == CONTROL_PANICKED)
+		return;
+	for (int i = 0; i < vm->nfs; i++) {
+		if (gone[i]) {
+			virtiofsd_report_death(&vm->fs[i]);
+			vm->fs_died++;
+		}
+	}
+}
+
 /* Waits for QEMU, reading the control FIFO; returns the wait status. */
 static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_options *o)
 {
@@ -241,8 +265,7 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 		drain_control(vm, ctl, o->start_ns);
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid)
 			break;
-		for (int i = 0; i < vm->nfs; i++)
-			vm->fs_died += virtiofsd_check(&vm->fs[i]);
+		check_fs(vm, ctl, o->start_ns);
 		if (!killed && (got_signal || (deadline && run_now_ns() > deadline))) {
 			kill(vm->pid, SIGKILL);
 			killed = got_signal ? 1 : 2;

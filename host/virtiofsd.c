@@ -289,19 +289,22 @@ static void reap_group(pid_t pgid)
 	}
 }
 
-int virtiofsd_check(struct virtiofsd *v)
+int virtiofsd_reap(struct virtiofsd *v)
 {
-	int status;
-	if (v->pid <= 0 || v->died || waitpid(v->pid, &status, WNOHANG) != v->pid)
+	if (v->pid <= 0 || v->died || waitpid(v->pid, &v->status, WNOHANG) != v->pid)
 		return 0;
 	v->died = 1; /* v->pid stays: it names the group, which may hold its child */
-	if (WIFSIGNALED(status))
+	return 1;
+}
+
+void virtiofsd_report_death(const struct virtiofsd *v)
+{
+	if (WIFSIGNALED(v->status))
 		fprintf(stderr, "pier: virtiofsd for '%s' died while the guest ran (killed by "
-				"signal %d); its requests fail with EIO\n", v->tag, WTERMSIG(status));
+				"signal %d); its requests fail with EIO\n", v->tag, WTERMSIG(v->status));
 	else
 		fprintf(stderr, "pier: virtiofsd for '%s' died while the guest ran (exit status "
-				"%d); its requests fail with EIO\n", v->tag, WEXITSTATUS(status));
-	return 1;
+				"%d); its requests fail with EIO\n", v->tag, WEXITSTATUS(v->status));
 }
 
 void virtiofsd_stop(struct virtiofsd *v)

@@ -27,7 +27,8 @@ struct virtiofsd {
 	char own_log[108];   /* its stderr when log is NULL */
 	const char *errfile; /* log or own_log */
 	pid_t pid;           /* its process group too; 0: not running */
-	int died;            /* it exited while the guest ran (virtiofsd_check) */
+	int died;            /* it exited while the guest ran (virtiofsd_reap) */
+	int status;          /* its wait status, once it died */
 };
 
 /*
@@ -48,10 +49,13 @@ int virtiofsd_start(struct virtiofsd *v, const char *bin, const char *dir, int n
 
 /*
  * Whether virtiofsd exited on its own since it started: 1 the first time it
- * is seen gone (after saying so on stderr), else 0. The guest's requests to
- * it then go unanswered and fail with EIO at the guest's virtio_timeout.
+ * is seen gone (its wait status kept), else 0. The guest's requests to it
+ * then go unanswered and fail with EIO at the guest's virtio_timeout.
  */
-int virtiofsd_check(struct virtiofsd *v);
+int virtiofsd_reap(struct virtiofsd *v);
+
+/* Says on stderr that v died while the guest ran, and how. */
+void virtiofsd_report_death(const struct virtiofsd *v);
 
 /*
  * Stops virtiofsd and everything it started, reaps them, and removes the
