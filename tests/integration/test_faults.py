@@ -42,6 +42,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -184,6 +185,21 @@ def small_tmpfs(path, size="4m"):
     finally:
         if subprocess.run(["umount", str(path)]).returncode:
             subprocess.run(["umount", "-l", str(path)])  # busy: detach at least
+
+
+@contextlib.contextmanager
+def busy_cpus():
+    """One spinning process per CPU while the block runs: a busy machine
+    stretches the races between a VM's end and its helpers' (a virtiofsd
+    leaving after the program's exit was once taken for a dead device)."""
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
 
 
 # --- a. the shared directory fills up -----------------------------------------
@@ -715,40 +731,41 @@ def test_many_vms_at_once(machine, tmp_path, runtmp):
 
     procs, seen, files = [], {}, []
     t0 = time.monotonic()
-    try:
-        for i in range(n):
-            out = open(logs / f"{i}.out", "w+")
-            err = open(logs / f"{i}.err", "w+")
-            files += [out, err]
-            procs.append(subprocess.Popen(
-                [PIER, "run", *vmm_args(machine), "--mem", "64M", "--timeout", "300",
-                 "--root", root, "--", "/bin/faults", "many", "/input", "/out", str(i)],
-                stdout=out, stderr=err, env=dict(os.environ, TMPDIR=runtmp)))
-        while any(p.poll() is None for p in procs):
-            seen.update(descendants_of([p.pid for p in procs], proc_table()))
-            if time.monotonic() - t0 > 330:
-                pytest.fail(f"{sum(p.poll() is None for p in procs)} of {n} still running "
-                            "after 330 s")
-            time.sleep(0.1)
-        elapsed = time.monotonic() - t0
-        problems = []
-        for i, p in enumerate(procs):
-            files[2 * i].seek(0)
-            files[2 * i + 1].seek(0)
-            out, err = files[2 * i].read(), files[2 * i + 1].read()
-            if p.returncode != 0 or f"many {i} {want}" not in out:
-                problems.append(f"VM {i}: status {p.returncode}\n  out: {out[-500:]!r}\n"
-                                f"  err: {err[-500:]!r}")
-            result = os.path.join(root, "out", f"out-{i}")
-            if not os.path.exists(result) or open(result).read() != f"{i} {want}\n":
-                problems.append(f"VM {i}: out/out-{i} missing or wrong")
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        for f in files:
-            f.close()
+    with busy_cpus():
+        try:
+            for i in range(n):
+                out = open(logs / f"{i}.out", "w+")
+                err = open(logs / f"{i}.err", "w+")
+                files += [out, err]
+                procs.append(subprocess.Popen(
+                    [PIER, "run", *vmm_args(machine), "--mem", "64M", "--timeout", "300",
+                     "--root", root, "--", "/bin/faults", "many", "/input", "/out", str(i)],
+                    stdout=out, stderr=err, env=dict(os.environ, TMPDIR=runtmp)))
+            while any(p.poll() is None for p in procs):
+                seen.update(descendants_of([p.pid for p in procs], proc_table()))
+                if time.monotonic() - t0 > 330:
+                    pytest.fail(f"{sum(p.poll() is None for p in procs)} of {n} still running "
+                                "after 330 s")
+                time.sleep(0.1)
+            elapsed = time.monotonic() - t0
+            problems = []
+            for i, p in enumerate(procs):
+                files[2 * i].seek(0)
+                files[2 * i + 1].seek(0)
+                out, err = files[2 * i].read(), files[2 * i + 1].read()
+                if p.returncode != 0 or f"many {i} {want}" not in out:
+                    problems.append(f"VM {i}: status {p.returncode}\n  out: {out[-500:]!r}\n"
+                                    f"  err: {err[-500:]!r}")
+                result = os.path.join(root, "out", f"out-{i}")
+                if not os.path.exists(result) or open(result).read() != f"{i} {want}\n":
+                    problems.append(f"VM {i}: out/out-{i} missing or wrong")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            for f in files:
+                f.close()
     print(f"{n} VMs ({machine}) in {elapsed:.1f} s")
 
     # Leaks: processes, descriptors, temporary files, sockets.

@@ -221,6 +221,24 @@ def test_clean_after_sigint(share, runtmp):
     assert_clean(w)
 
 
+def test_virtiofsd_leaving_after_the_program_is_no_failure(share, tmp_path, runtmp):
+    """QEMU's exit closes virtiofsd's socket and virtiofsd leaves, maybe
+    before pier sees QEMU gone (a loaded machine, a slow QEMU teardown):
+    that is no device dying under the program. A QEMU that lingers a
+    second after its real exit makes the order certain."""
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    qemu = shutil.which("qemu-system-x86_64")
+    lingering = wrappers / "qemu-system-x86_64"
+    lingering.write_text(f'#!/bin/sh\n"{qemu}" "$@"\nrc=$?\nsleep 1\nexit $rc\n')
+    lingering.chmod(0o755)
+    w = run_watched(runtmp, "--root", share, "--",
+                    env={"PATH": f"{wrappers}:{os.environ['PATH']}"})
+    assert w.rc == 0, w.out + w.err
+    assert "died" not in w.err, w.err
+    assert_clean(w)
+
+
 def test_clean_when_qemu_cannot_start(share, runtmp):
     w = run_watched(runtmp, "--root", share, "--", env={"PATH": "/nonexistent"})
     assert w.rc == EXIT_VMERROR
