@@ -21,6 +21,17 @@
  */
 #define PIER_PORT_EXIT 0xf4
 
+/*
+ * QEMU's fw_cfg on x86 (docs/specs/fw_cfg.rst): a 16-bit selector write,
+ * an 8-bit data port, and the DMA address register (big-endian, the high
+ * half at 0x514, writing the low half at 0x518 starts the transfer). The
+ * guest reads pier's argument block there (include/pier/run_args.h);
+ * pier's VMM offers the same ports (host/vmm/fw_cfg.c).
+ */
+#define FW_CFG_PORT_SEL 0x510
+#define FW_CFG_PORT_DATA 0x511
+#define FW_CFG_PORT_DMA 0x514
+
 /* Exit statuses of `pier run` that are not the guest program's own. */
 #define PIER_EXIT_PANIC 125   /* guest kernel panic or fatal exception */
 #define PIER_EXIT_VMERROR 126 /* the VM could not start, or died without a status */
