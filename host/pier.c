@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <pier/ports.h>
+#include <pier/run_args.h>
 #include "run.h"
 #include "virtiofsd.h"
 #include "vmm/vmm.h"
@@ -98,21 +99,15 @@ char *run_build_cmdline(const struct run_options *o)
 	size_t cap = 16;
 	for (int i = 0; i < o->nkopts; i++)
 		cap += strlen(o->kopts[i]) + 3;
-	for (int i = 0; i < o->argc; i++)
-		cap += strlen(o->argv[i]) + 3;
 	char *s = malloc(cap);
 	if (!s)
 		return NULL;
 	size_t n = 0;
-	for (int i = 0; i < o->nkopts + o->argc; i++) {
-		const char *w = i < o->nkopts ? o->kopts[i] : o->argv[i - o->nkopts];
-		if (i == o->nkopts) {
-			memcpy(s + n, "-- ", 3);
-			n += 3;
-		}
+	for (int i = 0; i < o->nkopts; i++) {
+		const char *w = o->kopts[i];
 		if (strchr(w, '"')) {
-			fprintf(stderr, "pier: argument '%s' contains a double quote, which "
-					"the kernel command line cannot carry\n", w);
+			fprintf(stderr, "pier: option '%s' contains a double quote, which the "
+					"kernel command line cannot carry\n", w);
 			free(s);
 			return NULL;
 		}
@@ -123,6 +118,37 @@ char *run_build_cmdline(const struct run_options *o)
 		n--; /* trailing space */
 	s[n] = '\0';
 	return s;
+}
+
+/*
+ * The block with the program's cwd, arguments and environment, which the
+ * guest reads through fw_cfg (args=fw_cfg); nothing without a program.
+ * 0, or pier's status after a message.
+ */
+static int build_args(struct run_options *o)
+{
+	if (!o->argc)
+		return 0;
+	const char *cwd = o->cwd ? o->cwd : "/";
+	int e2big;
+	o->args_len = run_args_size(cwd, o->argc, o->argv, o->envc, o->env, &e2big);
+	if (!o->args_len) {
+		if (e2big)
+			fprintf(stderr, "pier: the program's arguments and environment: Argument list "
+					"too long (E2BIG; Linux's limits: %u bytes a string, %u in all)\n",
+				RUN_ARGS_STRLEN_MAX, RUN_ARGS_TOTAL_MAX);
+		else
+			fprintf(stderr, "pier: --cwd %s: File name too long\n", cwd);
+		return PIER_EXIT_VMERROR;
+	}
+	o->args = malloc(o->args_len);
+	if (!o->args || o->nkopts == RUN_MAX_KOPTS) {
+		fprintf(stderr, "pier: %s\n", o->args ? "too many -o options" : strerror(ENOMEM));
+		return o->args ? 2 : PIER_EXIT_VMERROR;
+	}
+	run_args_write(o->args, cwd, o->argc, o->argv, o->envc, o->env);
+	o->kopts[o->nkopts++] = "args=fw_cfg";
+	return 0;
 }
 
 /* Whether a -o option sets key (as "key" or "key=..."). */
@@ -356,23 +382,34 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		case OPT_TIMING:
 			o->timing = 1;
 			break;
-		case OPT_ENV:
-		case OPT_CWD:
-		case OPT_STRACE: {
-			/* Kernel options for the program: env=K=V, cwd=DIR, strace=1. */
-			if (c == OPT_ENV && !strchr(optarg, '=')) {
+		case OPT_ENV: {
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
 				fprintf(stderr, "pier: --env %s: expected NAME=VALUE\n", optarg);
 				return 2;
 			}
-			char *kopt;
-			if (asprintf(&kopt, "%s=%s", c == OPT_ENV ? "env" : c == OPT_CWD ? "cwd" : "strace",
-				     c == OPT_STRACE ? "1" : optarg) < 0 || o->nkopts == RUN_MAX_KOPTS) {
+			char **env = realloc(o->env, ((size_t)o->envc + 1) * sizeof(*env));
+			if (!env) {
+				perror("pier");
+				return PIER_EXIT_VMERROR;
+			}
+			o->env = env;
+			o->env[o->envc++] = optarg;
+			break;
+		}
+		case OPT_CWD:
+			if (optarg[0] != '/') {
+				fprintf(stderr, "pier: --cwd %s: expected an absolute path\n", optarg);
+				return 2;
+			}
+			o->cwd = optarg;
+			break;
+		case OPT_STRACE:
+			if (o->nkopts == RUN_MAX_KOPTS) {
 				fprintf(stderr, "pier: too many options\n");
 				return 2;
 			}
-			o->kopts[o->nkopts++] = kopt;
+			o->kopts[o->nkopts++] = "strace=1";
 			break;
-		}
 		case OPT_TIMEOUT:
 			o->timeout_s = atoi(optarg);
 			if (o->timeout_s <= 0) {
@@ -423,7 +460,9 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		fprintf(stderr, "pier: --ro needs --root\n");
 		return 2;
 	}
-	return add_rootfs_kopt(o) || add_ro_kopts(o) ? 2 : -1;
+	if (add_rootfs_kopt(o) || add_ro_kopts(o))
+		return 2;
+	return (rc = build_args(o)) ? rc : -1;
 }
 
 static int cmd_run(int argc, char **argv, uint64_t start_ns)

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <pier/ports.h>
+#include <pier/run_args.h>
 #include "accel.h"
 #include "control.h"
 #include "run.h"
@@ -41,6 +42,7 @@ struct qemu_vm {
 	 * sockets. Short enough that DIR/vfsN.sock fits a socket address. */
 	char dir[88];
 	char fifo_in[104], fifo_out[104];
+	char args_file[104];  /* the program's argument block, for fw_cfg; "" if none */
 	int ctl_fd;           /* read end of the control FIFO */
 	pid_t pid;
 	struct virtiofsd fs[QEMU_MAX_FS]; /* the root first, then the shares */
@@ -118,13 +120,32 @@ static void cleanup(struct qemu_vm *vm)
 		free(vm->share_logs[i]);
 	unlink(vm->fifo_in);
 	unlink(vm->fifo_out);
+	if (vm->args_file[0])
+		unlink(vm->args_file);
 	if (vm->dir[0] && rmdir(vm->dir))
 		fprintf(stderr, "pier: cannot remove %s: %s\n", vm->dir, strerror(errno));
 }
 
+/* The argument block as a file in the run directory, for QEMU's fw_cfg. */
+static int write_args(struct qemu_vm *vm, const struct run_options *o)
+{
+	if (!o->args_len)
+		return 0;
+	snprintf(vm->args_file, sizeof(vm->args_file), "%s/args", vm->dir);
+	int fd = open(vm->args_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t w = fd < 0 ? -1 : write(fd, o->args, o->args_len);
+	if (fd < 0 || w != (ssize_t)o->args_len || close(fd)) {
+		fprintf(stderr, "pier: %s: %s\n", vm->args_file, w < 0 ? strerror(errno) : "short write");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
 {
-	char mem[32], chardev[160], machine[64], memobj[96];
+	char mem[32], chardev[160], machine[64], memobj[96], fw_cfg[160];
 	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
 	const char *accel = accel_qemu();
 	int microvm = strcmp(o->machine, "microvm") == 0;
@@ -174,6 +195,12 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "isa-debugcon,iobase=0xe9,chardev=ctl";
 	args[n++] = "-device";
 	args[n++] = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+	if (vm->args_file[0]) {
+		snprintf(fw_cfg, sizeof(fw_cfg), "name=%s,file=%s", RUN_ARGS_FW_CFG_NAME,
+			 vm->args_file);
+		args[n++] = "-fw_cfg";
+		args[n++] = fw_cfg;
+	}
 	if (vm->nfs) {
 		args[n++] = "-object";
 		args[n++] = memobj;
@@ -302,7 +329,7 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: interrupted while starting virtiofsd\n");
 		rc = 128 + (int)got_signal;
 	}
-	if (r || spawn(&vm, o, cmdline))
+	if (r || write_args(&vm, o) || spawn(&vm, o, cmdline))
 		goto out;
 	int status = wait_vm(&vm, &ctl, o);
 	uint64_t end_ns = run_now_ns() - o->start_ns;

@@ -39,13 +39,19 @@ struct run_options {
 	int nkopts;
 	char **argv;           /* program and arguments (after --) */
 	int argc;
+	char **env;            /* --env NAME=VALUE, in order */
+	int envc;
+	const char *cwd;       /* --cwd DIR; NULL: / */
+	void *args;            /* the block the guest reads them from (run_args.h) */
+	size_t args_len;       /* 0: no program */
 	uint64_t start_ns;     /* when pier started, CLOCK_MONOTONIC */
 };
 
 /*
- * Builds the guest kernel command line from the options and arguments.
- * Returns a malloc'd string, or NULL (with a message) when an argument
- * cannot be represented (it contains a double quote).
+ * Builds the guest kernel command line from the kernel options (the
+ * program's arguments travel in o->args). Returns a malloc'd string, or
+ * NULL (with a message) when an option cannot be represented (it contains
+ * a double quote).
  */
 char *run_build_cmdline(const struct run_options *o);
 

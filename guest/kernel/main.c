@@ -20,6 +20,7 @@
 #include "random.h"
 #include "rtc.h"
 #include "../linux/exec.h"
+#include "program_args.h"
 #include "../arch/x86_64/irq.h"
 #include "../drivers/virtio.h"
 #include "../fs/vfs.h"
@@ -82,8 +83,6 @@ static void print_cmdline(void)
 	kprintf("cmdline: %s\n", cmdline_copy);
 	for (int i = 0; i < cmdline.nopts; i++)
 		kprintf("  option %s=%s\n", cmdline.opts[i].key, cmdline.opts[i].value);
-	for (int i = 0; i < cmdline.argc; i++)
-		kprintf("  argv[%d]=%s\n", i, cmdline.argv[i]);
 }
 
 __attribute__((noreturn)) void kmain(uint64_t start_info_pa);
@@ -104,7 +103,8 @@ void kmain(uint64_t start_info_pa)
 	read_cmdline(si);
 	/* With a program to run, the console is its output: the kernel keeps
 	 * quiet unless asked (verbose, strace); warnings go to pier's stderr. */
-	if (cmdline.argc && !cmdline_get(&cmdline, "verbose") && !cmdline_get(&cmdline, "strace"))
+	if (program_args_given(&cmdline) && !cmdline_get(&cmdline, "verbose") &&
+	    !cmdline_get(&cmdline, "strace"))
 		console_set_quiet(1);
 	kprintf("Pier guest kernel %s (x86_64, PVH boot)\n", PIER_VERSION);
 	print_cmdline();
@@ -153,8 +153,11 @@ void kmain(uint64_t start_info_pa)
 		kprintf("fs checks: %d failed\n", failed);
 	kprintf("device interrupts: %llu\n", (unsigned long long)irq_count());
 	int status = opts.exit_status;
-	if (cmdline.argc)
-		status = exec_program(&cmdline, opts.verbose, opts.strace); /* on failure only */
+	if (program_args_given(&cmdline)) {
+		struct run_args args;
+		status = program_args_get(&cmdline, &args) ? 126 :
+			 exec_program(&args, opts.verbose, opts.strace); /* on failure only */
+	}
 	vfs_unmount_all();
 	kprintf("exiting with status %d\n", status);
 	control_exit(status);

@@ -23,8 +23,6 @@
 #define STACK_SIZE (8ULL << 20)
 #define PIE_BASE 0x555555554000ULL /* where Linux puts static PIEs, roughly */
 #define CHUNK (1 << 20)
-#define MAX_ENV 128
-#define MAX_STRINGS (128 * 1024) /* argv + envp bytes, like a small ARG_MAX */
 
 extern __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp);
 
@@ -100,51 +98,42 @@ static int push_bytes(struct stack *st, const void *p, uint64_t len, uint64_t *w
 	return copy_to_user(st->sp, p, len);
 }
 
-static int build_stack(const struct cmdline *cl, const struct elf_plan *plan, uint64_t bias,
+static int build_stack(const struct run_args *a, const struct elf_plan *plan, uint64_t bias,
 		       uint64_t phdr_addr, uint64_t *rsp)
 {
+	if (!phdr_addr) /* the headers are in no segment: AT_PHDR would need a copy */
+		return -ENOEXEC;
 	if (vm_add(USER_TOP - STACK_SIZE, STACK_SIZE, VM_READ | VM_WRITE |
 		   (plan->exec_stack ? VM_EXEC : 0), "stack"))
 		return -ENOMEM;
 	struct stack st = { USER_TOP };
-	uint64_t argv[CMDLINE_MAX_ARGS + 1], envp[MAX_ENV + 1], at;
-	int argc = cl->argc, envc = 0;
-	uint64_t strings = 0;
+	uint32_t argc = a->argc, envc = a->envc;
 	int err = 0;
 	/* execfn, platform and random bytes first, then the argument strings. */
-	uint64_t execfn, platform, random;
-	err |= push_bytes(&st, cl->argv[0], strlen(cl->argv[0]) + 1, &execfn);
+	uint64_t execfn, platform, random, at;
+	err |= push_bytes(&st, a->argv0, strlen(a->argv0) + 1, &execfn);
 	err |= push_bytes(&st, "x86_64", 7, &platform);
 	uint8_t rnd[16];
 	random_bytes(rnd, sizeof(rnd));
 	err |= push_bytes(&st, rnd, sizeof(rnd), &random);
-	for (int i = cl->nopts - 1; i >= 0; i--) {
-		if (strcmp(cl->opts[i].key, "env") != 0)
-			continue;
-		if (envc == MAX_ENV)
-			return -E2BIG;
-		size_t n = strlen(cl->opts[i].value) + 1;
-		strings += n;
-		err |= push_bytes(&st, cl->opts[i].value, n, &envp[envc++]);
-	}
-	/* Options were pushed last-first: put the environment back in order. */
-	for (int i = 0; i < envc / 2; i++) {
-		uint64_t t = envp[i];
-		envp[i] = envp[envc - 1 - i];
-		envp[envc - 1 - i] = t;
-	}
-	for (int i = argc - 1; i >= 0; i--) {
-		size_t n = strlen(cl->argv[i]) + 1;
-		strings += n;
-		err |= push_bytes(&st, cl->argv[i], n, &argv[i]);
-	}
-	if (err)
+	/* The block holds argv then envp, packed, as Linux lays them out on
+	 * the stack: one copy, then a pointer to each string. The block was
+	 * checked: at most 2 MiB of strings and pointers. */
+	const char *end = a->argv0;
+	for (uint32_t i = 0; i < argc + envc; i++)
+		end = run_args_next(end);
+	uint64_t strings;
+	err |= push_bytes(&st, a->argv0, (uint64_t)(end - a->argv0), &strings);
+	/* argv's pointers, NULL, envp's, NULL: zeroed, so the NULLs are there. */
+	uint64_t *ptrs = kzalloc(((uint64_t)argc + envc + 2) * 8);
+	if (!ptrs)
+		return -ENOMEM;
+	const char *s = a->argv0;
+	for (uint32_t i = 0; i < argc + envc; i++, s = run_args_next(s))
+		ptrs[i < argc ? i : i + 1] = strings + (uint64_t)(s - a->argv0);
+	if (err) {
+		kfree(ptrs);
 		return -EFAULT;
-	if (strings > MAX_STRINGS)
-		return -E2BIG;
-	if (!phdr_addr) {
-		/* The headers are not in any segment: AT_PHDR needs a copy. */
-		return -ENOEXEC;
 	}
 	uint32_t id[4];
 	cpuid(1, 0, id);
@@ -162,10 +151,8 @@ static int build_stack(const struct cmdline *cl, const struct elf_plan *plan, ui
 	if (nwords & 1)
 		st.sp -= 8; /* rsp must be 16-byte aligned at the entry point */
 	err |= push_bytes(&st, auxv, sizeof(auxv), &at);
-	envp[envc] = 0;
-	err |= push_bytes(&st, envp, (uint64_t)(envc + 1) * 8, &at);
-	argv[argc] = 0;
-	err |= push_bytes(&st, argv, (uint64_t)(argc + 1) * 8, &at);
+	err |= push_bytes(&st, ptrs, ((uint64_t)argc + envc + 2) * 8, &at); /* argv, envp */
+	kfree(ptrs);
 	uint64_t argc64 = (uint64_t)argc;
 	err |= push_bytes(&st, &argc64, 8, &at);
 	*rsp = st.sp;
@@ -252,18 +239,16 @@ static int load_image(const char *path, struct file *f, struct elf_plan *plan, u
 	return err ? fail(path, strerror_short(err), 126) : 0;
 }
 
-int exec_program(const struct cmdline *cl, int verbose, int strace)
+int exec_program(const struct run_args *a, int verbose, int strace)
 {
-	const char *path = cl->argv[0];
-	const char *cwd = cmdline_get(cl, "cwd");
-	memcpy(proc.cwd, "/", 2);
-	if (cwd) {
-		struct vfs_stat st;
-		if (cwd[0] != '/' || strlen(cwd) >= sizeof(proc.cwd) || vfs_stat(cwd, true, &st) ||
-		    !S_ISDIR(st.mode))
-			return fail(cwd, "cannot use as working directory", 126);
-		memcpy(proc.cwd, cwd, strlen(cwd) + 1);
-	}
+	const char *path = a->argv0, *cwd = a->cwd;
+	struct vfs_stat st;
+	/* "/" is always the working directory one can have, even without a
+	 * root file system (the program then is not found, 127). */
+	if (strlen(cwd) >= sizeof(proc.cwd) ||
+	    (strcmp(cwd, "/") != 0 && (vfs_stat(cwd, true, &st) || !S_ISDIR(st.mode))))
+		return fail(cwd, "cannot use as working directory", 126);
+	memcpy(proc.cwd, cwd, strlen(cwd) + 1);
 	struct file *f;
 	int status = open_program(path, &f);
 	if (status)
@@ -276,7 +261,7 @@ int exec_program(const struct cmdline *cl, int verbose, int strace)
 		return status;
 	proc.brk_start = proc.brk = plan.max_vaddr + bias;
 	uint64_t rsp;
-	int err = build_stack(cl, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
+	int err = build_stack(a, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
 	if (err)
 		return fail(path, strerror_short(err), 126);
 	proc.pid = 1;

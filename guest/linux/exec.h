@@ -6,14 +6,14 @@
 #ifndef GUEST_EXEC_H
 #define GUEST_EXEC_H
 
-#include <pier/cmdline.h>
+#include <pier/run_args.h>
 
 /*
- * Runs cl->argv[0] with cl->argv, env= options as its environment and
- * cwd= as its working directory. Only returns on failure, with the status
+ * Runs a->argv0 with a's arguments and environment, in a->cwd (a checked
+ * block, kernel/program_args.c). Only returns on failure, with the status
  * a shell would give (127: not found, 126: cannot execute) after printing
  * why.
  */
-int exec_program(const struct cmdline *cl, int verbose, int strace);
+int exec_program(const struct run_args *a, int verbose, int strace);
 
 #endif

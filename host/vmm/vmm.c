@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include <pier/ports.h>
+#include <pier/run_args.h>
 #include "boot.h"
 #include "cmos.h"
 #include "landlock.h"
@@ -22,6 +23,7 @@
 #include "serial.h"
 #include "virtio_fs_dev.h"
 #include "vm.h"
+#include "fw_cfg.h"
 #include "vmm.h"
 
 #define VMM_MMIO_BASE 0xd0000000ULL
@@ -35,6 +37,7 @@ struct vmm {
 	struct vcpu cpu;
 	struct serial com1;
 	struct cmos cmos;
+	struct fw_cfg fw_cfg; /* the program's argument block */
 	struct control ctl;
 	struct virtio_fs_dev fs[VMM_MAX_FS];
 	int nfs;
@@ -77,6 +80,8 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 			cmos_write(&v->cmos, port, data[0]);
 		else
 			memset(data, cmos_read(&v->cmos, port), size);
+	} else if (fw_cfg_port(port)) {
+		fw_cfg_io(&v->fw_cfg, port, out, data, size);
 	} else if (port == PIER_PORT_CONTROL && out) {
 		serial_flush(&v->com1); /* keep the guest's output before what it reports */
 		control_feed(&v->ctl, (const char *)data, size, run_now_ns() - v->o->start_ns);
@@ -337,6 +342,10 @@ static int setup(struct vmm *v, bool *no_kvm)
 		cmdline = NULL;
 		goto out;
 	}
+	fw_cfg_init(&v->fw_cfg, &v->vm.mem);
+	if (o->args_len && fw_cfg_add_file(&v->fw_cfg, RUN_ARGS_FW_CFG_NAME, o->args,
+					   (uint32_t)o->args_len))
+		goto out; /* cannot be: the table is empty and the name short */
 	if (boot_write_start_info(&v->vm.mem, cmdline, initrd_gpa, initrd_size))
 		goto out;
 	if (vcpu_create(&v->vm, &v->cpu, 0))

@@ -10,8 +10,7 @@ external commands, pipelines, subshells or command substitution. Here
 strings and small here documents go through a pipe (bash 5.2), large
 ones through a temporary file, which fails alike on both read-only roots.
 Nothing here prints what differs by design ($$, $PPID, $HOSTNAME, times,
-resource limits). The kernel command line cannot carry a double quote,
-so the scripts do without. Every script runs on microvm and on q35."""
+resource limits). Every script runs on microvm and on q35."""
 import os
 
 import pytest

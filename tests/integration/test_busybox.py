@@ -12,8 +12,7 @@ its arguments and nothing runs another program: no pipes between applets,
 no `tr` (standard input only), no `zcat` or `tar -z` (this busybox forks
 a decompressor for them; `gunzip -c` does not), no command substitution
 in `sh -c`. Nothing waits on the terminal either (`rm` gets -f, the `bc`
-script ends in quit). The kernel command line cannot carry a double
-quote, so no argument has one. Time fields that the host changes behind
+script ends in quit). Time fields that the host changes behind
 the guest's back (atime) and st_dev (virtio-fs has its own) are left out;
 inode numbers, mtime and ctime pass through virtiofsd and are compared.
 

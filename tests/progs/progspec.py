@@ -167,7 +167,8 @@ HOST_CASES = [
          out=["fsync_crash: all passed"]),
 ]
 # Programs with a harness of their own, which makes the files they need.
-OWN_HARNESS = {"daxmap": "tests/integration/test_dax.py",
+OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
+               "daxmap": "tests/integration/test_dax.py",
                "faults": "tests/integration/test_faults.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.
