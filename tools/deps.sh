@@ -2,7 +2,7 @@
 # Installs the Debian packages Pier needs when they are missing: with apt-get
 # when run as root, otherwise it prints the apt-get line to run.
 set -eu
-PACKAGES="gcc make binutils libc6-dev qemu-system-x86 musl-tools python3 python3-pytest cpio
+PACKAGES="gcc make binutils libc6-dev linux-libc-dev qemu-system-x86 musl-tools python3 python3-pytest cpio
 libcmocka-dev busybox-static bash-static procps mount util-linux gnuplot-nox e2fsprogs xz-utils
 clang libclang-rt-14-dev python3-pytest-timeout"
 
