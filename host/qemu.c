@@ -134,13 +134,13 @@ static int write_args(struct qemu_vm *vm, const struct run_options *o)
 	snprintf(vm->args_file, sizeof(vm->args_file), "%s/args", vm->dir);
 	int fd = open(vm->args_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	ssize_t w = fd < 0 ? -1 : write(fd, o->args, o->args_len);
-	if (fd < 0 || w != (ssize_t)o->args_len || close(fd)) {
-		fprintf(stderr, "pier: %s: %s\n", vm->args_file, w < 0 ? strerror(errno) : "short write");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return 0;
+	int e = errno;
+	int closed = fd < 0 ? -1 : close(fd);
+	if (w == (ssize_t)o->args_len && closed == 0)
+		return 0;
+	fprintf(stderr, "pier: %s: %s\n", vm->args_file,
+		w < 0 ? strerror(e) : w != (ssize_t)o->args_len ? "short write" : strerror(errno));
+	return -1;
 }
 
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
