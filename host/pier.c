@@ -4,12 +4,14 @@
  *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE]
  *            [--seccomp on|off] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
- *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... -- PROGRAM ARGS...
+ *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... [--env NAME=VALUE]...
+ *            [--env-clear] [-t|--tty] [--cwd DIR] -- PROGRAM ARGS...
  *
  * Exit status: the guest's own status, or PIER_EXIT_PANIC, PIER_EXIT_VMERROR,
  * PIER_EXIT_TIMEOUT (include/pier/ports.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -18,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <pier/ports.h>
 #include <pier/run_args.h>
 #include "run.h"
@@ -53,7 +57,15 @@ static void usage(FILE *f)
 		"  --initrd FILE          load FILE as the initrd (without --root, adds\n"
 		"                         -o rootfs=ramfs)\n"
 		"  -o, --opt KEY=VALUE    kernel option (verbose=1, exit=N, ...)\n"
-		"  --env NAME=VALUE       environment variable for the program (repeatable)\n"
+		"  --env NAME=VALUE       set a variable in the program's environment\n"
+		"                         (repeatable; a name given again keeps its first\n"
+		"                         place and takes the last value)\n"
+		"  --env-clear            start the environment empty (only the --env\n"
+		"                         variables), not from the defaults: PATH,\n"
+		"                         HOSTNAME=pier, HOME (root's, from the root's\n"
+		"                         etc/passwd, else /) and TERM (with a terminal)\n"
+		"  -t, --tty              the program's standard streams are terminals\n"
+		"                         even when pier's are not (and TERM is set)\n"
 		"  --cwd DIR              the program's working directory (default /)\n"
 		"  --strace               print every system call of the program\n"
 		"  --timing               print boot milestones on stderr\n"
@@ -120,6 +132,169 @@ char *run_build_cmdline(const struct run_options *o)
 	return s;
 }
 
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define PASSWD_MAX (1u << 20) /* bytes of the root's etc/passwd read at most */
+
+/*
+ * The root's etc/passwd, NUL-terminated, in *len bytes: at most PASSWD_MAX,
+ * cut after the last whole line when the file is longer. The root is a
+ * directory the user gave, so its etc/passwd (or a directory on the way)
+ * may be a symlink to anywhere on the host: it is resolved as the guest
+ * sees it, inside the root (RESOLVE_IN_ROOT), and only a regular file is
+ * read (O_NONBLOCK: opening a FIFO must not hang pier). NULL when there is
+ * none to read; a message when it is there but cannot be read.
+ */
+static char *read_root_passwd(const char *root, size_t *len)
+{
+	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return NULL; /* check_dir saw it: gone since, and the VMM will say so */
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dfd, "etc/passwd", &how, sizeof(how));
+	int err = errno;
+	close(dfd);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (fd < 0 && err != ENOENT && err != ENOTDIR)
+			fprintf(stderr, "pier: --root %s: etc/passwd: %s (HOME=/)\n", root,
+				strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	/* One byte more than the cap tells a longer file from one of exactly PASSWD_MAX. */
+	char *buf = malloc(PASSWD_MAX + 2);
+	size_t n = 0;
+	ssize_t r = 0;
+	while (buf && n <= PASSWD_MAX && (r = read(fd, buf + n, PASSWD_MAX + 1 - n)) != 0) {
+		if (r < 0 && errno != EINTR)
+			break;
+		n += r > 0 ? (size_t)r : 0;
+	}
+	err = buf ? errno : ENOMEM;
+	close(fd);
+	if (!buf || r < 0) {
+		fprintf(stderr, "pier: --root %s: etc/passwd: %s (HOME=/)\n", root, strerror(err));
+		free(buf);
+		return NULL;
+	}
+	if (n > PASSWD_MAX) { /* a partial last line could yield a cut home */
+		char *nl = memrchr(buf, '\n', PASSWD_MAX);
+		n = nl ? (size_t)(nl - buf) + 1 : 0;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
+ * The home field of the first entry for uid 0 (the guest program runs as
+ * root) in passwd text: name:password:uid:gid:gecos:home:shell. Sets
+ * *home_len; NULL when there is no such entry, or its home is empty or
+ * holds a NUL (which no environment string can carry).
+ */
+static const char *passwd_root_home(const char *text, size_t len, size_t *home_len)
+{
+	for (const char *line = text, *end = text + len; line < end; ) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			eol = end;
+		const char *field[7] = { line };
+		int nf = 1;
+		for (const char *p = line; p < eol && nf < 7; p++)
+			if (*p == ':')
+				field[nf++] = p + 1;
+		if (nf >= 6 && field[3] - field[2] == 2 && field[2][0] == '0') {
+			const char *hend = nf > 6 ? field[6] - 1 : eol;
+			*home_len = (size_t)(hend - field[5]);
+			if (!*home_len || memchr(field[5], '\0', *home_len))
+				return NULL;
+			return field[5];
+		}
+		line = eol + 1;
+	}
+	return NULL;
+}
+
+/* "HOME=..." for the program: root's home in the root's etc/passwd, else "/". */
+static char *default_home(const struct run_options *o)
+{
+	size_t len = 0, hlen = 0;
+	char *passwd = o->root ? read_root_passwd(o->root, &len) : NULL;
+	const char *home = passwd ? passwd_root_home(passwd, len, &hlen) : NULL;
+	char *s;
+	if (!home) {
+		home = "/";
+		hlen = 1;
+	}
+	if (asprintf(&s, "HOME=%.*s", (int)hlen, home) < 0)
+		s = NULL;
+	free(passwd);
+	return s;
+}
+
+/* "TERM=..." when the program has a terminal (pier's own, or --tty), else NULL. */
+static char *default_term(const struct run_options *o, int *err)
+{
+	*err = 0;
+	if (!o->tty && !isatty(0) && !isatty(1) && !isatty(2))
+		return NULL;
+	const char *term = getenv("TERM");
+	char *s;
+	if (asprintf(&s, "TERM=%s", term && *term ? term : "xterm") < 0)
+		return *err = 1, NULL;
+	return s;
+}
+
+/*
+ * Sets NAME=VALUE s in env: a name already there takes the new value in
+ * that entry's place (the last value wins, the first position stays, as
+ * docker's and podman's -e over an image's variables), a new name goes at
+ * the end. env has room for one more.
+ */
+static void env_set(char **env, int *envc, char *s)
+{
+	size_t n = strcspn(s, "=");
+	for (int i = 0; i < *envc; i++)
+		if (strncmp(env[i], s, n) == 0 && env[i][n] == '=') {
+			env[i] = s;
+			return;
+		}
+	env[(*envc)++] = s;
+}
+
+/*
+ * The program's environment, like a container engine's: PATH, HOSTNAME
+ * (the guest's nodename), HOME, TERM (with a terminal), then the --env
+ * variables over them; --env-clear leaves only the latter. 0, or pier's
+ * status after a message. What it allocates lives as long as pier.
+ */
+static int build_env(const struct run_options *o, char ***envp, int *envcp)
+{
+	char **env = malloc(((size_t)o->envc + 4) * sizeof(*env));
+	int envc = 0, err = 0;
+	if (env && !o->env_clear) {
+		env[envc++] = "PATH=" DEFAULT_PATH;
+		env[envc++] = "HOSTNAME=pier";
+		err = !(env[envc++] = default_home(o));
+		char *term = err ? NULL : default_term(o, &err);
+		if (term)
+			env[envc++] = term;
+	}
+	if (!env || err) {
+		fprintf(stderr, "pier: %s\n", strerror(ENOMEM));
+		return PIER_EXIT_VMERROR; /* what was allocated goes with pier */
+	}
+	for (int i = 0; i < o->envc; i++)
+		env_set(env, &envc, o->env[i]);
+	*envp = env;
+	*envcp = envc;
+	return 0;
+}
+
 /*
  * The block with the program's cwd, arguments and environment, which the
  * guest reads through fw_cfg (args=fw_cfg); nothing without a program.
@@ -130,8 +305,11 @@ static int build_args(struct run_options *o)
 	if (!o->argc)
 		return 0;
 	const char *cwd = o->cwd ? o->cwd : "/";
-	int e2big;
-	o->args_len = run_args_size(cwd, o->argc, o->argv, o->envc, o->env, &e2big);
+	char **env;
+	int envc, e2big, rc = build_env(o, &env, &envc);
+	if (rc)
+		return rc;
+	o->args_len = run_args_size(cwd, o->argc, o->argv, envc, env, &e2big);
 	if (!o->args_len) {
 		if (e2big)
 			fprintf(stderr, "pier: the program's arguments and environment: Argument list "
@@ -146,7 +324,7 @@ static int build_args(struct run_options *o)
 		fprintf(stderr, "pier: %s\n", o->args ? "too many -o options" : strerror(ENOMEM));
 		return o->args ? 2 : PIER_EXIT_VMERROR;
 	}
-	run_args_write(o->args, cwd, o->argc, o->argv, o->envc, o->env);
+	run_args_write(o->args, cwd, o->argc, o->argv, envc, env);
 	o->kopts[o->nkopts++] = "args=fw_cfg";
 	return 0;
 }
@@ -300,7 +478,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
-	       OPT_ENV, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP };
+	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
@@ -319,6 +497,8 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "virtiofsd", required_argument, 0, OPT_VIRTIOFSD },
 		{ "virtiofsd-log", required_argument, 0, OPT_VIRTIOFSD_LOG },
 		{ "env", required_argument, 0, OPT_ENV },
+		{ "env-clear", no_argument, 0, OPT_ENV_CLEAR },
+		{ "tty", no_argument, 0, 't' },
 		{ "cwd", required_argument, 0, OPT_CWD },
 		{ "strace", no_argument, 0, OPT_STRACE },
 		{ "help", no_argument, 0, 'h' },
@@ -331,7 +511,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 	int nro = 0;
 	optind = 1;
 	/* "+": stop at the first non-option, so the program's own flags pass through. */
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:ht", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_VMM:
 			o->vmm = optarg;
@@ -396,6 +576,12 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 			o->env[o->envc++] = optarg;
 			break;
 		}
+		case OPT_ENV_CLEAR:
+			o->env_clear = 1;
+			break;
+		case 't':
+			o->tty = 1;
+			break;
 		case OPT_CWD:
 			if (optarg[0] != '/') {
 				fprintf(stderr, "pier: --cwd %s: expected an absolute path\n", optarg);

@@ -39,8 +39,11 @@ struct run_options {
 	int nkopts;
 	char **argv;           /* program and arguments (after --) */
 	int argc;
-	char **env;            /* --env NAME=VALUE, in order */
+	char **env;            /* --env NAME=VALUE, in order (over the defaults) */
 	int envc;
+	int env_clear;         /* --env-clear: no default environment, only --env */
+	int tty;               /* -t/--tty: the program's standard streams are terminals
+	                        * even when pier's are not */
 	const char *cwd;       /* --cwd DIR; NULL: / */
 	void *args;            /* the block the guest reads them from (run_args.h) */
 	size_t args_len;       /* 0: no program */

@@ -4,7 +4,12 @@ newlines, empty strings, words that look like kernel options, every byte
 but NUL), up to Linux's limits (131,072 bytes a string with its NUL, 2 MiB
 of strings and pointers in all); one byte more is refused by pier with
 E2BIG named, status 126, before any VM starts. tests/progs/argdump.c
-prints what it got: lengths, hashes and the bytes in hexadecimal."""
+prints what it got: lengths, hashes and the bytes in hexadecimal.
+
+The environment starts like a container engine's (PATH, HOSTNAME, HOME from
+the root's etc/passwd, TERM with a terminal); --env sets a variable (a name
+given again keeps its first place and takes the last value), --env-clear
+starts empty. The byte-exact cases use --env-clear."""
 import os
 import resource
 import shutil
@@ -50,15 +55,18 @@ def bigger_arg_max():
     resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
 
 
-def run(machine, root, args, env=(), cwd=None):
+def run(machine, root, args, env=(), cwd=None, clear=True, opts=(), host_env=None):
+    """pier with its streams on pipes and /dev/null (no terminal), the
+    host's environment `host_env` (default: the test's)."""
     cmd = [PIER, "run", *vmm_args(machine), "--mem", "128M", "--timeout", "120",
-           "--root", root]
+           "--root", root, *(["--env-clear"] if clear else []), *opts]
     for e in env:
         cmd += [b"--env", e]
     if cwd is not None:
         cmd += [b"--cwd", cwd]
     cmd += ["--", "/bin/argdump", *args]
-    return subprocess.run(cmd, capture_output=True, timeout=300, preexec_fn=bigger_arg_max)
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=300,
+                          preexec_fn=bigger_arg_max, env=host_env)
 
 
 def fnv1a64(s):
@@ -73,9 +81,18 @@ def line(tag, s):
     return b"%s %d %016x %s" % (tag, len(s), fnv1a64(s), s.hex().encode() if len(s) <= 1024 else b"")
 
 
+def merged(env):
+    """--env values as the program gets them: a name given again keeps its
+    first place and takes the last value."""
+    out = {}
+    for e in env:
+        out[e.split(b"=", 1)[0]] = e
+    return list(out.values())
+
+
 def expected(args, env, cwd=b"/"):
     return [line(b"cwd", cwd), b"argc %d" % (len(args) + 1), line(b"arg", b"/bin/argdump"),
-            *(line(b"arg", a) for a in args), *(line(b"env", e) for e in env)]
+            *(line(b"arg", a) for a in args), *(line(b"env", e) for e in merged(env))]
 
 
 def got(out):
@@ -136,3 +153,119 @@ def test_one_byte_more_is_e2big(machine, what, tmp_path):
     assert r.returncode == EXIT_VMERROR, r.stdout[-500:] + r.stderr[-500:]
     assert b"E2BIG" in r.stderr and b"Argument list too long" in r.stderr, r.stderr
     assert b"argc" not in r.stdout  # refused before the program ran
+
+
+DEFAULT_PATH = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ROOT_PASSWD = b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\nroot:x:0:0:root:/root:/bin/sh\n"
+PASSWD_MAX = 1 << 20  # bytes of etc/passwd pier reads at most
+HOST_HOME = b"/host-only-home-d41d8cd9"  # in a passwd outside the root: never used
+
+
+def host_passwd(tmp_path):
+    """A passwd file on the host, outside the root, whose root home is HOST_HOME."""
+    d = tmp_path / "host-etc"
+    d.mkdir()
+    (d / "passwd").write_bytes(b"root:x:0:0:root:" + HOST_HOME + b":/bin/sh\n")
+    return str(d / "passwd")
+
+
+def passwd_in_root(root, tmp_path, kind):
+    """Gives the root an etc/passwd of one kind; returns the HOME expected."""
+    etc = os.path.join(root, "etc")
+    os.makedirs(etc, exist_ok=True)
+    passwd = os.path.join(etc, "passwd")
+    if kind == "root-home":
+        open(passwd, "wb").write(ROOT_PASSWD)
+        return b"/root"
+    if kind == "no-uid-0":
+        open(passwd, "wb").write(b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+                                 b"u:x:1000:1000::/home/u:/bin/sh\n")
+        return b"/"
+    if kind == "none":
+        return b"/"
+    if kind in ("root-at-1MiB", "root-past-1MiB"):
+        # pier reads 1 MiB at most, and only whole lines of it: root's
+        # entry ending at the limit counts, one byte later it does not.
+        last = b"root:x:0:0::/capped:/bin/sh\n"
+        pad = PASSWD_MAX - len(last) + (kind == "root-past-1MiB")
+        comment = b"#" + b"-" * 1000 + b"\n"
+        text = comment * (pad // len(comment))
+        text += b"#" + b"-" * (pad - len(text) - 2) + b"\n" + last
+        assert len(text) == PASSWD_MAX + (kind == "root-past-1MiB")
+        open(passwd, "wb").write(text)
+        return b"/capped" if kind == "root-at-1MiB" else b"/"
+    target = host_passwd(tmp_path)
+    if kind == "symlink-absolute":
+        # Resolved inside the root, the link names root/<target>: that file
+        # is used, the host's never.
+        os.symlink(target, passwd)
+        inside = root + target
+        os.makedirs(os.path.dirname(inside))
+        open(inside, "wb").write(b"root:x:0:0::/in-root-home:/bin/sh\n")
+        return b"/in-root-home"
+    if kind == "symlink-dotdot":
+        # ".." at the root stays at the root: no such file inside it.
+        os.symlink("../" * 40 + target.lstrip("/"), passwd)
+        return b"/"
+    raise ValueError(kind)
+
+
+PASSWD_KINDS = ["root-home", "no-uid-0", "none", "symlink-absolute", "symlink-dotdot",
+                "root-at-1MiB", "root-past-1MiB"]
+
+
+def defaults(home):
+    return [DEFAULT_PATH, b"HOSTNAME=pier", b"HOME=" + home]
+
+
+@pytest.mark.parametrize("kind", PASSWD_KINDS)
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_default_environment(machine, kind, tmp_path):
+    """PATH, HOSTNAME and root's HOME, in that order; no TERM, as pier's
+    streams are no terminal (though the host has a TERM)."""
+    root = make_root(tmp_path)
+    home = passwd_in_root(root, tmp_path, kind)
+    r = run(machine, root, [b"x"], clear=False,
+            host_env=dict(os.environ, TERM="xterm-256color"))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert got(r.stdout) == expected([b"x"], defaults(home)), r.stdout[-3000:]
+    assert HOST_HOME.hex().encode() not in r.stdout
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_env_overrides_defaults(machine, tmp_path):
+    """--env over a default keeps the default's place; new names follow,
+    and the last value given wins."""
+    root = make_root(tmp_path)
+    passwd_in_root(root, tmp_path, "root-home")
+    env = [b"X=1", b"PATH=/opt/bin", b"HOME=/elsewhere", b"X=2", b"Y="]
+    r = run(machine, root, [], env, clear=False)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert got(r.stdout) == expected([], [b"PATH=/opt/bin", b"HOSTNAME=pier",
+                                          b"HOME=/elsewhere", b"X=2", b"Y="]), r.stdout[-3000:]
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_env_clear_leaves_only_env(machine, tmp_path):
+    root = make_root(tmp_path)
+    passwd_in_root(root, tmp_path, "root-home")
+    r = run(machine, root, [], [b"B=2", b"A=1", b"B=3"], opts=["--tty"])
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert got(r.stdout) == expected([], [b"B=3", b"A=1"]), r.stdout[-3000:]
+
+
+@pytest.mark.parametrize("host_term,term", [("vt220", b"vt220"), ("", b"xterm"),
+                                            (None, b"xterm")])
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_tty_sets_term(machine, host_term, term, tmp_path):
+    """With --tty the program has a terminal: TERM is the host's (when set
+    and not empty), else xterm, after the other defaults."""
+    root = make_root(tmp_path)
+    host_env = {k: v for k, v in os.environ.items() if k != "TERM"}
+    if host_term is not None:
+        host_env["TERM"] = host_term
+    for opt in ("--tty", "-t"):
+        r = run(machine, root, [], clear=False, opts=[opt], host_env=host_env)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        assert got(r.stdout) == expected([], defaults(b"/") + [b"TERM=" + term]), \
+            r.stdout[-3000:]
