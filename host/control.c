@@ -42,6 +42,17 @@ static void parse_line(struct control *c, const char *line, uint64_t ns)
 		c->status = (int)v;
 		c->state = CONTROL_EXITED;
 		c->exit_ns = ns;
+	} else if (strncmp(line, "killed ", 7) == 0) {
+		char *end;
+		long v = strtol(line + 7, &end, 10);
+		if (*end || end == line + 7 || v < 1 || v > 64) {
+			c->bad_lines++;
+			return;
+		}
+		c->killed_by = (int)v;
+		c->status = 128 + (int)v;
+		c->state = CONTROL_EXITED;
+		c->exit_ns = ns;
 	} else if (strcmp(line, "panic") == 0) {
 		c->state = CONTROL_PANICKED;
 		c->exit_ns = ns;

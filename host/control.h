@@ -14,7 +14,7 @@
 
 enum control_state {
 	CONTROL_RUNNING,   /* no final line yet */
-	CONTROL_EXITED,    /* "exit N" seen */
+	CONTROL_EXITED,    /* "exit N" or "killed N" seen */
 	CONTROL_PANICKED,  /* "panic" seen */
 };
 
@@ -25,7 +25,8 @@ struct control_milestone {
 
 struct control {
 	enum control_state state;
-	int status; /* valid when CONTROL_EXITED */
+	int status; /* valid when CONTROL_EXITED: 128 + N when killed */
+	int killed_by; /* "killed N": the program died of signal N; 0: it exited */
 	uint64_t exit_ns; /* when the final line arrived */
 	struct control_milestone milestones[CONTROL_MAX_MILESTONES];
 	int nmilestones;

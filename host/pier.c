@@ -27,6 +27,7 @@
 #include <pier/ports.h>
 #include <pier/run_args.h>
 #include "run.h"
+#include "run_signals.h"
 #include "virtiofsd.h"
 #include "vmm/vmm.h"
 
@@ -702,8 +703,19 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 int main(int argc, char **argv)
 {
 	uint64_t start_ns = run_now_ns();
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1, start_ns);
+	/* A closed standard stream would be taken by the first file pier
+	 * opens (and a program's output land in it): /dev/null instead. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			return PIER_EXIT_VMERROR;
+	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+		int rc = cmd_run(argc - 1, argv + 1, start_ns);
+		if (run_killed_by) {
+			fflush(stdout);
+			run_die_of(run_killed_by); /* as the program did */
+		}
+		return rc;
+	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		printf("pier %s\n", PIER_VERSION);
 		return 0;

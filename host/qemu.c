@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,16 +26,29 @@
 #include "accel.h"
 #include "control.h"
 #include "run.h"
+#include "janitor.h"
+#include "run_signals.h"
+#include "stdio_relay.h"
+#include "terminal.h"
 #include "virtiofsd.h"
 
 #define QEMU_MAX_ARGS 96
 #define QEMU_MAX_FS (1 + RUN_MAX_SHARES)
 
+/* The signal that ends the VM (run_signals.h). volatile: start_fs polls
+ * it while virtiofsd starts. */
 static volatile sig_atomic_t got_signal;
+static int wake_pipe[2] = { -1, -1 }; /* a signal ends wait_vm's poll */
 
-static void on_signal(int sig)
+static volatile sig_atomic_t spawned; /* until QEMU runs, a signal ends the run */
+
+static void wake_waiter(int sig)
 {
-	got_signal = sig;
+	if (!spawned)
+		got_signal = sig;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "s", 1) < 0) {
+		/* full: a wakeup is pending anyway */
+	}
 }
 
 struct qemu_vm {
@@ -49,6 +63,8 @@ struct qemu_vm {
 	int nfs;
 	int fs_died;          /* how many of them died while the guest ran */
 	char *share_logs[RUN_MAX_SHARES]; /* --virtiofsd-log FILE.TAG */
+	bool stdio;           /* a program: its stdio on the console ports */
+	struct stdio_relay relay;
 };
 
 static int make_fifos(struct qemu_vm *vm)
@@ -66,6 +82,8 @@ static int make_fifos(struct qemu_vm *vm)
 		vm->dir[0] = '\0';
 		return -1;
 	}
+	if (janitor_start(vm->dir))
+		return -1;
 	/* QEMU's pipe chardev opens PATH.in and PATH.out. */
 	snprintf(vm->fifo_in, sizeof(vm->fifo_in), "%s/ctl.in", vm->dir);
 	snprintf(vm->fifo_out, sizeof(vm->fifo_out), "%s/ctl.out", vm->dir);
@@ -104,6 +122,9 @@ static int start_fs(struct qemu_vm *vm, const struct run_options *o)
 	}
 	for (int i = 0; i < vm->nfs; i++) {
 		int r = virtiofsd_start(&vm->fs[i], o->virtiofsd, vm->dir, i, &got_signal);
+		char pid_file[160];
+		virtiofsd_pid_file(&vm->fs[i], pid_file, sizeof(pid_file));
+		janitor_note(pid_file);
 		if (r)
 			return r;
 	}
@@ -124,6 +145,8 @@ static void cleanup(struct qemu_vm *vm)
 		unlink(vm->args_file);
 	if (vm->dir[0] && rmdir(vm->dir))
 		fprintf(stderr, "pier: cannot remove %s: %s\n", vm->dir, strerror(errno));
+	else
+		janitor_done();
 }
 
 /* The argument block as a file in the run directory, for QEMU's fw_cfg. */
@@ -185,10 +208,14 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	 * programs, change its privileges or use obsolete system calls. */
 	args[n++] = "-sandbox";
 	args[n++] = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
-	args[n++] = "-chardev";
-	args[n++] = "stdio,id=con,signal=off";
-	args[n++] = "-serial";
-	args[n++] = "chardev:con";
+	if (vm->stdio) {
+		stdio_relay_qemu_args(&vm->relay, !microvm, args, &n);
+	} else {
+		args[n++] = "-chardev";
+		args[n++] = "stdio,id=con,signal=off";
+		args[n++] = "-serial";
+		args[n++] = "chardev:con";
+	}
 	args[n++] = "-chardev";
 	args[n++] = chardev;
 	args[n++] = "-device";
@@ -205,7 +232,7 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 		args[n++] = "-object";
 		args[n++] = memobj;
 	}
-	if (vm->nfs && microvm) {
+	if ((vm->nfs || vm->stdio) && microvm) {
 		/* Modern virtio 1.x over MMIO; QEMU defaults to the legacy layout. */
 		args[n++] = "-global";
 		args[n++] = "virtio-mmio.force-legacy=false";
@@ -238,6 +265,17 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 		return -1;
 	}
 	if (vm->pid == 0) {
+		/* Its own process group: the terminal's ^C is the program's, which
+		 * pier passes on; and it goes when pier goes, even by SIGKILL. */
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (vm->stdio) {
+			int null = open("/dev/null", O_RDONLY);
+			if (null >= 0 && null != STDIN_FILENO) {
+				dup2(null, STDIN_FILENO);
+				close(null);
+			}
+		}
 		execvp(args[0], (char **)args);
 		fprintf(stderr, "pier: cannot run %s: %s (install qemu-system-x86)\n", args[0],
 			strerror(errno));
@@ -278,6 +316,28 @@ static void check_fs(struct qemu_vm *vm, struct control *ctl, uint64_t start_ns)
 	}
 }
 
+/* Signals sent to pier: the program's once it runs (run_signals.h). */
+static void pass_signals(struct qemu_vm *vm, const struct control *ctl)
+{
+	uint64_t sigs = run_signals_take();
+	bool running = vm->stdio && ctl->state == CONTROL_RUNNING &&
+		       control_milestone_ns(ctl, "program") >= 0;
+	for (int sig = 1; sigs && sig <= 64; sig++) {
+		if (!(sigs >> (sig - 1) & 1))
+			continue;
+		sigs &= ~(1ULL << (sig - 1));
+		enum run_signal_action a = run_signals_action(sig, running);
+		if (a == RUN_SIGNAL_SUSPEND) {
+			run_suspend(vm->pid);
+			if (running)
+				stdio_relay_signal(&vm->relay, SIGWINCH);
+		} else if (a == RUN_SIGNAL_PASS)
+			stdio_relay_signal(&vm->relay, sig);
+		else if (a == RUN_SIGNAL_END_VM && !got_signal)
+			got_signal = sig;
+	}
+}
+
 /* Waits for QEMU, reading the control FIFO; returns the wait status. */
 static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_options *o)
 {
@@ -285,11 +345,18 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 	uint64_t deadline = o->timeout_s ? run_now_ns() + (uint64_t)o->timeout_s * 1000000000ULL : 0;
 	int status = 0, killed = 0;
 	for (;;) {
-		struct pollfd p[2] = { { vm->ctl_fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		struct pollfd p[3] = { { vm->ctl_fd, POLLIN, 0 }, { wake_pipe[0], POLLIN, 0 },
+				       { pidfd, POLLIN, 0 } };
 		int timeout_ms = pidfd < 0 ? 10 : 100;
-		if (poll(p, pidfd < 0 ? 1 : 2, timeout_ms) < 0 && errno != EINTR)
+		if (poll(p, pidfd < 0 ? 2 : 3, timeout_ms) < 0 && errno != EINTR)
 			break;
+		char junk[64];
+		if (p[1].revents && read(wake_pipe[0], junk, sizeof(junk)) < 0)
+			junk[0] = 0;
 		drain_control(vm, ctl, o->start_ns);
+		pass_signals(vm, ctl);
+		if (run_signals_overdue(run_now_ns()) && !got_signal)
+			got_signal = run_signals_fatal();
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid)
 			break;
 		check_fs(vm, ctl, o->start_ns);
@@ -308,7 +375,7 @@ static int wait_vm(struct qemu_vm *vm, struct control *ctl, const struct run_opt
 
 int qemu_run(const struct run_options *o)
 {
-	struct qemu_vm vm = { .ctl_fd = -1 };
+	struct qemu_vm vm = { .ctl_fd = -1, .stdio = o->args_len != 0 };
 	struct control ctl;
 	control_init(&ctl);
 	ctl.on_log = run_print_guest_log;
@@ -316,9 +383,14 @@ int qemu_run(const struct run_options *o)
 	if (!cmdline)
 		return 2;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		perror("pier: pipe");
+		free(cmdline);
+		return PIER_EXIT_VMERROR;
+	}
+	terminal_init(o->tty);
+	run_signals_install(wake_waiter);
+	spawned = 0;
 
 	int rc = PIER_EXIT_VMERROR;
 	virtiofsd_adopt_orphans();
@@ -329,9 +401,13 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: interrupted while starting virtiofsd\n");
 		rc = 128 + (int)got_signal;
 	}
-	if (r || write_args(&vm, o) || spawn(&vm, o, cmdline))
+	if (r || write_args(&vm, o) || (vm.stdio && stdio_relay_listen(&vm.relay, vm.dir)) ||
+	    spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
 		goto out;
+	spawned = 1;
 	int status = wait_vm(&vm, &ctl, o);
+	if (vm.stdio)
+		stdio_relay_finish(&vm.relay, 5000); /* QEMU is gone: its output is all there */
 	uint64_t end_ns = run_now_ns() - o->start_ns;
 	if (o->timing)
 		run_print_timing(&ctl, NULL, 0, end_ns);
@@ -344,6 +420,7 @@ int qemu_run(const struct run_options *o)
 		rc = 128 + (int)got_signal;
 	} else if (ctl.state == CONTROL_EXITED) {
 		rc = ctl.status;
+		run_killed_by = ctl.killed_by;
 	} else if (ctl.state == CONTROL_PANICKED) {
 		fprintf(stderr, "pier: guest kernel panic (exit status %d)\n", PIER_EXIT_PANIC);
 		rc = PIER_EXIT_PANIC;
@@ -371,7 +448,13 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			ctl.bad_lines);
 out:
+	if (vm.stdio)
+		stdio_relay_finish(&vm.relay, 0);
 	cleanup(&vm);
 	free(cmdline);
+	for (int i = 0; i < 2; i++)
+		if (wake_pipe[i] >= 0)
+			close(wake_pipe[i]);
+	wake_pipe[0] = wake_pipe[1] = -1;
 	return rc;
 }

@@ -73,6 +73,10 @@ void run_print_guest_log(const char *text);
 void run_print_timing(const struct control *ctl, const struct run_milestone *host, int nhost,
 		      uint64_t end_ns);
 
+/* The signal the program died of (0: it exited), set by the VMM run;
+ * pier then dies of it too, after cleaning up (run_signals.h). */
+extern int run_killed_by;
+
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t run_now_ns(void);
 

@@ -36,3 +36,5 @@ void run_print_timing(const struct control *ctl, const struct run_milestone *hos
 		fprintf(stderr, "  %-12s %10.3f ms\n", "guest-exit", ctl->exit_ns / 1e6);
 	fprintf(stderr, "  %-12s %10.3f ms\n", "vmm-exit", end_ns / 1e6);
 }
+
+int run_killed_by;

@@ -319,11 +319,17 @@ void virtiofsd_stop(struct virtiofsd *v)
 		rmdir(v->view);
 	if (!v->log)
 		unlink(v->own_log);
-	char lock[160] = "/var/run/virtiofsd/";
-	size_t n = strlen(lock);
-	for (const char *p = v->sock; *p && n < sizeof(lock) - 5; p++)
-		lock[n++] = *p == '/' ? '.' : *p;
-	memcpy(lock + n, ".pid", 5);
+	char lock[160];
+	virtiofsd_pid_file(v, lock, sizeof(lock));
 	unlink(lock);
 	v->sock[0] = '\0';
+}
+
+void virtiofsd_pid_file(const struct virtiofsd *v, char *buf, size_t size)
+{
+	/* virtiofsd's own naming: its socket path with '/' made '.'. */
+	size_t n = (size_t)snprintf(buf, size, "/var/run/virtiofsd/");
+	for (const char *p = v->sock; *p && n + 5 < size; p++)
+		buf[n++] = *p == '/' ? '.' : *p;
+	memcpy(buf + n, ".pid", 5);
 }

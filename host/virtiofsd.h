@@ -57,6 +57,9 @@ int virtiofsd_reap(struct virtiofsd *v);
 /* Says on stderr that v died while the guest ran, and how. */
 void virtiofsd_report_death(const struct virtiofsd *v);
 
+/* The pid file virtiofsd keeps for v (size: 160 is enough). */
+void virtiofsd_pid_file(const struct virtiofsd *v, char *buf, size_t size);
+
 /*
  * Stops virtiofsd and everything it started, reaps them, and removes the
  * files it left. Safe to call on an instance that never started.

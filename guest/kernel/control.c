@@ -62,3 +62,12 @@ void control_exit_panic(void)
 	outl(PIER_PORT_EXIT, PIER_EXIT_PANIC);
 	cpu_halt_forever();
 }
+
+void control_exit_signal(int sig)
+{
+	char buf[32];
+	fmt_snprintf(buf, sizeof(buf), "killed %d", sig & 0x7f);
+	control_line(buf);
+	outl(PIER_PORT_EXIT, (uint32_t)(128 + sig) & 0x7f);
+	cpu_halt_forever();
+}

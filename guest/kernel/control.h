@@ -13,6 +13,8 @@ __attribute__((noreturn)) void control_exit(int status);
 
 /* Ends the VM with PIER_EXIT_PANIC, flagged as a panic. */
 __attribute__((noreturn)) void control_exit_panic(void);
+/* Ends the VM reporting that the program was killed by signal sig. */
+__attribute__((noreturn)) void control_exit_signal(int sig);
 
 /*
  * A kernel warning: on the console normally, but while a program owns the

@@ -23,6 +23,7 @@
 #include "program_args.h"
 #include "../arch/x86_64/irq.h"
 #include "../drivers/virtio.h"
+#include "../drivers/virtio_console.h"
 #include "../fs/vfs.h"
 #include "panic.h"
 #include "platform.h"
@@ -137,6 +138,7 @@ void kmain(uint64_t start_info_pa)
 	virtio_mmio_probe_all(&cmdline);
 	if (crash_late)
 		options_crash(opts.crash);
+	vcon_init(); /* the program's stdio, when pier's console device is there */
 	vfs_uid = opts.uid;
 	vfs_gid = opts.gid;
 	vfs_dcache_max = (uint64_t)opts.dcache_max;

@@ -11,6 +11,7 @@
 #include "../arch/x86_64/cpu.h"
 #include "../fs/vfs.h"
 #include "../kernel/console.h"
+#include "stdio.h"
 #include "../kernel/control.h"
 #include "../kernel/random.h"
 #include "../mm/mm.h"
@@ -268,7 +269,7 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	proc.altstack[1] = 2; /* ss_flags = SS_DISABLE: no alternate signal stack */
 	proc.umask = 022;
 	proc.strace = strace;
-	process_init_stdio();
+	stdio_init();
 	syscall_init();
 	control_milestone("program");
 	if (!verbose && !strace)

@@ -58,7 +58,7 @@ void user_fault(struct trap_frame *f)
 		kwarn("  at the %s of 0x%llx, rip 0x%llx: give the VM more with --mem\n",
 		      f->error & PF_WRITE ? "write" : "read", (unsigned long long)addr,
 		      (unsigned long long)f->rip);
-		process_exit(128 + SIGKILL);
+		process_exit_signal(SIGKILL);
 	}
 	int sig = why == -ENXIO ? SIGBUS : signal_for(f->vector); /* past a mapped file's end */
 	if (f->vector == 14)
@@ -68,5 +68,5 @@ void user_fault(struct trap_frame *f)
 	else
 		kwarn("program killed by %s (exception %llu) at rip 0x%llx\n", signame(sig),
 		      (unsigned long long)f->vector, (unsigned long long)f->rip);
-	process_exit(128 + sig);
+	process_exit_signal(sig);
 }

@@ -67,15 +67,6 @@ int fd_close(int fd)
 	return 0;
 }
 
-void process_init_stdio(void)
-{
-	for (int fd = 0; fd < 3; fd++) {
-		struct ofile *of = ofile_new(OF_CONSOLE);
-		of->flags = fd == 0 ? O_RDONLY : O_WRONLY;
-		fd_install(of, fd, false);
-	}
-}
-
 int path_join(char *out, const char *base, const char *rel)
 {
 	size_t n = strlen(base), r = strlen(rel);

@@ -22,6 +22,7 @@ struct ofile {
 	uint32_t flags;           /* O_* status flags */
 	struct file *file;        /* OF_FILE */
 	struct pipe *pipe;        /* OF_PIPE_* */
+	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr */
 	char *path;               /* absolute path it was opened by, for *at() */
 };
 
@@ -61,7 +62,5 @@ int user_path_at(int dirfd, uint64_t upath, char *out);
 /* open(2) at dirfd: returns the new descriptor or -errno. */
 int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode);
 
-/* Sets up stdin, stdout and stderr on the console. */
-void process_init_stdio(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include <pier/errno.h>
 #include <pier/string.h>
 #include "../kernel/console.h"
+#include "stdio.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "pipe.h"
@@ -73,7 +74,7 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 	case OF_CONSOLE:
 		if ((of->flags & O_ACCMODE) == O_WRONLY)
 			return -EBADF;
-		return (int64_t)console_read((char *)ubuf, len);
+		return stdio_read(of, (void *)ubuf, len);
 	case OF_PIPE_READ:
 		return pipe_read(of->pipe, (char *)ubuf, len);
 	case OF_PIPE_WRITE:
@@ -135,8 +136,7 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 	case OF_CONSOLE:
 		if ((of->flags & O_ACCMODE) == O_RDONLY)
 			return -EBADF;
-		console_write_raw((const char *)ubuf, len);
-		return (int64_t)len;
+		return stdio_write(of, (const void *)ubuf, len);
 	case OF_PIPE_WRITE:
 		return pipe_write(of->pipe, (const char *)ubuf, len);
 	case OF_PIPE_READ:
@@ -867,7 +867,7 @@ static int64_t copy_through(struct ofile *in, int64_t *in_off, struct ofile *out
 	int64_t w = n;
 	if (n > 0) {
 		if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
-			console_write_raw(buf, (size_t)n);
+			w = stdio_write(out, buf, (uint64_t)n);
 		else if (out->kind == OF_PIPE_WRITE)
 			w = pipe_write(out->pipe, buf, (uint64_t)n);
 		else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file))

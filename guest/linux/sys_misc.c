@@ -15,6 +15,7 @@
 #include <pier/errno.h>
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/irq.h"
 #include "../kernel/console.h"
 #include "../kernel/control.h"
 #include "../kernel/random.h"
@@ -24,6 +25,8 @@
 #include "../mm/vm.h"
 #include "pipe.h"
 #include "process.h"
+#include "signal.h"
+#include "stdio.h"
 #include "syscall.h"
 
 #define ARCH_SET_GS 0x1001
@@ -167,12 +170,36 @@ SYS(time)
 	return t;
 }
 
-/* Waits ns nanoseconds: nothing else can run, so spin on the clock. */
-static void sleep_ns(uint64_t ns)
+/*
+ * Waits ns nanoseconds (~0: for ever) or until a signal comes: 0 or
+ * -EINTR. Nothing else can run: long waits halt (an interrupt, or the
+ * timer within about 100 ms, ends the halt), the last stretch spins.
+ */
+static int64_t sleep_ns(uint64_t ns)
 {
-	uint64_t end = time_ns() + ns;
-	while (time_ns() < end)
-		cpu_relax();
+	uint64_t start = time_ns();
+	uint64_t end = ns > ~0ULL - start ? ~0ULL : start + ns;
+	for (;;) {
+		if (signal_interrupts())
+			return -EINTR;
+		uint64_t now = time_ns();
+		if (now >= end)
+			return 0;
+		if (end - now > 150000000ULL)
+			irq_wait();
+		else
+			cpu_relax();
+	}
+}
+
+/* After an interrupted sleep that was to end at `end`: what was left. */
+static int64_t sleep_left(uint64_t urem, uint64_t end)
+{
+	uint64_t now = time_ns(), left = end > now ? end - now : 0;
+	struct __kernel_timespec ts = { (long long)(left / NS), (long long)(left % NS) };
+	if (urem && copy_to_user(urem, &ts, sizeof(ts)))
+		return -EFAULT;
+	return -EINTR;
 }
 
 static int64_t read_timespec(uint64_t uts, uint64_t *ns)
@@ -192,8 +219,8 @@ SYS(nanosleep)
 	int64_t err = read_timespec(a0, &ns);
 	if (err)
 		return err;
-	sleep_ns(ns);
-	return 0;
+	uint64_t end = time_ns() + ns;
+	return sleep_ns(ns) ? sleep_left(a1, end) : 0;
 }
 
 SYS(clock_nanosleep)
@@ -206,8 +233,33 @@ SYS(clock_nanosleep)
 		return err;
 	if (a1 & 1) /* TIMER_ABSTIME */
 		ns = ns > now ? ns - now : 0;
-	sleep_ns(ns);
-	return 0;
+	uint64_t end = time_ns() + ns;
+	if (sleep_ns(ns) == 0)
+		return 0;
+	return a1 & 1 ? -EINTR : sleep_left(a3, end);
+}
+
+SYS(pause)
+{
+	sleep_ns(~0ULL);
+	return -EINTR;
+}
+
+SYS(rt_sigsuspend)
+{
+	uint64_t set;
+	if (a1 != 8)
+		return -EINVAL;
+	if (copy_from_user(&set, a0, sizeof(set)))
+		return -EFAULT;
+	signal_suspend(set);
+	sleep_ns(~0ULL);
+	return -EINTR;
+}
+
+SYS(rt_sigreturn)
+{
+	return signal_return(syscall_current);
 }
 
 SYS(getrandom)
@@ -277,8 +329,7 @@ SYS(futex)
 		/* No other thread can ever change it: only a timeout ends this. */
 		uint64_t ns;
 		if (a3 && read_timespec(a3, &ns) == 0 && op == FUTEX_WAIT) {
-			sleep_ns(ns);
-			return -ETIMEDOUT;
+			return sleep_ns(ns) ? -EINTR : -ETIMEDOUT;
 		}
 		return -EDEADLK;
 	}
@@ -351,25 +402,7 @@ SYS(ioctl)
 		return -EBADF;
 	if (of->kind != OF_CONSOLE)
 		return -ENOTTY;
-	switch (a1) {
-	case TCGETS: {
-		struct termios t;
-		memset(&t, 0, sizeof(t));
-		t.c_iflag = ICRNL;
-		t.c_oflag = OPOST | ONLCR;
-		t.c_cflag = B115200 | CS8 | CREAD;
-		t.c_lflag = ISIG | ICANON | ECHO | ECHOE;
-		return copy_to_user(a2, &t, sizeof(t));
-	}
-	case TCSETS: case TCSETSW: case TCSETSF:
-		return 0; /* accepted; the console has no modes to change */
-	case TIOCGWINSZ: {
-		struct winsize w = { .ws_row = 24, .ws_col = 80 };
-		return copy_to_user(a2, &w, sizeof(w));
-	}
-	default:
-		return -ENOTTY;
-	}
+	return stdio_ioctl(of, a1, a2);
 }
 
 static short poll_one(int fd, short events)
@@ -380,9 +413,7 @@ static short poll_one(int fd, short events)
 	short r = 0;
 	switch (of->kind) {
 	case OF_CONSOLE:
-		r = POLLOUT;
-		if (console_readable())
-			r |= POLLIN;
+		r = stdio_poll(of);
 		break;
 	case OF_PIPE_READ:
 		r = of->pipe->len ? POLLIN : of->pipe->writers ? 0 : POLLHUP;
@@ -468,31 +499,14 @@ SYS(rt_sigpending)
 	return copy_to_user(a0, &none, sizeof(none));
 }
 
-/*
- * Signals to ourselves. Handlers are recorded but never run (no signal
- * delivery yet): signal 0 probes, an ignored signal is dropped, a signal
- * whose default action ends the program ends it as Linux would; one with
- * a handler is refused with ENOSYS and a warning, rather than lost.
- */
+/* Signals to ourselves: pending until this call returns (signal.h). */
 static int64_t signal_self(uint64_t sig)
 {
 	if (sig > 64)
 		return -EINVAL;
-	if (sig == 0)
-		return 0;
-	uint64_t handler = proc.sigactions[sig][0];
-	if (handler == 1) /* SIG_IGN */
-		return 0;
-	bool ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
-	if (handler == 0) {
-		if (ignored_by_default)
-			return 0;
-		kwarn("program killed by signal %llu (sent to itself)\n", (unsigned long long)sig);
-		process_exit(128 + (int)sig);
-	}
-	kwarn("signal %llu has a handler, but signal delivery is not supported\n",
-	      (unsigned long long)sig);
-	return -ENOSYS;
+	if (sig != 0)
+		signal_post((int)sig);
+	return 0;
 }
 
 SYS(kill)

@@ -12,6 +12,8 @@
 #include "process.h"
 #include "syscall.h"
 #include "../kernel/platform.h"
+#include "../drivers/virtio_console.h"
+#include "signal.h"
 
 #define SYSCALL_STACK_SIZE (64 * 1024)
 
@@ -37,8 +39,11 @@ void syscall_init(void)
 	write_cr4(read_cr4() | (1ULL << 9) | (1ULL << 10));    /* OSFXSR, OSXMMEXCPT */
 }
 
+struct syscall_frame *syscall_current;
+
 int64_t syscall_dispatch(struct syscall_frame *f)
 {
+	syscall_current = f;
 	uint64_t nr = f->nr;
 	platform_note_syscall_cpl((int)(f->cs & 3));
 	syscall_fn fn = nr < SYSCALL_MAX ? syscall_table[nr] : NULL;
@@ -62,14 +67,27 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 			(unsigned long long)f->rsi, (unsigned long long)f->rdx,
 			(unsigned long long)f->r10, (unsigned long long)f->r8,
 			(unsigned long long)f->r9, (long long)r);
-	return r;
+	return signal_deliver(f, r);
 }
 
-void process_exit(int status)
+/* Closes everything and lets the host take the last output. */
+static void process_end(void)
 {
 	for (int fd = 0; fd < MAX_FDS; fd++)
 		if (proc.fds[fd])
 			fd_close(fd);
+	vcon_flush();
 	vfs_unmount_all();
+}
+
+void process_exit(int status)
+{
+	process_end();
 	control_exit(status & 0xff);
+}
+
+void process_exit_signal(int sig)
+{
+	process_end();
+	control_exit_signal(sig);
 }

@@ -9,7 +9,7 @@
 
 /* As pushed by syscall_entry, lowest address first. */
 struct syscall_frame {
-	uint64_t rbp, r9, r8, r10, rdx, rsi, rdi, nr, cs, rflags, rip, rsp;
+	uint64_t r15, r14, r13, r12, rbx, rbp, r9, r8, r10, rdx, rsi, rdi, nr, cs, rflags, rip, rsp;
 };
 
 typedef int64_t (*syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -24,8 +24,14 @@ void syscall_init(void);
 
 int64_t syscall_dispatch(struct syscall_frame *f);
 
+/* The frame of the system call being served (rt_sigreturn rewrites it). */
+extern struct syscall_frame *syscall_current;
+
 /* Ends the program with status (0-255) after unmounting file systems. */
 __attribute__((noreturn)) void process_exit(int status);
+/* Ends the program as killed by sig: the status a shell sees is 128 + sig,
+ * and pier's own process dies of sig too. */
+__attribute__((noreturn)) void process_exit_signal(int sig);
 
 /* Handler definitions: SYS(read) { ... } with arguments a0..a5. */
 #define SYS(name)                                                                       \

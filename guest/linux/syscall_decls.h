@@ -120,3 +120,6 @@ SYS(wait4);
 SYS(socket);
 SYS(getpeername);
 SYS(sendfile);
+SYS(pause);
+SYS(rt_sigsuspend);
+SYS(rt_sigreturn);

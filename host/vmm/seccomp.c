@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,14 +73,17 @@ static const int allowed[] = {
 	 * start_thread) when TSYNC gives it the filter; each affects only
 	 * the calling thread. */
 	__NR_rseq, __NR_set_robust_list, __NR_rt_sigprocmask,
-	/* Device threads end at teardown; then the process. */
-	__NR_exit, __NR_exit_group,
+	/* Device threads end at teardown; then the process, which may die
+	 * of the signal the program died of (raise: tgkill, checked below). */
+	__NR_exit, __NR_exit_group, __NR_getpid, __NR_gettid, __NR_rt_sigaction,
 };
 
 /* ioctl requests (the low 32 bits: the kernel takes cmd as unsigned int). */
 static const uint32_t allowed_ioctls[] = {
 	KVM_RUN,
 	KVM_GET_REGS, KVM_GET_SREGS, /* where the guest was, for a failure's message */
+	/* The console device: the program's terminal modes, its size. */
+	TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 };
 
 struct prog {
@@ -137,6 +141,12 @@ static void build(struct prog *p, long also_forbid)
 		emit(p, RET(SECCOMP_RET_TRAP));
 		emit(p, RET(SECCOMP_RET_ALLOW));
 	}
+	/* tgkill: to this process only (raise()); the accumulator is lost. */
+	emit(p, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tgkill, 0, 4));
+	emit(p, LOAD(ARG_LOW(0)));
+	emit(p, IF_NE((uint32_t)getpid()));
+	emit(p, RET(SECCOMP_RET_TRAP));
+	emit(p, RET(SECCOMP_RET_ALLOW));
 	for (unsigned i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		emit(p, IF_EQ((uint32_t)allowed[i]));
 		emit(p, RET(SECCOMP_RET_ALLOW));

@@ -21,7 +21,10 @@
 #include "landlock.h"
 #include "seccomp.h"
 #include "serial.h"
+#include "virtio_console_dev.h"
 #include "virtio_fs_dev.h"
+#include "../run_signals.h"
+#include "../terminal.h"
 #include "vm.h"
 #include "fw_cfg.h"
 #include "vmm.h"
@@ -29,6 +32,9 @@
 #define VMM_MMIO_BASE 0xd0000000ULL
 #define VMM_GSI_BASE 16
 #define VMM_MAX_FS 8          /* I/O APIC inputs 16-23 */
+/* The console, after the shares' slots; an ISA input nothing else uses. */
+#define VMM_CONSOLE_BASE (VMM_MMIO_BASE + VMM_MAX_FS * VIRTIO_MMIO_SIZE)
+#define VMM_CONSOLE_GSI 5
 #define VMM_DAX_ALIGN (1ULL << 30)
 
 struct vmm {
@@ -41,23 +47,69 @@ struct vmm {
 	struct control ctl;
 	struct virtio_fs_dev fs[VMM_MAX_FS];
 	int nfs;
+	struct virtio_console_dev con; /* the program's stdio; con.started: there */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
 	int nhost_ms;
 };
 
-static volatile sig_atomic_t got_signal, timed_out;
+static int timed_out;
+static volatile sig_atomic_t alarm_rang;
+static int got_signal; /* the signal that ended the VM */
 static struct kvm_run *volatile signal_run; /* to make KVM_RUN return at once */
 
-static void on_signal(int sig)
+static void wake_vcpu(int sig)
 {
-	if (sig == SIGALRM)
-		timed_out = 1;
-	else
-		got_signal = sig;
+	(void)sig;
 	if (signal_run)
 		signal_run->immediate_exit = 1;
+}
+
+static void on_alarm(int sig)
+{
+	alarm_rang = 1;
+	wake_vcpu(sig);
+}
+
+/* The --timeout and a passed-on signal's grace period, by one alarm(). */
+static void check_deadlines(struct vmm *v)
+{
+	uint64_t now = run_now_ns();
+	uint64_t timeout_end = v->o->timeout_s ? v->o->start_ns +
+						 (uint64_t)v->o->timeout_s * 1000000000ULL : 0;
+	if (timeout_end && now >= timeout_end)
+		timed_out = 1;
+	if (run_signals_overdue(now) && !got_signal)
+		got_signal = run_signals_fatal();
+	uint64_t next = run_signals_grace_end();
+	if (!next || (timeout_end && timeout_end < next))
+		next = timeout_end;
+	alarm_rang = 0;
+	if (next && next > now)
+		alarm((unsigned)((next - now + 999999999ULL) / 1000000000ULL));
+}
+
+/* Signals sent to pier: the program's once it runs (run_signals.h). */
+static void pass_signals(struct vmm *v)
+{
+	uint64_t sigs = run_signals_take();
+	bool running = v->con.started && v->ctl.state == CONTROL_RUNNING &&
+		       control_milestone_ns(&v->ctl, "program") >= 0;
+	for (int sig = 1; sigs && sig <= 64; sig++) {
+		if (!(sigs >> (sig - 1) & 1))
+			continue;
+		sigs &= ~(1ULL << (sig - 1));
+		enum run_signal_action a = run_signals_action(sig, running);
+		if (a == RUN_SIGNAL_SUSPEND) {
+			run_suspend(0);
+			if (running)
+				virtio_console_dev_signal(&v->con, SIGWINCH);
+		} else if (a == RUN_SIGNAL_PASS)
+			virtio_console_dev_signal(&v->con, sig);
+		else if (a == RUN_SIGNAL_END_VM && !got_signal)
+			got_signal = sig;
+	}
 }
 
 static void host_milestone(struct vmm *v, const char *name)
@@ -108,8 +160,10 @@ static void handle_mmio(struct vmm *v)
 	struct kvm_run *r = v->cpu.run;
 	uint64_t a = r->mmio.phys_addr;
 	unsigned len = r->mmio.len <= 8 ? r->mmio.len : 8;
-	for (int i = 0; i < v->nfs; i++) {
-		struct virtio_mmio *t = &v->fs[i].t;
+	for (int i = 0; i <= v->nfs; i++) {
+		struct virtio_mmio *t = i < v->nfs ? &v->fs[i].t : v->con.started ? &v->con.t : NULL;
+		if (!t)
+			break;
 		if (a < t->base || a - t->base >= VIRTIO_MMIO_SIZE)
 			continue;
 		if (r->mmio.is_write) {
@@ -147,6 +201,8 @@ static void run_loop(struct vmm *v)
 		if (ioctl(v->cpu.fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				r->immediate_exit = 0;
+				pass_signals(v);
+				check_deadlines(v);
 				continue;
 			}
 			/* KVM could not get a page of guest memory: in a DAX window,
@@ -258,6 +314,23 @@ static void raise_nofile(void)
 	setrlimit(RLIMIT_NOFILE, &nofile);
 }
 
+/* The program's stdio: the console device, its words appended to w. */
+static int start_console(struct vmm *v, char *w, size_t cap)
+{
+	struct virtio_console_dev *c = &v->con;
+	if (virtio_console_dev_start(c, &v->vm.mem, VMM_CONSOLE_BASE, VMM_CONSOLE_GSI))
+		return -1;
+	if (v->vm.has_ioeventfd)
+		for (unsigned q = 0; q < c->t.nqueues; q++)
+			vm_ioeventfd(&v->vm, VMM_CONSOLE_BASE + 0x50, 4, true, q, c->t.q[q].notify_fd);
+	if (v->vm.has_irqfd && vm_irqfd(&v->vm, c->t.irq_fd, VMM_CONSOLE_GSI))
+		fprintf(stderr, "pier: irqfd for GSI %u: %s\n", VMM_CONSOLE_GSI, strerror(errno));
+	size_t len = strlen(w);
+	snprintf(w + len, cap - len, "virtio_mmio.device=4K@%#llx:%u ",
+		 (unsigned long long)VMM_CONSOLE_BASE, VMM_CONSOLE_GSI);
+	return 0;
+}
+
 /* Devices for --root and --share, and the command-line words naming them. */
 static int start_devices(struct vmm *v, char **words)
 {
@@ -268,7 +341,7 @@ static int start_devices(struct vmm *v, char **words)
 				"--share together)\n", VMM_MAX_FS);
 		return -1;
 	}
-	size_t cap = (size_t)n * 48 + 1;
+	size_t cap = (size_t)(n + 1) * 48 + 1;
 	char *w = calloc(1, cap);
 	if (!w)
 		return -1;
@@ -293,7 +366,7 @@ static int start_devices(struct vmm *v, char **words)
 		snprintf(w + len, cap - len, "virtio_mmio.device=4K@%#llx:%u ",
 			 (unsigned long long)base, gsi);
 	}
-	return 0;
+	return o->args_len ? start_console(v, w, cap) : 0;
 }
 
 static int confine(struct vmm *v)
@@ -378,6 +451,7 @@ static void teardown(struct vmm *v)
 {
 	for (int i = 0; i < v->nfs; i++)
 		virtio_fs_dev_stop(&v->fs[i]);
+	virtio_console_dev_stop(&v->con);
 	serial_flush(&v->com1);
 	vcpu_destroy(&v->cpu);
 	vm_destroy(&v->vm);
@@ -389,15 +463,20 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	memset(&v, 0, sizeof(v));
 	v.o = o;
 	v.cpu.fd = -1;
-	serial_init(&v.com1, STDIN_FILENO, STDOUT_FILENO);
+	/* With a program, stdio is the console device's and COM1 is the
+	 * kernel's own log, on stderr; without one, COM1 is all there is. */
+	if (o->args_len)
+		serial_init(&v.com1, -1, STDERR_FILENO);
+	else
+		serial_init(&v.com1, STDIN_FILENO, STDOUT_FILENO);
+	terminal_init(o->tty);
 	control_init(&v.ctl);
 	v.ctl.on_log = run_print_guest_log;
 	host_milestone(&v, "vmm-start");
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	struct sigaction sa = { .sa_handler = on_alarm };
 	sigaction(SIGALRM, &sa, NULL);
+	run_signals_install(wake_vcpu);
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout drops output, not the VM */
 
 	int rc = PIER_EXIT_VMERROR;
@@ -407,8 +486,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		teardown(&v);
 		return rc;
 	}
-	if (o->timeout_s)
-		alarm((unsigned)o->timeout_s);
+	check_deadlines(&v); /* arms the --timeout alarm */
 	run_loop(&v);
 	alarm(0);
 	serial_flush(&v.com1);
@@ -424,6 +502,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		rc = 128 + (int)got_signal;
 	} else if (v.ctl.state == CONTROL_EXITED) {
 		rc = v.ctl.status;
+		run_killed_by = v.ctl.killed_by;
 	} else if (v.ctl.state == CONTROL_PANICKED) {
 		fprintf(stderr, "pier: guest kernel panic (exit status %d)\n", PIER_EXIT_PANIC);
 		rc = PIER_EXIT_PANIC;

@@ -1,25 +1,21 @@
 """Runs a program in the guest and the same program natively on the host,
 chrooted into the same directory, and compares what each run showed.
 
-The guest program's stdout and stderr both go to the console, which says
-it is a terminal (TCGETS works, TIOCGWINSZ gives 24x80), so the host run
-gets a pseudo-terminal of 24x80 as stdin, stdout and stderr: isatty(),
-stdio buffering (hence how stdout and stderr interleave) and terminal
-width then agree. The guest program starts with an empty environment (or
-what --env gives it), in / (or --cwd) and with umask 022; so does the
-host run. The host run goes through a read-only bind mount of the root,
-so that writes fail with EROFS as they do in the guest, and nothing the
-tests run can change the tree."""
+The guest program's standard streams are pier's own (issue 16): here
+stdin is /dev/null and stdout and stderr are two pipes, so none of them is
+a terminal (isatty() false, TCGETS answers ENOTTY). The host run gets the
+same: /dev/null, and a pipe for each of stdout and stderr, compared
+separately and byte for byte (no "\r\n" to forgive). The guest program
+starts with pier's default environment (PATH, HOSTNAME=pier, HOME from the
+root's /etc/passwd for root, else /; no TERM without a terminal) plus what
+--env gives it, in / (or --cwd) and with umask 022; so does the host run.
+The host run goes through a read-only bind mount of the root, so that
+writes fail with EROFS as they do in the guest, and nothing the tests run
+can change the tree."""
 import difflib
-import errno
-import fcntl
 import os
-import select
 import shutil
-import struct
 import subprocess
-import termios
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -38,15 +34,38 @@ FRUITS = "pear\napple\nbanana\napple\ncherry\nbanana\napple\nkiwi\n"
 BLOB = bytes(range(256)) + b"pier\n" * 4
 
 
+# The guest program's environment when --env adds nothing (pier's default,
+# a container engine's): HOME comes from the root's /etc/passwd.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOSTNAME = "pier"
+
+
 @dataclass
 class Result:
     rc: int
-    out: bytes  # stdout and stderr as they arrived, "\r\n" made "\n"
-    err: bytes = b""  # pier's own stderr (guest runs only)
+    out: bytes  # stdout, as it arrived
+    err: bytes  # stderr: the program's (and, in the guest, pier's own
+                # messages, prefixed "pier:"; none when all went well)
 
 
-def normalise(b):
-    return b.replace(b"\r\n", b"\n")
+def home_in(root):
+    """Root's home directory in ROOT/etc/passwd (uid 0), else "/"."""
+    try:
+        with open(os.path.join(root, "etc", "passwd"), "rb") as f:
+            for line in f:
+                fields = line.rstrip(b"\n").split(b":")
+                if len(fields) >= 7 and fields[2] == b"0" and fields[5]:
+                    return os.fsdecode(fields[5])
+    except OSError:
+        pass
+    return "/"
+
+
+def default_env(root, env=None):
+    """The environment the guest program gets on ROOT with --env ENV."""
+    e = {"PATH": DEFAULT_PATH, "HOSTNAME": HOSTNAME, "HOME": home_in(root)}
+    e.update(env or {})
+    return e
 
 
 def make_data(data):
@@ -157,9 +176,8 @@ class ReadOnlyView:
 
 def run_host(root, argv, env=None, cwd="/", timeout=30):
     """ARGV run natively, chrooted into ROOT (as chroot(8) does, but able to
-    start somewhere other than /), on a 24x80 pseudo-terminal."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    start somewhere other than /), with stdin /dev/null and stdout and
+    stderr two pipes, in the environment the guest program would get."""
 
     def enter():
         os.chroot(root)
@@ -167,37 +185,15 @@ def run_host(root, argv, env=None, cwd="/", timeout=30):
         os.umask(0o022)  # the guest program starts with 022
 
     try:
-        p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                             env=dict(env or {}), preexec_fn=enter,
-                             start_new_session=True)
-    finally:
-        os.close(slave)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                p.kill()
-                raise TimeoutError(f"host run of {argv} took over {timeout} s")
-            ready, _, _ = select.select([master], [], [], left)
-            if not ready:
-                continue
-            try:
-                b = os.read(master, 65536)
-            except OSError as e:
-                if e.errno == errno.EIO:  # every slave end closed
-                    break
-                raise
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        os.close(master)
-    rc = p.wait(timeout=timeout)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           env=default_env(root, env), preexec_fn=enter,
+                           start_new_session=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"host run of {argv} took over {timeout} s") from None
+    rc = p.returncode
     if rc < 0:
         rc = 128 - rc  # killed by a signal: what a shell would report
-    return Result(rc, normalise(b"".join(chunks)))
+    return Result(rc, p.stdout, p.stderr)
 
 
 def pier_args(machine, root, argv, env=None, cwd=None, strace=False, ro=True):
@@ -214,10 +210,12 @@ def pier_args(machine, root, argv, env=None, cwd=None, strace=False, ro=True):
 
 def run_guest(machine, root, argv, env=None, cwd=None, strace=False,
               timeout=120, ro=True):
-    """ARGV in the guest, on ROOT (read-only unless ro=False)."""
+    """ARGV in the guest, on ROOT (read-only unless ro=False), with pier's
+    stdin /dev/null and its stdout and stderr two pipes."""
     p = subprocess.run(pier_args(machine, root, argv, env, cwd, strace, ro),
-                       capture_output=True, timeout=timeout)
-    return Result(p.returncode, normalise(p.stdout), p.stderr)
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout)
+    return Result(p.returncode, p.stdout, p.stderr)
 
 
 def _text(b):
@@ -225,33 +223,51 @@ def _text(b):
 
 
 def strace_excerpt(machine, root, argv, env=None, cwd=None, lines=60):
-    """The last LINES console lines of the same guest run with --strace."""
+    """The last LINES lines of each stream of the same guest run with
+    --strace (wherever pier puts the trace)."""
     try:
         r = run_guest(machine, root, argv, env, cwd, strace=True)
     except subprocess.TimeoutExpired:
         return "(strace run timed out)"
-    tail = _text(r.out).splitlines()[-lines:]
-    return "\n".join(tail) + f"\n[status {r.rc}]\n" + _text(r.err)[-1000:]
+    return "\n".join(["[stdout tail]", *_text(r.out).splitlines()[-lines:],
+                      "[stderr tail]", *_text(r.err).splitlines()[-lines:],
+                      f"[status {r.rc}]"])
 
 
-def compare(machine, guest_root, host_root, argv, env=None, cwd=None):
+def _stream_problem(name, host, guest, unordered):
+    if unordered:
+        host, guest = (b"".join(sorted(b.splitlines(keepends=True)))
+                       for b in (host, guest))
+    if host == guest:
+        return None
+    diff = difflib.unified_diff(
+        _text(host).splitlines(keepends=True),
+        _text(guest).splitlines(keepends=True), "host", "guest")
+    return (f"{name} differs (- host, + guest"
+            f"{', lines sorted' if unordered else ''}):\n" +
+            "".join(diff)[-6000:] +
+            f"\nhost {name} bytes: {host[-300:]!r}"
+            f"\nguest {name} bytes: {guest[-300:]!r}")
+
+
+def compare(machine, guest_root, host_root, argv, env=None, cwd=None,
+            unordered=False):
     """Runs ARGV in the guest and on the host; returns a list of problems
-    (empty when both showed the same bytes and exited alike)."""
+    (empty when both exited alike and showed the same bytes on stdout, and
+    the same on stderr). unordered: compare each stream's lines as a set
+    (sorted), for output whose order nothing promises (an environment)."""
     g = run_guest(machine, guest_root, argv, env, cwd)
     h = run_host(host_root, argv, env, cwd or "/")
     problems = []
     if g.rc != h.rc:
         problems.append(f"exit status: guest {g.rc}, host {h.rc}")
-    if g.out != h.out:
-        diff = difflib.unified_diff(
-            _text(h.out).splitlines(keepends=True),
-            _text(g.out).splitlines(keepends=True), "host", "guest")
-        problems.append("output differs (- host, + guest):\n" +
-                        "".join(diff)[-6000:] +
-                        f"\nhost bytes: {h.out[-300:]!r}"
-                        f"\nguest bytes: {g.out[-300:]!r}")
+    for name, hb, gb in (("stdout", h.out, g.out), ("stderr", h.err, g.err)):
+        p = _stream_problem(name, hb, gb, unordered)
+        if p:
+            problems.append(p)
     if problems:
-        problems.append("--- pier stderr ---\n" + _text(g.err)[-2000:])
+        problems.append("--- guest stderr (the program's and pier's) ---\n" +
+                        _text(g.err)[-2000:])
         problems.append("--- guest --strace (tail) ---\n" +
                         strace_excerpt(machine, guest_root, argv, env, cwd))
     return problems

@@ -169,7 +169,7 @@ def test_guest_can_make_setuid_files_in_a_writable_share(machine, tmp_path):
     before = os.stat(root / "bin" / "busybox").st_mode
     r = run_pier(*vmm_args(machine), "--ro", "--root", str(root), "--",
                  "/bin/busybox", "chmod", "4755", "/bin/busybox", timeout=180)
-    assert r.rc != 0 and "Read-only file system" in r.out, r.out + r.err
+    assert r.rc != 0 and "Read-only file system" in r.err, r.out + r.err
     assert os.stat(root / "bin" / "busybox").st_mode == before
 
 

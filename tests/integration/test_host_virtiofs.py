@@ -4,6 +4,7 @@ QEMU the devices, and leaves nothing behind (run directory, sockets,
 virtiofsd processes) on any exit path."""
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -245,3 +246,46 @@ def test_clean_when_qemu_cannot_start(share, runtmp):
     assert "cannot run qemu-system-x86_64" in w.err
     assert "virtiofsd" in w.comms()  # it was up, and went with the run
     assert_clean(w)
+
+
+def test_nothing_left_after_sigkill(share, runtmp):
+    """pier killed outright while its program runs: QEMU and virtiofsd end
+    with it (parent-death signals) and the janitor removes the run
+    directory and virtiofsd's pid file. Nothing to clean up is left."""
+    os.makedirs(os.path.join(share, "bin"))
+    shutil.copy("/bin/busybox", os.path.join(share, "bin", "busybox"))
+    p = subprocess.Popen([PIER, "run", "--vmm", "qemu", "--root", share, "--",
+                          "/bin/busybox", "cat"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         env=dict(os.environ, TMPDIR=runtmp))
+    seen = {}
+    try:
+        # The program runs once it echoes what it reads.
+        p.stdin.write(b"ping\n")
+        p.stdin.flush()
+        got = b""
+        deadline = time.monotonic() + 60
+        while b"ping\n" not in got:
+            assert time.monotonic() < deadline, got
+            ready, _, _ = select.select([p.stdout], [], [], 0.1)
+            if ready:
+                got += os.read(p.stdout.fileno(), 100)
+        seen = descendants(p.pid)
+        run_dirs = os.listdir(runtmp)
+        assert len(run_dirs) == 1, run_dirs
+        pid_files = [f for f in os.listdir("/var/run/virtiofsd")
+                     if run_dirs[0] in f] if os.path.isdir("/var/run/virtiofsd") else []
+        p.kill()
+        p.wait()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert {"qemu-system-x86", "virtiofsd"} <= set(seen.values()), seen
+    deadline = time.monotonic() + 15
+    while (still_there(seen) or os.listdir(runtmp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not still_there(seen), still_there(seen)
+    assert os.listdir(runtmp) == [], "run directory left behind"
+    for f in pid_files:
+        assert not os.path.exists(os.path.join("/var/run/virtiofsd", f)), f

@@ -91,6 +91,78 @@ static void test_log_lines(void **state)
 	assert_int_equal(c.status, 3);
 }
 
+/* "killed N": the program died of signal N (1..64): exited, status 128+N. */
+static void test_killed(void **state)
+{
+	(void)state;
+	struct control c;
+	control_init(&c);
+	feed(&c, "milestone ready\nkil", 5);
+	feed(&c, "led 13", 6); /* split across reads */
+	assert_int_equal(c.state, CONTROL_RUNNING);
+	feed(&c, "\n", 7);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 128 + 13);
+	assert_int_equal(c.killed_by, 13);
+	assert_int_equal(c.exit_ns, 7);
+	assert_int_equal(c.bad_lines, 0);
+	/* Final: nothing after it counts. */
+	feed(&c, "killed 9\nexit 0\npanic\n", 8);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 141);
+	assert_int_equal(c.killed_by, 13);
+	assert_int_equal(c.exit_ns, 7);
+	assert_int_equal(c.bad_lines, 3);
+	/* The bounds. */
+	control_init(&c);
+	feed(&c, "killed 1\n", 1);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 129);
+	assert_int_equal(c.killed_by, 1);
+	control_init(&c);
+	feed(&c, "killed 64\n", 1);
+	assert_int_equal(c.status, 192);
+	assert_int_equal(c.killed_by, 64);
+	/* "exit N" is not a death by signal. */
+	control_init(&c);
+	feed(&c, "exit 137\n", 1);
+	assert_int_equal(c.status, 137);
+	assert_int_equal(c.killed_by, 0);
+}
+
+/* Malformed "killed" lines are counted and change nothing. */
+static void test_killed_malformed(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"killed 0\n",   "killed 65\n",  "killed x\n",   "killed 13 \n", "killed \n",
+		"killed\n",     "killed -9\n",  "killed 13x\n", "killed 0x0d\n", "Killed 13\n",
+		"killed 13\r\n", "killed 99999999999999999999\n", "killed 4294967309\n",
+		"killed 1 3\n",
+	};
+	const unsigned n = sizeof(bad) / sizeof(bad[0]);
+	struct control c;
+	control_init(&c);
+	for (unsigned i = 0; i < n; i++) {
+		feed(&c, bad[i], i);
+		assert_int_equal(c.bad_lines, i + 1);
+		assert_int_equal(c.state, CONTROL_RUNNING);
+		assert_int_equal(c.status, 0);
+		assert_int_equal(c.killed_by, 0);
+	}
+	/* With a NUL inside: the line is cut there, so malformed too. */
+	control_feed(&c, "killed 1\0" "3\n", 11, 50);
+	assert_int_equal(c.bad_lines, n + 1);
+	assert_int_equal(c.state, CONTROL_RUNNING);
+	/* A good one still ends the run. */
+	feed(&c, "killed 2\n", 60);
+	assert_int_equal(c.state, CONTROL_EXITED);
+	assert_int_equal(c.status, 130);
+	assert_int_equal(c.killed_by, 2);
+	assert_int_equal(c.exit_ns, 60);
+	assert_int_equal(c.bad_lines, n + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -98,6 +170,8 @@ int main(void)
 		cmocka_unit_test(test_milestones_and_exit),
 		cmocka_unit_test(test_panic),
 		cmocka_unit_test(test_hostile_lines),
+		cmocka_unit_test(test_killed),
+		cmocka_unit_test(test_killed_malformed),
 	};
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
 }

@@ -29,10 +29,20 @@ syscall_entry:
 	pushq %r8
 	pushq %r9
 	pushq %rbp                     /* the program's: callee-saved for it too */
+	pushq %rbx                     /* callee-saved as well; in the frame so */
+	pushq %r12                     /* a signal handler's context holds them */
+	pushq %r13                     /* and rt_sigreturn can put them back */
+	pushq %r14
+	pushq %r15
 	cld
 	xor %ebp, %ebp                 /* backtraces stop here */
 	mov %rsp, %rdi
 	call syscall_dispatch          /* result in %rax */
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
 	popq %rbp
 	popq %r9
 	popq %r8

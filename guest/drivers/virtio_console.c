@@ -1,0 +1,516 @@
+/*
+ * virtio console driver (see virtio_console.h). Queue 2 and 3 are the
+ * control queues of the multiport protocol; port n has its receive queue
+ * at 2 + 2n and its transmit queue at 3 + 2n. Every length and port id
+ * the device hands back is checked before it is used.
+ */
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/irq.h"
+#include "../arch/x86_64/memlayout.h"
+#include "../kernel/console.h"
+#include "../kernel/time.h"
+#include "../mm/mm.h"
+#include "virtio.h"
+#include "virtio_console.h"
+
+#define PAGE 4096u
+#define DATA_BUF (64u * 1024)   /* per receive or transmit buffer */
+#define DATA_BUFS 4             /* per data port and direction */
+#define CTL_BUF 128u            /* control message + port name */
+#define CTL_BUFS 16
+#define QUEUE_SIZE 16
+#define SETUP_TIMEOUT_NS 10000000000ULL
+#define SPIN_NS 50000ULL        /* before halting, when the device is polled */
+
+struct buf {
+	uint8_t *va;
+	uint64_t pa;
+	uint32_t cap, len, off;
+	bool busy;              /* posted (receive) or in flight (transmit) */
+};
+
+struct port {
+	bool added, ready;
+	bool host_open, was_open;
+	char name[32];
+	struct virtio_queue *rxq, *txq;
+	struct buf rx[DATA_BUFS], tx[DATA_BUFS];
+	struct buf *done[DATA_BUFS]; /* received, in order; done[dhead] first */
+	unsigned dhead, dcount;
+	unsigned inflight;
+};
+
+static struct {
+	struct virtio_dev *dev;
+	struct virtio_queue *c_rx, *c_tx;
+	struct buf crx[CTL_BUFS];
+	struct port ports[CONSOLE_MAX_PORTS];
+	struct port *stream[VCON_STREAMS];
+	uint8_t ctl_partial[sizeof(struct console_ctl_msg)];
+	unsigned ctl_partial_len;
+	struct console_ctl_msg hello;
+	bool have_hello, present;
+	struct port *last_out;  /* the output port written last */
+	uint32_t sync_sent, sync_seen;
+} con;
+
+void (*vcon_on_signal)(int sig);
+bool (*vcon_interrupted)(void);
+
+static int alloc_buf(struct buf *b, uint32_t cap)
+{
+	uint64_t pa = pmem_alloc((cap + PAGE - 1) / PAGE);
+	if (!pa)
+		return -ENOMEM;
+	*b = (struct buf){ .va = phys_to_virt(pa), .pa = pa, .cap = cap };
+	return 0;
+}
+
+static void post_rx(struct virtio_queue *q, struct buf *b)
+{
+	struct virtq_buf in = { b->pa, b->cap };
+	b->len = b->off = 0;
+	b->busy = true;
+	if (virtq_add(&q->vq, NULL, 0, &in, 1, b) == 0 && virtq_kick_needed(&q->vq))
+		q->dev->ops->notify(q->dev, q->index);
+}
+
+/* A control message to the device (multiport protocol). */
+static void send_control(uint32_t id, uint16_t event, uint16_t value)
+{
+	struct virtio_console_control m = { .id = id, .event = event, .value = value };
+	static struct virtio_console_control out; /* kernel image: linear */
+	out = m;
+	struct virtq_buf b = { virt_to_phys(&out), sizeof(out) };
+	virtio_call(con.c_tx, &b, 1, NULL, 0);
+}
+
+static struct port *port_by_name(const char *name)
+{
+	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
+		if (con.ports[i].ready && strcmp(con.ports[i].name, name) == 0)
+			return &con.ports[i];
+	return NULL;
+}
+
+static void on_ctl_record(const struct console_ctl_msg *m)
+{
+	switch (m->type) {
+	case CONSOLE_CTL_HELLO:
+		con.hello = *m;
+		con.have_hello = true;
+		break;
+	case CONSOLE_CTL_SIGNAL:
+		if (m->arg >= 1 && m->arg <= 64 && vcon_on_signal)
+			vcon_on_signal((int)m->arg);
+		break;
+	case CONSOLE_CTL_SYNC:
+		con.sync_seen = m->arg;
+		break;
+	case CONSOLE_CTL_WINSIZE:
+		con.hello.rows = m->rows;
+		con.hello.cols = m->cols;
+		if (vcon_on_signal)
+			vcon_on_signal(28); /* SIGWINCH */
+		break;
+	default:
+		break; /* unknown records are skipped: newer hosts may send more */
+	}
+}
+
+/* Bytes on pier.ctl: cut into records (a record may span buffers). */
+static void on_ctl_bytes(const uint8_t *p, uint32_t n)
+{
+	while (n) {
+		uint32_t want = sizeof(struct console_ctl_msg) - con.ctl_partial_len;
+		uint32_t take = n < want ? n : want;
+		memcpy(con.ctl_partial + con.ctl_partial_len, p, take);
+		con.ctl_partial_len += take;
+		p += take;
+		n -= take;
+		if (con.ctl_partial_len == sizeof(struct console_ctl_msg)) {
+			struct console_ctl_msg m;
+			memcpy(&m, con.ctl_partial, sizeof(m));
+			con.ctl_partial_len = 0;
+			on_ctl_record(&m);
+		}
+	}
+}
+
+static void on_control(const uint8_t *p, uint32_t len)
+{
+	struct virtio_console_control m;
+	if (len < sizeof(m))
+		return;
+	memcpy(&m, p, sizeof(m));
+	if (m.event == VIRTIO_CONSOLE_DEVICE_READY)
+		return;
+	if (m.id >= CONSOLE_MAX_PORTS) {
+		/* A port we have no queues for: tell the device we cannot use it. */
+		if (m.event == VIRTIO_CONSOLE_PORT_ADD)
+			send_control(m.id, VIRTIO_CONSOLE_PORT_READY, 0);
+		return;
+	}
+	struct port *pt = &con.ports[m.id];
+	switch (m.event) {
+	case VIRTIO_CONSOLE_PORT_ADD:
+		pt->added = true;
+		pt->ready = pt->rxq && pt->txq;
+		send_control(m.id, VIRTIO_CONSOLE_PORT_READY, pt->ready);
+		if (pt->ready)
+			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		break;
+	case VIRTIO_CONSOLE_PORT_REMOVE:
+		pt->ready = pt->host_open = false;
+		break;
+	case VIRTIO_CONSOLE_PORT_NAME: {
+		uint32_t n = len - (uint32_t)sizeof(m);
+		if (n >= sizeof(pt->name))
+			n = sizeof(pt->name) - 1;
+		memcpy(pt->name, p + sizeof(m), n);
+		pt->name[n] = 0;
+		pt->name[strnlen(pt->name, n)] = 0;
+		break;
+	}
+	case VIRTIO_CONSOLE_PORT_OPEN:
+		pt->host_open = m.value != 0;
+		pt->was_open |= pt->host_open;
+		break;
+	case VIRTIO_CONSOLE_CONSOLE_PORT:
+		send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		break;
+	default:
+		break; /* RESIZE of port 0: pier.ctl carries sizes */
+	}
+}
+
+/* Takes everything the device has finished: control messages first, so a
+ * port's closing is known before its last data is looked at. */
+static void poll_device(void)
+{
+	struct buf *b;
+	uint32_t len;
+	if (!con.dev || con.dev->failed)
+		return;
+	while ((b = virtq_get_used(&con.c_rx->vq, &len)) != NULL) {
+		if (len <= b->cap)
+			on_control(b->va, len);
+		post_rx(con.c_rx, b);
+	}
+	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++) {
+		struct port *pt = &con.ports[i];
+		if (!pt->rxq)
+			continue;
+		while ((b = virtq_get_used(&pt->rxq->vq, &len)) != NULL) {
+			b->busy = false;
+			b->len = len <= b->cap ? len : 0;
+			b->off = 0;
+			/* By name: records may come before ports_named() ran. */
+			if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
+				on_ctl_bytes(b->va, b->len);
+				post_rx(pt->rxq, b);
+			} else if (b->len == 0) {
+				post_rx(pt->rxq, b); /* nothing in it: not the end of anything */
+			} else if (pt->dcount < DATA_BUFS) {
+				pt->done[(pt->dhead + pt->dcount++) % DATA_BUFS] = b;
+			}
+		}
+		while ((b = virtq_get_used(&pt->txq->vq, &len)) != NULL) {
+			b->busy = false;
+			pt->inflight--;
+		}
+		if (pt->rxq->vq.broken || pt->txq->vq.broken) {
+			virtio_fail(con.dev, "bad used-ring entry on a port queue");
+			return;
+		}
+	}
+	if (con.c_rx->vq.broken)
+		virtio_fail(con.dev, "bad used-ring entry on the control queue");
+}
+
+void vcon_poll(void)
+{
+	if (con.present)
+		poll_device();
+}
+
+/* Until the next completion (or a while): halts when interrupts work. */
+static void wait_a_little(void)
+{
+	if (con.dev->polling) {
+		uint64_t end = time_ns() + SPIN_NS;
+		while (time_ns() < end)
+			cpu_relax();
+	}
+	irq_wait();
+}
+
+static bool dead(void)
+{
+	return !con.dev || con.dev->failed;
+}
+
+bool vcon_present(void)
+{
+	return con.present;
+}
+
+static bool port_closed(const struct port *pt)
+{
+	return !pt || !pt->ready || (pt->was_open && !pt->host_open);
+}
+
+bool vcon_closed(enum vcon_stream s)
+{
+	poll_device();
+	return dead() || port_closed(con.stream[s]);
+}
+
+bool vcon_readable(void)
+{
+	poll_device();
+	struct port *pt = con.stream[VCON_STDIN];
+	return dead() || pt->dcount || port_closed(pt);
+}
+
+int64_t vcon_read(void *buf, size_t len, bool nonblock)
+{
+	struct port *pt = con.stream[VCON_STDIN];
+	if (len == 0)
+		return 0;
+	for (;;) {
+		poll_device();
+		if (dead())
+			return -EIO;
+		if (pt->dcount)
+			break;
+		if (port_closed(pt))
+			return 0;
+		if (nonblock)
+			return -EAGAIN;
+		if (vcon_interrupted && vcon_interrupted())
+			return -EINTR;
+		wait_a_little();
+	}
+	size_t n = 0;
+	while (n < len && pt->dcount) {
+		struct buf *b = pt->done[pt->dhead];
+		uint32_t take = b->len - b->off;
+		if (take > len - n)
+			take = (uint32_t)(len - n);
+		memcpy((uint8_t *)buf + n, b->va + b->off, take);
+		n += take;
+		b->off += take;
+		if (b->off == b->len) {
+			pt->dhead = (pt->dhead + 1) % DATA_BUFS;
+			pt->dcount--;
+			post_rx(pt->rxq, b);
+		}
+	}
+	return (int64_t)n;
+}
+
+/* Waits until no port but `keep` has output in flight. */
+static void drain_others(const struct port *keep)
+{
+	for (;;) {
+		poll_device();
+		bool busy = false;
+		for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
+			busy |= &con.ports[i] != keep && con.ports[i].inflight &&
+				!port_closed(&con.ports[i]);
+		if (!busy || dead())
+			return;
+		wait_a_little();
+	}
+}
+
+static struct buf *free_tx(struct port *pt)
+{
+	for (;;) {
+		poll_device();
+		if (dead() || port_closed(pt))
+			return NULL;
+		for (unsigned i = 0; i < DATA_BUFS; i++)
+			if (!pt->tx[i].busy)
+				return &pt->tx[i];
+		wait_a_little();
+	}
+}
+
+static int64_t send_bytes(struct port *pt, const void *buf, size_t len);
+
+/*
+ * Before output changes ports, when stdout and stderr share one file: the
+ * other port's bytes must be written out first. The device has taken them
+ * once their buffers come back; under QEMU that means they are in a
+ * socket to pier, so pier is asked (SYNC) to write out what it has.
+ */
+static void keep_order(struct port *pt)
+{
+	if (!(con.hello.how & CONSOLE_HELLO_SHARED_OUTPUT) || pt == con.stream[VCON_CTL])
+		return;
+	struct port *was = con.last_out;
+	con.last_out = pt;
+	if (!was || was == pt)
+		return;
+	drain_others(pt);
+	struct console_ctl_msg m = { .type = CONSOLE_CTL_SYNC, .arg = ++con.sync_sent };
+	if (send_bytes(con.stream[VCON_CTL], &m, sizeof(m)) != (int64_t)sizeof(m))
+		return;
+	while (con.sync_seen != con.sync_sent && !dead() && !port_closed(con.stream[VCON_CTL])) {
+		poll_device();
+		if (con.sync_seen != con.sync_sent)
+			wait_a_little();
+	}
+}
+
+static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
+{
+	size_t done = 0;
+	keep_order(pt);
+	while (done < len) {
+		struct buf *b = free_tx(pt);
+		if (!b)
+			return done ? (int64_t)done : dead() ? -EIO : -EPIPE;
+		uint32_t n = len - done < b->cap ? (uint32_t)(len - done) : b->cap;
+		memcpy(b->va, (const uint8_t *)buf + done, n);
+		struct virtq_buf out = { b->pa, n };
+		if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))
+			return done ? (int64_t)done : -EIO; /* cannot be: a free buffer has a slot */
+		b->busy = true;
+		pt->inflight++;
+		if (virtq_kick_needed(&pt->txq->vq))
+			con.dev->ops->notify(con.dev, pt->txq->index);
+		done += n;
+	}
+	return (int64_t)done;
+}
+
+int64_t vcon_write(enum vcon_stream s, const void *buf, size_t len)
+{
+	struct port *pt = con.stream[s];
+	poll_device();
+	if (dead())
+		return -EIO;
+	if (port_closed(pt))
+		return -EPIPE;
+	return send_bytes(pt, buf, len);
+}
+
+void vcon_flush(void)
+{
+	if (con.present)
+		drain_others(NULL);
+}
+
+uint32_t vcon_tty_mask(void)
+{
+	return con.present ? con.hello.tty : 0;
+}
+
+const struct console_ctl_msg *vcon_tty_state(void)
+{
+	return &con.hello;
+}
+
+int vcon_set_termios(int fd, uint32_t how, const void *termios)
+{
+	struct console_ctl_msg m = { .type = CONSOLE_CTL_SET_TERMIOS, .arg = (uint32_t)fd,
+				     .how = how };
+	memcpy(m.termios, termios, sizeof(m.termios));
+	memcpy(con.hello.termios, termios, sizeof(m.termios));
+	int64_t r = send_bytes(con.stream[VCON_CTL], &m, sizeof(m));
+	drain_others(NULL); /* applied before the program writes in the new mode */
+	return r == (int64_t)sizeof(m) ? 0 : -EIO;
+}
+
+/* Queues for ports 0..CONSOLE_MAX_PORTS-1 that the device has, buffers
+ * for the control queue. */
+static int setup_queues(struct virtio_dev *d, uint32_t nports)
+{
+	con.c_rx = virtio_queue_setup(d, 2, QUEUE_SIZE);
+	con.c_tx = virtio_queue_setup(d, 3, QUEUE_SIZE);
+	if (!con.c_rx || !con.c_tx)
+		return -EIO;
+	for (unsigned i = 0; i < CTL_BUFS; i++) {
+		if (alloc_buf(&con.crx[i], CTL_BUF))
+			return -ENOMEM;
+	}
+	for (uint32_t p = 1; p < nports && p < CONSOLE_MAX_PORTS; p++) {
+		struct port *pt = &con.ports[p];
+		pt->rxq = virtio_queue_setup(d, (uint16_t)(2 + 2 * p), QUEUE_SIZE);
+		pt->txq = virtio_queue_setup(d, (uint16_t)(3 + 2 * p), QUEUE_SIZE);
+		if (!pt->rxq || !pt->txq)
+			return -EIO;
+		for (unsigned i = 0; i < DATA_BUFS; i++)
+			if (alloc_buf(&pt->rx[i], DATA_BUF) || alloc_buf(&pt->tx[i], DATA_BUF))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool ports_named(void)
+{
+	static const char *const names[VCON_STREAMS] = { CONSOLE_PORT_STDIN, CONSOLE_PORT_STDOUT,
+							 CONSOLE_PORT_STDERR, CONSOLE_PORT_CTL };
+	for (unsigned s = 0; s < VCON_STREAMS; s++)
+		if (!(con.stream[s] = port_by_name(names[s])))
+			return false;
+	return true;
+}
+
+int vcon_init(void)
+{
+	struct virtio_dev *d = virtio_find(VIRTIO_ID_CONSOLE, 0);
+	if (!d)
+		return -ENODEV;
+	d->claimed = true;
+	/* Interrupts even where file requests poll: a reader may wait for a
+	 * person at a keyboard, and must not spin meanwhile. */
+	d->polling = false;
+	if (virtio_negotiate(d, 1ULL << VIRTIO_CONSOLE_F_MULTIPORT))
+		return -EIO;
+	con.dev = d;
+	uint32_t nports = 0;
+	if (!(d->features & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT)) ||
+	    d->ops->config_read(d, offsetof(struct virtio_console_config, max_nr_ports), &nports,
+				sizeof(nports)) ||
+	    nports < 2) {
+		virtio_fail(d, "no multiport support: not pier's console");
+		return -ENODEV;
+	}
+	int err = setup_queues(d, nports);
+	if (err) {
+		virtio_fail(d, "queue setup failed");
+		return err;
+	}
+	virtio_ready(d);
+	for (unsigned i = 0; i < CTL_BUFS; i++)
+		post_rx(con.c_rx, &con.crx[i]);
+	for (unsigned p = 1; p < CONSOLE_MAX_PORTS; p++)
+		for (unsigned i = 0; con.ports[p].rxq && i < DATA_BUFS; i++)
+			post_rx(con.ports[p].rxq, &con.ports[p].rx[i]);
+	send_control(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	uint64_t end = time_ns() + SETUP_TIMEOUT_NS;
+	while (!dead() && (!ports_named() || !con.have_hello) && time_ns() < end) {
+		poll_device();
+		if (!ports_named() || !con.have_hello)
+			wait_a_little();
+	}
+	if (dead() || !con.have_hello) {
+		kprintf("virtio-console %s: %s\n", d->name,
+			dead() ? "failed" : "pier's ports or HELLO did not come");
+		return -ENODEV;
+	}
+	con.present = true;
+	kprintf("virtio-console on %s: stdin, stdout, stderr, ctl on ports %d %d %d %d; "
+		"terminals: 0x%x\n", d->name, (int)(con.stream[0] - con.ports),
+		(int)(con.stream[1] - con.ports), (int)(con.stream[2] - con.ports),
+		(int)(con.stream[3] - con.ports), con.hello.tty);
+	return 0;
+}

@@ -1,0 +1,125 @@
+/* The program's standard streams (see stdio.h). */
+#include <asm/ioctls.h>
+#include <asm/termbits.h>
+#include <asm-generic/termios.h>
+#include <linux/fcntl.h>
+#include <asm-generic/poll.h>
+#include <linux/signal.h>
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../drivers/virtio_console.h"
+#include "../kernel/console.h"
+#include "../mm/vm.h"
+#include "signal.h"
+#include "stdio.h"
+
+_Static_assert(sizeof(struct termios) == CONSOLE_TERMIOS_BYTES, "kernel termios size");
+
+static bool interrupted(void)
+{
+	return signal_interrupts();
+}
+
+void stdio_init(void)
+{
+	vcon_on_signal = signal_post;
+	vcon_interrupted = interrupted;
+	for (int fd = 0; fd < 3; fd++) {
+		struct ofile *of = ofile_new(OF_CONSOLE);
+		of->flags = fd == 0 ? O_RDONLY : O_WRONLY;
+		of->stream = fd;
+		fd_install(of, fd, false);
+	}
+}
+
+int64_t stdio_read(struct ofile *of, void *buf, uint64_t len)
+{
+	if (!vcon_present())
+		return (int64_t)console_read(buf, len);
+	if (of->stream != 0)
+		return -EBADF; /* the output ports carry nothing to read */
+	return vcon_read(buf, len, of->flags & O_NONBLOCK);
+}
+
+int64_t stdio_write(struct ofile *of, const void *buf, uint64_t len)
+{
+	if (!vcon_present()) {
+		console_write_raw(buf, len);
+		return (int64_t)len;
+	}
+	if (of->stream == 0)
+		return -EBADF;
+	int64_t r = vcon_write(of->stream == 1 ? VCON_STDOUT : VCON_STDERR, buf, len);
+	if (r == -EPIPE)
+		signal_post(SIGPIPE); /* as a pipe without readers does */
+	return r;
+}
+
+short stdio_poll(struct ofile *of)
+{
+	if (!vcon_present())
+		return POLLOUT | (console_readable() ? POLLIN : 0);
+	if (of->stream == 0)
+		return vcon_readable() ? POLLIN : 0;
+	return vcon_closed(of->stream == 1 ? VCON_STDOUT : VCON_STDERR) ? POLLERR : POLLOUT;
+}
+
+static bool is_tty(const struct ofile *of)
+{
+	return !vcon_present() || (vcon_tty_mask() >> of->stream & 1);
+}
+
+/* Without pier's console: the serial line, said to be a plain terminal. */
+static void serial_termios(struct termios *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->c_iflag = ICRNL;
+	t->c_oflag = OPOST | ONLCR;
+	t->c_cflag = B115200 | CS8 | CREAD;
+	t->c_lflag = ISIG | ICANON | ECHO | ECHOE;
+}
+
+int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
+{
+	if (cmd == FIONREAD) {
+		int n = of->stream == 0 && stdio_poll(of) & POLLIN ? 1 : 0; /* at least */
+		return copy_to_user(arg, &n, sizeof(n));
+	}
+	if (!is_tty(of))
+		return -ENOTTY;
+	const struct console_ctl_msg *st = vcon_tty_state();
+	switch (cmd) {
+	case TCGETS: {
+		struct termios t;
+		if (vcon_present())
+			memcpy(&t, st->termios, sizeof(t));
+		else
+			serial_termios(&t);
+		return copy_to_user(arg, &t, sizeof(t));
+	}
+	case TCSETS: case TCSETSW: case TCSETSF: {
+		struct termios t;
+		if (copy_from_user(&t, arg, sizeof(t)))
+			return -EFAULT;
+		return vcon_present() ? vcon_set_termios(of->stream, (uint32_t)cmd, &t) : 0;
+	}
+	case TIOCGWINSZ: {
+		struct winsize w = { .ws_row = 24, .ws_col = 80 };
+		if (vcon_present() && st->rows && st->cols) {
+			w.ws_row = st->rows;
+			w.ws_col = st->cols;
+		}
+		return copy_to_user(arg, &w, sizeof(w));
+	}
+	case TIOCSWINSZ:
+		return 0; /* the host's terminal decides its size */
+	case TIOCGPGRP: case TIOCGSID: {
+		int pid = proc.pid;
+		return copy_to_user(arg, &pid, sizeof(pid));
+	}
+	case TIOCSPGRP:
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * The program's standard streams travel on a virtio console (virtio-serial,
+ * multiport) with four named ports, the same under pier's VMM and QEMU:
+ *
+ *   pier.stdin   host -> guest: pier's stdin; the host closing it is EOF
+ *   pier.stdout  guest -> host: pier's stdout; the host closing it is EPIPE
+ *   pier.stderr  guest -> host: pier's stderr, likewise
+ *   pier.ctl     both ways: the records below
+ *
+ * pier.ctl carries fixed-size records (struct console_ctl_msg), so a reader
+ * never has to find a boundary: the host says which streams are terminals,
+ * their modes and size, and passes on signals; the guest asks for terminal
+ * mode changes. Layout is little-endian, both sides x86_64. The terminal
+ * modes are the kernel's struct termios (TCGETS), not a C library's.
+ */
+#ifndef PIER_CONSOLE_CTL_H
+#define PIER_CONSOLE_CTL_H
+
+#include <stdint.h>
+
+#define CONSOLE_PORT_STDIN "pier.stdin"
+#define CONSOLE_PORT_STDOUT "pier.stdout"
+#define CONSOLE_PORT_STDERR "pier.stderr"
+#define CONSOLE_PORT_CTL "pier.ctl"
+
+/* Port numbers pier gives them (QEMU's virtserialport nr=); port 0 stays
+ * the console port virtio reserves. The guest finds them by name. */
+#define CONSOLE_NR_STDIN 1
+#define CONSOLE_NR_STDOUT 2
+#define CONSOLE_NR_STDERR 3
+#define CONSOLE_NR_CTL 4
+#define CONSOLE_MAX_PORTS 5
+
+/* sizeof(struct termios) in <asm/termbits.h>: 4 flags, line, 19 cc. */
+#define CONSOLE_TERMIOS_BYTES 36
+
+enum console_ctl_type {
+	/* host -> guest, first record: tty = bit n set when stream n is a
+	 * terminal; termios and rows/cols of the first terminal. */
+	CONSOLE_CTL_HELLO = 1,
+	/* host -> guest: deliver signal `arg` to the program. */
+	CONSOLE_CTL_SIGNAL = 2,
+	/* host -> guest: the terminal's new size (rows, cols). */
+	CONSOLE_CTL_WINSIZE = 3,
+	/* guest -> host: set the terminal modes of stream `arg`; `how` is
+	 * TCSETS, TCSETSW or TCSETSF. */
+	CONSOLE_CTL_SET_TERMIOS = 4,
+	/* guest -> host, then host -> guest with the same `arg`: everything
+	 * the host has taken from the output ports so far is written out.
+	 * The guest asks before it switches between stdout and stderr when
+	 * both go to the same file, so their order is kept there. */
+	CONSOLE_CTL_SYNC = 5,
+};
+
+/* HELLO's `how`: pier's stdout and stderr are the same open file. */
+#define CONSOLE_HELLO_SHARED_OUTPUT 1u
+
+struct console_ctl_msg {
+	uint32_t type;
+	uint32_t arg;
+	uint32_t how;
+	uint16_t rows, cols;
+	uint8_t termios[CONSOLE_TERMIOS_BYTES];
+	uint32_t tty; /* HELLO: terminal streams, bit n for fd n */
+};
+
+_Static_assert(sizeof(struct console_ctl_msg) == 56, "console_ctl_msg layout");
+
+#endif
