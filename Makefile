@@ -128,8 +128,10 @@ deps:
 # plots under bench/results/, README's headline table rewritten.
 bench: deps all bench-progs
 	bench/run
+	bench/stdio
 bench-quick: deps all bench-progs
 	bench/run --quick
+	bench/stdio --quick
 
 # The demo: boot from build/demo-root over virtio-fs and run our demo
 # program in it; then let the host check the hashes it printed.

@@ -5,7 +5,8 @@ with its ratios (checked against the records) and its failed jobs, the
 plots; and fsbench's write workloads refusing a file that is not what they
 wrote. Issue 15: the report claims only what the records show (every
 checksum present and agreeing, which writes the host read back), tried on
-made-up records, no VM."""
+made-up records, no VM. Issue 16: bench/stdio, the standard streams'
+throughput, on its tiny scale."""
 import json
 import math
 import os
@@ -21,6 +22,7 @@ import dataset  # noqa: E402  (bench/ is not a package)
 import report  # noqa: E402
 
 RUN = os.path.join(ROOT, "bench", "run")
+STDIO = os.path.join(ROOT, "bench", "stdio")
 FSBENCH = os.path.join(ROOT, "build", "bench", "fsbench")
 READS = ("seq-big", "seq-big-mmap", "seq-ten", "rand-4k", "stat-tree", "openread-4k",
          "walk-tree")
@@ -284,3 +286,42 @@ def test_report_names_a_failed_host_read_back(tmp_path):
     assert SAME not in md and "- `pier-qemu-microvm` randwrite-4k: 1 of 1 passes failed\n" in md
     # The pass that did not fail (the host's) was read back.
     assert "what seqwrite-big, randwrite-4k left" in md and "in every pass that did not fail" in md
+
+
+def test_stdio_tiny_run_counts_every_byte_and_reports_throughput(tmp_path):
+    """bench/stdio --tiny on the host and QEMU microvm: every run moved
+    exactly its bytes both ways, and the table shows each MB/s and ratio
+    that the records give."""
+    out = tmp_path / "stdio"
+    p = subprocess.run([STDIO, "--tiny", "--configs", "host,pier-qemu-microvm", "--out", str(out),
+                        "--no-readme"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads((out / "stdio.json").read_text())
+    recs = doc["records"]
+    assert doc["meta"]["scale"] == "tiny" and doc["meta"]["bytes"] > 0
+    for r in recs:
+        assert not r.get("error") and r["status"] == 0, r
+        assert r["bytes"] == r["size"] and r["seconds"] > 0, r
+    md = (out / "stdio.md").read_text()
+    assert md in p.stdout
+    rows = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows[cells[0]] = cells
+    summ = doc["summary"]
+    assert set(summ) == {"host", "pier-qemu-microvm"}
+    for cfg, row in summ.items():
+        for i, d in enumerate(("stdout", "stdin")):
+            s = row[d]
+            assert s["runs"] >= 4 and s["failed"] == 0, (cfg, d, s)
+            # The figure is the stream's bytes over its time less a 0-byte run's.
+            assert s["bytes"] == doc["meta"]["bytes"] and s["tn"] > s["t0"] > 0, (cfg, d, s)
+            assert math.isclose(s["mb_s"], s["bytes"] / 1e6 / (s["tn"] - s["t0"]))
+            assert math.isclose(s["ratio"], s["mb_s"] / summ["host"][d]["mb_s"])
+            shown = float(rows[cfg][1 + 2 * i].replace(",", ""))
+            assert math.isclose(shown, s["mb_s"], rel_tol=0.01, abs_tol=0.06), (cfg, d, shown)
+            assert rows[cfg][2 + 2 * i] == f"{s['ratio']:.3f}x", (cfg, d)
+    assert summ["host"]["stdout"]["ratio"] == 1.0
+    # A VM is slower than a pipe on the host, and not absurdly so.
+    for d in ("stdout", "stdin"):
+        assert 0.2 < summ["pier-qemu-microvm"][d]["mb_s"] < summ["host"][d]["mb_s"] * 2, d
