@@ -32,6 +32,9 @@ static void parse_line(struct control *c, const char *line, uint64_t ns)
 	} else if (strncmp(line, "log ", 4) == 0) {
 		if (c->on_log)
 			c->on_log(line + 4);
+	} else if (strncmp(line, "warn ", 5) == 0) {
+		if (c->on_warn)
+			c->on_warn(line + 5);
 	} else if (strncmp(line, "exit ", 5) == 0) {
 		char *end;
 		long v = strtol(line + 5, &end, 10);

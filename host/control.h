@@ -37,6 +37,8 @@ struct control {
 	/* Called with the text of each "log TEXT" line (guest warnings while
 	 * the program owns the console); NULL drops them. */
 	void (*on_log)(const char *text);
+	/* Called with each "warn TEXT" line; NULL drops them. */
+	void (*on_warn)(const char *text);
 };
 
 void control_init(struct control *c);

@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		"  -t, --tty              the program's standard streams are terminals\n"
 		"                         even when pier's are not (and TERM is set)\n"
 		"  --cwd DIR              the program's working directory (default /)\n"
-		"  --strace               print every system call of the program\n"
+		"  --strace               print every system call of the program (on stderr)\n"
+		"  --log FILE             the kernel's log (as with -o verbose) into FILE\n"
 		"  --timing               print boot milestones on stderr\n"
 		"  --timeout SEC          kill the VM after SEC seconds (exit %d)\n"
 		"  --virtiofsd PATH       virtiofsd binary (default: $PIER_VIRTIOFSD or\n"
@@ -479,7 +480,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
-	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP };
+	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
@@ -502,6 +503,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "tty", no_argument, 0, 't' },
 		{ "cwd", required_argument, 0, OPT_CWD },
 		{ "strace", no_argument, 0, OPT_STRACE },
+		{ "log", required_argument, 0, OPT_LOG },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -591,11 +593,15 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 			o->cwd = optarg;
 			break;
 		case OPT_STRACE:
+		case OPT_LOG:
 			if (o->nkopts == RUN_MAX_KOPTS) {
 				fprintf(stderr, "pier: too many options\n");
 				return 2;
 			}
-			o->kopts[o->nkopts++] = "strace=1";
+			/* --log: the whole kernel log, timestamped, into the file. */
+			o->kopts[o->nkopts++] = c == OPT_STRACE ? "strace=1" : "verbose=1";
+			if (c == OPT_LOG)
+				o->log = optarg;
 			break;
 		case OPT_TIMEOUT:
 			o->timeout_s = atoi(optarg);
@@ -671,6 +677,11 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 		o.kernel = default_kernel();
 	if (access(o.kernel, R_OK)) {
 		fprintf(stderr, "pier: kernel %s: %s\n", o.kernel, strerror(errno));
+		return PIER_EXIT_VMERROR;
+	}
+	o.log_fd = STDERR_FILENO;
+	if (o.log && (o.log_fd = open(o.log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, "pier: --log %s: %s\n", o.log, strerror(errno));
 		return PIER_EXIT_VMERROR;
 	}
 	if (o.initrd && access(o.initrd, R_OK)) {

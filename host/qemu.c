@@ -379,6 +379,7 @@ int qemu_run(const struct run_options *o)
 	struct control ctl;
 	control_init(&ctl);
 	ctl.on_log = run_print_guest_log;
+	ctl.on_warn = run_count_guest_warning;
 	char *cmdline = run_build_cmdline(o);
 	if (!cmdline)
 		return 2;
@@ -401,7 +402,7 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: interrupted while starting virtiofsd\n");
 		rc = 128 + (int)got_signal;
 	}
-	if (r || write_args(&vm, o) || (vm.stdio && stdio_relay_listen(&vm.relay, vm.dir)) ||
+	if (r || write_args(&vm, o) || (vm.stdio && stdio_relay_listen(&vm.relay, vm.dir, o->log_fd)) ||
 	    spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
 		goto out;
 	spawned = 1;
@@ -447,6 +448,7 @@ int qemu_run(const struct run_options *o)
 	if (ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			ctl.bad_lines);
+	run_report_guest_warnings();
 out:
 	if (vm.stdio)
 		stdio_relay_finish(&vm.relay, 0);

@@ -45,6 +45,8 @@ struct run_options {
 	int tty;               /* -t/--tty: the program's standard streams are terminals
 	                        * even when pier's are not */
 	const char *cwd;       /* --cwd DIR; NULL: / */
+	const char *log;       /* --log FILE; NULL: none */
+	int log_fd;            /* where the kernel's log goes: FILE, else stderr */
 	void *args;            /* the block the guest reads them from (run_args.h) */
 	size_t args_len;       /* 0: no program */
 	uint64_t start_ns;     /* when pier started, CLOCK_MONOTONIC */
@@ -69,6 +71,12 @@ struct run_milestone {
 
 /* A guest "log" control line, printed on stderr (run_report.c). */
 void run_print_guest_log(const char *text);
+/* A guest "warn" line (a kernel warning while the program ran, e.g. a
+ * system call it lacks): counted, not shown; the kernel log (-o verbose,
+ * --log) has them. */
+void run_count_guest_warning(const char *text);
+/* At the end of a run: how many there were, if any, and where to look. */
+void run_report_guest_warnings(void);
 /* The --timing table: host and guest milestones in time order. */
 void run_print_timing(const struct control *ctl, const struct run_milestone *host, int nhost,
 		      uint64_t end_ns);

@@ -16,6 +16,22 @@ void run_print_guest_log(const char *text)
 	fprintf(stderr, "pier: %s\n", buf);
 }
 
+static unsigned guest_warnings;
+
+void run_count_guest_warning(const char *text)
+{
+	(void)text;
+	guest_warnings++;
+}
+
+void run_report_guest_warnings(void)
+{
+	if (guest_warnings)
+		fprintf(stderr, "pier: the kernel logged %u warning%s while the program ran "
+				"(-o verbose or --log FILE shows them)\n", guest_warnings,
+			guest_warnings == 1 ? "" : "s");
+}
+
 void run_print_timing(const struct control *ctl, const struct run_milestone *host, int nhost,
 		      uint64_t end_ns)
 {

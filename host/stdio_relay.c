@@ -22,10 +22,11 @@ static const char *const port_names[RELAY_SOCKS] = { CONSOLE_PORT_STDIN, CONSOLE
 static const int port_nrs[RELAY_SOCKS] = { CONSOLE_NR_STDIN, CONSOLE_NR_STDOUT, CONSOLE_NR_STDERR,
 					   CONSOLE_NR_CTL, 0 };
 
-int stdio_relay_listen(struct stdio_relay *r, const char *dir)
+int stdio_relay_listen(struct stdio_relay *r, const char *dir, int log_fd)
 {
 	memset(r, 0, sizeof(*r));
 	r->open = true;
+	r->log_fd = log_fd;
 	r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	pthread_mutex_init(&r->ctl_lock, NULL);
 	for (int i = 0; i < RELAY_SOCKS; i++)
@@ -168,7 +169,7 @@ static void accept_one(struct stdio_relay *r, int i)
 static void pump_out(struct stdio_relay *r, struct relay_state *st, int i)
 {
 	char *buf = i == RELAY_SERIAL ? st->buf : st->out;
-	int to = i == RELAY_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+	int to = i == RELAY_STDOUT ? STDOUT_FILENO : i == RELAY_STDERR ? STDERR_FILENO : r->log_fd;
 	for (;;) {
 		ssize_t n = read(r->fd[i], buf, CHUNK);
 		if (n < 0 && errno == EINTR)

@@ -27,14 +27,16 @@ struct stdio_relay {
 	int fd[RELAY_SOCKS];         /* accepted connections, -1 until then */
 	pthread_t thread;
 	bool open;                   /* stdio_relay_listen ran: finish must clean up */
+	int log_fd;                  /* the serial log's destination */
 	bool started;
 	int stop_pipe[2];
 	pthread_mutex_t ctl_lock;    /* writes on the pier.ctl socket */
 	char qemu_arg[2 * RELAY_SOCKS + 1][192]; /* stdio_relay_qemu_args' strings */
 };
 
-/* Listening sockets in dir (con-in.sock, ...). 0, or -1 after a message. */
-int stdio_relay_listen(struct stdio_relay *r, const char *dir);
+/* Listening sockets in dir (con-in.sock, ...); the serial log goes to
+ * log_fd. 0, or -1 after a message. */
+int stdio_relay_listen(struct stdio_relay *r, const char *dir, int log_fd);
 
 /* QEMU's arguments for the device, ports and serial chardev, appended to
  * args from *n; `pci`: virtio-serial-pci, else virtio-serial-device. The

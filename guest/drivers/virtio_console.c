@@ -18,11 +18,16 @@
 #include "virtio_console.h"
 
 #define PAGE 4096u
-#define DATA_BUF (64u * 1024)   /* per receive or transmit buffer */
-#define DATA_BUFS 4             /* per data port and direction */
+/* Output: few large buffers, each one notification. Input: many smaller
+ * ones, since QEMU's socket chardev hands over at most 4 KiB at a time
+ * and every buffer in flight is one more it can fill meanwhile. */
+#define TX_BUF (64u * 1024)
+#define TX_BUFS 4
+#define RX_BUF (16u * 1024)
+#define RX_BUFS 32
 #define CTL_BUF 128u            /* control message + port name */
 #define CTL_BUFS 16
-#define QUEUE_SIZE 16
+#define QUEUE_SIZE 64
 #define SETUP_TIMEOUT_NS 10000000000ULL
 #define SPIN_NS 50000ULL        /* before halting, when the device is polled */
 
@@ -38,8 +43,9 @@ struct port {
 	bool host_open, was_open;
 	char name[32];
 	struct virtio_queue *rxq, *txq;
-	struct buf rx[DATA_BUFS], tx[DATA_BUFS];
-	struct buf *done[DATA_BUFS]; /* received, in order; done[dhead] first */
+	struct buf rx[RX_BUFS], tx[TX_BUFS];
+	unsigned nrx, ntx;           /* how many of them it has: by its role */
+	struct buf *done[RX_BUFS]; /* received, in order; done[dhead] first */
 	unsigned dhead, dcount;
 	unsigned inflight;
 };
@@ -70,13 +76,20 @@ static int alloc_buf(struct buf *b, uint32_t cap)
 	return 0;
 }
 
-static void post_rx(struct virtio_queue *q, struct buf *b)
+/* Gives b back to the device; the notification (a VM exit) only when
+ * kick, so a reader that drained many buffers gives them back in one. */
+static void give_rx(struct virtio_queue *q, struct buf *b, bool kick)
 {
 	struct virtq_buf in = { b->pa, b->cap };
 	b->len = b->off = 0;
 	b->busy = true;
-	if (virtq_add(&q->vq, NULL, 0, &in, 1, b) == 0 && virtq_kick_needed(&q->vq))
+	if (virtq_add(&q->vq, NULL, 0, &in, 1, b) == 0 && kick && virtq_kick_needed(&q->vq))
 		q->dev->ops->notify(q->dev, q->index);
+}
+
+static void post_rx(struct virtio_queue *q, struct buf *b)
+{
+	give_rx(q, b, true);
 }
 
 /* A control message to the device (multiport protocol). */
@@ -141,6 +154,35 @@ static void on_ctl_bytes(const uint8_t *p, uint32_t n)
 	}
 }
 
+/* A port's buffers once its name says what it is for; -ENOENT for a port
+ * that is not pier's (left closed). */
+static int port_buffers(struct port *pt)
+{
+	unsigned nrx, ntx;
+	uint32_t rx_size = RX_BUF, tx_size = TX_BUF;
+	if (strcmp(pt->name, CONSOLE_PORT_STDIN) == 0) {
+		nrx = RX_BUFS, ntx = 0;
+	} else if (strcmp(pt->name, CONSOLE_PORT_STDOUT) == 0 ||
+		   strcmp(pt->name, CONSOLE_PORT_STDERR) == 0) {
+		nrx = 0, ntx = TX_BUFS;
+	} else if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
+		nrx = 8, ntx = 2, rx_size = tx_size = PAGE; /* 56-byte records */
+	} else {
+		return -ENOENT;
+	}
+	for (unsigned i = 0; i < nrx; i++)
+		if (alloc_buf(&pt->rx[i], rx_size))
+			return -ENOMEM;
+	for (unsigned i = 0; i < ntx; i++)
+		if (alloc_buf(&pt->tx[i], tx_size))
+			return -ENOMEM;
+	pt->nrx = nrx;
+	pt->ntx = ntx;
+	for (unsigned i = 0; i < nrx; i++)
+		post_rx(pt->rxq, &pt->rx[i]);
+	return 0;
+}
+
 static void on_control(const uint8_t *p, uint32_t len)
 {
 	struct virtio_console_control m;
@@ -159,10 +201,7 @@ static void on_control(const uint8_t *p, uint32_t len)
 	switch (m.event) {
 	case VIRTIO_CONSOLE_PORT_ADD:
 		pt->added = true;
-		pt->ready = pt->rxq && pt->txq;
-		send_control(m.id, VIRTIO_CONSOLE_PORT_READY, pt->ready);
-		if (pt->ready)
-			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		send_control(m.id, VIRTIO_CONSOLE_PORT_READY, pt->rxq && pt->txq);
 		break;
 	case VIRTIO_CONSOLE_PORT_REMOVE:
 		pt->ready = pt->host_open = false;
@@ -174,14 +213,16 @@ static void on_control(const uint8_t *p, uint32_t len)
 		memcpy(pt->name, p + sizeof(m), n);
 		pt->name[n] = 0;
 		pt->name[strnlen(pt->name, n)] = 0;
+		/* One of pier's, with queues: buffers for its role, then open. */
+		if (pt->added && !pt->ready && pt->rxq && pt->txq && port_buffers(pt) == 0) {
+			pt->ready = true;
+			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		}
 		break;
 	}
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		pt->host_open = m.value != 0;
 		pt->was_open |= pt->host_open;
-		break;
-	case VIRTIO_CONSOLE_CONSOLE_PORT:
-		send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
 		break;
 	default:
 		break; /* RESIZE of port 0: pier.ctl carries sizes */
@@ -215,8 +256,8 @@ static void poll_device(void)
 				post_rx(pt->rxq, b);
 			} else if (b->len == 0) {
 				post_rx(pt->rxq, b); /* nothing in it: not the end of anything */
-			} else if (pt->dcount < DATA_BUFS) {
-				pt->done[(pt->dhead + pt->dcount++) % DATA_BUFS] = b;
+			} else if (pt->dcount < pt->nrx) {
+				pt->done[(pt->dhead + pt->dcount++) % pt->nrx] = b;
 			}
 		}
 		while ((b = virtq_get_used(&pt->txq->vq, &len)) != NULL) {
@@ -238,15 +279,44 @@ void vcon_poll(void)
 		poll_device();
 }
 
-/* Until the next completion (or a while): halts when interrupts work. */
+/* Every queue of the console, for turning interrupts on and off. */
+static void set_interrupts(bool on)
+{
+	virtq_set_interrupts(&con.c_rx->vq, on);
+	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
+		if (con.ports[i].rxq) {
+			virtq_set_interrupts(&con.ports[i].rxq->vq, on);
+			virtq_set_interrupts(&con.ports[i].txq->vq, on);
+		}
+}
+
+static bool anything_used(void)
+{
+	if (virtq_has_used(&con.c_rx->vq))
+		return true;
+	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
+		if (con.ports[i].rxq &&
+		    (virtq_has_used(&con.ports[i].rxq->vq) || virtq_has_used(&con.ports[i].txq->vq)))
+			return true;
+	return false;
+}
+
+/*
+ * Until the next completion (or a while). The device interrupts only
+ * while we wait here: a reader busy copying a stream out of its buffers
+ * needs no interrupt per buffer (under QEMU one comes every 4 KiB).
+ */
 static void wait_a_little(void)
 {
 	if (con.dev->polling) {
 		uint64_t end = time_ns() + SPIN_NS;
-		while (time_ns() < end)
+		while (time_ns() < end && !anything_used())
 			cpu_relax();
 	}
-	irq_wait();
+	set_interrupts(true);
+	if (!anything_used())
+		irq_wait();
+	set_interrupts(false);
 }
 
 static bool dead(void)
@@ -297,6 +367,7 @@ int64_t vcon_read(void *buf, size_t len, bool nonblock)
 		wait_a_little();
 	}
 	size_t n = 0;
+	bool reposted = false;
 	while (n < len && pt->dcount) {
 		struct buf *b = pt->done[pt->dhead];
 		uint32_t take = b->len - b->off;
@@ -306,11 +377,14 @@ int64_t vcon_read(void *buf, size_t len, bool nonblock)
 		n += take;
 		b->off += take;
 		if (b->off == b->len) {
-			pt->dhead = (pt->dhead + 1) % DATA_BUFS;
+			pt->dhead = (pt->dhead + 1) % pt->nrx;
 			pt->dcount--;
-			post_rx(pt->rxq, b);
+			give_rx(pt->rxq, b, false);
+			reposted = true;
 		}
 	}
+	if (reposted && virtq_kick_needed(&pt->rxq->vq))
+		con.dev->ops->notify(con.dev, pt->rxq->index);
 	return (int64_t)n;
 }
 
@@ -323,21 +397,33 @@ static void drain_others(const struct port *keep)
 		for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
 			busy |= &con.ports[i] != keep && con.ports[i].inflight &&
 				!port_closed(&con.ports[i]);
-		if (!busy || dead())
+		if (!busy || dead() || (keep && vcon_interrupted && vcon_interrupted()))
 			return;
 		wait_a_little();
 	}
 }
 
-static struct buf *free_tx(struct port *pt)
+/* A transmit buffer of pt to fill; NULL with *err when the port closed,
+ * the device failed or a signal came meanwhile. */
+static struct buf *free_tx(struct port *pt, int64_t *err)
 {
+	if (!pt->ntx) {
+		*err = -EBADF; /* an input port */
+		return NULL;
+	}
 	for (;;) {
 		poll_device();
-		if (dead() || port_closed(pt))
+		if (dead() || port_closed(pt)) {
+			*err = dead() ? -EIO : -EPIPE;
 			return NULL;
-		for (unsigned i = 0; i < DATA_BUFS; i++)
+		}
+		for (unsigned i = 0; i < pt->ntx; i++)
 			if (!pt->tx[i].busy)
 				return &pt->tx[i];
+		if (pt != con.stream[VCON_CTL] && vcon_interrupted && vcon_interrupted()) {
+			*err = -EINTR; /* a reader that does not read: ^C still works */
+			return NULL;
+		}
 		wait_a_little();
 	}
 }
@@ -374,9 +460,10 @@ static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
 	size_t done = 0;
 	keep_order(pt);
 	while (done < len) {
-		struct buf *b = free_tx(pt);
+		int64_t err = 0;
+		struct buf *b = free_tx(pt, &err);
 		if (!b)
-			return done ? (int64_t)done : dead() ? -EIO : -EPIPE;
+			return done ? (int64_t)done : err;
 		uint32_t n = len - done < b->cap ? (uint32_t)(len - done) : b->cap;
 		memcpy(b->va, (const uint8_t *)buf + done, n);
 		struct virtq_buf out = { b->pa, n };
@@ -447,9 +534,6 @@ static int setup_queues(struct virtio_dev *d, uint32_t nports)
 		pt->txq = virtio_queue_setup(d, (uint16_t)(3 + 2 * p), QUEUE_SIZE);
 		if (!pt->rxq || !pt->txq)
 			return -EIO;
-		for (unsigned i = 0; i < DATA_BUFS; i++)
-			if (alloc_buf(&pt->rx[i], DATA_BUF) || alloc_buf(&pt->tx[i], DATA_BUF))
-				return -ENOMEM;
 	}
 	return 0;
 }
@@ -490,11 +574,9 @@ int vcon_init(void)
 		return err;
 	}
 	virtio_ready(d);
+	set_interrupts(false); /* on only while waiting (wait_a_little) */
 	for (unsigned i = 0; i < CTL_BUFS; i++)
 		post_rx(con.c_rx, &con.crx[i]);
-	for (unsigned p = 1; p < CONSOLE_MAX_PORTS; p++)
-		for (unsigned i = 0; con.ports[p].rxq && i < DATA_BUFS; i++)
-			post_rx(con.ports[p].rxq, &con.ports[p].rx[i]);
 	send_control(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	uint64_t end = time_ns() + SETUP_TIMEOUT_NS;
 	while (!dead() && (!ports_named() || !con.have_hello) && time_ns() < end) {

@@ -24,16 +24,17 @@ void control_milestone(const char *name)
 	control_line(buf);
 }
 
-void kwarn(const char *fmt, ...)
+/* On the console, or (quiet) as a control line starting with `kind`. */
+static void warn_line(const char *kind, const char *fmt, va_list ap)
 {
-	va_list ap;
-	va_start(ap, fmt);
 	if (console_is_quiet()) {
-		/* The console belongs to the program: send it to pier's stderr. */
-		char buf[120] = "log ";
-		fmt_vsnprintf(buf + 4, sizeof(buf) - 4, fmt, ap);
+		/* The program's streams are its own: pier reports the line. */
+		char buf[120];
+		size_t k = strlen(kind);
+		memcpy(buf, kind, k + 1);
+		fmt_vsnprintf(buf + k, sizeof(buf) - k, fmt, ap);
 		size_t n = strlen(buf);
-		while (n > 4 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		while (n > k && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 			buf[--n] = 0;
 		for (char *p = buf; *p; p++)
 			if (*p == '\n')
@@ -42,6 +43,21 @@ void kwarn(const char *fmt, ...)
 	} else {
 		kvprintf(fmt, ap);
 	}
+}
+
+void kwarn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	warn_line("log ", fmt, ap);
+	va_end(ap);
+}
+
+void knote(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	warn_line("warn ", fmt, ap);
 	va_end(ap);
 }
 

@@ -22,4 +22,12 @@ __attribute__((noreturn)) void control_exit_signal(int sig);
  */
 void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * A kernel warning while the program runs that is not about its outcome
+ * (a system call it lacks): on the console when the kernel speaks
+ * (verbose, --log), else a "warn" line that pier only counts, so the
+ * program's stderr stays its own.
+ */
+void knote(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

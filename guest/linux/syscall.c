@@ -51,7 +51,7 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 	int64_t r;
 	if (!fn) {
 		if (nr >= SYSCALL_MAX || !(reported[nr / 8] & (1 << (nr % 8)))) {
-			kwarn("system call %lld (%s) not implemented: ENOSYS\n", (long long)nr, name);
+			knote("system call %lld (%s) not implemented: ENOSYS\n", (long long)nr, name);
 			if (nr < SYSCALL_MAX)
 				reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
 		}

@@ -466,12 +466,13 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	/* With a program, stdio is the console device's and COM1 is the
 	 * kernel's own log, on stderr; without one, COM1 is all there is. */
 	if (o->args_len)
-		serial_init(&v.com1, -1, STDERR_FILENO);
+		serial_init(&v.com1, -1, o->log_fd);
 	else
 		serial_init(&v.com1, STDIN_FILENO, STDOUT_FILENO);
 	terminal_init(o->tty);
 	control_init(&v.ctl);
 	v.ctl.on_log = run_print_guest_log;
+	v.ctl.on_warn = run_count_guest_warning;
 	host_milestone(&v, "vmm-start");
 
 	struct sigaction sa = { .sa_handler = on_alarm };
@@ -531,6 +532,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	if (v.ctl.bad_lines)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			v.ctl.bad_lines);
+	run_report_guest_warnings();
 	for (int i = 0; i < v.nfs; i++)
 		if (v.fs[i].dax.repairs)
 			fprintf(stderr, "pier: virtio-fs '%.36s': %llu DAX mappings cut back to zeros "
