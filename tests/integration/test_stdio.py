@@ -145,10 +145,11 @@ def _drain(f, sink):
     sink.append(f.read())
 
 
-@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
 def test_hundred_mebibytes_round_trip(machine, root):
     """100 MiB of random bytes through `busybox cat`, streamed: pier's stdin
-    and stdout are pipes all along, both sides hash what passed."""
+    and stdout are pipes all along, both sides hash what passed. Both
+    transports (virtio-mmio: microvm and pier; virtio-pci: q35)."""
     limit = 500 if machine == "pier" else 240
     p = subprocess.Popen(pier(machine, root, BB, "cat", vm_timeout=limit),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,

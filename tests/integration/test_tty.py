@@ -263,3 +263,58 @@ def test_cooked_mode_line_editing(machine, root):
     assert b"ab" in child.before, f"no echo of the typed line\n{child.logfile_read.tail()}"
     finish(child)
     assert child.exitstatus == 0, child.logfile_read.tail()
+
+
+def proc_state(pid):
+    """The state letter of /proc/PID/stat ('T' when stopped)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def wait_state(pid, want, seconds=20):
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc_state(pid) == want:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "q35"))
+def test_ctrl_z_suspends_the_run_and_fg_resumes_it(machine, root):
+    """^Z stops pier (and QEMU with it) as it would stop a local program,
+    with the terminal's modes back for the shell; SIGCONT (what `fg`
+    sends) resumes the run: the program goes on reading and, in raw mode
+    still, gets the next key."""
+    child = spawn(machine, pier(machine, root, PROBE, "raw"))
+    expect(child, b"raw: ready\r?\n", "raw mode set")
+    import termios
+    raw_lflag = termios.tcgetattr(child.child_fd)[3]
+    assert not raw_lflag & termios.ICANON, "the program's raw mode did not reach the terminal"
+    child.sendcontrol("z")
+    assert wait_state(child.pid, "T"), f"pier not stopped: {proc_state(child.pid)}"
+    lflag = termios.tcgetattr(child.child_fd)[3]
+    assert lflag & termios.ICANON and lflag & termios.ECHO, \
+        "the terminal was not given back in its own modes while stopped"
+    os.kill(child.pid, signal.SIGCONT)
+    assert wait_state(child.pid, "S") or proc_state(child.pid) in "SR"
+    lflag = termios.tcgetattr(child.child_fd)[3]
+    assert not lflag & termios.ICANON, "the program's raw mode did not come back"
+    child.send(b"q")
+    expect(child, rb"raw ([0-9a-f]*)\r?\n", "the key after the resume")
+    assert child.match.group(1) == b"71", child.logfile_read.tail()
+    finish(child)
+    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.logfile_read.tail())
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "q35"))
+def test_ctrl_backslash_is_sigquit(machine, root):
+    """^\\ sends the program SIGQUIT; it dies of it and pier with it (no
+    core file of pier's: it would hold the guest's memory)."""
+    child = spawn(machine, pier(machine, root, PROBE, "block"))
+    expect(child, b"block: reading", "the program blocked in read")
+    child.sendcontrol("\\")
+    finish(child)
+    assert (child.exitstatus, child.signalstatus) == (None, signal.SIGQUIT), \
+        (child.exitstatus, child.signalstatus, child.logfile_read.tail())
