@@ -121,6 +121,17 @@ static void push(struct virtio_console_dev *d, unsigned qi, uint16_t head, uint3
 		virtio_mmio_interrupt(&d->t);
 }
 
+/* Input: the interrupt waits until every buffer stdin can fill now is
+ * filled, so a waiting reader wakes once per burst, not per buffer. */
+static void push_input(struct virtio_console_dev *d, uint16_t head, uint32_t len)
+{
+	struct virtio_mmio_queue *q = &d->t.q[RXQ(CONSOLE_NR_STDIN)];
+	if (!q->ready || q->vq.broken)
+		return;
+	virtq_dev_push(&q->vq, head, len);
+	d->input_irq |= virtq_dev_notify_needed(&q->vq);
+}
+
 static void on_control(struct virtio_console_dev *d, const struct virtio_console_control *m)
 {
 	uint32_t id = m->id;
@@ -271,10 +282,16 @@ static void input(struct virtio_console_dev *d)
 	d->have_held = false;
 	if (n > 0) {
 		d->bytes_in += (uint64_t)n;
-		push(d, RXQ(CONSOLE_NR_STDIN), e->head, (uint32_t)n);
+		push_input(d, e->head, (uint32_t)n);
 	} else {
 		host_close(d, CONSOLE_NR_STDIN); /* end of file: after every byte */
 	}
+}
+
+static bool stdin_readable_now(void)
+{
+	struct pollfd p = { STDIN_FILENO, POLLIN, 0 };
+	return poll(&p, 1, 0) > 0; /* POLLHUP too: the read then says end of file */
 }
 
 static bool stdin_open(const struct virtio_console_dev *d)
@@ -295,15 +312,25 @@ static void serve(struct virtio_console_dev *d, struct virtq_elem *e, bool stdin
 		}
 	if (d->have_held && d->held_generation != d->generation)
 		d->have_held = false; /* its queue went with a reset */
-	if (stdin_open(d) && !d->have_held) {
-		/* A buffer with no room to write is handed back at once. */
-		while ((d->have_held = pop(d, RXQ(CONSOLE_NR_STDIN), &d->held) > 0) &&
-		       !d->held.nin)
-			push(d, RXQ(CONSOLE_NR_STDIN), d->held.head, 0);
-		d->held_generation = d->generation;
-	}
-	if (stdin_open(d) && d->have_held && stdin_ready)
+	/* As many buffers as stdin has bytes for right now. */
+	for (bool ready = stdin_ready; stdin_open(d); ready = stdin_readable_now()) {
+		if (!d->have_held) {
+			/* A buffer with no room to write is handed back at once. */
+			while ((d->have_held = pop(d, RXQ(CONSOLE_NR_STDIN), &d->held) > 0) &&
+			       !d->held.nin)
+				push(d, RXQ(CONSOLE_NR_STDIN), d->held.head, 0);
+			d->held_generation = d->generation;
+		}
+		if (!d->have_held || !ready)
+			break;
 		input(d);
+		if (d->have_held)
+			break; /* EAGAIN: kept for later */
+	}
+	if (d->input_irq) {
+		d->input_irq = false;
+		virtio_mmio_interrupt(&d->t);
+	}
 	deliver(d, &d->control, CONTROL_RX, e);
 	if (d->port_ready[CONSOLE_NR_CTL]) /* the guest reads records once it knows the port */
 		deliver(d, &d->records, RXQ(CONSOLE_NR_CTL), e);

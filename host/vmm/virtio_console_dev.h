@@ -49,6 +49,7 @@ struct virtio_console_dev {
 	struct virtq_elem held;        /* a stdin buffer waiting for input */
 	bool have_held;
 	uint64_t held_generation;      /* the queue it came from */
+	bool input_irq;                /* input pushed: interrupt at the round's end */
 	uint64_t bytes_in, bytes_out[CONSOLE_MAX_PORTS], errors;
 };
 

@@ -281,7 +281,7 @@ def wait_state(pid, want, seconds=20):
     return False
 
 
-@pytest.mark.parametrize("machine", targets("microvm", "q35"))
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
 def test_ctrl_z_suspends_the_run_and_fg_resumes_it(machine, root):
     """^Z stops pier (and QEMU with it) as it would stop a local program,
     with the terminal's modes back for the shell; SIGCONT (what `fg`
@@ -308,7 +308,7 @@ def test_ctrl_z_suspends_the_run_and_fg_resumes_it(machine, root):
     assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.logfile_read.tail())
 
 
-@pytest.mark.parametrize("machine", targets("microvm", "q35"))
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
 def test_ctrl_backslash_is_sigquit(machine, root):
     """^\\ sends the program SIGQUIT; it dies of it and pier with it (no
     core file of pier's: it would hold the guest's memory)."""
