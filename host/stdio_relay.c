@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <pier/console_ctl.h>
+#include "fdio.h"
 #include "run.h"
 #include "stdio_relay.h"
 #include "terminal.h"
@@ -106,23 +107,6 @@ void stdio_relay_signal(struct stdio_relay *r, int sig)
 	send_record(r, &m);
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-			poll(&p, 1, -1);
-		} else if (!(n < 0 && errno == EINTR)) {
-			return false;
-		}
-	}
-	return true;
-}
-
 struct relay_state {
 	char in[CHUNK];
 	size_t in_len, in_off;
@@ -180,14 +164,12 @@ static void pump_out(struct stdio_relay *r, struct relay_state *st, int i)
 			close_sock(r, i); /* QEMU went */
 			return;
 		}
-		if (!write_all(to, buf, (size_t)n) && i != RELAY_SERIAL) {
+		if (!fd_write_all(to, buf, (size_t)n) && i != RELAY_SERIAL) {
 			close_sock(r, i); /* the reader is gone: the guest sees EPIPE */
 			return;
 		}
 	}
 }
-
-static void pump_out(struct stdio_relay *r, struct relay_state *st, int i);
 
 static void pump_ctl(struct stdio_relay *r, struct relay_state *st)
 {

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <linux/virtio_ids.h>
+#include "../fdio.h"
 #include "../terminal.h"
 #include "virtio_console_dev.h"
 
@@ -221,25 +222,6 @@ static void host_close(struct virtio_console_dev *d, unsigned port)
 	control(d, port, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
 }
 
-/* Writes all of buf to fd (which may be non-blocking). false: the reader
- * is gone or the descriptor failed. */
-static bool write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-			poll(&p, 1, -1);
-		} else if (!(n < 0 && errno == EINTR)) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /* One output request of port (stdout or stderr); lock held, dropped
  * around the write. */
 static void output(struct virtio_console_dev *d, unsigned port, struct virtq_elem *e)
@@ -250,7 +232,7 @@ static void output(struct virtio_console_dev *d, unsigned port, struct virtq_ele
 		pthread_mutex_unlock(&d->t.lock);
 		int fd = port == CONSOLE_NR_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
 		for (unsigned i = 0; i < e->nout && ok; i++)
-			ok = write_all(fd, e->seg[i].base, e->seg[i].len);
+			ok = fd_write_all(fd, e->seg[i].base, e->seg[i].len);
 		pthread_mutex_lock(&d->t.lock);
 		if (gen != d->generation)
 			return; /* reset meanwhile: the request is gone with its queue */
