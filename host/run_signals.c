@@ -20,6 +20,7 @@ static uint64_t forwarded;
 static int fatal;
 static int grace_sig;
 static uint64_t grace_end;
+static bool job_control; /* a shell could resume us after ^Z */
 
 static void on_signal(int sig)
 {
@@ -34,6 +35,11 @@ static void on_signal(int sig)
 void run_signals_install(void (*wake)(int sig))
 {
 	wake_fn = wake;
+	/* As Linux does for an orphaned process group: ^Z stops only a run
+	 * whose parent, a job-control shell, is in our session but not in our
+	 * group. (Looked at now: later the filter forbids asking.) */
+	pid_t parent = getppid();
+	job_control = getsid(parent) == getsid(0) && getpgid(parent) != getpgrp();
 	struct rlimit none = { 0, 0 };
 	setrlimit(RLIMIT_CORE, &none);
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -58,7 +64,7 @@ enum run_signal_action run_signals_action(int sig, bool program_running)
 	if (sig == SIGWINCH)
 		return program_running ? RUN_SIGNAL_PASS : RUN_SIGNAL_IGNORE;
 	if (sig == SIGTSTP)
-		return RUN_SIGNAL_SUSPEND;
+		return job_control ? RUN_SIGNAL_SUSPEND : RUN_SIGNAL_IGNORE;
 	if (!program_running || ((BIT(sig) & ENDING) && (forwarded & BIT(sig)))) {
 		fatal = fatal ? fatal : sig;
 		return RUN_SIGNAL_END_VM;

@@ -50,7 +50,9 @@ uint64_t run_signals_grace_end(void);
 bool run_signals_overdue(uint64_t now);
 
 /*
- * ^Z: the whole run stops as a local program would, with pier's terminal
+ * ^Z (only where a job-control shell could resume the run, as Linux
+ * ignores it for an orphaned process group): the whole run stops as a
+ * local program would, with pier's terminal
  * back in the modes it had and `also` (QEMU's process; 0: none) stopped
  * too; when the shell continues it, the program's modes come back. The
  * caller then passes SIGWINCH on: the size may have changed meanwhile.

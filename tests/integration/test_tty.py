@@ -265,47 +265,42 @@ def test_cooked_mode_line_editing(machine, root):
     assert child.exitstatus == 0, child.logfile_read.tail()
 
 
-def proc_state(pid):
-    """The state letter of /proc/PID/stat ('T' when stopped)."""
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
-def wait_state(pid, want, seconds=20):
-    import time
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc_state(pid) == want:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
 def test_ctrl_z_suspends_the_run_and_fg_resumes_it(machine, root):
-    """^Z stops pier (and QEMU with it) as it would stop a local program,
-    with the terminal's modes back for the shell; SIGCONT (what `fg`
-    sends) resumes the run: the program goes on reading and, in raw mode
-    still, gets the next key."""
-    child = spawn(machine, pier(machine, root, PROBE, "raw"))
-    expect(child, b"raw: ready\r?\n", "raw mode set")
+    """In an interactive bash (job control): ^Z stops pier, and QEMU with
+    it, as it would stop a local program; bash gets the terminal back in
+    its own modes; `fg` resumes the run, the program's raw mode comes back
+    and the next key reaches it."""
     import termios
-    raw_lflag = termios.tcgetattr(child.child_fd)[3]
-    assert not raw_lflag & termios.ICANON, "the program's raw mode did not reach the terminal"
+    child = spawn(machine, ["/bin/bash", "--norc", "--noprofile", "-i"])
+    child.sendline("PS1='prompt> '")
+    expect(child, b"prompt> ", "bash's prompt")
+    child.sendline(shlex.join(pier(machine, root, PROBE, "raw")))
+    expect(child, b"raw: ready\r?\n", "raw mode set")
+    assert not termios.tcgetattr(child.child_fd)[3] & termios.ICANON, \
+        "the program's raw mode did not reach the terminal"
     child.sendcontrol("z")
-    assert wait_state(child.pid, "T"), f"pier not stopped: {proc_state(child.pid)}"
-    lflag = termios.tcgetattr(child.child_fd)[3]
-    assert lflag & termios.ICANON and lflag & termios.ECHO, \
-        "the terminal was not given back in its own modes while stopped"
-    os.kill(child.pid, signal.SIGCONT)
-    assert wait_state(child.pid, "S") or proc_state(child.pid) in "SR"
-    lflag = termios.tcgetattr(child.child_fd)[3]
-    assert not lflag & termios.ICANON, "the program's raw mode did not come back"
+    expect(child, rb"Stopped", "bash seeing the run stop")
+    expect(child, b"prompt> ", "bash's prompt after ^Z")
+    child.sendline("stty -a | grep -o -- '-\\?icanon'; fg")
+    expect(child, rb"[\r\n](-?icanon)\r?\n", "the modes bash has while the run is stopped")
+    assert child.match.group(1) == b"icanon", child.logfile_read.tail()
+    # fg names the job it resumes; before that, bash's own line editor
+    # has the terminal (it too turns ICANON off).
+    expect(child, b"ttyprobe raw\r?\n", "fg naming the job")
+    import time
+    deadline = time.monotonic() + 30
+    while termios.tcgetattr(child.child_fd)[3] & termios.ICANON:
+        assert time.monotonic() < deadline, "the program's raw mode did not come back"
+        time.sleep(0.05)
     child.send(b"q")
-    expect(child, rb"raw ([0-9a-f]*)\r?\n", "the key after the resume")
+    expect(child, rb"raw ([0-9a-f]*)\r?\n", "the key after fg")
     assert child.match.group(1) == b"71", child.logfile_read.tail()
+    expect(child, b"prompt> ", "bash's prompt after the run")
+    child.sendline("echo status=$?; exit")
+    expect(child, rb"status=(\d+)", "pier's status")
+    assert child.match.group(1) == b"0", child.logfile_read.tail()
     finish(child)
-    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.logfile_read.tail())
 
 
 @pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
