@@ -4,10 +4,23 @@
 #include <unistd.h>
 #include "fdio.h"
 
-bool fd_write_all(int fd, const void *buf, size_t len)
+bool fd_write_all_until(int fd, const void *buf, size_t len, int stop_fd)
 {
 	const char *p = buf;
 	while (len) {
+		if (stop_fd >= 0) {
+			/* Wait for room (or the stop) first: a blocking write to a
+			 * full pipe would not see the stop. */
+			struct pollfd w[2] = { { fd, POLLOUT, 0 }, { stop_fd, POLLIN, 0 } };
+			if (poll(w, 2, -1) < 0 && errno != EINTR)
+				return false;
+			if (w[1].revents) {
+				errno = ECANCELED;
+				return false;
+			}
+			if (!w[0].revents)
+				continue;
+		}
 		ssize_t n = write(fd, p, len);
 		if (n > 0) {
 			p += n;
@@ -20,4 +33,9 @@ bool fd_write_all(int fd, const void *buf, size_t len)
 		}
 	}
 	return true;
+}
+
+bool fd_write_all(int fd, const void *buf, size_t len)
+{
+	return fd_write_all_until(fd, buf, len, -1);
 }

@@ -13,4 +13,8 @@
  */
 bool fd_write_all(int fd, const void *buf, size_t len);
 
+/* The same, giving up (false, errno ECANCELED) once stop_fd is readable:
+ * a reader that stopped reading must not keep pier from ending. */
+bool fd_write_all_until(int fd, const void *buf, size_t len, int stop_fd);
+
 #endif

@@ -92,6 +92,11 @@ int janitor_start(const char *dir)
 		signal(SIGINT, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		close(p[1]);
+		/* pier's stdio stays pier's: a reader waiting for pier's output
+		 * to end must not wait for the janitor too. */
+		int null = open("/dev/null", O_RDWR);
+		for (int fd = 0; fd < 3 && null >= 0; fd++)
+			dup2(null, fd);
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != p[0])
 				close(fd);

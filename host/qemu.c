@@ -316,6 +316,22 @@ static void check_fs(struct qemu_vm *vm, struct control *ctl, uint64_t start_ns)
 	}
 }
 
+/* After QEMU: stop writing out its output for a reader that does not
+ * read when pier gets a signal that ends things, or when the VM was
+ * killed (its output is then not worth waiting for). */
+static bool told_to_stop(void)
+{
+	uint64_t sigs = run_signals_take();
+	uint64_t ending = (1ULL << (SIGINT - 1)) | (1ULL << (SIGTERM - 1)) |
+			  (1ULL << (SIGHUP - 1)) | (1ULL << (SIGQUIT - 1));
+	return got_signal || (sigs & ending);
+}
+
+static bool at_once(void)
+{
+	return true;
+}
+
 /* Signals sent to pier: the program's once it runs (run_signals.h). */
 static void pass_signals(struct qemu_vm *vm, const struct control *ctl)
 {
@@ -408,7 +424,9 @@ int qemu_run(const struct run_options *o)
 	spawned = 1;
 	int status = wait_vm(&vm, &ctl, o);
 	if (vm.stdio)
-		stdio_relay_finish(&vm.relay, 5000); /* QEMU is gone: its output is all there */
+		/* QEMU is gone: its output is all there (a killed VM's is not
+		 * worth waiting for). */
+		stdio_relay_finish(&vm.relay, status < 0 ? at_once : told_to_stop);
 	uint64_t end_ns = run_now_ns() - o->start_ns;
 	if (o->timing)
 		run_print_timing(&ctl, NULL, 0, end_ns);
@@ -451,7 +469,7 @@ int qemu_run(const struct run_options *o)
 	run_report_guest_warnings();
 out:
 	if (vm.stdio)
-		stdio_relay_finish(&vm.relay, 0);
+		stdio_relay_finish(&vm.relay, at_once);
 	cleanup(&vm);
 	free(cmdline);
 	for (int i = 0; i < 2; i++)

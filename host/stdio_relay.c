@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <pier/console_ctl.h>
@@ -78,18 +80,30 @@ void stdio_relay_qemu_args(struct stdio_relay *r, bool pci, const char **args, i
 	}
 }
 
+/*
+ * One record to the guest. The main thread sends signals: it must not
+ * hang on a guest that takes no records (pier's own signals, --timeout
+ * and the grace period run there), so a record that finds no room within
+ * a second is dropped whole; one begun is finished (the stream is
+ * records).
+ */
 static void send_record(struct stdio_relay *r, const struct console_ctl_msg *m)
 {
 	pthread_mutex_lock(&r->ctl_lock);
 	int fd = r->fd[RELAY_CTL];
 	size_t done = 0;
+	int waits = 0;
 	while (fd >= 0 && done < sizeof(*m)) {
 		ssize_t w = send(fd, (const char *)m + done, sizeof(*m) - done, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
+			if (done == 0 && waits++ == 10) {
+				fprintf(stderr, "pier: the guest takes no control records; one dropped\n");
+				break;
+			}
 			struct pollfd p = { fd, POLLOUT, 0 };
-			poll(&p, 1, 1000);
+			poll(&p, 1, 100);
 			continue;
 		}
 		if (w <= 0)
@@ -110,8 +124,10 @@ void stdio_relay_signal(struct stdio_relay *r, int sig)
 struct relay_state {
 	char in[CHUNK];
 	size_t in_len, in_off;
+	bool in_wanted;        /* the program read stdin (STDIN_WANTED): feed it */
 	bool in_eof;           /* pier's stdin ended (or failed) */
 	bool in_shut;          /* ... and pier.stdin's socket is half-closed */
+	bool eof_typed;        /* ^D at the terminal, not passed on yet */
 	char rec[sizeof(struct console_ctl_msg)];
 	size_t rec_len;
 	char buf[CHUNK];       /* pier.ctl and serial */
@@ -148,9 +164,10 @@ static void accept_one(struct stdio_relay *r, int i)
 	}
 }
 
-/* Output of the guest: drained until the socket is empty, so what came
- * before another port's output is written before it. */
-static void pump_out(struct stdio_relay *r, struct relay_state *st, int i)
+/* Output of the guest, one chunk (all: until the socket is empty, what a
+ * SYNC needs; else one, so input and records get their turn while a
+ * program streams output faster than pier's stdout takes it). */
+static void pump_out(struct stdio_relay *r, struct relay_state *st, int i, bool all)
 {
 	char *buf = i == RELAY_SERIAL ? st->buf : st->out;
 	int to = i == RELAY_STDOUT ? STDOUT_FILENO : i == RELAY_STDERR ? STDERR_FILENO : r->log_fd;
@@ -164,10 +181,12 @@ static void pump_out(struct stdio_relay *r, struct relay_state *st, int i)
 			close_sock(r, i); /* QEMU went */
 			return;
 		}
-		if (!fd_write_all(to, buf, (size_t)n) && i != RELAY_SERIAL) {
+		if (!fd_write_all_until(to, buf, (size_t)n, r->stop_pipe[0]) && i != RELAY_SERIAL) {
 			close_sock(r, i); /* the reader is gone: the guest sees EPIPE */
 			return;
 		}
+		if (!all)
+			return;
 	}
 }
 
@@ -184,14 +203,16 @@ static void pump_ctl(struct stdio_relay *r, struct relay_state *st)
 			struct console_ctl_msg m;
 			memcpy(&m, st->rec, sizeof(m));
 			st->rec_len = 0;
-			if (m.type == CONSOLE_CTL_SET_TERMIOS) {
+			if (m.type == CONSOLE_CTL_STDIN_WANTED) {
+				st->in_wanted = true;
+			} else if (m.type == CONSOLE_CTL_SET_TERMIOS) {
 				terminal_apply(&m);
 			} else if (m.type == CONSOLE_CTL_SYNC) {
 				/* QEMU put the earlier output in its sockets before the
 				 * guest asked: write it all out, then answer. */
 				for (int i = RELAY_STDOUT; i <= RELAY_STDERR; i++)
 					if (r->fd[i] >= 0)
-						pump_out(r, st, i);
+						pump_out(r, st, i, true);
 				send_record(r, &m);
 			}
 		}
@@ -201,11 +222,13 @@ static void pump_ctl(struct stdio_relay *r, struct relay_state *st)
 static void pump_in(struct stdio_relay *r, struct relay_state *st, bool readable)
 {
 	int fd = r->fd[RELAY_STDIN];
-	if (st->in_len == 0 && !st->in_eof && readable) {
+	if (st->in_len == 0 && !st->in_eof && !st->eof_typed && readable) {
 		ssize_t n = read(STDIN_FILENO, st->in, sizeof(st->in));
 		if (n > 0) {
 			st->in_len = (size_t)n;
 			st->in_off = 0;
+		} else if (n == 0 && terminal_stdin_is_tty()) {
+			st->eof_typed = true; /* ^D: passed on once the bytes before it are */
 		} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 			st->in_eof = true;
 		}
@@ -227,6 +250,14 @@ static void pump_in(struct stdio_relay *r, struct relay_state *st, bool readable
 	if (st->in_eof && !st->in_shut) {
 		shutdown(fd, SHUT_WR); /* end of file, after the last byte */
 		st->in_shut = true;
+	}
+	/* The ^D record goes on another socket: only once QEMU has taken
+	 * every byte typed before it. */
+	int unread = 0;
+	if (st->eof_typed && !st->in_len && ioctl(fd, SIOCOUTQ, &unread) == 0 && unread == 0) {
+		struct console_ctl_msg eof = { .type = CONSOLE_CTL_EOF };
+		send_record(r, &eof);
+		st->eof_typed = false;
 	}
 }
 
@@ -255,13 +286,14 @@ static void *relay_thread(void *arg)
 		}
 		if (!open_out)
 			break; /* QEMU has gone and all its output is out */
-		if (r->fd[RELAY_STDIN] >= 0 && !st.in_len && !st.in_eof) {
+		if (r->fd[RELAY_STDIN] >= 0 && st.in_wanted && !st.in_len && !st.in_eof &&
+		    !st.eof_typed) {
 			p[n] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
 			who[n++] = 200;
 		}
 		p[n] = (struct pollfd){ r->stop_pipe[0], POLLIN, 0 };
 		who[n++] = 300;
-		if (poll(p, (nfds_t)n, -1) < 0 && errno != EINTR)
+		if (poll(p, (nfds_t)n, st.eof_typed ? 10 : -1) < 0 && errno != EINTR)
 			break;
 		bool stdin_readable = false, stop = false;
 		for (int k = 0; k < n; k++) {
@@ -277,9 +309,9 @@ static void *relay_thread(void *arg)
 		/* In port order: stdout before stderr (see pump_out). */
 		for (int i = RELAY_STDOUT; i <= RELAY_STDERR; i++)
 			if (r->fd[i] >= 0)
-				pump_out(r, &st, i);
+				pump_out(r, &st, i, false);
 		if (r->fd[RELAY_SERIAL] >= 0)
-			pump_out(r, &st, RELAY_SERIAL);
+			pump_out(r, &st, RELAY_SERIAL, false);
 		if (r->fd[RELAY_CTL] >= 0)
 			pump_ctl(r, &st);
 		if (r->fd[RELAY_STDIN] >= 0)
@@ -305,24 +337,28 @@ int stdio_relay_start(struct stdio_relay *r)
 	return 0;
 }
 
-void stdio_relay_finish(struct stdio_relay *r, int timeout_ms)
+void stdio_relay_finish(struct stdio_relay *r, bool (*give_up)(void))
 {
 	if (!r->open)
 		return;
 	if (r->started) {
-		struct timespec end;
-		clock_gettime(CLOCK_REALTIME, &end);
-		end.tv_sec += timeout_ms / 1000;
-		end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (end.tv_nsec >= 1000000000L) {
-			end.tv_sec++;
-			end.tv_nsec -= 1000000000L;
-		}
-		if (pthread_timedjoin_np(r->thread, NULL, &end)) {
-			/* Stuck on a reader that does not read, or QEMU never
-			 * connected: give up on it. */
+		/* QEMU is gone; what it left goes out at the reader's pace, as a
+		 * local program's last writes wait for theirs, unless pier is
+		 * told to stop. */
+		for (;;) {
+			struct timespec end;
 			clock_gettime(CLOCK_REALTIME, &end);
-			end.tv_sec += 1;
+			end.tv_nsec += 200000000L;
+			if (end.tv_nsec >= 1000000000L) {
+				end.tv_sec++;
+				end.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(r->thread, NULL, &end) == 0)
+				break;
+			if (!give_up())
+				continue;
+			clock_gettime(CLOCK_REALTIME, &end);
+			end.tv_sec += 2;
 			if (write(r->stop_pipe[1], "x", 1) != 1 ||
 			    pthread_timedjoin_np(r->thread, NULL, &end)) {
 				pthread_detach(r->thread);
@@ -330,6 +366,7 @@ void stdio_relay_finish(struct stdio_relay *r, int timeout_ms)
 				r->open = false;
 				return; /* its descriptors stay: it may still use them */
 			}
+			break;
 		}
 		r->started = false;
 	}

@@ -49,8 +49,9 @@ int stdio_relay_start(struct stdio_relay *r);
 /* Passes signal sig (SIGWINCH: the terminal's new size) to the program. */
 void stdio_relay_signal(struct stdio_relay *r, int sig);
 
-/* Waits for the output QEMU left (its sockets closed when it exited),
- * at most timeout_ms, then stops; removes the sockets. */
-void stdio_relay_finish(struct stdio_relay *r, int timeout_ms);
+/* Waits until the output QEMU left (its sockets closed when it exited)
+ * is written, however slow the reader, but stops once give_up() says so
+ * (asked every 200 ms); removes the sockets. */
+void stdio_relay_finish(struct stdio_relay *r, bool (*give_up)(void));
 
 #endif

@@ -95,6 +95,11 @@ void terminal_apply(const struct console_ctl_msg *m)
 		;
 }
 
+bool terminal_stdin_is_tty(void)
+{
+	return term.real & 1;
+}
+
 void terminal_restore(void)
 {
 	if (!term.changed)

@@ -27,6 +27,9 @@ bool terminal_winsize(struct console_ctl_msg *m);
  * terminal, how one of TCSETS, TCSETSW, TCSETSF). */
 void terminal_apply(const struct console_ctl_msg *m);
 
+/* Whether pier's stdin is a terminal (its end of file, ^D, is one read's). */
+bool terminal_stdin_is_tty(void);
+
 /* Puts the saved modes back. Async-signal-safe; idempotent. */
 void terminal_restore(void);
 

@@ -61,6 +61,8 @@ static struct {
 	struct console_ctl_msg hello;
 	bool have_hello, present;
 	struct port *last_out;  /* the output port written last */
+	bool stdin_started;     /* its buffers posted, pier told (STDIN_WANTED) */
+	unsigned eof_typed;     /* ^D records not yet read as end of file */
 	uint32_t sync_sent, sync_seen;
 } con;
 
@@ -124,6 +126,9 @@ static void on_ctl_record(const struct console_ctl_msg *m)
 	case CONSOLE_CTL_SYNC:
 		con.sync_seen = m->arg;
 		break;
+	case CONSOLE_CTL_EOF:
+		con.eof_typed++;
+		break;
 	case CONSOLE_CTL_WINSIZE:
 		con.hello.rows = m->rows;
 		con.hello.cols = m->cols;
@@ -178,7 +183,8 @@ static int port_buffers(struct port *pt)
 			return -ENOMEM;
 	pt->nrx = nrx;
 	pt->ntx = ntx;
-	for (unsigned i = 0; i < nrx; i++)
+	/* stdin's wait for the program's first read (stdin_start). */
+	for (unsigned i = 0; i < nrx && strcmp(pt->name, CONSOLE_PORT_STDIN) != 0; i++)
 		post_rx(pt->rxq, &pt->rx[i]);
 	return 0;
 }
@@ -207,14 +213,18 @@ static void on_control(const uint8_t *p, uint32_t len)
 		pt->ready = pt->host_open = false;
 		break;
 	case VIRTIO_CONSOLE_PORT_NAME: {
+		if (pt->ready)
+			break; /* a port in use keeps its name */
 		uint32_t n = len - (uint32_t)sizeof(m);
 		if (n >= sizeof(pt->name))
 			n = sizeof(pt->name) - 1;
 		memcpy(pt->name, p + sizeof(m), n);
 		pt->name[n] = 0;
 		pt->name[strnlen(pt->name, n)] = 0;
-		/* One of pier's, with queues: buffers for its role, then open. */
-		if (pt->added && !pt->ready && pt->rxq && pt->txq && port_buffers(pt) == 0) {
+		/* One of pier's, with queues: buffers for its role (once: a port
+		 * removed and named again keeps them), then open. */
+		if (pt->added && !pt->ready && pt->rxq && pt->txq &&
+		    (pt->nrx || pt->ntx || port_buffers(pt) == 0)) {
 			pt->ready = true;
 			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
 		}
@@ -340,11 +350,29 @@ bool vcon_closed(enum vcon_stream s)
 	return dead() || port_closed(con.stream[s]);
 }
 
+static int64_t send_bytes(struct port *pt, const void *buf, size_t len);
+
+/* The program's first look at stdin: from now on pier may take input. */
+static void stdin_start(void)
+{
+	struct port *pt = con.stream[VCON_STDIN];
+	if (con.stdin_started)
+		return;
+	con.stdin_started = true;
+	for (unsigned i = 0; i < pt->nrx; i++)
+		give_rx(pt->rxq, &pt->rx[i], false);
+	if (pt->nrx && virtq_kick_needed(&pt->rxq->vq))
+		con.dev->ops->notify(con.dev, pt->rxq->index);
+	struct console_ctl_msg m = { .type = CONSOLE_CTL_STDIN_WANTED };
+	send_bytes(con.stream[VCON_CTL], &m, sizeof(m));
+}
+
 bool vcon_readable(void)
 {
+	stdin_start();
 	poll_device();
 	struct port *pt = con.stream[VCON_STDIN];
-	return dead() || pt->dcount || port_closed(pt);
+	return dead() || pt->dcount || con.eof_typed || port_closed(pt);
 }
 
 int64_t vcon_read(void *buf, size_t len, bool nonblock)
@@ -352,12 +380,17 @@ int64_t vcon_read(void *buf, size_t len, bool nonblock)
 	struct port *pt = con.stream[VCON_STDIN];
 	if (len == 0)
 		return 0;
+	stdin_start();
 	for (;;) {
 		poll_device();
 		if (dead())
 			return -EIO;
 		if (pt->dcount)
 			break;
+		if (con.eof_typed) {
+			con.eof_typed--; /* ^D: this read ends, the next may go on */
+			return 0;
+		}
 		if (port_closed(pt))
 			return 0;
 		if (nonblock)
@@ -428,7 +461,6 @@ static struct buf *free_tx(struct port *pt, int64_t *err)
 	}
 }
 
-static int64_t send_bytes(struct port *pt, const void *buf, size_t len);
 
 /*
  * Before output changes ports, when stdout and stderr share one file: the
@@ -436,29 +468,36 @@ static int64_t send_bytes(struct port *pt, const void *buf, size_t len);
  * once their buffers come back; under QEMU that means they are in a
  * socket to pier, so pier is asked (SYNC) to write out what it has.
  */
-static void keep_order(struct port *pt)
+static int keep_order(struct port *pt)
 {
 	if (!(con.hello.how & CONSOLE_HELLO_SHARED_OUTPUT) || pt == con.stream[VCON_CTL])
-		return;
+		return 0;
 	struct port *was = con.last_out;
-	con.last_out = pt;
-	if (!was || was == pt)
-		return;
+	if (!was || was == pt) {
+		con.last_out = pt;
+		return 0;
+	}
 	drain_others(pt);
+	if (vcon_interrupted && vcon_interrupted() && was->inflight && !port_closed(was))
+		return -EINTR; /* the other port's bytes are not out yet: not past them */
+	con.last_out = pt;
 	struct console_ctl_msg m = { .type = CONSOLE_CTL_SYNC, .arg = ++con.sync_sent };
 	if (send_bytes(con.stream[VCON_CTL], &m, sizeof(m)) != (int64_t)sizeof(m))
-		return;
+		return 0;
 	while (con.sync_seen != con.sync_sent && !dead() && !port_closed(con.stream[VCON_CTL])) {
 		poll_device();
 		if (con.sync_seen != con.sync_sent)
 			wait_a_little();
 	}
+	return 0;
 }
 
 static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
 {
 	size_t done = 0;
-	keep_order(pt);
+	int order = keep_order(pt);
+	if (order)
+		return order;
 	while (done < len) {
 		int64_t err = 0;
 		struct buf *b = free_tx(pt, &err);

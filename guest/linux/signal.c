@@ -53,6 +53,17 @@ void signal_post(int sig)
 		pending |= BIT(sig);
 }
 
+uint64_t signal_pending_blocked(void)
+{
+	return pending & proc.sigmask;
+}
+
+void signal_action_changed(int sig)
+{
+	if (ignored(sig))
+		pending &= ~BIT(sig);
+}
+
 bool signal_interrupts(void)
 {
 	if (!(pending & ~proc.sigmask))
@@ -101,6 +112,8 @@ static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
 {
 	uint64_t *act = proc.sigactions[sig];
 	uint64_t handler = act[0], flags = act[1], restorer = act[2], mask = act[3];
+	if (handler >= USER_TOP) /* sysretq to a non-canonical address faults in ring 0 */
+		return false;
 	uint64_t rip = f->rip;
 	int64_t rax = *ret;
 	if (*ret == -EINTR && (flags & SA_RESTART) && restartable(f->nr)) {
@@ -142,6 +155,7 @@ static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
 
 int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 {
+	vcon_poll(); /* signals from pier arrive on the console */
 	uint64_t ready = pending & ~proc.sigmask;
 	for (int sig = 1; ready && sig <= 64; sig++) {
 		if (!(ready & BIT(sig)))
@@ -163,6 +177,10 @@ int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 			process_exit_signal(SIGSEGV);
 		}
 		return ret; /* one at a time: the next when this handler is done */
+	}
+	if (suspended) { /* rt_sigsuspend woken by nothing a handler took */
+		proc.sigmask = saved_mask;
+		suspended = false;
 	}
 	return ret;
 }
@@ -188,15 +206,26 @@ int64_t signal_return(struct syscall_frame *f)
 			kwarn("rt_sigreturn: bad FPU state pointer\n");
 			process_exit_signal(SIGSEGV);
 		}
-		uint32_t mxcsr;
+		/* MXCSR bits the CPU does not have would fault in the kernel:
+		 * keep those its MXCSR_MASK (offset 28 of an FXSAVE image; 0
+		 * means the architectural 0xffbf) says it has. */
+		static uint8_t now[FXSAVE_BYTES] __attribute__((aligned(16)));
+		__asm__ volatile("fxsave64 %0" : "=m"(now));
+		uint32_t mxcsr, mask;
+		memcpy(&mask, now + 28, sizeof(mask));
 		memcpy(&mxcsr, fx + 24, sizeof(mxcsr));
-		mxcsr &= 0xffbf; /* reserved bits would fault in the kernel */
+		mxcsr &= mask ? mask : 0xffbf;
 		memcpy(fx + 24, &mxcsr, sizeof(mxcsr));
 		__asm__ volatile("fxrstor64 %0" : : "m"(fx));
 	}
 	f->r8 = c->r8, f->r9 = c->r9, f->r10 = c->r10;
 	f->r12 = c->r12, f->r13 = c->r13, f->r14 = c->r14, f->r15 = c->r15;
 	f->rdi = c->rdi, f->rsi = c->rsi, f->rbp = c->rbp, f->rbx = c->rbx, f->rdx = c->rdx;
+	if (c->rip >= USER_TOP) {
+		kwarn("rt_sigreturn: to address 0x%llx, outside user space\n",
+		      (unsigned long long)c->rip);
+		process_exit_signal(SIGSEGV);
+	}
 	f->rsp = c->rsp;
 	f->rip = c->rip;
 	f->rflags = (f->rflags & ~USER_FLAGS) | (c->eflags & USER_FLAGS);

@@ -28,6 +28,12 @@ bool signal_interrupts(void);
  * the program's rax. */
 int64_t signal_deliver(struct syscall_frame *f, int64_t ret);
 
+/* rt_sigpending: the pending signals the mask holds back. */
+uint64_t signal_pending_blocked(void);
+
+/* rt_sigaction changed sig's action: a pending sig now ignored goes. */
+void signal_action_changed(int sig);
+
 /* rt_sigsuspend: mask until the next handler runs, whose frame then
  * records the mask of before. */
 void signal_suspend(uint64_t mask);

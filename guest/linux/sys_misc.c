@@ -254,7 +254,7 @@ SYS(rt_sigsuspend)
 		return -EFAULT;
 	signal_suspend(set);
 	sleep_ns(~0ULL);
-	return -EINTR;
+	return -EINTR; /* the mask of before comes back with the handler's frame */
 }
 
 SYS(rt_sigreturn)
@@ -347,6 +347,8 @@ SYS(rt_sigaction)
 	if (a1 && copy_from_user(proc.sigactions[a0], a1, sizeof(proc.sigactions[a0])))
 		return -EFAULT;
 	proc.sigactions[a0][3] &= ~UNBLOCKABLE; /* sa_mask cannot hold those */
+	if (a1)
+		signal_action_changed((int)a0); /* now ignored: no longer pending */
 	return 0;
 }
 
@@ -447,11 +449,21 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, int64_t timeout_ns)
 			p[i].revents = p[i].fd < 0 ? 0 : poll_one(p[i].fd, p[i].events);
 			ready += p[i].revents != 0;
 		}
-		if (ready || time_ns() >= end)
+		uint64_t now = time_ns();
+		if (ready || now >= end)
 			break;
-		cpu_relax();
+		if (signal_interrupts()) {
+			ready = -EINTR;
+			break;
+		}
+		/* Long waits halt: the console's interrupt (input, a signal)
+		 * or the timer ends the halt; the last stretch spins. */
+		if (end - now > 150000000ULL)
+			irq_wait();
+		else
+			cpu_relax();
 	}
-	int64_t r = copy_to_user(ufds, p, n * sizeof(*p)) ? -EFAULT : ready;
+	int64_t r = ready < 0 ? ready : copy_to_user(ufds, p, n * sizeof(*p)) ? -EFAULT : ready;
 	kfree(p);
 	return r;
 }
@@ -493,10 +505,10 @@ SYS(prctl)
 
 SYS(rt_sigpending)
 {
-	uint64_t none = 0; /* signals are never raised, so never pending */
 	if (a1 != 8)
 		return -EINVAL;
-	return copy_to_user(a0, &none, sizeof(none));
+	uint64_t set = signal_pending_blocked();
+	return copy_to_user(a0, &set, sizeof(set));
 }
 
 /* Signals to ourselves: pending until this call returns (signal.h). */

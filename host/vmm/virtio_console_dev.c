@@ -265,6 +265,12 @@ static void input(struct virtio_console_dev *d)
 	if (n > 0) {
 		d->bytes_in += (uint64_t)n;
 		push_input(d, e->head, (uint32_t)n);
+	} else if (n == 0 && terminal_stdin_is_tty()) {
+		/* ^D: one read's end of file; the terminal reads on after it.
+		 * The buffer stays held for what is typed next. */
+		d->have_held = true;
+		struct console_ctl_msg eof = { .type = CONSOLE_CTL_EOF };
+		record(d, &eof);
 	} else {
 		host_close(d, CONSOLE_NR_STDIN); /* end of file: after every byte */
 	}

@@ -50,6 +50,13 @@ enum console_ctl_type {
 	 * The guest asks before it switches between stdout and stderr when
 	 * both go to the same file, so their order is kept there. */
 	CONSOLE_CTL_SYNC = 5,
+	/* guest -> host: the program reads stdin for the first time. Until
+	 * then pier takes nothing from its own stdin (what the program never
+	 * reads stays for whoever reads pier's stdin next). */
+	CONSOLE_CTL_STDIN_WANTED = 6,
+	/* host -> guest: end of file typed at the terminal (^D): the next read
+	 * that finds nothing returns 0, and reading goes on after it. */
+	CONSOLE_CTL_EOF = 7,
 };
 
 /* HELLO's `how`: pier's stdout and stderr are the same open file. */

@@ -211,6 +211,20 @@ def test_program_reads_part_of_stdin(machine, root):
     check(run(machine, root, BB, "head", "-c", "100", data=data), out=data[:100])
 
 
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
+def test_unread_stdin_stays_for_the_next_reader(machine, root):
+    """A program that never reads stdin takes none of it, as a local one:
+    in `{ pier run -- true; cat; } < list` (a shell loop over lines does
+    this) cat still gets the whole list. pier takes input only once the
+    program first reads or polls stdin."""
+    data = b"".join(b"line %d\n" % i for i in range(2000))
+    script = f"{shlex.join(pier(machine, root, BB, 'true'))}; echo status=$?; cat"
+    r = subprocess.run(["/bin/bash", "-c", script], input=data, capture_output=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == b"status=0\n" + data, (len(r.stdout), r.stdout[:200])
+
+
 # --- flow control ----------------------------------------------------------
 
 SLOW_READERS = [C("stdout", "stdout"), C("stderr", "stderr")]

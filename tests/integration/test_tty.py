@@ -313,3 +313,23 @@ def test_ctrl_backslash_is_sigquit(machine, root):
     finish(child)
     assert (child.exitstatus, child.signalstatus) == (None, signal.SIGQUIT), \
         (child.exitstatus, child.signalstatus, child.logfile_read.tail())
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
+def test_ctrl_d_ends_one_read(machine, root):
+    """^D at the terminal is the end of one read, as on Linux: the program
+    sees end of file, reads on, and gets what is typed next."""
+    child = spawn(machine, pier(machine, root, PROBE, "eof2"))
+    expect(child, b"eof2: ready\r?\n", "the program reading")
+    child.send(b"ab\r")
+    expect(child, rb"eof2 ([0-9a-f]*)\r?\n", "the first line")
+    assert child.match.group(1) == b"61620a", child.logfile_read.tail()
+    child.sendcontrol("d")
+    expect(child, b"eof2: end 1", "the first end of file")
+    child.send(b"cd\r")
+    expect(child, rb"eof2 ([0-9a-f]*)\r?\n", "the line after ^D")
+    assert child.match.group(1) == b"63640a", child.logfile_read.tail()
+    child.sendcontrol("d")
+    expect(child, b"eof2: end 2", "the second end of file")
+    finish(child)
+    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.logfile_read.tail())

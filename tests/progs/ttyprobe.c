@@ -228,6 +228,30 @@ static int do_cat(int fd)
 	}
 }
 
+/* Reads to end of file twice, printing each read in hex: a terminal's
+ * ^D ends one read, and reading goes on after it. */
+static int do_eof2(void)
+{
+	unsigned char b[4096];
+	say("eof2: ready\n");
+	for (int round = 1; round <= 2; round++) {
+		for (;;) {
+			ssize_t n = read(0, b, sizeof(b));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				say("eof2: read: %s\n", errname(errno));
+				return 1;
+			}
+			if (n == 0)
+				break;
+			hexline("eof2", b, n);
+		}
+		say("eof2: end %d\n", round);
+	}
+	return 0;
+}
+
 static int do_interleave(long count)
 {
 	static char b[400];
@@ -259,8 +283,10 @@ int main(int argc, char **argv)
 		return do_block();
 	if (!strcmp(mode, "cat") && argc > 2)
 		return do_cat(atoi(argv[2]));
+	if (!strcmp(mode, "eof2"))
+		return do_eof2();
 	if (!strcmp(mode, "interleave") && argc > 2)
 		return do_interleave(atol(argv[2]));
-	fprintf(stderr, "usage: ttyprobe [probe|winch [N]|raw|line|block|cat FD|interleave N]\n");
+	fprintf(stderr, "usage: ttyprobe [probe|winch [N]|raw|line|block|cat FD|eof2|interleave N]\n");
 	return 2;
 }
