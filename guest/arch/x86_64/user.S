@@ -61,9 +61,9 @@ syscall_entry:
 1:	add $8, %rsp                   /* arrived at CPL3: return without sysret */
 	popq %r11
 	popq %rcx
+	pushq %r11                     /* the flags, through the kernel stack: */
+	popfq                          /* the program's red zone stays untouched */
 	popq %rsp
-	pushq %r11
-	popfq
 	jmp *%rcx
 
 /* enter_user(rip, rsp): starts the program; never returns. */
