@@ -1,6 +1,8 @@
 /*
  * Program loading (see exec.h). Segments are copied in from the file (one
- * FUSE_READ per MiB); the stack and heap are demand-zero regions.
+ * FUSE_READ per MiB); the stack and heap are demand-zero regions. A
+ * dynamically linked program gets its interpreter (ld.so) loaded beside
+ * it the same way; ld.so maps the libraries itself with mmap.
  */
 #include <linux/auxvec.h>
 #include <pier/elf_load.h>
@@ -23,6 +25,7 @@
 #define PAGE 4096ULL
 #define STACK_SIZE (8ULL << 20)
 #define PIE_BASE 0x555555554000ULL /* where Linux puts static PIEs, roughly */
+#define INTERP_BASE 0x7ffff7fc0000ULL /* where Linux puts ld.so, roughly */
 #define CHUNK (1 << 20)
 
 extern __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp);
@@ -100,7 +103,7 @@ static int push_bytes(struct stack *st, const void *p, uint64_t len, uint64_t *w
 }
 
 static int build_stack(const struct run_args *a, const struct elf_plan *plan, uint64_t bias,
-		       uint64_t phdr_addr, uint64_t *rsp)
+		       uint64_t phdr_addr, uint64_t interp_base, uint64_t *rsp)
 {
 	if (!phdr_addr) /* the headers are in no segment: AT_PHDR would need a copy */
 		return -ENOEXEC;
@@ -140,7 +143,7 @@ static int build_stack(const struct run_args *a, const struct elf_plan *plan, ui
 	cpuid(1, 0, id);
 	uint64_t auxv[][2] = {
 		{ AT_PHDR, phdr_addr }, { AT_PHENT, plan->phentsize }, { AT_PHNUM, plan->phnum },
-		{ AT_PAGESZ, PAGE }, { AT_BASE, 0 }, { AT_FLAGS, 0 },
+		{ AT_PAGESZ, PAGE }, { AT_BASE, interp_base }, { AT_FLAGS, 0 },
 		{ AT_ENTRY, plan->entry + bias }, { AT_UID, vfs_uid }, { AT_EUID, vfs_uid },
 		{ AT_GID, vfs_gid }, { AT_EGID, vfs_gid }, { AT_SECURE, 0 },
 		{ AT_CLKTCK, 100 }, { AT_HWCAP, id[3] }, { AT_HWCAP2, 0 },
@@ -225,9 +228,6 @@ static int load_image(const char *path, struct file *f, struct elf_plan *plan, u
 		kwarn("%s: not a program Pier can run (%s)\n", path, why ? why : "error");
 		return 126;
 	}
-	if (plan->has_interp)
-		return fail(path, "dynamically linked (needs an ELF interpreter); Pier runs static "
-				  "programs: link with -static", 126);
 	if (vm_init())
 		return fail(path, "out of memory", 126);
 	*bias = elf_pick_bias(plan, PIE_BASE);
@@ -238,6 +238,47 @@ static int load_image(const char *path, struct file *f, struct elf_plan *plan, u
 		err = load_segment(f, &plan->seg[i], *bias, buf);
 	kfree(buf);
 	return err ? fail(path, strerror_short(err), 126) : 0;
+}
+
+/*
+ * A dynamically linked program's interpreter (PT_INTERP: ld.so), from the
+ * guest's root, loaded at its own bias beside the program; *entry becomes
+ * its entry point and *base its bias (AT_BASE). 0 or a shell's status.
+ */
+static int load_interp(const char *path, struct file *prog, const struct elf_plan *plan,
+		       uint64_t *entry, uint64_t *base)
+{
+	char ipath[256];
+	if (plan->interp_size < 2 || plan->interp_size > sizeof(ipath) ||
+	    file_read(prog, ipath, plan->interp_size, plan->interp_offset) ||
+	    ipath[plan->interp_size - 1] != 0 || strlen(ipath) != plan->interp_size - 1)
+		return fail(path, "bad ELF interpreter name (PT_INTERP)", 126);
+	struct file *f;
+	int status = open_program(ipath, &f);
+	if (status) /* as bash says it: 127 when the interpreter is not there */
+		return fail(path, status == 127 ? "required file not found (its ELF interpreter)" :
+				  "cannot run its ELF interpreter", status);
+	struct elf_plan ip;
+	const char *why;
+	int err = elf_load_plan(&ip, f->vn->attr.size, file_read, f, &why);
+	if (!err && (ip.has_interp || ip.type != 3 /* ET_DYN */))
+		err = -ENOEXEC, why = "not a shared object without an interpreter";
+	char *buf = err ? NULL : kmalloc(CHUNK);
+	uint64_t bias = err ? 0 : elf_pick_bias(&ip, INTERP_BASE);
+	if (!err && !buf)
+		err = -ENOMEM, why = "out of memory";
+	for (unsigned i = 0; i < ip.nseg && !err; i++)
+		err = load_segment(f, &ip.seg[i], bias, buf);
+	kfree(buf);
+	vfs_close(f);
+	if (err) {
+		kwarn("%s: its interpreter %s cannot be loaded (%s)\n", path, ipath,
+		      why ? why : strerror_short(err));
+		return 126;
+	}
+	*entry = ip.entry + bias;
+	*base = bias;
+	return 0;
 }
 
 int exec_program(const struct run_args *a, int verbose, int strace)
@@ -257,12 +298,16 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	struct elf_plan plan;
 	uint64_t bias;
 	status = load_image(path, f, &plan, &bias);
+	uint64_t entry = plan.entry + bias, interp_base = 0;
+	if (!status && plan.has_interp)
+		status = load_interp(path, f, &plan, &entry, &interp_base);
 	vfs_close(f);
 	if (status)
 		return status;
 	proc.brk_start = proc.brk = plan.max_vaddr + bias;
 	uint64_t rsp;
-	int err = build_stack(a, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0, &rsp);
+	int err = build_stack(a, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0,
+			      interp_base, &rsp);
 	if (err)
 		return fail(path, strerror_short(err), 126);
 	proc.pid = 1;
@@ -274,5 +319,5 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	control_milestone("program");
 	if (!verbose && !strace)
 		console_set_quiet(1); /* from here on the console is the program's */
-	enter_user(plan.entry + bias, rsp);
+	enter_user(entry, rsp);
 }

@@ -219,3 +219,27 @@ SYS(madvise)
 	}
 	return 0;
 }
+
+/*
+ * mincore: which pages of [addr, addr+len) are in memory. Every page of a
+ * region counts as resident (a demand-zero or window page is there the
+ * moment it is touched); a hole in the range is ENOMEM, as on Linux.
+ */
+SYS(mincore)
+{
+	if (a0 & (PAGE - 1))
+		return -EINVAL;
+	uint64_t pages = (a1 + PAGE - 1) / PAGE;
+	if (a1 > USER_TOP || a0 > USER_TOP - a1)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t va = a0 + i * PAGE;
+		struct vma *v = vm_find(va);
+		if (!v || va < v->start)
+			return -ENOMEM;
+		uint8_t one = 1;
+		if (copy_to_user(a2 + i, &one, 1))
+			return -EFAULT;
+	}
+	return 0;
+}

@@ -123,3 +123,4 @@ SYS(sendfile);
 SYS(pause);
 SYS(rt_sigsuspend);
 SYS(rt_sigreturn);
+SYS(mincore);

@@ -44,6 +44,7 @@ const syscall_fn syscall_table[SYSCALL_MAX] = {
 	[__NR_msync] = sys_msync,
 	[__NR_mremap] = sys_mremap,
 	[__NR_madvise] = sys_madvise,
+	[__NR_mincore] = sys_mincore,
 	[__NR_arch_prctl] = sys_arch_prctl,
 	[__NR_set_tid_address] = sys_set_tid_address,
 	[__NR_set_robust_list] = sys_set_robust_list,
