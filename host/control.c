@@ -92,3 +92,8 @@ int64_t control_milestone_ns(const struct control *c, const char *name)
 			return (int64_t)c->milestones[i].ns;
 	return -1;
 }
+
+bool control_program_running(const struct control *c)
+{
+	return c->state == CONTROL_RUNNING && control_milestone_ns(c, "program") >= 0;
+}

@@ -6,6 +6,7 @@
 #ifndef HOST_CONTROL_H
 #define HOST_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,10 @@ void control_init(struct control *c);
 
 /* Feeds bytes received at time ns; lines are parsed as they complete. */
 void control_feed(struct control *c, const char *buf, size_t len, uint64_t ns);
+
+/* Whether the guest started the program ("milestone program") and has
+ * not ended. */
+bool control_program_running(const struct control *c);
 
 /* The time of the named milestone, or -1 when it never arrived. */
 int64_t control_milestone_ns(const struct control *c, const char *name);

@@ -332,26 +332,18 @@ static bool at_once(void)
 	return true;
 }
 
+static void pass_to_relay(void *ctx, int sig)
+{
+	stdio_relay_signal(ctx, sig);
+}
+
 /* Signals sent to pier: the program's once it runs (run_signals.h). */
 static void pass_signals(struct qemu_vm *vm, const struct control *ctl)
 {
-	uint64_t sigs = run_signals_take();
-	bool running = vm->stdio && ctl->state == CONTROL_RUNNING &&
-		       control_milestone_ns(ctl, "program") >= 0;
-	for (int sig = 1; sigs && sig <= 64; sig++) {
-		if (!(sigs >> (sig - 1) & 1))
-			continue;
-		sigs &= ~(1ULL << (sig - 1));
-		enum run_signal_action a = run_signals_action(sig, running);
-		if (a == RUN_SIGNAL_SUSPEND) {
-			run_suspend(vm->pid);
-			if (running)
-				stdio_relay_signal(&vm->relay, SIGWINCH);
-		} else if (a == RUN_SIGNAL_PASS)
-			stdio_relay_signal(&vm->relay, sig);
-		else if (a == RUN_SIGNAL_END_VM && !got_signal)
-			got_signal = sig;
-	}
+	bool running = vm->stdio && control_program_running(ctl);
+	int end = run_signals_dispatch(running, pass_to_relay, &vm->relay, vm->pid);
+	if (end && !got_signal)
+		got_signal = end;
 }
 
 /* Waits for QEMU, reading the control FIFO; returns the wait status. */

@@ -77,6 +77,33 @@ enum run_signal_action run_signals_action(int sig, bool program_running)
 	return RUN_SIGNAL_PASS;
 }
 
+int run_signals_dispatch(bool running, void (*pass)(void *ctx, int sig), void *ctx, int also)
+{
+	uint64_t sigs = run_signals_take();
+	int end = 0;
+	for (int sig = 1; sigs && sig <= 64; sig++) {
+		if (!(sigs & BIT(sig)))
+			continue;
+		sigs &= ~BIT(sig);
+		switch (run_signals_action(sig, running)) {
+		case RUN_SIGNAL_SUSPEND:
+			run_suspend(also);
+			if (running)
+				pass(ctx, SIGWINCH); /* the size may have changed meanwhile */
+			break;
+		case RUN_SIGNAL_PASS:
+			pass(ctx, sig);
+			break;
+		case RUN_SIGNAL_END_VM:
+			end = end ? end : sig;
+			break;
+		case RUN_SIGNAL_IGNORE:
+			break;
+		}
+	}
+	return end;
+}
+
 uint64_t run_signals_grace_end(void)
 {
 	return fatal ? 0 : grace_end;

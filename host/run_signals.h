@@ -34,6 +34,14 @@ enum run_signal_action {
  */
 enum run_signal_action run_signals_action(int sig, bool program_running);
 
+/*
+ * Takes the signals received since the last call and acts on each:
+ * pass(ctx, sig) hands one to the program (running: the guest runs it and
+ * can take them), ^Z suspends the run with `also` (run_suspend) and then
+ * passes SIGWINCH. Returns the first that ends the VM, or 0.
+ */
+int run_signals_dispatch(bool running, void (*pass)(void *ctx, int sig), void *ctx, int also);
+
 /* The signal that ended the VM (0: none), for the 128 + N status. */
 int run_signals_fatal(void);
 

@@ -355,3 +355,25 @@ bool virtq_dev_notify_needed(struct virtq_dev *d)
 		return vring_need_event(LOAD(used_event(d->avail, d->size)), now, old);
 	return !(LOAD(&d->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
 }
+
+size_t virtq_elem_gather(const struct virtq_elem *e, void *buf, size_t cap)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < e->nout && n < cap; i++) {
+		size_t take = e->seg[i].len < cap - n ? e->seg[i].len : cap - n;
+		memcpy((uint8_t *)buf + n, e->seg[i].base, take);
+		n += take;
+	}
+	return n;
+}
+
+size_t virtq_elem_scatter(const struct virtq_elem *e, const void *buf, size_t len)
+{
+	size_t n = 0;
+	for (unsigned i = e->nout; i < e->nout + e->nin && n < len; i++) {
+		size_t put = e->seg[i].len < len - n ? e->seg[i].len : len - n;
+		memcpy(e->seg[i].base, (const uint8_t *)buf + n, put);
+		n += put;
+	}
+	return n;
+}

@@ -72,28 +72,6 @@ static void record_first(struct virtio_console_dev *d, const struct console_ctl_
 	f->m[f->head].len = sizeof(*r);
 }
 
-static size_t gather(const struct virtq_elem *e, void *buf, size_t cap)
-{
-	size_t n = 0;
-	for (unsigned i = 0; i < e->nout && n < cap; i++) {
-		size_t take = e->seg[i].len < cap - n ? e->seg[i].len : cap - n;
-		memcpy((uint8_t *)buf + n, e->seg[i].base, take);
-		n += take;
-	}
-	return n;
-}
-
-static size_t scatter(const struct virtq_elem *e, const void *buf, size_t len)
-{
-	size_t n = 0;
-	for (unsigned i = e->nout; i < e->nout + e->nin && n < len; i++) {
-		size_t put = e->seg[i].len < len - n ? e->seg[i].len : len - n;
-		memcpy(e->seg[i].base, (const uint8_t *)buf + n, put);
-		n += put;
-	}
-	return n;
-}
-
 /* The next request on queue qi: 1, 0 (none), -1 (queue broken: the
  * device now needs a reset). Lock held. */
 static int pop(struct virtio_console_dev *d, unsigned qi, struct virtq_elem *e)
@@ -192,7 +170,7 @@ static void take_guest_messages(struct virtio_console_dev *d, struct virtq_elem 
 	int r;
 	while ((r = pop(d, CONTROL_TX, e)) > 0) {
 		struct virtio_console_control m;
-		if (gather(e, &m, sizeof(m)) == sizeof(m))
+		if (virtq_elem_gather(e, &m, sizeof(m)) == sizeof(m))
 			on_control(d, &m);
 		push(d, CONTROL_TX, e->head, 0);
 	}
@@ -210,7 +188,7 @@ static void deliver(struct virtio_console_dev *d, struct console_fifo *f, unsign
 		struct console_pending *m = &f->m[f->head];
 		f->head = (f->head + 1) % CONSOLE_DEV_PENDING;
 		f->count--;
-		push(d, qi, e->head, (uint32_t)scatter(e, m->bytes, m->len));
+		push(d, qi, e->head, (uint32_t)virtq_elem_scatter(e, m->bytes, m->len));
 	}
 }
 

@@ -23,28 +23,6 @@
 #define VFS_REQ_MAX (FUSE_SERVER_MAX_READ + 4096)
 #define VFS_REPLY_MAX (FUSE_SERVER_MAX_READ + 4096)
 
-static size_t gather(const struct virtq_elem *e, uint8_t *buf, size_t cap)
-{
-	size_t n = 0;
-	for (unsigned i = 0; i < e->nout && n < cap; i++) {
-		size_t take = e->seg[i].len < cap - n ? e->seg[i].len : cap - n;
-		memcpy(buf + n, e->seg[i].base, take);
-		n += take;
-	}
-	return n;
-}
-
-static size_t scatter(const struct virtq_elem *e, const uint8_t *buf, size_t len)
-{
-	size_t n = 0;
-	for (unsigned i = e->nout; i < e->nout + e->nin && n < len; i++) {
-		size_t put = e->seg[i].len < len - n ? e->seg[i].len : len - n;
-		memcpy(e->seg[i].base, buf + n, put);
-		n += put;
-	}
-	return n;
-}
-
 /* An error reply for a request we could not hand to the server. */
 static size_t error_reply(struct virtio_fs_dev *d, size_t req_len, int err)
 {
@@ -61,7 +39,7 @@ static size_t error_reply(struct virtio_fs_dev *d, size_t req_len, int err)
 static void serve_one(struct virtio_fs_dev *d, struct virtio_mmio_queue *q)
 {
 	const struct virtq_elem *e = &d->elem;
-	size_t req_len = gather(e, d->req, VFS_REQ_MAX);
+	size_t req_len = virtq_elem_gather(e, d->req, VFS_REQ_MAX);
 	size_t cap = e->in_bytes < VFS_REPLY_MAX ? (size_t)e->in_bytes : VFS_REPLY_MAX;
 	size_t n;
 	if (e->out_bytes > VFS_REQ_MAX) {
@@ -71,7 +49,7 @@ static void serve_one(struct virtio_fs_dev *d, struct virtio_mmio_queue *q)
 		n = fuse_server_handle(d->server, d->req, req_len, d->reply, cap);
 	}
 	d->requests++;
-	n = scatter(e, d->reply, n <= cap ? n : 0);
+	n = virtq_elem_scatter(e, d->reply, n <= cap ? n : 0);
 	virtq_dev_push(&q->vq, e->head, (uint32_t)n);
 }
 

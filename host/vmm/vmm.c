@@ -90,26 +90,18 @@ static void check_deadlines(struct vmm *v)
 		alarm((unsigned)((next - now + 999999999ULL) / 1000000000ULL));
 }
 
+static void pass_to_console(void *ctx, int sig)
+{
+	virtio_console_dev_signal(ctx, sig);
+}
+
 /* Signals sent to pier: the program's once it runs (run_signals.h). */
 static void pass_signals(struct vmm *v)
 {
-	uint64_t sigs = run_signals_take();
-	bool running = v->con.started && v->ctl.state == CONTROL_RUNNING &&
-		       control_milestone_ns(&v->ctl, "program") >= 0;
-	for (int sig = 1; sigs && sig <= 64; sig++) {
-		if (!(sigs >> (sig - 1) & 1))
-			continue;
-		sigs &= ~(1ULL << (sig - 1));
-		enum run_signal_action a = run_signals_action(sig, running);
-		if (a == RUN_SIGNAL_SUSPEND) {
-			run_suspend(0);
-			if (running)
-				virtio_console_dev_signal(&v->con, SIGWINCH);
-		} else if (a == RUN_SIGNAL_PASS)
-			virtio_console_dev_signal(&v->con, sig);
-		else if (a == RUN_SIGNAL_END_VM && !got_signal)
-			got_signal = sig;
-	}
+	bool running = v->con.started && control_program_running(&v->ctl);
+	int end = run_signals_dispatch(running, pass_to_console, &v->con, 0);
+	if (end && !got_signal)
+		got_signal = end;
 }
 
 static void host_milestone(struct vmm *v, const char *name)

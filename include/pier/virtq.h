@@ -151,6 +151,14 @@ int virtq_dev_init(struct virtq_dev *d, uint16_t size, uint64_t desc_addr,
  */
 int virtq_dev_pop(struct virtq_dev *d, struct virtq_elem *e);
 
+/* Copies a request's readable segments into buf (at most cap bytes);
+ * the bytes copied. */
+size_t virtq_elem_gather(const struct virtq_elem *e, void *buf, size_t cap);
+
+/* Copies len bytes of buf over a request's writable segments, as far as
+ * they go; the bytes copied. */
+size_t virtq_elem_scatter(const struct virtq_elem *e, const void *buf, size_t len);
+
 /* Completes a request: `len` bytes were written into its writable part. */
 void virtq_dev_push(struct virtq_dev *d, uint16_t head, uint32_t len);
 
