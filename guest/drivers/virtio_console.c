@@ -16,6 +16,7 @@
 #include "../mm/mm.h"
 #include "virtio.h"
 #include "virtio_console.h"
+#include "../kernel/task.h"
 
 #define PAGE 4096u
 /* Output: few large buffers, each one notification. Input: many smaller
@@ -30,6 +31,7 @@
 #define QUEUE_SIZE 64
 #define SETUP_TIMEOUT_NS 10000000000ULL
 #define SPIN_NS 50000ULL        /* before halting, when the device is polled */
+#define WAIT_MAX_NS 100000000ULL /* a look at least this often, whatever woke us */
 
 struct buf {
 	uint8_t *va;
@@ -324,8 +326,8 @@ static void wait_a_little(void)
 			cpu_relax();
 	}
 	set_interrupts(true);
-	if (!anything_used())
-		irq_wait();
+	if (!anything_used()) /* the program's other threads run meanwhile */
+		task_wait(time_ns() + WAIT_MAX_NS);
 	set_interrupts(false);
 }
 

@@ -148,6 +148,9 @@ static int build_stack(const struct run_args *a, const struct elf_plan *plan, ui
 		{ AT_GID, vfs_gid }, { AT_EGID, vfs_gid }, { AT_SECURE, 0 },
 		{ AT_CLKTCK, 100 }, { AT_HWCAP, id[3] }, { AT_HWCAP2, 0 },
 		{ AT_RANDOM, random }, { AT_EXECFN, execfn }, { AT_PLATFORM, platform },
+		/* A signal frame here is an rt_sigframe and a 512-byte FXSAVE
+		 * image (signal.c), under 1.2 KiB with alignment: 2 KiB is safe. */
+		{ AT_MINSIGSTKSZ, 2048 },
 		{ AT_NULL, 0 },
 	};
 	uint64_t nwords = 1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * (sizeof(auxv) / 16);
@@ -311,7 +314,6 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	if (err)
 		return fail(path, strerror_short(err), 126);
 	proc.pid = 1;
-	proc.altstack[1] = 2; /* ss_flags = SS_DISABLE: no alternate signal stack */
 	proc.umask = 022;
 	proc.strace = strace;
 	stdio_init();

@@ -8,6 +8,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "pipe.h"
+#include "../kernel/task.h"
 #include "process.h"
 
 struct process proc;
@@ -35,6 +36,7 @@ void ofile_put(struct ofile *of)
 			of->pipe->writers--;
 		if (!of->pipe->readers && !of->pipe->writers)
 			kfree(of->pipe);
+		task_wake_all(); /* the other end sees EOF or EPIPE */
 	}
 	if (of->path)
 		kfree(of->path);

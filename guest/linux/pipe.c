@@ -1,7 +1,9 @@
 /* In-kernel pipes (see pipe.h). */
 #include <pier/errno.h>
+#include "../kernel/task.h"
 #include "../mm/mm.h"
 #include "pipe.h"
+#include "signal.h"
 
 struct pipe *pipe_new(void)
 {
@@ -18,6 +20,7 @@ int64_t pipe_read(struct pipe *p, char *buf, uint64_t len)
 		p->head = (p->head + 1) % PIPE_SIZE;
 		p->len--;
 	}
+	task_wake_all(); /* a writer waiting for room */
 	return (int64_t)n;
 }
 
@@ -32,5 +35,42 @@ int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len)
 		p->buf[(p->head + p->len) % PIPE_SIZE] = buf[n++];
 		p->len++;
 	}
+	task_wake_all(); /* a reader waiting for data */
 	return (int64_t)n;
+}
+
+/* Only another thread can change the pipe: alone, waiting would be for
+ * ever, so then the answer stays EAGAIN. */
+static bool may_wait(bool nonblock)
+{
+	return !nonblock && task_count() > 1;
+}
+
+int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock)
+{
+	for (;;) {
+		int64_t r = pipe_read(p, buf, len);
+		if (r != -EAGAIN || !may_wait(nonblock))
+			return r;
+		if (signal_interrupts())
+			return -EINTR;
+		task_wait(RQ_NO_DEADLINE);
+	}
+}
+
+int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonblock)
+{
+	uint64_t done = 0;
+	for (;;) {
+		int64_t r = pipe_write(p, buf + done, len - done);
+		if (r > 0)
+			done += (uint64_t)r;
+		else if (r != -EAGAIN)
+			return done ? (int64_t)done : r;
+		if (done == len || !may_wait(nonblock))
+			return done ? (int64_t)done : r;
+		if (signal_interrupts())
+			return done ? (int64_t)done : -EINTR;
+		task_wait(RQ_NO_DEADLINE);
+	}
 }

@@ -14,10 +14,14 @@ struct pipe {
 };
 
 struct pipe *pipe_new(void);
-/* Bytes read; 0 at end (no writers left); -EAGAIN when empty (we cannot
- * block: nobody else would ever fill it). */
+/* Bytes read; 0 at end (no writers left); -EAGAIN when empty. */
 int64_t pipe_read(struct pipe *p, char *buf, uint64_t len);
 /* Bytes written; -EPIPE without readers; -EAGAIN when full. */
 int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len);
+/* read(2)/write(2) on a pipe: they wait (for another thread) unless
+ * nonblock, and end with EINTR for a signal. A blocking write writes it
+ * all, as Linux's does. */
+int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock);
+int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonblock);
 
 #endif

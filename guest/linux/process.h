@@ -1,6 +1,7 @@
 /*
- * The one program the kernel runs: its open files, working directory,
- * heap break, thread pointer and the few bits of signal state it may set.
+ * The one program the kernel runs: what its threads share (open files,
+ * working directory, heap break, signal handlers). What each thread has
+ * of its own (registers, TLS base, signal mask) is struct task.
  */
 #ifndef GUEST_PROCESS_H
 #define GUEST_PROCESS_H
@@ -31,12 +32,10 @@ struct process {
 	bool cloexec[MAX_FDS];
 	char cwd[VFS_PATH_MAX];
 	uint64_t brk_start, brk;
-	uint64_t fs_base, gs_base;
-	uint64_t tid_address;
+	uint64_t gs_base;
 	uint32_t umask;
-	uint64_t sigmask;
-	uint64_t sigactions[65][4]; /* recorded, never delivered */
-	uint64_t altstack[3];
+	uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
+	int exit_status;            /* the main thread's, if it exits first */
 	bool strace;
 	int pid;
 };
@@ -58,6 +57,12 @@ int path_join(char *out, const char *base, const char *rel);
  * working directory), written to out (VFS_PATH_MAX). 0 or -errno.
  */
 int user_path_at(int dirfd, uint64_t upath, char *out);
+
+/* Time and waiting helpers of sys_misc.c, for the other system calls. */
+int64_t read_timespec(uint64_t uts, uint64_t *ns);
+int64_t clock_ns(uint64_t clock, uint64_t *ns);
+/* ns nanoseconds (~0: for ever) or a signal: 0 or -EINTR. */
+int64_t sleep_ns(uint64_t ns);
 
 /* open(2) at dirfd: returns the new descriptor or -errno. */
 int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode);

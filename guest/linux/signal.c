@@ -11,6 +11,7 @@
 #include "../kernel/console.h"
 #include "../kernel/control.h"
 #include "../mm/vm.h"
+#include "../kernel/task.h"
 #include "process.h"
 #include "signal.h"
 
@@ -32,9 +33,7 @@ struct rt_sigframe {
 	siginfo_t info;
 };
 
-static uint64_t pending;
-static uint64_t saved_mask; /* rt_sigsuspend's mask of before */
-static bool suspended;
+static uint64_t pending; /* sent to the process: any thread not blocking one takes it */
 
 static uint64_t handler_of(int sig)
 {
@@ -49,35 +48,81 @@ static bool ignored(int sig)
 
 void signal_post(int sig)
 {
-	if (sig >= 1 && sig <= 64 && !ignored(sig))
+	if (sig >= 1 && sig <= 64 && !ignored(sig)) {
 		pending |= BIT(sig);
+		task_wake_all(); /* a waiting thread may be the one to take it */
+	}
+}
+
+void signal_post_thread(struct task *t, int sig)
+{
+	if (sig >= 1 && sig <= 64 && !ignored(sig)) {
+		t->sigpending |= BIT(sig);
+		task_wake_all();
+	}
 }
 
 uint64_t signal_pending_blocked(void)
 {
-	return pending & proc.sigmask;
+	return (pending | current->sigpending) & current->sigmask;
+}
+
+static void drop_ignored(struct task *t, void *arg)
+{
+	t->sigpending &= ~*(uint64_t *)arg;
 }
 
 void signal_action_changed(int sig)
 {
-	if (ignored(sig))
-		pending &= ~BIT(sig);
+	if (ignored(sig)) {
+		uint64_t bit = BIT(sig);
+		pending &= ~bit;
+		task_for_each(drop_ignored, &bit);
+	}
+}
+
+struct taker {
+	uint64_t bits;
+	int tid;
+};
+
+static void lowest_taker(struct task *t, void *arg)
+{
+	struct taker *k = arg;
+	if ((k->bits & ~t->sigmask) && (k->tid == 0 || t->tid < k->tid))
+		k->tid = t->tid;
+}
+
+/* Whether a process signal pending now interrupts current's wait: only
+ * for one thread (the lowest-numbered that does not block it, the main
+ * thread first), so that the others' waits do not end with EINTR for a
+ * signal another thread takes. */
+static bool takes_process_signal(void)
+{
+	struct taker k = { pending & ~current->sigmask, 0 };
+	if (!k.bits)
+		return false;
+	if (task_count() == 1)
+		return true;
+	k.bits = pending;
+	task_for_each(lowest_taker, &k);
+	return k.tid == current->tid;
 }
 
 bool signal_interrupts(void)
 {
-	if (!(pending & ~proc.sigmask))
+	if (!((pending | current->sigpending) & ~current->sigmask))
 		vcon_poll(); /* signals from pier arrive on the console */
-	return pending & ~proc.sigmask;
+	return (current->sigpending & ~current->sigmask) || takes_process_signal();
 }
 
 /* The stack the handler runs on: the alternate one if asked for, set up,
  * and not already in use; else the program's own. */
 static uint64_t handler_stack(uint64_t flags, uint64_t rsp)
 {
-	uint64_t base = proc.altstack[0], size = proc.altstack[2];
+	uint64_t base = current->altstack[0], size = current->altstack[2];
 	bool on_alt = rsp > base && rsp <= base + size;
-	if ((flags & SA_ONSTACK) && !(proc.altstack[1] & SS_DISABLE) && size && !on_alt)
+	if ((flags & SA_ONSTACK) && !(current->altstack[1] & SS_DISABLE) && size && !on_alt)
 		return base + size;
 	return rsp - RED_ZONE;
 }
@@ -95,7 +140,7 @@ static void fill_context(struct sigcontext *c, const struct syscall_frame *f, in
 	c->rip = rip;
 	c->eflags = f->rflags;
 	c->cs = GDT_USER_CS | 3;
-	c->oldmask = proc.sigmask;
+	c->oldmask = current->sigmask;
 	c->fpstate = (struct _fpstate *)fpstate;
 }
 
@@ -129,18 +174,18 @@ static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
 	struct rt_sigframe k;
 	memset(&k, 0, sizeof(k));
 	k.pretcode = restorer;
-	k.uc.uc_stack.ss_sp = (void *)proc.altstack[0];
-	k.uc.uc_stack.ss_flags = (int)proc.altstack[1];
-	k.uc.uc_stack.ss_size = proc.altstack[2];
+	k.uc.uc_stack.ss_sp = (void *)current->altstack[0];
+	k.uc.uc_stack.ss_flags = (int)current->altstack[1];
+	k.uc.uc_stack.ss_size = current->altstack[2];
 	fill_context(&k.uc.uc_mcontext, f, rax, rip, fp);
-	k.uc.uc_sigmask = suspended ? saved_mask : proc.sigmask;
-	suspended = false;
+	k.uc.uc_sigmask = current->sig_suspended ? current->saved_mask : current->sigmask;
+	current->sig_suspended = false;
 	k.info.si_signo = sig;
 	k.info.si_code = 0; /* SI_USER */
 	if (copy_to_user(fp, fx, sizeof(fx)) || copy_to_user(frame, &k, sizeof(k)))
 		return false;
-	proc.sigmask |= mask | ((flags & SA_NODEFER) ? 0 : BIT(sig));
-	proc.sigmask &= ~UNBLOCKABLE;
+	current->sigmask |= mask | ((flags & SA_NODEFER) ? 0 : BIT(sig));
+	current->sigmask &= ~UNBLOCKABLE;
 	if (flags & SA_RESETHAND)
 		act[0] = 0;
 	f->rsp = frame;
@@ -156,11 +201,14 @@ static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
 int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 {
 	vcon_poll(); /* signals from pier arrive on the console */
-	uint64_t ready = pending & ~proc.sigmask;
+	uint64_t ready = (pending | current->sigpending) & ~current->sigmask;
 	for (int sig = 1; ready && sig <= 64; sig++) {
 		if (!(ready & BIT(sig)))
 			continue;
-		pending &= ~BIT(sig);
+		if (current->sigpending & BIT(sig)) /* the thread's own first */
+			current->sigpending &= ~BIT(sig);
+		else
+			pending &= ~BIT(sig);
 		ready &= ~BIT(sig);
 		if (ignored(sig))
 			continue;
@@ -178,18 +226,18 @@ int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 		}
 		return ret; /* one at a time: the next when this handler is done */
 	}
-	if (suspended) { /* rt_sigsuspend woken by nothing a handler took */
-		proc.sigmask = saved_mask;
-		suspended = false;
+	if (current->sig_suspended) { /* rt_sigsuspend woken by nothing a handler took */
+		current->sigmask = current->saved_mask;
+		current->sig_suspended = false;
 	}
 	return ret;
 }
 
 void signal_suspend(uint64_t mask)
 {
-	saved_mask = proc.sigmask;
-	suspended = true;
-	proc.sigmask = mask & ~UNBLOCKABLE;
+	current->saved_mask = current->sigmask;
+	current->sig_suspended = true;
+	current->sigmask = mask & ~UNBLOCKABLE;
 }
 
 int64_t signal_return(struct syscall_frame *f)
@@ -229,6 +277,6 @@ int64_t signal_return(struct syscall_frame *f)
 	f->rsp = c->rsp;
 	f->rip = c->rip;
 	f->rflags = (f->rflags & ~USER_FLAGS) | (c->eflags & USER_FLAGS);
-	proc.sigmask = uc.uc_sigmask & ~UNBLOCKABLE;
+	current->sigmask = uc.uc_sigmask & ~UNBLOCKABLE;
 	return (int64_t)c->rax;
 }

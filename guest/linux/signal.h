@@ -19,6 +19,10 @@
 /* Marks sig (1-64) pending (unless it would be ignored). */
 void signal_post(int sig);
 
+/* A signal for one thread (tgkill, tkill, a fault). */
+struct task;
+void signal_post_thread(struct task *t, int sig);
+
 /* Whether a pending signal would end a wait with EINTR (looks at the
  * console for new ones first). */
 bool signal_interrupts(void);

@@ -76,7 +76,7 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 			return -EBADF;
 		return stdio_read(of, (void *)ubuf, len);
 	case OF_PIPE_READ:
-		return pipe_read(of->pipe, (char *)ubuf, len);
+		return pipe_read_wait(of->pipe, (char *)ubuf, len, of->flags & O_NONBLOCK);
 	case OF_PIPE_WRITE:
 		return -EBADF;
 	case OF_FILE:
@@ -138,7 +138,7 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 			return -EBADF;
 		return stdio_write(of, (const void *)ubuf, len);
 	case OF_PIPE_WRITE:
-		return pipe_write(of->pipe, (const char *)ubuf, len);
+		return pipe_write_wait(of->pipe, (const char *)ubuf, len, of->flags & O_NONBLOCK);
 	case OF_PIPE_READ:
 		return -EBADF;
 	case OF_FILE:

@@ -1,7 +1,7 @@
 /*
- * Process, identity, time, randomness, scheduling and signal-state calls.
- * There is one program with one thread: ids are fixed, signals are
- * recorded but never delivered, futexes have nobody to wait for.
+ * Process identity, time, sleeping, randomness, signal state and polling.
+ * Threads, futexes and signals sent to threads are sys_thread.c and
+ * futex.c.
  */
 #include <asm/ioctls.h>
 #include <asm/termbits.h>
@@ -20,6 +20,7 @@
 #include "../kernel/control.h"
 #include "../kernel/random.h"
 #include "../kernel/rtc.h"
+#include "../kernel/task.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
@@ -38,19 +39,9 @@
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define NS 1000000000ULL
-
-SYS(exit)
-{
-	process_exit((int)(a0 & 0xff));
-}
-
-SYS(exit_group)
-{
-	process_exit((int)(a0 & 0xff));
-}
+#define RECHECK_NS 10000000ULL
 
 SYS(getpid) { return proc.pid; }
-SYS(gettid) { return proc.pid; }
 SYS(getppid) { return 0; }
 SYS(getuid) { return vfs_uid; }
 SYS(geteuid) { return vfs_uid; }
@@ -114,7 +105,7 @@ SYS(prlimit64)
 	return 0; /* new limits (a2) are accepted and ignored */
 }
 
-static int64_t clock_ns(uint64_t clock, uint64_t *ns)
+int64_t clock_ns(uint64_t clock, uint64_t *ns)
 {
 	switch (clock) {
 	case CLOCK_REALTIME: case 5: case 8: case 11: /* _COARSE, _ALARM, TAI */
@@ -172,23 +163,19 @@ SYS(time)
 
 /*
  * Waits ns nanoseconds (~0: for ever) or until a signal comes: 0 or
- * -EINTR. Nothing else can run: long waits halt (an interrupt, or the
- * timer within about 100 ms, ends the halt), the last stretch spins.
+ * -EINTR. The other threads run meanwhile; with none the CPU halts until
+ * the deadline (the APIC timer) or an interrupt.
  */
-static int64_t sleep_ns(uint64_t ns)
+int64_t sleep_ns(uint64_t ns)
 {
 	uint64_t start = time_ns();
 	uint64_t end = ns > ~0ULL - start ? ~0ULL : start + ns;
 	for (;;) {
 		if (signal_interrupts())
 			return -EINTR;
-		uint64_t now = time_ns();
-		if (now >= end)
+		if (time_ns() >= end)
 			return 0;
-		if (end - now > 150000000ULL)
-			irq_wait();
-		else
-			cpu_relax();
+		task_wait(end);
 	}
 }
 
@@ -202,7 +189,7 @@ static int64_t sleep_left(uint64_t urem, uint64_t end)
 	return -EINTR;
 }
 
-static int64_t read_timespec(uint64_t uts, uint64_t *ns)
+int64_t read_timespec(uint64_t uts, uint64_t *ns)
 {
 	struct __kernel_timespec ts;
 	if (copy_from_user(&ts, uts, sizeof(ts)))
@@ -273,69 +260,6 @@ SYS(getrandom)
 	return (int64_t)len;
 }
 
-SYS(sched_yield) { return 0; }
-
-SYS(sched_getaffinity)
-{
-	if (a1 < 8 || (a1 & 7))
-		return -EINVAL;
-	uint64_t mask = 1; /* one CPU */
-	return copy_to_user(a2, &mask, sizeof(mask)) ? -EFAULT : 8;
-}
-
-SYS(arch_prctl)
-{
-	switch (a0) {
-	case ARCH_SET_FS:
-		if (a1 >= USER_TOP)
-			return -EPERM;
-		proc.fs_base = a1;
-		wrmsr(MSR_FS_BASE, a1);
-		return 0;
-	case ARCH_GET_FS:
-		return copy_to_user(a1, &proc.fs_base, sizeof(proc.fs_base));
-	case ARCH_SET_GS:
-		if (a1 >= USER_TOP)
-			return -EPERM;
-		proc.gs_base = a1;
-		wrmsr(MSR_GS_BASE, a1); /* the kernel does not use %gs */
-		return 0;
-	case ARCH_GET_GS:
-		return copy_to_user(a1, &proc.gs_base, sizeof(proc.gs_base));
-	default:
-		return -EINVAL;
-	}
-}
-
-SYS(set_tid_address)
-{
-	proc.tid_address = a0;
-	return proc.pid;
-}
-
-SYS(set_robust_list) { return 0; }
-
-SYS(futex)
-{
-	uint32_t op = (uint32_t)a1 & FUTEX_CMD_MASK;
-	if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET)
-		return 0; /* nobody is waiting */
-	if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
-		uint32_t v;
-		if (copy_from_user(&v, a0, sizeof(v)))
-			return -EFAULT;
-		if (v != (uint32_t)a2)
-			return -EAGAIN;
-		/* No other thread can ever change it: only a timeout ends this. */
-		uint64_t ns;
-		if (a3 && read_timespec(a3, &ns) == 0 && op == FUTEX_WAIT) {
-			return sleep_ns(ns) ? -EINTR : -ETIMEDOUT;
-		}
-		return -EDEADLK;
-	}
-	return -ENOSYS;
-}
-
 SYS(rt_sigaction)
 {
 	if (a0 < 1 || a0 > 64 || a3 != 8)
@@ -356,19 +280,19 @@ SYS(rt_sigprocmask)
 {
 	if (a3 != 8)
 		return -EINVAL;
-	if (a2 && copy_to_user(a2, &proc.sigmask, sizeof(proc.sigmask)))
+	if (a2 && copy_to_user(a2, &current->sigmask, sizeof(current->sigmask)))
 		return -EFAULT;
 	if (a1) {
 		uint64_t set;
 		if (copy_from_user(&set, a1, sizeof(set)))
 			return -EFAULT;
 		switch (a0) {
-		case 0: proc.sigmask |= set; break;  /* SIG_BLOCK */
-		case 1: proc.sigmask &= ~set; break; /* SIG_UNBLOCK */
-		case 2: proc.sigmask = set; break;   /* SIG_SETMASK */
+		case 0: current->sigmask |= set; break;  /* SIG_BLOCK */
+		case 1: current->sigmask &= ~set; break; /* SIG_UNBLOCK */
+		case 2: current->sigmask = set; break;   /* SIG_SETMASK */
 		default: return -EINVAL;
 		}
-		proc.sigmask &= ~UNBLOCKABLE;
+		current->sigmask &= ~UNBLOCKABLE;
 	}
 	return 0;
 }
@@ -379,7 +303,7 @@ SYS(sigaltstack)
 	uint64_t ss[3];
 	if (a0 && copy_from_user(ss, a0, sizeof(ss)))
 		return -EFAULT;
-	if (a1 && copy_to_user(a1, proc.altstack, sizeof(proc.altstack)))
+	if (a1 && copy_to_user(a1, current->altstack, sizeof(current->altstack)))
 		return -EFAULT;
 	if (!a0)
 		return 0;
@@ -387,13 +311,13 @@ SYS(sigaltstack)
 	if (flags & ~(2u | (1u << 31))) /* SS_DISABLE, SS_AUTODISARM */
 		return -EINVAL;
 	if (flags & 2) {
-		proc.altstack[0] = proc.altstack[2] = 0;
-		proc.altstack[1] = 2;
+		current->altstack[0] = current->altstack[2] = 0;
+		current->altstack[1] = 2;
 		return 0;
 	}
 	if (ss[2] < 2048) /* MINSIGSTKSZ */
 		return -ENOMEM;
-	memcpy(proc.altstack, ss, sizeof(ss));
+	memcpy(current->altstack, ss, sizeof(ss));
 	return 0;
 }
 
@@ -456,12 +380,9 @@ static int64_t do_poll(uint64_t ufds, uint64_t n, int64_t timeout_ns)
 			ready = -EINTR;
 			break;
 		}
-		/* Long waits halt: the console's interrupt (input, a signal)
-		 * or the timer ends the halt; the last stretch spins. */
-		if (end - now > 150000000ULL)
-			irq_wait();
-		else
-			cpu_relax();
+		/* The console interrupts only while its driver waits: look
+		 * again at least every RECHECK_NS (pipes wake us themselves). */
+		task_wait(end - now > RECHECK_NS ? now + RECHECK_NS : end);
 	}
 	int64_t r = ready < 0 ? ready : copy_to_user(ufds, p, n * sizeof(*p)) ? -EFAULT : ready;
 	kfree(p);
@@ -509,38 +430,6 @@ SYS(rt_sigpending)
 		return -EINVAL;
 	uint64_t set = signal_pending_blocked();
 	return copy_to_user(a0, &set, sizeof(set));
-}
-
-/* Signals to ourselves: pending until this call returns (signal.h). */
-static int64_t signal_self(uint64_t sig)
-{
-	if (sig > 64)
-		return -EINVAL;
-	if (sig != 0)
-		signal_post((int)sig);
-	return 0;
-}
-
-SYS(kill)
-{
-	if ((int64_t)a0 != proc.pid && (int64_t)a0 != 0 && (int64_t)a0 != -1 &&
-	    (int64_t)a0 != -proc.pid)
-		return -ESRCH;
-	return signal_self(a1);
-}
-
-SYS(tgkill)
-{
-	if ((int64_t)a0 != proc.pid || (int64_t)a1 != proc.pid)
-		return -ESRCH;
-	return signal_self(a2);
-}
-
-SYS(tkill)
-{
-	if ((int64_t)a0 != proc.pid)
-		return -ESRCH;
-	return signal_self(a1);
 }
 
 SYS(getpgrp) { return proc.pid; }

@@ -14,6 +14,7 @@
 #include "../kernel/platform.h"
 #include "../drivers/virtio_console.h"
 #include "signal.h"
+#include "../kernel/task.h"
 
 #define SYSCALL_STACK_SIZE (64 * 1024)
 
@@ -27,23 +28,22 @@ void syscall_init(void)
 	uint64_t top = (uint64_t)(syscall_stack + sizeof(syscall_stack));
 	syscall_kernel_rsp = top;
 	gdt_set_kernel_stack(top); /* interrupts and faults from ring 3 too */
+	task_init(top, proc.pid); /* the main thread runs on this stack */
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	/* STAR: kernel CS/SS from 0x08, user SS/CS from 0x10 + 8/16 (| 3). */
 	wrmsr(MSR_STAR, ((uint64_t)GDT_KERNEL_DS << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
 	/* Entry with IF, TF, DF, AC clear. */
 	wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x40000);
-	/* SSE for the program: the kernel itself never touches those registers,
-	 * so with one program there is no state to switch. */
+	/* SSE for the program: the kernel itself never touches those
+	 * registers, so their state is switched only between tasks. */
 	write_cr0((read_cr0() & ~(1ULL << 2)) | (1ULL << 1)); /* EM off, MP on */
 	write_cr4(read_cr4() | (1ULL << 9) | (1ULL << 10));    /* OSFXSR, OSXMMEXCPT */
 }
 
-struct syscall_frame *syscall_current;
-
 int64_t syscall_dispatch(struct syscall_frame *f)
 {
-	syscall_current = f;
+	current->frame = f;
 	uint64_t nr = f->nr;
 	platform_note_syscall_cpl((int)(f->cs & 3));
 	syscall_fn fn = nr < SYSCALL_MAX ? syscall_table[nr] : NULL;
@@ -67,6 +67,7 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 			(unsigned long long)f->rsi, (unsigned long long)f->rdx,
 			(unsigned long long)f->r10, (unsigned long long)f->r8,
 			(unsigned long long)f->r9, (long long)r);
+	task_before_user(&f->rflags); /* may run the other threads first */
 	return signal_deliver(f, r);
 }
 

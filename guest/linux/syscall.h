@@ -24,8 +24,9 @@ void syscall_init(void);
 
 int64_t syscall_dispatch(struct syscall_frame *f);
 
-/* The frame of the system call being served (rt_sigreturn rewrites it). */
-extern struct syscall_frame *syscall_current;
+/* The frame of the system call being served (rt_sigreturn rewrites it):
+ * the current task's (task.h). */
+#define syscall_current (current->frame)
 
 /* Ends the program with status (0-255) after unmounting file systems. */
 __attribute__((noreturn)) void process_exit(int status);

@@ -33,6 +33,9 @@ PROGS_BINS := $(PROGS_MUSL) $(PROGS_GLIBC)
 PROGS_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 -MMD -MP -Wall -Wextra \
 	$(if $(filter 1,$(WERROR)),-Werror,) -fno-strict-aliasing
 PROGS_LDFLAGS := -static
+# musl's include path has no kernel uapi headers (linux/, asm/): they come
+# from the system's, searched after musl's own so libc headers stay musl's.
+PROGS_MUSL_UAPI := -idirafter /usr/include -idirafter /usr/include/$(shell $(PROGS_GCC) -print-multiarch)
 
 .PHONY: progs progs-musl progs-glibc progs-check progs-clean
 progs: progs-musl progs-glibc
@@ -42,7 +45,7 @@ progs-glibc: $(PROGS_GLIBC)
 $(BUILD)/progs/musl/%: $(PROGS_DIR)/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC [musl] $@"
-	$(Q)$(PROGS_MUSL_GCC) $(PROGS_CFLAGS) -MF $@.d $(PROGS_LDFLAGS) $< -o $@
+	$(Q)$(PROGS_MUSL_GCC) $(PROGS_CFLAGS) $(PROGS_MUSL_UAPI) -MF $@.d $(PROGS_LDFLAGS) $< -o $@
 
 $(BUILD)/progs/glibc/%: $(PROGS_DIR)/%.c
 	@mkdir -p $(dir $@)

@@ -150,6 +150,7 @@ CASES = [
     Case("clock", "clock", out=["clock: all passed"]),
     Case("signals", "signals", out=["signals: all passed"]),
     Case("pipes", "pipes", out=["pipes: all passed"]),
+    Case("threads", "threads", out=["threads: all passed"]),
     Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),
     Case("exitcode-0", "exitcode", ["0"], status=0),
     Case("exitcode-3", "exitcode", ["3"], status=3),
@@ -170,6 +171,7 @@ HOST_CASES = [
 OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
                "daxmap": "tests/integration/test_dax.py",
                "faults": "tests/integration/test_faults.py",
+               "preempt": "tests/integration/test_threads.py",
                "ttyprobe": "tests/integration/test_stdio.py, test_tty.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.

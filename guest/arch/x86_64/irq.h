@@ -35,6 +35,13 @@ void irq_dispatch(unsigned vector);
  * (sti; hlt with no lost wakeup, bounded by the local APIC timer). */
 void irq_wait(void);
 
+/* Halts until an interrupt, or deadline (time_ns), or 100 ms have passed. */
+void irq_wait_until(uint64_t deadline);
+
+/* Starts the one-shot local APIC timer: an interrupt in ns (at most 100 ms). */
+void irq_timer_arm_ns(uint64_t ns);
+bool irq_is_timer(unsigned vector);
+
 /* Interrupts handled so far, for statistics. */
 uint64_t irq_count(void);
 

@@ -12,6 +12,7 @@
 #include "irq.h"
 #include "../../mm/vm.h"
 #include "../../linux/fault.h"
+#include "../../kernel/task.h"
 
 struct idt_entry {
 	uint16_t offset_lo;
@@ -62,6 +63,10 @@ void trap_dispatch(struct trap_frame *f)
 {
 	if (f->vector >= IRQ_VECTOR_BASE) {
 		irq_dispatch((unsigned)f->vector);
+		if (!irq_is_timer((unsigned)f->vector))
+			task_wake_all(); /* a device: its waiters look again */
+		else if ((f->cs & 3) == 3)
+			task_tick_from_user(&f->rflags); /* the end of a time slice */
 		return;
 	}
 	if ((f->cs & 3) == 3 || (f->vector == 14 && read_cr2() < USER_TOP)) {

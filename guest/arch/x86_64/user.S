@@ -38,6 +38,8 @@ syscall_entry:
 	xor %ebp, %ebp                 /* backtraces stop here */
 	mov %rsp, %rdi
 	call syscall_dispatch          /* result in %rax */
+	.globl syscall_return          /* a new task's first return (switch.S) */
+syscall_return:
 	popq %r15
 	popq %r14
 	popq %r13

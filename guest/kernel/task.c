@@ -1,0 +1,250 @@
+/*
+ * Tasks and the scheduler (see task.h). One vCPU: the current task runs
+ * until it waits, exits, or (running program code) its time slice ends
+ * at a timer interrupt. With nothing runnable the CPU halts until the
+ * earliest deadline or an interrupt, and then every waiter re-checks what
+ * it waits for (waits are loops; a spurious wake-up costs one check).
+ */
+#include <pier/errno.h>
+#include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/gdt.h"
+#include "../arch/x86_64/irq.h"
+#include "../linux/syscall.h"
+#include "../mm/mm.h"
+#include "console.h"
+#include "panic.h"
+#include "platform.h"
+#include "task.h"
+#include "time.h"
+
+#define SLICE_NS 10000000ULL /* 10 ms, as a Linux CFS slice on few tasks */
+#define RFLAGS_IF 0x200ULL
+
+extern void task_switch(uint64_t *save_ksp, uint64_t new_ksp);
+extern char task_first_return[];
+extern uint64_t syscall_kernel_rsp;
+
+struct task *current;
+static struct task boot_task;
+static struct run_queue rq;
+static struct task *all;       /* every live task */
+static struct task *dead;      /* exited, stacks to free once off them */
+static int ntasks, next_tid;
+static uint64_t slice_end;
+static bool slice_timer_on;    /* the APIC timer will end the slice */
+
+static struct task *task_of(struct rq_entry *e)
+{
+	return (struct task *)e; /* rq is the first member */
+}
+
+void task_init(uint64_t kstack_top, int tid)
+{
+	struct task *t = &boot_task;
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->kstack_top = kstack_top;
+	t->altstack[1] = 2; /* SS_DISABLE */
+	t->rq.state = RQ_RUNNABLE;
+	t->rq.deadline = RQ_NO_DEADLINE;
+	rq_init(&rq);
+	rq_add(&rq, &t->rq);
+	all = t;
+	ntasks = 1;
+	next_tid = tid + 1;
+	current = t;
+}
+
+static void reap(void)
+{
+	while (dead && dead != current) {
+		struct task *t = dead;
+		dead = t->all_next;
+		kfree(t->kstack);
+		kfree(t);
+	}
+}
+
+static void switch_to(struct task *next)
+{
+	struct task *prev = current;
+	if (next == prev)
+		return;
+	/* The kernel uses no FPU or SSE register (-mgeneral-regs-only): what
+	 * is in them now is prev's program's. */
+	__asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
+	__asm__ volatile("fxrstor64 %0" : : "m"(next->fpu));
+	if (next->fs_base != prev->fs_base)
+		wrmsr(MSR_FS_BASE, next->fs_base);
+	current = next;
+	syscall_kernel_rsp = next->kstack_top;
+	gdt_set_kernel_stack(next->kstack_top);
+	slice_end = time_ns() + SLICE_NS;
+	slice_timer_on = false;
+	if (task_preemptible()) { /* a new task goes straight to its program */
+		irq_timer_arm_ns(SLICE_NS);
+		slice_timer_on = true;
+	}
+	task_switch(&prev->ksp, next->ksp);
+	reap(); /* back in prev, on its own stack */
+}
+
+/* Runs the next runnable task (maybe current again); halts while none. */
+static void schedule(void)
+{
+	for (;;) {
+		uint64_t wake_at;
+		bool on_queue = current->rq.next != NULL;
+		struct rq_entry *e = rq_pick(&rq, on_queue ? &current->rq : NULL, time_ns(), &wake_at);
+		if (e) {
+			switch_to(task_of(e));
+			return;
+		}
+		irq_wait_until(wake_at); /* leaves the timer off */
+		slice_timer_on = false;
+		rq_wake_all(&rq); /* an interrupt or a deadline: everyone looks */
+	}
+}
+
+void task_wait(uint64_t deadline)
+{
+	if (!current) { /* before the program: only the kernel waits */
+		irq_wait_until(deadline);
+		return;
+	}
+	rq_wait(&current->rq, deadline);
+	schedule();
+}
+
+void task_yield(void)
+{
+	if (!current)
+		return;
+	schedule(); /* the others first, waiters whose time has come too */
+	if (slice_end <= time_ns())
+		slice_end = time_ns() + SLICE_NS; /* nobody else: a new slice */
+}
+
+void task_wake(struct task *t)
+{
+	rq_wake(&t->rq);
+}
+
+void task_wake_all(void)
+{
+	rq_wake_all(&rq);
+}
+
+struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
+			uint64_t tls, int *err)
+{
+	if (ntasks >= TASK_MAX) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	struct task *t = kmalloc_aligned(sizeof(*t), 64);
+	void *stack = kmalloc_aligned(TASK_KSTACK_SIZE, 16);
+	if (!t || !stack) {
+		kfree(t);
+		kfree(stack);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->tid = next_tid++;
+	t->kstack = stack;
+	t->kstack_top = (uint64_t)stack + TASK_KSTACK_SIZE;
+	t->fs_base = set_tls ? tls : current->fs_base;
+	t->sigmask = current->sigmask;
+	t->altstack[1] = 2; /* a new thread has no alternate signal stack */
+	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
+	/* Its stack: the program's registers where syscall_entry would have
+	 * pushed them, under them what task_switch pops. */
+	struct syscall_frame *f = (struct syscall_frame *)(t->kstack_top - sizeof(*f));
+	*f = *frame;
+	f->rsp = user_rsp;
+	if (!platform.ring0_emulated)
+		f->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
+	uint64_t *sp = (uint64_t *)f;
+	*--sp = (uint64_t)task_first_return;
+	for (int i = 0; i < 6; i++)
+		*--sp = 0; /* rbp rbx r12-r15 */
+	t->ksp = (uint64_t)sp;
+	t->frame = f;
+	t->rq.state = RQ_RUNNABLE;
+	t->rq.deadline = RQ_NO_DEADLINE;
+	rq_add(&rq, &t->rq);
+	t->all_next = all;
+	all = t;
+	ntasks++;
+	return t;
+}
+
+void task_exit(void)
+{
+	struct task *t = current;
+	for (struct task **pp = &all; *pp; pp = &(*pp)->all_next)
+		if (*pp == t) {
+			*pp = t->all_next;
+			break;
+		}
+	rq_remove(&rq, &t->rq);
+	ntasks--;
+	if (t != &boot_task) { /* the boot stack and task are not the heap's */
+		t->all_next = dead;
+		dead = t;
+	}
+	task_wake_all(); /* joiners, and anyone counting threads */
+	schedule();
+	panic("an exited task was scheduled again");
+}
+
+int task_count(void)
+{
+	return ntasks;
+}
+
+struct task *task_find(int tid)
+{
+	for (struct task *t = all; t; t = t->all_next)
+		if (t->tid == tid)
+			return t;
+	return NULL;
+}
+
+void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
+{
+	for (struct task *t = all; t; t = t->all_next)
+		fn(t, arg);
+}
+
+bool task_preemptible(void)
+{
+	/* On kvm_pvm-style platforms the interrupt path runs in emulated ring
+	 * 0, where switching FPU state is neither cheap nor known to work:
+	 * there tasks change only at system calls. */
+	return ntasks > 1 && !platform.ring0_emulated;
+}
+
+void task_tick_from_user(uint64_t *rflags)
+{
+	slice_timer_on = false;
+	task_before_user(rflags);
+}
+
+void task_before_user(uint64_t *rflags)
+{
+	if (ntasks > 1 && time_ns() >= slice_end)
+		task_yield();
+	if (!task_preemptible()) {
+		*rflags &= ~RFLAGS_IF; /* as with one task: the program runs with them off */
+		return;
+	}
+	*rflags |= RFLAGS_IF;
+	if (!slice_timer_on) {
+		uint64_t now = time_ns();
+		irq_timer_arm_ns(slice_end > now ? slice_end - now : 1);
+		slice_timer_on = true;
+	}
+}

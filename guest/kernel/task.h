@@ -1,0 +1,80 @@
+/*
+ * Tasks: the program's threads, each with its own kernel stack, user
+ * registers (saved on that stack), FPU state, TLS base and signal mask,
+ * run by a round-robin scheduler on the one vCPU.
+ *
+ * The kernel is not preemptible: a task in the kernel runs until it
+ * returns to the program or waits (task_wait), so kernel state needs no
+ * lock against the other tasks on this CPU; a timer interrupt preempts
+ * only a task running program code. ARCHITECTURE.md ("Who owns what")
+ * says what that means for each piece of shared state.
+ */
+#ifndef GUEST_TASK_H
+#define GUEST_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pier/futex_queue.h>
+#include <pier/run_queue.h>
+
+#define TASK_KSTACK_SIZE (64 * 1024)
+#define TASK_MAX 512 /* threads at once; clone says EAGAIN past it */
+
+struct syscall_frame;
+
+struct task {
+	struct rq_entry rq;           /* first: the scheduler's link */
+	int tid;
+	uint64_t ksp;                 /* saved kernel stack pointer while switched out */
+	void *kstack;                 /* NULL: the boot stack (the first task) */
+	uint64_t kstack_top;
+	struct syscall_frame *frame;  /* the system call being served */
+	uint64_t fs_base;             /* the TLS base (arch_prctl, CLONE_SETTLS) */
+	uint64_t clear_child_tid;     /* set_tid_address: zeroed and woken at exit */
+	uint64_t robust_list;         /* set_robust_list head, walked at exit */
+	/* Signals (signal.c): per-thread mask, pending, alternate stack. */
+	uint64_t sigmask, sigpending, saved_mask;
+	bool sig_suspended;           /* in rt_sigsuspend: saved_mask comes back */
+	uint64_t altstack[3];         /* ss_sp, ss_flags, ss_size */
+	struct fq_waiter futex;       /* futex.c: queued while in FUTEX_WAIT */
+	struct task *all_next;        /* every live task, for lookups */
+	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
+};
+
+extern struct task *current;
+
+/* The first task: the program's main thread, on the boot syscall stack. */
+void task_init(uint64_t kstack_top, int tid);
+/* A new task sharing everything with current: its program registers are
+ * *frame with rax 0 (clone's return in the child), then user_rsp and
+ * fs_base. Runnable at once. NULL with errno in *err (EAGAIN, ENOMEM). */
+struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
+			uint64_t tls, int *err);
+/* Waits until deadline (time_ns; RQ_NO_DEADLINE: none) or a wake-up:
+ * task_wake, or any event (task_wake_all, an interrupt while idle). Callers
+ * loop, re-checking what they wait for. Returns at once-ish with one task. */
+void task_wait(uint64_t deadline);
+/* Lets the other runnable tasks run first. */
+void task_yield(void);
+void task_wake(struct task *t);
+/* Something happened that any waiter may be waiting for (pipe data, a
+ * signal, a thread exit): every waiting task re-checks. */
+void task_wake_all(void);
+/* Ends current (after its exit work): never returns. The last task's
+ * exit is the caller's business (it ends the process). */
+__attribute__((noreturn)) void task_exit(void);
+int task_count(void);
+struct task *task_find(int tid);
+/* Calls fn for every live task. */
+void task_for_each(void (*fn)(struct task *t, void *arg), void *arg);
+/* The timer interrupt came while a task ran program code (its rflags):
+ * the slice may be over. */
+void task_tick_from_user(uint64_t *rflags);
+/* On every way back to the program (its rflags): yields at the end of a
+ * slice; with several tasks the program runs with interrupts on and the
+ * APIC timer set to end the slice. */
+void task_before_user(uint64_t *rflags);
+/* Whether program code should run with interrupts on (several tasks). */
+bool task_preemptible(void);
+
+#endif
