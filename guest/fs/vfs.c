@@ -442,8 +442,8 @@ int vfs_open(const char *path, uint32_t flags, uint32_t mode, struct file **out)
 		err = -ENOTDIR;
 	else if (dir && (acc != O_RDONLY || (flags & O_CREAT)))
 		err = -EISDIR;
-	else if (!dir && !S_ISREG(v->attr.mode))
-		err = -ENXIO; /* devices, fifos and sockets have no driver here */
+	else if (!dir && !S_ISREG(v->attr.mode) && !(S_ISCHR(v->attr.mode) && v->mnt->devices))
+		err = -ENXIO; /* the share's devices, fifos and sockets: no driver here */
 	else if (wr && (!v->ops->write || v->mnt->readonly))
 		err = -EROFS;
 	if (!err)

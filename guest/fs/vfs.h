@@ -122,6 +122,7 @@ struct mount {
 	struct vnode *covered;   /* the directory this mount hides, NULL for "/" */
 	void *fs;                /* the file system's own state */
 	bool readonly;           /* every change is EROFS (the ro= option) */
+	bool devices;            /* its character devices open (devfs) */
 	void (*unmount)(struct mount *m);
 };
 

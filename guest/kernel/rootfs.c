@@ -5,7 +5,10 @@
 #include <pier/string.h>
 #include "../arch/x86_64/memlayout.h"
 #include "../drivers/virtio_fs.h"
+#include "../fs/devfs.h"
 #include "../fs/ramfs.h"
+#include "../fs/vfs.h"
+#include <pier/stat.h>
 #include "../fs/virtiofs.h"
 #include "console.h"
 #include "rootfs.h"
@@ -64,6 +67,11 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 	}
 	if (err)
 		return err;
+	/* The guest's own devices over the root's /dev, where it has one: its
+	 * nodes are the host's (or nothing, in a plain directory). */
+	struct vfs_stat st;
+	if (vfs_stat("/dev", true, &st) == 0 && S_ISDIR(st.mode) && (err = devfs_mount("/dev")))
+		kprintf("rootfs: /dev: devfs not mounted (%d)\n", err);
 	for (int i = 0; i < cl->nopts; i++) {
 		if (strcmp(cl->opts[i].key, "mount") != 0)
 			continue;
