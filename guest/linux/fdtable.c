@@ -7,6 +7,8 @@
 #include <pier/string.h>
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "event_fds.h"
+#include "file_lock.h"
 #include "pipe.h"
 #include "../kernel/task.h"
 #include "process.h"
@@ -25,10 +27,13 @@ struct ofile *ofile_new(enum ofile_kind kind)
 
 void ofile_put(struct ofile *of)
 {
+	file_locks_put(of, of->refs == 1);
 	if (--of->refs > 0)
 		return;
 	if (of->kind == OF_FILE && of->file)
 		vfs_close(of->file);
+	if (of->obj)
+		event_fd_free(of);
 	if (of->pipe) {
 		if (of->kind == OF_PIPE_READ)
 			of->pipe->readers--;

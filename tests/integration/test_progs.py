@@ -25,11 +25,13 @@ PARAMS = [(m, libc, c) for m in targets("microvm", "pier") for libc in LIBCS for
 
 
 def make_root(path, libc, prog):
-    """ROOT/bin/PROG (the libc's build of it) and ROOT/fixture."""
+    """ROOT/bin/PROG (the libc's build of it), ROOT/fixture, and an empty
+    ROOT/dev as every root has (the guest's devfs covers it)."""
     exe = os.path.join(BUILD, "progs", libc, prog)
     if not os.path.exists(exe):
         pytest.fail(f"{exe} missing: run make progs")
     os.makedirs(os.path.join(path, "bin"))
+    os.makedirs(os.path.join(path, "dev"))
     shutil.copy2(exe, os.path.join(path, "bin", prog))
     make_fixture(os.path.join(path, "fixture"))
     return str(path)
