@@ -31,6 +31,7 @@ static struct run_queue rq;
 static struct task *all;       /* every live task */
 static struct task *dead;      /* exited, stacks to free once off them */
 static int ntasks, next_tid;
+static uint64_t exited_run_ns, exited_sys_ns; /* CPU time of threads gone */
 static uint64_t slice_end;
 static bool slice_timer_on;    /* the APIC timer will end the slice */
 
@@ -48,6 +49,7 @@ void task_init(uint64_t kstack_top, int tid)
 	t->altstack[1] = 2; /* SS_DISABLE */
 	t->rq.state = RQ_RUNNABLE;
 	t->rq.deadline = RQ_NO_DEADLINE;
+	t->on_cpu_since = time_ns();
 	rq_init(&rq);
 	rq_add(&rq, &t->rq);
 	all = t;
@@ -77,6 +79,9 @@ static void switch_to(struct task *next)
 	__asm__ volatile("fxrstor64 %0" : : "m"(next->fpu));
 	if (next->fs_base != prev->fs_base)
 		wrmsr(MSR_FS_BASE, next->fs_base);
+	uint64_t now = time_ns();
+	prev->run_ns += now - prev->on_cpu_since;
+	next->on_cpu_since = now;
 	current = next;
 	syscall_kernel_rsp = next->kstack_top;
 	gdt_set_kernel_stack(next->kstack_top);
@@ -191,6 +196,9 @@ void task_exit(void)
 		}
 	rq_remove(&rq, &t->rq);
 	ntasks--;
+	exited_run_ns += t->run_ns + (time_ns() - t->on_cpu_since);
+	exited_sys_ns += t->sys_ns;
+	t->on_cpu_since = time_ns(); /* what is left is counted above */
 	if (t != &boot_task) { /* the boot stack and task are not the heap's */
 		t->all_next = dead;
 		dead = t;
@@ -198,6 +206,34 @@ void task_exit(void)
 	task_wake_all(); /* joiners, and anyone counting threads */
 	schedule();
 	panic("an exited task was scheduled again");
+}
+
+static void add_time(struct task *t, void *arg)
+{
+	uint64_t *sum = arg;
+	uint64_t run, sys;
+	task_cpu_time(t, &run, &sys);
+	sum[0] += run;
+	sum[1] += sys;
+}
+
+void task_cpu_time(const struct task *t, uint64_t *run, uint64_t *sys)
+{
+	if (!t) {
+		uint64_t sum[2] = { exited_run_ns, exited_sys_ns };
+		task_for_each(add_time, sum);
+		*run = sum[0];
+		*sys = sum[1];
+		return;
+	}
+	*run = t->run_ns + (t == current ? time_ns() - t->on_cpu_since : 0);
+	*sys = t->sys_ns < *run ? t->sys_ns : *run;
+}
+
+void task_account_syscall(uint64_t ns)
+{
+	if (current)
+		current->sys_ns += ns;
 }
 
 int task_count(void)

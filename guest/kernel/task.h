@@ -38,6 +38,8 @@ struct task {
 	uint64_t altstack[3];         /* ss_sp, ss_flags, ss_size */
 	struct fq_waiter futex;       /* futex.c: queued while in FUTEX_WAIT */
 	struct task *all_next;        /* every live task, for lookups */
+	uint64_t run_ns, sys_ns;      /* CPU time: all, and in system calls */
+	uint64_t on_cpu_since;        /* time_ns when it was last switched in */
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
 };
 
@@ -64,6 +66,11 @@ void task_wake_all(void);
  * exit is the caller's business (it ends the process). */
 __attribute__((noreturn)) void task_exit(void);
 int task_count(void);
+/* CPU time of t up to now (ns): all of it and the part in system calls.
+ * t NULL: the process's, its exited threads included. */
+void task_cpu_time(const struct task *t, uint64_t *run, uint64_t *sys);
+/* The system call being served took ns (syscall.c). */
+void task_account_syscall(uint64_t ns);
 struct task *task_find(int tid);
 /* Calls fn for every live task. */
 void task_for_each(void (*fn)(struct task *t, void *arg), void *arg);

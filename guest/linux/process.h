@@ -12,7 +12,7 @@
 
 #define MAX_FDS 256
 
-enum ofile_kind { OF_FILE, OF_CONSOLE, OF_PIPE_READ, OF_PIPE_WRITE };
+enum ofile_kind { OF_FILE, OF_CONSOLE, OF_PIPE_READ, OF_PIPE_WRITE, OF_TIMERFD, OF_EVENTFD };
 
 struct pipe;
 
@@ -23,6 +23,7 @@ struct ofile {
 	uint32_t flags;           /* O_* status flags */
 	struct file *file;        /* OF_FILE */
 	struct pipe *pipe;        /* OF_PIPE_* */
+	void *obj;                /* OF_TIMERFD, OF_EVENTFD: event_fds.c's */
 	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr */
 	char *path;               /* absolute path it was opened by, for *at() */
 };
@@ -36,6 +37,7 @@ struct process {
 	uint32_t umask;
 	uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
 	int exit_status;            /* the main thread's, if it exits first */
+	int nice;                   /* setpriority's, -20..19 */
 	bool strace;
 	int pid;
 };

@@ -16,6 +16,8 @@
 #include "stdio.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "event_fds.h"
+#include "file_lock.h"
 #include "pipe.h"
 #include "process.h"
 #include "syscall.h"
@@ -79,6 +81,10 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 		return pipe_read_wait(of->pipe, (char *)ubuf, len, of->flags & O_NONBLOCK);
 	case OF_PIPE_WRITE:
 		return -EBADF;
+	case OF_TIMERFD:
+		return timerfd_read(of, ubuf, len);
+	case OF_EVENTFD:
+		return eventfd_read(of, ubuf, len);
 	case OF_FILE:
 		/* The server may hold the file open for reading anyway (for DAX):
 		 * the program's access mode is what counts. */
@@ -141,6 +147,10 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 		return pipe_write_wait(of->pipe, (const char *)ubuf, len, of->flags & O_NONBLOCK);
 	case OF_PIPE_READ:
 		return -EBADF;
+	case OF_TIMERFD:
+		return -EINVAL;
+	case OF_EVENTFD:
+		return eventfd_write(of, ubuf, len);
 	case OF_FILE:
 		if (!vfs_writable(of->file))
 			return -EBADF;
@@ -345,7 +355,9 @@ static int stat_fd(int fd, struct vfs_stat *out)
 	if (!of)
 		return -EBADF;
 	if (of->kind != OF_FILE) {
+		/* timerfd, eventfd: Linux's anonymous inode, which has no type. */
 		*out = (struct vfs_stat){ .mode = of->kind == OF_CONSOLE ? S_IFCHR | 0620
+					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ? 0600
 									 : S_IFIFO | 0600,
 					  .nlink = 1, .blksize = 4096, .ino = (uint64_t)fd + 1 };
 		return 0;
@@ -695,6 +707,9 @@ SYS(fcntl)
 		of->flags = (of->flags & ~changeable) | ((uint32_t)a2 & changeable);
 		return 0;
 	}
+	case F_GETLK: case F_SETLK: case F_SETLKW:
+	case F_OFD_GETLK: case F_OFD_SETLK: case F_OFD_SETLKW:
+		return fcntl_lock(of, (int)a1, a2);
 	default:
 		return -EINVAL;
 	}
@@ -797,6 +812,20 @@ static int64_t do_fsync(int fd, bool datasync)
 	if (!of)
 		return -EBADF;
 	return of->kind == OF_FILE ? vfs_fsync(of->file, datasync) : -EINVAL;
+}
+
+/* Advice on how a file will be read: a hint the page cache of the host
+ * takes for us (or not); checked as Linux checks it, then ignored. */
+SYS(fadvise64)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind == OF_PIPE_READ || of->kind == OF_PIPE_WRITE)
+		return -ESPIPE;
+	if (a3 > 5 || (int64_t)a2 < 0) /* POSIX_FADV_NORMAL .. NOREUSE */
+		return -EINVAL;
+	return 0;
 }
 
 SYS(fsync)

@@ -39,7 +39,6 @@
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define NS 1000000000ULL
-#define RECHECK_NS 10000000ULL
 
 SYS(getpid) { return proc.pid; }
 SYS(getppid) { return 0; }
@@ -72,6 +71,27 @@ SYS(sysinfo)
 	s.procs = 1;
 	s.mem_unit = 4096;
 	return copy_to_user(a0, &s, sizeof(s));
+}
+
+SYS(getrusage)
+{
+	int who = (int)a0;
+	if (who != 0 && who != -1 && who != 1) /* SELF, CHILDREN, THREAD */
+		return -EINVAL;
+	struct rusage r;
+	memset(&r, 0, sizeof(r));
+	if (who != -1) { /* no children, ever: all zeros for them */
+		uint64_t run, sys;
+		task_cpu_time(who == 0 ? NULL : current, &run, &sys);
+		uint64_t user = run - sys;
+		r.ru_utime.tv_sec = (long)(user / NS);
+		r.ru_utime.tv_usec = (long)(user % NS / 1000);
+		r.ru_stime.tv_sec = (long)(sys / NS);
+		r.ru_stime.tv_usec = (long)(sys % NS / 1000);
+		/* Peak resident size in KiB: the guest RAM in use, an upper bound. */
+		r.ru_maxrss = (long)((pmem_total_pages() - pmem_free_pages()) * 4);
+	}
+	return copy_to_user(a1, &r, sizeof(r)) ? -EFAULT : 0;
 }
 
 static struct rlimit64 limit_of(unsigned res)
@@ -111,9 +131,14 @@ int64_t clock_ns(uint64_t clock, uint64_t *ns)
 	case CLOCK_REALTIME: case 5: case 8: case 11: /* _COARSE, _ALARM, TAI */
 		*ns = rtc_boot_epoch_ns() + time_ns();
 		return 0;
-	case CLOCK_MONOTONIC: case 2: case 3: case 4: case 6: case 7: /* RAW, CPUTIME, BOOTTIME */
+	case CLOCK_MONOTONIC: case 4: case 6: case 7: /* RAW, COARSE, BOOTTIME */
 		*ns = time_ns();
 		return 0;
+	case 2: case 3: { /* CPU time: the process's, the thread's */
+		uint64_t sys;
+		task_cpu_time(clock == 2 ? NULL : current, ns, &sys);
+		return 0;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -331,78 +356,28 @@ SYS(ioctl)
 	return stdio_ioctl(of, a1, a2);
 }
 
-static short poll_one(int fd, short events)
+/* Nice values: the process's one (its threads share it here), kept and
+ * reported; the scheduler does not weigh them. which 0: PRIO_PROCESS. */
+SYS(getpriority)
 {
-	struct ofile *of = fd_get(fd);
-	if (!of)
-		return POLLNVAL;
-	short r = 0;
-	switch (of->kind) {
-	case OF_CONSOLE:
-		r = stdio_poll(of);
-		break;
-	case OF_PIPE_READ:
-		r = of->pipe->len ? POLLIN : of->pipe->writers ? 0 : POLLHUP;
-		break;
-	case OF_PIPE_WRITE:
-		r = of->pipe->readers ? (of->pipe->len < PIPE_SIZE ? POLLOUT : 0) : POLLERR;
-		break;
-	case OF_FILE:
-		r = POLLIN | POLLOUT;
-		break;
-	}
-	return r & (events | POLLHUP | POLLERR | POLLNVAL);
-}
-
-static int64_t do_poll(uint64_t ufds, uint64_t n, int64_t timeout_ns)
-{
-	if (n > MAX_FDS)
+	if (a0 > 2)
 		return -EINVAL;
-	struct pollfd *p = kmalloc(n * sizeof(*p) + 1);
-	if (!p)
-		return -ENOMEM;
-	if (copy_from_user(p, ufds, n * sizeof(*p))) {
-		kfree(p);
-		return -EFAULT;
-	}
-	uint64_t end = timeout_ns < 0 ? ~0ULL : time_ns() + (uint64_t)timeout_ns;
-	int64_t ready;
-	for (;;) {
-		ready = 0;
-		for (uint64_t i = 0; i < n; i++) {
-			p[i].revents = p[i].fd < 0 ? 0 : poll_one(p[i].fd, p[i].events);
-			ready += p[i].revents != 0;
-		}
-		uint64_t now = time_ns();
-		if (ready || now >= end)
-			break;
-		if (signal_interrupts()) {
-			ready = -EINTR;
-			break;
-		}
-		/* The console interrupts only while its driver waits: look
-		 * again at least every RECHECK_NS (pipes wake us themselves). */
-		task_wait(end - now > RECHECK_NS ? now + RECHECK_NS : end);
-	}
-	int64_t r = ready < 0 ? ready : copy_to_user(ufds, p, n * sizeof(*p)) ? -EFAULT : ready;
-	kfree(p);
-	return r;
+	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)proc.pid && !task_find((int)a1)))
+		return -ESRCH;
+	return 20 - proc.nice; /* the raw call's 1..40, which glibc turns back */
 }
 
-SYS(poll)
+SYS(setpriority)
 {
-	return do_poll(a0, a1, (int64_t)(int)a2 < 0 ? -1 : (int64_t)(int)a2 * 1000000);
-}
-
-SYS(ppoll)
-{
-	uint64_t ns;
-	if (a2) {
-		int64_t err = read_timespec(a2, &ns);
-		if (err)
-			return err;
-	}
-	return do_poll(a0, a1, a2 ? (int64_t)ns : -1);
+	if (a0 > 2)
+		return -EINVAL;
+	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)proc.pid && !task_find((int)a1)))
+		return -ESRCH;
+	int nice = (int)a2 < -20 ? -20 : (int)a2 > 19 ? 19 : (int)a2;
+	if (nice < proc.nice && vfs_uid != 0)
+		return -EACCES; /* only root may raise its priority */
+	proc.nice = nice;
+	return 0;
 }
 
 SYS(rseq)

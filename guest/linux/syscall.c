@@ -15,6 +15,7 @@
 #include "../drivers/virtio_console.h"
 #include "signal.h"
 #include "../kernel/task.h"
+#include "../kernel/time.h"
 
 #define SYSCALL_STACK_SIZE (64 * 1024)
 
@@ -44,6 +45,7 @@ void syscall_init(void)
 int64_t syscall_dispatch(struct syscall_frame *f)
 {
 	current->frame = f;
+	uint64_t t0 = time_ns();
 	uint64_t nr = f->nr;
 	platform_note_syscall_cpl((int)(f->cs & 3));
 	syscall_fn fn = nr < SYSCALL_MAX ? syscall_table[nr] : NULL;
@@ -67,6 +69,7 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 			(unsigned long long)f->rsi, (unsigned long long)f->rdx,
 			(unsigned long long)f->r10, (unsigned long long)f->r8,
 			(unsigned long long)f->r9, (long long)r);
+	task_account_syscall(time_ns() - t0);
 	task_before_user(&f->rflags); /* may run the other threads first */
 	return signal_deliver(f, r);
 }
