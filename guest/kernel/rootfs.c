@@ -6,6 +6,7 @@
 #include "../arch/x86_64/memlayout.h"
 #include "../drivers/virtio_fs.h"
 #include "../fs/devfs.h"
+#include "../fs/procfs.h"
 #include "../fs/ramfs.h"
 #include "../fs/vfs.h"
 #include <pier/stat.h>
@@ -67,11 +68,19 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 	}
 	if (err)
 		return err;
-	/* The guest's own devices over the root's /dev, where it has one: its
-	 * nodes are the host's (or nothing, in a plain directory). */
-	struct vfs_stat st;
-	if (vfs_stat("/dev", true, &st) == 0 && S_ISDIR(st.mode) && (err = devfs_mount("/dev")))
-		kprintf("rootfs: /dev: devfs not mounted (%d)\n", err);
+	/* The guest's own /dev, /proc and /sys over the root's directories,
+	 * where it has them: a host directory's device nodes are the host's,
+	 * its /proc and /sys empty. */
+	static const struct {
+		const char *path;
+		int (*mount)(const char *path);
+	} pseudo[] = { { "/dev", devfs_mount }, { "/proc", procfs_mount }, { "/sys", sysfs_mount } };
+	for (unsigned i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
+		struct vfs_stat st;
+		if (vfs_stat(pseudo[i].path, true, &st) == 0 && S_ISDIR(st.mode) &&
+		    (err = pseudo[i].mount(pseudo[i].path)))
+			kprintf("rootfs: %s: not mounted (%d)\n", pseudo[i].path, err);
+	}
 	for (int i = 0; i < cl->nopts; i++) {
 		if (strcmp(cl->opts[i].key, "mount") != 0)
 			continue;

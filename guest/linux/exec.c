@@ -284,6 +284,66 @@ static int load_interp(const char *path, struct file *prog, const struct elf_pla
 	return 0;
 }
 
+/* Drops "." and empty components and takes ".." back, in place. */
+static void normalize(char *p)
+{
+	char *out = p, *in = p;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		char *end = in;
+		while (*end && *end != '/')
+			end++;
+		size_t n = (size_t)(end - in);
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in = end;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = 0;
+}
+
+/*
+ * The program's absolute path with its final symlinks followed, as
+ * /proc/self/exe shows it (/usr/bin/python3 -> /usr/bin/python3.11), or
+ * NULL. Directory symlinks along the way are kept as they are.
+ */
+static char *program_path(const char *path)
+{
+	char *p = kmalloc(VFS_PATH_MAX), *link = kmalloc(VFS_PATH_MAX);
+	if (!p || !link || path_join(p, path[0] == '/' ? "" : proc.cwd, path)) {
+		kfree(p);
+		kfree(link);
+		return NULL;
+	}
+	normalize(p);
+	for (int hops = 0; hops < 40 && vfs_readlink(p, link, VFS_PATH_MAX) >= 0; hops++) {
+		if (link[0] != '/') { /* relative to the link's directory */
+			size_t dir = strlen(p);
+			while (dir > 0 && p[dir - 1] != '/')
+				dir--;
+			p[dir] = 0; /* normalize left a '/' first: dir >= 1 */
+			if (strlen(p) + strlen(link) >= VFS_PATH_MAX)
+				break;
+			memmove(link + strlen(p), link, strlen(link) + 1);
+			memcpy(link, p, strlen(p));
+		}
+		memcpy(p, link, strlen(link) + 1);
+		normalize(p);
+	}
+	kfree(link);
+	return p;
+}
+
 int exec_program(const struct run_args *a, int verbose, int strace)
 {
 	const char *path = a->argv0, *cwd = a->cwd;
@@ -314,6 +374,11 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	if (err)
 		return fail(path, strerror_short(err), 126);
 	proc.pid = 1;
+	/* What /proc/self/exe and cmdline say (procfs.c). */
+	proc.exe = program_path(path);
+	proc.cmdline = a->argv0;
+	for (uint32_t i = 0; i < a->argc; i++)
+		proc.cmdline_len += strlen(a->argv0 + proc.cmdline_len) + 1;
 	proc.umask = 022;
 	proc.strace = strace;
 	stdio_init();

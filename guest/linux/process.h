@@ -38,6 +38,9 @@ struct process {
 	uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
 	int exit_status;            /* the main thread's, if it exits first */
 	int nice;                   /* setpriority's, -20..19 */
+	char *exe;                  /* the program's absolute path (/proc/self/exe) */
+	const char *cmdline;        /* its arguments, each NUL-ended (/proc/self/cmdline) */
+	uint64_t cmdline_len;
 	bool strace;
 	int pid;
 };

@@ -65,6 +65,11 @@ static uint64_t pte_bits(uint32_t prot)
 	return PTE_P | PTE_U | ((prot & VM_WRITE) ? PTE_W : 0) | ((prot & VM_EXEC) ? 0 : PTE_NX);
 }
 
+const struct vma *vm_first(void)
+{
+	return vmas;
+}
+
 struct vma *vm_find(uint64_t addr)
 {
 	for (struct vma *v = vmas; v && v->start <= addr; v = v->next)

@@ -83,6 +83,8 @@ uint64_t vm_find_free(uint64_t len);
 bool vm_range_free(uint64_t start, uint64_t len);
 /* Whether every byte of [start, start+len) is inside some region. */
 bool vm_covered(uint64_t start, uint64_t len);
+/* The first region (the lowest), for walking them all (/proc/self/maps). */
+const struct vma *vm_first(void);
 /* The region holding addr, or NULL. */
 struct vma *vm_find(uint64_t addr);
 /* Moves the pages of [old, old+len) to new (same length); for mremap. */

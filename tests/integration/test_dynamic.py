@@ -98,3 +98,51 @@ def test_like_the_host_chroot(machine, argv, debian):
                          stdin=subprocess.DEVNULL, timeout=330)
     assert (got.returncode, got.stdout, got.stderr) == \
         (want.returncode, want.stdout, want.stderr), (got, want)
+
+
+PROC_SCRIPT = """
+import os, sys
+print("exe", os.readlink("/proc/self/exe"))
+print("cmdline", open("/proc/self/cmdline", "rb").read().split(b"\\0"))
+fd = os.dup2(os.open("/etc/hostname", os.O_RDONLY), 50)
+print("fd", os.readlink(f"/proc/self/fd/{fd}"), str(fd) in os.listdir("/proc/self/fd"))
+os.close(fd)
+print("closed", str(fd) in os.listdir("/proc/self/fd"))
+print("self", os.readlink("/proc/self") == str(os.getpid()))
+print("cpus", os.cpu_count(), open("/sys/devices/system/cpu/online").read().strip())
+st = dict(l.split(":\\t", 1) for l in open("/proc/self/status").read().splitlines())
+print("status", st["Name"], st["Pid"] == str(os.getpid()), st["Threads"])
+maps = open("/proc/self/maps").read().splitlines()
+print("maps", any(l.endswith("[stack]") for l in maps), any(" r-xp " in l for l in maps))
+mem = dict(l.split(":", 1) for l in open("/proc/meminfo").read().splitlines())
+print("meminfo", int(mem["MemTotal"].split()[0]) > int(mem["MemFree"].split()[0]) > 0)
+print("cpuinfo", "model name" in open("/proc/cpuinfo").read())
+print("stat", open("/proc/stat").readline().split()[0], open("/proc/uptime").read().count(" "))
+"""
+PROC_WANT = """exe /usr/bin/python3.11
+cmdline [b'/usr/bin/python3', b'-c', b'{script}', b'']
+fd /etc/hostname True
+closed False
+self True
+cpus 1 0
+status python3.11 True 1
+maps True True
+meminfo True
+cpuinfo True
+stat cpu 1
+"""
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
+def test_proc_and_sys(machine, debian):
+    """The guest's /proc and /sys (guest/fs/procfs.c) as a program sees
+    them: the values are the guest's own (one CPU, pid 1), so they are
+    checked against what they must be rather than a host run."""
+    argv = ["/usr/bin/python3", "-c", PROC_SCRIPT]
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--mem", "256M", "--timeout", "300",
+                          "--root", debian, "--ro", "--", *argv], capture_output=True,
+                         stdin=subprocess.DEVNULL, timeout=330, text=True)
+    assert got.returncode == 0, got.stderr
+    want = PROC_WANT.replace("{script}", PROC_SCRIPT.replace("\\", "\\\\").replace("\n", "\\n")
+                             .replace("'", "\\'"))
+    assert got.stdout == want, got.stdout + got.stderr
