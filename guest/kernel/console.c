@@ -33,13 +33,35 @@ void console_init(void)
 static char fifo[UART_FIFO];
 static unsigned fifo_len;
 
+/*
+ * Waits until the UART takes bytes again. A reader that is slow (pier's
+ * stderr relay on a loaded host, for a tenth of a second or more) holds
+ * the line busy: writing anyway would lose the bytes, so the wait is long
+ * (2 s). A UART that never empties is missing: after one such wait the
+ * kernel stops waiting for it, rather than hang.
+ */
+static void serial_wait(void)
+{
+	static int missing;
+	if (missing || (inb(COM1 + 5) & LSR_THR_EMPTY))
+		return;
+	uint64_t start = time_ns();
+	for (unsigned i = 0;; i++) {
+		if (inb(COM1 + 5) & LSR_THR_EMPTY)
+			return;
+		/* Before the clock runs (time_ns() 0), count reads instead. */
+		if (start ? time_ns() - start > 2000000000ULL : i > 1000000) {
+			missing = 1;
+			return;
+		}
+	}
+}
+
 static void serial_flush(void)
 {
 	if (!fifo_len)
 		return;
-	/* Bounded wait: a missing UART must not hang the kernel. */
-	for (int i = 0; i < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); i++)
-		;
+	serial_wait();
 	outsb(COM1, fifo, fifo_len);
 	fifo_len = 0;
 }

@@ -33,7 +33,8 @@ static struct task *dead;      /* exited, stacks to free once off them */
 static int ntasks, next_tid;
 static uint64_t exited_run_ns, exited_sys_ns; /* CPU time of threads gone */
 static uint64_t slice_end;
-static bool slice_timer_on;    /* the APIC timer will end the slice */
+static uint64_t timer_armed_until; /* what the APIC timer is set for; 0: off */
+static uint64_t (*timer_hook)(uint64_t now); /* fires program timers: their next deadline */
 
 static struct task *task_of(struct rq_entry *e)
 {
@@ -63,6 +64,7 @@ static void reap(void)
 	while (dead && dead != current) {
 		struct task *t = dead;
 		dead = t->all_next;
+		kfree(t->siginfo);
 		kfree(t->kstack);
 		kfree(t);
 	}
@@ -86,10 +88,10 @@ static void switch_to(struct task *next)
 	syscall_kernel_rsp = next->kstack_top;
 	gdt_set_kernel_stack(next->kstack_top);
 	slice_end = time_ns() + SLICE_NS;
-	slice_timer_on = false;
+	timer_armed_until = 0;
 	if (task_preemptible()) { /* a new task goes straight to its program */
 		irq_timer_arm_ns(SLICE_NS);
-		slice_timer_on = true;
+		timer_armed_until = slice_end;
 	}
 	task_switch(&prev->ksp, next->ksp);
 	reap(); /* back in prev, on its own stack */
@@ -106,8 +108,13 @@ static void schedule(void)
 			switch_to(task_of(e));
 			return;
 		}
+		if (timer_hook) { /* the program's timers: they post signals */
+			uint64_t next = timer_hook(time_ns());
+			if (next < wake_at)
+				wake_at = next;
+		}
 		irq_wait_until(wake_at); /* leaves the timer off */
-		slice_timer_on = false;
+		timer_armed_until = 0;
 		rq_wake_all(&rq); /* an interrupt or a deadline: everyone looks */
 	}
 }
@@ -265,22 +272,32 @@ bool task_preemptible(void)
 
 void task_tick_from_user(uint64_t *rflags)
 {
-	slice_timer_on = false;
+	timer_armed_until = 0;
 	task_before_user(rflags);
+}
+
+void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
+{
+	timer_hook = fire;
 }
 
 void task_before_user(uint64_t *rflags)
 {
 	if (ntasks > 1 && time_ns() >= slice_end)
 		task_yield();
-	if (!task_preemptible()) {
-		*rflags &= ~RFLAGS_IF; /* as with one task: the program runs with them off */
+	uint64_t now = time_ns();
+	uint64_t until = timer_hook ? timer_hook(now) : RQ_NO_DEADLINE;
+	bool slices = task_preemptible();
+	if (slices && slice_end < until)
+		until = slice_end;
+	if (until == RQ_NO_DEADLINE) {
+		*rflags &= ~RFLAGS_IF; /* nothing to interrupt it for: they stay off */
 		return;
 	}
+	/* A time slice to end, or a program timer due while its code runs. */
 	*rflags |= RFLAGS_IF;
-	if (!slice_timer_on) {
-		uint64_t now = time_ns();
-		irq_timer_arm_ns(slice_end > now ? slice_end - now : 1);
-		slice_timer_on = true;
+	if (!timer_armed_until || until < timer_armed_until) {
+		irq_timer_arm_ns(until > now ? until - now : 1);
+		timer_armed_until = until;
 	}
 }

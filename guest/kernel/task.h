@@ -21,6 +21,7 @@
 #define TASK_MAX 512 /* threads at once; clone says EAGAIN past it */
 
 struct syscall_frame;
+struct sig_info;
 
 struct task {
 	struct rq_entry rq;           /* first: the scheduler's link */
@@ -36,6 +37,9 @@ struct task {
 	uint64_t sigmask, sigpending, saved_mask;
 	bool sig_suspended;           /* in rt_sigsuspend: saved_mask comes back */
 	uint64_t altstack[3];         /* ss_sp, ss_flags, ss_size */
+	struct sig_info *siginfo;     /* [65], what came with each of sigpending */
+	bool full_restore;            /* rt_sigreturn: rcx and r11 below go back too */
+	uint64_t full_rcx, full_r11;
 	struct fq_waiter futex;       /* futex.c: queued while in FUTEX_WAIT */
 	struct task *all_next;        /* every live task, for lookups */
 	uint64_t run_ns, sys_ns;      /* CPU time: all, and in system calls */
@@ -83,5 +87,8 @@ void task_tick_from_user(uint64_t *rflags);
 void task_before_user(uint64_t *rflags);
 /* Whether program code should run with interrupts on (several tasks). */
 bool task_preemptible(void);
+/* The program's timers (linux/timers.c): fire(now) posts the signals of
+ * those due and returns the next deadline (RQ_NO_DEADLINE: none). */
+void task_set_timer_hook(uint64_t (*fire)(uint64_t now));
 
 #endif

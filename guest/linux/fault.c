@@ -2,6 +2,7 @@
  * Program faults (see fault.h).
  */
 #include <linux/signal.h>
+#include <asm-generic/siginfo.h>
 #include <pier/errno.h>
 #include "../arch/x86_64/cpu.h"
 #include "../kernel/console.h"
@@ -10,6 +11,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "fault.h"
+#include "signal.h"
 #include "syscall.h"
 
 #define PF_PRESENT 1
@@ -40,6 +42,23 @@ static int signal_for(uint64_t vector)
 	}
 }
 
+/* siginfo's si_code for a fault, as Linux's traps give it. */
+static int si_code_for(const struct trap_frame *f, int sig, uint64_t addr)
+{
+	switch (f->vector) {
+	case 14:
+		if (sig == SIGBUS)
+			return BUS_ADRERR;
+		return vm_find(addr) ? SEGV_ACCERR : SEGV_MAPERR;
+	case 0: return FPE_INTDIV;
+	case 16: case 19: return FPE_FLTINV;
+	case 6: return ILL_ILLOPN;
+	case 1: return TRAP_TRACE;
+	case 17: return BUS_ADRALN;
+	default: return SI_KERNEL; /* #GP, int3 and the rest */
+	}
+}
+
 void user_fault(struct trap_frame *f)
 {
 	uint64_t addr = f->vector == 14 ? read_cr2() : 0;
@@ -61,6 +80,9 @@ void user_fault(struct trap_frame *f)
 		process_exit_signal(SIGKILL);
 	}
 	int sig = why == -ENXIO ? SIGBUS : signal_for(f->vector); /* past a mapped file's end */
+	uint64_t where = f->vector == 14 ? addr : f->rip;
+	if (signal_fault(f, sig, si_code_for(f, sig, addr), where))
+		return; /* the program's handler runs (it may longjmp out, or return) */
 	if (f->vector == 14)
 		kwarn("program killed by %s (%s of address 0x%llx) at rip 0x%llx\n", signame(sig),
 		      f->error & PF_INSTR ? "execution" : f->error & PF_WRITE ? "write" : "read",

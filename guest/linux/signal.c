@@ -10,6 +10,9 @@
 #include "../drivers/virtio_console.h"
 #include "../kernel/console.h"
 #include "../kernel/control.h"
+#include "../arch/x86_64/trap.h"
+#include "../fs/vfs.h"
+#include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "../kernel/task.h"
 #include "process.h"
@@ -33,7 +36,11 @@ struct rt_sigframe {
 	siginfo_t info;
 };
 
+extern uint8_t syscall_full_restore; /* user.S */
+extern uint64_t full_rcx, full_r11;
+
 static uint64_t pending; /* sent to the process: any thread not blocking one takes it */
+static struct sig_info pinfo[65]; /* what came with each pending one */
 
 static uint64_t handler_of(int sig)
 {
@@ -46,20 +53,33 @@ static bool ignored(int sig)
 	return h == 1 /* SIG_IGN */ || (h == 0 && (BIT(sig) & (IGNORED_BY_DEFAULT | STOPS)));
 }
 
+void signal_post_info(struct task *t, int sig, const struct sig_info *in)
+{
+	if (sig < 1 || sig > 64 || ignored(sig))
+		return;
+	if (!t) {
+		pending |= BIT(sig);
+		pinfo[sig] = *in; /* not queued: a second one before delivery merges */
+	} else {
+		if (!t->siginfo)
+			t->siginfo = kzalloc(65 * sizeof(struct sig_info));
+		t->sigpending |= BIT(sig);
+		if (t->siginfo)
+			t->siginfo[sig] = *in;
+	}
+	task_wake_all(); /* a waiting thread may be the one to take it */
+}
+
 void signal_post(int sig)
 {
-	if (sig >= 1 && sig <= 64 && !ignored(sig)) {
-		pending |= BIT(sig);
-		task_wake_all(); /* a waiting thread may be the one to take it */
-	}
+	struct sig_info in = { .code = SI_USER, .pid = proc.pid, .uid = vfs_uid };
+	signal_post_info(NULL, sig, &in);
 }
 
 void signal_post_thread(struct task *t, int sig)
 {
-	if (sig >= 1 && sig <= 64 && !ignored(sig)) {
-		t->sigpending |= BIT(sig);
-		task_wake_all();
-	}
+	struct sig_info in = { .code = SI_TKILL, .pid = proc.pid, .uid = vfs_uid };
+	signal_post_info(t, sig, &in);
 }
 
 uint64_t signal_pending_blocked(void)
@@ -127,45 +147,74 @@ static uint64_t handler_stack(uint64_t flags, uint64_t rsp)
 	return rsp - RED_ZONE;
 }
 
-static void fill_context(struct sigcontext *c, const struct syscall_frame *f, int64_t rax,
-			 uint64_t rip, uint64_t fpstate)
+/* The program's registers at the moment a handler is set up: all of them
+ * from a fault's trap frame; from a system call what sysret would leave
+ * (rcx the return address, r11 the flags). */
+struct uregs {
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, rflags;
+	uint64_t trapno, err, cr2;
+};
+
+static void fill_context(struct sigcontext *c, const struct uregs *r, uint64_t fpstate)
 {
 	memset(c, 0, sizeof(*c));
-	c->r8 = f->r8, c->r9 = f->r9, c->r10 = f->r10, c->r11 = f->rflags;
-	c->r12 = f->r12, c->r13 = f->r13, c->r14 = f->r14, c->r15 = f->r15;
-	c->rdi = f->rdi, c->rsi = f->rsi, c->rbp = f->rbp, c->rbx = f->rbx, c->rdx = f->rdx;
-	c->rax = (uint64_t)rax;
-	c->rcx = f->rip;
-	c->rsp = f->rsp;
-	c->rip = rip;
-	c->eflags = f->rflags;
+	c->r8 = r->r8, c->r9 = r->r9, c->r10 = r->r10, c->r11 = r->r11;
+	c->r12 = r->r12, c->r13 = r->r13, c->r14 = r->r14, c->r15 = r->r15;
+	c->rdi = r->rdi, c->rsi = r->rsi, c->rbp = r->rbp, c->rbx = r->rbx, c->rdx = r->rdx;
+	c->rax = r->rax, c->rcx = r->rcx, c->rsp = r->rsp, c->rip = r->rip;
+	c->eflags = r->rflags;
 	c->cs = GDT_USER_CS | 3;
+	c->trapno = r->trapno, c->err = r->err, c->cr2 = r->cr2;
 	c->oldmask = current->sigmask;
 	c->fpstate = (struct _fpstate *)fpstate;
+}
+
+static void fill_info(siginfo_t *si, int sig, const struct sig_info *in)
+{
+	memset(si, 0, sizeof(*si));
+	si->si_signo = sig;
+	si->si_code = in->code;
+	si->si_errno = 0;
+	switch (sig) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+		if (in->code > 0) { /* from the CPU: where */
+			si->si_addr = (void *)in->addr;
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (in->code == SI_TIMER) {
+		si->si_tid = in->timerid;
+		si->si_overrun = in->overrun;
+		si->si_value.sival_ptr = (void *)in->value;
+	} else {
+		si->si_pid = in->pid;
+		si->si_uid = in->uid;
+		si->si_value.sival_ptr = (void *)in->value;
+	}
 }
 
 /* Interrupted calls that a handler with SA_RESTART makes start again. */
 static bool restartable(uint64_t nr)
 {
 	return nr == __NR_read || nr == __NR_write || nr == __NR_readv || nr == __NR_writev ||
-	       nr == __NR_ioctl || nr == __NR_wait4 || nr == __NR_pread64 || nr == __NR_pwrite64;
+	       nr == __NR_ioctl || nr == __NR_wait4 || nr == __NR_pread64 || nr == __NR_pwrite64 ||
+	       nr == __NR_futex || nr == __NR_fcntl;
 }
 
-/* Sets up the handler of sig to run when f returns; false: the frame
- * could not be written (the program then dies of SIGSEGV, as on Linux). */
-static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
+/* Sets up the handler of sig on r (rip, rsp and the argument registers
+ * change); false: the frame could not be written (the program then dies
+ * of SIGSEGV, as on Linux). */
+static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 {
 	uint64_t *act = proc.sigactions[sig];
 	uint64_t handler = act[0], flags = act[1], restorer = act[2], mask = act[3];
 	if (handler >= USER_TOP) /* sysretq to a non-canonical address faults in ring 0 */
 		return false;
-	uint64_t rip = f->rip;
-	int64_t rax = *ret;
-	if (*ret == -EINTR && (flags & SA_RESTART) && restartable(f->nr)) {
-		rip -= 2; /* back onto the syscall instruction */
-		rax = (int64_t)f->nr;
-	}
-	uint64_t sp = handler_stack(flags, f->rsp);
+	uint64_t sp = handler_stack(flags, r->rsp);
 	uint64_t fp = (sp - FXSAVE_BYTES) & ~63ULL;
 	/* The handler starts as if called: rsp + 8 16-byte aligned. */
 	uint64_t frame = ((fp - sizeof(struct rt_sigframe)) & ~15ULL) - 8;
@@ -177,60 +226,147 @@ static bool run_handler(struct syscall_frame *f, int sig, int64_t *ret)
 	k.uc.uc_stack.ss_sp = (void *)current->altstack[0];
 	k.uc.uc_stack.ss_flags = (int)current->altstack[1];
 	k.uc.uc_stack.ss_size = current->altstack[2];
-	fill_context(&k.uc.uc_mcontext, f, rax, rip, fp);
+	fill_context(&k.uc.uc_mcontext, r, fp);
 	k.uc.uc_sigmask = current->sig_suspended ? current->saved_mask : current->sigmask;
-	current->sig_suspended = false;
-	k.info.si_signo = sig;
-	k.info.si_code = 0; /* SI_USER */
+	fill_info(&k.info, sig, in);
 	if (copy_to_user(fp, fx, sizeof(fx)) || copy_to_user(frame, &k, sizeof(k)))
 		return false;
+	current->sig_suspended = false;
 	current->sigmask |= mask | ((flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;
 	if (flags & SA_RESETHAND)
 		act[0] = 0;
-	f->rsp = frame;
-	f->rip = handler;
-	f->rdi = (uint64_t)sig;
-	f->rsi = frame + offsetof(struct rt_sigframe, info);
-	f->rdx = frame + offsetof(struct rt_sigframe, uc);
-	f->rflags &= ~(0x400ULL | 0x100ULL); /* DF, TF clear in the handler */
-	*ret = 0;
+	r->rsp = frame;
+	r->rip = handler;
+	r->rdi = (uint64_t)sig;
+	r->rsi = frame + offsetof(struct rt_sigframe, info);
+	r->rdx = frame + offsetof(struct rt_sigframe, uc);
+	r->rax = 0; /* no vector registers used: what varargs handlers read */
+	r->rflags &= ~(0x400ULL | 0x100ULL); /* DF, TF clear in the handler */
 	return true;
 }
 
-int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
+/* The checks before a handler runs; false: the program dies (said why). */
+static bool handler_usable(int sig)
+{
+	if (!(proc.sigactions[sig][1] & SA_RESTORER)) {
+		kwarn("signal %d: a handler without SA_RESTORER cannot return\n", sig);
+		return false;
+	}
+	return true;
+}
+
+bool signal_fault(struct trap_frame *tf, int sig, int code, uint64_t addr)
+{
+	uint64_t h = handler_of(sig);
+	/* As Linux's forced signals: blocked or ignored, the default kills. */
+	if (h <= 1 || (current->sigmask & BIT(sig)) || !handler_usable(sig))
+		return false;
+	struct uregs r = {
+		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11, .r12 = tf->r12,
+		.r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15, .rdi = tf->rdi, .rsi = tf->rsi,
+		.rbp = tf->rbp, .rbx = tf->rbx, .rdx = tf->rdx, .rax = tf->rax, .rcx = tf->rcx,
+		.rsp = tf->rsp, .rip = tf->rip, .rflags = tf->rflags, .trapno = tf->vector,
+		.err = tf->error, .cr2 = tf->vector == 14 ? addr : 0,
+	};
+	struct sig_info in = { .code = code, .addr = addr };
+	if (!run_handler(&r, sig, &in))
+		return false;
+	tf->rsp = r.rsp, tf->rip = r.rip, tf->rdi = r.rdi, tf->rsi = r.rsi, tf->rdx = r.rdx;
+	tf->rax = r.rax, tf->rflags = r.rflags;
+	return true;
+}
+
+/* The first deliverable signal, taken off its pending set (the thread's
+ * own first), with what came with it; 0: none. Default actions that end
+ * the program happen here. */
+static int take_signal(struct sig_info *in)
 {
 	vcon_poll(); /* signals from pier arrive on the console */
 	uint64_t ready = (pending | current->sigpending) & ~current->sigmask;
 	for (int sig = 1; ready && sig <= 64; sig++) {
 		if (!(ready & BIT(sig)))
 			continue;
-		if (current->sigpending & BIT(sig)) /* the thread's own first */
+		if (current->sigpending & BIT(sig)) {
 			current->sigpending &= ~BIT(sig);
-		else
+			*in = current->siginfo ? current->siginfo[sig] : (struct sig_info){ 0 };
+		} else {
 			pending &= ~BIT(sig);
+			*in = pinfo[sig];
+		}
 		ready &= ~BIT(sig);
 		if (ignored(sig))
 			continue;
-		uint64_t h = handler_of(sig);
-		if (h == 0)
+		if (handler_of(sig) == 0 || !handler_usable(sig))
 			process_exit_signal(sig); /* the default action ends it */
-		if (!(proc.sigactions[sig][1] & SA_RESTORER)) {
-			kwarn("signal %d: a handler without SA_RESTORER cannot return\n", sig);
-			process_exit_signal(sig);
+		return sig;
+	}
+	return 0;
+}
+
+void signal_deliver_trap(struct trap_frame *tf)
+{
+	struct sig_info in;
+	int sig = take_signal(&in);
+	if (!sig)
+		return;
+	struct uregs r = {
+		.r8 = tf->r8, .r9 = tf->r9, .r10 = tf->r10, .r11 = tf->r11, .r12 = tf->r12,
+		.r13 = tf->r13, .r14 = tf->r14, .r15 = tf->r15, .rdi = tf->rdi, .rsi = tf->rsi,
+		.rbp = tf->rbp, .rbx = tf->rbx, .rdx = tf->rdx, .rax = tf->rax, .rcx = tf->rcx,
+		.rsp = tf->rsp, .rip = tf->rip, .rflags = tf->rflags,
+	};
+	if (!run_handler(&r, sig, &in)) {
+		kwarn("signal %d: no room for the handler's frame at 0x%llx\n", sig,
+		      (unsigned long long)tf->rsp);
+		process_exit_signal(SIGSEGV);
+	}
+	tf->rsp = r.rsp, tf->rip = r.rip, tf->rdi = r.rdi, tf->rsi = r.rsi, tf->rdx = r.rdx;
+	tf->rax = r.rax, tf->rflags = r.rflags;
+}
+
+int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
+{
+	struct sig_info in;
+	int sig = take_signal(&in);
+	if (sig) {
+		struct uregs r = {
+			.r8 = f->r8, .r9 = f->r9, .r10 = f->r10, .r11 = f->rflags, .r12 = f->r12,
+			.r13 = f->r13, .r14 = f->r14, .r15 = f->r15, .rdi = f->rdi, .rsi = f->rsi,
+			.rbp = f->rbp, .rbx = f->rbx, .rdx = f->rdx, .rax = (uint64_t)ret,
+			.rcx = f->rip, .rsp = f->rsp, .rip = f->rip, .rflags = f->rflags,
+		};
+		if (current->full_restore) /* right after rt_sigreturn: the real ones */
+			r.rcx = current->full_rcx, r.r11 = current->full_r11;
+		if (ret == -EINTR && (proc.sigactions[sig][1] & SA_RESTART) && restartable(f->nr)) {
+			r.rip -= 2; /* back onto the syscall instruction */
+			r.rax = f->nr;
 		}
-		if (!run_handler(f, sig, &ret)) {
+		if (!run_handler(&r, sig, &in)) {
 			kwarn("signal %d: no room for the handler's frame at 0x%llx\n", sig,
 			      (unsigned long long)f->rsp);
 			process_exit_signal(SIGSEGV);
 		}
-		return ret; /* one at a time: the next when this handler is done */
+		f->rsp = r.rsp, f->rip = r.rip, f->rdi = r.rdi, f->rsi = r.rsi, f->rdx = r.rdx;
+		f->rflags = r.rflags;
+		return (int64_t)r.rax; /* one at a time: the next when this handler is done */
 	}
 	if (current->sig_suspended) { /* rt_sigsuspend woken by nothing a handler took */
 		current->sigmask = current->saved_mask;
 		current->sig_suspended = false;
 	}
 	return ret;
+}
+
+void signal_exit_path(void)
+{
+	/* Nothing runs between here and user.S's exit: the globals are ours. */
+	if (current->full_restore) {
+		current->full_restore = false;
+		syscall_full_restore = 1;
+		full_rcx = current->full_rcx;
+		full_r11 = current->full_r11;
+	}
 }
 
 void signal_suspend(uint64_t mask)
@@ -278,5 +414,9 @@ int64_t signal_return(struct syscall_frame *f)
 	f->rip = c->rip;
 	f->rflags = (f->rflags & ~USER_FLAGS) | (c->eflags & USER_FLAGS);
 	current->sigmask = uc.uc_sigmask & ~UNBLOCKABLE;
+	/* rcx and r11 too: the exit path takes them (signal_exit_path). */
+	current->full_restore = true;
+	current->full_rcx = c->rcx;
+	current->full_r11 = c->r11;
 	return (int64_t)c->rax;
 }

@@ -2,8 +2,8 @@
  * Signals: pending ones (from pier, which passes on what its own process
  * receives, the terminal's ^C among them; from the program's own kill();
  * SIGPIPE from its writes) wait until the program next leaves the kernel.
- * It runs with interrupts off, so a system call's return is where the
- * kernel acts: a handler runs on a Linux-layout signal frame (rt_sigframe:
+ * A system call's return is where the kernel acts (and a fault, for the
+ * signal the fault raises): a handler runs on a Linux-layout signal frame (rt_sigframe:
  * return address, ucontext with the registers and FPU state, siginfo) and
  * rt_sigreturn resumes the program; otherwise the default action ends the
  * program or drops the signal. A signal does not stop the program: with no
@@ -16,12 +16,33 @@
 #include <stdint.h>
 #include "syscall.h"
 
-/* Marks sig (1-64) pending (unless it would be ignored). */
-void signal_post(int sig);
+/* What comes with a signal, for the handler's siginfo. */
+struct sig_info {
+	int code;         /* SI_USER, SI_TKILL, SI_TIMER, or a fault's *_ERR code */
+	int pid;
+	uint32_t uid;
+	uint64_t addr;    /* a fault's address */
+	uint64_t value;   /* sigev_value of a timer */
+	int timerid, overrun;
+};
 
-/* A signal for one thread (tgkill, tkill, a fault). */
+/* Marks sig (1-64) pending for the process (unless it would be ignored):
+ * from kill() or pier, SI_USER. */
+void signal_post(int sig);
+/* A signal for one thread (tgkill, tkill): SI_TKILL. */
 struct task;
 void signal_post_thread(struct task *t, int sig);
+/* Either (t NULL: the process), with what the handler's siginfo says. */
+void signal_post_info(struct task *t, int sig, const struct sig_info *in);
+
+/* A fault in program code (trap frame tf): when the program has a handler
+ * for sig and does not block it, sets tf up to run it (siginfo with code
+ * and addr) and returns true; false: the default action is the caller's. */
+struct trap_frame;
+bool signal_fault(struct trap_frame *tf, int sig, int code, uint64_t addr);
+/* On the way back to program code from an interrupt (a timer): the first
+ * deliverable signal's handler is set up on tf, or its default action. */
+void signal_deliver_trap(struct trap_frame *tf);
 
 /* Whether a pending signal would end a wait with EINTR (looks at the
  * console for new ones first). */
@@ -31,6 +52,10 @@ bool signal_interrupts(void);
  * first deliverable signal, or its default action. Returns the value for
  * the program's rax. */
 int64_t signal_deliver(struct syscall_frame *f, int64_t ret);
+
+/* The last step before a system call returns: after rt_sigreturn, the
+ * exit path restores rcx and r11 too (user.S full_restore). */
+void signal_exit_path(void);
 
 /* rt_sigpending: the pending signals the mask holds back. */
 uint64_t signal_pending_blocked(void);

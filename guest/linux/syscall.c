@@ -71,7 +71,9 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 			(unsigned long long)f->r9, (long long)r);
 	task_account_syscall(time_ns() - t0);
 	task_before_user(&f->rflags); /* may run the other threads first */
-	return signal_deliver(f, r);
+	r = signal_deliver(f, r);
+	signal_exit_path();
+	return r;
 }
 
 /* Closes everything and lets the host take the last output. */

@@ -52,11 +52,15 @@ def test_walk_matches_host(machine, poll, tree):
 def test_pci_intx_when_msix_is_not_used(tree):
     """q35 with MSI-X left off: the device interrupts through INTx (the I/O
     APIC input the interrupt-line register names)."""
-    r = boot("q35", tree, "virtio_pci_intx=1", "fs.walk=/a")
+    r = boot("q35", tree, "virtio_pci_intx=1", "fs.walk=/")
     assert r.rc == 0, r.out[-2000:] + r.err
     assert re.search(r"virtio pci [0-9a-f:.]+: device 26, INTx", r.out), r.out
+    # The whole tree: over a thousand requests, so that even on a loaded
+    # host (where completions often arrive before the guest waits, and one
+    # interrupt serves several) far more than the console's few come. A
+    # walk of /a alone (~20 requests) once gave exactly 10 here.
     m = re.search(r"device interrupts: (\d+)", r.out)
-    assert m and int(m.group(1)) > 10, "completions must come by interrupt"
+    assert m and int(m.group(1)) > 100, "completions must come by interrupt"
     got, want = parse_walk(r.out), describe(tree)
     assert got and all(got[p] == want[p] for p in got)
 

@@ -152,6 +152,7 @@ CASES = [
     Case("pipes", "pipes", out=["pipes: all passed"]),
     Case("threads", "threads", out=["threads: all passed"]),
     Case("locks", "locks", out=["locks: all passed"]),
+    Case("sighandlers", "sighandlers", out=["sighandlers: all passed"]),
     Case("events", "events", out=["events: all passed"]),
     Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),
     Case("exitcode-0", "exitcode", ["0"], status=0),

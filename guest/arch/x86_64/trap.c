@@ -13,6 +13,7 @@
 #include "../../mm/vm.h"
 #include "../../linux/fault.h"
 #include "../../kernel/task.h"
+#include "../../linux/signal.h"
 
 struct idt_entry {
 	uint16_t offset_lo;
@@ -42,7 +43,10 @@ static void set_gate(int vec, uint64_t handler, int ist)
 		.offset_lo = handler & 0xffff,
 		.selector = GDT_KERNEL_CS,
 		.ist = ist,
-		.type = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
+		/* Present, 64-bit interrupt gate; DPL 3 for int3 and into, which
+		 * programs raise themselves (debuggers, sanitizers): through a
+		 * DPL 0 gate they would be #GP, not SIGTRAP. */
+		.type = vec == 3 || vec == 4 ? 0xee : 0x8e,
 		.offset_mid = (handler >> 16) & 0xffff,
 		.offset_hi = handler >> 32,
 	};
@@ -66,7 +70,9 @@ void trap_dispatch(struct trap_frame *f)
 		if (!irq_is_timer((unsigned)f->vector))
 			task_wake_all(); /* a device: its waiters look again */
 		else if ((f->cs & 3) == 3)
-			task_tick_from_user(&f->rflags); /* the end of a time slice */
+			task_tick_from_user(&f->rflags); /* a slice's end, a program timer */
+		if ((f->cs & 3) == 3)
+			signal_deliver_trap(f); /* a timer's signal, a tgkill, pier's ^C */
 		return;
 	}
 	if ((f->cs & 3) == 3 || (f->vector == 14 && read_cr2() < USER_TOP)) {

@@ -40,6 +40,8 @@ syscall_entry:
 	call syscall_dispatch          /* result in %rax */
 	.globl syscall_return          /* a new task's first return (switch.S) */
 syscall_return:
+	cmpb $0, syscall_full_restore(%rip)
+	jne full_restore
 	popq %r15
 	popq %r14
 	popq %r13
@@ -67,6 +69,52 @@ syscall_return:
 	popfq                          /* the program's red zone stays untouched */
 	popq %rsp
 	jmp *%rcx
+
+/*
+ * rt_sigreturn's way back: every register as the signal context says,
+ * rcx and r11 too (sysret would take them for rip and rflags, and the
+ * interrupted code may have been using them: a fault's handler returns
+ * into the middle of anything). rcx and r11 come from globals that
+ * signal.c filled; the rest from the frame as for any system call.
+ */
+full_restore:
+	movb $0, syscall_full_restore(%rip)
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	popq %r9
+	popq %r8
+	popq %r10
+	popq %rdx
+	popq %rsi
+	popq %rdi
+	mov 16(%rsp), %rcx             /* frame: nr, cs, rflags, rip, rsp */
+	mov %rcx, full_rflags(%rip)
+	mov 24(%rsp), %rcx
+	mov %rcx, full_rip(%rip)
+	mov 32(%rsp), %rcx
+	mov %rcx, full_rsp(%rip)
+	testb $3, 8(%rsp)              /* the CPL the entry found */
+	jnz 2f
+	add $40, %rsp                  /* the kernel stack is empty again */
+	pushq $(GDT_USER_DS | 3)
+	pushq full_rsp(%rip)
+	pushq full_rflags(%rip)
+	pushq $(GDT_USER_CS | 3)
+	pushq full_rip(%rip)
+	mov full_rcx(%rip), %rcx
+	mov full_r11(%rip), %r11
+	iretq
+2:	add $40, %rsp                  /* at CPL3 (kvm_pvm): no iret there */
+	pushq full_rflags(%rip)
+	popfq
+	mov full_rcx(%rip), %rcx
+	mov full_r11(%rip), %r11
+	mov full_rsp(%rip), %rsp
+	jmp *full_rip(%rip)
 
 /* enter_user(rip, rsp): starts the program; never returns. */
 	.globl enter_user
@@ -97,3 +145,11 @@ enter_user:
 	.globl syscall_user_rsp, syscall_kernel_rsp
 syscall_user_rsp: .quad 0
 syscall_kernel_rsp: .quad 0
+	.globl syscall_full_restore, full_rcx, full_r11
+syscall_full_restore: .byte 0
+	.balign 8
+full_rcx: .quad 0
+full_r11: .quad 0
+full_rflags: .quad 0
+full_rip: .quad 0
+full_rsp: .quad 0
