@@ -14,7 +14,6 @@
 #include "../mm/mm.h"
 #include "console.h"
 #include "panic.h"
-#include "platform.h"
 #include "task.h"
 #include "time.h"
 
@@ -176,8 +175,7 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 	struct syscall_frame *f = (struct syscall_frame *)(t->kstack_top - sizeof(*f));
 	*f = *frame;
 	f->rsp = user_rsp;
-	if (!platform.ring0_emulated)
-		f->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
+	f->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
 	uint64_t *sp = (uint64_t *)f;
 	*--sp = (uint64_t)task_first_return;
 	for (int i = 0; i < 6; i++)
@@ -264,10 +262,7 @@ void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
 
 bool task_preemptible(void)
 {
-	/* On kvm_pvm-style platforms the interrupt path runs in emulated ring
-	 * 0, where switching FPU state is neither cheap nor known to work:
-	 * there tasks change only at system calls. */
-	return ntasks > 1 && !platform.ring0_emulated;
+	return ntasks > 1;
 }
 
 void task_tick_from_user(uint64_t *rflags)

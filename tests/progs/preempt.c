@@ -4,7 +4,7 @@
  * sets the flag, or (without preemption) after a bounded count; main
  * says which happened:
  *   preempt flag-seen        main ran while the spinner spun
- *   preempt count-ran-out    it did not (threads change at system calls)
+ *   preempt count-ran-out    it did not (no preemption)
  * Run by tests/integration/test_threads.py.
  */
 #include <pthread.h>
