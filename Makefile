@@ -41,7 +41,7 @@ GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kerne
 HOST_SRCS := $(wildcard host/*.c host/vmm/*.c) lib/virtq.c lib/run_args.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
-GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS))
+GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS)) $(BUILD)/guest-obj/vdso_image.o
 HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
 
 .PHONY: all deps run test unit fuzz integration integration-pier clean bench-progs bench bench-quick
@@ -76,6 +76,21 @@ $(BUILD)/guest-obj/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	@echo "  AS [guest] $<"
 	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+# The vDSO (guest/vdso/): a tiny shared object of program code, built
+# position-independent without libc, then carried in the kernel image.
+VDSO_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -fPIC -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -ffreestanding -nostdlib -shared \
+	-Wl,-T,guest/vdso/vdso.lds -Wl,-soname=linux-vdso.so.1 -Wl,--hash-style=both \
+	-Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
+$(BUILD)/vdso/vdso.so: guest/vdso/vdso.c guest/vdso/vdso.h guest/vdso/vdso.lds
+	@mkdir -p $(dir $@)
+	@echo "  CC [vdso] $@"
+	$(Q)$(CC) $(VDSO_CFLAGS) $< -o $@
+$(BUILD)/guest-obj/vdso_image.o: $(BUILD)/vdso/vdso.so
+	@mkdir -p $(dir $@)
+	$(Q)printf '.section .rodata\n.balign 4096\n.globl vdso_image, vdso_image_end\nvdso_image:\n.incbin "%s"\nvdso_image_end:\n.section .note.GNU-stack,"",@progbits\n' $< \
+		| $(CC) $(GUEST_CFLAGS) -x assembler -c - -o $@
 
 $(BUILD)/kernel.elf: $(GUEST_OBJS) guest/arch/x86_64/kernel.ld
 	@echo "  LD $@"

@@ -296,7 +296,9 @@ static void maps(struct text *t)
 {
 	for (const struct vma *v = vm_first(); v; v = v->next) {
 		const char *name = strcmp(v->what, "stack") == 0 ? "[stack]"
-				 : strcmp(v->what, "brk") == 0 ? "[heap]" : "";
+				 : strcmp(v->what, "brk") == 0 ? "[heap]"
+				 : strcmp(v->what, "vdso") == 0 ? "[vdso]"
+				 : strcmp(v->what, "vvar") == 0 ? "[vvar]" : "";
 		put(t, "%012llx-%012llx %c%c%c%c %08llx 00:00 0%s%s\n",
 		    (unsigned long long)v->start, (unsigned long long)v->end,
 		    v->prot & VM_READ ? 'r' : '-', v->prot & VM_WRITE ? 'w' : '-',

@@ -141,6 +141,12 @@ uint64_t time_ns(void)
 	return (uint64_t)((d * ns_mult) >> 32);
 }
 
+void time_params(uint64_t *base, uint64_t *mult)
+{
+	*base = tsc_base;
+	*mult = ns_mult;
+}
+
 uint64_t time_tsc_hz(void)
 {
 	return tsc_hz;

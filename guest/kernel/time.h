@@ -10,6 +10,9 @@
 
 void time_init(void);
 uint64_t time_ns(void);
+/* The conversion time_ns uses: ns = ((rdtsc - tsc_base) * ns_mult) >> 32
+ * (the vDSO computes the same in the program). */
+void time_params(uint64_t *tsc_base, uint64_t *ns_mult);
 uint64_t time_tsc_hz(void);
 /* How the frequency was found: "pit", "cpuid" or "assumed". */
 const char *time_source(void);

@@ -21,6 +21,7 @@
 #include "exec.h"
 #include "process.h"
 #include "syscall.h"
+#include "vdso_map.h"
 
 #define PAGE 4096ULL
 #define STACK_SIZE (8ULL << 20)
@@ -151,6 +152,7 @@ static int build_stack(const struct run_args *a, const struct elf_plan *plan, ui
 		/* A signal frame here is an rt_sigframe and a 512-byte FXSAVE
 		 * image (signal.c), under 1.2 KiB with alignment: 2 KiB is safe. */
 		{ AT_MINSIGSTKSZ, 2048 },
+		{ AT_SYSINFO_EHDR, vdso_map() }, /* 0: none, which libcs accept */
 		{ AT_NULL, 0 },
 	};
 	uint64_t nwords = 1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * (sizeof(auxv) / 16);

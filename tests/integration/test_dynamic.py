@@ -146,3 +146,28 @@ def test_proc_and_sys(machine, debian):
     want = PROC_WANT.replace("{script}", PROC_SCRIPT.replace("\\", "\\\\").replace("\n", "\\n")
                              .replace("'", "\\'"))
     assert got.stdout == want, got.stdout + got.stderr
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_clocks_without_a_trap(machine, debian):
+    """glibc finds the vDSO (guest/vdso/) through AT_SYSINFO_EHDR and reads
+    the clocks there: no clock_gettime system call in a loop of time
+    reads, the wall clock the host's (within a few seconds), the
+    monotonic one never going back, and /proc/self/maps naming [vdso]."""
+    import time
+    script = ("import time, os\n"
+              "t = time.time()\n"
+              "m = [time.monotonic_ns() for _ in range(1000)]\n"
+              "print(int(t), all(a <= b for a, b in zip(m, m[1:])))\n"
+              "print(any(l.endswith('[vdso]') for l in"
+              " open('/proc/self/maps').read().splitlines()))\n")
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "300", "--strace",
+                          "--root", debian, "--ro", "--", "/usr/bin/python3", "-c", script],
+                         capture_output=True, stdin=subprocess.DEVNULL, timeout=330, text=True)
+    assert got.returncode == 0, got.stderr[-3000:]
+    first, second = got.stdout.split("\n")[:2]
+    wall, ordered = first.split()
+    assert abs(int(wall) - time.time()) < 60, first
+    assert ordered == "True" and second == "True", got.stdout
+    calls = [l for l in got.stderr.splitlines() if l.startswith("strace: clock_gettime(")]
+    assert calls == [], calls[:5]
