@@ -401,6 +401,9 @@ static void fd_target(int fd, char *buf, uint32_t size)
 	case OF_EVENTFD:
 		fmt_snprintf(buf, size, "anon_inode:[eventfd]");
 		break;
+	case OF_EPOLL:
+		fmt_snprintf(buf, size, "anon_inode:[eventpoll]");
+		break;
 	}
 }
 

@@ -42,6 +42,7 @@ struct timer {
 struct counter {
 	uint64_t value;
 	bool semaphore;
+	uint64_t events;    /* bumped at every read and write (EPOLLET) */
 };
 
 static void timer_update(struct timer *t)
@@ -202,6 +203,7 @@ int64_t eventfd_read(struct ofile *of, uint64_t ubuf, uint64_t len)
 			if (copy_to_user(ubuf, &v, 8))
 				return -EFAULT;
 			c->value -= v;
+			c->events++;
 			task_wake_all(); /* a writer waiting for room */
 			return 8;
 		}
@@ -226,6 +228,7 @@ int64_t eventfd_write(struct ofile *of, uint64_t ubuf, uint64_t len)
 	for (;;) {
 		if (EVENTFD_MAX - c->value >= v) {
 			c->value += v;
+			c->events++;
 			task_wake_all(); /* a reader waiting for a count */
 			return 8;
 		}
@@ -248,6 +251,16 @@ short event_fd_poll(struct ofile *of, uint64_t *wake)
 	}
 	struct counter *c = of->obj;
 	return (c->value ? POLLIN : 0) | (c->value < EVENTFD_MAX ? POLLOUT : 0);
+}
+
+uint64_t event_fd_events(struct ofile *of)
+{
+	if (of->kind == OF_TIMERFD) {
+		struct timer *t = of->obj;
+		timer_update(t);
+		return t->count + t->next; /* an expiry, or a new setting */
+	}
+	return ((struct counter *)of->obj)->events;
 }
 
 void event_fd_free(struct ofile *of)

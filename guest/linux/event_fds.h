@@ -15,6 +15,8 @@ int64_t eventfd_write(struct ofile *of, uint64_t ubuf, uint64_t len);
 /* poll(2) readiness (POLLIN/POLLOUT bits); *wake: when it will change by
  * itself (a timer's next expiry), if earlier than *wake. */
 short event_fd_poll(struct ofile *of, uint64_t *wake);
+/* A count that changes with every event on of (EPOLLET's edges). */
+uint64_t event_fd_events(struct ofile *of);
 void event_fd_free(struct ofile *of);
 
 #endif

@@ -7,6 +7,7 @@
 #include <pier/string.h>
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "epoll.h"
 #include "event_fds.h"
 #include "file_lock.h"
 #include "pipe.h"
@@ -32,13 +33,16 @@ void ofile_put(struct ofile *of)
 		return;
 	if (of->kind == OF_FILE && of->file)
 		vfs_close(of->file);
-	if (of->obj)
+	if (of->obj && of->kind == OF_EPOLL)
+		epoll_free(of);
+	else if (of->obj)
 		event_fd_free(of);
 	if (of->pipe) {
 		if (of->kind == OF_PIPE_READ)
 			of->pipe->readers--;
 		else
 			of->pipe->writers--;
+		of->pipe->events++;
 		if (!of->pipe->readers && !of->pipe->writers)
 			kfree(of->pipe);
 		task_wake_all(); /* the other end sees EOF or EPIPE */

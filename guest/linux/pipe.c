@@ -20,6 +20,7 @@ int64_t pipe_read(struct pipe *p, char *buf, uint64_t len)
 		p->head = (p->head + 1) % PIPE_SIZE;
 		p->len--;
 	}
+	p->events++;
 	task_wake_all(); /* a writer waiting for room */
 	return (int64_t)n;
 }
@@ -35,6 +36,7 @@ int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len)
 		p->buf[(p->head + p->len) % PIPE_SIZE] = buf[n++];
 		p->len++;
 	}
+	p->events++;
 	task_wake_all(); /* a reader waiting for data */
 	return (int64_t)n;
 }

@@ -11,6 +11,7 @@ struct pipe {
 	char buf[PIPE_SIZE];
 	uint32_t head, len;
 	int readers, writers;
+	uint64_t events;   /* bumped at every change: what EPOLLET reports */
 };
 
 struct pipe *pipe_new(void);

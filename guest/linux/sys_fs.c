@@ -81,6 +81,8 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 		return pipe_read_wait(of->pipe, (char *)ubuf, len, of->flags & O_NONBLOCK);
 	case OF_PIPE_WRITE:
 		return -EBADF;
+	case OF_EPOLL:
+		return -EINVAL;
 	case OF_TIMERFD:
 		return timerfd_read(of, ubuf, len);
 	case OF_EVENTFD:
@@ -148,6 +150,7 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 	case OF_PIPE_READ:
 		return -EBADF;
 	case OF_TIMERFD:
+	case OF_EPOLL:
 		return -EINVAL;
 	case OF_EVENTFD:
 		return eventfd_write(of, ubuf, len);
@@ -357,7 +360,8 @@ static int stat_fd(int fd, struct vfs_stat *out)
 	if (of->kind != OF_FILE) {
 		/* timerfd, eventfd: Linux's anonymous inode, which has no type. */
 		*out = (struct vfs_stat){ .mode = of->kind == OF_CONSOLE ? S_IFCHR | 0620
-					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ? 0600
+					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ||
+					    of->kind == OF_EPOLL ? 0600
 									 : S_IFIFO | 0600,
 					  .nlink = 1, .blksize = 4096, .ino = (uint64_t)fd + 1 };
 		return 0;

@@ -13,6 +13,7 @@
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "epoll.h"
 #include "event_fds.h"
 #include "pipe.h"
 #include "process.h"
@@ -20,14 +21,10 @@
 #include "stdio.h"
 #include "syscall.h"
 
-#define RECHECK_NS 10000000ULL
 #define FD_SETSIZE 1024
 
-static short poll_one(int fd, short events, uint64_t *wake)
+short ofile_poll(struct ofile *of, uint64_t *wake)
 {
-	struct ofile *of = fd_get(fd);
-	if (!of)
-		return POLLNVAL;
 	short r = 0;
 	switch (of->kind) {
 	case OF_CONSOLE:
@@ -46,8 +43,33 @@ static short poll_one(int fd, short events, uint64_t *wake)
 	case OF_EVENTFD:
 		r = event_fd_poll(of, wake);
 		break;
+	case OF_EPOLL:
+		r = epoll_poll(of, wake);
+		break;
 	}
-	return r & (events | POLLHUP | POLLERR | POLLNVAL);
+	return r;
+}
+
+uint64_t ofile_events(struct ofile *of)
+{
+	switch (of->kind) {
+	case OF_PIPE_READ: case OF_PIPE_WRITE:
+		return of->pipe->events;
+	case OF_TIMERFD: case OF_EVENTFD:
+		return event_fd_events(of);
+	default: {
+		uint64_t wake = ~0ULL;
+		return (uint64_t)ofile_poll(of, &wake);
+	}
+	}
+}
+
+static short poll_one(int fd, short events, uint64_t *wake)
+{
+	struct ofile *of = fd_get(fd);
+	if (!of)
+		return POLLNVAL;
+	return ofile_poll(of, wake) & (events | POLLHUP | POLLERR | POLLNVAL);
 }
 
 /* Fills revents until one is ready, the timeout (ns, < 0: none) passes or

@@ -153,6 +153,7 @@ CASES = [
     Case("threads", "threads", out=["threads: all passed"]),
     Case("locks", "locks", out=["locks: all passed"]),
     Case("sighandlers", "sighandlers", out=["sighandlers: all passed"]),
+    Case("epoll", "epoll", out=["epoll: all passed"]),
     Case("events", "events", out=["events: all passed"]),
     Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),
     Case("exitcode-0", "exitcode", ["0"], status=0),
