@@ -200,13 +200,17 @@ SYS(pwrite64)
 	return write_file(of, a1, a2, (int64_t)a3);
 }
 
-static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
+/* readv/writev and the positioned kinds: off < 0 is the file position
+ * (which moves), else the offset (which moves along the vector). */
+static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int64_t off)
 {
 	struct ofile *of = fd_get((int)fd);
 	if (!of)
 		return -EBADF;
 	if (cnt > 1024)
 		return -EINVAL;
+	if (off >= 0 && of->kind != OF_FILE)
+		return -ESPIPE;
 	int64_t total = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
 		struct iovec v;
@@ -214,8 +218,9 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
 			return -EFAULT;
 		if (v.iov_len == 0)
 			continue;
-		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len, -1)
-				  : read_file(of, (uint64_t)v.iov_base, v.iov_len, -1);
+		int64_t at = off < 0 ? -1 : off + total;
+		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len, at)
+				  : read_file(of, (uint64_t)v.iov_base, v.iov_len, at);
 		if (n < 0)
 			return total ? total : n;
 		total += n;
@@ -227,12 +232,65 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write)
 
 SYS(readv)
 {
-	return vec_io(a0, a1, a2, false);
+	return vec_io(a0, a1, a2, false, -1);
 }
 
 SYS(writev)
 {
-	return vec_io(a0, a1, a2, true);
+	return vec_io(a0, a1, a2, true, -1);
+}
+
+/* x86_64 passes the whole offset in pos_l (a3); pos_h (a4) is unused. */
+SYS(preadv)
+{
+	return (int64_t)a3 < 0 ? -EINVAL : vec_io(a0, a1, a2, false, (int64_t)a3);
+}
+
+SYS(pwritev)
+{
+	return (int64_t)a3 < 0 ? -EINVAL : vec_io(a0, a1, a2, true, (int64_t)a3);
+}
+
+/*
+ * The *v2 kinds: offset -1 is the file position; flags as Linux answers
+ * them for a FUSE file: HIPRI is a hint (no polled I/O here), DSYNC and
+ * SYNC make a write durable before it returns, APPEND writes at the end,
+ * NOWAIT is EOPNOTSUPP (FUSE files cannot promise not to block), anything
+ * else EOPNOTSUPP too.
+ */
+static int64_t vec_io2(uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off, uint64_t flags,
+		       bool write)
+{
+	if (flags & ~(uint64_t)(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_APPEND))
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	struct ofile *of = fd_get((int)fd);
+	if (!of)
+		return -EBADF;
+	if (write && (flags & RWF_APPEND) && of->kind == OF_FILE) {
+		int err = vfs_refresh(of->file->vn);
+		if (err)
+			return err;
+		off = (int64_t)of->file->vn->attr.size;
+	}
+	int64_t r = vec_io(fd, uiov, cnt, write, off);
+	if (r > 0 && write && (flags & (RWF_DSYNC | RWF_SYNC)) && of->kind == OF_FILE) {
+		int err = vfs_fsync(of->file, !(flags & RWF_SYNC));
+		if (err)
+			return err;
+	}
+	return r;
+}
+
+SYS(preadv2)
+{
+	return vec_io2(a0, a1, a2, (int64_t)a3, a5, false);
+}
+
+SYS(pwritev2)
+{
+	return vec_io2(a0, a1, a2, (int64_t)a3, a5, true);
 }
 
 int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)

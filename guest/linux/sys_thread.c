@@ -3,6 +3,7 @@
  * issue), exit vs exit_group, thread ids, the TLS base, affinity and
  * yielding, and signals sent to the process or one of its threads.
  */
+#include <linux/membarrier.h>
 #include <linux/sched.h>
 #include <linux/futex.h>
 #include <asm/unistd_64.h>
@@ -196,6 +197,26 @@ SYS(arch_prctl)
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * membarrier: every command is already done on one CPU (a task switch
+ * is a full barrier, and only one task runs at a time); QUERY answers
+ * which ones there are, REGISTER_* succeed.
+ */
+SYS(membarrier)
+{
+	const uint64_t known = MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED |
+			       MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED |
+			       MEMBARRIER_CMD_PRIVATE_EXPEDITED |
+			       MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED |
+			       MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE |
+			       MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE;
+	if (a0 == MEMBARRIER_CMD_QUERY)
+		return a1 ? -EINVAL : (int64_t)known;
+	if ((a0 & (a0 - 1)) || !(a0 & known) || a1)
+		return -EINVAL;
+	return 0;
 }
 
 SYS(kill)

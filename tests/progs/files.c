@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/fs.h> /* RWF_* */
 
 #include "check.h"
 
@@ -205,6 +206,26 @@ static void test_pread_readv(void)
 				     (long)offs[k], i, pb[i], pages_byte((size_t)offs[k] + i));
 	}
 	CHECK_EQ(pread(fd, pb, sizeof(pb), PAGES_SIZE - 10), 10);
+	CHECK_SYS(close(fd));
+
+	/* preadv at an offset, and preadv2 (-1: the file position). */
+	fd = open_ro("hello.txt");
+	struct iovec iov3[2] = { { p1, 4 }, { p2, 2 } };
+	CHECK_EQ(syscall(SYS_preadv, fd, iov3, 2, 7L, 0L), 5);
+	CHECK_MEM(p1, "pier", 4);
+	CHECK_MEM(p2, "\n", 1);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), 0);
+	CHECK_ERR(syscall(SYS_preadv, fd, iov3, 2, -1L, 0L), EINVAL);
+	CHECK_EQ(syscall(SYS_preadv2, fd, iov3, 2, -1L, 0L, 0), 6);
+	CHECK_MEM(p1, "hell", 4);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), 6);
+	CHECK_EQ(syscall(SYS_preadv2, fd, iov3, 2, 0L, 0L, RWF_HIPRI), 6); /* a hint */
+	CHECK_ERR(syscall(SYS_preadv2, fd, iov3, 2, 0L, 0L, 0x40000000), EOPNOTSUPP);
+	int pp[2];
+	CHECK_SYS(pipe(pp));
+	CHECK_ERR(syscall(SYS_preadv, pp[0], iov3, 2, 0L, 0L), ESPIPE);
+	CHECK_SYS(close(pp[0]));
+	CHECK_SYS(close(pp[1]));
 	CHECK_SYS(close(fd));
 	OK("pread_readv");
 }
