@@ -44,11 +44,13 @@ virtiofs*) mount -t virtiofs data /data ;;
 blk) mount -t ext4 -o noatime /dev/vda /data ;;
 esac || echo "BENCH-FAIL mount $mode"
 echo BENCH-READY
+runner=/data/fsbench
+[ -x /bin/runner ] && runner=/bin/runner
 while read -r line; do
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	echo "BENCH-JOB $line"
-	/data/fsbench $line || echo "BENCH-FAIL $line"
+	$runner $line || echo "BENCH-FAIL $line"
 done </jobs
 sync
 # Only the ext4 image must be unmounted (the host reads it afterwards);
@@ -128,8 +130,10 @@ def modules(kdir):
     return out
 
 
-def initramfs(kdir, jobs, path):
-    """Writes the initramfs (busybox, modules, /init, /jobs) to path."""
+def initramfs(kdir, jobs, path, runner=None):
+    """Writes the initramfs (busybox, modules, /init, /jobs) to path; with
+    runner (a shell script's text), /bin/runner runs the jobs instead of
+    /data/fsbench."""
     mods = modules(kdir)
     with tempfile.TemporaryDirectory() as d:
         for sub in ("bin", "lib/modules", "proc", "sys", "dev", "data"):
@@ -142,6 +146,10 @@ def initramfs(kdir, jobs, path):
         os.chmod(os.path.join(d, "init"), 0o755)
         with open(os.path.join(d, "jobs"), "w") as f:
             f.write("".join(" ".join(j) + "\n" for j in jobs))
+        if runner:
+            with open(os.path.join(d, "bin", "runner"), "w") as f:
+                f.write(runner)
+            os.chmod(os.path.join(d, "bin", "runner"), 0o755)
         names = subprocess.run(["find", "."], cwd=d, capture_output=True, check=True).stdout
         with open(path, "wb") as out:
             subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=names, cwd=d,
@@ -194,7 +202,7 @@ def cpu_of(pids):
 
 
 def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
-        spare_files=0):
+        spare_files=0, runner=None):
     """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
     guest paths under /data), and returns (outputs, info): outputs[i] is the
     text job i printed, with "BENCH-FAIL" in it if it failed; info has
@@ -202,11 +210,11 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     virtiofsd together, job_cpu_s[i], their CPU time during job i (sampled
     at the job markers, 20 ms granularity), and for blk image, the ext4
     image in workdir (made with room for spare_bytes in spare_files more
-    files). Raises RuntimeError if the guest did not get through its jobs."""
+    files). runner: see initramfs. Raises RuntimeError if the guest did not get through its jobs."""
     assert mode in MODES, mode
     kdir = kernel_dir()
     initrd = os.path.join(workdir, "initrd.cpio")
-    initramfs(kdir, jobs, initrd)
+    initramfs(kdir, jobs, initrd, runner)
     console = os.path.join(workdir, "console.log")
     helpers = []
     dev = []

@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"  --entry 64|pvh         pier: enter the kernel in 64-bit mode (default)\n"
 		"                         or through its 32-bit PVH entry\n"
 		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
-		"  --mem SIZE             guest RAM, e.g. 128M (default 128M)\n"
+		"  --mem SIZE             guest RAM, e.g. 1G (default 512M; used as touched)\n"
 		"  --dax SIZE             pier: virtio-fs DAX window per shared directory\n"
 		"                         (default 1G; 0: none, reads use FUSE_READ)\n"
 		"  --seccomp on|off       pier: once the guest runs, the VMM may make only\n"
@@ -662,7 +662,7 @@ static int cmd_run(int argc, char **argv, uint64_t start_ns)
 {
 	struct run_options o = {
 		.machine = "microvm",
-		.mem_bytes = 128ULL << 20,
+		.mem_bytes = 512ULL << 20, /* programs people have: fio's libraries alone reserve 140 MB */
 		.dax_bytes = 1ULL << 30,
 		.seccomp = 1,
 		.start_ns = start_ns,

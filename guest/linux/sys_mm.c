@@ -61,11 +61,17 @@ SYS(mmap)
 	if (len == 0 || (addr & (PAGE - 1)) || (off & (PAGE - 1)))
 		return -EINVAL;
 	len = round_up(len);
-	/* Like Linux's heuristic overcommit: more than all of memory is refused
-	 * up front rather than failing page by page later. */
-	if (!len || len / PAGE > pmem_total_pages())
+	if (!len)
 		return -ENOMEM;
 	int type = flags & MAP_TYPE;
+	/* Like Linux's heuristic overcommit: memory the mapping may need of
+	 * its own (private and writable, not MAP_NORESERVE) beyond all there
+	 * is is refused up front rather than failing page by page later. A
+	 * read-only or PROT_NONE reservation needs none: ld.so reserves a
+	 * library's whole span so (fio's libceph-common: 147 MB). */
+	if ((prot & PROT_WRITE) && type == MAP_PRIVATE && !(flags & MAP_NORESERVE) &&
+	    len / PAGE > pmem_total_pages())
+		return -ENOMEM;
 	if (type != MAP_PRIVATE && type != MAP_SHARED && type != MAP_SHARED_VALIDATE)
 		return -EINVAL;
 	struct ofile *of = NULL;
@@ -239,6 +245,55 @@ SYS(mincore)
 			return -ENOMEM;
 		uint8_t one = 1;
 		if (copy_to_user(a2 + i, &one, 1))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * NUMA policies: there is one node (0), so every policy that names it is
+ * what happens anyway. get_mempolicy says MPOL_DEFAULT and node 0;
+ * set_mempolicy and mbind accept the modes Linux has when node 0 is in
+ * their mask (or the mode needs none).
+ */
+#define MPOL_MAX_MODE 6 /* DEFAULT PREFERRED BIND INTERLEAVE LOCAL PREFERRED_MANY */
+#define MPOL_MODE_FLAGS (1u << 15 | 1u << 14 | 1u << 13) /* STATIC/RELATIVE_NODES, NUMA_BALANCING */
+
+static int64_t policy_ok(uint64_t mode, uint64_t umask, uint64_t maxnode)
+{
+	uint32_t m = (uint32_t)mode & ~MPOL_MODE_FLAGS;
+	if (m > MPOL_MAX_MODE)
+		return -EINVAL;
+	if (m == 0 || m == 4) /* DEFAULT, LOCAL: no nodes */
+		return 0;
+	uint64_t mask = 0;
+	if (!umask || maxnode == 0)
+		return -EINVAL;
+	if (copy_from_user(&mask, umask, sizeof(mask)))
+		return -EFAULT;
+	return mask & 1 ? 0 : -EINVAL; /* node 0 is all there is */
+}
+
+SYS(set_mempolicy)
+{
+	return policy_ok(a0, a1, a2);
+}
+
+SYS(mbind)
+{
+	if (a0 & (PAGE - 1))
+		return -EINVAL;
+	return policy_ok(a2, a3, a4);
+}
+
+SYS(get_mempolicy)
+{
+	int zero = 0;
+	if (a0 && copy_to_user(a0, &zero, sizeof(zero))) /* MPOL_DEFAULT */
+		return -EFAULT;
+	if (a1 && a2) {
+		uint64_t mask = 1; /* node 0 */
+		if (copy_to_user(a1, &mask, sizeof(mask)))
 			return -EFAULT;
 	}
 	return 0;
