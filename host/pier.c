@@ -5,6 +5,7 @@
  *            [--seccomp on|off] [--timing]
  *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
  *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... [--env NAME=VALUE]...
+ *            [--tmpfs DIR]...
  *            [--env-clear] [-t|--tty] [--cwd DIR] -- PROGRAM ARGS...
  *
  * Exit status: the guest's own status, or PIER_EXIT_PANIC, PIER_EXIT_VMERROR,
@@ -68,6 +69,9 @@ static void usage(FILE *f)
 		"  -t, --tty              the program's standard streams are terminals\n"
 		"                         even when pier's are not (and TERM is set)\n"
 		"  --cwd DIR              the program's working directory (default /)\n"
+		"  --tmpfs DIR            an empty writable in-memory file system over DIR\n"
+		"                         (a directory of the root: /tmp with --ro, say;\n"
+		"                         repeatable; /dev/shm always has one)\n"
 		"  --strace               print every system call of the program (on stderr)\n"
 		"  --log FILE             the kernel's log (as with -o verbose) into FILE\n"
 		"  --timing               print boot milestones on stderr\n"
@@ -480,7 +484,8 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 {
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
-	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG };
+	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG,
+	       OPT_TMPFS };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
@@ -504,6 +509,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "cwd", required_argument, 0, OPT_CWD },
 		{ "strace", no_argument, 0, OPT_STRACE },
 		{ "log", required_argument, 0, OPT_LOG },
+		{ "tmpfs", required_argument, 0, OPT_TMPFS },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -603,6 +609,22 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 			if (c == OPT_LOG)
 				o->log = optarg;
 			break;
+		case OPT_TMPFS: {
+			/* A kernel option: one word, so no blanks in the path. */
+			if (optarg[0] != '/' || strpbrk(optarg, " \t\n\"'\\")) {
+				fprintf(stderr, "pier: --tmpfs %s: expected an absolute path "
+						"without blanks or quotes\n", optarg);
+				return 2;
+			}
+			char *kopt = malloc(strlen(optarg) + 7);
+			if (!kopt || o->nkopts == RUN_MAX_KOPTS) {
+				fprintf(stderr, "pier: too many options\n");
+				return 2;
+			}
+			sprintf(kopt, "tmpfs=%s", optarg);
+			o->kopts[o->nkopts++] = kopt; /* lives as long as pier */
+			break;
+		}
 		case OPT_TIMEOUT:
 			o->timeout_s = atoi(optarg);
 			if (o->timeout_s <= 0) {

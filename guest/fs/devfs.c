@@ -7,6 +7,9 @@
  *   zero     reads zeros, writes vanish
  *   full     reads zeros, writes fail with ENOSPC
  *   random, urandom   the kernel's generator (kernel/random.c)
+ *   shm      a directory, for the tmpfs rootfs.c mounts over it
+ *   fd, stdin, stdout, stderr   symlinks into /proc/self/fd (opening them
+ *            is a duplicate of the descriptor: linux/fdtable.c fd_alias)
  */
 #include <pier/errno.h>
 #include <pier/stat.h>
@@ -17,7 +20,8 @@
 #include "devfs.h"
 #include "vfs.h"
 
-enum dev { DEV_DIR, DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_COUNT };
+enum dev { DEV_DIR, DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_SHM, DEV_FD,
+	   DEV_STDIN, DEV_STDOUT, DEV_STDERR, DEV_COUNT };
 
 /* Name, Linux's device numbers (major 1: memory devices). */
 static const struct {
@@ -30,7 +34,23 @@ static const struct {
 	[DEV_FULL] = { "full", 1, 7 },
 	[DEV_RANDOM] = { "random", 1, 8 },
 	[DEV_URANDOM] = { "urandom", 1, 9 },
+	[DEV_SHM] = { "shm", 0, 0 },
+	[DEV_FD] = { "fd", 0, 0 },
+	[DEV_STDIN] = { "stdin", 0, 0 },
+	[DEV_STDOUT] = { "stdout", 0, 0 },
+	[DEV_STDERR] = { "stderr", 0, 0 },
 };
+
+/* Symlinks, as Linux's udev makes them. */
+static const char *const link_target[DEV_COUNT] = {
+	[DEV_FD] = "/proc/self/fd", [DEV_STDIN] = "/proc/self/fd/0",
+	[DEV_STDOUT] = "/proc/self/fd/1", [DEV_STDERR] = "/proc/self/fd/2",
+};
+
+static bool dev_is_dir(enum dev d)
+{
+	return d == DEV_DIR || d == DEV_SHM;
+}
 
 static const struct vnode_ops devfs_ops;
 
@@ -41,8 +61,11 @@ static struct vnode *dev_vnode(struct mount *m, enum dev d)
 	if (v && created) {
 		memset(&v->attr, 0, sizeof(v->attr));
 		v->attr.ino = (uint64_t)d + 1;
-		v->attr.nlink = d == DEV_DIR ? 2 : 1;
-		v->attr.mode = d == DEV_DIR ? (S_IFDIR | 0755) : (S_IFCHR | 0666);
+		v->attr.nlink = dev_is_dir(d) ? 2 : 1;
+		v->attr.mode = d == DEV_DIR ? (S_IFDIR | 0755) : d == DEV_SHM ? (S_IFDIR | 01777)
+			     : link_target[d] ? (S_IFLNK | 0777) : (S_IFCHR | 0666);
+		if (link_target[d])
+			v->attr.size = strlen(link_target[d]);
 		v->attr.rdev = devs[d].major << 8 | devs[d].minor; /* old encoding: fits */
 		v->attr.blksize = 4096;
 	}
@@ -56,6 +79,8 @@ static enum dev dev_of(struct vnode *v)
 
 static int d_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
 {
+	if (dev_of(dir) != DEV_DIR)
+		return -ENOENT; /* shm is empty until a tmpfs covers it */
 	for (int d = DEV_NULL; d < DEV_COUNT; d++)
 		if (strlen(devs[d].name) == len && memcmp(devs[d].name, name, len) == 0) {
 			*out = dev_vnode(dir->mnt, (enum dev)d);
@@ -103,15 +128,32 @@ static int d_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *
 
 static int d_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
 {
+	if (dev_of(f->vn) != DEV_DIR)
+		return 0;
 	for (uint64_t d = f->pos + DEV_NULL; d < DEV_COUNT; d++) {
-		if (fn(arg, devs[d].name, (uint32_t)strlen(devs[d].name), S_IFCHR >> 12, d + 1))
+		uint32_t type = dev_is_dir((enum dev)d) ? S_IFDIR >> 12
+			      : link_target[d] ? S_IFLNK >> 12 : S_IFCHR >> 12;
+		if (fn(arg, devs[d].name, (uint32_t)strlen(devs[d].name), type, d + 1))
 			break;
 		f->pos = d; /* entries consumed: d - DEV_NULL + 1 */
 	}
 	return 0;
 }
 
+static int d_readlink(struct vnode *v, char *buf, uint32_t size)
+{
+	const char *t = link_target[dev_of(v)];
+	if (!t)
+		return -EINVAL;
+	uint32_t n = (uint32_t)strlen(t);
+	if (n + 1 > size)
+		return -ENAMETOOLONG;
+	memcpy(buf, t, n + 1);
+	return (int)n;
+}
+
 static const struct vnode_ops devfs_ops = {
+	.readlink = d_readlink,
 	.lookup = d_lookup,
 	.getattr = d_getattr,
 	.read = d_read,

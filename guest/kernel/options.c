@@ -16,7 +16,7 @@
 static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_pci_intx", "uid", "gid", "dcache_max",
-	"args", "env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro",
+	"args", "env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 

@@ -8,6 +8,7 @@
 #include "../fs/devfs.h"
 #include "../fs/procfs.h"
 #include "../fs/ramfs.h"
+#include "../fs/tmpfs.h"
 #include "../fs/vfs.h"
 #include <pier/stat.h>
 #include "../fs/virtiofs.h"
@@ -81,6 +82,20 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 		    (err = pseudo[i].mount(pseudo[i].path)))
 			kprintf("rootfs: %s: not mounted (%d)\n", pseudo[i].path, err);
 	}
+	/* POSIX shared memory (shm_open) lives in /dev/shm: always writable. */
+	struct vfs_stat st;
+	if (vfs_stat("/dev/shm", true, &st) == 0 && S_ISDIR(st.mode) &&
+	    (err = tmpfs_mount("/dev/shm", 0)))
+		kprintf("rootfs: /dev/shm: not mounted (%d)\n", err);
+	/* tmpfs=DIR (pier --tmpfs DIR): scratch space, with a read-only root. */
+	for (int i = 0; i < cl->nopts; i++)
+		if (strcmp(cl->opts[i].key, "tmpfs") == 0 &&
+		    (err = tmpfs_mount(cl->opts[i].value, 0))) {
+			kprintf("rootfs: tmpfs=%s: %s\n", cl->opts[i].value,
+				err == -ENOENT || err == -ENOTDIR ? "no such directory in the root"
+								  : "cannot mount there");
+			return err;
+		}
 	for (int i = 0; i < cl->nopts; i++) {
 		if (strcmp(cl->opts[i].key, "mount") != 0)
 			continue;

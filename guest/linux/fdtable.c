@@ -117,3 +117,40 @@ int user_path_at(int dirfd, uint64_t upath, char *out)
 	kfree(rel);
 	return err;
 }
+
+/* "N" (digits only, < MAX_FDS) -> N; else -1. */
+static int fd_number(const char *s)
+{
+	int n = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || n >= MAX_FDS)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	return n < MAX_FDS ? n : -1;
+}
+
+int fd_alias(const char *path)
+{
+	static const char *const std[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+	for (int i = 0; i < 3; i++)
+		if (strcmp(path, std[i]) == 0)
+			return i;
+	static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(dirs[i]);
+		if (strncmp(path, dirs[i], n) == 0)
+			return fd_number(path + n);
+	}
+	if (strncmp(path, "/proc/", 6) == 0) { /* /proc/PID/fd/N, our pid */
+		const char *p = path + 6;
+		int pid = 0;
+		while (*p >= '0' && *p <= '9')
+			pid = pid * 10 + (*p++ - '0');
+		if (pid == proc.pid && p != path + 6 && strncmp(p, "/fd/", 4) == 0)
+			return fd_number(p + 4);
+	}
+	return -1;
+}

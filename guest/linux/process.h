@@ -55,6 +55,13 @@ int fd_close(int fd);
 struct ofile *ofile_new(enum ofile_kind kind);
 void ofile_put(struct ofile *of);
 
+/*
+ * The descriptor an absolute path names as Linux's magic links do
+ * (/dev/stdin, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N): opening it
+ * opens that file again (here: a duplicate), stat describes it. N, or -1.
+ */
+int fd_alias(const char *path);
+
 /* base + "/" + rel into out (VFS_PATH_MAX): 0 or -ENAMETOOLONG. */
 int path_join(char *out, const char *base, const char *rel);
 

@@ -301,6 +301,20 @@ int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 	if (!path)
 		return -ENOMEM;
 	int err = user_path_at(dirfd, upath, path);
+	int alias = err ? -1 : fd_alias(path);
+	if (alias >= 0 && !(flags & O_NOFOLLOW)) {
+		/* Linux opens the file anew with these flags; a duplicate is the
+		 * nearest (it shares the offset): what `cat /dev/stdin` needs. */
+		kfree(path);
+		struct ofile *of = fd_get(alias);
+		if (!of)
+			return -ENOENT;
+		of->refs++;
+		int fd = fd_install(of, 0, flags & O_CLOEXEC);
+		if (fd < 0)
+			of->refs--;
+		return fd;
+	}
 	struct file *f = NULL;
 	uint32_t keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |
 			O_DIRECTORY;
@@ -443,7 +457,10 @@ static int stat_at(int dirfd, uint64_t upath, uint64_t flags, struct vfs_stat *o
 	if (!path)
 		return -ENOMEM;
 	int err = user_path_at(dirfd, upath, path);
-	if (!err)
+	int alias = err ? -1 : fd_alias(path);
+	if (alias >= 0 && !(flags & AT_SYMLINK_NOFOLLOW) && fd_get(alias))
+		err = stat_fd(alias, out);
+	else if (!err)
 		err = vfs_stat(path, !(flags & AT_SYMLINK_NOFOLLOW), out);
 	kfree(path);
 	return err;

@@ -171,3 +171,45 @@ def test_clocks_without_a_trap(machine, debian):
     assert ordered == "True" and second == "True", got.stdout
     calls = [l for l in got.stderr.splitlines() if l.startswith("strace: clock_gettime(")]
     assert calls == [], calls[:5]
+
+
+TMPFS_SCRIPT = """
+import os, mmap
+os.makedirs("/tmp/x")
+open("/tmp/x/y.txt", "w").write("hello tmpfs\\n" * 1000)
+print(os.stat("/tmp/x/y.txt").st_size, open("/tmp/x/y.txt").read(12).strip(), os.listdir("/tmp"))
+os.rename("/tmp/x/y.txt", "/tmp/z.txt")
+os.rmdir("/tmp/x")
+print(sorted(os.listdir("/tmp")), os.statvfs("/tmp").f_bsize)
+fd = os.open("/dev/shm/seg", os.O_CREAT | os.O_RDWR, 0o600)
+os.ftruncate(fd, 8192)
+a, b = mmap.mmap(fd, 8192), mmap.mmap(fd, 8192)
+a[100:105] = b"abcde"
+print(b[100:105], os.pread(fd, 5, 100))
+os.unlink("/dev/shm/seg")
+print(os.listdir("/dev/shm"), oct(os.stat("/dev/shm").st_mode))
+try:
+    open("/etc/pier-test", "w")
+except OSError as e:
+    print("root", e.strerror)
+"""
+TMPFS_WANT = """12000 hello tmpfs ['x']
+['z.txt'] 4096
+b'abcde' b'abcde'
+[] 0o41777
+root Read-only file system
+"""
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_tmpfs_and_dev_shm(machine, debian):
+    """A read-only root with `--tmpfs /tmp` (guest/fs/tmpfs.c): files,
+    directories and renames there, /dev/shm always writable, two MAP_SHARED
+    mappings of one file seeing each other's bytes; the script itself comes
+    in on stdin through /dev/stdin."""
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "300", "--root", debian,
+                          "--ro", "--tmpfs", "/tmp", "--", "/usr/bin/python3", "-c",
+                          "exec(open('/dev/stdin').read())"], input=TMPFS_SCRIPT,
+                         capture_output=True, timeout=330, text=True)
+    assert got.returncode == 0, got.stderr[-3000:]
+    assert got.stdout == TMPFS_WANT, got.stdout + got.stderr[-2000:]
