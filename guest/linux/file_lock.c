@@ -17,10 +17,12 @@
 #include "file_lock.h"
 #include "process.h"
 #include "signal.h"
+#include "syscall.h"
 
 #define POSIX_OWNER 1 /* the process: every thread's POSIX locks are one owner's */
 
 static struct file_locks locks;
+static struct file_locks flocks; /* flock(2)'s: a table apart, as Linux keeps them */
 
 static uint64_t file_key(const struct ofile *of)
 {
@@ -116,10 +118,50 @@ int64_t fcntl_lock(struct ofile *of, int cmd, uint64_t ufl)
 
 void file_locks_put(struct ofile *of, bool last)
 {
-	if (of->kind != OF_FILE || !of->file || !fl_any(&locks, file_key(of)))
+	if (of->kind != OF_FILE || !of->file)
+		return;
+	if (last && fl_any(&flocks, file_key(of))) {
+		fl_release(&flocks, file_key(of), (uint64_t)of);
+		task_wake_all();
+	}
+	if (!fl_any(&locks, file_key(of)))
 		return;
 	fl_release(&locks, file_key(of), POSIX_OWNER);
 	if (last)
 		fl_release(&locks, file_key(of), (uint64_t)of);
 	task_wake_all();
+}
+
+/*
+ * flock(2): a whole-file lock held by the open file description (shared
+ * by its dups), shared or exclusive; converting one drops it first, as
+ * Linux's may. Locks of this VM only, as fcntl's.
+ */
+SYS(flock)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -EINVAL;
+	int op = (int)a1 & ~LOCK_NB;
+	int type = op == LOCK_SH ? FL_READ : op == LOCK_EX ? FL_WRITE : op == LOCK_UN ? 0 : -1;
+	if (type < 0)
+		return -EINVAL;
+	uint64_t file = file_key(of), owner = (uint64_t)of;
+	for (;;) {
+		if (!type || !fl_conflict(&flocks, file, owner, 0, FL_EOF, type))
+			break;
+		if (a1 & LOCK_NB)
+			return -EWOULDBLOCK;
+		if (task_count() == 1)
+			return -EDEADLK; /* only this thread could release it */
+		if (signal_interrupts())
+			return -EINTR;
+		task_wait(RQ_NO_DEADLINE);
+	}
+	int err = fl_set(&flocks, file, owner, 0, FL_EOF, type, proc.pid);
+	if (!err && type != FL_WRITE)
+		task_wake_all(); /* a waiter for an exclusive lock looks again */
+	return err;
 }

@@ -39,6 +39,7 @@ SYS(arch_prctl);
 SYS(set_tid_address);
 SYS(set_robust_list);
 SYS(futex);
+SYS(flock);
 SYS(set_mempolicy);
 SYS(get_mempolicy);
 SYS(mbind);

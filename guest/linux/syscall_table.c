@@ -49,6 +49,7 @@ const syscall_fn syscall_table[SYSCALL_MAX] = {
 	[__NR_set_tid_address] = sys_set_tid_address,
 	[__NR_set_robust_list] = sys_set_robust_list,
 	[__NR_futex] = sys_futex,
+	[__NR_flock] = sys_flock,
 	[__NR_set_mempolicy] = sys_set_mempolicy,
 	[__NR_get_mempolicy] = sys_get_mempolicy,
 	[__NR_mbind] = sys_mbind,

@@ -9,6 +9,7 @@
  * file, and the fixture is read-only in the guest.
  */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <pthread.h>
 #include <unistd.h>
 #include "check.h"
@@ -99,11 +100,34 @@ static void waiting_lock(void)
 	OK("waiting_lock");
 }
 
+/* flock(2): whole-file locks of the open file description. */
+static void flock_locks(void)
+{
+	int a = CHECK_SYS(open(FILE, O_RDWR));
+	int b = CHECK_SYS(open(FILE, O_RDWR));
+	CHECK_SYS(flock(a, LOCK_SH));
+	CHECK_SYS(flock(b, LOCK_SH | LOCK_NB)); /* shared with shared */
+	CHECK_ERR(flock(b, LOCK_EX | LOCK_NB), EWOULDBLOCK);
+	int d = CHECK_SYS(dup(a));
+	CHECK_SYS(flock(d, LOCK_UN)); /* the same description as a: a's lock goes */
+	CHECK_SYS(flock(b, LOCK_EX | LOCK_NB));
+	CHECK_ERR(flock(a, LOCK_SH | LOCK_NB), EWOULDBLOCK);
+	CHECK_ERR(flock(a, LOCK_SH | LOCK_EX), EINVAL);
+	/* Independent of fcntl locks, as on Linux. */
+	CHECK_SYS(lock(a, F_OFD_SETLK, F_WRLCK, 0, 0));
+	close(b); /* its last descriptor: its flock goes */
+	CHECK_SYS(flock(a, LOCK_EX | LOCK_NB));
+	close(d);
+	close(a);
+	OK("flock_locks");
+}
+
 int main(void)
 {
 	posix_locks();
 	ofd_locks();
 	waiting_lock();
+	flock_locks();
 	printf("locks: all passed\n");
 	return 0;
 }
