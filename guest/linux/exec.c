@@ -5,6 +5,7 @@
  * it the same way; ld.so maps the libraries itself with mmap.
  */
 #include <linux/auxvec.h>
+#include <pier/auxv.h>
 #include <pier/elf_load.h>
 #include <pier/errno.h>
 #include <pier/fmt.h>
@@ -142,24 +143,21 @@ static int build_stack(const struct run_args *a, const struct elf_plan *plan, ui
 	}
 	uint32_t id[4];
 	cpuid(1, 0, id);
-	uint64_t auxv[][2] = {
-		{ AT_PHDR, phdr_addr }, { AT_PHENT, plan->phentsize }, { AT_PHNUM, plan->phnum },
-		{ AT_PAGESZ, PAGE }, { AT_BASE, interp_base }, { AT_FLAGS, 0 },
-		{ AT_ENTRY, plan->entry + bias }, { AT_UID, vfs_uid }, { AT_EUID, vfs_uid },
-		{ AT_GID, vfs_gid }, { AT_EGID, vfs_gid }, { AT_SECURE, 0 },
-		{ AT_CLKTCK, 100 }, { AT_HWCAP, id[3] }, { AT_HWCAP2, 0 },
-		{ AT_RANDOM, random }, { AT_EXECFN, execfn }, { AT_PLATFORM, platform },
+	struct auxv_in in = {
+		.sysinfo_ehdr = vdso_map(), .hwcap = id[3], .pagesz = PAGE, .clktck = 100,
+		.phdr = phdr_addr, .phent = plan->phentsize, .phnum = plan->phnum,
+		.base = interp_base, .entry = plan->entry + bias, .uid = vfs_uid, .gid = vfs_gid,
+		.random = random, .execfn = execfn, .platform = platform,
 		/* A signal frame here is an rt_sigframe and a 512-byte FXSAVE
 		 * image (signal.c), under 1.2 KiB with alignment: 2 KiB is safe. */
-		{ AT_MINSIGSTKSZ, 2048 },
-		{ AT_SYSINFO_EHDR, vdso_map() }, /* 0: none, which libcs accept */
-		{ AT_NULL, 0 },
+		.minsigstksz = 2048,
 	};
-	uint64_t nwords = 1 + (uint64_t)argc + 1 + (uint64_t)envc + 1 + 2 * (sizeof(auxv) / 16);
-	st.sp &= ~15ULL;
-	if (nwords & 1)
-		st.sp -= 8; /* rsp must be 16-byte aligned at the entry point */
-	err |= push_bytes(&st, auxv, sizeof(auxv), &at);
+	uint64_t auxv[AUXV_MAX][2];
+	uint64_t nauxv = (uint64_t)auxv_build(&in, auxv);
+	/* From where rsp must end (16-byte aligned), the words above it. */
+	uint64_t entry = auxv_entry_sp(st.sp, argc, envc, nauxv);
+	st.sp = entry + (1 + (uint64_t)argc + 1 + envc + 1 + 2 * nauxv) * 8;
+	err |= push_bytes(&st, auxv, nauxv * 16, &at);
 	err |= push_bytes(&st, ptrs, ((uint64_t)argc + envc + 2) * 8, &at); /* argv, envp */
 	kfree(ptrs);
 	uint64_t argc64 = (uint64_t)argc;

@@ -5,6 +5,7 @@
 #include <asm-generic/siginfo.h>
 #include <asm/unistd_64.h>
 #include <pier/errno.h>
+#include <pier/sigframe.h>
 #include <pier/string.h>
 #include "../arch/x86_64/gdt.h"
 #include "../drivers/virtio_console.h"
@@ -24,8 +25,7 @@
 /* Default action: stop; nobody could resume the only process: dropped. */
 #define STOPS (BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU) | BIT(SIGSTOP))
 #define UNBLOCKABLE (BIT(SIGKILL) | BIT(SIGSTOP))
-#define RED_ZONE 128
-#define FXSAVE_BYTES 512
+#define FXSAVE_BYTES SIGFRAME_FXSAVE
 /* Flags a handler's sigreturn may change: CF PF AF ZF SF TF DF OF AC. */
 #define USER_FLAGS 0x40dd5ULL
 
@@ -136,17 +136,6 @@ bool signal_interrupts(void)
 	return (current->sigpending & ~current->sigmask) || takes_process_signal();
 }
 
-/* The stack the handler runs on: the alternate one if asked for, set up,
- * and not already in use; else the program's own. */
-static uint64_t handler_stack(uint64_t flags, uint64_t rsp)
-{
-	uint64_t base = current->altstack[0], size = current->altstack[2];
-	bool on_alt = rsp > base && rsp <= base + size;
-	if ((flags & SA_ONSTACK) && !(current->altstack[1] & SS_DISABLE) && size && !on_alt)
-		return base + size;
-	return rsp - RED_ZONE;
-}
-
 /* The program's registers at the moment a handler is set up: all of them
  * from a fault's trap frame; from a system call what sysret would leave
  * (rcx the return address, r11 the flags). */
@@ -214,10 +203,11 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	uint64_t handler = act[0], flags = act[1], restorer = act[2], mask = act[3];
 	if (handler >= USER_TOP) /* sysretq to a non-canonical address faults in ring 0 */
 		return false;
-	uint64_t sp = handler_stack(flags, r->rsp);
-	uint64_t fp = (sp - FXSAVE_BYTES) & ~63ULL;
-	/* The handler starts as if called: rsp + 8 16-byte aligned. */
-	uint64_t frame = ((fp - sizeof(struct rt_sigframe)) & ~15ULL) - 8;
+	struct sigframe_stack alt = { current->altstack[0], current->altstack[2],
+				      current->altstack[1] & SS_DISABLE };
+	struct sigframe_place at = sigframe_place(r->rsp, &alt, flags & SA_ONSTACK,
+						  sizeof(struct rt_sigframe));
+	uint64_t fp = at.fpstate, frame = at.frame;
 	static uint8_t fx[FXSAVE_BYTES] __attribute__((aligned(16)));
 	__asm__ volatile("fxsave64 %0" : "=m"(fx));
 	struct rt_sigframe k;
