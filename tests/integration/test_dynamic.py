@@ -217,3 +217,25 @@ def test_tmpfs_and_dev_shm(machine, debian):
                          capture_output=True, timeout=330, text=True)
     assert got.returncode == 0, got.stderr[-3000:]
     assert got.stdout == TMPFS_WANT, got.stdout + got.stderr[-2000:]
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_signals_program_dynamic_glibc(machine, debian, tmp_path):
+    """tests/progs/sighandlers.c built dynamically against glibc (as Debian
+    builds programs) and run with the Debian root's libc and ld.so:
+    handlers, sigaltstack, a SIGSEGV handler that siglongjmps out, one that
+    repairs and returns, per-thread masks, EINTR against SA_RESTART and the
+    timers. (test_progs.py runs the static builds.)"""
+    share = tmp_path / "share"
+    share.mkdir()
+    exe = share / "sighandlers"
+    subprocess.run(["gcc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-o", str(exe), os.path.join(ROOT, "tests", "progs", "sighandlers.c")],
+                   check=True)
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "300", "--root", debian,
+                          "--ro", "--share", f"data={share}", "-o", "mount=data:/mnt", "--",
+                          "/mnt/sighandlers"], capture_output=True, stdin=subprocess.DEVNULL,
+                         timeout=330, text=True)
+    assert got.returncode == 0, got.stdout + got.stderr[-3000:]
+    assert got.stdout.splitlines()[-1] == "sighandlers: all passed", got.stdout
+    assert "FAIL" not in got.stdout + got.stderr
