@@ -208,6 +208,10 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	struct sigframe_place at = sigframe_place(r->rsp, &alt, flags & SA_ONSTACK,
 						  sizeof(struct rt_sigframe));
 	uint64_t fp = at.fpstate, frame = at.frame;
+	/* Nested handlers that used the alternate stack up: the frame would
+	 * fall off its bottom, so the program dies of SIGSEGV, as on Linux. */
+	if (at.on_alt && !alt.disabled && frame < alt.sp)
+		return false;
 	static uint8_t fx[FXSAVE_BYTES] __attribute__((aligned(16)));
 	__asm__ volatile("fxsave64 %0" : "=m"(fx));
 	struct rt_sigframe k;
