@@ -226,6 +226,12 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	if (copy_to_user(fp, fx, sizeof(fx)) || copy_to_user(frame, &k, sizeof(k)))
 		return false;
 	current->sig_suspended = false;
+	/* SS_AUTODISARM: the alternate stack is off while its handler runs;
+	 * rt_sigreturn brings it back from uc_stack. */
+	if (at.on_alt && (current->altstack[1] & SS_AUTODISARM)) {
+		current->altstack[0] = current->altstack[2] = 0;
+		current->altstack[1] = SS_DISABLE;
+	}
 	current->sigmask |= mask | ((flags & SA_NODEFER) ? 0 : BIT(sig));
 	current->sigmask &= ~UNBLOCKABLE;
 	if (flags & SA_RESETHAND)
@@ -408,6 +414,15 @@ int64_t signal_return(struct syscall_frame *f)
 	f->rip = c->rip;
 	f->rflags = (f->rflags & ~USER_FLAGS) | (c->eflags & USER_FLAGS);
 	current->sigmask = uc.uc_sigmask & ~UNBLOCKABLE;
+	/* The alternate stack as the frame says, as Linux's restore_altstack
+	 * (what SS_AUTODISARM took away comes back; a bad one is ignored). */
+	uint64_t ssf = (uint32_t)uc.uc_stack.ss_flags & (SS_DISABLE | SS_AUTODISARM);
+	if ((ssf & SS_DISABLE) || uc.uc_stack.ss_size >= 2048) {
+		bool off = ssf & SS_DISABLE;
+		current->altstack[0] = off ? 0 : (uint64_t)uc.uc_stack.ss_sp;
+		current->altstack[1] = ssf;
+		current->altstack[2] = off ? 0 : uc.uc_stack.ss_size;
+	}
 	/* rcx and r11 too: the exit path takes them (signal_exit_path). */
 	current->full_restore = true;
 	current->full_rcx = c->rcx;
