@@ -64,6 +64,7 @@ static void reap(void)
 		struct task *t = dead;
 		dead = t->all_next;
 		kfree(t->siginfo);
+		kfree(t->io_buf);
 		kfree(t->kstack);
 		kfree(t);
 	}
@@ -239,6 +240,19 @@ void task_account_syscall(uint64_t ns)
 {
 	if (current)
 		current->sys_ns += ns;
+}
+
+void *task_io_buffer(void)
+{
+	static void *before_tasks; /* exec's reads, before task_init */
+	if (current && !current->io_buf && before_tasks) {
+		current->io_buf = before_tasks; /* the main thread takes it over */
+		before_tasks = NULL;
+	}
+	void **slot = current ? &current->io_buf : &before_tasks;
+	if (!*slot)
+		*slot = kmalloc(TASK_IO_BUF);
+	return *slot;
 }
 
 int task_count(void)

@@ -43,6 +43,7 @@ struct task {
 	struct fq_waiter futex;       /* futex.c: queued while in FUTEX_WAIT */
 	struct task *all_next;        /* every live task, for lookups */
 	uint64_t run_ns, sys_ns;      /* CPU time: all, and in system calls */
+	void *io_buf;                 /* task_io_buffer: the task's own bounce buffer */
 	uint64_t on_cpu_since;        /* time_ns when it was last switched in */
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
 };
@@ -70,6 +71,12 @@ void task_wake_all(void);
  * exit is the caller's business (it ends the process). */
 __attribute__((noreturn)) void task_exit(void);
 int task_count(void);
+/* The current task's bounce buffer for file I/O (TASK_IO_BUF bytes,
+ * made on first use): no buffer is shared between tasks, so a task that
+ * waits half-way through a transfer cannot see another's bytes. NULL if
+ * there is no memory for it. */
+#define TASK_IO_BUF (256 * 1024)
+void *task_io_buffer(void);
 /* CPU time of t up to now (ns): all of it and the part in system calls.
  * t NULL: the process's, its exited threads included. */
 void task_cpu_time(const struct task *t, uint64_t *run, uint64_t *sys);

@@ -212,8 +212,11 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	 * fall off its bottom, so the program dies of SIGSEGV, as on Linux. */
 	if (at.on_alt && !alt.disabled && frame < alt.sp)
 		return false;
-	static uint8_t fx[FXSAVE_BYTES] __attribute__((aligned(16)));
-	__asm__ volatile("fxsave64 %0" : "=m"(fx));
+	/* On this task's stack, aligned by hand: the kernel's entry paths do
+	 * not keep the ABI's 16-byte stack alignment, which FXSAVE needs. */
+	uint8_t fx_space[FXSAVE_BYTES + 15];
+	uint8_t *fx = (uint8_t *)(((uint64_t)fx_space + 15) & ~15ULL);
+	__asm__ volatile("fxsave64 (%0)" : : "r"(fx) : "memory");
 	struct rt_sigframe k;
 	memset(&k, 0, sizeof(k));
 	k.pretcode = restorer;
@@ -223,7 +226,7 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	fill_context(&k.uc.uc_mcontext, r, fp);
 	k.uc.uc_sigmask = current->sig_suspended ? current->saved_mask : current->sigmask;
 	fill_info(&k.info, sig, in);
-	if (copy_to_user(fp, fx, sizeof(fx)) || copy_to_user(frame, &k, sizeof(k)))
+	if (copy_to_user(fp, fx, FXSAVE_BYTES) || copy_to_user(frame, &k, sizeof(k)))
 		return false;
 	current->sig_suspended = false;
 	/* SS_AUTODISARM: the alternate stack is off while its handler runs;
@@ -385,22 +388,23 @@ int64_t signal_return(struct syscall_frame *f)
 	}
 	const struct sigcontext *c = &uc.uc_mcontext;
 	if (c->fpstate) {
-		static uint8_t fx[FXSAVE_BYTES] __attribute__((aligned(16)));
-		if (copy_from_user(fx, (uint64_t)c->fpstate, sizeof(fx))) {
+		uint8_t fx_space[FXSAVE_BYTES + 15], now_space[FXSAVE_BYTES + 15];
+		uint8_t *fx = (uint8_t *)(((uint64_t)fx_space + 15) & ~15ULL); /* see run_handler */
+		uint8_t *now = (uint8_t *)(((uint64_t)now_space + 15) & ~15ULL);
+		if (copy_from_user(fx, (uint64_t)c->fpstate, FXSAVE_BYTES)) {
 			kwarn("rt_sigreturn: bad FPU state pointer\n");
 			process_exit_signal(SIGSEGV);
 		}
 		/* MXCSR bits the CPU does not have would fault in the kernel:
 		 * keep those its MXCSR_MASK (offset 28 of an FXSAVE image; 0
 		 * means the architectural 0xffbf) says it has. */
-		static uint8_t now[FXSAVE_BYTES] __attribute__((aligned(16)));
-		__asm__ volatile("fxsave64 %0" : "=m"(now));
+		__asm__ volatile("fxsave64 (%0)" : : "r"(now) : "memory");
 		uint32_t mxcsr, mask;
 		memcpy(&mask, now + 28, sizeof(mask));
 		memcpy(&mxcsr, fx + 24, sizeof(mxcsr));
 		mxcsr &= mask ? mask : 0xffbf;
 		memcpy(fx + 24, &mxcsr, sizeof(mxcsr));
-		__asm__ volatile("fxrstor64 %0" : : "m"(fx));
+		__asm__ volatile("fxrstor64 (%0)" : : "r"(fx) : "memory");
 	}
 	f->r8 = c->r8, f->r9 = c->r9, f->r10 = c->r10;
 	f->r12 = c->r12, f->r13 = c->r13, f->r14 = c->r14, f->r15 = c->r15;

@@ -16,6 +16,7 @@
 #include "stdio.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "../kernel/task.h"
 #include "event_fds.h"
 #include "file_lock.h"
 #include "pipe.h"
@@ -31,7 +32,7 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-#define IO_CHUNK (256 * 1024) /* bytes per FUSE_READ from a read() */
+#define IO_CHUNK TASK_IO_BUF /* bytes per FUSE_READ from a read(): the task's buffer */
 
 /*
  * File reads go through a kernel buffer: the device writes to physical
@@ -40,8 +41,8 @@ struct linux_dirent64 {
  */
 static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t off)
 {
-	static char *bounce;
-	if (!bounce && !(bounce = kmalloc(IO_CHUNK)))
+	char *bounce = task_io_buffer();
+	if (!bounce)
 		return -ENOMEM;
 	uint64_t done = 0;
 	while (done < len) {
@@ -107,8 +108,8 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
 {
 	struct file *f = of->file;
-	static char *bounce;
-	if (!bounce && !(bounce = kmalloc(IO_CHUNK)))
+	char *bounce = task_io_buffer();
+	if (!bounce)
 		return -ENOMEM;
 	bool moves = off < 0;
 	if (of->flags & O_APPEND) {

@@ -11,6 +11,7 @@
 #include <linux/fcntl.h>
 #include <pier/errno.h>
 #include <pier/string.h>
+#include "../kernel/task.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "file_map.h"
@@ -20,6 +21,7 @@
 #define PAGE 4096ULL
 #define BRK_MAX (1ULL << 30) /* how far the heap may grow past the program */
 #define MMAP_READ_CHUNK (64 * 1024) /* bytes per read when a mapping is copied */
+_Static_assert(MMAP_READ_CHUNK <= TASK_IO_BUF, "the task's buffer holds a chunk");
 
 static uint64_t round_up(uint64_t v)
 {
@@ -128,8 +130,8 @@ SYS(mmap)
 		return err == -EINVAL ? -ENOMEM : err;
 	/* Read in 64 KiB at a time (one FUSE_READ, not one per page), copied
 	 * page by page through the kernel's view: read-only pages too. */
-	static char *buf;
-	if (!buf && !(buf = kmalloc(MMAP_READ_CHUNK))) {
+	char *buf = task_io_buffer(); /* TASK_IO_BUF >= MMAP_READ_CHUNK */
+	if (!buf) {
 		vm_remove(addr, len);
 		return -ENOMEM;
 	}
