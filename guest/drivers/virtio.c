@@ -14,13 +14,17 @@
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "virtio.h"
+#include "../kernel/task.h"
 
 /* While waiting, how often to look for the device's NEEDS_RESET status (a
  * register read: a VM exit, so not on every spin). */
+#define WAIT_MAX_NS 100000000ULL /* a look at least this often, whatever woke us */
+#define POLL_SPIN_NS 50000ULL   /* polling: spin this long before others run */
 #define STATUS_CHECK_NS 10000000ULL
 #define MAX_DEVICES 16
 
 bool virtio_polling;
+unsigned virtio_test_latency_us;
 unsigned virtio_timeout_s = 60;
 static struct virtio_dev *devices[MAX_DEVICES];
 static unsigned ndevices;
@@ -152,9 +156,10 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 		return err == -ENOSPC ? -EAGAIN : err;
 	if (virtq_kick_needed(&q->vq))
 		q->dev->ops->notify(q->dev, q->index);
-	uint64_t now = time_ns(), next_check = now + STATUS_CHECK_NS;
+	uint64_t now = time_ns(), start = now, next_check = now + STATUS_CHECK_NS;
 	uint64_t deadline = now + virtio_timeout_s * 1000000000ULL;
-	while (!req.done) {
+	uint64_t earliest = now + virtio_test_latency_us * 1000ULL;
+	while (!req.done || time_ns() < earliest) {
 		struct request *r;
 		uint32_t len;
 		while ((r = virtq_get_used(&q->vq, &len)) != NULL) {
@@ -163,9 +168,9 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 		}
 		if (q->vq.broken)
 			return give_up(q, "bad used-ring entry (id or length)");
-		if (req.done)
-			break;
 		now = time_ns();
+		if (req.done && now >= earliest)
+			break;
 		if (now > deadline) {
 			kprintf("virtio %s: no answer within %u s (virtio_timeout=)\n", q->dev->name,
 				virtio_timeout_s);
@@ -177,9 +182,19 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 				return give_up(q, "the device says it failed (NEEDS_RESET)");
 		}
 		if (q->dev->polling) {
-			cpu_relax();
+			/* Most answers come within microseconds: spin. Past that,
+			 * the program's other threads get a turn between looks. */
+			if (now - start > POLL_SPIN_NS)
+				task_yield_holding();
+			else
+				cpu_relax();
+		} else if (now < earliest) {
+			task_wait_holding(earliest); /* the test's slow host */
 		} else if (!virtq_has_used(&q->vq)) {
-			irq_wait(); /* the interrupt's only job is to end this */
+			/* The interrupt ends this; the program's other threads run
+			 * meanwhile (the kernel lock stays ours: no other task enters
+			 * the kernel until the answer is in). */
+			task_wait_holding(time_ns() + WAIT_MAX_NS);
 		}
 	}
 	return req.len;

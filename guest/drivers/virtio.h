@@ -96,5 +96,9 @@ extern bool virtio_polling;
 extern unsigned virtio_timeout_s;
 /* virtio_pci_intx=1: use INTx even where MSI-X is offered (to test INTx). */
 extern bool virtio_pci_intx;
+/* Test-only (virtio_test_latency_us=N): every request's answer is looked
+ * at no sooner than N us after it was sent, as if the host were slow, so
+ * tests can see what the program's other threads do meanwhile. */
+extern unsigned virtio_test_latency_us;
 
 #endif

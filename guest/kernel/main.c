@@ -132,6 +132,7 @@ void kmain(uint64_t start_info_pa)
 	/* Unless told: poll where taking an interrupt means emulated ring 0. */
 	virtio_polling = opts.virtio_poll >= 0 ? opts.virtio_poll : platform.ring0_emulated;
 	virtio_timeout_s = (unsigned)opts.virtio_timeout;
+	virtio_test_latency_us = (unsigned)opts.virtio_test_latency_us;
 	kprintf("virtio: requests complete by %s\n", virtio_polling ? "polling" : "interrupts");
 	virtio_pci_intx = cmdline_get(&cmdline, "virtio_pci_intx") != NULL;
 	virtio_pci_probe_all();

@@ -15,7 +15,7 @@
 
 static const char *const known[] = {
 	"verbose", "exit", "crash",
-	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_pci_intx", "uid", "gid", "dcache_max",
+	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"args", "env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
@@ -77,6 +77,8 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
 	opts->crash = cmdline_get(cl, "crash");
 	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : -1;
+	opts->virtio_test_latency_us = (v = cmdline_get(cl, "virtio_test_latency_us"))
+		? parse_int("virtio_test_latency_us", v, 0, 1000000, 0) : 0;
 	opts->virtio_timeout = (v = cmdline_get(cl, "virtio_timeout"))
 				       ? parse_int("virtio_timeout", v, 1, 86400, 60) : 60;
 	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;

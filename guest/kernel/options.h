@@ -13,6 +13,7 @@ struct kernel_options {
 	const char *crash;    /* crash=KIND: test-only, trigger a fault */
 	int virtio_poll;      /* virtio_poll=0|1: complete requests by polling; -1: by platform */
 	int virtio_timeout;   /* virtio_timeout=S: a device silent this long is given up */
+	int virtio_test_latency_us; /* test-only: answers looked at this much later */
 	int uid, gid;         /* uid=, gid=: identity for permission checks */
 	int dcache_max;       /* dcache_max=N: names the VFS keeps cached */
 	int strace;           /* strace=1: print every system call of the program */

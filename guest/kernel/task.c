@@ -19,6 +19,7 @@
 
 #define SLICE_NS 10000000ULL /* 10 ms, as a Linux CFS slice on few tasks */
 #define RFLAGS_IF 0x200ULL
+#define RETRY_NS 1000000ULL /* timers not fired for want of the lock: again in 1 ms */
 
 extern void task_switch(uint64_t *save_ksp, uint64_t new_ksp);
 extern char task_first_return[];
@@ -97,8 +98,9 @@ static void switch_to(struct task *next)
 	reap(); /* back in prev, on its own stack */
 }
 
-/* Runs the next runnable task (maybe current again); halts while none. */
-static void schedule(void)
+/* Runs the next runnable task (maybe current again); halts while none.
+ * The kernel lock stays with whoever holds it: see schedule(). */
+static void schedule_raw(void)
 {
 	for (;;) {
 		uint64_t wake_at;
@@ -117,6 +119,72 @@ static void schedule(void)
 		timer_armed_until = 0;
 		rq_wake_all(&rq); /* an interrupt or a deadline: everyone looks */
 	}
+}
+
+/*
+ * The kernel lock: one task in the kernel at a time. Taken at every entry
+ * from the program (system calls, faults, interrupts of program code),
+ * dropped on the way back and whenever its holder waits (task_wait,
+ * task_yield), except in task_wait_holding: a FUSE request keeps it while
+ * the host answers, so no other task sees the VFS half-way, and tasks in
+ * program code (or waiting for something else) run meanwhile.
+ */
+static struct task *kernel_owner;
+static int kernel_waiters;
+
+bool kernel_enter(void)
+{
+	if (!current || kernel_owner == current)
+		return false;
+	while (kernel_owner) {
+		kernel_waiters++;
+		rq_wait(&current->rq, RQ_NO_DEADLINE);
+		schedule_raw();
+		kernel_waiters--;
+	}
+	kernel_owner = current;
+	return true;
+}
+
+void kernel_leave(void)
+{
+	if (!current || kernel_owner != current)
+		return;
+	kernel_owner = NULL;
+	if (kernel_waiters)
+		rq_wake_all(&rq); /* who waited for it looks again */
+}
+
+/* schedule_raw with the kernel lock dropped while away (unless keep). */
+static void schedule_lock(bool keep)
+{
+	bool held = !keep && kernel_owner == current;
+	if (held)
+		kernel_leave();
+	schedule_raw();
+	if (held)
+		kernel_enter();
+}
+
+static void schedule(void)
+{
+	schedule_lock(false);
+}
+
+void task_wait_holding(uint64_t deadline)
+{
+	if (!current) {
+		irq_wait_until(deadline);
+		return;
+	}
+	rq_wait(&current->rq, deadline);
+	schedule_lock(true);
+}
+
+void task_yield_holding(void)
+{
+	if (current && rq_others_runnable(&rq, &current->rq))
+		schedule_lock(true);
 }
 
 void task_wait(uint64_t deadline)
@@ -210,7 +278,8 @@ void task_exit(void)
 		dead = t;
 	}
 	task_wake_all(); /* joiners, and anyone counting threads */
-	schedule();
+	kernel_leave();
+	schedule_raw();
 	panic("an exited task was scheduled again");
 }
 
@@ -279,34 +348,71 @@ bool task_preemptible(void)
 	return ntasks > 1;
 }
 
-void task_tick_from_user(uint64_t *rflags)
-{
-	timer_armed_until = 0;
-	task_before_user(rflags);
-}
-
 void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
 {
 	timer_hook = fire;
+}
+
+/* Interrupts on in program code and the APIC timer set for until (the
+ * next program timer or the slice's end); off when there is neither. */
+static void arm_for_user(uint64_t *rflags, uint64_t until)
+{
+	if (until == RQ_NO_DEADLINE) {
+		*rflags &= ~RFLAGS_IF; /* nothing to interrupt it for: they stay off */
+		return;
+	}
+	uint64_t now = time_ns();
+	*rflags |= RFLAGS_IF;
+	if (!timer_armed_until || until < timer_armed_until) {
+		irq_timer_arm_ns(until > now ? until - now : 1);
+		timer_armed_until = until;
+	}
+}
+
+/* The next moment program code must be interrupted: the program's next
+ * timer (fired first if due: the kernel lock is held) or the slice's end. */
+static uint64_t next_interrupt(void)
+{
+	uint64_t until = timer_hook ? timer_hook(time_ns()) : RQ_NO_DEADLINE;
+	if (task_preemptible() && slice_end < until)
+		until = slice_end;
+	return until;
 }
 
 void task_before_user(uint64_t *rflags)
 {
 	if (ntasks > 1 && time_ns() >= slice_end)
 		task_yield();
-	uint64_t now = time_ns();
-	uint64_t until = timer_hook ? timer_hook(now) : RQ_NO_DEADLINE;
-	bool slices = task_preemptible();
-	if (slices && slice_end < until)
-		until = slice_end;
-	if (until == RQ_NO_DEADLINE) {
-		*rflags &= ~RFLAGS_IF; /* nothing to interrupt it for: they stay off */
-		return;
+	arm_for_user(rflags, next_interrupt());
+}
+
+bool kernel_try_enter(void)
+{
+	if (!current || kernel_owner)
+		return false;
+	kernel_owner = current;
+	return true;
+}
+
+void task_interrupted_user(uint64_t *rflags, bool timer)
+{
+	if (timer)
+		timer_armed_until = 0;
+	/* The program's timers are kernel state: fired only with the lock.
+	 * A task waiting for the host holds it: then look again soon. */
+	bool took = kernel_try_enter();
+	uint64_t until = took ? next_interrupt() : time_ns() + RETRY_NS;
+	if (took)
+		kernel_leave();
+	/* The CPU changes hands without the lock: a task that held it (a
+	 * FUSE request's wait) goes on, and the one interrupted here goes
+	 * back to its program code without needing it. */
+	if (ntasks > 1 && (!timer || time_ns() >= slice_end)) {
+		schedule_raw();
+		if (slice_end <= time_ns())
+			slice_end = time_ns() + SLICE_NS;
+		if (took && task_preemptible() && slice_end < until)
+			until = slice_end;
 	}
-	/* A time slice to end, or a program timer due while its code runs. */
-	*rflags |= RFLAGS_IF;
-	if (!timer_armed_until || until < timer_armed_until) {
-		irq_timer_arm_ns(until > now ? until - now : 1);
-		timer_armed_until = until;
-	}
+	arm_for_user(rflags, until);
 }

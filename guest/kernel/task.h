@@ -3,11 +3,11 @@
  * registers (saved on that stack), FPU state, TLS base and signal mask,
  * run by a round-robin scheduler on the one vCPU.
  *
- * The kernel is not preemptible: a task in the kernel runs until it
- * returns to the program or waits (task_wait), so kernel state needs no
- * lock against the other tasks on this CPU; a timer interrupt preempts
- * only a task running program code. ARCHITECTURE.md ("Who owns what")
- * says what that means for each piece of shared state.
+ * One task is in the kernel at a time: it holds the kernel lock from its
+ * entry until it returns to the program or waits (task_wait drops it; a
+ * FUSE request's wait keeps it); a timer interrupt preempts only a task
+ * running program code. ARCHITECTURE.md ("Shared state: owners and
+ * locks") says what that means for each piece of shared state.
  */
 #ifndef GUEST_TASK_H
 #define GUEST_TASK_H
@@ -63,6 +63,17 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 void task_wait(uint64_t deadline);
 /* Lets the other runnable tasks run first. */
 void task_yield(void);
+/* task_wait and task_yield keeping the kernel lock (a FUSE request's
+ * wait: interrupts, or polling for longer than a moment). */
+void task_wait_holding(uint64_t deadline);
+void task_yield_holding(void);
+/* The kernel lock (task.c): kernel_enter takes it (waiting while another
+ * task has it) and returns whether it did (false: already ours, or no
+ * tasks yet); kernel_leave gives it back. */
+bool kernel_enter(void);
+void kernel_leave(void);
+/* kernel_enter if nobody holds the lock: whether it took it. */
+bool kernel_try_enter(void);
 void task_wake(struct task *t);
 /* Something happened that any waiter may be waiting for (pipe data, a
  * signal, a thread exit): every waiting task re-checks. */
@@ -85,9 +96,11 @@ void task_account_syscall(uint64_t ns);
 struct task *task_find(int tid);
 /* Calls fn for every live task. */
 void task_for_each(void (*fn)(struct task *t, void *arg), void *arg);
-/* The timer interrupt came while a task ran program code (its rflags):
- * the slice may be over. */
-void task_tick_from_user(uint64_t *rflags);
+/* An interrupt came while a task ran program code (its rflags; timer:
+ * the APIC timer's, else a device's): due program timers fire, and the
+ * CPU goes to another task if the slice is over or a device woke one.
+ * Called without the kernel lock; needs none. */
+void task_interrupted_user(uint64_t *rflags, bool timer);
 /* On every way back to the program (its rflags): yields at the end of a
  * slice; with several tasks the program runs with interrupts on and the
  * APIC timer set to end the slice. */

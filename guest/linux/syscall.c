@@ -45,6 +45,7 @@ void syscall_init(void)
 int64_t syscall_dispatch(struct syscall_frame *f)
 {
 	current->frame = f;
+	kernel_enter();
 	uint64_t t0 = time_ns();
 	uint64_t nr = f->nr;
 	platform_note_syscall_cpl((int)(f->cs & 3));
@@ -73,6 +74,7 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 	task_before_user(&f->rflags); /* may run the other threads first */
 	r = signal_deliver(f, r);
 	signal_exit_path();
+	kernel_leave();
 	return r;
 }
 

@@ -1,4 +1,5 @@
-"""Threads (issue 17): preemption of a thread that makes no system call.
+"""Threads (issue 17): preemption of a thread that makes no system call,
+and threads running while another waits for the host.
 
 tests/progs/threads.c (run by test_progs.py on every target) covers what
 threads do through system calls; this is what only the timer can do: a
@@ -14,11 +15,11 @@ import pytest
 from conftest import BUILD, run_pier, targets, vmm_args
 
 
-def make_root(path, libc):
+def make_root(path, libc, prog="preempt"):
     os.makedirs(path / "bin")
     for p in (path, path / "bin"):
         os.chmod(p, 0o755)
-    shutil.copy2(os.path.join(BUILD, "progs", libc, "preempt"), path / "bin" / "preempt")
+    shutil.copy2(os.path.join(BUILD, "progs", libc, prog), path / "bin" / prog)
     return str(path)
 
 
@@ -31,3 +32,24 @@ def test_a_spinning_thread_is_preempted(machine, libc, tmp_path):
                  timeout=180)
     assert r.rc == 0, r.err[-3000:]
     assert r.out.strip() == "preempt flag-seen", r.out + r.err[-3000:]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
+def test_a_thread_waiting_for_the_host_lets_others_run(machine, tmp_path):
+    """One read() of 16 MiB (64 FUSE_READs: no DAX window) in the
+    main thread while a second thread runs program code: it gets the CPU
+    in the first half of the read, because a FUSE request's wait lets the
+    other threads run (the kernel lock stays with the reader,
+    guest/kernel/task.c), not only when the read is over."""
+    root = make_root(tmp_path / "root", "glibc", "hostwait")
+    size = 16 << 20
+    with open(tmp_path / "root" / "big", "wb") as f:
+        f.write(os.urandom(1 << 20) * 16)
+    # Answers here come within microseconds (the host has spare cores):
+    # the guest's test knob makes each request take 2 ms, a slow host.
+    r = run_pier(*vmm_args(machine), "--dax", "0", "--mem", "512M", "--timeout", "250",
+                 "-o", "virtio_test_latency_us=2000", "--root", root, "--",
+                 "/bin/hostwait", "/big", str(size), timeout=280)
+    assert r.rc == 0, r.err[-3000:]
+    assert r.out.strip() == "hostwait first-run-in-first-half yes", r.out

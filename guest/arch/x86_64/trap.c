@@ -65,18 +65,30 @@ void idt_init(void)
 
 void trap_dispatch(struct trap_frame *f)
 {
+	bool from_user = (f->cs & 3) == 3;
 	if (f->vector >= IRQ_VECTOR_BASE) {
 		irq_dispatch((unsigned)f->vector);
-		if (!irq_is_timer((unsigned)f->vector))
+		bool timer = irq_is_timer((unsigned)f->vector);
+		if (!timer)
 			task_wake_all(); /* a device: its waiters look again */
-		else if ((f->cs & 3) == 3)
-			task_tick_from_user(&f->rflags); /* a slice's end, a program timer */
-		if ((f->cs & 3) == 3)
-			signal_deliver_trap(f); /* a timer's signal, a tgkill, pier's ^C */
+		if (!from_user)
+			return; /* in the kernel (a halt): its waiter will look */
+		/* Program code was interrupted: a slice's end, a program timer,
+		 * or a device's answer (its waiter runs at once). */
+		task_interrupted_user(&f->rflags, timer);
+		/* A timer's signal, a tgkill, pier's ^C: handled with the kernel
+		 * lock; if a task waiting for the host has it, at a later look. */
+		if (kernel_try_enter()) {
+			signal_deliver_trap(f);
+			kernel_leave();
+		}
 		return;
 	}
-	if ((f->cs & 3) == 3 || (f->vector == 14 && read_cr2() < USER_TOP)) {
+	if (from_user || (f->vector == 14 && read_cr2() < USER_TOP)) {
+		bool took = kernel_enter(); /* from the kernel: already held */
 		user_fault(f); /* returns if the fault was resolved (demand paging) */
+		if (took)
+			kernel_leave();
 		return;
 	}
 	console_set_quiet(0);
