@@ -63,7 +63,8 @@ void user_fault(struct trap_frame *f)
 {
 	uint64_t addr = f->vector == 14 ? read_cr2() : 0;
 	int why = 0;
-	if (f->vector == 14 && !(f->error & PF_PRESENT) &&
+	/* Not present: demand paging; present and written: copy on write. */
+	if (f->vector == 14 && (!(f->error & PF_PRESENT) || (f->error & PF_WRITE)) &&
 	    (why = vm_fault(addr, f->error & PF_WRITE, f->error & PF_INSTR)) == 0)
 		return; /* a page of one of its regions, now there */
 	if ((f->cs & 3) != 3)

@@ -103,9 +103,10 @@ SYS(mmap)
 			return -ENOMEM;
 	}
 	uint32_t p = vm_prot(prot);
-	/* A file the file system can map (DAX): its own pages, no copy. A
-	 * private writable mapping is copied, so the file is never written. */
-	if (of && (type != MAP_PRIVATE || !(prot & PROT_WRITE))) {
+	/* A file the file system can map (DAX): its own pages, no copy; a
+	 * private writable mapping copies a page when it is first written
+	 * (mm/vm.c), so the file is never written. */
+	if (of) {
 		int err = file_map_add(addr, len, p, of, off, type != MAP_PRIVATE);
 		if (err != -EOPNOTSUPP)
 			return err ? (err == -EINVAL ? -ENOMEM : err) : (int64_t)addr;

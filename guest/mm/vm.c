@@ -215,42 +215,14 @@ void vm_remove(uint64_t start, uint64_t len)
 }
 
 /*
- * A private file region about to become writable gets its own copy of
- * every page (the window's pages are the host's file: never written
- * through a private mapping), and stops being backed.
+ * A private mapping's backing pages (the DAX window's: the host's file)
+ * are never written: they are mapped read-only, and the first write
+ * copies the page into one of ours (copy on write). copy_to_user goes
+ * through here too (user_check), so the kernel never writes them either.
  */
-static int privatize(struct vma *v)
+static bool copies_on_write(const struct vma *v)
 {
-	for (uint64_t va = v->start; va < v->end; va += PAGE) {
-		uint64_t *pte = pte_of(va, true), pa = 0, mine = pmem_alloc(1);
-		if (!pte || !mine) {
-			if (mine)
-				pmem_free(mine, 1);
-			return -ENOMEM;
-		}
-		/* 0: the backing's page (given back with put), 1: a copy of
-		 * ours (freed), < 0: none (past end of file: zeros). */
-		int got;
-		if (*pte & PTE_P) {
-			pa = *pte & PTE_ADDR;
-			got = *pte & PTE_FOREIGN ? 0 : 1;
-		} else {
-			got = v->backing->get(v->ctx, v->file_off + (va - v->start), &pa);
-		}
-		if (got >= 0)
-			memcpy(phys_to_virt(mine), phys_to_virt(pa), PAGE);
-		if (got == 0)
-			v->backing->put(v->ctx, pa);
-		else if (got == 1)
-			pmem_free(pa, 1);
-		/* Past end of file a private page is zeros, as it stays. */
-		*pte = mine | pte_bits(v->prot);
-		invlpg(va);
-	}
-	v->backing->release(v->ctx);
-	v->backing = NULL;
-	v->ctx = NULL;
-	return 0;
+	return v->backing && !v->shared;
 }
 
 int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
@@ -269,14 +241,15 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 	for (struct vma *v = vmas; v; v = v->next) {
 		if (v->start < start || v->end > end)
 			continue;
-		if (v->backing && !v->shared && (prot & VM_WRITE) && privatize(v))
-			return -ENOMEM;
 		v->prot = prot;
 		for (uint64_t va = v->start; va < v->end; va += PAGE) {
 			uint64_t *pte = pte_of(va, false);
 			if (pte && (*pte & PTE_P)) {
-				/* Keep whose page it is, and whether it was written. */
-				*pte = (*pte & (PTE_ADDR | PTE_FOREIGN | PTE_D)) | pte_bits(prot);
+				/* Keep whose page it is, and whether it was written; a
+				 * private mapping's backing page stays read-only (COW). */
+				bool cow = copies_on_write(v) && (*pte & PTE_FOREIGN);
+				*pte = (*pte & (PTE_ADDR | PTE_FOREIGN | PTE_D)) |
+				       pte_bits(cow ? prot & ~VM_WRITE : prot);
 				invlpg(va);
 			}
 		}
@@ -348,6 +321,19 @@ int vm_move(uint64_t old, uint64_t new_start, uint64_t len)
 	return 0;
 }
 
+/* The page at va (the backing's page pa, mapped) becomes a copy of ours. */
+static int break_cow(struct vma *v, uint64_t va, uint64_t *pte, uint64_t pa)
+{
+	uint64_t mine = pmem_alloc(1);
+	if (!mine)
+		return -ENOMEM;
+	memcpy(phys_to_virt(mine), phys_to_virt(pa), PAGE);
+	v->backing->put(v->ctx, pa);
+	*pte = mine | pte_bits(v->prot);
+	invlpg(va);
+	return 0;
+}
+
 int vm_fault(uint64_t addr, bool write, bool exec)
 {
 	struct vma *v = vm_find(addr);
@@ -358,8 +344,13 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 	uint64_t *pte = pte_of(va, true);
 	if (!pte)
 		return -ENOMEM;
-	if (*pte & PTE_P)
-		return 0; /* already there (a fault on a present page is a permission fault) */
+	if (*pte & PTE_P) {
+		if (!write || (*pte & PTE_W))
+			return 0; /* already there */
+		if (copies_on_write(v) && (*pte & PTE_FOREIGN))
+			return break_cow(v, va, pte, *pte & PTE_ADDR);
+		return -EFAULT; /* a write to a page the region does not let be written */
+	}
 	if (v->past_eof)
 		return -ENXIO;
 	if (v->backing) {
@@ -369,6 +360,10 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 		 * file's page (an I/O error) is SIGBUS, as on Linux. */
 		if (got < 0)
 			return got == -ENOMEM ? -ENOMEM : -ENXIO;
+		if (got == 0 && copies_on_write(v)) {
+			*pte = pa | pte_bits(v->prot & ~VM_WRITE) | PTE_FOREIGN;
+			return write ? break_cow(v, va, pte, pa) : 0;
+		}
 		*pte = pa | pte_bits(v->prot) | (got == 0 ? PTE_FOREIGN : 0);
 		return 0;
 	}

@@ -341,6 +341,14 @@ static void test_mmap_file(void)
 	unsigned char b;
 	CHECK_EQ(pread(fd, &b, 1, 4100), 1);
 	CHECK_EQ(b, pages_byte(4100));
+	/* The kernel writing into a private page (read() into it) copies it
+	 * too: the file and the other mapping keep their bytes. */
+	CHECK_EQ(pread(fd, w + 8200, 10, 0), 10);
+	for (size_t i = 0; i < 10; i++)
+		CHECK_EQ(w[8200 + i], pages_byte(i));
+	CHECK_EQ(p[8200], pages_byte(8200));
+	CHECK_EQ(pread(fd, &b, 1, 8200), 1);
+	CHECK_EQ(b, pages_byte(8200));
 
 	/* The mapping outlives the descriptor. */
 	CHECK_SYS(close(fd));
