@@ -239,3 +239,19 @@ def test_signals_program_dynamic_glibc(machine, debian, tmp_path):
     assert got.returncode == 0, got.stdout + got.stderr[-3000:]
     assert got.stdout.splitlines()[-1] == "sighandlers: all passed", got.stdout
     assert "FAIL" not in got.stdout + got.stderr
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_loader_run_directly(machine, debian):
+    """ld.so run as the program (`ld.so --list PROGRAM`): the kernel loads
+    the loader, which maps the program itself. The libraries it lists are
+    the host chroot's, load addresses aside (the vDSO among them)."""
+    import re
+    argv = ["/lib64/ld-linux-x86-64.so.2", "--list", "/usr/bin/python3"]
+    want = host_run(debian, argv)
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "300", "--root", debian,
+                          "--ro", "--", *argv], capture_output=True, stdin=subprocess.DEVNULL,
+                         timeout=330)
+    strip = lambda b: re.sub(rb" \(0x[0-9a-f]+\)", b"", b)  # noqa: E731
+    assert (got.returncode, strip(got.stdout)) == (want.returncode, strip(want.stdout)), got
+    assert b"libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6" in got.stdout
