@@ -71,6 +71,12 @@ static void reap(void)
 	}
 }
 
+/* Whether program code is interrupted to end time slices (several tasks). */
+static bool task_preemptible(void)
+{
+	return ntasks > 1;
+}
+
 static void switch_to(struct task *next)
 {
 	struct task *prev = current;
@@ -343,10 +349,6 @@ void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
 		fn(t, arg);
 }
 
-bool task_preemptible(void)
-{
-	return ntasks > 1;
-}
 
 void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
 {

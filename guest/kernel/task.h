@@ -105,8 +105,6 @@ void task_interrupted_user(uint64_t *rflags, bool timer);
  * slice; with several tasks the program runs with interrupts on and the
  * APIC timer set to end the slice. */
 void task_before_user(uint64_t *rflags);
-/* Whether program code should run with interrupts on (several tasks). */
-bool task_preemptible(void);
 /* The program's timers (linux/timers.c): fire(now) posts the signals of
  * those due and returns the next deadline (RQ_NO_DEADLINE: none). */
 void task_set_timer_hook(uint64_t (*fire)(uint64_t now));

@@ -40,17 +40,7 @@ struct epoll {
 static int64_t new_epoll(uint64_t flags)
 {
 	struct epoll *ep = kzalloc(sizeof(*ep));
-	struct ofile *of = ep ? ofile_new(OF_EPOLL) : NULL;
-	if (!of) {
-		kfree(ep);
-		return -ENOMEM;
-	}
-	of->obj = ep;
-	of->flags = O_RDWR;
-	int fd = fd_install(of, 0, flags & EPOLL_CLOEXEC);
-	if (fd < 0)
-		ofile_put(of);
-	return fd;
+	return ep ? fd_new_object(OF_EPOLL, ep, flags) : -ENOMEM; /* EPOLL_CLOEXEC is O_CLOEXEC */
 }
 
 SYS(epoll_create1)

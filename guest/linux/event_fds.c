@@ -45,6 +45,19 @@ struct counter {
 	uint64_t events;    /* bumped at every read and write (EPOLLET) */
 };
 
+/* A blocking read or write that found nothing to do: EAGAIN for a
+ * non-blocking descriptor, EINTR for a signal, else 0 once something
+ * may have changed (a wake-up, or deadline). */
+static int64_t wait_for_change(const struct ofile *of, uint64_t deadline)
+{
+	if (of->flags & O_NONBLOCK)
+		return -EAGAIN;
+	if (signal_interrupts())
+		return -EINTR;
+	task_wait(deadline);
+	return 0;
+}
+
 static void timer_update(struct timer *t)
 {
 	uint64_t now = time_ns();
@@ -53,21 +66,6 @@ static void timer_update(struct timer *t)
 	uint64_t n = 1 + (t->interval ? (now - t->next) / t->interval : 0);
 	t->count += n;
 	t->next = t->interval ? t->next + n * t->interval : 0;
-}
-
-static int64_t new_fd(enum ofile_kind kind, void *obj, uint64_t flags)
-{
-	struct ofile *of = ofile_new(kind);
-	if (!of) {
-		kfree(obj);
-		return -ENOMEM;
-	}
-	of->obj = obj;
-	of->flags = O_RDWR | (flags & O_NONBLOCK);
-	int fd = fd_install(of, 0, flags & O_CLOEXEC);
-	if (fd < 0)
-		ofile_put(of);
-	return fd;
 }
 
 SYS(timerfd_create)
@@ -81,7 +79,7 @@ SYS(timerfd_create)
 	if (!t)
 		return -ENOMEM;
 	t->clock = clock;
-	return new_fd(OF_TIMERFD, t, a1);
+	return fd_new_object(OF_TIMERFD, t, a1);
 }
 
 static struct timer *timer_of(int fd, int64_t *err)
@@ -167,11 +165,9 @@ int64_t timerfd_read(struct ofile *of, uint64_t ubuf, uint64_t len)
 			t->count = 0;
 			return 8;
 		}
-		if (of->flags & O_NONBLOCK)
-			return -EAGAIN;
-		if (signal_interrupts())
-			return -EINTR;
-		task_wait(t->next ? t->next : RQ_NO_DEADLINE);
+		int64_t err = wait_for_change(of, t->next ? t->next : RQ_NO_DEADLINE);
+		if (err)
+			return err;
 	}
 }
 
@@ -184,7 +180,7 @@ SYS(eventfd2)
 		return -ENOMEM;
 	c->value = (uint32_t)a0;
 	c->semaphore = a1 & EFD_SEMAPHORE;
-	return new_fd(OF_EVENTFD, c, a1);
+	return fd_new_object(OF_EVENTFD, c, a1);
 }
 
 SYS(eventfd)
@@ -207,11 +203,9 @@ int64_t eventfd_read(struct ofile *of, uint64_t ubuf, uint64_t len)
 			task_wake_all(); /* a writer waiting for room */
 			return 8;
 		}
-		if (of->flags & O_NONBLOCK)
-			return -EAGAIN;
-		if (signal_interrupts())
-			return -EINTR;
-		task_wait(RQ_NO_DEADLINE);
+		int64_t err = wait_for_change(of, RQ_NO_DEADLINE);
+		if (err)
+			return err;
 	}
 }
 
@@ -232,11 +226,9 @@ int64_t eventfd_write(struct ofile *of, uint64_t ubuf, uint64_t len)
 			task_wake_all(); /* a reader waiting for a count */
 			return 8;
 		}
-		if (of->flags & O_NONBLOCK)
-			return -EAGAIN;
-		if (signal_interrupts())
-			return -EINTR;
-		task_wait(RQ_NO_DEADLINE);
+		int64_t err = wait_for_change(of, RQ_NO_DEADLINE);
+		if (err)
+			return err;
 	}
 }
 

@@ -132,6 +132,21 @@ static int fd_number(const char *s)
 	return n < MAX_FDS ? n : -1;
 }
 
+int fd_new_object(enum ofile_kind kind, void *obj, uint64_t flags)
+{
+	struct ofile *of = ofile_new(kind);
+	if (!of) {
+		kfree(obj);
+		return -ENOMEM;
+	}
+	of->obj = obj;
+	of->flags = O_RDWR | (uint32_t)(flags & O_NONBLOCK);
+	int fd = fd_install(of, 0, flags & O_CLOEXEC);
+	if (fd < 0)
+		ofile_put(of); /* frees obj too */
+	return fd;
+}
+
 int fd_alias(const char *path)
 {
 	static const char *const std[] = { "/dev/stdin", "/dev/stdout", "/dev/stderr" };

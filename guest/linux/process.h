@@ -49,6 +49,11 @@ struct process {
 extern struct process proc;
 
 /* Descriptor table. */
+/* A descriptor for a new kernel object of that kind (timerfd, eventfd,
+ * epoll), open for reading and writing, O_NONBLOCK and O_CLOEXEC from
+ * flags. obj (a kmalloc'd block) is taken over: freed by the last close,
+ * or at once if this fails. The fd or -errno. */
+int fd_new_object(enum ofile_kind kind, void *obj, uint64_t flags);
 int fd_install(struct ofile *of, int min, bool cloexec);
 struct ofile *fd_get(int fd);
 int fd_close(int fd);
@@ -74,8 +79,6 @@ int user_path_at(int dirfd, uint64_t upath, char *out);
 /* Time and waiting helpers of sys_misc.c, for the other system calls. */
 int64_t read_timespec(uint64_t uts, uint64_t *ns);
 int64_t clock_ns(uint64_t clock, uint64_t *ns);
-/* ns nanoseconds (~0: for ever) or a signal: 0 or -EINTR. */
-int64_t sleep_ns(uint64_t ns);
 
 /* open(2) at dirfd: returns the new descriptor or -errno. */
 int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode);

@@ -191,7 +191,7 @@ SYS(time)
  * -EINTR. The other threads run meanwhile; with none the CPU halts until
  * the deadline (the APIC timer) or an interrupt.
  */
-int64_t sleep_ns(uint64_t ns)
+static int64_t sleep_ns(uint64_t ns)
 {
 	uint64_t start = time_ns();
 	uint64_t end = ns > ~0ULL - start ? ~0ULL : start + ns;

@@ -131,3 +131,13 @@ def run_pier(*args, timeout=120):
 def built():
     for f in (PIER, KERNEL):
         assert os.path.exists(f), f"{f} missing: run make first"
+
+
+@pytest.fixture(scope="session")
+def debian():
+    """The cached Debian bookworm root (tools/debian-root.sh builds it once
+    and prints its path): test_dynamic.py and test_debian.py run from it."""
+    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
+                       text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()

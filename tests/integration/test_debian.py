@@ -19,19 +19,11 @@ import subprocess
 
 import pytest
 
-from conftest import PIER, ROOT, targets, vmm_args
+from conftest import PIER, targets, vmm_args
 
 MACHINES = [pytest.param(m, dax, id=f"{m}{'-dax0' if dax else ''}")
             for m in targets("microvm", "pier") for dax in ((False, True) if m == "pier"
                                                              else (False,))]
-
-
-@pytest.fixture(scope="module")
-def debian():
-    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
-                       text=True, timeout=1200)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def run(machine, dax0, debian, share, *argv, mem="512M", timeout=600):

@@ -70,14 +70,6 @@ ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
        "HOSTNAME": "pier", "HOME": "/root"}
 
 
-@pytest.fixture(scope="module")
-def debian():
-    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
-                       text=True, timeout=1200)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
 def host_run(root, argv):
     return subprocess.run(["chroot", root, *argv], capture_output=True, env=ENV, timeout=120,
                           stdin=subprocess.DEVNULL)

@@ -155,17 +155,6 @@ void irq_dispatch(unsigned vector)
 	*lapic_reg(LAPIC_EOI) = 0;
 }
 
-void irq_wait(void)
-{
-	/* The timer bounds the sleep, so a device that never interrupts cannot
-	 * hang the caller past its own deadline. sti takes effect after the
-	 * next instruction, so an interrupt already pending wakes the hlt
-	 * instead of being lost before it. */
-	*lapic_reg(LAPIC_TIMER_INITIAL) = WAKE_COUNT;
-	__asm__ volatile("sti; hlt; cli" ::: "memory");
-	*lapic_reg(LAPIC_TIMER_INITIAL) = 0;
-}
-
 void irq_wait_until(uint64_t deadline)
 {
 	uint64_t now = time_ns();

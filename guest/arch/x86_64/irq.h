@@ -3,7 +3,9 @@
  * small table of handlers for vectors IRQ_VECTOR_BASE..IDT_STUBS-1.
  *
  * The kernel runs with interrupts off; it turns them on only inside
- * irq_wait(), so a handler never interrupts kernel code that holds state.
+ * irq_wait_until() (a halt), so a handler never interrupts kernel code
+ * that holds state. Program code runs with them on while it has several
+ * threads or an armed timer (kernel/task.c).
  */
 #ifndef GUEST_IRQ_H
 #define GUEST_IRQ_H
@@ -30,10 +32,6 @@ void irq_msi_message(int vector, uint64_t *addr, uint32_t *data);
 
 /* Called from trap_dispatch for vectors >= IRQ_VECTOR_BASE. */
 void irq_dispatch(unsigned vector);
-
-/* Halts until an interrupt has been handled, or about 100 ms have passed
- * (sti; hlt with no lost wakeup, bounded by the local APIC timer). */
-void irq_wait(void);
 
 /* Halts until an interrupt, or deadline (time_ns), or 100 ms have passed. */
 void irq_wait_until(uint64_t deadline);

@@ -11,6 +11,22 @@
  */
 #include "gdt.h"
 
+/* The registers syscall_entry saved, back (the frame's lower part). */
+.macro POP_SAVED
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	popq %r9
+	popq %r8
+	popq %r10
+	popq %rdx
+	popq %rsi
+	popq %rdi
+.endm
+
 	.text
 	.globl syscall_entry
 syscall_entry:
@@ -42,18 +58,7 @@ syscall_entry:
 syscall_return:
 	cmpb $0, syscall_full_restore(%rip)
 	jne full_restore
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
-	popq %r9
-	popq %r8
-	popq %r10
-	popq %rdx
-	popq %rsi
-	popq %rdi
+	POP_SAVED
 	add $8, %rsp                   /* number */
 	testb $3, (%rsp)
 	jnz 1f
@@ -79,18 +84,7 @@ syscall_return:
  */
 full_restore:
 	movb $0, syscall_full_restore(%rip)
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
-	popq %r9
-	popq %r8
-	popq %r10
-	popq %rdx
-	popq %rsi
-	popq %rdi
+	POP_SAVED
 	mov 16(%rsp), %rcx             /* frame: nr, cs, rflags, rip, rsp */
 	mov %rcx, full_rflags(%rip)
 	mov 24(%rsp), %rcx
