@@ -110,9 +110,9 @@ static int p_lookup(struct vnode *dir, const char *name, uint32_t len, struct vn
 			return *out ? 0 : -ENOMEM;
 		}
 	int64_t n = number(name, len);
-	if (k == K_ROOT && n == proc.pid)
+	if (k == K_ROOT && n == current->proc->pid)
 		*out = node(dir->mnt, K_PID, 0);
-	else if (k == K_FDDIR && n >= 0 && n < MAX_FDS && proc.fds[n])
+	else if (k == K_FDDIR && n >= 0 && n < MAX_FDS && current->proc->fds[n])
 		*out = node(dir->mnt, K_FD, (uint32_t)n);
 	else
 		return -ENOENT;
@@ -260,9 +260,9 @@ static void status(struct text *t)
 {
 	uint64_t ign = 0, cgt = 0;
 	for (int s = 1; s <= 64; s++) {
-		if (proc.sigactions[s][0] == 1)
+		if (current->proc->sigactions[s][0] == 1)
 			ign |= 1ULL << (s - 1);
-		else if (proc.sigactions[s][0] > 1)
+		else if (current->proc->sigactions[s][0] > 1)
 			cgt |= 1ULL << (s - 1);
 	}
 	uint64_t rss = (pmem_total_pages() - pmem_free_pages()) * 4;
@@ -271,7 +271,7 @@ static void status(struct text *t)
 	       "FDSize:\t%d\nVmRSS:\t%8llu kB\nThreads:\t%d\nSigQ:\t0/0\nSigPnd:\t%016llx\n"
 	       "ShdPnd:\t0000000000000000\nSigBlk:\t%016llx\nSigIgn:\t%016llx\nSigCgt:\t%016llx\n"
 	       "Cpus_allowed:\t1\nCpus_allowed_list:\t0\n",
-	    proc.exe ? basename_of(proc.exe) : "program", proc.umask, proc.pid, proc.pid, vfs_uid,
+	    current->proc->exe ? basename_of(current->proc->exe) : "program", current->proc->umask, current->proc->pid, current->proc->pid, vfs_uid,
 	    vfs_uid, vfs_uid, vfs_uid, vfs_gid, vfs_gid, vfs_gid, vfs_gid, MAX_FDS,
 	    (unsigned long long)rss, task_count(), (unsigned long long)current->sigpending,
 	    (unsigned long long)current->sigmask, (unsigned long long)ign,
@@ -285,8 +285,8 @@ static void pid_stat(struct text *t)
 	uint64_t rss = pmem_total_pages() - pmem_free_pages();
 	/* Fields 1-24 of proc(5)'s /proc/pid/stat, the rest zero. */
 	put(t, "%d (%.15s) R 0 %d %d 0 -1 0 0 0 0 0 %llu %llu 0 0 20 %d %d 0 0 0 %llu",
-	    proc.pid, proc.exe ? basename_of(proc.exe) : "program", proc.pid, proc.pid,
-	    ticks(run - sys), ticks(sys), proc.nice, task_count(), (unsigned long long)rss);
+	    current->proc->pid, current->proc->exe ? basename_of(current->proc->exe) : "program", current->proc->pid, current->proc->pid,
+	    ticks(run - sys), ticks(sys), current->proc->nice, task_count(), (unsigned long long)rss);
 	for (int i = 25; i <= 52; i++)
 		put(t, " 0");
 	put(t, "\n");
@@ -311,10 +311,10 @@ static void make_text(enum kind k, struct text *t)
 {
 	switch (k) {
 	case K_CMDLINE: /* the arguments with their NULs: no formatting */
-		t->p = kmalloc(proc.cmdline_len + 1);
+		t->p = kmalloc(current->proc->cmdline_len + 1);
 		if (t->p) {
-			memcpy(t->p, proc.cmdline, proc.cmdline_len);
-			t->len = t->cap = proc.cmdline_len;
+			memcpy(t->p, current->proc->cmdline, current->proc->cmdline_len);
+			t->len = t->cap = current->proc->cmdline_len;
 		}
 		break;
 	case K_MAPS: maps(t); break;
@@ -337,7 +337,7 @@ static void make_text(enum kind k, struct text *t)
 		put(t, "Linux version 6.1.0-pier (pier) #1 Pier unikernel\n");
 		break;
 	case K_LOADAVG:
-		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), proc.pid);
+		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), current->proc->pid);
 		break;
 	case K_CPU_ONLINE: case K_CPU_POSSIBLE: case K_CPU_PRESENT:
 		put(t, "0\n"); /* one CPU */
@@ -384,7 +384,7 @@ static void p_release(struct file *f)
 /* What fd N names, as Linux's readlink of /proc/self/fd/N says it. */
 static void fd_target(int fd, char *buf, uint32_t size)
 {
-	struct ofile *of = proc.fds[fd];
+	struct ofile *of = current->proc->fds[fd];
 	switch (of->kind) {
 	case OF_FILE:
 		fmt_snprintf(buf, size, "%s", of->path ? of->path : "/");
@@ -414,11 +414,11 @@ static int p_readlink(struct vnode *v, char *buf, uint32_t size)
 		return -ENOMEM;
 	uint32_t arg = (uint32_t)v->id;
 	switch (kind_of(v)) {
-	case K_SELF: fmt_snprintf(tmp, VFS_PATH_MAX, "%d", proc.pid); break;
-	case K_EXE: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", proc.exe ? proc.exe : "/"); break;
-	case K_CWD: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", proc.cwd); break;
+	case K_SELF: fmt_snprintf(tmp, VFS_PATH_MAX, "%d", current->proc->pid); break;
+	case K_EXE: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", current->proc->exe ? current->proc->exe : "/"); break;
+	case K_CWD: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", current->proc->cwd); break;
 	case K_FD:
-		if (arg >= MAX_FDS || !proc.fds[arg]) {
+		if (arg >= MAX_FDS || !current->proc->fds[arg]) {
 			kfree(tmp);
 			return -ENOENT; /* closed since the lookup */
 		}
@@ -455,14 +455,14 @@ static int p_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
 	}
 	char name[16];
 	if (k == K_ROOT && i++ >= f->pos) {
-		int n = fmt_snprintf(name, sizeof(name), "%d", proc.pid);
+		int n = fmt_snprintf(name, sizeof(name), "%d", current->proc->pid);
 		if (fn(arg, name, (uint32_t)n, S_IFDIR >> 12, (uint64_t)K_PID << 32))
 			return 0;
 		f->pos = i;
 	}
 	if (k == K_FDDIR)
 		for (int fd = 0; fd < MAX_FDS; fd++) {
-			if (!proc.fds[fd] || i++ < f->pos)
+			if (!current->proc->fds[fd] || i++ < f->pos)
 				continue;
 			int n = fmt_snprintf(name, sizeof(name), "%d", fd);
 			if (fn(arg, name, (uint32_t)n, S_IFLNK >> 12, (uint64_t)K_FD << 32 | (uint64_t)fd))

@@ -12,6 +12,7 @@
 #include "../arch/x86_64/irq.h"
 #include "../linux/syscall.h"
 #include "../mm/mm.h"
+#include "../mm/vm.h"
 #include "console.h"
 #include "panic.h"
 #include "task.h"
@@ -88,6 +89,7 @@ static void switch_to(struct task *next)
 	__asm__ volatile("fxrstor64 %0" : : "m"(next->fpu));
 	if (next->fs_base != prev->fs_base)
 		wrmsr(MSR_FS_BASE, next->fs_base);
+	vm_activate(next->mm); /* another process's: its page tables */
 	uint64_t now = time_ns();
 	prev->run_ns += now - prev->on_cpu_since;
 	next->on_cpu_since = now;
@@ -222,8 +224,14 @@ void task_wake_all(void)
 	rq_wake_all(&rq);
 }
 
+void task_set_mm(struct mm *mm)
+{
+	current->mm = mm;
+	vm_activate(mm);
+}
+
 struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
-			uint64_t tls, int *err)
+			uint64_t tls, struct process *proc, struct mm *mm, int *err)
 {
 	if (ntasks >= TASK_MAX) {
 		*err = -EAGAIN;
@@ -239,6 +247,8 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 	}
 	memset(t, 0, sizeof(*t));
 	t->tid = next_tid++;
+	t->proc = proc;
+	t->mm = mm;
 	t->kstack = stack;
 	t->kstack_top = (uint64_t)stack + TASK_KSTACK_SIZE;
 	t->fs_base = set_tls ? tls : current->fs_base;

@@ -23,9 +23,13 @@
 struct syscall_frame;
 struct sig_info;
 
+struct process;
+
 struct task {
 	struct rq_entry rq;           /* first: the scheduler's link */
 	int tid;
+	struct process *proc;         /* whose thread it is (linux/process.h) */
+	struct mm *mm;                /* the address space it runs in: CR3 follows it */
 	uint64_t ksp;                 /* saved kernel stack pointer while switched out */
 	void *kstack;                 /* NULL: the boot stack (the first task) */
 	uint64_t kstack_top;
@@ -52,11 +56,14 @@ extern struct task *current;
 
 /* The first task: the program's main thread, on the boot syscall stack. */
 void task_init(uint64_t kstack_top, int tid);
-/* A new task sharing everything with current: its program registers are
- * *frame with rax 0 (clone's return in the child), then user_rsp and
+/* A new task of process proc in address space mm: its program registers
+ * are *frame with rax 0 (clone's return in the child), then user_rsp and
  * fs_base. Runnable at once. NULL with errno in *err (EAGAIN, ENOMEM). */
+struct mm;
 struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
-			uint64_t tls, int *err);
+			uint64_t tls, struct process *proc, struct mm *mm, int *err);
+/* current runs in mm from now on (exec's new space; NULL at exit). */
+void task_set_mm(struct mm *mm);
 /* Waits until deadline (time_ns; RQ_NO_DEADLINE: none) or a wake-up:
  * task_wake, or any event (task_wake_all, an interrupt while idle). Callers
  * loop, re-checking what they wait for. Returns at once-ish with one task. */

@@ -4,6 +4,8 @@
  * dynamically linked program gets its interpreter (ld.so) loaded beside
  * it the same way; ld.so maps the libraries itself with mmap.
  */
+#include <stdarg.h>
+#include <stddef.h>
 #include <linux/auxvec.h>
 #include <pier/auxv.h>
 #include <pier/elf_load.h>
@@ -187,6 +189,7 @@ static const char *strerror_short(int err)
 	case EIO: return "I/O error";
 	case ESTALE: return "Stale file handle";
 	case EPROTO: return "Protocol error";
+	case ENAMETOOLONG: return "File name too long";
 	default: { /* not "I/O error" for everything else: say which */
 		static char other[24];
 		fmt_snprintf(other, sizeof(other), "errno %d", -err);
@@ -195,93 +198,233 @@ static const char *strerror_short(int err)
 	}
 }
 
-/* Opens the program file, checking it may be run; 0 or a shell's status. */
-static int open_program(const char *path, struct file **out)
+/* Why a load failed, in more words than its errno (pid 1's message). */
+struct why {
+	char text[192];
+};
+
+static int say(struct why *w, int err, const char *fmt, ...)
 {
-	char *full = kmalloc(VFS_PATH_MAX);
-	if (!full)
-		return fail(path, "out of memory", 126);
-	int err = path_join(full, path[0] == '/' ? "" : proc.cwd, path);
-	if (err) {
-		kfree(full);
-		return fail(path, "File name too long", 126);
-	}
-	err = vfs_open(full, 0, 0, out);
-	kfree(full);
-	if (err)
-		return fail(path, strerror_short(err), err == -ENOENT || err == -ENOTDIR ? 127 : 126);
-	if ((*out)->dir)
-		err = -EISDIR;
-	else
-		err = vfs_permission((*out)->vn, 1);
-	if (err) {
-		vfs_close(*out);
-		return fail(path, strerror_short(err), 126);
-	}
-	return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	fmt_vsnprintf(w->text, sizeof(w->text), fmt, ap);
+	va_end(ap);
+	return err;
 }
 
-/* Checks the ELF headers, switches to the program's page tables and copies
- * its segments in; 0 or a shell's status. */
-static int load_image(const char *path, struct file *f, struct elf_plan *plan, uint64_t *bias)
+/* Opens the program file (an absolute path), checking it may be run. */
+static int open_program(const char *full, struct file **out)
+{
+	int err = vfs_open(full, 0, 0, out);
+	if (err)
+		return err;
+	if ((*out)->dir)
+		err = -EISDIR;
+	else if (!S_ISREG((*out)->vn->attr.mode))
+		err = -EACCES;
+	else
+		err = vfs_permission((*out)->vn, 1);
+	if (err)
+		vfs_close(*out);
+	return err;
+}
+
+/* An ELF file's checked plan; -ENOEXEC (with why) if it is not one. */
+static int plan_of(struct file *f, struct elf_plan *plan, struct why *w)
 {
 	const char *why;
 	int err = elf_load_plan(plan, f->vn->attr.size, file_read, f, &why);
-	if (err) {
-		kwarn("%s: not a program Pier can run (%s)\n", path, why ? why : "error");
-		return 126;
-	}
-	if (vm_init())
-		return fail(path, "out of memory", 126);
-	*bias = elf_pick_bias(plan, PIE_BASE);
-	char *buf = kmalloc(CHUNK);
-	if (!buf)
-		return fail(path, "out of memory", 126);
-	for (unsigned i = 0; i < plan->nseg && !err; i++)
-		err = load_segment(f, &plan->seg[i], *bias, buf);
-	kfree(buf);
-	return err ? fail(path, strerror_short(err), 126) : 0;
+	if (err == -ENOEXEC || err == -EINVAL)
+		return say(w, -ENOEXEC, "not a program Pier can run (%s)", why ? why : "error");
+	return err;
 }
 
-/*
- * A dynamically linked program's interpreter (PT_INTERP: ld.so), from the
- * guest's root, loaded at its own bias beside the program; *entry becomes
- * its entry point and *base its bias (AT_BASE). 0 or a shell's status.
- */
-static int load_interp(const char *path, struct file *prog, const struct elf_plan *plan,
-		       uint64_t *entry, uint64_t *base)
+/* The interpreter's path named by PT_INTERP, into ipath (256 bytes). */
+static int interp_name(struct file *prog, const struct elf_plan *plan, char *ipath,
+		       struct why *w)
 {
-	char ipath[256];
-	if (plan->interp_size < 2 || plan->interp_size > sizeof(ipath) ||
+	if (plan->interp_size < 2 || plan->interp_size > 256 ||
 	    file_read(prog, ipath, plan->interp_size, plan->interp_offset) ||
 	    ipath[plan->interp_size - 1] != 0 || strlen(ipath) != plan->interp_size - 1)
-		return fail(path, "bad ELF interpreter name (PT_INTERP)", 126);
-	struct file *f;
-	int status = open_program(ipath, &f);
-	if (status) /* as bash says it: 127 when the interpreter is not there */
-		return fail(path, status == 127 ? "required file not found (its ELF interpreter)" :
-				  "cannot run its ELF interpreter", status);
-	struct elf_plan ip;
-	const char *why;
-	int err = elf_load_plan(&ip, f->vn->attr.size, file_read, f, &why);
-	if (!err && (ip.has_interp || ip.type != 3 /* ET_DYN */))
-		err = -ENOEXEC, why = "not a shared object without an interpreter";
-	char *buf = err ? NULL : kmalloc(CHUNK);
-	uint64_t bias = err ? 0 : elf_pick_bias(&ip, INTERP_BASE);
-	if (!err && !buf)
-		err = -ENOMEM, why = "out of memory";
-	for (unsigned i = 0; i < ip.nseg && !err; i++)
-		err = load_segment(f, &ip.seg[i], bias, buf);
-	kfree(buf);
-	vfs_close(f);
-	if (err) {
-		kwarn("%s: its interpreter %s cannot be loaded (%s)\n", path, ipath,
-		      why ? why : strerror_short(err));
-		return 126;
-	}
-	*entry = ip.entry + bias;
-	*base = bias;
+		return say(w, -ENOEXEC, "bad ELF interpreter name (PT_INTERP)");
 	return 0;
+}
+
+/* Loads every segment of f at bias into the active space. */
+static int load_segments(struct file *f, const struct elf_plan *plan, uint64_t bias)
+{
+	char *buf = kmalloc(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	int err = 0;
+	for (unsigned i = 0; i < plan->nseg && !err; i++)
+		err = load_segment(f, &plan->seg[i], bias, buf);
+	kfree(buf);
+	return err;
+}
+
+/* The new argument block of a "#!" script: interpreter, its optional
+ * argument, the script's path, then the old arguments but the first. */
+static int script_args(const char *head, int64_t n, const char *path, const struct run_args *a,
+		       struct run_args *out, char **block, struct why *w)
+{
+	/* The first line, up to 255 bytes, as Linux reads it. */
+	char line[256];
+	int64_t len = 0;
+	while (len + 2 < n && len < 255 && head[len + 2] != '\n')
+		len++;
+	memcpy(line, head + 2, (size_t)len);
+	line[len] = 0;
+	char *p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *interp = p;
+	while (*p && *p != ' ' && *p != '\t')
+		p++;
+	char *arg = NULL;
+	if (*p) {
+		*p++ = 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		char *e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			*--e = 0;
+		arg = *p ? p : NULL; /* the rest of the line is one argument */
+	}
+	size_t ilen = strlen(interp);
+	while (ilen && interp[ilen - 1] == '\r')
+		interp[--ilen] = 0;
+	if (!*interp)
+		return say(w, -ENOEXEC, "no interpreter after #!");
+	/* Sizes: the old strings after argv[0], and the new ones. */
+	const char *rest = run_args_next(a->argv0), *end = a->argv0;
+	for (uint32_t i = 0; i < a->argc + a->envc; i++)
+		end = run_args_next(end);
+	size_t old = (size_t)(end - rest);
+	size_t total = ilen + 1 + (arg ? strlen(arg) + 1 : 0) + strlen(path) + 1 + old;
+	if (total > RUN_ARGS_TOTAL_MAX)
+		return -E2BIG;
+	char *b = kmalloc(total);
+	if (!b)
+		return -ENOMEM;
+	char *q = b;
+	memcpy(q, interp, ilen + 1), q += ilen + 1;
+	if (arg)
+		memcpy(q, arg, strlen(arg) + 1), q += strlen(arg) + 1;
+	memcpy(q, path, strlen(path) + 1), q += strlen(path) + 1;
+	memcpy(q, rest, old);
+	*out = *a;
+	out->argv0 = b;
+	out->argc = a->argc + (arg ? 2 : 1);
+	*block = b;
+	return 0;
+}
+
+/* What a successful load leaves: where the program starts. */
+struct loaded {
+	uint64_t entry, rsp, brk;
+	char *exe;             /* /proc/PID/exe */
+	struct mm *mm;         /* the new space, active for current */
+	struct mm *old;        /* the one before (the caller's to put) */
+};
+
+static char *program_path(const char *path, const char *cwd);
+
+/* Loads the program at path (relative to cwd) with arguments a into a
+ * new address space. On success the space is current's (the old one in
+ * out->old); on failure nothing changed. 0 or -errno (why for pid 1). */
+static int load_program(const char *path, const char *cwd, const struct run_args *a,
+			struct loaded *out, struct why *w)
+{
+	char *full = kmalloc(VFS_PATH_MAX), *head = kmalloc(256), *block = NULL;
+	char ipath[256];
+	struct run_args args = *a;
+	struct file *f = NULL, *interp = NULL;
+	struct elf_plan *plan = kmalloc(sizeof(*plan)), *iplan = kmalloc(sizeof(*iplan));
+	int err = full && head && plan && iplan ? 0 : -ENOMEM;
+	const char *prog = path;
+	/* #! scripts: up to 4 interpreters deep, as Linux allows. */
+	for (int depth = 0; !err; depth++) {
+		if (depth > 4) {
+			err = say(w, -ELOOP, "too many #! interpreters");
+			break;
+		}
+		err = path_join(full, prog[0] == '/' ? "" : cwd, prog);
+		if (!err)
+			err = open_program(full, &f);
+		if (err) {
+			if (depth > 0 && (err == -ENOENT || err == -ENOTDIR))
+				say(w, err, "required file not found (its #! interpreter %s)", prog);
+			break;
+		}
+		int64_t n = vfs_pread(f, head, 256, 0);
+		if (n < 0) {
+			err = (int)n;
+			break;
+		}
+		if (n < 2 || head[0] != '#' || head[1] != '!')
+			break;
+		char *nb = NULL;
+		err = script_args(head, n, depth ? prog : path, &args, &args, &nb, w);
+		vfs_close(f);
+		f = NULL;
+		if (err)
+			break;
+		kfree(block);
+		block = nb;
+		prog = args.argv0;
+	}
+	if (!err)
+		err = plan_of(f, plan, w);
+	if (!err && plan->has_interp) {
+		err = interp_name(f, plan, ipath, w);
+		if (!err && (err = open_program(ipath, &interp)))
+			say(w, err, err == -ENOENT || err == -ENOTDIR
+				  ? "required file not found (its ELF interpreter)"
+				  : "cannot run its ELF interpreter %s (%s)", ipath, strerror_short(err));
+		if (!err && (err = plan_of(interp, iplan, w)) == 0 &&
+		    (iplan->has_interp || iplan->type != 3 /* ET_DYN */))
+			err = say(w, -ENOEXEC, "its interpreter %s cannot be loaded (not a shared "
+				  "object without an interpreter)", ipath);
+	}
+	/* The point where the old image would go: a new space, loaded. */
+	out->old = current->mm;
+	out->mm = err ? NULL : vm_new();
+	if (!err && !out->mm)
+		err = -ENOMEM;
+	if (!err) {
+		task_set_mm(out->mm);
+		uint64_t bias = elf_pick_bias(plan, PIE_BASE);
+		out->entry = plan->entry + bias;
+		uint64_t ibase = 0;
+		err = load_segments(f, plan, bias);
+		if (!err && interp) {
+			ibase = elf_pick_bias(iplan, INTERP_BASE);
+			out->entry = iplan->entry + ibase;
+			err = load_segments(interp, iplan, ibase);
+		}
+		out->brk = plan->max_vaddr + bias;
+		if (!err)
+			err = build_stack(&args, plan, bias,
+					  plan->phdr_mapped ? plan->phdr_vaddr + bias : 0, ibase,
+					  &out->rsp);
+		if (!err && !(out->exe = program_path(prog, cwd)))
+			err = -ENOMEM;
+		if (err) {
+			task_set_mm(out->old);
+			vm_put(out->mm);
+		}
+	}
+	if (f)
+		vfs_close(f);
+	if (interp)
+		vfs_close(interp);
+	kfree(block);
+	kfree(full);
+	kfree(head);
+	kfree(plan);
+	kfree(iplan);
+	return err;
 }
 
 /* Drops "." and empty components and takes ".." back, in place. */
@@ -317,10 +460,10 @@ static void normalize(char *p)
  * /proc/self/exe shows it (/usr/bin/python3 -> /usr/bin/python3.11), or
  * NULL. Directory symlinks along the way are kept as they are.
  */
-static char *program_path(const char *path)
+static char *program_path(const char *path, const char *cwd)
 {
 	char *p = kmalloc(VFS_PATH_MAX), *link = kmalloc(VFS_PATH_MAX);
-	if (!p || !link || path_join(p, path[0] == '/' ? "" : proc.cwd, path)) {
+	if (!p || !link || path_join(p, path[0] == '/' ? "" : cwd, path)) {
 		kfree(p);
 		kfree(link);
 		return NULL;
@@ -344,47 +487,152 @@ static char *program_path(const char *path)
 	return p;
 }
 
+/* The process takes the new image: cmdline, exe, break. */
+static void take_image(struct process *p, const struct run_args *a, struct loaded *l)
+{
+	kfree(p->exe);
+	p->exe = l->exe;
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < a->argc; i++)
+		n += strlen(a->argv0 + n) + 1;
+	kfree(p->cmdline);
+	p->cmdline = kmalloc(n ? n : 1);
+	p->cmdline_len = p->cmdline ? n : 0;
+	if (p->cmdline)
+		memcpy(p->cmdline, a->argv0, n);
+	p->brk_start = p->brk = l->brk;
+	p->mm = l->mm;
+}
+
 int exec_program(const struct run_args *a, int verbose, int strace)
 {
 	const char *path = a->argv0, *cwd = a->cwd;
+	syscall_init(); /* the first task, pid 1's main thread */
+	struct process *p = process_init_first(1);
+	if (!p)
+		return fail(path, "out of memory", 126);
 	struct vfs_stat st;
 	/* "/" is always the working directory one can have, even without a
 	 * root file system (the program then is not found, 127). */
-	if (strlen(cwd) >= sizeof(proc.cwd) ||
+	if (strlen(cwd) >= sizeof(p->cwd) ||
 	    (strcmp(cwd, "/") != 0 && (vfs_stat(cwd, true, &st) || !S_ISDIR(st.mode))))
 		return fail(cwd, "cannot use as working directory", 126);
-	memcpy(proc.cwd, cwd, strlen(cwd) + 1);
-	struct file *f;
-	int status = open_program(path, &f);
-	if (status)
-		return status;
-	struct elf_plan plan;
-	uint64_t bias;
-	status = load_image(path, f, &plan, &bias);
-	uint64_t entry = plan.entry + bias, interp_base = 0;
-	if (!status && plan.has_interp)
-		status = load_interp(path, f, &plan, &entry, &interp_base);
-	vfs_close(f);
-	if (status)
-		return status;
-	proc.brk_start = proc.brk = plan.max_vaddr + bias;
-	uint64_t rsp;
-	int err = build_stack(a, &plan, bias, plan.phdr_mapped ? plan.phdr_vaddr + bias : 0,
-			      interp_base, &rsp);
-	if (err)
-		return fail(path, strerror_short(err), 126);
-	proc.pid = 1;
-	/* What /proc/self/exe and cmdline say (procfs.c). */
-	proc.exe = program_path(path);
-	proc.cmdline = a->argv0;
-	for (uint32_t i = 0; i < a->argc; i++)
-		proc.cmdline_len += strlen(a->argv0 + proc.cmdline_len) + 1;
-	proc.umask = 022;
-	proc.strace = strace;
+	memcpy(p->cwd, cwd, strlen(cwd) + 1);
+	struct loaded l;
+	struct why w = { "" };
+	int err = load_program(path, p->cwd, a, &l, &w);
+	if (err) {
+		bool missing = err == -ENOENT || err == -ENOTDIR;
+		return fail(path, w.text[0] ? w.text : strerror_short(err), missing ? 127 : 126);
+	}
+	take_image(p, a, &l);
+	p->strace = strace;
 	stdio_init();
-	syscall_init();
 	control_milestone("program");
 	if (!verbose && !strace)
 		console_set_quiet(1); /* from here on the console is the program's */
-	enter_user(entry, rsp);
+	enter_user(l.entry, l.rsp);
+}
+
+/* execve's strings from the program's memory, packed as a run_args
+ * block's: argv then envp. 0 or -errno (E2BIG past Linux's sizes). */
+static int copy_strings(uint64_t uargv, uint64_t uenvp, struct run_args *a, char **block)
+{
+	uint64_t cap = 64 * 1024, len = 0;
+	char *b = kmalloc(cap);
+	if (!b)
+		return -ENOMEM;
+	uint32_t count[2] = { 0, 0 };
+	uint64_t lists[2] = { uargv, uenvp };
+	int err = 0;
+	for (int l = 0; l < 2 && !err; l++) {
+		for (uint64_t i = 0; lists[l] && !err; i++) {
+			uint64_t up;
+			if (copy_from_user(&up, lists[l] + i * 8, 8)) {
+				err = -EFAULT;
+				break;
+			}
+			if (!up)
+				break;
+			if (count[0] + count[1] >= 1u << 20) {
+				err = -E2BIG;
+				break;
+			}
+			for (;;) { /* grow until the string fits */
+				int64_t n = strncpy_from_user(b + len, up, cap - len);
+				if (n >= 0) {
+					len += (uint64_t)n + 1;
+					break;
+				}
+				if (n != -ENAMETOOLONG) {
+					err = (int)n;
+					break;
+				}
+				if (cap >= RUN_ARGS_TOTAL_MAX) {
+					err = -E2BIG;
+					break;
+				}
+				char *nb = kmalloc(cap * 2);
+				if (!nb) {
+					err = -ENOMEM;
+					break;
+				}
+				memcpy(nb, b, len);
+				kfree(b);
+				b = nb;
+				cap *= 2;
+			}
+			count[l]++;
+		}
+	}
+	if (err) {
+		kfree(b);
+		return err;
+	}
+	if (count[0] == 0) { /* Linux runs it with an empty argv[0] */
+		memmove(b + 1, b, len);
+		b[0] = 0;
+		len++;
+		count[0] = 1;
+	}
+	a->cwd = NULL;
+	a->argv0 = b;
+	a->argc = count[0];
+	a->envc = count[1];
+	const char *e = b;
+	for (uint32_t i = 0; i < count[0]; i++)
+		e = run_args_next(e);
+	a->env0 = e;
+	*block = b;
+	return 0;
+}
+
+int64_t exec_syscall(const char *path, uint64_t uargv, uint64_t uenvp)
+{
+	struct process *p = current->proc;
+	struct run_args a;
+	char *block = NULL;
+	int err = copy_strings(uargv, uenvp, &a, &block);
+	if (err)
+		return err;
+	struct loaded l;
+	struct why w = { "" };
+	err = load_program(path, p->cwd, &a, &l, &w);
+	if (err) {
+		kfree(block);
+		return err;
+	}
+	/* The point of no return: the new image is in place. */
+	process_exec_reset();
+	take_image(p, &a, &l);
+	kfree(block);
+	if (l.old)
+		vm_put(l.old); /* a vfork parent still has it */
+	struct syscall_frame *f = current->frame;
+	memset(f, 0, offsetof(struct syscall_frame, cs)); /* every register 0, as Linux starts it */
+	f->rip = l.entry;
+	f->rsp = l.rsp;
+	f->rflags = 0x202;
+	wrmsr(MSR_FS_BASE, 0);
+	return 0;
 }

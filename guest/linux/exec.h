@@ -16,4 +16,9 @@
  */
 int exec_program(const struct run_args *a, int verbose, int strace);
 
+/* execve(2) of path (absolute, or relative to the working directory)
+ * with the program's argv and envp arrays: 0 with the calling thread's
+ * frame set to start the new program, or -errno with nothing changed. */
+int64_t exec_syscall(const char *path, uint64_t uargv, uint64_t uenvp);
+
 #endif

@@ -55,9 +55,9 @@ void ofile_put(struct ofile *of)
 int fd_install(struct ofile *of, int min, bool cloexec)
 {
 	for (int fd = min < 0 ? 0 : min; fd < MAX_FDS; fd++)
-		if (!proc.fds[fd]) {
-			proc.fds[fd] = of;
-			proc.cloexec[fd] = cloexec;
+		if (!current->proc->fds[fd]) {
+			current->proc->fds[fd] = of;
+			current->proc->cloexec[fd] = cloexec;
 			return fd;
 		}
 	return -EMFILE;
@@ -65,7 +65,7 @@ int fd_install(struct ofile *of, int min, bool cloexec)
 
 struct ofile *fd_get(int fd)
 {
-	return fd >= 0 && fd < MAX_FDS ? proc.fds[fd] : NULL;
+	return fd >= 0 && fd < MAX_FDS ? current->proc->fds[fd] : NULL;
 }
 
 int fd_close(int fd)
@@ -73,7 +73,7 @@ int fd_close(int fd)
 	struct ofile *of = fd_get(fd);
 	if (!of)
 		return -EBADF;
-	proc.fds[fd] = NULL;
+	current->proc->fds[fd] = NULL;
 	ofile_put(of);
 	return 0;
 }
@@ -104,7 +104,7 @@ int user_path_at(int dirfd, uint64_t upath, char *out)
 	else if (rel[0] == '/')
 		memcpy(out, rel, (size_t)n + 1);
 	else if (dirfd == AT_FDCWD)
-		err = path_join(out, proc.cwd, rel);
+		err = path_join(out, current->proc->cwd, rel);
 	else {
 		struct ofile *of = fd_get(dirfd);
 		if (!of)
@@ -164,7 +164,7 @@ int fd_alias(const char *path)
 		int pid = 0;
 		while (*p >= '0' && *p <= '9')
 			pid = pid * 10 + (*p++ - '0');
-		if (pid == proc.pid && p != path + 6 && strncmp(p, "/fd/", 4) == 0)
+		if (pid == current->proc->pid && p != path + 6 && strncmp(p, "/fd/", 4) == 0)
 			return fd_number(p + 4);
 	}
 	return -1;

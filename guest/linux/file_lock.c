@@ -110,7 +110,7 @@ int64_t fcntl_lock(struct ofile *of, int cmd, uint64_t ufl)
 			return -EINTR;
 		task_wait(RQ_NO_DEADLINE);
 	}
-	err = fl_set(&locks, file, owner, start, end, type, ofd ? -1 : proc.pid);
+	err = fl_set(&locks, file, owner, start, end, type, ofd ? -1 : current->proc->pid);
 	if (!err && !type)
 		task_wake_all(); /* a waiter in F_SETLKW looks again */
 	return err;
@@ -160,7 +160,7 @@ SYS(flock)
 			return -EINTR;
 		task_wait(RQ_NO_DEADLINE);
 	}
-	int err = fl_set(&flocks, file, owner, 0, FL_EOF, type, proc.pid);
+	int err = fl_set(&flocks, file, owner, 0, FL_EOF, type, current->proc->pid);
 	if (!err && type != FL_WRITE)
 		task_wake_all(); /* a waiter for an exclusive lock looks again */
 	return err;

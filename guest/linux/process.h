@@ -1,7 +1,10 @@
 /*
- * The one program the kernel runs: what its threads share (open files,
- * working directory, heap break, signal handlers). What each thread has
- * of its own (registers, TLS base, signal mask) is struct task.
+ * Processes: what a program's threads share (address space, open files,
+ * working directory, heap break, signal handlers, pending process
+ * signals), and the tree they form: pid 1 is the program pier started,
+ * the others its descendants (fork, vfork, clone without CLONE_THREAD).
+ * What each thread has of its own (registers, TLS base, signal mask) is
+ * struct task; task->proc is its process. process.c has the life cycle.
  */
 #ifndef GUEST_PROCESS_H
 #define GUEST_PROCESS_H
@@ -9,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "../fs/vfs.h"
+#include "../kernel/task.h"
 
 #define MAX_FDS 256
 
@@ -29,7 +33,26 @@ struct ofile {
 	char *path;               /* absolute path it was opened by, for *at() */
 };
 
+struct mm;
+struct sig_info;
+
+enum proc_state { PROC_LIVE, PROC_ZOMBIE };
+
 struct process {
+	int pid, pgid, sid;
+	enum proc_state state;
+	struct process *parent;      /* NULL for pid 1 */
+	struct process *children;    /* live and zombie, newest first */
+	struct process *sibling;     /* next in parent->children */
+	struct process *all_next;    /* every process, for lookups */
+	struct mm *mm;               /* NULL once it exited */
+	int nthreads;                /* its live tasks */
+	struct task *killer;         /* the thread ending the others (exit, exec) */
+	bool vfork_done;             /* a vfork child: exec'd or exited, the parent goes on */
+	int exit_signal;             /* sent to the parent at exit (SIGCHLD; 0: none) */
+	int wstatus;                 /* a zombie's, as wait4 reports it */
+	uint64_t child_run_ns, child_sys_ns; /* waited-for children's CPU time (RUSAGE_CHILDREN) */
+	uint64_t run_ns, sys_ns;     /* a zombie's own CPU time */
 	struct ofile *fds[MAX_FDS];
 	bool cloexec[MAX_FDS];
 	char cwd[VFS_PATH_MAX];
@@ -37,16 +60,16 @@ struct process {
 	uint64_t gs_base;
 	uint32_t umask;
 	uint64_t sigactions[65][4]; /* handler, flags, restorer, mask */
+	uint64_t sigpending;        /* sent to the process: any thread not blocking one takes it */
+	struct sig_info *pinfo;     /* [65], what came with each of those */
 	int exit_status;            /* the main thread's, if it exits first */
 	int nice;                   /* setpriority's, -20..19 */
-	char *exe;                  /* the program's absolute path (/proc/self/exe) */
-	const char *cmdline;        /* its arguments, each NUL-ended (/proc/self/cmdline) */
+	char *exe;                  /* the program's absolute path (/proc/PID/exe) */
+	char *cmdline;              /* its arguments, each NUL-ended (/proc/PID/cmdline) */
 	uint64_t cmdline_len;
 	bool strace;
-	int pid;
 };
 
-extern struct process proc;
 
 /* Descriptor table. */
 /* A descriptor for a new kernel object of that kind (timerfd, eventfd,
@@ -79,6 +102,39 @@ int user_path_at(int dirfd, uint64_t upath, char *out);
 /* Time and waiting helpers of sys_misc.c, for the other system calls. */
 int64_t read_timespec(uint64_t uts, uint64_t *ns);
 int64_t clock_ns(uint64_t clock, uint64_t *ns);
+
+/* ---- the process tree (process.c) ---- */
+
+/* pid 1, for the program pier runs: current's process from now on.
+ * NULL: no memory. */
+struct process *process_init_first(int pid);
+/* The process with that pid (zombies too), or NULL. */
+struct process *process_find(int pid);
+/* Calls fn for every process (zombies too). */
+void process_for_each(void (*fn)(struct process *p, void *arg), void *arg);
+int process_count(void);
+/* fork, vfork and clone without CLONE_THREAD (sys_thread.c's checks
+ * done): a new process, a copy of current's, sharing its address space
+ * with share_vm; its first task returns 0 to user_rsp. The child's pid
+ * or -errno. */
+int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_t tls,
+		     uint64_t ptid, uint64_t ctid);
+/* execve's point of no return: the other threads gone, close-on-exec
+ * descriptors closed, handlers reset, the vfork parent let go. */
+void process_exec_reset(void);
+/* A vfork child exec'd or exited: its parent goes on. */
+void process_vfork_release(struct process *p);
+/* exit(2) of a thread that is not its process's last. */
+__attribute__((noreturn)) void process_thread_exit(void);
+/* wait4 took zombie child c: its times go to the parent's, it goes. */
+void process_reap(struct process *c);
+/* CPU time of p, all its threads' (exited ones too). */
+void process_cpu_time(struct process *p, uint64_t *run, uint64_t *sys);
+/* Ends the calling thread's process: exit_group(status) or death by a
+ * signal (wstatus as wait4 reports either). pid 1 ends the VM. */
+__attribute__((noreturn)) void process_exit_wstatus(int wstatus);
+/* The tty's foreground process group (TIOCGPGRP/TIOCSPGRP). */
+extern int tty_foreground_pgrp;
 
 /* open(2) at dirfd: returns the new descriptor or -errno. */
 int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode);

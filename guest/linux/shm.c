@@ -136,7 +136,7 @@ SYS(shmget)
 	uint16_t seq = s->seq;
 	*s = (struct shm_seg){ .used = true, .key = key, .seq = seq, .size = size,
 			       .npages = npages, .pages = pages, .mode = flg & 0777,
-			       .ctime = now_s(), .cpid = proc.pid };
+			       .ctime = now_s(), .cpid = current->proc->pid };
 	return id_of(s);
 }
 
@@ -171,7 +171,7 @@ SYS(shmat)
 		return err == -EINVAL ? -ENOMEM : err;
 	}
 	s->atime = now_s();
-	s->lpid = proc.pid;
+	s->lpid = current->proc->pid;
 	return (int64_t)addr;
 }
 
@@ -182,7 +182,7 @@ SYS(shmdt)
 		return -EINVAL;
 	struct shm_seg *s = v->ctx;
 	s->dtime = now_s();
-	s->lpid = proc.pid;
+	s->lpid = current->proc->pid;
 	/* Every region of this attachment: from a0, as far as it goes. */
 	uint64_t end = a0;
 	for (struct vma *w = v; w && w->backing == &shm_ops && w->ctx == s &&

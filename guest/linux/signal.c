@@ -39,28 +39,52 @@ struct rt_sigframe {
 extern uint8_t syscall_full_restore; /* user.S */
 extern uint64_t full_rcx, full_r11;
 
-static uint64_t pending; /* sent to the process: any thread not blocking one takes it */
-static struct sig_info pinfo[65]; /* what came with each pending one */
+/* The process's pending set (sent to it: any thread not blocking one
+ * takes it) is current->proc->sigpending, with what came with each in
+ * its pinfo. */
+#define pending (current->proc->sigpending)
+
+static uint64_t handler_in(const struct process *p, int sig)
+{
+	return p->sigactions[sig][0];
+}
 
 static uint64_t handler_of(int sig)
 {
-	return proc.sigactions[sig][0];
+	return handler_in(current->proc, sig);
+}
+
+static bool ignored_by(const struct process *p, int sig)
+{
+	uint64_t h = handler_in(p, sig);
+	return h == 1 /* SIG_IGN */ || (h == 0 && (BIT(sig) & (IGNORED_BY_DEFAULT | STOPS)));
 }
 
 static bool ignored(int sig)
 {
-	uint64_t h = handler_of(sig);
-	return h == 1 /* SIG_IGN */ || (h == 0 && (BIT(sig) & (IGNORED_BY_DEFAULT | STOPS)));
+	return ignored_by(current->proc, sig);
+}
+
+void signal_post_proc(struct process *p, int sig, const struct sig_info *in)
+{
+	if (sig < 1 || sig > 64 || p->state != PROC_LIVE || ignored_by(p, sig))
+		return;
+	if (!p->pinfo && !(p->pinfo = kzalloc(65 * sizeof(struct sig_info))))
+		return;
+	p->sigpending |= BIT(sig);
+	p->pinfo[sig] = *in; /* not queued: a second one before delivery merges */
+	task_wake_all(); /* a waiting thread may be the one to take it */
 }
 
 void signal_post_info(struct task *t, int sig, const struct sig_info *in)
 {
-	if (sig < 1 || sig > 64 || ignored(sig))
-		return;
 	if (!t) {
-		pending |= BIT(sig);
-		pinfo[sig] = *in; /* not queued: a second one before delivery merges */
-	} else {
+		signal_post_proc(current->proc, sig, in);
+		return;
+	}
+	if (sig < 1 || sig > 64 || ignored_by(t->proc, sig))
+		return;
+	{
 		if (!t->siginfo)
 			t->siginfo = kzalloc(65 * sizeof(struct sig_info));
 		t->sigpending |= BIT(sig);
@@ -72,13 +96,20 @@ void signal_post_info(struct task *t, int sig, const struct sig_info *in)
 
 void signal_post(int sig)
 {
-	struct sig_info in = { .code = SI_USER, .pid = proc.pid, .uid = vfs_uid };
+	struct sig_info in = { .code = SI_USER, .pid = current->proc->pid, .uid = vfs_uid };
 	signal_post_info(NULL, sig, &in);
+}
+
+void signal_send(struct process *p, int sig)
+{
+	struct sig_info in = { .code = SI_USER, .pid = current ? current->proc->pid : 0,
+			       .uid = vfs_uid };
+	signal_post_proc(p, sig, &in);
 }
 
 void signal_post_thread(struct task *t, int sig)
 {
-	struct sig_info in = { .code = SI_TKILL, .pid = proc.pid, .uid = vfs_uid };
+	struct sig_info in = { .code = SI_TKILL, .pid = current->proc->pid, .uid = vfs_uid };
 	signal_post_info(t, sig, &in);
 }
 
@@ -89,7 +120,8 @@ uint64_t signal_pending_blocked(void)
 
 static void drop_ignored(struct task *t, void *arg)
 {
-	t->sigpending &= ~*(uint64_t *)arg;
+	if (t->proc == current->proc)
+		t->sigpending &= ~*(uint64_t *)arg;
 }
 
 void signal_action_changed(int sig)
@@ -109,7 +141,8 @@ struct taker {
 static void lowest_taker(struct task *t, void *arg)
 {
 	struct taker *k = arg;
-	if ((k->bits & ~t->sigmask) && (k->tid == 0 || t->tid < k->tid))
+	if (t->proc == current->proc && (k->bits & ~t->sigmask) &&
+	    (k->tid == 0 || t->tid < k->tid))
 		k->tid = t->tid;
 }
 
@@ -122,7 +155,7 @@ static bool takes_process_signal(void)
 	struct taker k = { pending & ~current->sigmask, 0 };
 	if (!k.bits)
 		return false;
-	if (task_count() == 1)
+	if (current->proc->nthreads == 1)
 		return true;
 	k.bits = pending;
 	task_for_each(lowest_taker, &k);
@@ -199,7 +232,7 @@ static bool restartable(uint64_t nr)
  * of SIGSEGV, as on Linux). */
 static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 {
-	uint64_t *act = proc.sigactions[sig];
+	uint64_t *act = current->proc->sigactions[sig];
 	uint64_t handler = act[0], flags = act[1], restorer = act[2], mask = act[3];
 	if (handler >= USER_TOP) /* sysretq to a non-canonical address faults in ring 0 */
 		return false;
@@ -252,7 +285,7 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 /* The checks before a handler runs; false: the program dies (said why). */
 static bool handler_usable(int sig)
 {
-	if (!(proc.sigactions[sig][1] & SA_RESTORER)) {
+	if (!(current->proc->sigactions[sig][1] & SA_RESTORER)) {
 		kwarn("signal %d: a handler without SA_RESTORER cannot return\n", sig);
 		return false;
 	}
@@ -295,7 +328,7 @@ static int take_signal(struct sig_info *in)
 			*in = current->siginfo ? current->siginfo[sig] : (struct sig_info){ 0 };
 		} else {
 			pending &= ~BIT(sig);
-			*in = pinfo[sig];
+			*in = current->proc->pinfo ? current->proc->pinfo[sig] : (struct sig_info){ 0 };
 		}
 		ready &= ~BIT(sig);
 		if (ignored(sig))
@@ -341,7 +374,7 @@ int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 		};
 		if (current->full_restore) /* right after rt_sigreturn: the real ones */
 			r.rcx = current->full_rcx, r.r11 = current->full_r11;
-		if (ret == -EINTR && (proc.sigactions[sig][1] & SA_RESTART) && restartable(f->nr)) {
+		if (ret == -EINTR && (current->proc->sigactions[sig][1] & SA_RESTART) && restartable(f->nr)) {
 			r.rip -= 2; /* back onto the syscall instruction */
 			r.rax = f->nr;
 		}

@@ -26,9 +26,17 @@ struct sig_info {
 	int timerid, overrun;
 };
 
-/* Marks sig (1-64) pending for the process (unless it would be ignored):
- * from kill() or pier, SI_USER. */
+/* Marks sig (1-64) pending for the current process (unless it would be
+ * ignored): SI_USER. */
 void signal_post(int sig);
+/* kill(): sig for process p, SI_USER from the caller. */
+struct process;
+void signal_send(struct process *p, int sig);
+/* Either with what the handler's siginfo says. */
+void signal_post_proc(struct process *p, int sig, const struct sig_info *in);
+/* A signal pier passed on (its own, the terminal's ^C): to the tty's
+ * foreground process group when the console is a terminal, else to pid 1. */
+void signal_from_host(int sig);
 /* A signal for one thread (tgkill, tkill): SI_TKILL. */
 struct task;
 void signal_post_thread(struct task *t, int sig);

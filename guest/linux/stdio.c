@@ -114,7 +114,7 @@ int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 	case TIOCSWINSZ:
 		return 0; /* the host's terminal decides its size */
 	case TIOCGPGRP: case TIOCGSID: {
-		int pid = proc.pid;
+		int pid = current->proc->pid;
 		return copy_to_user(arg, &pid, sizeof(pid));
 	}
 	case TIOCSPGRP:

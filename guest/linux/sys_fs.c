@@ -320,7 +320,7 @@ int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 	uint32_t keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |
 			O_DIRECTORY;
 	if (!err)
-		err = vfs_open(path, (uint32_t)flags & keep, (uint32_t)mode & 07777 & ~proc.umask,
+		err = vfs_open(path, (uint32_t)flags & keep, (uint32_t)mode & 07777 & ~current->proc->umask,
 			       &f);
 	struct ofile *of = err ? NULL : ofile_new(OF_FILE);
 	if (!err && !of) {
@@ -426,7 +426,7 @@ static void to_stat(const struct vfs_stat *s, struct stat *st)
 static int stat_fd(int fd, struct vfs_stat *out)
 {
 	if (fd == AT_FDCWD)
-		return vfs_stat(proc.cwd, true, out);
+		return vfs_stat(current->proc->cwd, true, out);
 	struct ofile *of = fd_get(fd);
 	if (!of)
 		return -EBADF;
@@ -645,10 +645,10 @@ SYS(faccessat2)
 
 SYS(getcwd)
 {
-	uint64_t n = strlen(proc.cwd) + 1;
+	uint64_t n = strlen(current->proc->cwd) + 1;
 	if (a1 < n)
 		return -ERANGE;
-	return copy_to_user(a0, proc.cwd, n) ? -EFAULT : (int64_t)n;
+	return copy_to_user(a0, current->proc->cwd, n) ? -EFAULT : (int64_t)n;
 }
 
 /* Makes path (absolute) the working directory if it is a searchable dir. */
@@ -663,7 +663,7 @@ static int set_cwd(const char *path)
 	if (err)
 		return err;
 	/* Keep it tidy: fold "." and ".." so getcwd prints a plain path. */
-	char *out = proc.cwd;
+	char *out = current->proc->cwd;
 	size_t n = 0;
 	for (const char *p = path; *p;) {
 		while (*p == '/')
@@ -722,11 +722,11 @@ static int64_t dup_to(int oldfd, int newfd, bool cloexec)
 		return -EBADF;
 	if (oldfd == newfd)
 		return newfd;
-	if (proc.fds[newfd])
+	if (current->proc->fds[newfd])
 		fd_close(newfd);
 	of->refs++;
-	proc.fds[newfd] = of;
-	proc.cloexec[newfd] = cloexec;
+	current->proc->fds[newfd] = of;
+	current->proc->cloexec[newfd] = cloexec;
 	return newfd;
 }
 
@@ -776,9 +776,9 @@ SYS(fcntl)
 		return n;
 	}
 	case F_GETFD:
-		return proc.cloexec[fd] ? FD_CLOEXEC : 0;
+		return current->proc->cloexec[fd] ? FD_CLOEXEC : 0;
 	case F_SETFD:
-		proc.cloexec[fd] = a2 & FD_CLOEXEC;
+		current->proc->cloexec[fd] = a2 & FD_CLOEXEC;
 		return 0;
 	case F_GETFL:
 		return of->flags;
@@ -831,8 +831,8 @@ SYS(pipe)
 
 SYS(umask)
 {
-	uint32_t old = proc.umask;
-	proc.umask = (uint32_t)a0 & 0777;
+	uint32_t old = current->proc->umask;
+	current->proc->umask = (uint32_t)a0 & 0777;
 	return old;
 }
 
@@ -923,7 +923,7 @@ SYS(fdatasync)
 SYS(sync)
 {
 	for (int fd = 0; fd < MAX_FDS; fd++) {
-		struct ofile *of = proc.fds[fd];
+		struct ofile *of = current->proc->fds[fd];
 		if (of && of->kind == OF_FILE && (vfs_writable(of->file) || of->file->dir))
 			vfs_fsync(of->file, false);
 	}

@@ -40,8 +40,7 @@
 #define CLOCK_MONOTONIC 1
 #define NS 1000000000ULL
 
-SYS(getpid) { return proc.pid; }
-SYS(getppid) { return 0; }
+SYS(getpid) { return current->proc->pid; }
 SYS(getuid) { return vfs_uid; }
 SYS(geteuid) { return vfs_uid; }
 SYS(getgid) { return vfs_gid; }
@@ -115,7 +114,7 @@ SYS(getrlimit)
 
 SYS(prlimit64)
 {
-	if (a0 != 0 && a0 != (uint64_t)proc.pid)
+	if (a0 != 0 && a0 != (uint64_t)current->proc->pid)
 		return -ESRCH;
 	if (a1 >= RLIM_NLIMITS)
 		return -EINVAL;
@@ -291,11 +290,11 @@ SYS(rt_sigaction)
 		return -EINVAL;
 	if (a1 && (a0 == 9 || a0 == 19)) /* SIGKILL, SIGSTOP */
 		return -EINVAL;
-	if (a2 && copy_to_user(a2, proc.sigactions[a0], sizeof(proc.sigactions[a0])))
+	if (a2 && copy_to_user(a2, current->proc->sigactions[a0], sizeof(current->proc->sigactions[a0])))
 		return -EFAULT;
-	if (a1 && copy_from_user(proc.sigactions[a0], a1, sizeof(proc.sigactions[a0])))
+	if (a1 && copy_from_user(current->proc->sigactions[a0], a1, sizeof(current->proc->sigactions[a0])))
 		return -EFAULT;
-	proc.sigactions[a0][3] &= ~UNBLOCKABLE; /* sa_mask cannot hold those */
+	current->proc->sigactions[a0][3] &= ~UNBLOCKABLE; /* sa_mask cannot hold those */
 	if (a1)
 		signal_action_changed((int)a0); /* now ignored: no longer pending */
 	return 0;
@@ -362,21 +361,21 @@ SYS(getpriority)
 {
 	if (a0 > 2)
 		return -EINVAL;
-	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)proc.pid && !task_find((int)a1)))
+	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)current->proc->pid && !task_find((int)a1)))
 		return -ESRCH;
-	return 20 - proc.nice; /* the raw call's 1..40, which glibc turns back */
+	return 20 - current->proc->nice; /* the raw call's 1..40, which glibc turns back */
 }
 
 SYS(setpriority)
 {
 	if (a0 > 2)
 		return -EINVAL;
-	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)proc.pid && !task_find((int)a1)))
+	if (a0 != 0 || (a1 != 0 && a1 != (uint64_t)current->proc->pid && !task_find((int)a1)))
 		return -ESRCH;
 	int nice = (int)a2 < -20 ? -20 : (int)a2 > 19 ? 19 : (int)a2;
-	if (nice < proc.nice && vfs_uid != 0)
+	if (nice < current->proc->nice && vfs_uid != 0)
 		return -EACCES; /* only root may raise its priority */
-	proc.nice = nice;
+	current->proc->nice = nice;
 	return 0;
 }
 
@@ -406,22 +405,6 @@ SYS(rt_sigpending)
 	uint64_t set = signal_pending_blocked();
 	return copy_to_user(a0, &set, sizeof(set));
 }
-
-SYS(getpgrp) { return proc.pid; }
-SYS(getsid) { return a0 == 0 || a0 == (uint64_t)proc.pid ? proc.pid : -ESRCH; }
-
-SYS(getpgid)
-{
-	return a0 == 0 || a0 == (uint64_t)proc.pid ? proc.pid : -ESRCH;
-}
-
-SYS(setpgid)
-{
-	return (a0 == 0 || a0 == (uint64_t)proc.pid) && (a1 == 0 || a1 == (uint64_t)proc.pid)
-		       ? 0 : -EPERM;
-}
-
-SYS(wait4) { return -ECHILD; } /* there are never children */
 
 SYS(socket) { return -EAFNOSUPPORT; } /* no network */
 

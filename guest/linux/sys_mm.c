@@ -37,22 +37,22 @@ static uint32_t vm_prot(uint64_t prot)
 SYS(brk)
 {
 	uint64_t want = a0;
-	if (want < proc.brk_start || want > proc.brk_start + BRK_MAX)
-		return (int64_t)proc.brk;
-	uint64_t old_end = round_up(proc.brk), new_end = round_up(want);
+	if (want < current->proc->brk_start || want > current->proc->brk_start + BRK_MAX)
+		return (int64_t)current->proc->brk;
+	uint64_t old_end = round_up(current->proc->brk), new_end = round_up(want);
 	if (new_end > old_end) {
 		if (vm_add(old_end, new_end - old_end, VM_READ | VM_WRITE, "brk"))
-			return (int64_t)proc.brk; /* collides with a mapping */
+			return (int64_t)current->proc->brk; /* collides with a mapping */
 	} else if (new_end < old_end) {
 		vm_remove(new_end, old_end - new_end);
 	}
 	/* Bytes past the old break inside its last page must read as zero again. */
-	if (want > proc.brk && (proc.brk & (PAGE - 1)) && proc.brk != proc.brk_start) {
+	if (want > current->proc->brk && (current->proc->brk & (PAGE - 1)) && current->proc->brk != current->proc->brk_start) {
 		uint64_t end = want < old_end ? want : old_end;
-		if (end > proc.brk)
-			memset((void *)proc.brk, 0, end - proc.brk);
+		if (end > current->proc->brk)
+			memset((void *)current->proc->brk, 0, end - current->proc->brk);
 	}
-	proc.brk = want;
+	current->proc->brk = want;
 	return (int64_t)want;
 }
 

@@ -1,9 +1,11 @@
 /*
- * Threads: clone and clone3 (threads only: a new process is fork, a later
- * issue), exit vs exit_group, thread ids, the TLS base, affinity and
- * yielding, and signals sent to the process or one of its threads.
+ * Threads and new processes: clone and clone3 (a thread here; a new
+ * process, fork's and vfork's forms too, through process.c), exit vs
+ * exit_group, thread ids, the TLS base, affinity and yielding, and
+ * signals sent to processes, groups or one thread.
  */
 #include <linux/membarrier.h>
+#include <linux/signal.h>
 #include <linux/sched.h>
 #include <linux/futex.h>
 #include <asm/unistd_64.h>
@@ -31,26 +33,44 @@
 #define THREAD_MAY (CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
 		    CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_DETACHED)
 
+/* What a new process may ask for: its own copy of everything but the
+ * memory (CLONE_VM: vfork's and posix_spawn's way, shared until exec). */
+#define PROCESS_MAY (CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | \
+		     CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | CLONE_SYSVSEM | CLONE_DETACHED)
+
+static int64_t new_process(int nr, uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid,
+			   uint64_t tls)
+{
+	if (flags & ~(uint64_t)(PROCESS_MAY | 0xff)) {
+		/* Shared descriptor tables or handlers between processes
+		 * (CLONE_FILES, CLONE_SIGHAND, CLONE_FS), namespaces: not here. */
+		knote("%s: flags 0x%llx for a new process not supported: EINVAL\n",
+		      nr == __NR_clone3 ? "clone3" : "clone",
+		      (unsigned long long)(flags & ~(uint64_t)(PROCESS_MAY | 0xff)));
+		return -EINVAL;
+	}
+	if (stack >= USER_TOP || ((flags & CLONE_SETTLS) && tls >= USER_TOP))
+		return -EINVAL;
+	return process_fork(flags, (int)(flags & 0xff), stack ? stack : current->frame->rsp, tls,
+			    ptid, ctid);
+}
+
 static int64_t do_clone(int nr, uint64_t flags, uint64_t stack, uint64_t ptid, uint64_t ctid,
 			uint64_t tls)
 {
-	if (!(flags & CLONE_THREAD)) { /* once per call, as for unknown calls */
-		static bool said[2];
-		if (!said[nr == __NR_clone3])
-			knote("system call %d (%s) not implemented: ENOSYS (for a new process; "
-			      "threads are)\n", nr, nr == __NR_clone3 ? "clone3" : "clone");
-		said[nr == __NR_clone3] = true;
-		return -ENOSYS;
-	}
+	if (!(flags & CLONE_THREAD))
+		return new_process(nr, flags, stack, ptid, ctid, tls);
 	if ((flags & 0xff) || (flags & THREAD_NEEDS) != THREAD_NEEDS ||
 	    (flags & ~(uint64_t)(THREAD_NEEDS | THREAD_MAY | 0xff)))
 		return -EINVAL;
 	if (stack >= USER_TOP || ((flags & CLONE_SETTLS) && tls >= USER_TOP))
 		return -EINVAL;
 	int err;
-	struct task *t = task_clone(current->frame, stack, flags & CLONE_SETTLS, tls, &err);
+	struct task *t = task_clone(current->frame, stack, flags & CLONE_SETTLS, tls, current->proc,
+				    current->mm, &err);
 	if (!t)
 		return err;
+	current->proc->nthreads++;
 	int32_t tid = t->tid;
 	/* One address space: both ids can be written now, before either runs. */
 	if ((flags & CLONE_PARENT_SETTID) && copy_to_user(ptid, &tid, sizeof(tid)))
@@ -87,16 +107,25 @@ SYS(clone3)
 			ca.tls);
 }
 
+SYS(fork)
+{
+	return process_fork(0, SIGCHLD, current->frame->rsp, 0, 0, 0);
+}
+
+SYS(vfork)
+{
+	return process_fork(CLONE_VM | CLONE_VFORK, SIGCHLD, current->frame->rsp, 0, 0, 0);
+}
+
 SYS(exit)
 {
 	/* The process's status is its main thread's, whichever thread is
 	 * the last to go. */
-	if (current->tid == proc.pid)
-		proc.exit_status = (int)(a0 & 0xff);
-	if (task_count() == 1)
-		process_exit(proc.exit_status);
-	futex_thread_exit(current);
-	task_exit();
+	if (current->tid == current->proc->pid)
+		current->proc->exit_status = (int)(a0 & 0xff);
+	if (current->proc->nthreads == 1)
+		process_exit(current->proc->exit_status);
+	process_thread_exit();
 }
 
 SYS(exit_group)
@@ -138,7 +167,7 @@ SYS(sched_yield)
 	return 0;
 }
 
-/* pid 0, the process or one of its threads. */
+/* pid 0, or any thread (processes' ids are their first threads'). */
 static bool our_task(uint64_t pid)
 {
 	return pid == 0 || task_find((int)pid);
@@ -189,11 +218,11 @@ SYS(arch_prctl)
 	case ARCH_SET_GS:
 		if (a1 >= USER_TOP)
 			return -EPERM;
-		proc.gs_base = a1;
+		current->proc->gs_base = a1;
 		wrmsr(MSR_GS_BASE, a1); /* the kernel does not use %gs */
 		return 0;
 	case ARCH_GET_GS:
-		return copy_to_user(a1, &proc.gs_base, sizeof(proc.gs_base));
+		return copy_to_user(a1, &current->proc->gs_base, sizeof(current->proc->gs_base));
 	default:
 		return -EINVAL;
 	}
@@ -219,24 +248,55 @@ SYS(membarrier)
 	return 0;
 }
 
-SYS(kill)
+struct kill_to {
+	int pgid;     /* a group's members; 0: every process but pid 1 and the sender */
+	int sig;
+	int found;
+};
+
+static void kill_one(struct process *p, void *arg)
 {
-	if ((int64_t)a0 != proc.pid && (int64_t)a0 != 0 && (int64_t)a0 != -1 &&
-	    (int64_t)a0 != -proc.pid)
-		return -ESRCH;
-	if (a1 > 64)
-		return -EINVAL;
-	signal_post((int)a1); /* 0: only whether it exists */
-	return 0;
+	struct kill_to *k = arg;
+	if (p->state != PROC_LIVE)
+		return;
+	if (k->pgid ? p->pgid != k->pgid : (p->pid == 1 || p == current->proc))
+		return;
+	k->found++;
+	if (k->sig)
+		signal_send(p, k->sig);
 }
 
-static int64_t signal_thread(uint64_t tid, uint64_t sig)
+/* kill(2): pid > 0 one process, 0 the caller's group, -1 every process
+ * it may signal (all but pid 1 and itself), < -1 the group -pid. */
+SYS(kill)
+{
+	int pid = (int)a0, sig = (int)a1;
+	if (a1 > 64)
+		return -EINVAL;
+	if (pid > 0) {
+		struct process *p = process_find(pid);
+		if (!p)
+			return -ESRCH;
+		if (sig)
+			signal_send(p, sig); /* a zombie takes none, and says nothing */
+		return 0;
+	}
+	if (pid == INT32_MIN)
+		return -ESRCH;
+	struct kill_to k = { pid == 0 ? current->proc->pgid : pid == -1 ? 0 : -pid, sig, 0 };
+	process_for_each(kill_one, &k);
+	return k.found ? 0 : -ESRCH;
+}
+
+static int64_t signal_thread(int tgid, uint64_t tid, uint64_t sig)
 {
 	if (sig > 64)
 		return -EINVAL;
 	struct task *t = (int64_t)tid > 0 ? task_find((int)tid) : NULL;
 	if (!t)
 		return (int64_t)tid > 0 ? -ESRCH : -EINVAL;
+	if (tgid && t->proc->pid != tgid)
+		return -ESRCH; /* not a thread of that process */
 	if (sig)
 		signal_post_thread(t, (int)sig);
 	return 0;
@@ -244,12 +304,12 @@ static int64_t signal_thread(uint64_t tid, uint64_t sig)
 
 SYS(tgkill)
 {
-	if ((int64_t)a0 != proc.pid)
-		return (int64_t)a0 > 0 ? -ESRCH : -EINVAL;
-	return signal_thread(a1, a2);
+	if ((int)a0 <= 0)
+		return -EINVAL;
+	return signal_thread((int)a0, a1, a2);
 }
 
 SYS(tkill)
 {
-	return signal_thread(a0, a1);
+	return signal_thread(0, a0, a1);
 }

@@ -36,7 +36,7 @@ static int get_path(int dirfd, uint64_t upath, char **out)
 
 static uint32_t masked(uint64_t mode)
 {
-	return (uint32_t)mode & 07777 & ~proc.umask;
+	return (uint32_t)mode & 07777 & ~current->proc->umask;
 }
 
 static int64_t do_mkdir(int dirfd, uint64_t upath, uint64_t mode)
@@ -136,16 +136,16 @@ static int rebase(char *path, const char *from, const char *to)
 static void follow_rename(const char *o, const char *n, bool exchange)
 {
 	for (int fd = 0; fd < MAX_FDS; fd++) {
-		struct ofile *of = proc.fds[fd];
+		struct ofile *of = current->proc->fds[fd];
 		bool seen = false; /* dup'd descriptors share one path: once each */
 		for (int e = 0; of && e < fd && !seen; e++)
-			seen = proc.fds[e] == of;
+			seen = current->proc->fds[e] == of;
 		if (of && !seen && of->kind == OF_FILE && of->path &&
 		    !rebase(of->path, o, n) && exchange)
 			rebase(of->path, n, o);
 	}
-	if (!rebase(proc.cwd, o, n) && exchange)
-		rebase(proc.cwd, n, o);
+	if (!rebase(current->proc->cwd, o, n) && exchange)
+		rebase(current->proc->cwd, n, o);
 }
 
 static int64_t do_rename(int olddirfd, uint64_t uold, int newdirfd, uint64_t unew,

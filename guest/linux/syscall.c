@@ -4,6 +4,7 @@
  */
 #include <asm/unistd_64.h>
 #include <pier/errno.h>
+#include <pier/fmt.h>
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/gdt.h"
 #include "../fs/vfs.h"
@@ -29,7 +30,7 @@ void syscall_init(void)
 	uint64_t top = (uint64_t)(syscall_stack + sizeof(syscall_stack));
 	syscall_kernel_rsp = top;
 	gdt_set_kernel_stack(top); /* interrupts and faults from ring 3 too */
-	task_init(top, proc.pid); /* the main thread runs on this stack */
+	task_init(top, 1); /* pid 1's main thread runs on this stack */
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	/* STAR: kernel CS/SS from 0x08, user SS/CS from 0x10 + 8/16 (| 3). */
 	wrmsr(MSR_STAR, ((uint64_t)GDT_KERNEL_DS << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
@@ -40,6 +41,16 @@ void syscall_init(void)
 	 * registers, so their state is switched only between tasks. */
 	write_cr0((read_cr0() & ~(1ULL << 2)) | (1ULL << 1)); /* EM off, MP on */
 	write_cr4(read_cr4() | (1ULL << 9) | (1ULL << 10));    /* OSFXSR, OSXMMEXCPT */
+}
+
+/* "[pid N] " once there are several processes or threads, as strace -f. */
+static const char *strace_pid(void)
+{
+	static char buf[24];
+	if (process_count() == 1 && task_count() == 1)
+		return "";
+	fmt_snprintf(buf, sizeof(buf), "[pid %d] ", current->tid);
+	return buf;
 }
 
 int64_t syscall_dispatch(struct syscall_frame *f)
@@ -60,13 +71,15 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 		}
 		r = -ENOSYS;
 	} else {
-		if (proc.strace && (nr == __NR_exit || nr == __NR_exit_group))
-			kprintf("strace: %s(0x%llx) = ?\n", name, (unsigned long long)f->rdi);
+		if (current->proc->strace && (nr == __NR_exit || nr == __NR_exit_group ||
+					      nr == __NR_execve || nr == __NR_execveat))
+			kprintf("strace: %s%s(0x%llx) ...\n", strace_pid(), name,
+				(unsigned long long)f->rdi);
 		r = fn(f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
 	}
-	if (proc.strace)
-		kprintf("strace: %s(0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx) = %lld\n",
-			name, (unsigned long long)f->rdi,
+	if (current->proc->strace)
+		kprintf("strace: %s%s(0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx, 0x%llx) = %lld\n",
+			strace_pid(), name, (unsigned long long)f->rdi,
 			(unsigned long long)f->rsi, (unsigned long long)f->rdx,
 			(unsigned long long)f->r10, (unsigned long long)f->r8,
 			(unsigned long long)f->r9, (long long)r);
@@ -76,26 +89,4 @@ int64_t syscall_dispatch(struct syscall_frame *f)
 	signal_exit_path();
 	kernel_leave();
 	return r;
-}
-
-/* Closes everything and lets the host take the last output. */
-static void process_end(void)
-{
-	for (int fd = 0; fd < MAX_FDS; fd++)
-		if (proc.fds[fd])
-			fd_close(fd);
-	vcon_flush();
-	vfs_unmount_all();
-}
-
-void process_exit(int status)
-{
-	process_end();
-	control_exit(status & 0xff);
-}
-
-void process_exit_signal(int sig)
-{
-	process_end();
-	control_exit_signal(sig);
 }

@@ -21,10 +21,10 @@
 #include "process.h"
 #include "signal.h"
 #include "syscall.h"
+#include "timers.h"
 
 #define NS 1000000000ULL
-#define NTIMERS 32            /* POSIX timers at once (Linux allows many more) */
-#define REAL_TIMER NTIMERS    /* the slot of ITIMER_REAL and alarm */
+#define NTIMERS 64            /* timers of all processes at once (Linux allows many more) */
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
 #define CLOCK_BOOTTIME 7
@@ -34,6 +34,8 @@
 
 struct timer {
 	bool used;
+	bool real;         /* the process's ITIMER_REAL (and alarm) */
+	struct process *owner;
 	int clock;
 	uint64_t next;     /* time_ns of the next expiry; 0: disarmed */
 	uint64_t interval;
@@ -41,7 +43,7 @@ struct timer {
 	uint64_t value;    /* sigev_value */
 };
 
-static struct timer timers[NTIMERS + 1];
+static struct timer timers[NTIMERS];
 
 /* The kernel's sigevent layout (x86_64): value, signo, notify, then the
  * union whose first int is the thread id of SIGEV_THREAD_ID. */
@@ -59,16 +61,33 @@ static void fire(int id, struct timer *t, uint64_t now)
 	t->overrun = (int)(n - 1);
 	if (t->notify == SIGEV_NONE)
 		return;
-	struct sig_info in = { .code = id == REAL_TIMER ? SI_KERNEL : SI_TIMER,
+	struct sig_info in = { .code = t->real ? SI_KERNEL : SI_TIMER,
 			       .timerid = id, .overrun = t->overrun, .value = t->value };
 	struct task *to = t->notify == SIGEV_THREAD_ID ? task_find(t->tid) : NULL;
-	signal_post_info(to, t->signo, &in); /* a thread gone: to the process */
+	if (to && to->proc == t->owner)
+		signal_post_info(to, t->signo, &in);
+	else /* a thread gone: to the process */
+		signal_post_proc(t->owner, t->signo, &in);
+}
+
+void timers_exec(struct process *p)
+{
+	for (int i = 0; i < NTIMERS; i++)
+		if (timers[i].used && timers[i].owner == p && !timers[i].real)
+			timers[i] = (struct timer){ 0 };
+}
+
+void timers_exit(struct process *p)
+{
+	for (int i = 0; i < NTIMERS; i++)
+		if (timers[i].used && timers[i].owner == p)
+			timers[i] = (struct timer){ 0 };
 }
 
 static uint64_t timers_fire(uint64_t now)
 {
 	uint64_t next = RQ_NO_DEADLINE;
-	for (int i = 0; i <= NTIMERS; i++) {
+	for (int i = 0; i < NTIMERS; i++) {
 		struct timer *t = &timers[i];
 		if (!t->used || !t->next)
 			continue;
@@ -157,14 +176,16 @@ SYS(timer_create)
 	int32_t uid = id;
 	if (copy_to_user(a2, &uid, sizeof(uid)))
 		return -EFAULT;
-	timers[id] = (struct timer){ .used = true, .clock = clock, .notify = ev.notify,
-				     .signo = ev.signo, .tid = ev.tid, .value = ev.value };
+	timers[id] = (struct timer){ .used = true, .owner = current->proc, .clock = clock,
+				     .notify = ev.notify, .signo = ev.signo, .tid = ev.tid,
+				     .value = ev.value };
 	return 0;
 }
 
 static struct timer *posix_timer(uint64_t id)
 {
-	return id < NTIMERS && timers[id].used ? &timers[id] : NULL;
+	return id < NTIMERS && timers[id].used && !timers[id].real &&
+	       timers[id].owner == current->proc ? &timers[id] : NULL;
 }
 
 SYS(timer_settime)
@@ -202,15 +223,27 @@ SYS(timer_delete)
 	return 0;
 }
 
-/* ITIMER_REAL: the real-time slot, SIGALRM to the process. */
+/* ITIMER_REAL: the process's real-time slot, SIGALRM to it; NULL when
+ * every slot is taken. */
 static struct timer *real_timer(void)
 {
-	struct timer *t = &timers[REAL_TIMER];
-	if (!t->used)
-		*t = (struct timer){ .used = true, .clock = CLOCK_MONOTONIC, .notify = SIGEV_SIGNAL,
-				     .signo = SIGALRM };
-	return t;
+	struct timer *free = NULL;
+	for (int i = 0; i < NTIMERS; i++) {
+		struct timer *t = &timers[i];
+		if (t->used && t->real && t->owner == current->proc)
+			return t;
+		if (!t->used && !free)
+			free = t;
+	}
+	if (free)
+		*free = (struct timer){ .used = true, .real = true, .owner = current->proc,
+					.clock = CLOCK_MONOTONIC, .notify = SIGEV_SIGNAL,
+					.signo = SIGALRM };
+	return free;
 }
+
+/* The timer's state for getitimer when there is no slot: disarmed. */
+static const struct timer disarmed;
 
 /* struct itimerval of the system call: two old timevals. */
 struct k_itimerval {
@@ -248,7 +281,8 @@ SYS(getitimer)
 	if (err)
 		return err;
 	struct k_itimerval v;
-	to_itimerval(real_timer(), &v);
+	const struct timer *t = real_timer();
+	to_itimerval(t ? t : &disarmed, &v);
 	return copy_to_user(a1, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
@@ -264,6 +298,8 @@ SYS(setitimer)
 		   v.interval.tv_usec < 0 || v.interval.tv_usec >= 1000000 || v.interval.tv_sec < 0))
 		return -EINVAL;
 	struct timer *t = real_timer();
+	if (!t)
+		return -EAGAIN;
 	to_itimerval(t, &old);
 	if (!t->next)
 		old.value = (struct __kernel_old_timeval){ 0 };
@@ -276,6 +312,8 @@ SYS(setitimer)
 SYS(alarm)
 {
 	struct timer *t = real_timer();
+	if (!t)
+		return 0; /* no slot: nothing was pending, and none can be */
 	uint64_t now = time_ns(), left = t->next > now ? t->next - now : 0;
 	arm(t, a0 * NS, 0, false);
 	/* What was left, in whole seconds: rounded, and at least 1 if any. */

@@ -20,6 +20,12 @@ void pmem_init(const struct hvm_start_info *si);
 uint64_t pmem_alloc(uint64_t count);
 /* Frees pages from pmem_alloc; panics on a double or foreign free. */
 void pmem_free(uint64_t pa, uint64_t count);
+/* One page with several owners (a fork's copy-on-write sharing):
+ * pmem_ref adds one, pmem_put drops one and frees the page with the
+ * last; pmem_shared says whether it has more than one. */
+void pmem_ref(uint64_t pa);
+void pmem_put(uint64_t pa);
+bool pmem_shared(uint64_t pa);
 uint64_t pmem_free_pages(void);
 uint64_t pmem_total_pages(void);
 

@@ -13,6 +13,9 @@
 #define MAX_PAGES (DIRECT_MAP_SIZE / PAGE_SIZE)
 
 static uint64_t bitmap[MAX_PAGES / 64];
+/* Owners beyond the first of each page (fork's copy-on-write sharing):
+ * 0 for a page with one owner, so the table starts right zeroed. */
+static uint16_t extra_refs[MAX_PAGES];
 static struct page_alloc pa;
 static uint64_t total_pages;
 
@@ -59,6 +62,28 @@ void pmem_free(uint64_t addr, uint64_t count)
 	if (page_alloc_free(&pa, addr, count))
 		panic("bad page free: %llx (%llu pages)", (unsigned long long)addr,
 		      (unsigned long long)count);
+}
+
+void pmem_ref(uint64_t addr)
+{
+	uint16_t *r = &extra_refs[addr / PAGE_SIZE];
+	if (*r == UINT16_MAX)
+		panic("page %llx shared too many times", (unsigned long long)addr);
+	(*r)++;
+}
+
+void pmem_put(uint64_t addr)
+{
+	uint16_t *r = &extra_refs[addr / PAGE_SIZE];
+	if (*r)
+		(*r)--;
+	else
+		pmem_free(addr, 1);
+}
+
+bool pmem_shared(uint64_t addr)
+{
+	return extra_refs[addr / PAGE_SIZE] != 0;
 }
 
 uint64_t pmem_free_pages(void)

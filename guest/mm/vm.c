@@ -1,7 +1,16 @@
 /*
- * The program's address space (see vm.h). One program, one address space:
- * the lower-half page tables hang off our own PML4, whose upper half is a
- * copy of the boot PML4's (the kernel, the direct map).
+ * Address spaces (see vm.h). Each process has one: the lower-half page
+ * tables hang off its own PML4, whose upper half is a copy of the boot
+ * PML4's (the kernel, the direct map). Every vm_* call but vm_fork's
+ * source and vm_put works on the active one (the CPU's CR3), which the
+ * scheduler switches with the task.
+ *
+ * Fork shares pages instead of copying them: a private page becomes
+ * read-only in both spaces with PTE_COW set and one more owner
+ * (pmem_ref); the first write copies it unless its writer is by then
+ * its only owner. A backing's pages (the DAX window, a shm segment) are
+ * not copied into the child's tables at all: its first touch there gets
+ * them from the backing again, so window pages stay the host's.
  */
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -15,35 +24,71 @@
 #define PAGE 4096ULL
 #define PTE_FOREIGN (1ULL << 9) /* software bit: the page is a backing's, not pmem's */
 #define PTE_D (1ULL << 6)       /* dirty: the CPU sets it on the first write */
+#define PTE_COW (1ULL << 10)    /* software bit: shared by fork; a write copies it */
 #define MMAP_TOP 0x00007f0000000000ULL /* mmap regions grow down from here */
 
-static uint64_t *pml4;
-static uint64_t pml4_pa;
-static struct vma *vmas;
+struct mm {
+	uint64_t *pml4;
+	uint64_t pml4_pa;
+	struct vma *vmas;
+	int refs;        /* processes using it (vfork's child shares its parent's) */
+	uint16_t id;     /* tells private futexes of different spaces apart */
+};
+
+static struct mm *active; /* the one in CR3; NULL: the boot page tables */
 
 static uint64_t page_down(uint64_t a)
 {
 	return a & ~(PAGE - 1);
 }
 
-int vm_init(void)
+struct mm *vm_new(void)
 {
-	pml4_pa = pmem_alloc(1);
-	if (!pml4_pa)
-		return -ENOMEM;
-	pml4 = phys_to_virt(pml4_pa);
+	static uint16_t next_id;
+	struct mm *m = kzalloc(sizeof(*m));
+	uint64_t pa = m ? pmem_alloc(1) : 0;
+	if (!pa) {
+		kfree(m);
+		return NULL;
+	}
+	m->pml4_pa = pa;
+	m->pml4 = phys_to_virt(pa);
+	m->refs = 1;
+	m->id = ++next_id ? next_id : ++next_id; /* 0 is nobody's */
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE); /* PTE_NX is reserved without it */
 	const uint64_t *boot = boot_pml4_virt();
 	for (int i = 256; i < 512; i++)
-		pml4[i] = boot[i];
-	write_cr3(pml4_pa);
-	return 0;
+		m->pml4[i] = boot[i];
+	return m;
 }
 
-/* The PTE for va, creating the tables on the way when `create`. */
-static uint64_t *pte_of(uint64_t va, bool create)
+void vm_activate(struct mm *m)
 {
-	uint64_t *t = pml4;
+	if (m == active)
+		return;
+	active = m;
+	write_cr3(m ? m->pml4_pa : boot_pml4_phys);
+}
+
+struct mm *vm_current(void)
+{
+	return active;
+}
+
+void vm_get(struct mm *m)
+{
+	m->refs++;
+}
+
+uint16_t vm_id(const struct mm *m)
+{
+	return m->id;
+}
+
+/* The PTE for va in m's tables, creating them on the way when `create`. */
+static uint64_t *pte_in(struct mm *m, uint64_t va, bool create)
+{
+	uint64_t *t = m->pml4;
 	for (int shift = 39; shift > 12; shift -= 9) {
 		uint64_t *e = &t[va >> shift & 511];
 		if (!(*e & PTE_P)) {
@@ -60,6 +105,12 @@ static uint64_t *pte_of(uint64_t va, bool create)
 	return &t[va >> 12 & 511];
 }
 
+/* The same in the active space. */
+static uint64_t *pte_of(uint64_t va, bool create)
+{
+	return pte_in(active, va, create);
+}
+
 static uint64_t pte_bits(uint32_t prot)
 {
 	return PTE_P | PTE_U | ((prot & VM_WRITE) ? PTE_W : 0) | ((prot & VM_EXEC) ? 0 : PTE_NX);
@@ -67,12 +118,17 @@ static uint64_t pte_bits(uint32_t prot)
 
 const struct vma *vm_first(void)
 {
-	return vmas;
+	return active->vmas;
+}
+
+const struct vma *vm_first_of(const struct mm *m)
+{
+	return m->vmas;
 }
 
 struct vma *vm_find(uint64_t addr)
 {
-	for (struct vma *v = vmas; v && v->start <= addr; v = v->next)
+	for (struct vma *v = active->vmas; v && v->start <= addr; v = v->next)
 		if (addr < v->end)
 			return v;
 	return NULL;
@@ -82,7 +138,7 @@ bool vm_range_free(uint64_t start, uint64_t len)
 {
 	if (start < USER_MIN || start + len > USER_TOP || start + len < start)
 		return false;
-	for (struct vma *v = vmas; v; v = v->next)
+	for (struct vma *v = active->vmas; v; v = v->next)
 		if (v->start < start + len && start < v->end)
 			return false;
 	return true;
@@ -99,14 +155,14 @@ static int add_region(const struct vma *proto, uint64_t start, uint64_t len)
 	*n = *proto;
 	n->start = start;
 	n->end = start + len;
-	struct vma **pp = &vmas;
+	struct vma **pp = &active->vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
 	n->next = *pp;
 	*pp = n;
 	/* Merge with neighbours of the same kind, so a region grown piece by
 	 * piece (brk, mremap) stays one region. */
-	for (struct vma *v = vmas; v && v->next;) {
+	for (struct vma *v = active->vmas; v && v->next;) {
 		struct vma *w = v->next;
 		if (v->end == w->start && v->prot == w->prot && v->what == w->what &&
 		    !v->backing && !w->backing && v->shared == w->shared &&
@@ -152,12 +208,12 @@ bool vm_covered(uint64_t start, uint64_t len)
 	return true;
 }
 
-/* Unmaps the pages of [start, end) inside region v: ours go back to pmem,
- * a backing's back to it. */
-static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
+/* Unmaps the pages of [start, end) inside region v of m: ours go back
+ * to pmem, a backing's back to it. */
+static void unmap_pages_in(struct mm *m, const struct vma *v, uint64_t start, uint64_t end)
 {
 	for (uint64_t va = start; va < end; va += PAGE) {
-		uint64_t *pte = pte_of(va, false);
+		uint64_t *pte = pte_in(m, va, false);
 		if (pte && (*pte & PTE_P)) {
 			uint64_t pa = *pte & PTE_ADDR;
 			bool foreign = *pte & PTE_FOREIGN;
@@ -169,11 +225,16 @@ static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
 			if (foreign)
 				v->backing->put(v->ctx, pa);
 			else
-				pmem_free(pa, 1);
+				pmem_put(pa); /* shared by a fork: the last owner frees it */
 			*pte = 0;
 			invlpg(va);
 		}
 	}
+}
+
+static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
+{
+	unmap_pages_in(active, v, start, end);
 }
 
 /* Splits the region holding addr so that one starts exactly there. */
@@ -200,7 +261,7 @@ void vm_remove(uint64_t start, uint64_t len)
 	uint64_t end = start + ((len + PAGE - 1) & ~(PAGE - 1));
 	if (split_at(start) || split_at(end))
 		return;
-	for (struct vma **pp = &vmas; *pp;) {
+	for (struct vma **pp = &active->vmas; *pp;) {
 		struct vma *v = *pp;
 		if (v->start >= start && v->end <= end) {
 			unmap_pages(v, v->start, v->end);
@@ -238,7 +299,7 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 	}
 	if (split_at(start) || split_at(end))
 		return -ENOMEM;
-	for (struct vma *v = vmas; v; v = v->next) {
+	for (struct vma *v = active->vmas; v; v = v->next) {
 		if (v->start < start || v->end > end)
 			continue;
 		v->prot = prot;
@@ -247,8 +308,9 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 			if (pte && (*pte & PTE_P)) {
 				/* Keep whose page it is, and whether it was written; a
 				 * private mapping's backing page stays read-only (COW). */
-				bool cow = copies_on_write(v) && (*pte & PTE_FOREIGN);
-				*pte = (*pte & (PTE_ADDR | PTE_FOREIGN | PTE_D)) |
+				bool cow = (copies_on_write(v) && (*pte & PTE_FOREIGN)) ||
+					   (*pte & PTE_COW);
+				*pte = (*pte & (PTE_ADDR | PTE_FOREIGN | PTE_D | PTE_COW)) |
 				       pte_bits(cow ? prot & ~VM_WRITE : prot);
 				invlpg(va);
 			}
@@ -293,7 +355,7 @@ uint64_t vm_find_free(uint64_t len)
 	uint64_t candidate = MMAP_TOP - len;
 	for (;;) {
 		bool clash = false;
-		for (struct vma *v = vmas; v; v = v->next)
+		for (struct vma *v = active->vmas; v; v = v->next)
 			if (v->start < candidate + len && candidate < v->end) {
 				if (v->start < len + USER_MIN)
 					return 0;
@@ -334,6 +396,24 @@ static int break_cow(struct vma *v, uint64_t va, uint64_t *pte, uint64_t pa)
 	return 0;
 }
 
+/* A write to a page fork shared: the writer's own copy, or the page
+ * itself once nobody else has it. */
+static int break_fork_share(struct vma *v, uint64_t va, uint64_t *pte)
+{
+	uint64_t pa = *pte & PTE_ADDR;
+	if (pmem_shared(pa)) {
+		uint64_t mine = pmem_alloc(1);
+		if (!mine)
+			return -ENOMEM;
+		memcpy(phys_to_virt(mine), phys_to_virt(pa), PAGE);
+		pmem_put(pa);
+		pa = mine;
+	}
+	*pte = pa | pte_bits(v->prot) | PTE_D;
+	invlpg(va);
+	return 0;
+}
+
 int vm_fault(uint64_t addr, bool write, bool exec)
 {
 	struct vma *v = vm_find(addr);
@@ -349,6 +429,8 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 			return 0; /* already there */
 		if (copies_on_write(v) && (*pte & PTE_FOREIGN))
 			return break_cow(v, va, pte, *pte & PTE_ADDR);
+		if (*pte & PTE_COW)
+			return break_fork_share(v, va, pte);
 		return -EFAULT; /* a write to a page the region does not let be written */
 	}
 	if (v->past_eof)
@@ -441,4 +523,95 @@ int64_t strncpy_from_user(char *dst, uint64_t src, uint64_t max)
 			return (int64_t)i;
 	}
 	return -ENAMETOOLONG;
+}
+
+/* ---- fork and teardown ---- */
+
+/* The child's share of page *pte of region v (fork). */
+static int share_page(struct mm *child, const struct vma *v, uint64_t va, uint64_t *pte)
+{
+	if (*pte & PTE_FOREIGN)
+		return 0; /* the backing's: the child gets it from there when it touches it */
+	uint64_t *to = pte_in(child, va, true);
+	if (!to)
+		return -ENOMEM;
+	uint64_t pa = *pte & PTE_ADDR;
+	pmem_ref(pa);
+	/* A shared region's copies stay one page, writable in both; a private
+	 * page is read-only in both until one writes it (break_fork_share). */
+	if (!v->shared && (v->prot & VM_WRITE)) {
+		*pte = (*pte & ~PTE_W) | PTE_COW;
+		invlpg(va);
+	}
+	*to = *pte;
+	return 0;
+}
+
+struct mm *vm_fork(void)
+{
+	struct mm *child = vm_new();
+	if (!child)
+		return NULL;
+	struct vma **tail = &child->vmas;
+	for (const struct vma *v = active->vmas; v; v = v->next) {
+		struct vma *n = kmalloc(sizeof(*n));
+		if (!n) {
+			vm_put(child);
+			return NULL;
+		}
+		*n = *v;
+		n->next = NULL;
+		if (n->backing)
+			n->backing->hold(n->ctx);
+		*tail = n;
+		tail = &n->next;
+		for (uint64_t va = v->start; va < v->end; va += PAGE) {
+			uint64_t *pte = pte_of(va, false);
+			if (pte && (*pte & PTE_P) && share_page(child, v, va, pte)) {
+				vm_put(child);
+				return NULL;
+			}
+		}
+	}
+	return child;
+}
+
+/* Frees the page-table pages below t (level: 3 for a PML4's entries). */
+static void free_tables(uint64_t *t, int level, int entries)
+{
+	for (int i = 0; i < entries; i++) {
+		if (!(t[i] & PTE_P))
+			continue;
+		if (level > 1)
+			free_tables(phys_to_virt(t[i] & PTE_ADDR), level - 1, 512);
+		pmem_free(t[i] & PTE_ADDR, 1);
+	}
+}
+
+void vm_put(struct mm *m)
+{
+	if (--m->refs > 0)
+		return;
+	/* Off its tables before they go. A backing's release may wait for the
+	 * host (a file's last close), and other tasks run meanwhile: m is
+	 * nobody's by now, so nothing switches back to it. */
+	if (active == m)
+		vm_activate(NULL);
+	while (m->vmas) {
+		struct vma *v = m->vmas;
+		m->vmas = v->next;
+		unmap_pages_in(m, v, v->start, v->end);
+		if (v->backing)
+			v->backing->release(v->ctx);
+		kfree(v);
+	}
+	free_tables(m->pml4, 3, 256); /* the lower half; the upper is the kernel's */
+	pmem_free(m->pml4_pa, 1);
+	kfree(m);
+}
+
+uint64_t vm_phys(uint64_t va)
+{
+	uint64_t *pte = pte_of(page_down(va), false);
+	return pte && (*pte & PTE_P) ? (*pte & PTE_ADDR) + (va & (PAGE - 1)) : 0;
 }

@@ -52,8 +52,26 @@ struct vma {
 	bool past_eof;         /* wholly past a mapped file's end: touching it is SIGBUS */
 };
 
-/* Builds the program's page tables and switches to them. */
-int vm_init(void);
+/* An address space: a process's page tables and regions (vm.c). */
+struct mm;
+/* A new, empty one (the kernel half mapped), not yet active; NULL: no memory. */
+struct mm *vm_new(void);
+/* Makes m the CPU's (CR3); NULL: the boot tables (no user half). */
+void vm_activate(struct mm *m);
+struct mm *vm_current(void);
+/* A copy of the active space for a forked child: private pages shared
+ * copy-on-write, shared ones shared; NULL: no memory. */
+struct mm *vm_fork(void);
+/* References: a vfork child shares its parent's space. The last put
+ * unmaps everything (writing back shared file pages) and frees it. */
+void vm_get(struct mm *m);
+void vm_put(struct mm *m);
+/* A number telling spaces apart (private futex keys); never 0. */
+uint16_t vm_id(const struct mm *m);
+/* The physical address behind user address va if its page is present, else 0. */
+uint64_t vm_phys(uint64_t va);
+/* The first region of m (procfs: another process's maps). */
+const struct vma *vm_first_of(const struct mm *m);
 
 /* Adds a region (the range must be free); pages come on demand. */
 int vm_add(uint64_t start, uint64_t len, uint32_t prot, const char *what);
