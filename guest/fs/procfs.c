@@ -86,6 +86,18 @@ static struct vnode *node(struct mount *m, enum kind k, uint32_t arg)
 	return v;
 }
 
+/* The process a per-process node is about: its pid is the node's
+ * argument (an fd's: pid << 8 | fd). NULL once it is gone. */
+static uint32_t pid_of(const struct vnode *v)
+{
+	return kind_of(v) == K_FD ? (uint32_t)v->id >> 8 : (uint32_t)v->id;
+}
+
+static struct process *proc_of(const struct vnode *v)
+{
+	return process_find((int)pid_of(v));
+}
+
 /* "123" -> 123; -1 for anything else. */
 static int64_t number(const char *s, uint32_t len)
 {
@@ -106,14 +118,15 @@ static int p_lookup(struct vnode *dir, const char *name, uint32_t len, struct vn
 	for (unsigned i = 0; i < NFIXED; i++)
 		if (fixed[i].parent == k && strlen(fixed[i].name) == len &&
 		    memcmp(fixed[i].name, name, len) == 0) {
-			*out = node(dir->mnt, fixed[i].kind, 0);
+			*out = node(dir->mnt, fixed[i].kind, k == K_PID ? pid_of(dir) : 0);
 			return *out ? 0 : -ENOMEM;
 		}
 	int64_t n = number(name, len);
-	if (k == K_ROOT && n == current->proc->pid)
-		*out = node(dir->mnt, K_PID, 0);
-	else if (k == K_FDDIR && n >= 0 && n < MAX_FDS && current->proc->fds[n])
-		*out = node(dir->mnt, K_FD, (uint32_t)n);
+	struct process *p = k == K_FDDIR ? proc_of(dir) : NULL;
+	if (k == K_ROOT && n > 0 && process_find((int)n))
+		*out = node(dir->mnt, K_PID, (uint32_t)n);
+	else if (p && n >= 0 && n < MAX_FDS && p->fds[n])
+		*out = node(dir->mnt, K_FD, pid_of(dir) << 8 | (uint32_t)n);
 	else
 		return -ENOENT;
 	return *out ? 0 : -ENOMEM;
@@ -256,45 +269,56 @@ static const char *basename_of(const char *path)
 	return b;
 }
 
-static void status(struct text *t)
+static const char *name_of(const struct process *p)
+{
+	return p->exe ? basename_of(p->exe) : "program";
+}
+
+static void status(struct text *t, struct process *p)
 {
 	uint64_t ign = 0, cgt = 0;
 	for (int s = 1; s <= 64; s++) {
-		if (current->proc->sigactions[s][0] == 1)
+		if (p->sigactions[s][0] == 1)
 			ign |= 1ULL << (s - 1);
-		else if (current->proc->sigactions[s][0] > 1)
+		else if (p->sigactions[s][0] > 1)
 			cgt |= 1ULL << (s - 1);
 	}
+	bool zombie = p->state == PROC_ZOMBIE;
+	struct task *t0 = task_find(p->pid);
+	if (!t0 || t0->proc != p)
+		t0 = current; /* its first thread is gone: the caller's masks, as a stand-in */
 	uint64_t rss = (pmem_total_pages() - pmem_free_pages()) * 4;
-	put(t, "Name:\t%.15s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n"
-	       "PPid:\t0\nTracerPid:\t0\nUid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n"
+	put(t, "Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n"
+	       "PPid:\t%d\nTracerPid:\t0\nUid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n"
 	       "FDSize:\t%d\nVmRSS:\t%8llu kB\nThreads:\t%d\nSigQ:\t0/0\nSigPnd:\t%016llx\n"
 	       "ShdPnd:\t0000000000000000\nSigBlk:\t%016llx\nSigIgn:\t%016llx\nSigCgt:\t%016llx\n"
 	       "Cpus_allowed:\t1\nCpus_allowed_list:\t0\n",
-	    current->proc->exe ? basename_of(current->proc->exe) : "program", current->proc->umask, current->proc->pid, current->proc->pid, vfs_uid,
+	    name_of(p), p->umask, zombie ? "Z (zombie)" : "R (running)", p->pid, p->pid,
+	    p->parent ? p->parent->pid : 0, vfs_uid,
 	    vfs_uid, vfs_uid, vfs_uid, vfs_gid, vfs_gid, vfs_gid, vfs_gid, MAX_FDS,
-	    (unsigned long long)rss, task_count(), (unsigned long long)current->sigpending,
-	    (unsigned long long)current->sigmask, (unsigned long long)ign,
+	    (unsigned long long)rss, p->nthreads, (unsigned long long)t0->sigpending,
+	    (unsigned long long)t0->sigmask, (unsigned long long)ign,
 	    (unsigned long long)cgt);
 }
 
-static void pid_stat(struct text *t)
+static void pid_stat(struct text *t, struct process *p)
 {
 	uint64_t run, sys;
-	task_cpu_time(NULL, &run, &sys);
+	process_cpu_time(p, &run, &sys);
 	uint64_t rss = pmem_total_pages() - pmem_free_pages();
 	/* Fields 1-24 of proc(5)'s /proc/pid/stat, the rest zero. */
-	put(t, "%d (%.15s) R 0 %d %d 0 -1 0 0 0 0 0 %llu %llu 0 0 20 %d %d 0 0 0 %llu",
-	    current->proc->pid, current->proc->exe ? basename_of(current->proc->exe) : "program", current->proc->pid, current->proc->pid,
-	    ticks(run - sys), ticks(sys), current->proc->nice, task_count(), (unsigned long long)rss);
+	put(t, "%d (%.15s) %c %d %d %d 0 -1 0 0 0 0 0 %llu %llu 0 0 20 %d %d 0 0 0 %llu",
+	    p->pid, name_of(p), p->state == PROC_ZOMBIE ? 'Z' : 'R',
+	    p->parent ? p->parent->pid : 0, p->pgid, p->sid,
+	    ticks(run - sys), ticks(sys), p->nice, p->nthreads, (unsigned long long)rss);
 	for (int i = 25; i <= 52; i++)
 		put(t, " 0");
 	put(t, "\n");
 }
 
-static void maps(struct text *t)
+static void maps(struct text *t, struct process *p)
 {
-	for (const struct vma *v = vm_first(); v; v = v->next) {
+	for (const struct vma *v = p->mm ? vm_first_of(p->mm) : NULL; v; v = v->next) {
 		const char *name = strcmp(v->what, "stack") == 0 ? "[stack]"
 				 : strcmp(v->what, "brk") == 0 ? "[heap]"
 				 : strcmp(v->what, "vdso") == 0 ? "[vdso]"
@@ -307,19 +331,24 @@ static void maps(struct text *t)
 	}
 }
 
-static void make_text(enum kind k, struct text *t)
+static void make_text(const struct vnode *v, struct text *t)
 {
+	enum kind k = kind_of(v);
+	struct process *p = k == K_CMDLINE || k == K_MAPS || k == K_STATUS || k == K_PID_STAT
+			    ? proc_of(v) : NULL;
 	switch (k) {
 	case K_CMDLINE: /* the arguments with their NULs: no formatting */
-		t->p = kmalloc(current->proc->cmdline_len + 1);
+		if (!p || !p->cmdline)
+			break;
+		t->p = kmalloc(p->cmdline_len + 1);
 		if (t->p) {
-			memcpy(t->p, current->proc->cmdline, current->proc->cmdline_len);
-			t->len = t->cap = current->proc->cmdline_len;
+			memcpy(t->p, p->cmdline, p->cmdline_len);
+			t->len = t->cap = p->cmdline_len;
 		}
 		break;
-	case K_MAPS: maps(t); break;
-	case K_STATUS: status(t); break;
-	case K_PID_STAT: pid_stat(t); break;
+	case K_MAPS: if (p) maps(t, p); break;
+	case K_STATUS: if (p) status(t, p); break;
+	case K_PID_STAT: if (p) pid_stat(t, p); break;
 	case K_CPUINFO: cpuinfo(t); break;
 	case K_MEMINFO: meminfo(t); break;
 	case K_STAT: stat_all(t); break;
@@ -337,7 +366,7 @@ static void make_text(enum kind k, struct text *t)
 		put(t, "Linux version 6.1.0-pier (pier) #1 Pier unikernel\n");
 		break;
 	case K_LOADAVG:
-		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), current->proc->pid);
+		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), current->proc->pid); /* last pid: ours */
 		break;
 	case K_CPU_ONLINE: case K_CPU_POSSIBLE: case K_CPU_PRESENT:
 		put(t, "0\n"); /* one CPU */
@@ -356,7 +385,7 @@ static int p_open(struct file *f, uint32_t flags)
 	struct text *t = kzalloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	make_text(k, t);
+	make_text(f->vn, t);
 	f->priv = t;
 	return 0;
 }
@@ -381,10 +410,10 @@ static void p_release(struct file *f)
 	f->priv = NULL;
 }
 
-/* What fd N names, as Linux's readlink of /proc/self/fd/N says it. */
-static void fd_target(int fd, char *buf, uint32_t size)
+/* What fd N of p names, as Linux's readlink of /proc/PID/fd/N says it. */
+static void fd_target(struct process *p, int fd, char *buf, uint32_t size)
 {
-	struct ofile *of = current->proc->fds[fd];
+	struct ofile *of = p->fds[fd];
 	switch (of->kind) {
 	case OF_FILE:
 		fmt_snprintf(buf, size, "%s", of->path ? of->path : "/");
@@ -412,17 +441,22 @@ static int p_readlink(struct vnode *v, char *buf, uint32_t size)
 	char *tmp = kmalloc(VFS_PATH_MAX);
 	if (!tmp)
 		return -ENOMEM;
-	uint32_t arg = (uint32_t)v->id;
+	uint32_t arg = (uint32_t)v->id & 0xff;
+	struct process *p = kind_of(v) == K_SELF ? current->proc : proc_of(v);
+	if (!p || (p->state != PROC_LIVE && kind_of(v) != K_SELF)) {
+		kfree(tmp);
+		return -ENOENT; /* gone since the lookup */
+	}
 	switch (kind_of(v)) {
-	case K_SELF: fmt_snprintf(tmp, VFS_PATH_MAX, "%d", current->proc->pid); break;
-	case K_EXE: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", current->proc->exe ? current->proc->exe : "/"); break;
-	case K_CWD: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", current->proc->cwd); break;
+	case K_SELF: fmt_snprintf(tmp, VFS_PATH_MAX, "%d", p->pid); break;
+	case K_EXE: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", p->exe ? p->exe : "/"); break;
+	case K_CWD: fmt_snprintf(tmp, VFS_PATH_MAX, "%s", p->cwd); break;
 	case K_FD:
-		if (arg >= MAX_FDS || !current->proc->fds[arg]) {
+		if (!p->fds[arg]) {
 			kfree(tmp);
 			return -ENOENT; /* closed since the lookup */
 		}
-		fd_target((int)arg, tmp, VFS_PATH_MAX);
+		fd_target(p, (int)arg, tmp, VFS_PATH_MAX);
 		break;
 	default:
 		kfree(tmp);
@@ -434,6 +468,24 @@ static int p_readlink(struct vnode *v, char *buf, uint32_t size)
 		memcpy(buf, tmp, n + 1);
 	kfree(tmp);
 	return r;
+}
+
+struct pid_list {
+	int *pids;
+	int n, cap;
+};
+
+static void count_pid(struct process *p, void *arg)
+{
+	(void)p;
+	((struct pid_list *)arg)->n++;
+}
+
+static void add_pid(struct process *p, void *arg)
+{
+	struct pid_list *l = arg;
+	if (l->n < l->cap)
+		l->pids[l->n++] = p->pid;
 }
 
 static int p_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
@@ -454,18 +506,36 @@ static int p_readdir(struct file *f, vfs_dirent_fn fn, void *arg)
 		f->pos = i;
 	}
 	char name[16];
-	if (k == K_ROOT && i++ >= f->pos) {
-		int n = fmt_snprintf(name, sizeof(name), "%d", current->proc->pid);
-		if (fn(arg, name, (uint32_t)n, S_IFDIR >> 12, (uint64_t)K_PID << 32))
-			return 0;
-		f->pos = i;
+	if (k == K_ROOT) { /* every process, by pid (the newest first) */
+		struct pid_list l = { NULL, 0, 0 };
+		process_for_each(count_pid, &l);
+		l.pids = kmalloc((l.n ? l.n : 1) * sizeof(int));
+		if (!l.pids)
+			return -ENOMEM;
+		l.cap = l.n;
+		l.n = 0;
+		process_for_each(add_pid, &l);
+		int stop = 0;
+		for (int j = 0; j < l.n && !stop; j++) {
+			if (i++ < f->pos)
+				continue;
+			int n = fmt_snprintf(name, sizeof(name), "%d", l.pids[j]);
+			stop = fn(arg, name, (uint32_t)n, S_IFDIR >> 12,
+				  (uint64_t)K_PID << 32 | (uint32_t)l.pids[j]);
+			if (!stop)
+				f->pos = i;
+		}
+		kfree(l.pids);
+		return 0;
 	}
-	if (k == K_FDDIR)
+	struct process *p = k == K_FDDIR ? proc_of(f->vn) : NULL;
+	if (p)
 		for (int fd = 0; fd < MAX_FDS; fd++) {
-			if (!current->proc->fds[fd] || i++ < f->pos)
+			if (!p->fds[fd] || i++ < f->pos)
 				continue;
 			int n = fmt_snprintf(name, sizeof(name), "%d", fd);
-			if (fn(arg, name, (uint32_t)n, S_IFLNK >> 12, (uint64_t)K_FD << 32 | (uint64_t)fd))
+			if (fn(arg, name, (uint32_t)n, S_IFLNK >> 12,
+			       (uint64_t)K_FD << 32 | pid_of(f->vn) << 8 | (uint64_t)fd))
 				return 0;
 			f->pos = i;
 		}

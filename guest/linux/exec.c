@@ -216,16 +216,20 @@ static int say(struct why *w, int err, const char *fmt, ...)
 static int open_program(const char *full, struct file **out)
 {
 	int err = vfs_open(full, 0, 0, out);
-	if (err)
+	if (err) {
+		*out = NULL;
 		return err;
+	}
 	if ((*out)->dir)
 		err = -EISDIR;
 	else if (!S_ISREG((*out)->vn->attr.mode))
 		err = -EACCES;
 	else
 		err = vfs_permission((*out)->vn, 1);
-	if (err)
+	if (err) {
 		vfs_close(*out);
+		*out = NULL;
+	}
 	return err;
 }
 

@@ -1,7 +1,7 @@
 /*
  * fcntl's byte-range locks (F_GETLK, F_SETLK, F_SETLKW and the OFD
  * variants) over lib/file_locks.c. A file is its vnode; POSIX locks are
- * the process's (one owner, so they never conflict with each other, and
+ * the process's (one owner per process, so its threads' never conflict, and
  * closing any descriptor of the file drops them all, as POSIX says); OFD
  * locks belong to the open file description and go with its last
  * descriptor. Locks are the VM's own: the host and other VMs do not see
@@ -19,7 +19,8 @@
 #include "signal.h"
 #include "syscall.h"
 
-#define POSIX_OWNER 1 /* the process: every thread's POSIX locks are one owner's */
+/* The process: every thread's POSIX locks are one owner's. */
+#define POSIX_OWNER ((uint64_t)current->proc)
 
 static struct file_locks locks;
 static struct file_locks flocks; /* flock(2)'s: a table apart, as Linux keeps them */

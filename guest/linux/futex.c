@@ -1,8 +1,8 @@
 /*
  * futex(2) and the futex work of a thread's exit (clear_child_tid, the
  * robust list). Waiters are tasks (task.futex) in one futex_queue keyed
- * by user address: there is one address space, so private and shared
- * futexes are the same thing here. A waiter sleeps in task_wait and looks
+ * as key_of says (private and shared operations alike: for a private
+ * mapping Linux's two keys are the same too). A waiter sleeps in task_wait and looks
  * again after every wake-up: woken (unqueued), a signal, its deadline.
  */
 #include <stddef.h>
@@ -22,6 +22,23 @@
 
 static struct futex_queue waiters; /* zeroed: every bucket empty */
 
+/*
+ * Where waiters on uaddr meet: a shared mapping's word by its physical
+ * address (every process mapping the page meets there, as Linux keys
+ * shared futexes by page), any other word by (address space, address).
+ * Addresses of user space are below 2^47: the space's id goes above.
+ */
+static uint64_t key_of(uint64_t uaddr)
+{
+	struct vma *v = vm_find(uaddr);
+	if (v && v->shared && user_check(uaddr, 4, false) == 0) {
+		uint64_t pa = vm_phys(uaddr);
+		if (pa)
+			return pa | 1ULL << 63;
+	}
+	return uaddr | (uint64_t)vm_id(current->mm) << 47;
+}
+
 static void wake_task(struct fq_waiter *w, void *arg)
 {
 	(void)arg;
@@ -30,7 +47,7 @@ static void wake_task(struct fq_waiter *w, void *arg)
 
 int futex_wake(uint64_t uaddr, int n)
 {
-	return fq_wake(&waiters, uaddr, FUTEX_BITSET_MATCH_ANY, n, wake_task, NULL);
+	return fq_wake(&waiters, key_of(uaddr), FUTEX_BITSET_MATCH_ANY, n, wake_task, NULL);
 }
 
 /* The deadline (time_ns) of a futex timeout: relative for FUTEX_WAIT,
@@ -63,7 +80,7 @@ static int64_t futex_wait(uint64_t uaddr, uint32_t val, uint64_t deadline, uint3
 	if (v != val)
 		return -EAGAIN;
 	struct fq_waiter *w = &current->futex;
-	fq_enqueue(&waiters, w, uaddr, bitset);
+	fq_enqueue(&waiters, w, key_of(uaddr), bitset);
 	int64_t r;
 	for (;;) {
 		if (!w->queued) { /* a wake-up beats a signal or a timeout */
@@ -131,7 +148,7 @@ SYS(futex)
 			return -EINVAL;
 		/* Linux wakes one even when asked for none (its count check
 		 * comes after the first wake). */
-		return fq_wake(&waiters, uaddr, val3,
+		return fq_wake(&waiters, key_of(uaddr), val3,
 			       val == 0 ? 1 : (int)(val > 0x7fffffff ? 0x7fffffff : val), wake_task,
 			       NULL);
 	case FUTEX_CMP_REQUEUE: {
@@ -147,7 +164,7 @@ SYS(futex)
 			return -EINVAL;
 		if (uaddr2 & 3)
 			return -EINVAL;
-		return fq_requeue(&waiters, uaddr, uaddr2, (int)val, (int)(int32_t)a3, wake_task,
+		return fq_requeue(&waiters, key_of(uaddr), key_of(uaddr2), (int)val, (int)(int32_t)a3, wake_task,
 				  NULL);
 	case FUTEX_WAKE_OP:
 		return futex_wake_op(uaddr, (int)val, uaddr2, (int)(int32_t)a3, val3);

@@ -2,9 +2,13 @@
  * System V shared memory: shmget, shmat, shmdt, shmctl. A segment is a
  * list of pages of ours, allocated zeroed on first touch and mapped into
  * every attachment as the backing's own pages (vm_backing_ops), so all
- * attachments see the same bytes. One process today: the table is the
- * process's; with fork (a later issue) it becomes the VM's, as on Linux
- * where it is the IPC namespace's. fio keeps its job state in one.
+ * attachments see the same bytes. The table is the VM's, as on Linux
+ * where it is the IPC namespace's: attachments survive fork, so parent
+ * and children share the segment. fio keeps its job state in one.
+ *
+ * mmap's MAP_SHARED|MAP_ANONYMOUS memory is a segment of the same kind
+ * outside the table (no id, no key), gone with its last region: what a
+ * forked child shares with its parent.
  */
 #include <linux/ipc.h>
 #include <linux/shm.h>
@@ -16,6 +20,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "process.h"
+#include "shm.h"
 #include "syscall.h"
 
 #define SHM_SLOTS 128
@@ -27,6 +32,7 @@
 
 struct shm_seg {
 	bool used, removed;
+	bool anon;                /* mmap's shared anonymous memory: kmalloc'd, not in segs */
 	int32_t key;
 	uint16_t seq;             /* ids stay unique when a slot is reused */
 	uint64_t size, npages;
@@ -64,6 +70,10 @@ static void destroy(struct shm_seg *s)
 			pmem_free(s->pages[i], 1);
 	kfree(s->pages);
 	s->pages = NULL;
+	if (s->anon) {
+		kfree(s);
+		return;
+	}
 	s->used = false;
 	s->seq++;
 }
@@ -100,6 +110,25 @@ static void seg_release(void *ctx)
 static const struct vm_backing_ops shm_ops = {
 	.get = seg_get, .put = seg_put, .hold = seg_hold, .release = seg_release,
 };
+
+int shm_map_anon(uint64_t addr, uint64_t len, uint32_t prot)
+{
+	struct shm_seg *s = kzalloc(sizeof(*s));
+	uint64_t npages = len / PAGE;
+	uint64_t *pages = s ? kzalloc(npages * sizeof(uint64_t)) : NULL;
+	if (!pages) {
+		kfree(s);
+		return -ENOMEM;
+	}
+	*s = (struct shm_seg){ .used = true, .removed = true, .anon = true, .size = len,
+			       .npages = npages, .pages = pages, .attach = 1 };
+	int err = vm_add_backed(addr, len, prot, &shm_ops, s, 0, true, true);
+	if (err) {
+		s->attach = 0;
+		destroy(s);
+	}
+	return err;
+}
 
 SYS(shmget)
 {
@@ -178,7 +207,8 @@ SYS(shmat)
 SYS(shmdt)
 {
 	struct vma *v = vm_find(a0);
-	if (!v || v->backing != &shm_ops || v->start != a0 || v->file_off != 0)
+	if (!v || v->backing != &shm_ops || v->start != a0 || v->file_off != 0 ||
+	    ((struct shm_seg *)v->ctx)->anon)
 		return -EINVAL;
 	struct shm_seg *s = v->ctx;
 	s->dtime = now_s();

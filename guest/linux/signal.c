@@ -100,6 +100,37 @@ void signal_post(int sig)
 	signal_post_info(NULL, sig, &in);
 }
 
+struct to_group {
+	int pgid, sig;
+	bool any;
+};
+
+static void send_to_member(struct process *p, void *arg)
+{
+	struct to_group *g = arg;
+	if (p->pgid == g->pgid && p->state == PROC_LIVE) {
+		signal_send(p, g->sig);
+		g->any = true;
+	}
+}
+
+void signal_from_host(int sig)
+{
+	/* The terminal's keys (^C, ^\, window size) go to its foreground
+	 * group, as a terminal sends them; the rest, and everything when
+	 * there is no terminal, to pid 1, as a container engine's kill. */
+	bool keys = sig == SIGINT || sig == SIGQUIT || sig == SIGWINCH;
+	if (keys && vcon_tty_mask()) {
+		struct to_group g = { tty_foreground_pgrp, sig, false };
+		process_for_each(send_to_member, &g);
+		if (g.any)
+			return;
+	}
+	struct process *init = process_find(1);
+	if (init)
+		signal_send(init, sig);
+}
+
 void signal_send(struct process *p, int sig)
 {
 	struct sig_info in = { .code = SI_USER, .pid = current ? current->proc->pid : 0,

@@ -12,6 +12,7 @@
 #include "../mm/vm.h"
 #include "signal.h"
 #include "stdio.h"
+#include "process.h"
 
 _Static_assert(sizeof(struct termios) == CONSOLE_TERMIOS_BYTES, "kernel termios size");
 
@@ -22,7 +23,7 @@ static bool interrupted(void)
 
 void stdio_init(void)
 {
-	vcon_on_signal = signal_post;
+	vcon_on_signal = signal_from_host;
 	vcon_interrupted = interrupted;
 	for (int fd = 0; fd < 3; fd++) {
 		struct ofile *of = ofile_new(OF_CONSOLE);
@@ -114,11 +115,19 @@ int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 	case TIOCSWINSZ:
 		return 0; /* the host's terminal decides its size */
 	case TIOCGPGRP: case TIOCGSID: {
-		int pid = current->proc->pid;
-		return copy_to_user(arg, &pid, sizeof(pid));
+		/* pier's console is pid 1's session's controlling terminal. */
+		int id = cmd == TIOCGSID ? 1 : tty_foreground_pgrp;
+		return copy_to_user(arg, &id, sizeof(id));
 	}
-	case TIOCSPGRP:
+	case TIOCSPGRP: {
+		int pgrp;
+		if (copy_from_user(&pgrp, arg, sizeof(pgrp)))
+			return -EFAULT;
+		if (pgrp <= 0)
+			return -EINVAL;
+		tty_foreground_pgrp = pgrp;
 		return 0;
+	}
 	default:
 		return -ENOTTY;
 	}

@@ -431,12 +431,20 @@ static int stat_fd(int fd, struct vfs_stat *out)
 	if (!of)
 		return -EBADF;
 	if (of->kind != OF_FILE) {
-		/* timerfd, eventfd: Linux's anonymous inode, which has no type. */
-		*out = (struct vfs_stat){ .mode = of->kind == OF_CONSOLE ? S_IFCHR | 0620
+		/* timerfd, eventfd: Linux's anonymous inode, which has no type.
+		 * Inode numbers apart from every file's (devfs's /dev/null among
+		 * them: GNU grep compares its stdout with it, and if they match
+		 * it prints nothing): the console's per stream, a pipe's its
+		 * own (both ends alike), the rest per open file description. */
+		bool console = of->kind == OF_CONSOLE;
+		uint64_t ino = console ? (1ULL << 40) + (uint64_t)of->stream
+			       : of->pipe ? (uint64_t)of->pipe >> 4 : (uint64_t)of >> 4;
+		*out = (struct vfs_stat){ .mode = console ? S_IFCHR | 0620
 					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ||
 					    of->kind == OF_EPOLL ? 0600
 									 : S_IFIFO | 0600,
-					  .nlink = 1, .blksize = 4096, .ino = (uint64_t)fd + 1 };
+					  .nlink = 1, .blksize = 4096, .ino = ino,
+					  .rdev = console ? 5u << 8 | 1 : 0 /* /dev/console */ };
 		return 0;
 	}
 	struct vnode *v = of->file->vn;
@@ -747,6 +755,25 @@ SYS(dup2)
 	if (!fd_get((int)a0))
 		return -EBADF;
 	return dup_to((int)a0, (int)a1, false);
+}
+
+/* close_range(2): every descriptor in [first, last] closed, or with
+ * CLOSE_RANGE_CLOEXEC marked close-on-exec; CLOSE_RANGE_UNSHARE asks for
+ * a table of its own, which every process has here. */
+SYS(close_range)
+{
+	const uint64_t unshare = 1u << 1, cloexec = 1u << 2;
+	if ((a2 & ~(unshare | cloexec)) || a0 > a1)
+		return -EINVAL;
+	for (uint64_t fd = a0; fd <= a1 && fd < MAX_FDS; fd++) {
+		if (!current->proc->fds[fd])
+			continue;
+		if (a2 & cloexec)
+			current->proc->cloexec[fd] = true;
+		else
+			fd_close((int)fd);
+	}
+	return 0;
 }
 
 SYS(dup3)
@@ -1082,3 +1109,66 @@ SYS(copy_file_range)
 		return -EFAULT;
 	return n;
 }
+
+/*
+ * splice(2) with a pipe on one side, through a kernel buffer (GNU grep
+ * drains its input with it). Offsets only for a file's side.
+ */
+SYS(splice)
+{
+	struct ofile *in = fd_get((int)a0), *out = fd_get((int)a2);
+	const uint64_t nonblock_flag = 2; /* SPLICE_F_NONBLOCK */
+	if (!in || !out)
+		return -EBADF;
+	if (in->kind != OF_PIPE_READ && out->kind != OF_PIPE_WRITE)
+		return -EINVAL;
+	if ((a1 && in->kind != OF_FILE) || (a3 && out->kind != OF_FILE))
+		return -ESPIPE;
+	int64_t oin, oout, *pin, *pout;
+	int err = get_off(a1, &oin, &pin);
+	if (!err)
+		err = get_off(a3, &oout, &pout);
+	if (err)
+		return err;
+	uint64_t len = a4 > IO_CHUNK ? IO_CHUNK : a4;
+	int64_t r;
+	if (in->kind == OF_FILE) {
+		if (in->file->dir || (in->flags & O_ACCMODE) == O_WRONLY)
+			return -EBADF;
+		r = copy_through(in, pin, out, NULL, len);
+	} else {
+		char *buf = kmalloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		bool nb = (in->flags & O_NONBLOCK) || (a5 & nonblock_flag);
+		r = pipe_read_wait(in->pipe, buf, len, nb);
+		if (r > 0) {
+			uint64_t n = (uint64_t)r;
+			if (out->kind == OF_PIPE_WRITE)
+				r = pipe_write_wait(out->pipe, buf, n, false);
+			else if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
+				r = stdio_write(out, buf, n);
+			else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file)) {
+				uint64_t at = pout ? (uint64_t)oout : out->file->pos;
+				r = vfs_pwrite(out->file, buf, n, at);
+				if (r > 0 && pout)
+					oout += r;
+				else if (r > 0)
+					out->file->pos += (uint64_t)r;
+			} else {
+				r = -EBADF;
+			}
+		}
+		kfree(buf);
+	}
+	if (r > 0 && ((pin && copy_to_user(a1, &oin, sizeof(oin))) ||
+		      (pout && copy_to_user(a3, &oout, sizeof(oout)))))
+		return -EFAULT;
+	return r;
+}
+
+/* Extended attributes: none are kept (virtio-fs's are not passed on):
+ * every name reads as absent and every list is empty, so ls -l and cp
+ * -a go on quietly, as on a file system without any. */
+SYS(getxattr) { return -ENODATA; }
+SYS(listxattr) { return 0; }

@@ -79,9 +79,17 @@ SYS(getrusage)
 		return -EINVAL;
 	struct rusage r;
 	memset(&r, 0, sizeof(r));
-	if (who != -1) { /* no children, ever: all zeros for them */
+	{
 		uint64_t run, sys;
-		task_cpu_time(who == 0 ? NULL : current, &run, &sys);
+		struct process *p = current->proc;
+		if (who == -1) { /* the children waited for */
+			run = p->child_run_ns;
+			sys = p->child_sys_ns;
+		} else if (who == 0) {
+			process_cpu_time(p, &run, &sys);
+		} else {
+			task_cpu_time(current, &run, &sys);
+		}
 		uint64_t user = run - sys;
 		r.ru_utime.tv_sec = (long)(user / NS);
 		r.ru_utime.tv_usec = (long)(user % NS / 1000);

@@ -15,6 +15,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "file_map.h"
+#include "shm.h"
 #include "process.h"
 #include "syscall.h"
 
@@ -112,7 +113,8 @@ SYS(mmap)
 			return err ? (err == -EINVAL ? -ENOMEM : err) : (int64_t)addr;
 	}
 	if (!of) {
-		int err = vm_add(addr, len, p, "mmap");
+		/* Shared anonymous memory stays one across fork: a segment's pages. */
+		int err = type == MAP_PRIVATE ? vm_add(addr, len, p, "mmap") : shm_map_anon(addr, len, p);
 		return err ? (err == -EINVAL ? -ENOMEM : err) : (int64_t)addr;
 	}
 	/* A copy: the file's pages read in now; whole pages past its end are

@@ -2,8 +2,9 @@
  * Futex waiters: who sleeps on which user address, in arrival order, and
  * the wake, requeue and wake-op rules of futex(2). Pure logic: the guest
  * embeds a waiter in each task and does the sleeping; unit tests drive it
- * against a model. There is one address space, so private and shared
- * futexes key alike (by address). Not thread-safe; the caller serialises.
+ * against a model. A key is the caller's choice (the guest's futex.c
+ * keys by address space and address, or by page for shared memory).
+ * Not thread-safe; the caller serialises.
  */
 #ifndef PIER_FUTEX_QUEUE_H
 #define PIER_FUTEX_QUEUE_H

@@ -17,6 +17,8 @@ def root(tmp_path_factory):
     shutil.copy("/bin/true", r / "bin" / "dynamic")
     (r / "bin" / "script").write_text("#!/bin/sh\necho hi\n")
     os.chmod(r / "bin" / "script", 0o755)
+    (r / "bin" / "garbage").write_text("neither ELF nor #!\n")
+    os.chmod(r / "bin" / "garbage", 0o755)
     (r / "notexec").write_text("data\n")
     (r / "adir").mkdir()
     return str(r)
@@ -26,7 +28,8 @@ def root(tmp_path_factory):
     ("/bin/nothere", 127, "No such file or directory"),
     ("/adir", 126, "Is a directory"),
     ("/notexec", 126, "Permission denied"),
-    ("/bin/script", 126, "not a program Pier can run"),
+    ("/bin/garbage", 126, "not a program Pier can run"),
+    ("/bin/script", 127, "required file not found (its #! interpreter /bin/sh)"),
     ("/bin/dynamic", 127, "required file not found (its ELF interpreter)"),
 ])
 @pytest.mark.parametrize("machine", PRIMARY)
