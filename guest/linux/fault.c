@@ -59,9 +59,9 @@ static int si_code_for(const struct trap_frame *f, int sig, uint64_t addr)
 	}
 }
 
-void user_fault(struct trap_frame *f)
+void user_fault(struct trap_frame *f, uint64_t cr2)
 {
-	uint64_t addr = f->vector == 14 ? read_cr2() : 0;
+	uint64_t addr = f->vector == 14 ? cr2 : 0;
 	int why = 0;
 	/* Not present: demand paging; present and written: copy on write. */
 	if (f->vector == 14 && (!(f->error & PF_PRESENT) || (f->error & PF_WRITE)) &&

@@ -9,6 +9,6 @@
 #include "../arch/x86_64/trap.h"
 
 /* Handles an exception from ring 3, or a kernel page fault on a user address. */
-void user_fault(struct trap_frame *f);
+void user_fault(struct trap_frame *f, uint64_t cr2);
 
 #endif

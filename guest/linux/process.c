@@ -162,6 +162,12 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 	t->altstack[0] = current->altstack[0]; /* fork keeps the alternate stack */
 	t->altstack[1] = current->altstack[1];
 	t->altstack[2] = current->altstack[2];
+	/* vfork: the parent waits until the child has exec'd or exited (its
+	 * memory is the parent's until then); the flag is the parent's own,
+	 * as the child may be reaped and gone by the time it looks. */
+	bool vfork_done = false;
+	if (flags & CLONE_VFORK)
+		p->vfork_done = &vfork_done;
 	link_child(parent, p);
 	int32_t pid = p->pid;
 	if ((flags & CLONE_PARENT_SETTID) && copy_to_user(ptid, &pid, sizeof(pid)))
@@ -174,19 +180,17 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 	}
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_child_tid = ctid;
-	/* vfork: the parent waits until the child has exec'd or exited (its
-	 * memory is the parent's until then). */
-	if (flags & CLONE_VFORK)
-		while (!p->vfork_done)
-			task_wait(RQ_NO_DEADLINE);
+	while ((flags & CLONE_VFORK) && !vfork_done)
+		task_wait(RQ_NO_DEADLINE);
 	(void)err; /* the child runs anyway, as on Linux */
 	return pid;
 }
 
 void process_vfork_release(struct process *p)
 {
-	if (!p->vfork_done) {
-		p->vfork_done = true;
+	if (p->vfork_done) {
+		*p->vfork_done = true;
+		p->vfork_done = NULL;
 		task_wake_all();
 	}
 }

@@ -48,7 +48,7 @@ struct process {
 	struct mm *mm;               /* NULL once it exited */
 	int nthreads;                /* its live tasks */
 	struct task *killer;         /* the thread ending the others (exit, exec) */
-	bool vfork_done;             /* a vfork child: exec'd or exited, the parent goes on */
+	bool *vfork_done;            /* a vfork child's parent waits until it is true */
 	int exit_signal;             /* sent to the parent at exit (SIGCHLD; 0: none) */
 	int wstatus;                 /* a zombie's, as wait4 reports it */
 	uint64_t child_run_ns, child_sys_ns; /* waited-for children's CPU time (RUSAGE_CHILDREN) */

@@ -538,8 +538,9 @@ static int share_page(struct mm *child, const struct vma *v, uint64_t va, uint64
 	uint64_t pa = *pte & PTE_ADDR;
 	pmem_ref(pa);
 	/* A shared region's copies stay one page, writable in both; a private
-	 * page is read-only in both until one writes it (break_fork_share). */
-	if (!v->shared && (v->prot & VM_WRITE)) {
+	 * page is read-only in both until one writes it (break_fork_share),
+	 * also if the region is made writable later (vm_protect keeps COW). */
+	if (!v->shared) {
 		*pte = (*pte & ~PTE_W) | PTE_COW;
 		invlpg(va);
 	}

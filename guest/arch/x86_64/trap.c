@@ -84,9 +84,12 @@ void trap_dispatch(struct trap_frame *f)
 		}
 		return;
 	}
-	if (from_user || (f->vector == 14 && read_cr2() < USER_TOP)) {
+	/* CR2 now: waiting for the kernel lock below lets other tasks run,
+	 * and their page faults would overwrite it. */
+	uint64_t cr2 = f->vector == 14 ? read_cr2() : 0;
+	if (from_user || (f->vector == 14 && cr2 < USER_TOP)) {
 		bool took = kernel_enter(); /* from the kernel: already held */
-		user_fault(f); /* returns if the fault was resolved (demand paging) */
+		user_fault(f, cr2); /* returns if the fault was resolved (demand paging) */
 		if (took)
 			kernel_leave();
 		return;
