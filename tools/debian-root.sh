@@ -17,7 +17,9 @@ export LC_ALL=C
 
 SUITE=bookworm
 MIRROR=${PIER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES="python3 sqlite3 fio perl gawk xz-utils"
+# git for issue 18's process tests (tests/integration/test_processes.py);
+# bash, dash and coreutils are in minbase already.
+PACKAGES="python3 sqlite3 fio perl gawk xz-utils git"
 LAYOUT=1
 CACHE=${PIER_DEBIAN_ROOT_CACHE:-/var/cache/pier-debian-root}
 

@@ -1,4 +1,5 @@
 /* In-kernel pipes (see pipe.h). */
+#include <linux/signal.h>
 #include <pier/errno.h>
 #include "../kernel/task.h"
 #include "../mm/mm.h"
@@ -67,7 +68,10 @@ int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonb
 		int64_t r = pipe_write(p, buf + done, len - done);
 		if (r > 0)
 			done += (uint64_t)r;
-		else if (r != -EAGAIN)
+		else if (r == -EPIPE && !done) {
+			signal_post_thread(current, SIGPIPE); /* the writer's thread, as Linux */
+			return r;
+		} else if (r != -EAGAIN)
 			return done ? (int64_t)done : r;
 		if (done == len || !may_wait(nonblock))
 			return done ? (int64_t)done : r;

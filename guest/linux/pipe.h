@@ -1,4 +1,4 @@
-/* In-kernel pipes: a ring buffer between two ends of the same program. */
+/* In-kernel pipes: a ring buffer between two ends, in one process or two. */
 #ifndef GUEST_PIPE_H
 #define GUEST_PIPE_H
 
@@ -19,9 +19,10 @@ struct pipe *pipe_new(void);
 int64_t pipe_read(struct pipe *p, char *buf, uint64_t len);
 /* Bytes written; -EPIPE without readers; -EAGAIN when full. */
 int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len);
-/* read(2)/write(2) on a pipe: they wait (for another thread) unless
- * nonblock, and end with EINTR for a signal. A blocking write writes it
- * all, as Linux's does. */
+/* read(2)/write(2) on a pipe: they wait (for another thread or process)
+ * unless nonblock, and end with EINTR for a signal. A blocking write
+ * writes it all, as Linux's does; with no reader left it is EPIPE and
+ * SIGPIPE for the writing thread. */
 int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock);
 int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonblock);
 

@@ -177,6 +177,7 @@ OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
                "faults": "tests/integration/test_faults.py",
                "preempt": "tests/integration/test_threads.py",
                "hostwait": "tests/integration/test_threads.py",
+               "forks": "tests/integration/test_processes.py",
                "ttyprobe": "tests/integration/test_stdio.py, test_tty.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.
