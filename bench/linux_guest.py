@@ -130,10 +130,10 @@ def modules(kdir):
     return out
 
 
-def initramfs(kdir, jobs, path, runner=None):
+def initramfs(kdir, jobs, path, runner=None, bins=()):
     """Writes the initramfs (busybox, modules, /init, /jobs) to path; with
     runner (a shell script's text), /bin/runner runs the jobs instead of
-    /data/fsbench."""
+    /data/fsbench; bins: more (static) programs for /bin."""
     mods = modules(kdir)
     with tempfile.TemporaryDirectory() as d:
         for sub in ("bin", "lib/modules", "proc", "sys", "dev", "data"):
@@ -146,6 +146,8 @@ def initramfs(kdir, jobs, path, runner=None):
         os.chmod(os.path.join(d, "init"), 0o755)
         with open(os.path.join(d, "jobs"), "w") as f:
             f.write("".join(" ".join(j) + "\n" for j in jobs))
+        for b in bins:
+            shutil.copy(b, os.path.join(d, "bin", os.path.basename(b)))
         if runner:
             with open(os.path.join(d, "bin", "runner"), "w") as f:
                 f.write(runner)
@@ -202,7 +204,7 @@ def cpu_of(pids):
 
 
 def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
-        spare_files=0, runner=None):
+        spare_files=0, runner=None, bins=()):
     """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
     guest paths under /data), and returns (outputs, info): outputs[i] is the
     text job i printed, with "BENCH-FAIL" in it if it failed; info has
@@ -210,11 +212,11 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     virtiofsd together, job_cpu_s[i], their CPU time during job i (sampled
     at the job markers, 20 ms granularity), and for blk image, the ext4
     image in workdir (made with room for spare_bytes in spare_files more
-    files). runner: see initramfs. Raises RuntimeError if the guest did not get through its jobs."""
+    files). runner, bins: see initramfs. Raises RuntimeError if the guest did not get through its jobs."""
     assert mode in MODES, mode
     kdir = kernel_dir()
     initrd = os.path.join(workdir, "initrd.cpio")
-    initramfs(kdir, jobs, initrd, runner)
+    initramfs(kdir, jobs, initrd, runner, bins)
     console = os.path.join(workdir, "console.log")
     helpers = []
     dev = []

@@ -11,6 +11,7 @@
 #include <pier/elf_load.h>
 #include <pier/errno.h>
 #include <pier/fmt.h>
+#include <pier/shebang.h>
 #include <pier/stat.h>
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
@@ -267,59 +268,29 @@ static int load_segments(struct file *f, const struct elf_plan *plan, uint64_t b
 	return err;
 }
 
-/* The new argument block of a "#!" script: interpreter, its optional
- * argument, the script's path, then the old arguments but the first. */
-static int script_args(const char *head, int64_t n, const char *path, const struct run_args *a,
-		       struct run_args *out, char **block, struct why *w)
+/* The new argument block of a "#!" script (sh, its parsed line): the
+ * interpreter, its optional argument, the script's path, then the old
+ * arguments but the first. */
+static int script_args(const struct shebang *sh, const char *path, const struct run_args *a,
+		       struct run_args *out, char **block)
 {
-	/* The first line, up to 255 bytes, as Linux reads it. */
-	char line[256];
-	int64_t len = 0;
-	while (len + 2 < n && len < 255 && head[len + 2] != '\n')
-		len++;
-	memcpy(line, head + 2, (size_t)len);
-	line[len] = 0;
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	char *interp = p;
-	while (*p && *p != ' ' && *p != '\t')
-		p++;
-	char *arg = NULL;
-	if (*p) {
-		*p++ = 0;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		char *e = p + strlen(p);
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			*--e = 0;
-		arg = *p ? p : NULL; /* the rest of the line is one argument */
-	}
-	size_t ilen = strlen(interp);
-	while (ilen && interp[ilen - 1] == '\r')
-		interp[--ilen] = 0;
-	if (!*interp)
-		return say(w, -ENOEXEC, "no interpreter after #!");
-	/* Sizes: the old strings after argv[0], and the new ones. */
 	const char *rest = run_args_next(a->argv0), *end = a->argv0;
 	for (uint32_t i = 0; i < a->argc + a->envc; i++)
 		end = run_args_next(end);
-	size_t old = (size_t)(end - rest);
-	size_t total = ilen + 1 + (arg ? strlen(arg) + 1 : 0) + strlen(path) + 1 + old;
-	if (total > RUN_ARGS_TOTAL_MAX)
+	size_t old = (size_t)(end - rest), ilen = strlen(sh->interp) + 1;
+	size_t alen = sh->has_arg ? strlen(sh->arg) + 1 : 0, plen = strlen(path) + 1;
+	if (ilen + alen + plen + old > RUN_ARGS_TOTAL_MAX)
 		return -E2BIG;
-	char *b = kmalloc(total);
+	char *b = kmalloc(ilen + alen + plen + old);
 	if (!b)
 		return -ENOMEM;
-	char *q = b;
-	memcpy(q, interp, ilen + 1), q += ilen + 1;
-	if (arg)
-		memcpy(q, arg, strlen(arg) + 1), q += strlen(arg) + 1;
-	memcpy(q, path, strlen(path) + 1), q += strlen(path) + 1;
-	memcpy(q, rest, old);
+	memcpy(b, sh->interp, ilen);
+	memcpy(b + ilen, sh->arg, alen);
+	memcpy(b + ilen + alen, path, plen);
+	memcpy(b + ilen + alen + plen, rest, old);
 	*out = *a;
 	out->argv0 = b;
-	out->argc = a->argc + (arg ? 2 : 1);
+	out->argc = a->argc + (sh->has_arg ? 2 : 1);
 	*block = b;
 	return 0;
 }
@@ -340,12 +311,13 @@ static char *program_path(const char *path, const char *cwd);
 static int load_program(const char *path, const char *cwd, const struct run_args *a,
 			struct loaded *out, struct why *w)
 {
-	char *full = kmalloc(VFS_PATH_MAX), *head = kmalloc(256), *block = NULL;
+	char *full = kmalloc(VFS_PATH_MAX), *head = kmalloc(SHEBANG_HEAD), *block = NULL;
+	struct shebang *sh = kmalloc(sizeof(*sh));
 	char ipath[256];
 	struct run_args args = *a;
 	struct file *f = NULL, *interp = NULL;
 	struct elf_plan *plan = kmalloc(sizeof(*plan)), *iplan = kmalloc(sizeof(*iplan));
-	int err = full && head && plan && iplan ? 0 : -ENOMEM;
+	int err = full && head && sh && plan && iplan ? 0 : -ENOMEM;
 	const char *prog = path;
 	/* #! scripts: up to 4 interpreters deep, as Linux allows. */
 	for (int depth = 0; !err; depth++) {
@@ -361,15 +333,19 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 				say(w, err, "required file not found (its #! interpreter %s)", prog);
 			break;
 		}
-		int64_t n = vfs_pread(f, head, 256, 0);
+		int64_t n = vfs_pread(f, head, SHEBANG_HEAD, 0);
 		if (n < 0) {
 			err = (int)n;
 			break;
 		}
-		if (n < 2 || head[0] != '#' || head[1] != '!')
+		int script = shebang_parse(head, (size_t)n, sh);
+		if (script < 0)
+			err = say(w, script, "not a program Pier can run (a #! line without an "
+				  "interpreter Linux would take)");
+		if (script <= 0)
 			break;
 		char *nb = NULL;
-		err = script_args(head, n, depth ? prog : path, &args, &args, &nb, w);
+		err = script_args(sh, depth ? prog : path, &args, &args, &nb);
 		vfs_close(f);
 		f = NULL;
 		if (err)
@@ -426,6 +402,7 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 	kfree(block);
 	kfree(full);
 	kfree(head);
+	kfree(sh);
 	kfree(plan);
 	kfree(iplan);
 	return err;

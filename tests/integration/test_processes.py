@@ -486,3 +486,62 @@ def test_forks_bomb_and_leak(machine, debian, tmp_path):
     if names != [b"bomb: fork", b"ok bomb", b"leak: MemFree", b"ok leak"]:
         problems.append(f"the --bomb and --leak lines: {extra}")
     assert not problems, both.report(problems)
+
+
+# ---- what only the guest shows: its own process tree ----
+
+TREE_SCRIPT = r"""# pids here are the guest's own: pid 1 is this shell
+echo "me $$ parent $PPID"
+sh -c 'echo $$ > /tmp/a; exec readlink /proc/self' > /tmp/b
+[ "$(cat /tmp/a)" = "$(cat /tmp/b)" ] && [ "$(cat /tmp/a)" != 1 ] && echo "self matches"
+sleep 5 &
+job=$!
+sleep 0.2
+tr '\0' ' ' < /proc/$job/cmdline; echo
+readlink /proc/$job/exe
+grep '^PPid' /proc/$job/status
+[ -d /proc/$job/fd ] && echo "fd dir there"
+ls /proc | grep -qx "$job" && echo "listed in /proc"
+kill $job; wait $job; echo "job ended: $?"
+[ -e /proc/$job ] || echo "gone from /proc"
+# An orphan: its parent exits at once, pid 1 becomes its parent.
+sh -c '(sleep 0.3; grep PPid /proc/self/status > /tmp/orphan) & exit 0'
+sleep 1; cat /tmp/orphan
+# pid 1's exit ends the VM, children and all.
+sleep 300 &
+exit 7
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_the_guests_own_process_tree(machine, debian, tmp_path):
+    """/proc/PID for every process and /proc/self for the caller, orphans
+    re-parented to pid 1, pid 1's exit status as the VM's with a child
+    still running (killed, not waited for), and --strace naming the pid
+    on each line once there are several processes."""
+    share = tmp_path / "share"
+    share.mkdir()
+    write(share / "tree.sh", TREE_SCRIPT)
+    cmd = [PIER, "run", *vmm_args(machine), "--mem", "512M", "--timeout", "200",
+           "--root", debian, "--ro", "--tmpfs", "/tmp", "--share", f"data={share}",
+           "-o", "mount=data:/mnt", "--", "/bin/sh", "/mnt/tree.sh"]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=260)
+    assert p.returncode == 7, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "me 1 parent 0", p.stdout
+    assert lines[1] == "self matches", p.stdout
+    assert lines[2:] == ["sleep 5 ", "/usr/bin/sleep", "PPid:\t1",
+                         "fd dir there", "listed in /proc", "job ended: 143",
+                         "gone from /proc", "PPid:\t1"], p.stdout
+    # strace: several processes, so each line says whose call it is.
+    t = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "200", "--strace",
+                        "--root", debian, "--ro", "--", "/bin/sh", "-c",
+                        "/bin/true | /bin/true"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=260)
+    assert t.returncode == 0, t.stderr[-3000:]
+    calls = [l for l in t.stderr.splitlines() if l.startswith("strace: ")]
+    pids = {l.split("[pid ")[1].split("]")[0] for l in calls if "[pid " in l}
+    assert {"1", "2", "3"} <= pids, calls[:40]
+    assert any(l.startswith("strace: [pid 2] execve(") for l in calls), calls[:40]
