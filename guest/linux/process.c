@@ -241,6 +241,7 @@ void process_exec_reset(void)
 {
 	struct process *p = current->proc;
 	kill_other_threads();
+	current->tid = p->pid; /* as Linux: the thread that exec's takes the pid */
 	for (int fd = 0; fd < MAX_FDS; fd++)
 		if (p->fds[fd] && p->cloexec[fd])
 			fd_close(fd);

@@ -109,7 +109,8 @@ static void send_to_member(struct process *p, void *arg)
 {
 	struct to_group *g = arg;
 	if (p->pgid == g->pgid && p->state == PROC_LIVE) {
-		signal_send(p, g->sig);
+		struct sig_info in = { .code = SI_KERNEL }; /* the terminal's, as Linux's tty */
+		signal_post_proc(p, g->sig, &in);
 		g->any = true;
 	}
 }
@@ -127,8 +128,9 @@ void signal_from_host(int sig)
 			return;
 	}
 	struct process *init = process_find(1);
+	struct sig_info in = { .code = SI_USER, .pid = 0, .uid = 0 }; /* from outside */
 	if (init)
-		signal_send(init, sig);
+		signal_post_proc(init, sig, &in);
 }
 
 void signal_send(struct process *p, int sig)

@@ -67,7 +67,7 @@ SYS(sysinfo)
 	s.uptime = (long)(time_ns() / NS);
 	s.totalram = pmem_total_pages();
 	s.freeram = pmem_free_pages();
-	s.procs = 1;
+	s.procs = (uint16_t)process_count();
 	s.mem_unit = 4096;
 	return copy_to_user(a0, &s, sizeof(s));
 }
@@ -122,7 +122,7 @@ SYS(getrlimit)
 
 SYS(prlimit64)
 {
-	if (a0 != 0 && a0 != (uint64_t)current->proc->pid)
+	if (a0 != 0 && !process_find((int)a0))
 		return -ESRCH;
 	if (a1 >= RLIM_NLIMITS)
 		return -EINVAL;
