@@ -599,6 +599,12 @@ int64_t exec_syscall(const char *path, uint64_t uargv, uint64_t uenvp)
 	struct loaded l;
 	struct why w = { "" };
 	err = load_program(path, p->cwd, &a, &l, &w);
+	if (!err && process_dying()) { /* another thread exits or exec's first */
+		task_set_mm(l.old);
+		vm_put(l.mm);
+		kfree(l.exe);
+		err = -EINTR; /* its SIGKILL ends this thread on the way out */
+	}
 	if (err) {
 		kfree(block);
 		return err;

@@ -114,10 +114,18 @@ static char *dup_bytes(const char *s, uint64_t n)
 	return d;
 }
 
+bool process_dying(void)
+{
+	struct task *killer = current->proc->killer;
+	return killer && killer != current;
+}
+
 int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_t tls,
 		     uint64_t ptid, uint64_t ctid)
 {
 	struct process *parent = current->proc;
+	if (process_dying())
+		return -EINTR; /* its SIGKILL ends this thread on the way out */
 	struct process *p = process_alloc();
 	if (!p)
 		return -ENOMEM;
@@ -180,8 +188,10 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 	}
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_child_tid = ctid;
-	while ((flags & CLONE_VFORK) && !vfork_done)
+	while ((flags & CLONE_VFORK) && !vfork_done && !process_dying())
 		task_wait(RQ_NO_DEADLINE);
+	if (!vfork_done)
+		p->vfork_done = NULL; /* going away first: nobody to tell */
 	(void)err; /* the child runs anyway, as on Linux */
 	return pid;
 }
@@ -300,7 +310,7 @@ static void notify_parent(struct process *p)
 void process_exit_wstatus(int wstatus)
 {
 	struct process *p = current->proc;
-	if (p->killer && p->killer != current)
+	if (process_dying())
 		thread_gone(); /* another thread is ending the process (or exec'ing) */
 	if (p->pid == 1)
 		init_exit(wstatus);

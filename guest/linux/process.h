@@ -122,6 +122,9 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 /* execve's point of no return: the other threads gone, close-on-exec
  * descriptors closed, handlers reset, the vfork parent let go. */
 void process_exec_reset(void);
+/* Whether another thread of current's process is ending it (exit) or
+ * replacing its image (exec): then current only goes away. */
+bool process_dying(void);
 /* A vfork child exec'd or exited: its parent goes on. */
 void process_vfork_release(struct process *p);
 /* exit(2) of a thread that is not its process's last. */

@@ -4,7 +4,8 @@
  * (EOF, EPIPE, SIGPIPE), open file descriptions shared across fork, WNOHANG,
  * ECHILD, SIGCHLD (a handler, SIG_IGN and SA_NOCLDWAIT reaping), process
  * groups and sessions, vfork + execve, posix_spawn, close-on-exec and
- * signal dispositions across execve, `#!` scripts.
+ * signal dispositions across execve, `#!` scripts; execve, exit and fork
+ * from a second thread.
  *
  *   forks [DIR] [--bomb] [--leak]
  *
@@ -28,8 +29,11 @@
  *   forks --child fdcheck A B      exits 0 when A is closed and B open
  *   forks --child sigcheck         exits 0 when SIGUSR1 is SIG_DFL,
  *                                  SIGUSR2 SIG_IGN and SIGHUP blocked
+ *   forks --child pidcheck PID     exits 0 when its pid is PID and its
+ *                                  thread id too (execve from a thread)
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -38,6 +42,7 @@
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,6 +203,10 @@ static int child_mode(int argc, char **argv)
 		    sigismember(&mask, SIGUSR1))
 			return 4; /* the mask is kept */
 		return 0;
+	}
+	if (!strcmp(mode, "pidcheck") && argc == 4) {
+		pid_t want = (pid_t)atoi(argv[3]);
+		return getpid() == want && syscall(SYS_gettid) == want ? 0 : 2;
 	}
 	fprintf(stderr, "forks: unknown child mode\n");
 	return 99;
@@ -903,6 +912,78 @@ static void leak(void)
 	OK("leak");
 }
 
+/* ---- threads and processes together ---- */
+
+static char pid_arg[16];
+
+static void *exec_from_thread(void *arg)
+{
+	(void)arg;
+	char *argv[] = { SELF, "--child", "pidcheck", pid_arg, NULL };
+	execv(SELF, argv);
+	_exit(98);
+}
+
+static void *exit_from_thread(void *arg)
+{
+	(void)arg;
+	usleep(50 * 1000);
+	exit(7); /* exit_group: the spinning main thread goes too */
+}
+
+static void *fork_from_thread(void *arg)
+{
+	(void)arg;
+	pid_t g = fork();
+	if (g == 0)
+		_exit(9);
+	int st = 0;
+	if (g < 0 || waitpid(g, &st, 0) != g || !WIFEXITED(st) || WEXITSTATUS(st) != 9)
+		return (void *)1;
+	return NULL;
+}
+
+static void threads_and_processes(void)
+{
+	/* execve from a thread while the main thread waits in read(): the
+	 * reader goes, the new image has the process's pid as pid and tid. */
+	pid_t c = fork_checked();
+	if (c == 0) {
+		int p[2];
+		pthread_t t;
+		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)getpid());
+		if (pipe(p) || pthread_create(&t, NULL, exec_from_thread, NULL))
+			_exit(97);
+		char b;
+		(void)read(p[0], &b, 1); /* for ever: the pipe's writer is us */
+		_exit(96);
+	}
+	expect_exit(c, 0);
+	printf("ok exec-from-thread\n");
+	/* exit() in a thread while the main thread spins in program code. */
+	c = fork_checked();
+	if (c == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, exit_from_thread, NULL))
+			_exit(97);
+		for (volatile unsigned long n = 0;; n++)
+			;
+	}
+	expect_exit(c, 7);
+	printf("ok exit-group-from-thread\n");
+	/* fork from a second thread, which waits for its own child. */
+	c = fork_checked();
+	if (c == 0) {
+		pthread_t t;
+		void *r = (void *)1;
+		if (pthread_create(&t, NULL, fork_from_thread, NULL) || pthread_join(t, &r))
+			_exit(97);
+		_exit(r ? 1 : 0);
+	}
+	expect_exit(c, 0);
+	printf("ok fork-from-thread\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--child"))
@@ -936,6 +1017,7 @@ int main(int argc, char **argv)
 	spawn();
 	exec_details();
 	script();
+	threads_and_processes();
 	if (do_bomb)
 		bomb();
 	if (do_leak)
