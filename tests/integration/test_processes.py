@@ -504,6 +504,10 @@ grep '^PPid' /proc/$job/status
 ls /proc | grep -qx "$job" && echo "listed in /proc"
 kill $job; wait $job; echo "job ended: $?"
 [ -e /proc/$job ] || echo "gone from /proc"
+# kill -1: every process but pid 1 (this shell) and the sender.
+sleep 100 & a=$!
+sleep 100 & b=$!
+kill -TERM -1; wait $a; echo "kill -1: $?"; wait $b; echo "kill -1: $?"
 # An orphan: its parent exits at once, pid 1 becomes its parent.
 sh -c '(sleep 0.3; grep PPid /proc/self/status > /tmp/orphan) & exit 0'
 sleep 1; cat /tmp/orphan
@@ -516,8 +520,8 @@ exit 7
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("machine", targets("microvm", "pier"))
 def test_the_guests_own_process_tree(machine, debian, tmp_path):
-    """/proc/PID for every process and /proc/self for the caller, orphans
-    re-parented to pid 1, pid 1's exit status as the VM's with a child
+    """/proc/PID for every process and /proc/self for the caller, kill -1
+    sparing pid 1 and the sender, orphans re-parented to pid 1, pid 1's exit status as the VM's with a child
     still running (killed, not waited for), and --strace naming the pid
     on each line once there are several processes."""
     share = tmp_path / "share"
@@ -534,7 +538,7 @@ def test_the_guests_own_process_tree(machine, debian, tmp_path):
     assert lines[1] == "self matches", p.stdout
     assert lines[2:] == ["sleep 5 ", "/usr/bin/sleep", "PPid:\t1",
                          "fd dir there", "listed in /proc", "job ended: 143",
-                         "gone from /proc", "PPid:\t1"], p.stdout
+                         "gone from /proc", "kill -1: 143", "kill -1: 143", "PPid:\t1"], p.stdout
     # strace: several processes, so each line says whose call it is.
     t = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "200", "--strace",
                         "--root", debian, "--ro", "--", "/bin/sh", "-c",

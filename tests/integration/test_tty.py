@@ -333,3 +333,24 @@ def test_ctrl_d_ends_one_read(machine, root):
     expect(child, b"eof2: end 2", "the second end of file")
     finish(child)
     assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, child.logfile_read.tail())
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
+def test_ctrl_c_goes_to_the_foreground_job(machine, root):
+    """Issue 18: an interactive shell with job control (busybox ash as pid
+    1) puts a command in a process group of its own and makes it the
+    terminal's foreground group (TIOCSPGRP); ^C then ends the command,
+    not the shell, which reports 130 and goes on until its own exit."""
+    child = spawn(machine, pier(machine, root, BB, "sh", "-i"))
+    expect(child, b"# ", "the first prompt")
+    child.sendline("/bin/busybox sh -c 'echo $((6*7))x; exec /bin/busybox sleep 100'")
+    expect(child, b"42x", "the job running")
+    child.sendcontrol("c")
+    expect(child, b"# ", "the prompt after ^C")
+    child.sendline('echo "rc=$?"')
+    expect(child, rb"rc=(\d+)", "the job's status")
+    assert child.match.group(1) == b"130", child.logfile_read.tail()
+    child.sendline("exit 5")
+    finish(child)
+    assert child.exitstatus == 5, (child.exitstatus, child.signalstatus,
+                                   child.logfile_read.tail())
