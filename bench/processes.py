@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 
+from common import debian_root, kvm_usable
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PIER = os.path.join(ROOT, "build", "pier")
@@ -38,20 +40,6 @@ PIPELINE = "seq 1 20000 | grep 7 | wc -l >/dev/null"
 WORKLOADS = {"static": (100, ["self"]),
              "dynamic": (50, ["/usr/bin/true"]),
              "pipeline": (5, ["/bin/sh", "-c", PIPELINE])}
-
-
-def debian_root():
-    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
-                       text=True, check=True)
-    return r.stdout.strip()
-
-
-def kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-        return True
-    except OSError:
-        return False
 
 
 def parse(out):

@@ -26,6 +26,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+from common import debian_root, kvm_usable
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,21 +35,6 @@ ROOT = os.path.dirname(HERE)
 PIER = os.path.join(ROOT, "build", "pier")
 PROGRAMS = {"python3 -c pass": ["/usr/bin/python3", "-c", "pass"],
             "fio --version": ["/usr/bin/fio", "--version"]}
-
-
-def debian_root():
-    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
-                       text=True, check=True)
-    return r.stdout.strip()
-
-
-def kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-        os.close(fd)
-        return True
-    except OSError:
-        return False
 
 
 def host_run(root, argv, runs):

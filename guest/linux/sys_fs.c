@@ -1044,6 +1044,26 @@ static int get_off(uint64_t uptr, int64_t *val, int64_t **p)
 	return 0;
 }
 
+/* The two optional offsets of copy_file_range and splice (in, out). */
+struct two_offs {
+	int64_t in, out, *pin, *pout;
+};
+
+static int get_offs(uint64_t uin, uint64_t uout, struct two_offs *o)
+{
+	int err = get_off(uin, &o->in, &o->pin);
+	return err ? err : get_off(uout, &o->out, &o->pout);
+}
+
+/* The moved offsets back to the program. */
+static int put_offs(uint64_t uin, uint64_t uout, const struct two_offs *o)
+{
+	if ((o->pin && copy_to_user(uin, &o->in, sizeof(o->in))) ||
+	    (o->pout && copy_to_user(uout, &o->out, sizeof(o->out))))
+		return -EFAULT;
+	return 0;
+}
+
 /* sendfile(out, in, offset, count): a read and a write through the kernel. */
 SYS(sendfile)
 {
@@ -1079,35 +1099,30 @@ SYS(copy_file_range)
 		return -EBADF;
 	if (out->flags & O_APPEND)
 		return -EBADF;
-	int64_t oin, oout, *pin, *pout;
-	int err = get_off(a1, &oin, &pin);
-	if (!err)
-		err = get_off(a3, &oout, &pout);
+	struct two_offs o;
+	int err = get_offs(a1, a3, &o);
 	if (err)
 		return err;
-	uint64_t from = pin ? (uint64_t)oin : in->file->pos;
-	uint64_t to = pout ? (uint64_t)oout : out->file->pos;
+	uint64_t from = o.pin ? (uint64_t)o.in : in->file->pos;
+	uint64_t to = o.pout ? (uint64_t)o.out : out->file->pos;
 	if (in->file->vn == out->file->vn && from < to + a4 && to < from + a4)
 		return -EINVAL; /* overlapping ranges of one file */
 	int64_t n = vfs_copy_range(in->file, from, out->file, to, a4);
 	if (n >= 0) {
-		if (pin)
-			oin += n;
+		if (o.pin)
+			o.in += n;
 		else
 			in->file->pos += (uint64_t)n;
-		if (pout)
-			oout += n;
+		if (o.pout)
+			o.out += n;
 		else
 			out->file->pos += (uint64_t)n;
 	} else if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV) {
-		n = copy_through(in, pin, out, pout, a4);
+		n = copy_through(in, o.pin, out, o.pout, a4);
 	}
 	if (n < 0)
 		return n;
-	if ((pin && copy_to_user(a1, &oin, sizeof(oin))) ||
-	    (pout && copy_to_user(a3, &oout, sizeof(oout))))
-		return -EFAULT;
-	return n;
+	return put_offs(a1, a3, &o) ? -EFAULT : n;
 }
 
 /*
@@ -1124,10 +1139,8 @@ SYS(splice)
 		return -EINVAL;
 	if ((a1 && in->kind != OF_FILE) || (a3 && out->kind != OF_FILE))
 		return -ESPIPE;
-	int64_t oin, oout, *pin, *pout;
-	int err = get_off(a1, &oin, &pin);
-	if (!err)
-		err = get_off(a3, &oout, &pout);
+	struct two_offs o;
+	int err = get_offs(a1, a3, &o);
 	if (err)
 		return err;
 	uint64_t len = a4 > IO_CHUNK ? IO_CHUNK : a4;
@@ -1135,7 +1148,7 @@ SYS(splice)
 	if (in->kind == OF_FILE) {
 		if (in->file->dir || (in->flags & O_ACCMODE) == O_WRONLY)
 			return -EBADF;
-		r = copy_through(in, pin, out, NULL, len);
+		r = copy_through(in, o.pin, out, NULL, len);
 	} else {
 		char *buf = kmalloc(len ? len : 1);
 		if (!buf)
@@ -1149,10 +1162,10 @@ SYS(splice)
 			else if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
 				r = stdio_write(out, buf, n);
 			else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file)) {
-				uint64_t at = pout ? (uint64_t)oout : out->file->pos;
+				uint64_t at = o.pout ? (uint64_t)o.out : out->file->pos;
 				r = vfs_pwrite(out->file, buf, n, at);
-				if (r > 0 && pout)
-					oout += r;
+				if (r > 0 && o.pout)
+					o.out += r;
 				else if (r > 0)
 					out->file->pos += (uint64_t)r;
 			} else {
@@ -1161,10 +1174,7 @@ SYS(splice)
 		}
 		kfree(buf);
 	}
-	if (r > 0 && ((pin && copy_to_user(a1, &oin, sizeof(oin))) ||
-		      (pout && copy_to_user(a3, &oout, sizeof(oout)))))
-		return -EFAULT;
-	return r;
+	return r > 0 && put_offs(a1, a3, &o) ? -EFAULT : r;
 }
 
 /* Extended attributes: none are kept (virtio-fs's are not passed on):

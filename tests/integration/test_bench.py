@@ -325,3 +325,22 @@ def test_stdio_tiny_run_counts_every_byte_and_reports_throughput(tmp_path):
     # A VM is slower than a pipe on the host, and not absurdly so.
     for d in ("stdout", "stdin"):
         assert 0.2 < summ["pier-qemu-microvm"][d]["mb_s"] < summ["host"][d]["mb_s"] * 2, d
+
+
+def test_processes_bench_on_host_and_microvm(tmp_path):
+    """Issue 18: bench/processes.py, one round on the host and on QEMU
+    microvm: every workload measured in both, as a rate and a time that
+    agree with each other, written to --json and printed."""
+    out = tmp_path / "procs.json"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "processes.py"),
+                        "--only", "host,pier-qemu", "--runs", "1", "--json", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"host", "pier-qemu"}, doc
+    for cfg, rows in doc.items():
+        assert set(rows) == {"static", "dynamic", "pipeline"}, (cfg, rows)
+        for name, f in rows.items():
+            assert f["each_ms"] > 0 and math.isclose(f["per_s"], 1000 / f["each_ms"]), (cfg, f)
+            assert f["min_ms"] <= f["each_ms"] <= f["max_ms"], (cfg, name, f)
+            assert f"{cfg:12} {name:9}" in p.stdout, p.stdout
