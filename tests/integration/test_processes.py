@@ -303,14 +303,10 @@ GIT_ENV = {"GIT_AUTHOR_DATE": "2024-01-02T03:04:05+0000",
 
 
 def host_git():
-    """The host's own git, installed when missing."""
+    """The host's own git (tools/deps.sh installs it)."""
     git = shutil.which("git")
     if not git:
-        subprocess.run(["apt-get", "install", "-y", "-q", "git"], capture_output=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=600)
-        git = shutil.which("git")
-    if not git:
-        pytest.fail("no git on the host, and apt-get install git failed")
+        pytest.fail("no git on the host: run tools/deps.sh (make deps)")
     return git
 
 
