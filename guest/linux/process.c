@@ -177,13 +177,14 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 	if (flags & CLONE_VFORK)
 		p->vfork_done = &vfork_done;
 	link_child(parent, p);
+	/* The ids where asked; a bad pointer there does not stop the child,
+	 * as on Linux. */
 	int32_t pid = p->pid;
-	if ((flags & CLONE_PARENT_SETTID) && copy_to_user(ptid, &pid, sizeof(pid)))
-		err = -EFAULT;
+	if (flags & CLONE_PARENT_SETTID)
+		(void)copy_to_user(ptid, &pid, sizeof(pid));
 	if (flags & CLONE_CHILD_SETTID) { /* in the child's memory */
 		task_set_mm(mm);
-		if (copy_to_user(ctid, &pid, sizeof(pid)))
-			err = -EFAULT;
+		(void)copy_to_user(ctid, &pid, sizeof(pid));
 		task_set_mm(parent->mm);
 	}
 	if (flags & CLONE_CHILD_CLEARTID)
@@ -192,7 +193,6 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 		task_wait(RQ_NO_DEADLINE);
 	if (!vfork_done)
 		p->vfork_done = NULL; /* going away first: nobody to tell */
-	(void)err; /* the child runs anyway, as on Linux */
 	return pid;
 }
 
@@ -227,14 +227,27 @@ static void kill_other_threads(void)
 	p->killer = NULL;
 }
 
-/* The calling thread ends; others of its process go on. */
-static __attribute__((noreturn)) void thread_gone(void)
+/* The calling thread's CPU time goes to its process's (it is ending). */
+static void keep_thread_time(struct process *p)
 {
-	struct process *p = current->proc;
 	uint64_t run, sys;
 	task_cpu_time(current, &run, &sys);
 	p->run_ns += run;
 	p->sys_ns += sys;
+}
+
+static void close_all(struct process *p)
+{
+	for (int fd = 0; fd < MAX_FDS; fd++)
+		if (p->fds[fd])
+			fd_close(fd);
+}
+
+/* The calling thread ends; others of its process go on. */
+static __attribute__((noreturn)) void thread_gone(void)
+{
+	struct process *p = current->proc;
+	keep_thread_time(p);
 	p->nthreads--;
 	task_exit();
 }
@@ -275,10 +288,7 @@ void process_exec_reset(void)
 /* pid 1's end: the VM's, with its status (the other processes go with it). */
 static __attribute__((noreturn)) void init_exit(int wstatus)
 {
-	struct process *p = current->proc;
-	for (int fd = 0; fd < MAX_FDS; fd++)
-		if (p->fds[fd])
-			fd_close(fd);
+	close_all(current->proc);
 	vcon_flush();
 	vfs_unmount_all();
 	if (wstatus & 0x7f)
@@ -316,9 +326,7 @@ void process_exit_wstatus(int wstatus)
 		init_exit(wstatus);
 	kill_other_threads();
 	p->killer = current; /* for good: nothing of it runs again */
-	for (int fd = 0; fd < MAX_FDS; fd++)
-		if (p->fds[fd])
-			fd_close(fd);
+	close_all(p);
 	timers_exit(p);
 	process_vfork_release(p);
 	/* Its memory goes (written-back shared file pages first). */
@@ -339,10 +347,7 @@ void process_exit_wstatus(int wstatus)
 		struct sig_info in = { .code = CLD_EXITED, .uid = vfs_uid };
 		signal_post_proc(init, SIGCHLD, &in);
 	}
-	uint64_t run, sys;
-	task_cpu_time(current, &run, &sys);
-	p->run_ns += run;
-	p->sys_ns += sys;
+	keep_thread_time(p);
 	p->wstatus = wstatus;
 	p->state = PROC_ZOMBIE;
 	p->nthreads = 0;
@@ -369,22 +374,27 @@ void process_reap(struct process *c)
 	process_free(c);
 }
 
+struct cpu_sum {
+	const struct process *p;
+	uint64_t run, sys;
+};
+
 static void add_time(struct task *t, void *arg)
 {
-	uint64_t *sum = arg;
-	if (t->proc != (struct process *)sum[2])
+	struct cpu_sum *sum = arg;
+	if (t->proc != sum->p)
 		return;
 	uint64_t run, sys;
 	task_cpu_time(t, &run, &sys);
-	sum[0] += run;
-	sum[1] += sys;
+	sum->run += run;
+	sum->sys += sys;
 }
 
 void process_cpu_time(struct process *p, uint64_t *run, uint64_t *sys)
 {
-	uint64_t sum[3] = { p->run_ns, p->sys_ns, (uint64_t)p };
+	struct cpu_sum sum = { p, p->run_ns, p->sys_ns };
 	if (p->state == PROC_LIVE)
-		task_for_each(add_time, sum);
-	*run = sum[0];
-	*sys = sum[1];
+		task_for_each(add_time, &sum);
+	*run = sum.run;
+	*sys = sum.sys;
 }

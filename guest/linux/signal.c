@@ -96,23 +96,29 @@ void signal_post_info(struct task *t, int sig, const struct sig_info *in)
 
 void signal_post(int sig)
 {
-	struct sig_info in = { .code = SI_USER, .pid = current->proc->pid, .uid = vfs_uid };
-	signal_post_info(NULL, sig, &in);
+	signal_send(current->proc, sig);
 }
 
 struct to_group {
-	int pgid, sig;
-	bool any;
+	int pgid, sig, found;
+	const struct sig_info *in;
 };
 
 static void send_to_member(struct process *p, void *arg)
 {
 	struct to_group *g = arg;
 	if (p->pgid == g->pgid && p->state == PROC_LIVE) {
-		struct sig_info in = { .code = SI_KERNEL }; /* the terminal's, as Linux's tty */
-		signal_post_proc(p, g->sig, &in);
-		g->any = true;
+		g->found++;
+		if (g->sig)
+			signal_post_proc(p, g->sig, g->in);
 	}
+}
+
+int signal_group(int pgid, int sig, const struct sig_info *in)
+{
+	struct to_group g = { pgid, sig, 0, in };
+	process_for_each(send_to_member, &g);
+	return g.found;
 }
 
 void signal_from_host(int sig)
@@ -121,12 +127,9 @@ void signal_from_host(int sig)
 	 * group, as a terminal sends them; the rest, and everything when
 	 * there is no terminal, to pid 1, as a container engine's kill. */
 	bool keys = sig == SIGINT || sig == SIGQUIT || sig == SIGWINCH;
-	if (keys && vcon_tty_mask()) {
-		struct to_group g = { tty_foreground_pgrp, sig, false };
-		process_for_each(send_to_member, &g);
-		if (g.any)
-			return;
-	}
+	struct sig_info tty = { .code = SI_KERNEL }; /* the terminal's, as Linux's tty */
+	if (keys && vcon_tty_mask() && signal_group(tty_foreground_pgrp, sig, &tty))
+		return;
 	struct process *init = process_find(1);
 	struct sig_info in = { .code = SI_USER, .pid = 0, .uid = 0 }; /* from outside */
 	if (init)

@@ -34,6 +34,9 @@ struct process;
 void signal_send(struct process *p, int sig);
 /* Either with what the handler's siginfo says. */
 void signal_post_proc(struct process *p, int sig, const struct sig_info *in);
+/* sig (0: none) for every live member of process group pgid, with in;
+ * how many there are. */
+int signal_group(int pgid, int sig, const struct sig_info *in);
 /* A signal pier passed on (its own, the terminal's ^C): to the tty's
  * foreground process group when the console is a terminal, else to pid 1. */
 void signal_from_host(int sig);

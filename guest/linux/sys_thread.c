@@ -6,6 +6,7 @@
  */
 #include <linux/membarrier.h>
 #include <linux/signal.h>
+#include <asm-generic/siginfo.h>
 #include <linux/sched.h>
 #include <linux/futex.h>
 #include <asm/unistd_64.h>
@@ -16,6 +17,7 @@
 #include "../kernel/control.h"
 #include "../kernel/task.h"
 #include "../mm/vm.h"
+#include "../fs/vfs.h"
 #include "futex.h"
 #include "process.h"
 #include "signal.h"
@@ -248,26 +250,21 @@ SYS(membarrier)
 	return 0;
 }
 
-struct kill_to {
-	int pgid;     /* a group's members; 0: every process but pid 1 and the sender */
-	int sig;
-	int found;
+/* kill(-1): every live process but pid 1 and the sender. */
+struct kill_all {
+	int sig, found;
 };
 
 static void kill_one(struct process *p, void *arg)
 {
-	struct kill_to *k = arg;
-	if (p->state != PROC_LIVE)
-		return;
-	if (k->pgid ? p->pgid != k->pgid : (p->pid == 1 || p == current->proc))
+	struct kill_all *k = arg;
+	if (p->state != PROC_LIVE || p->pid == 1 || p == current->proc)
 		return;
 	k->found++;
 	if (k->sig)
 		signal_send(p, k->sig);
 }
 
-/* kill(2): pid > 0 one process, 0 the caller's group, -1 every process
- * it may signal (all but pid 1 and itself), < -1 the group -pid. */
 SYS(kill)
 {
 	int pid = (int)a0, sig = (int)a1;
@@ -283,9 +280,13 @@ SYS(kill)
 	}
 	if (pid == INT32_MIN)
 		return -ESRCH;
-	struct kill_to k = { pid == 0 ? current->proc->pgid : pid == -1 ? 0 : -pid, sig, 0 };
-	process_for_each(kill_one, &k);
-	return k.found ? 0 : -ESRCH;
+	if (pid == -1) {
+		struct kill_all k = { sig, 0 };
+		process_for_each(kill_one, &k);
+		return k.found ? 0 : -ESRCH;
+	}
+	struct sig_info in = { .code = SI_USER, .pid = current->proc->pid, .uid = vfs_uid };
+	return signal_group(pid == 0 ? current->proc->pgid : -pid, sig, &in) ? 0 : -ESRCH;
 }
 
 static int64_t signal_thread(int tgid, uint64_t tid, uint64_t sig)
