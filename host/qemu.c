@@ -25,6 +25,7 @@
 #include <pier/run_args.h>
 #include "accel.h"
 #include "control.h"
+#include "qemu.h"
 #include "run.h"
 #include "janitor.h"
 #include "run_signals.h"

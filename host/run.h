@@ -1,5 +1,7 @@
 /*
- * `pier run`: the options every VMM back end takes, and the back ends.
+ * A run: the options both front ends (`pier run`, pier-oci) fill and both
+ * VMM back ends consume (run.c), its report (run_report.c) and its
+ * signals (run_signals.h). No back end includes a front end.
  */
 #ifndef HOST_RUN_H
 #define HOST_RUN_H
@@ -60,8 +62,29 @@ struct run_options {
  */
 char *run_build_cmdline(const struct run_options *o);
 
-/* Boots the guest under QEMU; returns pier's exit status. */
-int qemu_run(const struct run_options *o);
+/* Defaults: microvm, 512M, a 1G DAX window, seccomp on, log on stderr. */
+void run_options_init(struct run_options *o, uint64_t start_ns);
+/* Adds a kernel option (kept as given, not copied); -1 after a message when full. */
+int run_add_kopt(struct run_options *o, const char *kopt);
+/* Whether a kernel option sets key (as "key" or "key=..."). */
+int run_has_kopt(const struct run_options *o, const char *key);
+/* Shares host directory dir (checked, made absolute) as virtio-fs tag
+ * tag (kept as given); 0, or 2 (usage) / PIER_EXIT_VMERROR after a message. */
+int run_add_share(struct run_options *o, const char *tag, const char *dir, int ro);
+/* Whether tag can name a share (the characters every channel can carry). */
+int run_valid_tag(const char *tag);
+/* An existing directory, made absolute (malloc'd); NULL after a message
+ * naming opt and arg. */
+const char *run_check_dir(const char *opt, const char *arg, const char *dir);
+/* "512M"-style sizes (K, M, G suffixes); 0, or -1 when malformed. */
+int run_parse_size(const char *s, uint64_t *out);
+/* Once every option is in: the root and read-only kernel options and the
+ * program's argument block (cwd, argv, environment). 0, or pier's status. */
+int run_finish(struct run_options *o);
+/* Boots the guest on the chosen back end (pier's VMM when /dev/kvm works,
+ * else QEMU) and returns pier's exit status: the program's, or one of
+ * PIER_EXIT_*. */
+int run_execute(struct run_options *o);
 
 /* A host-side timing milestone (ns since pier started). */
 struct run_milestone {
