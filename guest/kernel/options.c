@@ -6,6 +6,7 @@
 #include "../arch/x86_64/cpu.h"
 #include "../drivers/virtio.h"
 #include "../fs/fuse_dax.h"
+#include "../linux/identity.h"
 #include "../mm/mm.h"
 #include "console.h"
 #include "control.h"
@@ -16,6 +17,7 @@
 static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
+	"hostname", "rlimit",
 	"args", "env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
@@ -81,12 +83,18 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 		? parse_int("virtio_test_latency_us", v, 0, 1000000, 0) : 0;
 	opts->virtio_timeout = (v = cmdline_get(cl, "virtio_timeout"))
 				       ? parse_int("virtio_timeout", v, 1, 86400, 60) : 60;
-	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 65535, 0) : 0;
-	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 65535, 0) : 0;
+	opts->uid = (v = cmdline_get(cl, "uid")) ? parse_int("uid", v, 0, 0x7fffffff, 0) : 0;
+	opts->gid = (v = cmdline_get(cl, "gid")) ? parse_int("gid", v, 0, 0x7fffffff, 0) : 0;
 	opts->strace = (v = cmdline_get(cl, "strace")) ? parse_int("strace", v, 0, 1, 0) : 0;
 	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
 				   ? parse_int("dcache_max", v, 16, 1 << 20, 32768) : 32768;
 	apply_dax(cl);
+	if ((v = cmdline_get(cl, "hostname")))
+		identity_set_hostname(v);
+	for (int i = 0; i < cl->nopts; i++)
+		if (strcmp(cl->opts[i].key, "rlimit") == 0 && identity_set_rlimit(cl->opts[i].value))
+			kwarn("warning: option rlimit=%s: expected NAME:SOFT:HARD (ignored)\n",
+			      cl->opts[i].value);
 	for (int i = 0; i < cl->nopts; i++)
 		if (!is_known(cl->opts[i].key))
 			kwarn("warning: unknown option '%s' (ignored)\n", cl->opts[i].key);

@@ -11,7 +11,6 @@
 #include <linux/resource.h>
 #include <linux/sysinfo.h>
 #include <linux/time_types.h>
-#include <linux/utsname.h>
 #include <pier/errno.h>
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
@@ -45,20 +44,6 @@ SYS(getuid) { return vfs_uid; }
 SYS(geteuid) { return vfs_uid; }
 SYS(getgid) { return vfs_gid; }
 SYS(getegid) { return vfs_gid; }
-
-SYS(uname)
-{
-	struct new_utsname u;
-	memset(&u, 0, sizeof(u));
-	memcpy(u.sysname, "Linux", 6);
-	memcpy(u.nodename, "pier", 5);
-	/* glibc compares this against its minimum kernel version. */
-	memcpy(u.release, "6.1.0-pier", 11);
-	memcpy(u.version, "#1 Pier unikernel", 18);
-	memcpy(u.machine, "x86_64", 7);
-	memcpy(u.domainname, "(none)", 7);
-	return copy_to_user(a0, &u, sizeof(u));
-}
 
 SYS(sysinfo)
 {
@@ -99,37 +84,6 @@ SYS(getrusage)
 		r.ru_maxrss = (long)((pmem_total_pages() - pmem_free_pages()) * 4);
 	}
 	return copy_to_user(a1, &r, sizeof(r)) ? -EFAULT : 0;
-}
-
-static struct rlimit64 limit_of(unsigned res)
-{
-	switch (res) {
-	case RLIMIT_STACK: return (struct rlimit64){ 8 << 20, RLIM_INFINITY };
-	case RLIMIT_NOFILE: return (struct rlimit64){ MAX_FDS, MAX_FDS };
-	case RLIMIT_CORE: return (struct rlimit64){ 0, RLIM_INFINITY };
-	default: return (struct rlimit64){ RLIM_INFINITY, RLIM_INFINITY };
-	}
-}
-
-SYS(getrlimit)
-{
-	if (a0 >= RLIM_NLIMITS)
-		return -EINVAL;
-	struct rlimit64 l = limit_of((unsigned)a0);
-	struct rlimit r = { (unsigned long)l.rlim_cur, (unsigned long)l.rlim_max };
-	return copy_to_user(a1, &r, sizeof(r));
-}
-
-SYS(prlimit64)
-{
-	if (a0 != 0 && !process_find((int)a0))
-		return -ESRCH;
-	if (a1 >= RLIM_NLIMITS)
-		return -EINVAL;
-	struct rlimit64 l = limit_of((unsigned)a1);
-	if (a3 && copy_to_user(a3, &l, sizeof(l)))
-		return -EFAULT;
-	return 0; /* new limits (a2) are accepted and ignored */
 }
 
 int64_t clock_ns(uint64_t clock, uint64_t *ns)

@@ -95,6 +95,8 @@ SYS(getegid);
 SYS(uname);
 SYS(sysinfo);
 SYS(getrlimit);
+SYS(setrlimit);
+SYS(sethostname);
 SYS(prlimit64);
 SYS(clock_gettime);
 SYS(clock_getres);
