@@ -38,14 +38,14 @@ LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib
 	lib/futex_queue.c lib/run_queue.c lib/file_locks.c lib/sigframe.c lib/auxv.c lib/shebang.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c) $(LIB_SRCS) lib/string.c
-HOST_SRCS := $(wildcard host/*.c host/vmm/*.c) lib/virtq.c lib/run_args.c
+HOST_SRCS := $(wildcard host/*.c host/vmm/*.c host/oci/*.c) lib/virtq.c lib/run_args.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS)) $(BUILD)/guest-obj/vdso_image.o
 HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
 
 .PHONY: all deps run test unit fuzz integration integration-pier clean bench-progs bench bench-quick
-all: $(BUILD)/kernel.elf $(BUILD)/pier
+all: $(BUILD)/kernel.elf $(BUILD)/pier $(BUILD)/pier-oci
 
 # Benchmark programs: static (musl), the same binary on the host and in guests.
 BENCH_PROGS := $(patsubst bench/progs/%.c,$(BUILD)/bench/%,$(wildcard bench/progs/*.c))
@@ -103,7 +103,11 @@ $(BUILD)/host-obj/%.c.o: %.c
 
 $(BUILD)/pier: $(HOST_OBJS)
 	@echo "  LD $@"
-	$(Q)$(CC) $(HOST_OBJS) -o $@ -lpthread
+	$(Q)$(CC) $(HOST_OBJS) -o $@ -lpthread -ljansson
+
+# pier-oci, the OCI runtime, is pier under another name.
+$(BUILD)/pier-oci: $(BUILD)/pier
+	$(Q)ln -sf pier $@
 
 # Each unit test links its own test file with the lib/ sources it covers,
 # compiled for the host (with sanitizers: these are the hostile-input paths).

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pier/ports.h>
+#include "oci/oci.h"
 #include "run.h"
 #include "run_signals.h"
 #include "virtiofsd.h"
@@ -71,7 +72,8 @@ static void usage(FILE *f)
 		"                         %s)\n"
 		"  --virtiofsd-log FILE   run virtiofsd with -d, its output to FILE\n"
 		"                         (FILE.TAG for each --share)\n"
-		"  pier --version\n",
+		"  pier --version\n"
+		"  pier oci ...           the OCI runtime (also as pier-oci; pier oci --help)\n",
 		RUN_MAX_SHARES, PIER_EXIT_TIMEOUT, VIRTIOFSD_DEFAULT);
 }
 
@@ -330,6 +332,12 @@ int main(int argc, char **argv)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
 			return PIER_EXIT_VMERROR;
+	/* Called as pier-oci (a link to pier), or `pier oci`: the OCI runtime. */
+	const char *self = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(self, "pier-oci") == 0)
+		return oci_main(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "oci") == 0)
+		return oci_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
 		int rc = cmd_run(argc - 1, argv + 1, start_ns);
 		if (run_killed_by) {

@@ -1,0 +1,109 @@
+/*
+ * pier-oci: Pier as an OCI runtime. The command line container engines
+ * call (runc's: create, start, state, kill, delete, exec, features), a
+ * container's config.json made into a run (run.h), and the container's
+ * state kept under the runtime's --root. See docs/oci.md.
+ */
+#ifndef HOST_OCI_H
+#define HOST_OCI_H
+
+#include <stdarg.h>
+#include <sys/types.h>
+#include "../run.h"
+
+#define OCI_VERSION "1.0.2"
+#define OCI_DEFAULT_ROOT "/run/pier-oci"
+#define OCI_MAX_FILE_BINDS 16
+
+/* The entry point: argv[0] is "pier-oci" (or `pier oci`). */
+int oci_main(int argc, char **argv);
+
+/* --- Errors and the log (log.c): runc's places and formats. --- */
+
+/* --log FILE (NULL: none) and --log-format text|json; -1 after a message. */
+int oci_log_open(const char *path, const char *format);
+/* An error: on stderr, and in the log in its format. */
+__attribute__((format(printf, 1, 2))) void oci_error(const char *fmt, ...);
+/* A warning: in the log only (engines show the log when a call fails). */
+__attribute__((format(printf, 1, 2))) void oci_warn(const char *fmt, ...);
+
+/* --- A bundle's config.json as a run (spec.c). --- */
+
+/* A file bind mount: the guest's root gets the file's contents at start
+ * (virtio-fs shares directories; see docs/oci.md). */
+struct oci_file_bind {
+	char *source;
+	char *dest;
+};
+
+struct oci_spec {
+	struct run_options run;  /* what pier runs */
+	char *bundle;            /* absolute */
+	char *rootfs;            /* absolute, a directory */
+	char *mkdirs[RUN_MAX_SHARES + RUN_MAX_KOPTS]; /* mount points and cwd to make in the root */
+	int nmkdirs;
+	struct oci_file_bind binds[OCI_MAX_FILE_BINDS];
+	int nbinds;
+	char *annotations_json;  /* config's annotations, as JSON text (for state) */
+};
+
+/* Reads bundle/config.json into spec; 0, or -1 after oci_error(). */
+int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns);
+
+/* --- The container's root, prepared from the host side (rootfs.c). --- */
+
+/* Makes every mount point and the cwd, copies the file binds: all inside
+ * the root, never following a link out of it. 0, or -1 after oci_error(). */
+int oci_rootfs_prepare(const struct oci_spec *spec);
+
+/* --- State under --root (state.c). --- */
+
+enum oci_status { OCI_CREATED, OCI_RUNNING, OCI_STOPPED };
+
+struct oci_state {
+	char id[256];
+	pid_t pid;
+	unsigned long long starttime; /* /proc/PID/stat field 22: tells a reused pid */
+	char bundle[4096];
+	char rootfs[4096];
+	char created[40];              /* RFC 3339 */
+	char *annotations_json;
+	enum oci_status status;        /* from the process, when loaded */
+};
+
+/* The runtime's --root (default OCI_DEFAULT_ROOT). */
+extern const char *oci_root;
+
+/* Whether id is a container id runc would accept. */
+int oci_valid_id(const char *id);
+/* root/id (and root/id/NAME) into buf. */
+void oci_state_path(char *buf, size_t len, const char *id, const char *name);
+/* /proc/PID/stat's start time, 0 when there is no such process (or a zombie). */
+unsigned long long oci_proc_starttime(pid_t pid);
+/* Writes state.json; -1 after a message. */
+int oci_state_save(const struct oci_state *st);
+/* Loads id's state and works out its status; -1 (errno ENOENT when there is
+ * no such container) without a message. */
+int oci_state_load(const char *id, struct oci_state *st);
+/* The OCI state JSON (runc's `state` output), malloc'd. */
+char *oci_state_json(const struct oci_state *st);
+/* Removes root/id and everything in it. */
+int oci_state_remove(const char *id);
+
+/* --- The console socket (console.c). --- */
+
+/* Opens a pseudo-terminal, sends its master to the engine's socket and
+ * returns the slave's fd; -1 after oci_error(). */
+int oci_console_open(const char *socket_path);
+
+/* --- The commands (commands.c, create.c). --- */
+
+int oci_cmd_create(int argc, char **argv);
+int oci_cmd_start(int argc, char **argv);
+int oci_cmd_state(int argc, char **argv);
+int oci_cmd_kill(int argc, char **argv);
+int oci_cmd_delete(int argc, char **argv);
+int oci_cmd_exec(int argc, char **argv);
+int oci_cmd_features(int argc, char **argv);
+
+#endif
