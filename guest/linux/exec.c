@@ -485,9 +485,46 @@ static void take_image(struct process *p, const struct run_args *a, struct loade
 	p->mm = l->mm;
 }
 
+/*
+ * The first program's file when pier was given a bare name ("sh"): looked
+ * up in the PATH of its environment (or the usual one without it), as a
+ * shell or a container runtime does; the name itself stays argv[0].
+ * Another name, or none found, is left to load_program (127).
+ */
+static const char *find_in_path(const struct run_args *a, const char *name, char *buf,
+				size_t cap)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	if (!*name || strchr(name, '/'))
+		return name;
+	const char *e = a->env0;
+	for (uint32_t i = 0; i < a->envc; i++, e = run_args_next(e))
+		if (strncmp(e, "PATH=", 5) == 0)
+			path = e + 5;
+	size_t nlen = strlen(name);
+	for (const char *dir = path;; dir++) {
+		const char *end = strchr(dir, ':');
+		size_t dlen = end ? (size_t)(end - dir) : strlen(dir);
+		struct vfs_stat st;
+		/* An empty entry is the working directory, as for execvp. */
+		if (dlen + nlen + 2 <= cap) {
+			memcpy(buf, dlen ? dir : ".", dlen ? dlen : 1);
+			size_t n = dlen ? dlen : 1;
+			buf[n] = '/';
+			memcpy(buf + n + 1, name, nlen + 1);
+			if (vfs_stat(buf, true, &st) == 0 && S_ISREG(st.mode) && (st.mode & 0111))
+				return buf;
+		}
+		if (!end)
+			return name;
+		dir = end;
+	}
+}
+
 int exec_program(const struct run_args *a, int verbose, int strace)
 {
-	const char *path = a->argv0, *cwd = a->cwd;
+	static char found[256];
+	const char *path = find_in_path(a, a->argv0, found, sizeof(found)), *cwd = a->cwd;
 	syscall_init(); /* the first task, pid 1's main thread */
 	struct process *p = process_init_first(1);
 	if (!p)

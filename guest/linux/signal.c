@@ -65,9 +65,16 @@ static bool ignored(int sig)
 	return ignored_by(current->proc, sig);
 }
 
+bool signal_init_shielded;
+
 void signal_post_proc(struct process *p, int sig, const struct sig_info *in)
 {
 	if (sig < 1 || sig > 64 || p->state != PROC_LIVE || ignored_by(p, sig))
+		return;
+	/* A container's init: what it has no handler for passes it by, but
+	 * SIGKILL and SIGSTOP (Linux's rule for a pid namespace's init). */
+	if (signal_init_shielded && p->pid == 1 && handler_in(p, sig) == 0 && sig != SIGKILL &&
+	    sig != SIGSTOP)
 		return;
 	if (!p->pinfo && !(p->pinfo = kzalloc(65 * sizeof(struct sig_info))))
 		return;

@@ -81,4 +81,9 @@ void signal_suspend(uint64_t mask);
 /* rt_sigreturn: back to the context a handler interrupted; its rax. */
 int64_t signal_return(struct syscall_frame *f);
 
+/* container=1: pid 1 is a container's init, which a signal it has no
+ * handler for passes by (all but SIGKILL and SIGSTOP), as in a pid
+ * namespace: `podman stop` of a `sleep` then waits and kills, as with runc. */
+extern bool signal_init_shielded;
+
 #endif
