@@ -98,6 +98,9 @@ void run_print_guest_log(const char *text);
  * system call it lacks): counted, not shown; the kernel log (-o verbose,
  * --log) has them. */
 void run_count_guest_warning(const char *text);
+/* Where guest warnings go instead, when set (pier-oci: the runtime's log,
+ * as the container's stderr is the program's alone). */
+extern void (*run_warning_sink)(const char *text);
 /* At the end of a run: how many there were, if any, and where to look. */
 void run_report_guest_warnings(void);
 /* The --timing table: host and guest milestones in time order. */

@@ -18,10 +18,14 @@ void run_print_guest_log(const char *text)
 
 static unsigned guest_warnings;
 
+void (*run_warning_sink)(const char *text);
+
 void run_count_guest_warning(const char *text)
 {
-	(void)text;
-	guest_warnings++;
+	if (run_warning_sink)
+		run_warning_sink(text);
+	else
+		guest_warnings++;
 }
 
 void run_report_guest_warnings(void)

@@ -7,6 +7,7 @@
 #include <pier/cmdline.h>
 #include <pier/errno.h>
 #include <pier/string.h>
+#include "../fs/vfs.h"
 #include "../mm/vm.h"
 #include "identity.h"
 #include "process.h"
@@ -167,4 +168,70 @@ SYS(prlimit64)
 	if (a3 && copy_to_user(a3, &old, sizeof(old)))
 		return -EFAULT;
 	return 0;
+}
+
+/*
+ * Credentials. The guest has one identity (vfs_uid, vfs_gid: whose
+ * permissions the file system checks), the machine's like the host name.
+ * Setting the id one already has succeeds, as programs that drop
+ * privileges they never had expect; root may take another, and then the
+ * whole machine has it; anyone else gets EPERM. (uid_t)-1 leaves one as
+ * it is.
+ */
+static int64_t set_id(uint32_t *id, uint64_t want)
+{
+	if ((uint32_t)want == (uint32_t)-1 || (uint32_t)want == *id)
+		return 0;
+	if (vfs_uid != 0)
+		return -EPERM;
+	*id = (uint32_t)want;
+	return 0;
+}
+
+SYS(setuid) { return set_id(&vfs_uid, a0); }
+SYS(setgid) { return set_id(&vfs_gid, a0); }
+
+SYS(setreuid)
+{
+	int64_t err = set_id(&vfs_uid, a0);
+	return err ? err : set_id(&vfs_uid, a1);
+}
+
+SYS(setregid)
+{
+	int64_t err = set_id(&vfs_gid, a0);
+	return err ? err : set_id(&vfs_gid, a1);
+}
+
+SYS(setresuid)
+{
+	int64_t err = set_id(&vfs_uid, a0);
+	if (!err)
+		err = set_id(&vfs_uid, a1);
+	return err ? err : set_id(&vfs_uid, a2);
+}
+
+SYS(setresgid)
+{
+	int64_t err = set_id(&vfs_gid, a0);
+	if (!err)
+		err = set_id(&vfs_gid, a1);
+	return err ? err : set_id(&vfs_gid, a2);
+}
+
+static int64_t put_three(uint64_t a, uint64_t b, uint64_t c, uint32_t v)
+{
+	return copy_to_user(a, &v, 4) || copy_to_user(b, &v, 4) || copy_to_user(c, &v, 4)
+		       ? -EFAULT : 0;
+}
+
+SYS(getresuid) { return put_three(a0, a1, a2, vfs_uid); }
+SYS(getresgid) { return put_three(a0, a1, a2, vfs_gid); }
+
+/* There are no supplementary groups to set: root may ask for none or any
+ * (they are not kept); others get EPERM, as without CAP_SETGID. */
+SYS(setgroups)
+{
+	(void)a1;
+	return vfs_uid == 0 || a0 == 0 ? 0 : -EPERM;
 }

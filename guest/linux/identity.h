@@ -1,8 +1,9 @@
 /*
  * What the machine tells a program about itself: its host name (uname,
- * sethostname) and the resource limits (getrlimit, prlimit64, setrlimit),
+ * sethostname), the resource limits (getrlimit, prlimit64, setrlimit),
  * both settable from the kernel command line (a container's hostname and
- * rlimits, from pier-oci).
+ * rlimits, from pier-oci), and its credentials (set*id, getres*id,
+ * setgroups over the one identity uid=/gid= give).
  */
 #ifndef GUEST_IDENTITY_H
 #define GUEST_IDENTITY_H

@@ -58,6 +58,11 @@ static void now_rfc3339(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
 }
 
+static void warning_to_log(const char *text)
+{
+	oci_warn("guest: %s", text);
+}
+
 /* The container process: waits for start, then runs the VM. */
 __attribute__((noreturn)) static void container_main(struct oci_spec *spec, const char *fifo,
 						     int tty)
@@ -73,6 +78,7 @@ __attribute__((noreturn)) static void container_main(struct oci_spec *spec, cons
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		_exit(PIER_EXIT_VMERROR);
 	close(fd);
+	run_warning_sink = warning_to_log;
 	int rc = run_execute(&spec->run);
 	if (run_killed_by) {
 		fflush(stdout);

@@ -1,0 +1,256 @@
+"""pier-oci, Pier as an OCI runtime (host/oci/, docs/oci.md).
+
+First the runtime on its own, the way an engine drives it (create, state,
+start, kill, delete on a bundle this file writes), on every target: the
+pier target is pier's VMM with its DAX window. Then podman (through
+conmon) and containerd (ctr and the runc shim) against runc with the same
+image and commands (tests/integration/oci_engines.py), on QEMU: the
+engines need a writable host, which the nested pier pass does not have.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BUILD, TARGETS
+
+PIER_OCI = os.path.join(BUILD, "pier-oci")
+BUSYBOX = "/bin/busybox"
+APPLETS = ("sh", "cat", "echo", "id", "hostname", "ls", "sleep", "pwd", "env", "touch",
+           "mkdir", "grep", "true", "false", "stat")
+
+
+def annotations(machine):
+    """The annotations that pick a target, as an engine's user would set them."""
+    if machine == "pier":
+        return {"pier.vmm": "pier"}
+    return {"pier.vmm": "qemu", "pier.machine": machine}
+
+
+def make_rootfs(base):
+    """A small writable root: Debian's static busybox and its applets."""
+    root = base / "rootfs"
+    for d in ("bin", "etc", "tmp", "srv", "mnt", "proc", "dev", "sys"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    for a in APPLETS:
+        if not os.path.lexists(root / "bin" / a):
+            os.symlink("busybox", root / "bin" / a)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    return root
+
+
+def make_bundle(base, args, machine, **spec):
+    """A bundle: config.json (the keys given replace the defaults) and a root."""
+    root = make_rootfs(base)
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "hostname": "pier-oci-test",
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                   {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}],
+        "annotations": annotations(machine),
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]},
+    }
+    for k, v in spec.items():
+        if k == "process":
+            config["process"].update(v)
+        else:
+            config[k] = v
+    (base / "config.json").write_text(json.dumps(config))
+    return root
+
+
+# The engine's part, which a test cannot play from pytest itself: the
+# container process is create's child, reparented to its subreaper when
+# create exits, and only that subreaper can wait for its status. This
+# helper becomes the subreaper, runs create, state, start, waits for the
+# container and reports it all as JSON.
+ENGINE = r"""
+import ctypes, json, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+rt, state_root, bundle, cid, out, err = sys.argv[1:7]
+base = [rt, "--root", state_root, "--log", bundle + "/log.json", "--log-format", "json"]
+def call(*a):
+    p = subprocess.run(base + list(a), capture_output=True, text=True, timeout=60)
+    return {"rc": p.returncode, "out": p.stdout, "err": p.stderr}
+r = {}
+with open(out, "w") as o, open(err, "w") as e:
+    p = subprocess.run(base + ["create", "--bundle", bundle, "--pid-file", bundle + "/pid",
+                               cid], stdout=o, stderr=e, timeout=60)
+r["create"] = p.returncode
+if p.returncode == 0:
+    pid = int(open(bundle + "/pid").read())
+    r["pid"] = pid
+    r["state_created"] = json.loads(call("state", cid)["out"])
+    r["start"] = call("start", cid)
+    r["state_running"] = json.loads(call("state", cid)["out"])
+    _, status = os.waitpid(pid, 0)
+    r["exit"] = os.waitstatus_to_exitcode(status)
+    r["state_stopped"] = json.loads(call("state", cid)["out"])
+    r["delete"] = call("delete", cid)
+    r["state_after"] = call("state", cid)
+json.dump(r, sys.stdout)
+"""
+
+
+def engine_run(tmp_path, cid="c1"):
+    """Creates, starts and waits for the bundle in tmp_path; the helper's
+    report, with the container's stdout and stderr."""
+    out, err = tmp_path / "ctr.out", tmp_path / "ctr.err"
+    p = subprocess.run([sys.executable, "-c", ENGINE, PIER_OCI, str(tmp_path / "state"),
+                        str(tmp_path), cid, str(out), str(err)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    r["stdout"], r["stderr"] = out.read_text(), err.read_text()
+    return r
+
+
+def oci(tmp_path, *args, timeout=60):
+    """One runtime call. create's output goes through files: the container
+    it leaves behind holds its stdout and stderr, so pipes would not end."""
+    out, err = tmp_path / "call.out", tmp_path / "call.err"
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.run([PIER_OCI, "--root", str(tmp_path / "state"), *args],
+                           stdout=o, stderr=e, text=True, timeout=timeout)
+    return subprocess.CompletedProcess(p.args, p.returncode, out.read_text(),
+                                       err.read_text())
+
+
+@pytest.mark.parametrize("machine", TARGETS)
+def test_a_container_runs_as_its_config_says(machine, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "in.txt").write_text("from the host\n")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 pier-oci-test\n")
+    script = ("echo out; echo err >&2; pwd; id -u; id -g; hostname; echo $GREETING; "
+              "cat /srv/in.txt; echo written > /srv/out.txt; cat /etc/hosts; "
+              "touch /mnt/x 2>/dev/null && echo ro-writable || echo ro-refused; "
+              "echo t > /tmp/scratch && cat /tmp/scratch; ulimit -n; exit 7")
+    make_bundle(tmp_path, ["sh", "-c", script], machine,
+                process={"cwd": "/srv", "user": {"uid": 1000, "gid": 1001},
+                         "env": ["PATH=/bin", "GREETING=hello there"],
+                         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]},
+                mounts=[{"destination": "/srv", "type": "bind", "source": str(share),
+                         "options": ["rbind", "rw"]},
+                        {"destination": "/mnt", "type": "bind", "source": str(ro),
+                         "options": ["rbind", "ro"]},
+                        {"destination": "/etc/hosts", "type": "bind", "source": str(hosts),
+                         "options": ["bind"]},
+                        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+                        {"destination": "/proc", "type": "proc", "source": "proc"}])
+    os.chmod(share, 0o777)
+    r = engine_run(tmp_path)
+    assert r["create"] == 0, r["stderr"]
+    assert r["state_created"]["status"] == "created"
+    assert r["state_created"]["pid"] == r["pid"]
+    assert r["state_created"]["bundle"] == str(tmp_path)
+    assert r["start"]["rc"] == 0, r["start"]
+    assert r["state_running"]["status"] in ("running", "stopped")
+    assert r["exit"] == 7, r
+    assert r["stdout"].split("\n") == [
+        "out", "/srv", "1000", "1001", "pier-oci-test", "hello there", "from the host",
+        "127.0.0.1 pier-oci-test", "ro-refused", "t", "100", ""], r["stderr"]
+    assert r["stderr"] == "err\n"
+    assert (share / "out.txt").read_text() == "written\n"
+    assert not os.listdir(ro)
+    assert r["state_stopped"]["status"] == "stopped"
+    assert r["delete"]["rc"] == 0, r["delete"]
+    assert r["state_after"]["rc"] == 1
+    assert "does not exist" in r["state_after"]["err"]
+
+
+def test_a_bad_bundle_gets_a_runc_style_error(tmp_path):
+    """No boot: every check happens at create, and leaves no state behind."""
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    log = tmp_path / "log.json"
+
+    def create(cid):
+        return subprocess.run([PIER_OCI, "--root", str(tmp_path / "state"), "--log", str(log),
+                               "--log-format", "json", "create", "--bundle", str(bundle),
+                               cid], capture_output=True, text=True, timeout=30)
+
+    (bundle / "config.json").write_text('{"ociVersion": "1.0.2", "process": ')
+    p = create("bad1")
+    assert p.returncode == 1 and "malformed JSON" in p.stderr, p.stderr
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["level"] == "error" and "malformed JSON" in last["msg"]
+    assert "does not exist" in oci(tmp_path, "state", "bad1").stderr
+
+    (bundle / "config.json").write_text(json.dumps({
+        "ociVersion": "1.0.2", "root": {"path": "nowhere"},
+        "process": {"args": ["sh"], "cwd": "/"}}))
+    p = create("bad2")
+    assert p.returncode == 1 and "invalid rootfs" in p.stderr, p.stderr
+    assert "invalid rootfs" in json.loads(log.read_text().splitlines()[-1])["msg"]
+
+    make_bundle(bundle, [], "microvm")
+    p = create("bad3")
+    assert p.returncode == 1 and "args must not be empty" in p.stderr, p.stderr
+
+    make_bundle(bundle, ["sh"], "microvm", process={"terminal": True})
+    p = create("bad4")
+    assert p.returncode == 1 and "console socket" in p.stderr, p.stderr
+
+    assert oci(tmp_path, "create", "--bundle", str(bundle), "no/slash").returncode == 1
+    assert not os.path.exists(tmp_path / "state") or not os.listdir(tmp_path / "state")
+    # Nothing to delete: an error, but --force cleans up quietly.
+    assert oci(tmp_path, "delete", "ghost").returncode == 1
+    assert oci(tmp_path, "delete", "--force", "ghost").returncode == 0
+
+
+@pytest.mark.parametrize("machine", TARGETS)
+def test_kill_delete_and_stale_state(machine, tmp_path):
+    """kill of a created container, start after it died (an error, not a
+    hang), a duplicate id, delete of a live one, kill of a running one."""
+    make_bundle(tmp_path, ["sleep", "100"], machine)
+    assert oci(tmp_path, "create", "--bundle", str(tmp_path), "--pid-file",
+               str(tmp_path / "pid"), "s1").returncode == 0
+    dup = oci(tmp_path, "create", "--bundle", str(tmp_path), "s1")
+    assert dup.returncode == 1 and "container with id exists: s1" in dup.stderr
+    pid = int((tmp_path / "pid").read_text())
+    p = oci(tmp_path, "delete", "s1")
+    assert p.returncode == 1 and "not stopped: created" in p.stderr, p.stderr
+    os.kill(pid, signal.SIGKILL)  # a crash while created
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # not ours: reparented to init, which reaps it
+    st = json.loads(oci(tmp_path, "state", "s1").stdout)
+    assert st["status"] == "stopped" and st["pid"] == 0
+    p = oci(tmp_path, "start", "s1", timeout=20)
+    assert p.returncode == 1 and "has stopped" in p.stderr, p.stderr
+    assert oci(tmp_path, "delete", "s1").returncode == 0
+    assert not os.path.exists(tmp_path / "state" / "s1")
+
+    # A running one: kill with a signal by name, then delete --force.
+    assert oci(tmp_path, "create", "--bundle", str(tmp_path), "--pid-file",
+               str(tmp_path / "pid"), "s2").returncode == 0
+    assert oci(tmp_path, "start", "s2").returncode == 0
+    assert json.loads(oci(tmp_path, "state", "s2").stdout)["status"] == "running"
+    p = oci(tmp_path, "delete", "s2")
+    assert p.returncode == 1 and "not stopped: running" in p.stderr
+    assert oci(tmp_path, "kill", "s2", "SIGKILL").returncode == 0
+    assert oci(tmp_path, "delete", "--force", "s2").returncode == 0
+    assert oci(tmp_path, "kill", "s2", "TERM").returncode == 1
+
+
+def test_version_and_features():
+    v = subprocess.run([PIER_OCI, "--version"], capture_output=True, text=True)
+    assert v.returncode == 0 and v.stdout.startswith("pier-oci version ")
+    f = subprocess.run([PIER_OCI, "features"], capture_output=True, text=True)
+    assert json.loads(f.stdout)["ociVersionMax"] == "1.0.2"
+    e = subprocess.run([PIER_OCI, "exec", "--process", "/dev/null", "x"], capture_output=True,
+                       text=True)
+    assert e.returncode == 1 and "not supported" in e.stderr
