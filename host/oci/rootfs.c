@@ -92,6 +92,52 @@ static int copy_into_root(int rootfd, const char *src, const char *dest)
 	return rc;
 }
 
+/* Whether path names an executable regular file, inside the root. */
+static int executable_in_root(int rootfd, const char *path)
+{
+	int fd = open_in_root(rootfd, path, O_PATH, 0);
+	struct stat st;
+	int ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * The program must be there at create, as runc checks it: a bare name
+ * through the PATH of the container's environment, a path as it is. The
+ * engines know runc's words (podman answers them with status 127).
+ */
+static int check_program(int rootfd, const struct run_options *o)
+{
+	const char *name = o->argv[0], *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+					      "/usr/bin:/sbin:/bin";
+	if (strchr(name, '/')) {
+		if (executable_in_root(rootfd, name))
+			return 0;
+		oci_error("exec: \"%s\": stat %s: %s", name, name, strerror(errno ? errno : EACCES));
+		return -1;
+	}
+	for (int i = 0; i < o->envc; i++)
+		if (strncmp(o->env[i], "PATH=", 5) == 0)
+			path = o->env[i] + 5;
+	char buf[8192];
+	for (const char *dir = path;;) {
+		const char *end = strchrnul(dir, ':');
+		/* A relative (or empty) PATH entry is the working directory's. */
+		int rel = end == dir || dir[0] != '/';
+		int n = snprintf(buf, sizeof(buf), "%s%s%.*s/%s", rel ? o->cwd : "", rel ? "/" : "",
+				 (int)(end - dir), dir, name);
+		if (n > 0 && (size_t)n < sizeof(buf) && *name && executable_in_root(rootfd, buf))
+			return 0;
+		if (!*end)
+			break;
+		dir = end + 1;
+	}
+	oci_error("exec: \"%s\": executable file not found in $PATH", name);
+	return -1;
+}
+
 int oci_rootfs_prepare(const struct oci_spec *spec)
 {
 	int rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -112,6 +158,7 @@ int oci_rootfs_prepare(const struct oci_spec *spec)
 			close(rootfd);
 			return -1;
 		}
+	int rc = check_program(rootfd, &spec->run);
 	close(rootfd);
-	return 0;
+	return rc;
 }
