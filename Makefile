@@ -3,6 +3,8 @@
 #   make run        install what is missing, build, boot the demo
 #   make test       install what is missing, build, run unit + integration tests
 #   make deps       install the Debian packages the project needs
+#   make install    install pier, pier-oci and the guest kernel under
+#                   $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make WERROR=0   build without -Werror
 # Objects go under build/, with dependency files next to them.
 
@@ -44,7 +46,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/u
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS)) $(BUILD)/guest-obj/vdso_image.o
 HOST_OBJS := $(patsubst %,$(BUILD)/host-obj/%.o,$(HOST_SRCS))
 
-.PHONY: all deps run test unit fuzz integration integration-pier clean bench-progs bench bench-quick
+.PHONY: all deps run test unit fuzz integration integration-pier clean bench-progs bench bench-quick install
 all: $(BUILD)/kernel.elf $(BUILD)/pier $(BUILD)/pier-oci
 
 # Benchmark programs: static (musl), the same binary on the host and in guests.
@@ -208,6 +210,15 @@ test: deps
 	$(MAKE) fuzz
 	$(MAKE) integration
 	$(MAKE) integration-pier
+
+# The kernel goes to lib/pier, where an installed pier looks for it
+# (host/run.c default_kernel); pier-oci is a link to pier.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pier
+	install -m 755 $(BUILD)/pier $(DESTDIR)$(PREFIX)/bin/pier
+	ln -sf pier $(DESTDIR)$(PREFIX)/bin/pier-oci
+	install -m 644 $(BUILD)/kernel.elf $(DESTDIR)$(PREFIX)/lib/pier/kernel.elf
 
 clean:
 	rm -rf $(BUILD)

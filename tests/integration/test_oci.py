@@ -13,10 +13,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from conftest import BUILD, TARGETS
+from conftest import BUILD, ROOT, TARGETS
 
 PIER_OCI = os.path.join(BUILD, "pier-oci")
 BUSYBOX = "/bin/busybox"
@@ -254,3 +255,31 @@ def test_version_and_features():
     e = subprocess.run([PIER_OCI, "exec", "--process", "/dev/null", "x"], capture_output=True,
                        text=True)
     assert e.returncode == 1 and "not supported" in e.stderr
+
+
+def test_make_install_gives_a_working_runtime(tmp_path):
+    """make install puts pier, pier-oci and the kernel where the installed
+    pier finds it (PREFIX/lib/pier), and the installed runtime runs a
+    container."""
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-s", "-C", ROOT, "install", f"DESTDIR={dest}",
+                        "PREFIX=/opt/pier"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    bindir = dest / "opt/pier/bin"
+    assert os.readlink(bindir / "pier-oci") == "pier"
+    assert (dest / "opt/pier/lib/pier/kernel.elf").stat().st_size > 0
+    make_bundle(tmp_path, ["echo", "installed"], "microvm")
+    out = tmp_path / "out"
+    with open(out, "w") as o:
+        subprocess.run([bindir / "pier-oci", "--root", tmp_path / "state", "create",
+                        "--bundle", tmp_path, "c"], stdout=o, check=True, timeout=60)
+    p = subprocess.run([bindir / "pier-oci", "--root", tmp_path / "state", "start", "c"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    for _ in range(600):
+        if json.loads(subprocess.run([bindir / "pier-oci", "--root", tmp_path / "state",
+                                      "state", "c"], capture_output=True,
+                                     text=True).stdout)["status"] == "stopped":
+            break
+        time.sleep(0.1)
+    assert out.read_text() == "installed\n"
