@@ -58,6 +58,25 @@ static void now_rfc3339(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
 }
 
+static void end_sandbox(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+/*
+ * A pod's sandbox container only holds the pod's namespaces for the
+ * others (its program is Kubernetes' "pause"): a process that waits until
+ * it is told to stop is all it needs to be, not a VM.
+ */
+__attribute__((noreturn)) static void sandbox_main(void)
+{
+	signal(SIGTERM, end_sandbox);
+	signal(SIGINT, end_sandbox);
+	for (;;)
+		pause();
+}
+
 static void warning_to_log(const char *text)
 {
 	oci_warn("guest: %s", text);
@@ -78,6 +97,8 @@ __attribute__((noreturn)) static void container_main(struct oci_spec *spec, cons
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		_exit(PIER_EXIT_VMERROR);
 	close(fd);
+	if (spec->sandbox)
+		sandbox_main();
 	run_warning_sink = warning_to_log;
 	int rc = run_execute(&spec->run);
 	if (run_killed_by) {

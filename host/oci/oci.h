@@ -45,6 +45,7 @@ struct oci_spec {
 	struct oci_file_bind binds[OCI_MAX_FILE_BINDS];
 	int nbinds;
 	char *annotations_json;  /* config's annotations, as JSON text (for state) */
+	int sandbox;             /* a Kubernetes pod's sandbox ("pause"): no VM */
 };
 
 /* Reads bundle/config.json into spec; 0, or -1 after oci_error(). */

@@ -290,6 +290,10 @@ static int load_annotations(struct oci_spec *spec, json_t *ann)
 		}
 		o->dax_set = 1;
 	}
+	/* CRI's (containerd's, CRI-O's) word for a pod's sandbox container. */
+	v = json_string_value(json_object_get(ann, "io.kubernetes.cri.container-type"));
+	const char *crio = json_string_value(json_object_get(ann, "io.kubernetes.cri-o.ContainerType"));
+	spec->sandbox = (v && strcmp(v, "sandbox") == 0) || (crio && strcmp(crio, "sandbox") == 0);
 	spec->annotations_json = json_dumps(ann, JSON_COMPACT);
 	return 0;
 }

@@ -247,6 +247,32 @@ def test_kill_delete_and_stale_state(machine, tmp_path):
     assert oci(tmp_path, "kill", "s2", "TERM").returncode == 1
 
 
+def test_a_pods_sandbox_is_no_vm(tmp_path):
+    """CRI's sandbox container (pause) is a waiting host process, which
+    SIGTERM ends with status 0 (kill from the engine)."""
+    make_bundle(tmp_path, ["sleep", "1"], "microvm",
+                annotations={"io.kubernetes.cri.container-type": "sandbox",
+                             "pier.vmm": "qemu"})
+    assert oci(tmp_path, "create", "--bundle", str(tmp_path), "--pid-file",
+               str(tmp_path / "pid"), "pod").returncode == 0
+    assert oci(tmp_path, "start", "pod").returncode == 0
+    pid = int((tmp_path / "pid").read_text())
+    time.sleep(2)  # longer than its program would run
+    assert json.loads(oci(tmp_path, "state", "pod").stdout)["status"] == "running"
+    # No VM: a VMM would have started QEMU (pier.vmm=qemu) and more threads.
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        assert f.read() == ""
+    with open(f"/proc/{pid}/status") as f:
+        assert "Threads:\t1\n" in f.read()
+    assert oci(tmp_path, "kill", "pod", "TERM").returncode == 0
+    for _ in range(100):
+        if json.loads(oci(tmp_path, "state", "pod").stdout)["status"] == "stopped":
+            break
+        time.sleep(0.1)
+    assert json.loads(oci(tmp_path, "state", "pod").stdout)["status"] == "stopped"
+    assert oci(tmp_path, "delete", "pod").returncode == 0
+
+
 def test_version_and_features():
     v = subprocess.run([PIER_OCI, "--version"], capture_output=True, text=True)
     assert v.returncode == 0 and v.stdout.startswith("pier-oci version ")
