@@ -344,3 +344,22 @@ def test_processes_bench_on_host_and_microvm(tmp_path):
             assert f["each_ms"] > 0 and math.isclose(f["per_s"], 1000 / f["each_ms"]), (cfg, f)
             assert f["min_ms"] <= f["each_ms"] <= f["max_ms"], (cfg, name, f)
             assert f"{cfg:12} {name:9}" in p.stdout, p.stdout
+
+
+def test_oci_bench_compares_runc_and_pier_oci(tmp_path):
+    """Issue 19: bench/oci.py, one pass: podman run with runc and with
+    pier-oci for each workload, and pier run's parts that add up to its
+    whole, written to --json and printed as a table."""
+    out = tmp_path / "oci.json"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "oci.py"), "--runs", "1",
+                        "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc["podman"]) == {"true", "python3"}
+    for name, rows in doc["podman"].items():
+        assert set(rows) == {"runc", "pier"}
+        for f in rows.values():
+            assert 0 < f["min"] <= f["median"] <= f["max"]
+        b = doc["breakdown"][name]
+        assert math.isclose(sum(b["parts_ms"].values()), b["pier_run_ms"])
+        assert f"| {name} | " in p.stdout
