@@ -7,6 +7,9 @@
  *   zero     reads zeros, writes vanish
  *   full     reads zeros, writes fail with ENOSPC
  *   random, urandom   the kernel's generator (kernel/random.c)
+ *   console, tty   the program's terminal (opened through linux/stdio.c:
+ *            what the console's terminal streams are; tty without one is
+ *            ENXIO); console's inode is theirs, so ttyname() finds it
  *   shm      a directory, for the tmpfs rootfs.c mounts over it
  *   fd, stdin, stdout, stderr   symlinks into /proc/self/fd (opening them
  *            is a duplicate of the descriptor: linux/fdtable.c fd_alias)
@@ -20,8 +23,8 @@
 #include "devfs.h"
 #include "vfs.h"
 
-enum dev { DEV_DIR, DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_SHM, DEV_FD,
-	   DEV_STDIN, DEV_STDOUT, DEV_STDERR, DEV_COUNT };
+enum dev { DEV_DIR, DEV_NULL, DEV_ZERO, DEV_FULL, DEV_RANDOM, DEV_URANDOM, DEV_CONSOLE,
+	   DEV_TTY, DEV_SHM, DEV_FD, DEV_STDIN, DEV_STDOUT, DEV_STDERR, DEV_COUNT };
 
 /* Name, Linux's device numbers (major 1: memory devices). */
 static const struct {
@@ -34,6 +37,8 @@ static const struct {
 	[DEV_FULL] = { "full", 1, 7 },
 	[DEV_RANDOM] = { "random", 1, 8 },
 	[DEV_URANDOM] = { "urandom", 1, 9 },
+	[DEV_CONSOLE] = { "console", 5, 1 },
+	[DEV_TTY] = { "tty", 5, 0 },
 	[DEV_SHM] = { "shm", 0, 0 },
 	[DEV_FD] = { "fd", 0, 0 },
 	[DEV_STDIN] = { "stdin", 0, 0 },
@@ -60,7 +65,7 @@ static struct vnode *dev_vnode(struct mount *m, enum dev d)
 	struct vnode *v = vnode_get(m, (uint64_t)d + 1, &devfs_ops, &created);
 	if (v && created) {
 		memset(&v->attr, 0, sizeof(v->attr));
-		v->attr.ino = (uint64_t)d + 1;
+		v->attr.ino = d == DEV_CONSOLE ? DEVFS_CONSOLE_INO : (uint64_t)d + 1;
 		v->attr.nlink = dev_is_dir(d) ? 2 : 1;
 		v->attr.mode = d == DEV_DIR ? (S_IFDIR | 0755) : d == DEV_SHM ? (S_IFDIR | 01777)
 			     : link_target[d] ? (S_IFLNK | 0777) : (S_IFCHR | 0666);

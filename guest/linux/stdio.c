@@ -33,11 +33,46 @@ void stdio_init(void)
 	}
 }
 
+/* The stream an ofile stands for: its own, or for the terminal (opened
+ * as /dev/tty or /dev/console) the first standard stream that is one. */
+static int stream_of(const struct ofile *of)
+{
+	if (of->stream != STDIO_TERMINAL)
+		return of->stream;
+	uint32_t mask = vcon_present() ? vcon_tty_mask() : 7;
+	for (int s = 0; s < 3; s++)
+		if (mask >> s & 1)
+			return s;
+	return 1;
+}
+
+int stdio_open_terminal(uint32_t minor, uint64_t flags)
+{
+	/* /dev/tty (5:0) is the controlling terminal, which only a console
+	 * with a terminal gives; /dev/console (5:1) is the console itself. */
+	if (minor == 0 && vcon_present() && !vcon_tty_mask())
+		return -ENXIO;
+	struct ofile *of = ofile_new(OF_CONSOLE);
+	if (!of)
+		return -ENOMEM;
+	of->flags = (uint32_t)flags & (O_ACCMODE | O_NONBLOCK);
+	of->stream = STDIO_TERMINAL;
+	int fd = fd_install(of, 0, flags & O_CLOEXEC);
+	if (fd < 0)
+		ofile_put(of);
+	return fd;
+}
+
+bool stdio_is_terminal(const struct ofile *of)
+{
+	return !vcon_present() || (vcon_tty_mask() >> stream_of(of) & 1);
+}
+
 int64_t stdio_read(struct ofile *of, void *buf, uint64_t len)
 {
 	if (!vcon_present())
 		return (int64_t)console_read(buf, len);
-	if (of->stream != 0)
+	if (of->stream != 0 && of->stream != STDIO_TERMINAL)
 		return -EBADF; /* the output ports carry nothing to read */
 	return vcon_read(buf, len, of->flags & O_NONBLOCK);
 }
@@ -48,9 +83,12 @@ int64_t stdio_write(struct ofile *of, const void *buf, uint64_t len)
 		console_write_raw(buf, len);
 		return (int64_t)len;
 	}
+	int stream = stream_of(of);
+	if (stream == 0)
+		stream = 1; /* the terminal is stdin's alone: write where its output goes */
 	if (of->stream == 0)
 		return -EBADF;
-	int64_t r = vcon_write(of->stream == 1 ? VCON_STDOUT : VCON_STDERR, buf, len);
+	int64_t r = vcon_write(stream == 1 ? VCON_STDOUT : VCON_STDERR, buf, len);
 	if (r == -EPIPE)
 		signal_post(SIGPIPE); /* as a pipe without readers does */
 	return r;
@@ -60,14 +98,16 @@ short stdio_poll(struct ofile *of)
 {
 	if (!vcon_present())
 		return POLLOUT | (console_readable() ? POLLIN : 0);
+	short in = vcon_readable() ? POLLIN : 0;
 	if (of->stream == 0)
-		return vcon_readable() ? POLLIN : 0;
-	return vcon_closed(of->stream == 1 ? VCON_STDOUT : VCON_STDERR) ? POLLERR : POLLOUT;
+		return in;
+	int out = stream_of(of) == 2 ? VCON_STDERR : VCON_STDOUT;
+	return (of->stream == STDIO_TERMINAL ? in : 0) | (vcon_closed(out) ? POLLERR : POLLOUT);
 }
 
 static bool is_tty(const struct ofile *of)
 {
-	return !vcon_present() || (vcon_tty_mask() >> of->stream & 1);
+	return stdio_is_terminal(of);
 }
 
 /* Without pier's console: the serial line, said to be a plain terminal. */
@@ -83,7 +123,8 @@ static void serial_termios(struct termios *t)
 int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 {
 	if (cmd == FIONREAD) {
-		int n = of->stream == 0 && stdio_poll(of) & POLLIN ? 1 : 0; /* at least */
+		int n = (of->stream == 0 || of->stream == STDIO_TERMINAL) && stdio_poll(of) & POLLIN
+				? 1 : 0; /* at least */
 		return copy_to_user(arg, &n, sizeof(n));
 	}
 	if (!is_tty(of))
@@ -102,7 +143,7 @@ int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 		struct termios t;
 		if (copy_from_user(&t, arg, sizeof(t)))
 			return -EFAULT;
-		return vcon_present() ? vcon_set_termios(of->stream, (uint32_t)cmd, &t) : 0;
+		return vcon_present() ? vcon_set_termios(stream_of(of), (uint32_t)cmd, &t) : 0;
 	}
 	case TIOCGWINSZ: {
 		struct winsize w = { .ws_row = 24, .ws_col = 80 };

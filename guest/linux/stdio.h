@@ -10,8 +10,19 @@
 #include <stdint.h>
 #include "process.h"
 
+/* An ofile's stream: 0-2 the standard ones, or the terminal itself. */
+#define STDIO_TERMINAL 3
+
 /* Sets up stdin, stdout and stderr (descriptors 0, 1, 2). */
 void stdio_init(void);
+
+/* Opens /dev/tty (minor 0) or /dev/console (minor 1): the console's
+ * terminal, reading stdin and writing where the terminal's output goes.
+ * The descriptor, or -ENXIO (no terminal) / -errno. */
+int stdio_open_terminal(uint32_t minor, uint64_t flags);
+
+/* Whether the stream is a terminal. */
+bool stdio_is_terminal(const struct ofile *of);
 
 /* read/write on a stream (buf already checked); -errno on failure. */
 int64_t stdio_read(struct ofile *of, void *buf, uint64_t len);

@@ -12,6 +12,7 @@
 #include <linux/uio.h>
 #include <pier/errno.h>
 #include <pier/string.h>
+#include "../fs/devfs.h"
 #include "../kernel/console.h"
 #include "stdio.h"
 #include "../mm/mm.h"
@@ -316,6 +317,14 @@ int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 			of->refs--;
 		return fd;
 	}
+	/* The guest's own /dev/tty and /dev/console (char 5:0, 5:1) are the
+	 * console's terminal, however the path reached them. */
+	struct vfs_stat tst;
+	if (!err && alias < 0 && vfs_stat(path, !(flags & O_NOFOLLOW), &tst) == 0 &&
+	    S_ISCHR(tst.mode) && tst.rdev >> 8 == 5 && (tst.rdev & 0xff) <= 1) {
+		kfree(path);
+		return stdio_open_terminal(tst.rdev & 0xff, flags);
+	}
 	struct file *f = NULL;
 	uint32_t keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |
 			O_DIRECTORY;
@@ -437,7 +446,9 @@ static int stat_fd(int fd, struct vfs_stat *out)
 		 * it prints nothing): the console's per stream, a pipe's its
 		 * own (both ends alike), the rest per open file description. */
 		bool console = of->kind == OF_CONSOLE;
-		uint64_t ino = console ? (1ULL << 40) + (uint64_t)of->stream
+		/* A terminal stream is /dev/console's inode (ttyname finds it). */
+		uint64_t ino = console && stdio_is_terminal(of) ? DEVFS_CONSOLE_INO
+			       : console ? DEVFS_CONSOLE_INO + 1 + (uint64_t)of->stream
 			       : of->pipe ? (uint64_t)of->pipe >> 4 : (uint64_t)of >> 4;
 		*out = (struct vfs_stat){ .mode = console ? S_IFCHR | 0620
 					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ||
@@ -537,6 +548,9 @@ SYS(statx)
 	x.stx_ctime.tv_nsec = s.ctime_ns;
 	x.stx_dev_major = 0;
 	x.stx_dev_minor = 1;
+	/* vfs_stat's rdev is Linux's 32-bit encoding (FUSE's too). */
+	x.stx_rdev_major = (s.rdev & 0xfff00) >> 8;
+	x.stx_rdev_minor = (s.rdev & 0xff) | ((s.rdev >> 12) & 0xfff00);
 	return copy_to_user(a4, &x, sizeof(x));
 }
 

@@ -99,3 +99,24 @@ def test_fio_reads(machine, dax0, debian, tmp_path):
         assert job["error"] == 0, job
         assert job["read"]["io_bytes"] == io_size, (name, job["read"])
         assert job["write"]["io_bytes"] == 0
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_the_terminal_has_a_name(machine, debian):
+    """With a terminal (-t) the streams are /dev/console, which ttyname()
+    finds (tty, Python's os.ttyname), and /dev/tty opens it; without one,
+    `tty` says so and /dev/tty is ENXIO, as without a controlling terminal."""
+    script = ("tty; python3 -c 'import os; print(os.ttyname(1))'; echo via-tty > /dev/tty; "
+              "stat -c '%F %t:%T' /dev/tty /dev/console")
+    r = subprocess.run([PIER, "run", *vmm_args(machine), "-t", "--root", debian, "--ro",
+                        "--", "/bin/sh", "-c", script], capture_output=True, text=True,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("\r\n", "\n") == (
+        "/dev/console\n/dev/console\nvia-tty\ncharacter special file 5:0\n"
+        "character special file 5:1\n"), r.stdout
+    r = subprocess.run([PIER, "run", *vmm_args(machine), "--root", debian, "--ro", "--",
+                        "/bin/sh", "-c", "tty; echo $?; echo x > /dev/tty"],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.stdout == "not a tty\n1\n", r.stdout
+    assert r.returncode == 2 and "No such device or address" in r.stderr, r.stderr
