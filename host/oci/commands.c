@@ -131,6 +131,7 @@ int oci_cmd_delete(int argc, char **argv)
 		if (kill_and_wait(&st))
 			return 1;
 	}
+	oci_cgroup_remove(st.cgroup);
 	if (oci_state_remove(id)) {
 		oci_error("delete %s: %s", id, strerror(errno));
 		return 1;

@@ -15,26 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <pier/ports.h>
 #include "../run_signals.h"
 #include "oci.h"
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, mode) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
-}
 
 static int write_pid_file(const char *path, pid_t pid)
 {
@@ -84,9 +72,13 @@ static void warning_to_log(const char *text)
 
 /* The container process: waits for start, then runs the VM. */
 __attribute__((noreturn)) static void container_main(struct oci_spec *spec, const char *fifo,
-						     int tty)
+						     int tty, int netns)
 {
 	setsid();
+	if (netns >= 0 && setns(netns, CLONE_NEWNET)) {
+		oci_error("network namespace %s: %s", spec->netns, strerror(errno));
+		_exit(PIER_EXIT_VMERROR);
+	}
 	if (tty >= 0) {
 		ioctl(tty, TIOCSCTTY, 0);
 		for (int fd = 0; fd < 3; fd++)
@@ -150,7 +142,7 @@ int oci_cmd_create(int argc, char **argv)
 	}
 	oci_state_path(dir, sizeof(dir), id, NULL);
 	oci_state_path(fifo, sizeof(fifo), id, "exec.fifo");
-	if (mkdir_p(oci_root, 0711)) {
+	if (oci_mkdir_p(oci_root, 0711)) {
 		oci_error("--root %s: %s", oci_root, strerror(errno));
 		return 1;
 	}
@@ -162,7 +154,7 @@ int oci_cmd_create(int argc, char **argv)
 		return 1;
 	}
 	static struct oci_spec spec; /* the container process runs from it */
-	int tty = -1;
+	int tty = -1, netns = -1;
 	if (oci_spec_load(bundle, &spec, start_ns) || run_finish(&spec.run))
 		goto fail;
 	if (spec.run.tty && !console) {
@@ -179,14 +171,20 @@ int oci_cmd_create(int argc, char **argv)
 		oci_error("%s: %s", fifo, strerror(errno));
 		goto fail;
 	}
+	if (spec.netns && (netns = open(spec.netns, O_RDONLY | O_CLOEXEC)) < 0) {
+		oci_error("network namespace %s: %s", spec.netns, strerror(errno));
+		goto fail;
+	}
 	if (console && (tty = oci_console_open(console)) < 0)
 		goto fail;
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0)
-		container_main(&spec, fifo, tty);
+		container_main(&spec, fifo, tty, netns);
 	if (tty >= 0)
 		close(tty);
+	if (netns >= 0)
+		close(netns);
 	if (pid < 0) {
 		oci_error("fork: %s", strerror(errno));
 		goto fail;
@@ -196,9 +194,13 @@ int oci_cmd_create(int argc, char **argv)
 	snprintf(st.id, sizeof(st.id), "%s", id);
 	snprintf(st.bundle, sizeof(st.bundle), "%s", spec.bundle);
 	snprintf(st.rootfs, sizeof(st.rootfs), "%s", spec.rootfs);
+	snprintf(st.cgroup, sizeof(st.cgroup), "%s", spec.cgroup_path ? spec.cgroup_path : "");
 	now_rfc3339(st.created, sizeof(st.created));
-	if (oci_state_save(&st) || (pid_file && write_pid_file(pid_file, pid))) {
+	if (oci_cgroup_join(&spec, pid) || oci_state_save(&st) ||
+	    (pid_file && write_pid_file(pid_file, pid))) {
 		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		oci_cgroup_remove(spec.cgroup_path);
 		goto fail;
 	}
 	return 0;

@@ -36,6 +36,12 @@ struct oci_file_bind {
 	char *dest;
 };
 
+/* linux.resources that apply to the VMM's cgroup (cgroup.c). */
+struct oci_limits {
+	unsigned long long cpu_shares, cpu_period;
+	long long cpu_quota, pids_limit;
+};
+
 struct oci_spec {
 	struct run_options run;  /* what pier runs */
 	char *bundle;            /* absolute */
@@ -46,6 +52,9 @@ struct oci_spec {
 	int nbinds;
 	char *annotations_json;  /* config's annotations, as JSON text (for state) */
 	int sandbox;             /* a Kubernetes pod's sandbox ("pause"): no VM */
+	char *cgroup_path;       /* linux.cgroupsPath (cgroupfs form); NULL: none */
+	struct oci_limits limits;
+	char *netns;             /* the network namespace to run the VMM in; NULL: pier-oci's */
 };
 
 /* Reads bundle/config.json into spec; 0, or -1 after oci_error(). */
@@ -56,6 +65,14 @@ int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns);
 /* Makes every mount point and the cwd, copies the file binds: all inside
  * the root, never following a link out of it. 0, or -1 after oci_error(). */
 int oci_rootfs_prepare(const struct oci_spec *spec);
+
+/* --- The container's cgroup (cgroup.c). --- */
+
+/* Puts pid in the spec's cgroup (made if missing) with its CPU and pids
+ * limits; 0 without one, or -1 after oci_error(). */
+int oci_cgroup_join(const struct oci_spec *spec, pid_t pid);
+/* Removes the cgroup once its processes are gone. */
+void oci_cgroup_remove(const char *path);
 
 /* --- State under --root (state.c). --- */
 
@@ -68,6 +85,7 @@ struct oci_state {
 	char bundle[4096];
 	char rootfs[4096];
 	char created[40];              /* RFC 3339 */
+	char cgroup[4096];             /* the cgroup joined, "" for none */
 	char *annotations_json;
 	enum oci_status status;        /* from the process, when loaded */
 };
@@ -75,6 +93,8 @@ struct oci_state {
 /* The runtime's --root (default OCI_DEFAULT_ROOT). */
 extern const char *oci_root;
 
+/* mkdir -p; 0 or -1 (errno). */
+int oci_mkdir_p(const char *path, mode_t mode);
 /* Whether id is a container id runc would accept. */
 int oci_valid_id(const char *id);
 /* root/id (and root/id/NAME) into buf. */

@@ -334,6 +334,48 @@ static void load_memory_limit(struct oci_spec *spec, json_t *linux_)
 			 (long long)v), spec->run.mem_bytes = 64ULL << 20;
 }
 
+static unsigned long long uint_at(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_integer(v) && json_integer_value(v) > 0
+		       ? (unsigned long long)json_integer_value(v) : 0;
+}
+
+/*
+ * linux.cgroupsPath (the cgroupfs form, "/a/b"; a relative one is taken
+ * from the root, and systemd's "slice:prefix:name" is systemd's to make),
+ * the CPU and pids limits, and the network namespace to join (the VMM's
+ * sockets, once the guest has any, are the container's).
+ */
+static int load_linux(struct oci_spec *spec, json_t *linux_)
+{
+	const char *cg = json_string_value(json_object_get(linux_, "cgroupsPath"));
+	if (cg && *cg && !strchr(cg, ':')) {
+		if (strstr(cg, "..") || strlen(cg) > 1024) {
+			oci_error("config.json: linux.cgroupsPath %s: not a cgroup path", cg);
+			return -1;
+		}
+		spec->cgroup_path = kopt_printf("%s%s", cg[0] == '/' ? "" : "/", cg);
+	}
+	json_t *res = json_object_get(linux_, "resources");
+	json_t *cpu = json_object_get(res, "cpu");
+	spec->limits.cpu_shares = uint_at(cpu, "shares");
+	spec->limits.cpu_period = uint_at(cpu, "period");
+	json_t *quota = json_object_get(cpu, "quota");
+	spec->limits.cpu_quota = json_is_integer(quota) ? json_integer_value(quota) : 0;
+	json_t *pids = json_object_get(json_object_get(res, "pids"), "limit");
+	spec->limits.pids_limit = json_is_integer(pids) ? json_integer_value(pids) : 0;
+	size_t i;
+	json_t *ns;
+	json_array_foreach(json_object_get(linux_, "namespaces"), i, ns) {
+		const char *type = json_string_value(json_object_get(ns, "type"));
+		const char *path = json_string_value(json_object_get(ns, "path"));
+		if (type && path && strcmp(type, "network") == 0)
+			spec->netns = strdup(path);
+	}
+	return 0;
+}
+
 int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)
 {
 	memset(spec, 0, sizeof(*spec));
@@ -370,6 +412,10 @@ int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)
 		if ((!host || !*host) && gethostname(own, sizeof(own) - 1) == 0)
 			host = own;
 		load_memory_limit(spec, json_object_get(cfg, "linux"));
+		if (load_linux(spec, json_object_get(cfg, "linux"))) {
+			json_decref(cfg);
+			return -1;
+		}
 		/* Chosen here, quietly: the container's stderr is the program's. */
 		if (!spec->run.vmm)
 			spec->run.vmm = access("/dev/kvm", R_OK | W_OK) == 0 ? "pier" : "qemu";

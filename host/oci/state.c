@@ -18,6 +18,22 @@
 
 const char *oci_root = OCI_DEFAULT_ROOT;
 
+int oci_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[8448];
+	if (strlen(path) >= sizeof(buf))
+		return errno = ENAMETOOLONG, -1;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, mode) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
+}
+
 int oci_valid_id(const char *id)
 {
 	size_t n = strlen(id);
@@ -60,10 +76,10 @@ int oci_state_save(const struct oci_state *st)
 	oci_state_path(path, sizeof(path), st->id, "state.json");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	json_t *ann = st->annotations_json ? json_loads(st->annotations_json, 0, NULL) : NULL;
-	json_t *j = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o}", "id", st->id, "pid",
+	json_t *j = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:o}", "id", st->id, "pid",
 			      (int)st->pid, "starttime", (json_int_t)st->starttime, "bundle",
-			      st->bundle, "rootfs", st->rootfs, "created", st->created,
-			      "annotations", ann ? ann : json_object());
+			      st->bundle, "rootfs", st->rootfs, "created", st->created, "cgroup",
+			      st->cgroup, "annotations", ann ? ann : json_object());
 	int rc = j && json_dump_file(j, tmp, JSON_COMPACT) == 0 && rename(tmp, path) == 0 ? 0 : -1;
 	if (rc)
 		oci_error("%s: %s", path, strerror(errno));
@@ -94,6 +110,7 @@ int oci_state_load(const char *id, struct oci_state *st)
 	copy_str(st->bundle, sizeof(st->bundle), json_object_get(j, "bundle"));
 	copy_str(st->rootfs, sizeof(st->rootfs), json_object_get(j, "rootfs"));
 	copy_str(st->created, sizeof(st->created), json_object_get(j, "created"));
+	copy_str(st->cgroup, sizeof(st->cgroup), json_object_get(j, "cgroup"));
 	json_t *ann = json_object_get(j, "annotations");
 	st->annotations_json = ann ? json_dumps(ann, JSON_COMPACT) : NULL;
 	json_decref(j);

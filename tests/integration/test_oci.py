@@ -9,6 +9,7 @@ engines need a writable host, which the nested pier pass does not have.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -271,6 +272,37 @@ def test_a_pods_sandbox_is_no_vm(tmp_path):
         time.sleep(0.1)
     assert json.loads(oci(tmp_path, "state", "pod").stdout)["status"] == "stopped"
     assert oci(tmp_path, "delete", "pod").returncode == 0
+
+
+def test_the_vmm_runs_in_the_containers_cgroup(tmp_path):
+    """linux.cgroupsPath: the container process joins it (made if missing)
+    with the spec's CPU quota and pids limit; delete removes it. A pod
+    sandbox stands in for the VMM here: the same process, no boot."""
+    path = f"/pier-oci-test-{os.getpid()}-{time.monotonic_ns()}"
+    make_bundle(tmp_path, ["sleep", "1"], "microvm",
+                annotations={"io.kubernetes.cri.container-type": "sandbox"},
+                linux={"cgroupsPath": path, "resources": {
+                    "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 64}}})
+    assert oci(tmp_path, "create", "--bundle", str(tmp_path), "--pid-file",
+               str(tmp_path / "pid"), "cg").returncode == 0, (tmp_path / "call.err").read_text()
+    pid = int((tmp_path / "pid").read_text())
+    with open(f"/proc/{pid}/cgroup") as f:
+        joined = f.read()
+    v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    if v2:
+        assert f"0::{path}\n" in joined, joined
+        assert open(f"/sys/fs/cgroup{path}/cpu.max").read() == "50000 100000\n"
+        assert open(f"/sys/fs/cgroup{path}/pids.max").read() == "64\n"
+        dirs = [f"/sys/fs/cgroup{path}"]
+    else:
+        assert f":pids:{path}\n" in joined and f":memory:{path}\n" in joined, joined
+        assert re.search(r":cpu[,a-z]*:" + re.escape(path) + "\n", joined), joined
+        assert open(f"/sys/fs/cgroup/cpu{path}/cpu.cfs_quota_us").read() == "50000\n"
+        assert open(f"/sys/fs/cgroup/pids{path}/pids.max").read() == "64\n"
+        dirs = [f"/sys/fs/cgroup/{c}{path}" for c in ("cpu", "memory", "pids")]
+    assert oci(tmp_path, "delete", "--force", "cg").returncode == 0
+    for d in dirs:
+        assert not os.path.exists(d), d
 
 
 def test_version_and_features():
