@@ -139,6 +139,41 @@ int oci_cmd_delete(int argc, char **argv)
 	return 0;
 }
 
+/* ps: the container's processes as the host sees them, which is the VMM
+ * (QEMU and virtiofsd are its helpers, not the container's programs). */
+int oci_cmd_ps(int argc, char **argv)
+{
+	const char *format = "table", *id = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0)
+			format = i + 1 < argc ? argv[++i] : "";
+		else if (strncmp(argv[i], "--format=", 9) == 0)
+			format = argv[i] + 9;
+		else if (!id)
+			id = argv[i];
+	}
+	struct oci_state st;
+	if (!id || (strcmp(format, "json") && strcmp(format, "table"))) {
+		oci_error("ps: expected [--format table|json] ID");
+		return 1;
+	}
+	if (load(id, &st))
+		return 1;
+	int live = st.status != OCI_STOPPED;
+	if (strcmp(format, "json") == 0)
+		printf(live ? "[%d]\n" : "[]\n", (int)st.pid);
+	else
+		printf(live ? "PID\n%d\n" : "PID\n", (int)st.pid);
+	return 0;
+}
+
+int oci_cmd_unsupported(int argc, char **argv)
+{
+	(void)argc;
+	oci_error("%s: not supported by pier-oci (docs/oci.md)", argv[0]);
+	return 1;
+}
+
 int oci_cmd_exec(int argc, char **argv)
 {
 	(void)argc;

@@ -20,7 +20,9 @@ static void usage(FILE *f)
 		"  kill [--all] ID [SIGNAL]\n"
 		"  delete [--force] ID\n"
 		"  exec ... ID          (not supported yet)\n"
+		"  ps [--format table|json] ID\n"
 		"  features\n"
+		"  (pause, resume, update, events, checkpoint, restore: not supported)\n"
 		"global options:\n"
 		"  --root DIR           state directory (default %s)\n"
 		"  --log FILE           also log errors to FILE\n"
@@ -54,7 +56,10 @@ int oci_main(int argc, char **argv)
 		{ "create", oci_cmd_create }, { "start", oci_cmd_start },
 		{ "state", oci_cmd_state }, { "kill", oci_cmd_kill },
 		{ "delete", oci_cmd_delete }, { "exec", oci_cmd_exec },
-		{ "features", oci_cmd_features },
+		{ "features", oci_cmd_features }, { "ps", oci_cmd_ps },
+		{ "pause", oci_cmd_unsupported }, { "resume", oci_cmd_unsupported },
+		{ "update", oci_cmd_unsupported }, { "events", oci_cmd_unsupported },
+		{ "checkpoint", oci_cmd_unsupported }, { "restore", oci_cmd_unsupported },
 	};
 	const char *log = NULL, *format = NULL, *ignored;
 	int i = 1;

@@ -126,5 +126,8 @@ int oci_cmd_kill(int argc, char **argv);
 int oci_cmd_delete(int argc, char **argv);
 int oci_cmd_exec(int argc, char **argv);
 int oci_cmd_features(int argc, char **argv);
+int oci_cmd_ps(int argc, char **argv);
+/* pause, resume, update, events, checkpoint, restore: a clear error. */
+int oci_cmd_unsupported(int argc, char **argv);
 
 #endif

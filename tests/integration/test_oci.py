@@ -93,6 +93,7 @@ if p.returncode == 0:
     r["state_created"] = json.loads(call("state", cid)["out"])
     r["start"] = call("start", cid)
     r["state_running"] = json.loads(call("state", cid)["out"])
+    r["ps_running"] = call("ps", "--format", "json", cid)
     _, status = os.waitpid(pid, 0)
     r["exit"] = os.waitstatus_to_exitcode(status)
     r["state_stopped"] = json.loads(call("state", cid)["out"])
@@ -166,6 +167,8 @@ def test_a_container_runs_as_its_config_says(machine, tmp_path):
     assert r["stderr"] == "err\n"
     assert (share / "out.txt").read_text() == "written\n"
     assert not os.listdir(ro)
+    assert r["ps_running"]["rc"] == 0, r["ps_running"]
+    assert json.loads(r["ps_running"]["out"]) in ([r["pid"]], [])  # [] if it ended already
     assert r["state_stopped"]["status"] == "stopped"
     assert r["delete"]["rc"] == 0, r["delete"]
     assert r["state_after"]["rc"] == 1
@@ -310,9 +313,9 @@ def test_version_and_features():
     assert v.returncode == 0 and v.stdout.startswith("pier-oci version ")
     f = subprocess.run([PIER_OCI, "features"], capture_output=True, text=True)
     assert json.loads(f.stdout)["ociVersionMax"] == "1.0.2"
-    e = subprocess.run([PIER_OCI, "exec", "--process", "/dev/null", "x"], capture_output=True,
-                       text=True)
-    assert e.returncode == 1 and "not supported" in e.stderr
+    for cmd in (["exec", "--process", "/dev/null", "x"], ["pause", "x"], ["update", "x"]):
+        e = subprocess.run([PIER_OCI, *cmd], capture_output=True, text=True)
+        assert e.returncode == 1 and "not supported" in e.stderr, (cmd, e.stderr)
 
 
 def test_make_install_gives_a_working_runtime(tmp_path):
