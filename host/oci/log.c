@@ -60,23 +60,27 @@ static void log_line(const char *level, const char *msg)
 	fflush(log_file);
 }
 
-void oci_error(const char *fmt, ...)
+static void report(const char *level, const char *fmt, va_list ap)
 {
 	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (strcmp(level, "error") == 0)
+		fprintf(stderr, "pier-oci: %s\n", msg);
+	log_line(level, msg);
+}
+
+void oci_error(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report("error", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "pier-oci: %s\n", msg);
-	log_line("error", msg);
 }
 
 void oci_warn(const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report("warning", fmt, ap);
 	va_end(ap);
-	log_line("warning", msg);
 }

@@ -83,14 +83,21 @@ static int load_user(struct oci_spec *spec, json_t *user)
 	return 0;
 }
 
+/* A field that may be missing, but when there is an array. */
+static int not_an_array(json_t *a, const char *what)
+{
+	if (!a || json_is_array(a))
+		return 0;
+	oci_error("config.json: %s: expected an array", what);
+	return -1;
+}
+
 static int load_rlimits(struct oci_spec *spec, json_t *rlimits)
 {
 	size_t i;
 	json_t *r;
-	if (rlimits && !json_is_array(rlimits)) {
-		oci_error("config.json: process.rlimits: expected an array");
+	if (not_an_array(rlimits, "process.rlimits"))
 		return -1;
-	}
 	json_array_foreach(rlimits, i, r) {
 		const char *type = json_string_value(json_object_get(r, "type"));
 		json_t *soft = json_object_get(r, "soft"), *hard = json_object_get(r, "hard");
@@ -219,10 +226,8 @@ static int load_mounts(struct oci_spec *spec, json_t *mounts)
 {
 	size_t i;
 	json_t *m;
-	if (mounts && !json_is_array(mounts)) {
-		oci_error("config.json: mounts: expected an array");
+	if (not_an_array(mounts, "mounts"))
 		return -1;
-	}
 	json_array_foreach(mounts, i, m) {
 		const char *dest = json_string_value(json_object_get(m, "destination"));
 		const char *type = json_string_value(json_object_get(m, "type"));
