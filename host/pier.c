@@ -111,7 +111,7 @@ static int add_share(struct run_options *o, const char *arg)
 		perror("pier");
 		return PIER_EXIT_VMERROR;
 	}
-	int rc = run_add_share(o, tag, eq + 1, 0);
+	int rc = run_add_share(o, tag, eq + 1, 0, "--share", arg);
 	if (rc)
 		free(tag);
 	return rc;

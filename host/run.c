@@ -398,21 +398,23 @@ static const char *default_kernel(void)
 	return path;
 }
 
-int run_add_share(struct run_options *o, const char *tag, const char *dir, int ro)
+int run_add_share(struct run_options *o, const char *tag, const char *dir, int ro,
+		  const char *opt, const char *arg)
 {
 	if (o->nshares == RUN_MAX_SHARES) {
-		fprintf(stderr, "pier: too many shared directories (at most %d)\n", RUN_MAX_SHARES);
+		fprintf(stderr, "pier: %s %s: too many shared directories (at most %d)\n", opt, arg,
+			RUN_MAX_SHARES);
 		return 2;
 	}
 	int bad = !run_valid_tag(tag) || strcmp(tag, "root") == 0;
 	for (int i = 0; !bad && i < o->nshares; i++)
 		bad = strcmp(o->shares[i].tag, tag) == 0;
 	if (bad) {
-		fprintf(stderr, "pier: share tag %s: the tag must be unique, not \"root\", and "
-				"1-36 of A-Z a-z 0-9 _ . -\n", tag);
+		fprintf(stderr, "pier: %s %s: the tag must be unique, not \"root\", and "
+				"1-36 of A-Z a-z 0-9 _ . -\n", opt, arg);
 		return 2;
 	}
-	const char *abs = run_check_dir("--share", tag, dir);
+	const char *abs = run_check_dir(opt, arg, dir);
 	if (!abs)
 		return PIER_EXIT_VMERROR;
 	o->shares[o->nshares++] = (struct run_share){ .tag = tag, .dir = abs, .ro = ro };

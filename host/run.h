@@ -69,8 +69,10 @@ int run_add_kopt(struct run_options *o, const char *kopt);
 /* Whether a kernel option sets key (as "key" or "key=..."). */
 int run_has_kopt(const struct run_options *o, const char *key);
 /* Shares host directory dir (checked, made absolute) as virtio-fs tag
- * tag (kept as given); 0, or 2 (usage) / PIER_EXIT_VMERROR after a message. */
-int run_add_share(struct run_options *o, const char *tag, const char *dir, int ro);
+ * tag (kept as given); 0, or 2 (usage) / PIER_EXIT_VMERROR after a message
+ * naming "opt arg" (the user's words: "--share data=/x"). */
+int run_add_share(struct run_options *o, const char *tag, const char *dir, int ro,
+		  const char *opt, const char *arg);
 /* Whether tag can name a share (the characters every channel can carry). */
 int run_valid_tag(const char *tag);
 /* An existing directory, made absolute (malloc'd); NULL after a message

@@ -214,7 +214,8 @@ static int load_bind(struct oci_spec *spec, size_t i, const char *src, const cha
 		return 0;
 	}
 	char *tag = kopt_printf("m%zu", i);
-	int rc = tag ? run_add_share(&spec->run, tag, src, has_option(options, "ro")) : 2;
+	int rc = tag ? run_add_share(&spec->run, tag, src, has_option(options, "ro"), "mount",
+				     dest) : 2;
 	if (rc) {
 		oci_error("config.json: mounts[%zu]: cannot share %s", i, src);
 		return -1;
