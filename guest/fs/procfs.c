@@ -430,6 +430,9 @@ static void fd_target(struct process *p, int fd, char *buf, uint32_t size)
 	case OF_EVENTFD:
 		fmt_snprintf(buf, size, "anon_inode:[eventfd]");
 		break;
+	case OF_SIGNALFD:
+		fmt_snprintf(buf, size, "anon_inode:[signalfd]");
+		break;
 	case OF_EPOLL:
 		fmt_snprintf(buf, size, "anon_inode:[eventpoll]");
 		break;

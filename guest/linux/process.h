@@ -17,7 +17,7 @@
 #define MAX_FDS 256
 
 enum ofile_kind { OF_FILE, OF_CONSOLE, OF_PIPE_READ, OF_PIPE_WRITE, OF_TIMERFD, OF_EVENTFD,
-		  OF_EPOLL };
+		  OF_EPOLL, OF_SIGNALFD };
 
 struct pipe;
 
@@ -28,7 +28,8 @@ struct ofile {
 	uint32_t flags;           /* O_* status flags */
 	struct file *file;        /* OF_FILE */
 	struct pipe *pipe;        /* OF_PIPE_* */
-	void *obj;                /* OF_TIMERFD, OF_EVENTFD: event_fds.c's; OF_EPOLL: epoll.c's */
+	void *obj;                /* OF_TIMERFD, OF_EVENTFD: event_fds.c's; OF_EPOLL: epoll.c's;
+	                           * OF_SIGNALFD: signal_wait.c's */
 	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr */
 	char *path;               /* absolute path it was opened by, for *at() */
 };

@@ -65,16 +65,34 @@ static bool ignored(int sig)
 	return ignored_by(current->proc, sig);
 }
 
+/* An ignored signal is dropped when sent, unless the receiver blocks it:
+ * then it waits, for sigtimedwait or a signalfd to take (Linux's rule;
+ * catatonit's SIGCHLD, say). A process's is the main thread's mask. */
+static bool blocked_by_main(const struct process *p, int sig)
+{
+	const struct task *t = task_find(p->pid);
+	return t && (t->sigmask & BIT(sig));
+}
+
+static bool dropped_by(const struct process *p, const struct task *t, int sig)
+{
+	if (!ignored_by(p, sig))
+		return false;
+	return t ? !(t->sigmask & BIT(sig)) : !blocked_by_main(p, sig);
+}
+
 bool signal_init_shielded;
 
 void signal_post_proc(struct process *p, int sig, const struct sig_info *in)
 {
-	if (sig < 1 || sig > 64 || p->state != PROC_LIVE || ignored_by(p, sig))
+	if (sig < 1 || sig > 64 || p->state != PROC_LIVE || dropped_by(p, NULL, sig))
 		return;
 	/* A container's init: what it has no handler for passes it by, but
-	 * SIGKILL and SIGSTOP (Linux's rule for a pid namespace's init). */
+	 * SIGKILL and SIGSTOP, and what it blocks, which waits for its
+	 * signalfd or sigtimedwait (Linux's rules for a pid namespace's init:
+	 * catatonit's SIGCHLD). */
 	if (signal_init_shielded && p->pid == 1 && handler_in(p, sig) == 0 && sig != SIGKILL &&
-	    sig != SIGSTOP)
+	    sig != SIGSTOP && !blocked_by_main(p, sig))
 		return;
 	if (!p->pinfo && !(p->pinfo = kzalloc(65 * sizeof(struct sig_info))))
 		return;
@@ -89,7 +107,7 @@ void signal_post_info(struct task *t, int sig, const struct sig_info *in)
 		signal_post_proc(current->proc, sig, in);
 		return;
 	}
-	if (sig < 1 || sig > 64 || ignored_by(t->proc, sig))
+	if (sig < 1 || sig > 64 || dropped_by(t->proc, t, sig))
 		return;
 	{
 		if (!t->siginfo)
@@ -212,6 +230,30 @@ bool signal_interrupts(void)
 	return (current->sigpending & ~current->sigmask) || takes_process_signal();
 }
 
+int signal_dequeue(uint64_t mask, struct sig_info *in)
+{
+	vcon_poll(); /* signals from pier arrive on the console */
+	uint64_t ready = (pending | current->sigpending) & mask;
+	for (int sig = 1; ready && sig <= 64; sig++) {
+		if (!(ready & BIT(sig)))
+			continue;
+		if (current->sigpending & BIT(sig)) {
+			current->sigpending &= ~BIT(sig);
+			*in = current->siginfo ? current->siginfo[sig] : (struct sig_info){ 0 };
+		} else {
+			pending &= ~BIT(sig);
+			*in = current->proc->pinfo ? current->proc->pinfo[sig] : (struct sig_info){ 0 };
+		}
+		return sig;
+	}
+	return 0;
+}
+
+uint64_t signal_pending_in(uint64_t mask)
+{
+	return (pending | current->sigpending) & mask;
+}
+
 /* The program's registers at the moment a handler is set up: all of them
  * from a fault's trap frame; from a system call what sysret would leave
  * (rcx the return address, r11 the flags). */
@@ -235,7 +277,7 @@ static void fill_context(struct sigcontext *c, const struct uregs *r, uint64_t f
 	c->fpstate = (struct _fpstate *)fpstate;
 }
 
-static void fill_info(siginfo_t *si, int sig, const struct sig_info *in)
+void signal_fill_info(siginfo_t *si, int sig, const struct sig_info *in)
 {
 	memset(si, 0, sizeof(*si));
 	si->si_signo = sig;
@@ -301,7 +343,7 @@ static bool run_handler(struct uregs *r, int sig, const struct sig_info *in)
 	k.uc.uc_stack.ss_size = current->altstack[2];
 	fill_context(&k.uc.uc_mcontext, r, fp);
 	k.uc.uc_sigmask = current->sig_suspended ? current->saved_mask : current->sigmask;
-	fill_info(&k.info, sig, in);
+	signal_fill_info(&k.info, sig, in);
 	if (copy_to_user(fp, fx, FXSAVE_BYTES) || copy_to_user(frame, &k, sizeof(k)))
 		return false;
 	current->sig_suspended = false;

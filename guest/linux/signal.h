@@ -86,4 +86,20 @@ int64_t signal_return(struct syscall_frame *f);
  * namespace: `podman stop` of a `sleep` then waits and kills, as with runc. */
 extern bool signal_init_shielded;
 
+/* Takes the lowest pending signal in mask (the thread's first, then the
+ * process's), blocked or not, without acting on it: sigtimedwait's and a
+ * signalfd's read. The signal, with *in; 0 when none is pending. */
+int signal_dequeue(uint64_t mask, struct sig_info *in);
+/* The signals in mask pending for current (thread or process). */
+uint64_t signal_pending_in(uint64_t mask);
+/* A siginfo_t as a handler or sigtimedwait gets it. */
+struct siginfo;
+void signal_fill_info(struct siginfo *si, int sig, const struct sig_info *in);
+
+/* A signalfd (signal_wait.c): read takes pending signals of its set;
+ * poll says POLLIN while one is pending. */
+struct ofile;
+int64_t signalfd_read(struct ofile *of, uint64_t ubuf, uint64_t len);
+short signalfd_poll(struct ofile *of);
+
 #endif

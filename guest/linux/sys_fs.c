@@ -22,6 +22,7 @@
 #include "file_lock.h"
 #include "pipe.h"
 #include "process.h"
+#include "signal.h"
 #include "syscall.h"
 
 /* The getdents64 record; no uapi header carries it (glibc has its own). */
@@ -89,6 +90,8 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 		return timerfd_read(of, ubuf, len);
 	case OF_EVENTFD:
 		return eventfd_read(of, ubuf, len);
+	case OF_SIGNALFD:
+		return signalfd_read(of, ubuf, len);
 	case OF_FILE:
 		/* The server may hold the file open for reading anyway (for DAX):
 		 * the program's access mode is what counts. */
@@ -153,6 +156,7 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 		return -EBADF;
 	case OF_TIMERFD:
 	case OF_EPOLL:
+	case OF_SIGNALFD:
 		return -EINVAL;
 	case OF_EVENTFD:
 		return eventfd_write(of, ubuf, len);
@@ -452,7 +456,7 @@ static int stat_fd(int fd, struct vfs_stat *out)
 			       : of->pipe ? (uint64_t)of->pipe >> 4 : (uint64_t)of >> 4;
 		*out = (struct vfs_stat){ .mode = console ? S_IFCHR | 0620
 					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ||
-					    of->kind == OF_EPOLL ? 0600
+					    of->kind == OF_EPOLL || of->kind == OF_SIGNALFD ? 0600
 									 : S_IFIFO | 0600,
 					  .nlink = 1, .blksize = 4096, .ino = ino,
 					  .rdev = console ? 5u << 8 | 1 : 0 /* /dev/console */ };

@@ -46,6 +46,9 @@ short ofile_poll(struct ofile *of, uint64_t *wake)
 	case OF_EPOLL:
 		r = epoll_poll(of, wake);
 		break;
+	case OF_SIGNALFD:
+		r = signalfd_poll(of);
+		break;
 	}
 	return r;
 }

@@ -76,6 +76,9 @@ CASES = {
     # The program's name is not found: 127 from both (podman's message
     # says which runtime, so only the status is compared).
     "missing-command": (["IMG", "no-such-command"], {"stderr": False}),
+    # podman's init (catatonit, a file bind mount) as pid 1: it takes
+    # SIGCHLD through a signalfd and reaps.
+    "init": (["--init", "IMG", "sh", "-c", "sleep 0.1 & wait; echo reaped; exit 4"], {}),
     "read-only": (["--read-only", "IMG", "sh", "-c",
                    "echo x > /etc/x; echo t > /tmp/t && cat /tmp/t"], {}),
 }

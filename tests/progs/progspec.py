@@ -155,6 +155,7 @@ CASES = [
     Case("sighandlers", "sighandlers", out=["sighandlers: all passed"]),
     Case("epoll", "epoll", out=["epoll: all passed"]),
     Case("events", "events", out=["events: all passed"]),
+    Case("sigwait", "sigwait", out=["sigwait: all passed"]),
     Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),
     Case("exitcode-0", "exitcode", ["0"], status=0),
     Case("exitcode-3", "exitcode", ["3"], status=3),
