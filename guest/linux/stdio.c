@@ -98,11 +98,13 @@ short stdio_poll(struct ofile *of)
 {
 	if (!vcon_present())
 		return POLLOUT | (console_readable() ? POLLIN : 0);
-	short in = vcon_readable() ? POLLIN : 0;
+	/* Only a reader's poll looks at stdin: that starts pier taking input. */
+	short in = of->stream == 0 || of->stream == STDIO_TERMINAL ? (vcon_readable() ? POLLIN : 0)
+								    : 0;
 	if (of->stream == 0)
 		return in;
 	int out = stream_of(of) == 2 ? VCON_STDERR : VCON_STDOUT;
-	return (of->stream == STDIO_TERMINAL ? in : 0) | (vcon_closed(out) ? POLLERR : POLLOUT);
+	return in | (vcon_closed(out) ? POLLERR : POLLOUT);
 }
 
 static bool is_tty(const struct ofile *of)

@@ -322,10 +322,15 @@ int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 		return fd;
 	}
 	/* The guest's own /dev/tty and /dev/console (char 5:0, 5:1) are the
-	 * console's terminal, however the path reached them. */
+	 * console's terminal, however the path reached them (looked at only
+	 * for those names: every other open skips the extra walk). */
 	struct vfs_stat tst;
-	if (!err && alias < 0 && vfs_stat(path, !(flags & O_NOFOLLOW), &tst) == 0 &&
-	    S_ISCHR(tst.mode) && tst.rdev >> 8 == 5 && (tst.rdev & 0xff) <= 1) {
+	const char *base = path + strlen(path);
+	while (base > path && base[-1] != '/')
+		base--;
+	if (!err && alias < 0 && (strcmp(base, "tty") == 0 || strcmp(base, "console") == 0) &&
+	    vfs_stat(path, !(flags & O_NOFOLLOW), &tst) == 0 && S_ISCHR(tst.mode) &&
+	    tst.rdev >> 8 == 5 && (tst.rdev & 0xff) <= 1) {
 		kfree(path);
 		return stdio_open_terminal(tst.rdev & 0xff, flags);
 	}
