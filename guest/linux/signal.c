@@ -403,19 +403,8 @@ bool signal_fault(struct trap_frame *tf, int sig, int code, uint64_t addr)
  * the program happen here. */
 static int take_signal(struct sig_info *in)
 {
-	vcon_poll(); /* signals from pier arrive on the console */
-	uint64_t ready = (pending | current->sigpending) & ~current->sigmask;
-	for (int sig = 1; ready && sig <= 64; sig++) {
-		if (!(ready & BIT(sig)))
-			continue;
-		if (current->sigpending & BIT(sig)) {
-			current->sigpending &= ~BIT(sig);
-			*in = current->siginfo ? current->siginfo[sig] : (struct sig_info){ 0 };
-		} else {
-			pending &= ~BIT(sig);
-			*in = current->proc->pinfo ? current->proc->pinfo[sig] : (struct sig_info){ 0 };
-		}
-		ready &= ~BIT(sig);
+	int sig;
+	while ((sig = signal_dequeue(~current->sigmask, in))) {
 		if (ignored(sig))
 			continue;
 		if (handler_of(sig) == 0 || !handler_usable(sig))

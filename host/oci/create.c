@@ -36,16 +36,6 @@ static int write_pid_file(const char *path, pid_t pid)
 	return 0;
 }
 
-static void now_rfc3339(char *buf, size_t len)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
-}
-
 static void end_sandbox(int sig)
 {
 	(void)sig;
@@ -195,7 +185,7 @@ int oci_cmd_create(int argc, char **argv)
 	snprintf(st.bundle, sizeof(st.bundle), "%s", spec.bundle);
 	snprintf(st.rootfs, sizeof(st.rootfs), "%s", spec.rootfs);
 	snprintf(st.cgroup, sizeof(st.cgroup), "%s", spec.cgroup_path ? spec.cgroup_path : "");
-	now_rfc3339(st.created, sizeof(st.created));
+	oci_now_rfc3339(st.created, sizeof(st.created));
 	if (oci_cgroup_join(&spec, pid) || oci_state_save(&st) ||
 	    (pid_file && write_pid_file(pid_file, pid))) {
 		kill(pid, SIGKILL);

@@ -33,17 +33,22 @@ int oci_log_open(const char *path, const char *format)
 	return 0;
 }
 
+void oci_now_rfc3339(char *buf, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
 static void log_line(const char *level, const char *msg)
 {
 	if (!log_file)
 		return;
 	char when[40];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%09ldZ", ts.tv_nsec);
+	oci_now_rfc3339(when, sizeof(when));
 	if (log_json) {
 		json_t *j = json_pack("{s:s, s:s, s:s}", "level", level, "msg", msg, "time", when);
 		char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -24,6 +24,8 @@ int oci_main(int argc, char **argv);
 int oci_log_open(const char *path, const char *format);
 /* An error: on stderr, and in the log in its format. */
 __attribute__((format(printf, 1, 2))) void oci_error(const char *fmt, ...);
+/* The time now, RFC 3339 in UTC with nanoseconds (the log's, state's "created"). */
+void oci_now_rfc3339(char *buf, size_t len);
 /* A warning: in the log only (engines show the log when a call fails). */
 __attribute__((format(printf, 1, 2))) void oci_warn(const char *fmt, ...);
 
