@@ -37,10 +37,11 @@ HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"' -I$(BUILD)/
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
 	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c lib/dax_window.c lib/run_args.c \
-	lib/futex_queue.c lib/run_queue.c lib/file_locks.c lib/sigframe.c lib/auxv.c lib/shebang.c
+	lib/futex_queue.c lib/run_queue.c lib/file_locks.c lib/sigframe.c lib/auxv.c lib/shebang.c \
+	lib/exec_wire.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c) $(LIB_SRCS) lib/string.c
-HOST_SRCS := $(wildcard host/*.c host/vmm/*.c host/oci/*.c) lib/virtq.c lib/run_args.c
+HOST_SRCS := $(wildcard host/*.c host/vmm/*.c host/oci/*.c) lib/virtq.c lib/run_args.c lib/exec_wire.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
 GUEST_OBJS := $(patsubst %,$(BUILD)/guest-obj/%.o,$(GUEST_SRCS)) $(BUILD)/guest-obj/vdso_image.o
@@ -117,7 +118,7 @@ $(BUILD)/pier-oci: $(BUILD)/pier
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 $(SANITIZE)
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c host/terminal.c host/fdio.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c virtio_console_dev.c serial.c cmos.c fw_cfg.c landlock.c seccomp.c)
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/exec_server.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c host/terminal.c host/fdio.c $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c virtio_console_dev.c serial.c cmos.c fw_cfg.c landlock.c seccomp.c)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS) $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"

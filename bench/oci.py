@@ -6,7 +6,9 @@ pier-oci, and what the difference is made of.
   pier-oci   the same image in a Pier VM (pier's VMM with /dev/kvm, else
              QEMU microvm); `pier.vmm` picks it here, as a user would
 
-Workloads: `true`, and a python3 one-liner. The image is the cached Debian
+Workloads: `true`, and a python3 one-liner; each also as `podman exec` into
+a running container (`sleep`), where no VM boots: the runtime's exec, the
+request over the container's exec socket and the program's start. The image is the cached Debian
 root, imported (tar | podman import). Each figure is the median of --runs
 passes with its min-max, wall time of the whole podman command.
 
@@ -71,6 +73,37 @@ def podman_once(env, runtime, img, args):
     return s
 
 
+def exec_once(env, runtime, cid, args):
+    t = time.monotonic()
+    p = subprocess.run(["podman", "--runtime", runtime, "exec", cid, *args],
+                       capture_output=True, text=True, env=env, timeout=600)
+    s = time.monotonic() - t
+    if p.returncode:
+        sys.exit(f"podman --runtime {runtime} exec {args}: {p.returncode} {p.stderr}")
+    return s
+
+
+def exec_times(env, img, runs):
+    """podman exec of each workload into a running container, per runtime."""
+    out = {}
+    for runtime in ("runc", "pier"):
+        pin = [f"--annotation=pier.vmm={vmm()}"] if runtime == "pier" else []
+        p = subprocess.run(["podman", "--runtime", runtime, "run", "-d", *pin, img, "sleep",
+                            "3600"], capture_output=True, text=True, env=env, timeout=600)
+        if p.returncode:
+            sys.exit(f"podman run -d: {p.stderr}")
+        cid = p.stdout.strip()
+        try:
+            for name, args in WORKLOADS.items():
+                exec_once(env, runtime, cid, args)  # warm
+                secs = [exec_once(env, runtime, cid, args) for _ in range(runs)]
+                out.setdefault(name, {})[runtime] = stats([s * 1000 for s in secs])
+        finally:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", cid], env=env,
+                           capture_output=True)
+    return out
+
+
 def breakdown_once(root, args):
     """Milestones of `pier run --timing` (ms since pier started)."""
     p = subprocess.run([PIER, "run", "--timing", "--vmm", vmm(), "--root", root, "--ro",
@@ -109,6 +142,7 @@ def main():
                 parts[s] = statistics.median(r[s] for r in runs) - prev
                 prev = statistics.median(r[s] for r in runs)
             doc["breakdown"][name] = {"pier_run_ms": prev, "parts_ms": parts}
+        doc["exec"] = exec_times(env, img, a.runs)
     lines = [f"podman run --rm, {a.runs} runs, pier-oci on {doc['vmm']} (ms: median, min-max)",
              "", "| workload | runc | pier-oci | difference | pier run alone | "
              "podman+conmon+runtime around it |", "|---|---:|---:|---:|---:|---:|"]
@@ -118,6 +152,13 @@ def main():
         lines.append(f"| {name} | {r['median']:.0f} ({r['min']:.0f}-{r['max']:.0f}) | "
                      f"{p['median']:.0f} ({p['min']:.0f}-{p['max']:.0f}) | "
                      f"{p['median'] - r['median']:+.0f} | {b:.0f} | {p['median'] - b:.0f} |")
+    lines += ["", f"podman exec into a running container, {a.runs} runs (ms: median, "
+              "min-max)", "", "| workload | runc | pier-oci | difference |", "|---|---:|---:|---:|"]
+    for name in WORKLOADS:
+        r, p = doc["exec"][name]["runc"], doc["exec"][name]["pier"]
+        lines.append(f"| {name} | {r['median']:.0f} ({r['min']:.0f}-{r['max']:.0f}) | "
+                     f"{p['median']:.0f} ({p['min']:.0f}-{p['max']:.0f}) | "
+                     f"{p['median'] - r['median']:+.0f} |")
     lines += ["", "pier run --timing, the parts (ms, medians): " + ", ".join(
         f"`{s}`" for s in STAGES), "", "| workload | " + " | ".join(
         ["to kmain (VMM start)", "kernel to root mounted", "to program start",

@@ -16,15 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pier/console_ctl.h>
 #include <pier/ports.h>
 #include <pier/run_args.h>
 #include "accel.h"
 #include "control.h"
+#include "exec_server.h"
 #include "qemu.h"
 #include "run.h"
 #include "janitor.h"
@@ -66,6 +70,8 @@ struct qemu_vm {
 	char *share_logs[RUN_MAX_SHARES]; /* --virtiofsd-log FILE.TAG */
 	bool stdio;           /* a program: its stdio on the console ports */
 	struct stdio_relay relay;
+	struct exec_server *exec;  /* --exec-socket's server, or NULL */
+	char exec_port[104];       /* the socket pier.exec's chardev connects to; "" if none */
 };
 
 static int make_fifos(struct qemu_vm *vm)
@@ -144,10 +150,36 @@ static void cleanup(struct qemu_vm *vm)
 	unlink(vm->fifo_out);
 	if (vm->args_file[0])
 		unlink(vm->args_file);
+	exec_server_stop(vm->exec);
+	vm->exec = NULL;
+	if (vm->exec_port[0])
+		unlink(vm->exec_port);
 	if (vm->dir[0] && rmdir(vm->dir))
 		fprintf(stderr, "pier: cannot remove %s: %s\n", vm->dir, strerror(errno));
 	else
 		janitor_done();
+}
+
+/* --exec-socket: the exec server, waiting for pier.exec's chardev to
+ * connect to a socket in the run directory. */
+static int start_exec(struct qemu_vm *vm, const struct run_options *o)
+{
+	if (!o->exec_socket || !vm->stdio)
+		return 0;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(vm->exec_port, sizeof(vm->exec_port), "%s/con-exec.sock", vm->dir);
+	memcpy(a.sun_path, vm->exec_port, strlen(vm->exec_port) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1)) {
+		fprintf(stderr, "pier: %s: %s\n", vm->exec_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!(vm->exec = exec_server_start(o->exec_socket, o->exec_listen_fd, fd, true)))
+		return -1;
+	vm->relay.exec = true; /* HELLO says so */
+	return 0;
 }
 
 /* The argument block as a file in the run directory, for QEMU's fw_cfg. */
@@ -170,6 +202,7 @@ static int write_args(struct qemu_vm *vm, const struct run_options *o)
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
 {
 	char mem[32], chardev[160], machine[64], memobj[96], fw_cfg[160];
+	char exec_chardev[160], exec_port[96];
 	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
 	const char *accel = accel_qemu();
 	int microvm = strcmp(o->machine, "microvm") == 0;
@@ -211,6 +244,16 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 	if (vm->stdio) {
 		stdio_relay_qemu_args(&vm->relay, !microvm, args, &n);
+		if (vm->exec) {
+			snprintf(exec_chardev, sizeof(exec_chardev), "socket,id=execport,path=%s",
+				 vm->exec_port);
+			snprintf(exec_port, sizeof(exec_port), "virtserialport,bus=vser.0,nr=%d,"
+				 "chardev=execport,name=%s", CONSOLE_NR_EXEC, CONSOLE_PORT_EXEC);
+			args[n++] = "-chardev";
+			args[n++] = exec_chardev;
+			args[n++] = "-device";
+			args[n++] = exec_port;
+		}
 	} else {
 		args[n++] = "-chardev";
 		args[n++] = "stdio,id=con,signal=off";
@@ -412,7 +455,7 @@ int qemu_run(const struct run_options *o)
 		rc = 128 + (int)got_signal;
 	}
 	if (r || write_args(&vm, o) || (vm.stdio && stdio_relay_listen(&vm.relay, vm.dir, o->log_fd)) ||
-	    spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
+	    start_exec(&vm, o) || spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
 		goto out;
 	spawned = 1;
 	int status = wait_vm(&vm, &ctl, o);

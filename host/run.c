@@ -33,6 +33,7 @@ void run_options_init(struct run_options *o, uint64_t start_ns)
 		.start_ns = start_ns,
 		.virtiofsd = getenv("PIER_VIRTIOFSD"),
 		.log_fd = STDERR_FILENO,
+		.exec_listen_fd = -1,
 	};
 }
 

@@ -52,6 +52,8 @@ struct run_options {
 	void *args;            /* the block the guest reads them from (run_args.h) */
 	size_t args_len;       /* 0: no program */
 	uint64_t start_ns;     /* when pier started, CLOCK_MONOTONIC */
+	const char *exec_socket; /* where pier-oci exec's clients connect; NULL: no exec */
+	int exec_listen_fd;      /* that socket, listening already (pier-oci); -1: made here */
 };
 
 /*

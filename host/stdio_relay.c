@@ -160,6 +160,8 @@ static void accept_one(struct stdio_relay *r, int i)
 	if (i == RELAY_CTL) {
 		struct console_ctl_msg hello;
 		terminal_hello(&hello);
+		if (r->exec)
+			hello.how |= CONSOLE_HELLO_EXEC;
 		send_record(r, &hello);
 	}
 }

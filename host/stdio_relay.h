@@ -30,6 +30,7 @@ struct stdio_relay {
 	int log_fd;                  /* the serial log's destination */
 	bool started;
 	int stop_pipe[2];
+	bool exec;                   /* the VM offers pier.exec (HELLO says so) */
 	pthread_mutex_t ctl_lock;    /* writes on the pier.ctl socket */
 	char qemu_arg[2 * RELAY_SOCKS + 1][192]; /* stdio_relay_qemu_args' strings */
 };

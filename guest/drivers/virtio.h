@@ -51,6 +51,10 @@ struct virtio_dev {
 	bool failed;              /* given up on: every request fails with EIO */
 	unsigned nqueues;
 	struct virtio_queue *queues[VIRTIO_MAX_QUEUES];
+	/* The driver's word on each interrupt (after the transport's
+	 * acknowledgement): it runs in interrupt context, where the kernel's
+	 * state may be half-way, so it may only wake a task. */
+	void (*on_irq)(struct virtio_dev *d);
 };
 
 /* Registers a device found by a transport (kept for drivers to claim). */

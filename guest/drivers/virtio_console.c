@@ -16,6 +16,7 @@
 #include "../mm/mm.h"
 #include "virtio.h"
 #include "virtio_console.h"
+#include <pier/exec_wire.h>
 #include "../kernel/task.h"
 
 #define PAGE 4096u
@@ -66,10 +67,22 @@ static struct {
 	bool stdin_started;     /* its buffers posted, pier told (STDIN_WANTED) */
 	unsigned eof_typed;     /* ^D records not yet read as end of file */
 	uint32_t sync_sent, sync_seen;
+	struct port *exec;      /* pier.exec, when the host offers it */
+	struct exec_wire_reader *exec_in; /* its records from the host, in parts */
+	bool exec_started;      /* its receive buffers posted (vcon_exec_start) */
 } con;
 
 void (*vcon_on_signal)(int sig);
 bool (*vcon_interrupted)(void);
+void (*vcon_on_exec)(const struct exec_wire_header *h, const uint8_t *payload);
+void (*vcon_on_irq)(void);
+
+static void on_irq(struct virtio_dev *d)
+{
+	(void)d;
+	if (vcon_on_irq)
+		vcon_on_irq();
+}
 
 static int alloc_buf(struct buf *b, uint32_t cap)
 {
@@ -174,6 +187,11 @@ static int port_buffers(struct port *pt)
 		nrx = 0, ntx = TX_BUFS;
 	} else if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
 		nrx = 8, ntx = 2, rx_size = tx_size = PAGE; /* 56-byte records */
+	} else if (strcmp(pt->name, CONSOLE_PORT_EXEC) == 0) {
+		nrx = 8, ntx = TX_BUFS; /* a record fits one transmit buffer */
+		if (!con.exec_in && !(con.exec_in = kmalloc(sizeof(*con.exec_in))))
+			return -ENOMEM;
+		exec_wire_reader_init(con.exec_in);
 	} else {
 		return -ENOENT;
 	}
@@ -185,8 +203,10 @@ static int port_buffers(struct port *pt)
 			return -ENOMEM;
 	pt->nrx = nrx;
 	pt->ntx = ntx;
-	/* stdin's wait for the program's first read (stdin_start). */
-	for (unsigned i = 0; i < nrx && strcmp(pt->name, CONSOLE_PORT_STDIN) != 0; i++)
+	/* stdin's wait for the program's first read (stdin_start), pier.exec's
+	 * for someone to take its records (vcon_exec_start). */
+	for (unsigned i = 0; i < nrx && strcmp(pt->name, CONSOLE_PORT_STDIN) != 0 &&
+			     strcmp(pt->name, CONSOLE_PORT_EXEC) != 0; i++)
 		post_rx(pt->rxq, &pt->rx[i]);
 	return 0;
 }
@@ -228,6 +248,10 @@ static void on_control(const uint8_t *p, uint32_t len)
 		if (pt->added && !pt->ready && pt->rxq && pt->txq &&
 		    (pt->nrx || pt->ntx || port_buffers(pt) == 0)) {
 			pt->ready = true;
+			if (strcmp(pt->name, CONSOLE_PORT_EXEC) == 0) {
+				con.exec = pt;
+				virtq_set_interrupts(&pt->rxq->vq, true);
+			}
 			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
 		}
 		break;
@@ -238,6 +262,26 @@ static void on_control(const uint8_t *p, uint32_t len)
 		break;
 	default:
 		break; /* RESIZE of port 0: pier.ctl carries sizes */
+	}
+}
+
+/* Bytes on pier.exec: records for the exec sessions (linux/exec_session.c).
+ * Input is windowed (exec_wire.h), so every record is taken at once and
+ * the buffer goes straight back. A broken stream is dropped. */
+static void on_exec_bytes(const uint8_t *p, uint32_t n)
+{
+	while (n && !con.exec_in->broken) {
+		bool done;
+		size_t took = exec_wire_feed(con.exec_in, p, n, &done);
+		p += took;
+		n -= (uint32_t)took;
+		if (done && vcon_on_exec)
+			vcon_on_exec(&con.exec_in->h, exec_wire_payload(con.exec_in));
+	}
+	if (con.exec_in->broken && n) {
+		kprintf("virtio-console: a malformed record on %s; exec sessions stop\n",
+			CONSOLE_PORT_EXEC);
+		n = 0;
 	}
 }
 
@@ -265,6 +309,9 @@ static void poll_device(void)
 			/* By name: records may come before ports_named() ran. */
 			if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
 				on_ctl_bytes(b->va, b->len);
+				post_rx(pt->rxq, b);
+			} else if (pt == con.exec) {
+				on_exec_bytes(b->va, b->len);
 				post_rx(pt->rxq, b);
 			} else if (b->len == 0) {
 				post_rx(pt->rxq, b); /* nothing in it: not the end of anything */
@@ -297,7 +344,8 @@ static void set_interrupts(bool on)
 	virtq_set_interrupts(&con.c_rx->vq, on);
 	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
 		if (con.ports[i].rxq) {
-			virtq_set_interrupts(&con.ports[i].rxq->vq, on);
+			/* pier.exec's requests come whatever the program does. */
+			virtq_set_interrupts(&con.ports[i].rxq->vq, on || &con.ports[i] == con.exec);
 			virtq_set_interrupts(&con.ports[i].txq->vq, on);
 		}
 }
@@ -431,7 +479,7 @@ static void drain_others(const struct port *keep)
 		bool busy = false;
 		for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
 			busy |= &con.ports[i] != keep && con.ports[i].inflight &&
-				!port_closed(&con.ports[i]);
+				!port_closed(&con.ports[i]) && (!keep || &con.ports[i] != con.exec);
 		if (!busy || dead() || (keep && vcon_interrupted && vcon_interrupted()))
 			return;
 		wait_a_little();
@@ -439,8 +487,8 @@ static void drain_others(const struct port *keep)
 }
 
 /* A transmit buffer of pt to fill; NULL with *err when the port closed,
- * the device failed or a signal came meanwhile. */
-static struct buf *free_tx(struct port *pt, int64_t *err)
+ * the device failed or (interruptible) a signal came meanwhile. */
+static struct buf *free_tx_wait(struct port *pt, int64_t *err, bool interruptible)
 {
 	if (!pt->ntx) {
 		*err = -EBADF; /* an input port */
@@ -455,7 +503,7 @@ static struct buf *free_tx(struct port *pt, int64_t *err)
 		for (unsigned i = 0; i < pt->ntx; i++)
 			if (!pt->tx[i].busy)
 				return &pt->tx[i];
-		if (pt != con.stream[VCON_CTL] && vcon_interrupted && vcon_interrupted()) {
+		if (interruptible && vcon_interrupted && vcon_interrupted()) {
 			*err = -EINTR; /* a reader that does not read: ^C still works */
 			return NULL;
 		}
@@ -470,6 +518,11 @@ static struct buf *free_tx(struct port *pt, int64_t *err)
  * once their buffers come back; under QEMU that means they are in a
  * socket to pier, so pier is asked (SYNC) to write out what it has.
  */
+static struct buf *free_tx(struct port *pt, int64_t *err)
+{
+	return free_tx_wait(pt, err, pt != con.stream[VCON_CTL]);
+}
+
 static int keep_order(struct port *pt)
 {
 	if (!(con.hello.how & CONSOLE_HELLO_SHARED_OUTPUT) || pt == con.stream[VCON_CTL])
@@ -528,6 +581,42 @@ int64_t vcon_write(enum vcon_stream s, const void *buf, size_t len)
 	if (port_closed(pt))
 		return -EPIPE;
 	return send_bytes(pt, buf, len);
+}
+
+void vcon_exec_start(void)
+{
+	struct port *pt = con.exec;
+	if (!pt || con.exec_started)
+		return;
+	con.exec_started = true;
+	for (unsigned i = 0; i < pt->nrx; i++)
+		give_rx(pt->rxq, &pt->rx[i], false);
+	if (pt->nrx && virtq_kick_needed(&pt->rxq->vq))
+		con.dev->ops->notify(con.dev, pt->rxq->index);
+}
+
+int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len)
+{
+	struct port *pt = con.exec;
+	if (!pt || len > EXEC_WIRE_PAYLOAD_MAX)
+		return -EINVAL;
+	int64_t err = 0;
+	/* Only a program's output gives up for a signal: the others (its
+	 * status above all) must reach the host. */
+	struct buf *b = free_tx_wait(pt, &err, kind == EXEC_STDOUT || kind == EXEC_STDERR);
+	if (!b)
+		return (int)err;
+	/* One record, one buffer: records of several writers never mix. */
+	size_t h = exec_wire_header(b->va, session, kind, (uint32_t)len);
+	memcpy(b->va + h, payload, len);
+	struct virtq_buf out = { b->pa, (uint32_t)(h + len) };
+	if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))
+		return -EIO;
+	b->busy = true;
+	pt->inflight++;
+	if (virtq_kick_needed(&pt->txq->vq))
+		con.dev->ops->notify(con.dev, pt->txq->index);
+	return 0;
 }
 
 void vcon_flush(void)
@@ -601,6 +690,7 @@ int vcon_init(void)
 	if (virtio_negotiate(d, 1ULL << VIRTIO_CONSOLE_F_MULTIPORT))
 		return -EIO;
 	con.dev = d;
+	d->on_irq = on_irq;
 	uint32_t nports = 0;
 	if (!(d->features & (1ULL << VIRTIO_CONSOLE_F_MULTIPORT)) ||
 	    d->ops->config_read(d, offsetof(struct virtio_console_config, max_nr_ports), &nports,

@@ -114,6 +114,8 @@ static void on_irq(void *arg)
 	struct vmmio *m = arg;
 	/* Acknowledge, or a level-triggered line keeps firing. */
 	wr(m, VIRTIO_MMIO_INTERRUPT_ACK, rd(m, VIRTIO_MMIO_INTERRUPT_STATUS));
+	if (m->dev.on_irq)
+		m->dev.on_irq(&m->dev);
 }
 
 static int irq_setup(struct virtio_dev *d)

@@ -128,6 +128,8 @@ static void on_irq(void *arg)
 	struct vpci *v = arg;
 	if (!v->msix_table)
 		(void)*v->isr; /* reading ISR acknowledges the INTx line */
+	if (v->dev.on_irq)
+		v->dev.on_irq(&v->dev);
 }
 
 static int irq_setup(struct virtio_dev *d)

@@ -23,7 +23,7 @@
 #define RETRY_NS 1000000ULL /* timers not fired for want of the lock: again in 1 ms */
 
 extern void task_switch(uint64_t *save_ksp, uint64_t new_ksp);
-extern char task_first_return[];
+extern char task_first_return[], task_first_call[];
 extern uint64_t syscall_kernel_rsp;
 
 struct task *current;
@@ -35,7 +35,8 @@ static int ntasks, next_tid;
 static uint64_t exited_run_ns, exited_sys_ns; /* CPU time of threads gone */
 static uint64_t slice_end;
 static uint64_t timer_armed_until; /* what the APIC timer is set for; 0: off */
-static uint64_t (*timer_hook)(uint64_t now); /* fires program timers: their next deadline */
+static uint64_t (*timer_hook)(uint64_t now);
+static void (*switch_hook)(struct task *prev, struct task *next); /* fires program timers: their next deadline */
 
 static struct task *task_of(struct rq_entry *e)
 {
@@ -90,6 +91,8 @@ static void switch_to(struct task *next)
 	if (next->fs_base != prev->fs_base)
 		wrmsr(MSR_FS_BASE, next->fs_base);
 	vm_activate(next->mm); /* another process's: its page tables */
+	if (switch_hook)
+		switch_hook(prev, next);
 	uint64_t now = time_ns();
 	prev->run_ns += now - prev->on_cpu_since;
 	next->on_cpu_since = now;
@@ -230,8 +233,11 @@ void task_set_mm(struct mm *mm)
 	vm_activate(mm);
 }
 
-struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
-			uint64_t tls, struct process *proc, struct mm *mm, int *err)
+/* A task of proc in mm, runnable, whose first switch-in "returns" to
+ * first with rbx and r12 as given (switch.S); its frame at the stack's
+ * top is the caller's to fill. NULL with errno in *err. */
+static struct task *task_new(struct process *proc, struct mm *mm, void *first, uint64_t rbx,
+			     uint64_t r12, int *err)
 {
 	if (ntasks >= TASK_MAX) {
 		*err = -EAGAIN;
@@ -251,20 +257,19 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 	t->mm = mm;
 	t->kstack = stack;
 	t->kstack_top = (uint64_t)stack + TASK_KSTACK_SIZE;
-	t->fs_base = set_tls ? tls : current->fs_base;
-	t->sigmask = current->sigmask;
 	t->altstack[1] = 2; /* a new thread has no alternate signal stack */
 	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
 	/* Its stack: the program's registers where syscall_entry would have
 	 * pushed them, under them what task_switch pops. */
 	struct syscall_frame *f = (struct syscall_frame *)(t->kstack_top - sizeof(*f));
-	*f = *frame;
-	f->rsp = user_rsp;
-	f->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
+	memset(f, 0, sizeof(*f));
 	uint64_t *sp = (uint64_t *)f;
-	*--sp = (uint64_t)task_first_return;
-	for (int i = 0; i < 6; i++)
-		*--sp = 0; /* rbp rbx r12-r15 */
+	*--sp = (uint64_t)first;
+	*--sp = 0;   /* rbp */
+	*--sp = rbx;
+	*--sp = r12;
+	for (int i = 0; i < 3; i++)
+		*--sp = 0; /* r13-r15 */
 	t->ksp = (uint64_t)sp;
 	t->frame = f;
 	t->rq.state = RQ_RUNNABLE;
@@ -274,6 +279,25 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 	all = t;
 	ntasks++;
 	return t;
+}
+
+struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
+			uint64_t tls, struct process *proc, struct mm *mm, int *err)
+{
+	struct task *t = task_new(proc, mm, task_first_return, 0, 0, err);
+	if (!t)
+		return NULL;
+	t->fs_base = set_tls ? tls : current->fs_base;
+	t->sigmask = current->sigmask;
+	*t->frame = *frame;
+	t->frame->rsp = user_rsp;
+	t->frame->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
+	return t;
+}
+
+struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *proc, int *err)
+{
+	return task_new(proc, NULL, task_first_call, (uint64_t)fn, (uint64_t)arg, err);
 }
 
 void task_exit(void)
@@ -359,6 +383,11 @@ void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
 		fn(t, arg);
 }
 
+
+void task_set_switch_hook(void (*fn)(struct task *prev, struct task *next))
+{
+	switch_hook = fn;
+}
 
 void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
 {

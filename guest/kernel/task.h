@@ -62,6 +62,16 @@ void task_init(uint64_t kstack_top, int tid);
 struct mm;
 struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
 			uint64_t tls, struct process *proc, struct mm *mm, int *err);
+/*
+ * A new task of process proc that starts in the kernel, without the kernel
+ * lock, with no address space: fn(arg) (kernel_enter first) sets it up and
+ * fills t->frame for the program's start, then returns 0 and the task goes
+ * to the program as from a system call. Runnable at once. NULL with errno
+ * in *err.
+ */
+struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *proc, int *err);
+/* fn(prev, next) runs at every switch from one task to another. */
+void task_set_switch_hook(void (*fn)(struct task *prev, struct task *next));
 /* current runs in mm from now on (exec's new space; NULL at exit). */
 void task_set_mm(struct mm *mm);
 /* Waits until deadline (time_ns; RQ_NO_DEADLINE: none) or a wake-up:

@@ -521,35 +521,54 @@ static const char *find_in_path(const struct run_args *a, const char *name, char
 	}
 }
 
-int exec_program(const struct run_args *a, int verbose, int strace)
+int exec_load_new(const struct run_args *a, uint64_t *entry, uint64_t *rsp, char *msg,
+		  size_t msg_len)
 {
 	static char found[256];
+	struct process *p = current->proc;
 	const char *path = find_in_path(a, a->argv0, found, sizeof(found)), *cwd = a->cwd;
-	syscall_init(); /* the first task, pid 1's main thread */
-	struct process *p = process_init_first(1);
-	if (!p)
-		return fail(path, "out of memory", 126);
 	struct vfs_stat st;
 	/* "/" is always the working directory one can have, even without a
 	 * root file system (the program then is not found, 127). */
 	if (strlen(cwd) >= sizeof(p->cwd) ||
-	    (strcmp(cwd, "/") != 0 && (vfs_stat(cwd, true, &st) || !S_ISDIR(st.mode))))
-		return fail(cwd, "cannot use as working directory", 126);
+	    (strcmp(cwd, "/") != 0 && (vfs_stat(cwd, true, &st) || !S_ISDIR(st.mode)))) {
+		fmt_snprintf(msg, msg_len, "%s: cannot use as working directory", cwd);
+		return 126;
+	}
 	memcpy(p->cwd, cwd, strlen(cwd) + 1);
 	struct loaded l;
 	struct why w = { "" };
 	int err = load_program(path, p->cwd, a, &l, &w);
 	if (err) {
 		bool missing = err == -ENOENT || err == -ENOTDIR;
-		return fail(path, w.text[0] ? w.text : strerror_short(err), missing ? 127 : 126);
+		fmt_snprintf(msg, msg_len, "%s: %s", path, w.text[0] ? w.text : strerror_short(err));
+		return missing ? 127 : 126;
 	}
 	take_image(p, a, &l);
+	*entry = l.entry;
+	*rsp = l.rsp;
+	return 0;
+}
+
+int exec_program(const struct run_args *a, int verbose, int strace)
+{
+	syscall_init(); /* the first task, pid 1's main thread */
+	struct process *p = process_init_first(1);
+	if (!p)
+		return fail(a->argv0, "out of memory", 126);
+	static char msg[VFS_PATH_MAX + 200];
+	uint64_t entry, rsp;
+	int status = exec_load_new(a, &entry, &rsp, msg, sizeof(msg));
+	if (status) {
+		kwarn("%s\n", msg);
+		return status;
+	}
 	p->strace = strace;
 	stdio_init();
 	control_milestone("program");
 	if (!verbose && !strace)
 		console_set_quiet(1); /* from here on the console is the program's */
-	enter_user(l.entry, l.rsp);
+	enter_user(entry, rsp);
 }
 
 /* execve's strings from the program's memory, packed as a run_args

@@ -16,6 +16,17 @@
  */
 int exec_program(const struct run_args *a, int verbose, int strace);
 
+/*
+ * Loads a->argv0 (a bare name looked up in a's PATH) for current's process,
+ * which has no image yet, in a->cwd (its working directory from now on):
+ * 0 with the entry point and stack pointer to start it at, or the status a
+ * shell gives (127: not found, 126: cannot execute) with the reason in msg.
+ */
+#include <stddef.h>
+#include <stdint.h>
+int exec_load_new(const struct run_args *a, uint64_t *entry, uint64_t *rsp, char *msg,
+		  size_t msg_len);
+
 /* execve(2) of path (absolute, or relative to the working directory)
  * with the program's argv and envp arrays: 0 with the calling thread's
  * frame set to start the new program, or -errno with nothing changed. */

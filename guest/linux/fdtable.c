@@ -9,6 +9,7 @@
 #include "../mm/vm.h"
 #include "epoll.h"
 #include "event_fds.h"
+#include "exec_session.h"
 #include "file_lock.h"
 #include "pipe.h"
 #include "../kernel/task.h"
@@ -33,7 +34,9 @@ void ofile_put(struct ofile *of)
 		return;
 	if (of->kind == OF_FILE && of->file)
 		vfs_close(of->file);
-	if (of->obj && of->kind == OF_EPOLL)
+	if (of->obj && of->kind == OF_CONSOLE)
+		exec_session_put(of->obj);
+	else if (of->obj && of->kind == OF_EPOLL)
 		epoll_free(of);
 	else if (of->obj)
 		event_fd_free(of);

@@ -171,12 +171,12 @@ SYS(prlimit64)
 }
 
 /*
- * Credentials. The guest has one identity (vfs_uid, vfs_gid: whose
- * permissions the file system checks), the machine's like the host name.
- * Setting the id one already has succeeds, as programs that drop
- * privileges they never had expect; root may take another, and then the
- * whole machine has it; anyone else gets EPERM. (uid_t)-1 leaves one as
- * it is.
+ * Credentials. Each process has one uid and one gid (no separate
+ * effective or saved ids): struct process keeps them, fork copies them,
+ * and vfs_uid and vfs_gid are the running process's (whose permissions
+ * the file system checks). Setting the id one already has succeeds, as
+ * programs that drop privileges they never had expect; root may take
+ * another; anyone else gets EPERM. (uid_t)-1 leaves one as it is.
  */
 static int64_t set_id(uint32_t *id, uint64_t want)
 {
@@ -185,6 +185,8 @@ static int64_t set_id(uint32_t *id, uint64_t want)
 	if (vfs_uid != 0)
 		return -EPERM;
 	*id = (uint32_t)want;
+	current->proc->uid = vfs_uid;
+	current->proc->gid = vfs_gid;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
+#include "exec_session.h"
 #include "futex.h"
 #include "process.h"
 #include "signal.h"
@@ -73,6 +74,18 @@ static void process_free(struct process *p)
 	kfree(p);
 }
 
+/* Each process has its own identity (set*id write it there); the file
+ * system's checks and requests use vfs_uid and vfs_gid, which follow the
+ * CPU from process to process. A kernel task (no process) leaves them. */
+static void switch_identity(struct task *prev, struct task *next)
+{
+	(void)prev;
+	if (next->proc) {
+		vfs_uid = next->proc->uid;
+		vfs_gid = next->proc->gid;
+	}
+}
+
 struct process *process_init_first(int pid)
 {
 	struct process *p = process_alloc();
@@ -81,8 +94,33 @@ struct process *process_init_first(int pid)
 	p->pid = p->pgid = p->sid = pid;
 	p->nthreads = 1;
 	p->umask = 022;
+	p->uid = vfs_uid;
+	p->gid = vfs_gid;
 	current->proc = p;
+	task_set_switch_hook(switch_identity);
 	return p;
+}
+
+int process_spawn(int64_t (*fn)(void *arg), void *arg, uint32_t uid, uint32_t gid,
+		  struct exec_session *exec)
+{
+	struct process *p = process_alloc();
+	if (!p)
+		return -ENOMEM;
+	int err;
+	struct task *t = task_spawn(fn, arg, p, &err);
+	if (!t) {
+		process_free(p);
+		return err;
+	}
+	p->pid = p->pgid = p->sid = t->tid; /* a session of its own, as setsid */
+	p->nthreads = 1;
+	p->umask = 022;
+	p->uid = uid;
+	p->gid = gid;
+	p->exit_signal = 0;
+	p->exec = exec;
+	return p->pid;
 }
 
 struct process *process_find(int pid)
@@ -167,6 +205,8 @@ int64_t process_fork(uint64_t flags, int exit_signal, uint64_t user_rsp, uint64_
 	p->cmdline = dup_bytes(parent->cmdline, parent->cmdline_len);
 	p->cmdline_len = p->cmdline ? parent->cmdline_len : 0;
 	p->strace = parent->strace;
+	p->uid = vfs_uid;
+	p->gid = vfs_gid;
 	t->altstack[0] = current->altstack[0]; /* fork keeps the alternate stack */
 	t->altstack[1] = current->altstack[1];
 	t->altstack[2] = current->altstack[2];
@@ -333,7 +373,8 @@ void process_exit_wstatus(int wstatus)
 	struct mm *mm = p->mm;
 	p->mm = NULL;
 	task_set_mm(NULL);
-	vm_put(mm);
+	if (mm) /* none yet: an exec'd program that could not start */
+		vm_put(mm);
 	/* Its children are pid 1's now; zombies among them are for pid 1 to reap. */
 	struct process *init = process_find(1);
 	bool zombies = false;
@@ -351,6 +392,11 @@ void process_exit_wstatus(int wstatus)
 	p->wstatus = wstatus;
 	p->state = PROC_ZOMBIE;
 	p->nthreads = 0;
+	if (!p->parent) { /* pier-oci exec's: its status goes to the host, nobody waits */
+		exec_session_exited(p->exec, wstatus);
+		process_free(p);
+		task_exit();
+	}
 	notify_parent(p); /* may free p */
 	task_exit();
 }

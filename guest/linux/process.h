@@ -29,13 +29,15 @@ struct ofile {
 	struct file *file;        /* OF_FILE */
 	struct pipe *pipe;        /* OF_PIPE_* */
 	void *obj;                /* OF_TIMERFD, OF_EVENTFD: event_fds.c's; OF_EPOLL: epoll.c's;
-	                           * OF_SIGNALFD: signal_wait.c's */
-	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr */
+	                           * OF_SIGNALFD: signal_wait.c's; OF_CONSOLE: see stream */
+	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr; its obj: the
+	                           * exec_session of pier-oci exec's program, or NULL */
 	char *path;               /* absolute path it was opened by, for *at() */
 };
 
 struct mm;
 struct sig_info;
+struct exec_session;
 
 enum proc_state { PROC_LIVE, PROC_ZOMBIE };
 
@@ -69,6 +71,8 @@ struct process {
 	char *cmdline;              /* its arguments, each NUL-ended (/proc/PID/cmdline) */
 	uint64_t cmdline_len;
 	bool strace;
+	uint32_t uid, gid;           /* its identity; vfs_uid/gid hold the running one's */
+	struct exec_session *exec;   /* pier-oci exec's program: its session (exec_session.c) */
 };
 
 
@@ -137,6 +141,11 @@ void process_cpu_time(struct process *p, uint64_t *run, uint64_t *sys);
 /* Ends the calling thread's process: exit_group(status) or death by a
  * signal (wstatus as wait4 reports either). pid 1 ends the VM. */
 __attribute__((noreturn)) void process_exit_wstatus(int wstatus);
+/* A process with no parent and no image yet, with one task that starts
+ * in the kernel at fn(arg) (task_spawn): pier-oci exec's programs. Its
+ * pid, or -errno. */
+int process_spawn(int64_t (*fn)(void *arg), void *arg, uint32_t uid, uint32_t gid,
+		  struct exec_session *exec);
 /* The tty's foreground process group (TIOCGPGRP/TIOCSPGRP). */
 extern int tty_foreground_pgrp;
 

@@ -11,6 +11,7 @@
 #include "../kernel/console.h"
 #include "../mm/vm.h"
 #include "signal.h"
+#include "exec_session.h"
 #include "stdio.h"
 #include "process.h"
 
@@ -31,6 +32,8 @@ void stdio_init(void)
 		of->stream = fd;
 		fd_install(of, fd, false);
 	}
+	if (vcon_present())
+		exec_session_init();
 }
 
 /* The stream an ofile stands for: its own, or for the terminal (opened
@@ -65,11 +68,15 @@ int stdio_open_terminal(uint32_t minor, uint64_t flags)
 
 bool stdio_is_terminal(const struct ofile *of)
 {
+	if (of->obj)
+		return exec_session_is_terminal(of);
 	return !vcon_present() || (vcon_tty_mask() >> stream_of(of) & 1);
 }
 
 int64_t stdio_read(struct ofile *of, void *buf, uint64_t len)
 {
+	if (of->obj) /* a stream of pier-oci exec's program */
+		return exec_session_read(of, buf, len);
 	if (!vcon_present())
 		return (int64_t)console_read(buf, len);
 	if (of->stream != 0 && of->stream != STDIO_TERMINAL)
@@ -79,6 +86,8 @@ int64_t stdio_read(struct ofile *of, void *buf, uint64_t len)
 
 int64_t stdio_write(struct ofile *of, const void *buf, uint64_t len)
 {
+	if (of->obj)
+		return exec_session_write(of, buf, len);
 	if (!vcon_present()) {
 		console_write_raw(buf, len);
 		return (int64_t)len;
@@ -96,6 +105,8 @@ int64_t stdio_write(struct ofile *of, const void *buf, uint64_t len)
 
 short stdio_poll(struct ofile *of)
 {
+	if (of->obj)
+		return exec_session_poll(of);
 	if (!vcon_present())
 		return POLLOUT | (console_readable() ? POLLIN : 0);
 	/* Only a reader's poll looks at stdin: that starts pier taking input. */
@@ -124,6 +135,8 @@ static void serial_termios(struct termios *t)
 
 int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 {
+	if (of->obj)
+		return exec_session_ioctl(of, cmd, arg);
 	if (cmd == FIONREAD) {
 		int n = (of->stream == 0 || of->stream == STDIO_TERMINAL) && stdio_poll(of) & POLLIN
 				? 1 : 0; /* at least */

@@ -174,15 +174,6 @@ int oci_cmd_unsupported(int argc, char **argv)
 	return 1;
 }
 
-int oci_cmd_exec(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	oci_error("exec: running another program in a container's VM is not supported yet "
-		  "(docs/oci.md)");
-	return 1;
-}
-
 int oci_cmd_features(int argc, char **argv)
 {
 	(void)argc;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <pier/ports.h>
+#include "../exec_server.h"
 #include "../run_signals.h"
 #include "oci.h"
 
@@ -126,12 +127,14 @@ int oci_cmd_create(int argc, char **argv)
 	}
 	const char *id = argv[optind];
 	char dir[4200], fifo[4300];
+	static char exec_sock[4300];
 	if (!oci_valid_id(id)) {
 		oci_error("invalid container id format: %s", id);
 		return 1;
 	}
 	oci_state_path(dir, sizeof(dir), id, NULL);
 	oci_state_path(fifo, sizeof(fifo), id, "exec.fifo");
+	oci_state_path(exec_sock, sizeof(exec_sock), id, "exec.sock");
 	if (oci_mkdir_p(oci_root, 0711)) {
 		oci_error("--root %s: %s", oci_root, strerror(errno));
 		return 1;
@@ -147,6 +150,13 @@ int oci_cmd_create(int argc, char **argv)
 	int tty = -1, netns = -1;
 	if (oci_spec_load(bundle, &spec, start_ns) || run_finish(&spec.run))
 		goto fail;
+	/* exec's way in, listening before start returns: an exec right after
+	 * it waits in the backlog until the VM's exec server takes it. */
+	spec.run.exec_socket = exec_sock;
+	if (!spec.sandbox && (spec.run.exec_listen_fd = exec_server_listen(exec_sock)) < 0) {
+		oci_error("%s: cannot listen for exec", exec_sock);
+		goto fail;
+	}
 	if (spec.run.tty && !console) {
 		oci_error("cannot allocate tty if pier-oci will detach without setting console socket");
 		goto fail;
@@ -171,6 +181,8 @@ int oci_cmd_create(int argc, char **argv)
 	pid_t pid = fork();
 	if (pid == 0)
 		container_main(&spec, fifo, tty, netns);
+	if (spec.run.exec_listen_fd >= 0)
+		close(spec.run.exec_listen_fd); /* the container process's now */
 	if (tty >= 0)
 		close(tty);
 	if (netns >= 0)

@@ -57,16 +57,25 @@ struct oci_spec {
 	char *cgroup_path;       /* linux.cgroupsPath (cgroupfs form); NULL: none */
 	struct oci_limits limits;
 	char *netns;             /* the network namespace to run the VMM in; NULL: pier-oci's */
+	unsigned uid, gid;       /* process.user */
 };
 
 /* Reads bundle/config.json into spec; 0, or -1 after oci_error(). */
 int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns);
+
+/* A process.json (exec --process) over spec's process: args, env, cwd,
+ * terminal, user. 0, or -1 after oci_error(). */
+int oci_process_load(const char *path, struct oci_spec *spec);
 
 /* --- The container's root, prepared from the host side (rootfs.c). --- */
 
 /* Makes every mount point and the cwd, copies the file binds: all inside
  * the root, never following a link out of it. 0, or -1 after oci_error(). */
 int oci_rootfs_prepare(const struct oci_spec *spec);
+
+/* Whether spec's program is there to run, as runc checks it (its words:
+ * the engines know them). 0, or -1 after oci_error(). */
+int oci_rootfs_check_program(const struct oci_spec *spec);
 
 /* --- The container's cgroup (cgroup.c). --- */
 

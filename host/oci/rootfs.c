@@ -162,3 +162,15 @@ int oci_rootfs_prepare(const struct oci_spec *spec)
 	close(rootfd);
 	return rc;
 }
+
+int oci_rootfs_check_program(const struct oci_spec *spec)
+{
+	int rootfd = open(spec->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		oci_error("rootfs %s: %s", spec->rootfs, strerror(errno));
+		return -1;
+	}
+	int rc = check_program(rootfd, &spec->run);
+	close(rootfd);
+	return rc;
+}

@@ -76,6 +76,8 @@ static int load_user(struct oci_spec *spec, json_t *user)
 		oci_error("config.json: process.user: expected uid and gid from 0 to %d", INT_MAX);
 		return -1;
 	}
+	spec->uid = (unsigned)uid;
+	spec->gid = (unsigned)gid;
 	if (uid && add_kopt(spec, kopt_printf("uid=%lld", (long long)uid)))
 		return -1;
 	if (gid && add_kopt(spec, kopt_printf("gid=%lld", (long long)gid)))
@@ -380,6 +382,29 @@ static int load_linux(struct oci_spec *spec, json_t *linux_)
 			spec->netns = strdup(path);
 	}
 	return 0;
+}
+
+int oci_process_load(const char *path, struct oci_spec *spec)
+{
+	json_error_t err;
+	json_t *p = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!p) {
+		if (access(path, R_OK))
+			oci_error("open %s: %s", path, strerror(errno));
+		else
+			oci_error("%s: malformed JSON at line %d, column %d: %s", path, err.line,
+				  err.column, err.text);
+		return -1;
+	}
+	/* What the file does not say is not the container's either. */
+	struct run_options *o = &spec->run;
+	o->env = NULL;
+	o->envc = 0;
+	o->tty = 0;
+	spec->uid = spec->gid = 0;
+	int rc = load_process(spec, p);
+	json_decref(p);
+	return rc ? -1 : 0;
 }
 
 int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)

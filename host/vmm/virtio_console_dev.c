@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 #include "../fdio.h"
@@ -29,6 +30,7 @@
 static const char *const port_names[CONSOLE_MAX_PORTS] = {
 	[CONSOLE_NR_STDIN] = CONSOLE_PORT_STDIN, [CONSOLE_NR_STDOUT] = CONSOLE_PORT_STDOUT,
 	[CONSOLE_NR_STDERR] = CONSOLE_PORT_STDERR, [CONSOLE_NR_CTL] = CONSOLE_PORT_CTL,
+	[CONSOLE_NR_EXEC] = CONSOLE_PORT_EXEC,
 };
 
 _Static_assert(sizeof(struct console_ctl_msg) >= sizeof(struct virtio_console_control) + 16,
@@ -120,10 +122,12 @@ static void on_control(struct virtio_console_dev *d, const struct virtio_console
 			return;
 		d->guest_ready = true;
 		for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
-			control(d, p, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+			if (p != CONSOLE_NR_EXEC || d->exec_fd >= 0)
+				control(d, p, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
 		return;
 	case VIRTIO_CONSOLE_PORT_READY:
-		if (id == 0 || id >= CONSOLE_MAX_PORTS || d->port_ready[id] || !m->value)
+		if (id == 0 || id >= CONSOLE_MAX_PORTS || d->port_ready[id] || !m->value ||
+		    (id == CONSOLE_NR_EXEC && d->exec_fd < 0))
 			return;
 		d->port_ready[id] = true;
 		control(d, id, VIRTIO_CONSOLE_PORT_NAME, 1, port_names[id]);
@@ -131,6 +135,8 @@ static void on_control(struct virtio_console_dev *d, const struct virtio_console
 		if (id == CONSOLE_NR_CTL) {
 			struct console_ctl_msg hello;
 			terminal_hello(&hello);
+			if (d->exec_fd >= 0)
+				hello.how |= CONSOLE_HELLO_EXEC;
 			record_first(d, &hello);
 		}
 		return;
@@ -254,6 +260,72 @@ static void input(struct virtio_console_dev *d)
 	}
 }
 
+/* pier.exec: the guest's records into the exec server's socket, and its
+ * records into the guest's buffers, as far as the socket takes and gives
+ * without waiting (it is non-blocking); lock held. */
+static void serve_exec(struct virtio_console_dev *d)
+{
+	const unsigned port = CONSOLE_NR_EXEC;
+	if (d->exec_fd < 0 || !d->port_ready[port])
+		return;
+	if (d->exec_generation != d->generation) /* a reset took the held requests */
+		d->have_exec_tx = d->have_exec_rx = false;
+	d->exec_generation = d->generation;
+	for (;;) {
+		struct virtq_elem *e = &d->exec_tx;
+		if (!d->have_exec_tx) {
+			if (pop(d, TXQ(port), e) <= 0)
+				break;
+			d->have_exec_tx = true;
+			d->exec_tx_off = 0;
+		}
+		uint64_t at = 0;
+		bool blocked = false;
+		for (unsigned i = 0; i < e->nout && !blocked && !d->host_closed[port]; i++) {
+			uint64_t len = e->seg[i].len;
+			if (d->exec_tx_off >= at + len) {
+				at += len;
+				continue;
+			}
+			uint64_t from = d->exec_tx_off - at;
+			ssize_t n = send(d->exec_fd, (uint8_t *)e->seg[i].base + from, len - from,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				blocked = true;
+			else if (n <= 0)
+				host_close(d, port); /* the server is gone: exec ends */
+			else
+				d->exec_tx_off += (uint64_t)n;
+			if (n > 0 && (uint64_t)n < len - from)
+				blocked = true;
+			at += len;
+		}
+		if (blocked)
+			break; /* the rest when the socket has room */
+		d->have_exec_tx = false;
+		push(d, TXQ(port), e->head, 0);
+	}
+	while (!d->host_closed[port]) {
+		struct virtq_elem *e = &d->exec_rx;
+		if (!d->have_exec_rx) {
+			while ((d->have_exec_rx = pop(d, RXQ(port), e) > 0) && !e->nin)
+				push(d, RXQ(port), e->head, 0);
+			if (!d->have_exec_rx)
+				break;
+		}
+		ssize_t n = recv(d->exec_fd, e->seg[e->nout].base, e->seg[e->nout].len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		d->have_exec_rx = false;
+		if (n <= 0) {
+			push(d, RXQ(port), e->head, 0);
+			host_close(d, port);
+			break;
+		}
+		push(d, RXQ(port), e->head, (uint32_t)n);
+	}
+}
+
 static bool stdin_readable_now(void)
 {
 	struct pollfd p = { STDIN_FILENO, POLLIN, 0 };
@@ -297,6 +369,7 @@ static void serve(struct virtio_console_dev *d, struct virtq_elem *e, bool stdin
 		d->input_irq = false;
 		virtio_mmio_interrupt(&d->t);
 	}
+	serve_exec(d);
 	deliver(d, &d->control, CONTROL_RX, e);
 	if (d->port_ready[CONSOLE_NR_CTL]) /* the guest reads records once it knows the port */
 		deliver(d, &d->records, RXQ(CONSOLE_NR_CTL), e);
@@ -307,21 +380,25 @@ static void *device_thread(void *arg)
 	struct virtio_console_dev *d = arg;
 	struct virtq_elem *e = malloc(sizeof(*e));
 	bool stdin_ready = false;
-	struct pollfd p[NQUEUES + 3];
+	struct pollfd p[NQUEUES + 4];
 	if (!e)
 		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&d->t.lock);
 		serve(d, e, stdin_ready);
 		bool want_stdin = d->have_held && stdin_open(d);
+		short exec_events = (short)((d->have_exec_tx ? POLLOUT : 0) |
+					    (d->have_exec_rx ? POLLIN : 0));
 		pthread_mutex_unlock(&d->t.lock);
 		unsigned n = 0;
 		for (unsigned i = 0; i < NQUEUES; i++)
 			p[n++] = (struct pollfd){ d->t.q[i].notify_fd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ d->stop_fd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ d->wake_fd, POLLIN, 0 };
-		if (want_stdin)
-			p[n++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+		/* A descriptor with nothing wanted is left out (-1): a hung-up
+		 * one would wake poll for ever. */
+		p[n++] = (struct pollfd){ want_stdin ? STDIN_FILENO : -1, POLLIN, 0 };
+		p[n++] = (struct pollfd){ exec_events ? d->exec_fd : -1, exec_events, 0 };
 		if (poll(p, n, -1) < 0 && errno != EINTR)
 			break;
 		if (p[NQUEUES].revents)
@@ -366,10 +443,11 @@ static void on_reset(void *ctx)
 }
 
 int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem, uint64_t base,
-			     uint32_t gsi)
+			     uint32_t gsi, int exec_fd)
 {
 	memset(d, 0, sizeof(*d));
 	d->inited = true;
+	d->exec_fd = exec_fd;
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->config.max_nr_ports = CONSOLE_MAX_PORTS;
@@ -421,7 +499,9 @@ void virtio_console_dev_stop(struct virtio_console_dev *d)
 		close(d->stop_fd);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
-	d->stop_fd = d->wake_fd = -1;
+	if (d->exec_fd >= 0)
+		close(d->exec_fd);
+	d->stop_fd = d->wake_fd = d->exec_fd = -1;
 	virtio_mmio_free(&d->t);
 	d->inited = false;
 }

@@ -50,13 +50,22 @@ struct virtio_console_dev {
 	bool have_held;
 	uint64_t held_generation;      /* the queue it came from */
 	bool input_irq;                /* input pushed: interrupt at the round's end */
+	/* pier.exec: a byte stream to the exec server (exec_server.h), -1 when
+	 * the VM offers no exec. Requests held across rounds while the socket
+	 * is full (output) or empty (input): */
+	int exec_fd;
+	struct virtq_elem exec_tx, exec_rx;
+	bool have_exec_tx, have_exec_rx;
+	uint64_t exec_tx_off;          /* bytes of exec_tx already sent */
+	uint64_t exec_generation;      /* the queues they came from */
 	uint64_t bytes_in, bytes_out[CONSOLE_MAX_PORTS], errors;
 };
 
-/* Creates the device at `base` with interrupt `gsi` and starts its thread.
- * 0, or -1 after a message. */
+/* Creates the device at `base` with interrupt `gsi` and starts its thread;
+ * exec_fd >= 0 (taken over): the pier.exec port is offered and carried
+ * over that stream socket. 0, or -1 after a message. */
 int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem, uint64_t base,
-			     uint32_t gsi);
+			     uint32_t gsi, int exec_fd);
 
 /* Passes signal sig, or the terminal's new size (sig == SIGWINCH), to the
  * program on pier.ctl. Any thread. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <pier/ports.h>
 #include <pier/run_args.h>
@@ -23,6 +24,7 @@
 #include "serial.h"
 #include "virtio_console_dev.h"
 #include "virtio_fs_dev.h"
+#include "../exec_server.h"
 #include "../run_signals.h"
 #include "../terminal.h"
 #include "vm.h"
@@ -48,6 +50,7 @@ struct vmm {
 	struct virtio_fs_dev fs[VMM_MAX_FS];
 	int nfs;
 	struct virtio_console_dev con; /* the program's stdio; con.started: there */
+	struct exec_server *exec;      /* --exec-socket's server, or NULL */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -310,7 +313,18 @@ static void raise_nofile(void)
 static int start_console(struct vmm *v, char *w, size_t cap)
 {
 	struct virtio_console_dev *c = &v->con;
-	if (virtio_console_dev_start(c, &v->vm.mem, VMM_CONSOLE_BASE, VMM_CONSOLE_GSI))
+	int pair[2] = { -1, -1 };
+	if (v->o->exec_socket) { /* the exec server on one end, the device on the other */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair)) {
+			perror("pier: socketpair");
+			return -1;
+		}
+		if (!(v->exec = exec_server_start(v->o->exec_socket, v->o->exec_listen_fd, pair[0], false))) {
+			close(pair[1]);
+			return -1;
+		}
+	}
+	if (virtio_console_dev_start(c, &v->vm.mem, VMM_CONSOLE_BASE, VMM_CONSOLE_GSI, pair[1]))
 		return -1;
 	if (v->vm.has_ioeventfd)
 		for (unsigned q = 0; q < c->t.nqueues; q++)
@@ -444,6 +458,7 @@ static void teardown(struct vmm *v)
 	for (int i = 0; i < v->nfs; i++)
 		virtio_fs_dev_stop(&v->fs[i]);
 	virtio_console_dev_stop(&v->con);
+	exec_server_stop(v->exec);
 	serial_flush(&v->com1);
 	vcpu_destroy(&v->cpu);
 	vm_destroy(&v->vm);

@@ -6,6 +6,8 @@
  *   pier.stdout  guest -> host: pier's stdout; the host closing it is EPIPE
  *   pier.stderr  guest -> host: pier's stderr, likewise
  *   pier.ctl     both ways: the records below
+ *   pier.exec    both ways: pier-oci exec's programs (pier/exec_wire.h);
+ *                offered only to a VM that takes such requests
  *
  * pier.ctl carries fixed-size records (struct console_ctl_msg), so a reader
  * never has to find a boundary: the host says which streams are terminals,
@@ -22,6 +24,7 @@
 #define CONSOLE_PORT_STDOUT "pier.stdout"
 #define CONSOLE_PORT_STDERR "pier.stderr"
 #define CONSOLE_PORT_CTL "pier.ctl"
+#define CONSOLE_PORT_EXEC "pier.exec"
 
 /* Port numbers pier gives them (QEMU's virtserialport nr=); port 0 stays
  * the console port virtio reserves. The guest finds them by name. */
@@ -29,7 +32,8 @@
 #define CONSOLE_NR_STDOUT 2
 #define CONSOLE_NR_STDERR 3
 #define CONSOLE_NR_CTL 4
-#define CONSOLE_MAX_PORTS 5
+#define CONSOLE_NR_EXEC 5
+#define CONSOLE_MAX_PORTS 6
 
 /* sizeof(struct termios) in <asm/termbits.h>: 4 flags, line, 19 cc. */
 #define CONSOLE_TERMIOS_BYTES 36
@@ -61,6 +65,8 @@ enum console_ctl_type {
 
 /* HELLO's `how`: pier's stdout and stderr are the same open file. */
 #define CONSOLE_HELLO_SHARED_OUTPUT 1u
+/* HELLO's `how`: the host offers pier.exec (pier-oci exec's programs). */
+#define CONSOLE_HELLO_EXEC 2u
 
 struct console_ctl_msg {
 	uint32_t type;

@@ -348,8 +348,9 @@ def test_processes_bench_on_host_and_microvm(tmp_path):
 
 def test_oci_bench_compares_runc_and_pier_oci(tmp_path):
     """Issue 19: bench/oci.py, one pass: podman run with runc and with
-    pier-oci for each workload, and pier run's parts that add up to its
-    whole, written to --json and printed as a table."""
+    pier-oci for each workload, podman exec into a running container with
+    each, and pier run's parts that add up to its whole, written to --json
+    and printed as a table."""
     out = tmp_path / "oci.json"
     p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "oci.py"), "--runs", "1",
                         "--json", str(out)], capture_output=True, text=True, timeout=900)
@@ -363,3 +364,7 @@ def test_oci_bench_compares_runc_and_pier_oci(tmp_path):
         b = doc["breakdown"][name]
         assert math.isclose(sum(b["parts_ms"].values()), b["pier_run_ms"])
         assert f"| {name} | " in p.stdout
+        assert set(doc["exec"][name]) == {"runc", "pier"}
+        for f in doc["exec"][name].values():
+            assert 0 < f["min"] <= f["median"] <= f["max"]
+    assert "podman exec into a running container" in p.stdout

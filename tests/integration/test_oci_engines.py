@@ -254,3 +254,100 @@ def test_containerd_like_runc(machine, containerd, tmp_path):
             assert got.stderr == want.stderr, (name, got.stderr, want.stderr)
     assert (vol / "out.txt").read_text() == "w\n"
     assert not (vol / "ro.txt").exists()
+
+
+# --- exec: more programs in a running container (podman exec, ctr task exec).
+
+EXEC_CASES = [
+    (["sh", "-c", "echo out; echo err >&2; exit 3"], None),
+    (["-u", "1000:1000", "-w", "/tmp", "-e", "X=set by exec", "CTR", "sh", "-c",
+      "id; pwd; echo $X"], None),
+    (["-i", "CTR", "sh", "-c", "wc -c; cat /etc/debian_version"], "piped in\n" * 500),
+    (["CTR", "sh", "-c", "ls /proc/1/cmdline >/dev/null && cat /proc/1/cmdline | tr '\\0' ' '"],
+     None),
+]
+
+
+def exec_in(env, runtime, cid, args, stdin=None):
+    args = [cid if a == "CTR" else a for a in args]
+    if cid not in args:
+        args = [cid, *args]
+    return subprocess.run(["podman", "--runtime", runtime, "exec", *args], capture_output=True,
+                          text=True, env=env, input=stdin, timeout=180)
+
+
+def test_podman_exec_like_runc(machine, image, podman_env):
+    """podman exec into a running container: streams, status, -u, -w, -e,
+    -i, a missing command (127) and -t, each as with runc."""
+    ids = {}
+    try:
+        for runtime in ("runc", "pier"):
+            pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
+            r = subprocess.run(["podman", "--runtime", runtime, "run", "-d", *pin, image,
+                                "sleep", "1000"], capture_output=True, text=True,
+                               env=podman_env)
+            assert r.returncode == 0, r.stderr
+            ids[runtime] = r.stdout.strip()
+        for args, stdin in EXEC_CASES:
+            want = exec_in(podman_env, "runc", ids["runc"], args, stdin)
+            got = exec_in(podman_env, "pier", ids["pier"], args, stdin)
+            assert (got.returncode, got.stdout, got.stderr) == \
+                (want.returncode, want.stdout, want.stderr), (args, got, want)
+        for runtime in ("runc", "pier"):
+            r = exec_in(podman_env, runtime, ids[runtime], ["no-such-command"])
+            assert r.returncode == 127, (runtime, r)
+        for runtime in ("runc", "pier"):
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execvpe("podman", ["podman", "--runtime", runtime, "exec", "-t",
+                                      ids[runtime], "sh", "-c",
+                                      "test -t 0 && test -t 1 && echo on a tty; exit 6"],
+                           podman_env)
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+            assert os.waitstatus_to_exitcode(status) == 6, (runtime, out)
+            assert b"on a tty\r\n" in out, (runtime, out)
+    finally:
+        for cid in ids.values():
+            subprocess.run(["podman", "rm", "-f", "-t", "0", cid], env=podman_env,
+                           capture_output=True)
+
+
+def test_containerd_exec_like_runc(machine, containerd):
+    ctr, ref = containerd
+    for runtime in ("runc", "pier"):
+        binary = PIER_OCI if runtime == "pier" else "runc"
+        pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
+        name = f"exec-{runtime}"
+        r = subprocess.run([*ctr, "run", "-d", "--runc-binary", binary, *pin, ref, name,
+                            "sleep", "1000"], capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stderr
+    try:
+        got = {}
+        for runtime in ("runc", "pier"):
+            got[runtime] = subprocess.run(
+                [*ctr, "task", "exec", "--exec-id", "x1", f"exec-{runtime}", "sh", "-c",
+                 "echo out; echo err >&2; cat /etc/debian_version; exit 6"],
+                capture_output=True, text=True, timeout=180)
+        assert (got["pier"].returncode, got["pier"].stdout, got["pier"].stderr) == \
+            (got["runc"].returncode, got["runc"].stdout, got["runc"].stderr), got
+        assert got["pier"].returncode == 6
+    finally:
+        for runtime in ("runc", "pier"):
+            name = f"exec-{runtime}"
+            subprocess.run([*ctr, "task", "kill", "-s", "KILL", name], capture_output=True)
+            for _ in range(100):
+                if subprocess.run([*ctr, "task", "rm", name], capture_output=True).returncode \
+                        == 0:
+                    break
+                time.sleep(0.2)
+            subprocess.run([*ctr, "containers", "rm", name], capture_output=True)

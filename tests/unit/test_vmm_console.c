@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <cmocka.h>
@@ -100,7 +101,9 @@ static int real_err = -1, real_out = -1;
 
 static const char *const port_name[CONSOLE_MAX_PORTS] = {
 	NULL, CONSOLE_PORT_STDIN, CONSOLE_PORT_STDOUT, CONSOLE_PORT_STDERR, CONSOLE_PORT_CTL,
+	CONSOLE_PORT_EXEC,
 };
+static int exec_sock = -1; /* the test's end of pier.exec's socket (dev_up_exec) */
 
 /* ---- basics ---- */
 
@@ -518,7 +521,7 @@ static void post_ctl_buffers(void)
 static void device_ready(void)
 {
 	ctl_send(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
-	for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++)
 		expect_ctl(p, VIRTIO_CONSOLE_PORT_ADD, 1);
 }
 
@@ -556,7 +559,7 @@ static void handshake_expect(const uint16_t open[CONSOLE_MAX_PORTS])
 	driver_init();
 	post_ctl_buffers();
 	device_ready();
-	for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++)
 		port_ready(p, open[p]);
 }
 
@@ -654,7 +657,19 @@ static int dev_up(void **state)
 	assert_int_equal(guest_mem_init(&m, RAM_SIZE), 0);
 	memset(busy, 0, sizeof(busy));
 	nrecs = 0;
-	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI), 0);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1), 0);
+	return 0;
+}
+
+/* dev_up with pier.exec offered over a socket pair. */
+static int dev_up_exec(void **state)
+{
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	dev_up(state);
+	virtio_console_dev_stop(&d);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, sp[1]), 0);
+	exec_sock = sp[0];
 	return 0;
 }
 
@@ -669,6 +684,7 @@ static int dev_down(void **state)
 	close_fd(&in_w);
 	close_fd(&out_r);
 	close_fd(&err_r);
+	close_fd(&exec_sock);
 	virtio_console_dev_stop(&d);
 	bool joined = !d.started;
 	for (int fd = 0; fd < 3; fd++) {
@@ -739,7 +755,7 @@ static void test_handshake(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	pthread_mutex_lock(&d.t.lock);
 	assert_true(d.guest_ready);
-	for (unsigned p = 1; p < CONSOLE_MAX_PORTS; p++)
+	for (unsigned p = 1; p <= CONSOLE_NR_CTL; p++)
 		assert_true(d.port_ready[p]);
 	assert_int_equal(d.errors, 0);
 	pthread_mutex_unlock(&d.t.lock);
@@ -1216,7 +1232,7 @@ static void test_hostile_short_control(void **state)
 	assert_false(LOCKED(d.guest_ready));
 	/* Split 3 + 5: whole. */
 	ctl_send_raw(&rdy, sizeof(rdy), 2);
-	for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++)
 		expect_ctl(p, VIRTIO_CONSOLE_PORT_ADD, 1);
 	/* Followed by junk: the header counts. */
 	uint8_t longer[64];
@@ -1242,7 +1258,9 @@ static void test_hostile_port_ids(void **state)
 {
 	(void)state;
 	handshake();
-	static const uint32_t ids[] = { 0, CONSOLE_MAX_PORTS, 6, 0x7fffffff, 0xffffffff };
+	/* pier.exec's number too: this VM offers no exec. */
+	static const uint32_t ids[] = { 0, CONSOLE_NR_EXEC, CONSOLE_MAX_PORTS, 7, 0x7fffffff,
+					0xffffffff };
 	for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		ctl_send(ids[i], VIRTIO_CONSOLE_PORT_READY, 1);
 		ctl_send(ids[i], VIRTIO_CONSOLE_PORT_OPEN, 1);
@@ -1262,6 +1280,81 @@ static void test_hostile_port_ids(void **state)
 	assert_int_equal(d.errors, 0);
 	assert_false(d.host_closed[CONSOLE_NR_STDOUT]);
 	pthread_mutex_unlock(&d.t.lock);
+}
+
+/* ==== pier.exec ==== */
+
+/* The handshake of a VM that offers exec: pier.exec is added and named,
+ * and HELLO says so. */
+static void exec_handshake(void)
+{
+	driver_init();
+	post_ctl_buffers();
+	ctl_send(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	for (uint32_t p = 1; p <= CONSOLE_NR_EXEC; p++)
+		expect_ctl(p, VIRTIO_CONSOLE_PORT_ADD, 1);
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++) {
+		ctl_send(p, VIRTIO_CONSOLE_PORT_READY, 1);
+		expect_name(p, port_name[p]);
+		expect_ctl(p, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		if (p == CONSOLE_NR_CTL)
+			expect_record(CONSOLE_CTL_HELLO, 0, &hello);
+	}
+	assert_true(hello.how & CONSOLE_HELLO_EXEC);
+	ctl_send(CONSOLE_NR_EXEC, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_name(CONSOLE_NR_EXEC, CONSOLE_PORT_EXEC);
+	expect_ctl(CONSOLE_NR_EXEC, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ctl_send(CONSOLE_NR_EXEC, VIRTIO_CONSOLE_PORT_OPEN, 1);
+}
+
+/* The guest's bytes on pier.exec reach the socket exactly (over several
+ * segments), and the socket's bytes fill the guest's receive buffers. */
+static void test_exec_port_both_ways(void **state)
+{
+	(void)state;
+	exec_handshake();
+	static const char out[] = "a record, or any bytes: the port is a stream";
+	tx_done(tx(PTX(CONSOLE_NR_EXEC), out, sizeof(out) - 1, 3));
+	expect_output(exec_sock, out, sizeof(out) - 1);
+	post_rx(PRX(CONSOLE_NR_EXEC), 64);
+	static const char in[] = "from the exec server";
+	assert_int_equal(write(exec_sock, in, sizeof(in) - 1), sizeof(in) - 1);
+	uint32_t len;
+	struct slot *s = must_used(PRX(CONSOLE_NR_EXEC), &len);
+	assert_int_equal(len, sizeof(in) - 1);
+	assert_memory_equal(gp(SLOT(s->qi, s->k), len), in, len);
+	post_rx_at(s->qi, s->k, 64);
+	/* The server going away is the port's host side closing. */
+	close_fd(&exec_sock);
+	expect_ctl(CONSOLE_NR_EXEC, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	stdout_works("stdio goes on\n");
+}
+
+/* A socket that takes nothing holds the guest's request (not the device:
+ * stdout still flows), and it goes out whole once there is room. */
+static void test_exec_port_waits_for_the_socket(void **state)
+{
+	(void)state;
+	exec_handshake();
+	int size = 4096;
+	setsockopt(d.exec_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	size_t n = 2 * 120 * 1024;
+	uint8_t *big = malloc(n), *got = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (uint8_t)(i * 7 + 1);
+	struct slot *s = tx(PTX(CONSOLE_NR_EXEC), big, n / 2, 1);
+	struct slot *t = tx(PTX(CONSOLE_NR_EXEC), big + n / 2, n / 2, 1);
+	stdout_works("not held up\n");
+	uint32_t len;
+	assert_null(wait_used(PTX(CONSOLE_NR_EXEC), &len, 100)); /* still waiting for room */
+	read_exact(exec_sock, got, n);
+	assert_memory_equal(got, big, n);
+	struct slot *first = must_used(PTX(CONSOLE_NR_EXEC), &len);
+	struct slot *second = must_used(PTX(CONSOLE_NR_EXEC), &len);
+	assert_ptr_equal(first, s);
+	assert_ptr_equal(second, t);
+	free(big);
+	free(got);
 }
 
 /* DEVICE_READY(0), DEVICE_READY twice, PORT_READY(0), PORT_READY twice:
@@ -1456,7 +1549,7 @@ static void test_hostile_odd_ctl_buffers(void **state)
 	struct virtq_buf ro = { SLOT(PRX(CONSOLE_NR_CTL), k), 64 };
 	submit(PRX(CONSOLE_NR_CTL), k, &ro, 1, NULL, 0);
 	device_ready();
-	for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++) {
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++) {
 		ctl_send(p, VIRTIO_CONSOLE_PORT_READY, 1);
 		expect_name(p, port_name[p]);
 		expect_ctl(p, VIRTIO_CONSOLE_PORT_OPEN, 1);
@@ -1544,7 +1637,7 @@ static void test_reset_while_writing(void **state)
 	assert_memory_equal(got, buf, 128 * 1024);
 	post_ctl_buffers();
 	device_ready();
-	for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
+	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++)
 		port_ready(p, 1);
 	assert_null(wait_used(PTX(CONSOLE_NR_STDOUT), &len, 100));
 	stdout_works("new session\n");
@@ -1674,7 +1767,7 @@ static void test_stop_with_pending(void **state)
 	assert_int_equal(d.stop_fd, -1);
 	assert_int_equal(d.t.irq_fd, -1);
 	virtio_console_dev_signal(&d, SIGTERM); /* stopped: ignored */
-	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI), 0);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1), 0);
 	handshake();
 	stdout_works("restarted\n");
 }
@@ -1719,6 +1812,9 @@ int main(void)
 		T(test_signal_before_ctl_ready),
 		T(test_hostile_short_control),
 		T(test_hostile_port_ids),
+		cmocka_unit_test_setup_teardown(test_exec_port_both_ways, dev_up_exec, dev_down),
+		cmocka_unit_test_setup_teardown(test_exec_port_waits_for_the_socket, dev_up_exec,
+						dev_down),
 		T(test_hostile_repeats),
 		T(test_hostile_stdout_outside_ram),
 		T(test_hostile_stdout_in_hole),

@@ -29,3 +29,12 @@ task_switch:
 task_first_return:
 	xor %eax, %eax
 	jmp syscall_return
+
+/* A task that starts in the kernel (task_spawn): fn (rbx) with arg (r12),
+ * which fills the frame at the stack's top and returns 0, then on to the
+ * program as task_first_return. */
+	.globl task_first_call
+task_first_call:
+	mov %r12, %rdi
+	call *%rbx
+	jmp syscall_return
