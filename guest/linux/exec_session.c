@@ -137,8 +137,18 @@ static void on_record(const struct exec_wire_header *h, const uint8_t *p)
 		break;
 	case EXEC_SIGNAL:
 		if (s->proc && arg >= 1 && arg <= 64) {
-			struct sig_info in = { .code = SI_USER }; /* from outside, as kill(1) there */
-			signal_post_proc(s->proc, (int)arg, &in);
+			/* A terminal's keys go to its foreground group, as a
+			 * terminal sends them; the rest to the program. */
+			bool keys = arg == SIGINT || arg == SIGQUIT || arg == SIGTSTP || arg == SIGWINCH;
+			struct sig_info tty = { .code = SI_KERNEL }, in = { .code = SI_USER };
+			if (!(s->tty && keys && signal_group(s->fg_pgrp, (int)arg, &tty)))
+				signal_post_proc(s->proc, (int)arg, &in);
+		}
+		break;
+	case EXEC_WINSIZE:
+		if (h->len == 4) {
+			memcpy(&s->spawn.rows, p, 2);
+			memcpy(&s->spawn.cols, p + 2, 2);
 		}
 		break;
 	case EXEC_CLOSE:

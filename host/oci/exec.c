@@ -45,6 +45,7 @@ struct exec_request {
 	struct oci_spec spec;
 	int in, out, err;       /* the program's stdio on the host */
 	int tty;                /* a terminal: in, out and err are it */
+	bool own_pty;           /* ... one made here (--console-socket) */
 	uint8_t *spawn;         /* SPAWN's payload */
 	size_t spawn_len;
 };
@@ -67,7 +68,7 @@ static void on_signal(int sig)
 static void forward_signals(void)
 {
 	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-				    SIGWINCH, SIGALRM, SIGCONT };
+				    SIGWINCH, SIGALRM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU };
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK))
 		return;
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
@@ -100,6 +101,12 @@ static void report(int ready_fd, const char *text)
 __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, int ready_fd)
 {
 	forward_signals();
+	if (r->own_pty) {
+		/* The terminal is ours: its ^C and ^Z come to us as signals,
+		 * which go on to the program's foreground group. */
+		setsid();
+		ioctl(r->in, TIOCSCTTY, 0);
+	}
 	if (!send_record(sock, EXEC_SPAWN, r->spawn, (uint32_t)r->spawn_len)) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "E255 exec: the container's VM does not answer: %s",
@@ -130,6 +137,11 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 			ssize_t n = read(sig_pipe[0], s, sizeof(s));
 			for (ssize_t i = 0; i < n; i++) {
 				uint32_t sig = s[i];
+				struct winsize w;
+				if (sig == SIGWINCH && r->tty && ioctl(r->out, TIOCGWINSZ, &w) == 0) {
+					uint16_t size[2] = { w.ws_row, w.ws_col };
+					send_record(sock, EXEC_WINSIZE, size, sizeof(size));
+				}
 				send_record(sock, EXEC_SIGNAL, &sig, sizeof(sig));
 			}
 		}
@@ -397,6 +409,7 @@ int oci_cmd_exec(int argc, char **argv)
 		if ((slave = oci_console_open(console)) < 0)
 			return 1;
 		r.in = r.out = r.err = slave;
+		r.own_pty = true;
 	} else if (r.tty && !isatty(0)) {
 		oci_error("exec: a terminal was asked for, but there is neither a console socket "
 			  "nor a terminal on stdin");

@@ -3,8 +3,8 @@
  * console port pier.exec (include/pier/console_ctl.h) as records, one
  * byte stream each way, many sessions (one per exec'd program) on it:
  *
- *   host -> guest: SPAWN (what to run), STDIN, STDIN_EOF, SIGNAL, CREDIT
- *                  (output taken), CLOSE (the host end went away)
+ *   host -> guest: SPAWN (what to run), STDIN, STDIN_EOF, SIGNAL, WINSIZE,
+ *                  CLOSE (the host end went away)
  *   guest -> host: STARTED (its pid), STDOUT, STDERR, EXIT (wait status),
  *                  ERROR (it could not start: status and why), TERMIOS
  *                  (a terminal mode change), CREDIT (input taken)
@@ -38,6 +38,7 @@ enum exec_wire_kind {
 	EXEC_EXIT = 10,     /* u32 wait status, as wait4 gives it */
 	EXEC_ERROR = 11,    /* u32 exit status (126, 127), then the message */
 	EXEC_TERMIOS = 12,  /* the kernel's struct termios (CONSOLE_TERMIOS_BYTES) */
+	EXEC_WINSIZE = 13,  /* host -> guest: the terminal's new size, u16 rows, u16 cols */
 	EXEC_KINDS
 };
 

@@ -160,7 +160,7 @@ def test_a_container_runs_as_its_config_says(machine, tmp_path):
     assert r["state_created"]["bundle"] == str(tmp_path)
     assert r["start"]["rc"] == 0, r["start"]
     assert r["state_running"]["status"] in ("running", "stopped")
-    assert r["exit"] == 7, r
+    assert r["exit"] == 7, (r["stderr"], r)
     assert r["stdout"].split("\n") == [
         "out", "/srv", "1000", "1001", "pier-oci-test", "hello there", "from the host",
         "127.0.0.1 pier-oci-test", "ro-refused", "t", "100", ""], r["stderr"]

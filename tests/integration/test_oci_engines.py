@@ -6,6 +6,7 @@ the runtime itself runs on every target in test_oci.py.
 """
 import os
 import pty
+import select
 import signal
 import subprocess
 import time
@@ -351,3 +352,51 @@ def test_containerd_exec_like_runc(machine, containerd):
                     break
                 time.sleep(0.2)
             subprocess.run([*ctr, "containers", "rm", name], capture_output=True)
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pier"])
+def test_podman_exec_interactive_shell(machine, runtime, image, podman_env):
+    """podman exec -it bash as a person uses it: a command, ^C to a
+    foreground sleep (SIGINT to its group: status 130), exit with a status."""
+    pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
+    r = subprocess.run(["podman", "--runtime", runtime, "run", "-d", *pin, image, "sleep",
+                        "1000"], capture_output=True, text=True, env=podman_env)
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe("podman", ["podman", "--runtime", runtime, "exec", "-it", cid, "bash",
+                              "--norc"], podman_env)
+    seen = b""
+
+    def until(text, limit=120):
+        nonlocal seen
+        deadline = time.monotonic() + limit
+        while text not in seen:
+            assert time.monotonic() < deadline, (text, seen)
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                assert chunk, (text, seen)
+                seen += chunk
+
+    try:
+        until(b"# ")
+        os.write(fd, b"echo sum=$((6*7))\r")
+        until(b"sum=42")
+        os.write(fd, b"sleep 100\r")
+        time.sleep(2)  # the sleep runs (a ^C typed before it would end the line)
+        os.write(fd, b"\x03")
+        until(b"^C")
+        os.write(fd, b"echo after=$?\r")
+        until(b"after=130")
+        os.write(fd, b"exit 3\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3, seen
+    finally:
+        os.close(fd)
+        subprocess.run(["podman", "rm", "-f", "-t", "0", cid], env=podman_env,
+                       capture_output=True)
