@@ -402,6 +402,15 @@ bool vcon_closed(enum vcon_stream s)
 
 static int64_t send_bytes(struct port *pt, const void *buf, size_t len);
 
+/* Every receive buffer of a port that held them back, in one notification. */
+static void give_all_rx(struct port *pt)
+{
+	for (unsigned i = 0; i < pt->nrx; i++)
+		give_rx(pt->rxq, &pt->rx[i], false);
+	if (pt->nrx && virtq_kick_needed(&pt->rxq->vq))
+		con.dev->ops->notify(con.dev, pt->rxq->index);
+}
+
 /* The program's first look at stdin: from now on pier may take input. */
 static void stdin_start(void)
 {
@@ -409,10 +418,7 @@ static void stdin_start(void)
 	if (con.stdin_started)
 		return;
 	con.stdin_started = true;
-	for (unsigned i = 0; i < pt->nrx; i++)
-		give_rx(pt->rxq, &pt->rx[i], false);
-	if (pt->nrx && virtq_kick_needed(&pt->rxq->vq))
-		con.dev->ops->notify(con.dev, pt->rxq->index);
+	give_all_rx(pt);
 	struct console_ctl_msg m = { .type = CONSOLE_CTL_STDIN_WANTED };
 	send_bytes(con.stream[VCON_CTL], &m, sizeof(m));
 }
@@ -589,10 +595,7 @@ void vcon_exec_start(void)
 	if (!pt || con.exec_started)
 		return;
 	con.exec_started = true;
-	for (unsigned i = 0; i < pt->nrx; i++)
-		give_rx(pt->rxq, &pt->rx[i], false);
-	if (pt->nrx && virtq_kick_needed(&pt->rxq->vq))
-		con.dev->ops->notify(con.dev, pt->rxq->index);
+	give_all_rx(pt);
 }
 
 int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len)

@@ -20,6 +20,7 @@
 #include "exec_session.h"
 #include "process.h"
 #include "signal.h"
+#include "stdio.h"
 #include "syscall.h"
 
 #define RFLAGS_IF 0x200ULL
@@ -427,20 +428,9 @@ int64_t exec_session_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 	}
 	case TIOCSWINSZ:
 		return 0;
-	case TIOCGPGRP: case TIOCGSID: {
+	case TIOCGPGRP: case TIOCGSID: case TIOCSPGRP:
 		/* The terminal is the session's: its program leads it. */
-		int id = cmd == TIOCGSID ? s->sid : s->fg_pgrp;
-		return copy_to_user(arg, &id, sizeof(id));
-	}
-	case TIOCSPGRP: {
-		int pgrp;
-		if (copy_from_user(&pgrp, arg, sizeof(pgrp)))
-			return -EFAULT;
-		if (pgrp <= 0)
-			return -EINVAL;
-		s->fg_pgrp = pgrp;
-		return 0;
-	}
+		return stdio_pgrp_ioctl(cmd, arg, s->sid, &s->fg_pgrp);
 	default:
 		return -ENOTTY;
 	}

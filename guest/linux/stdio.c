@@ -118,6 +118,21 @@ short stdio_poll(struct ofile *of)
 	return in | (vcon_closed(out) ? POLLERR : POLLOUT);
 }
 
+int64_t stdio_pgrp_ioctl(uint64_t cmd, uint64_t arg, int sid, int *fg_pgrp)
+{
+	if (cmd == TIOCSPGRP) {
+		int pgrp;
+		if (copy_from_user(&pgrp, arg, sizeof(pgrp)))
+			return -EFAULT;
+		if (pgrp <= 0)
+			return -EINVAL;
+		*fg_pgrp = pgrp;
+		return 0;
+	}
+	int id = cmd == TIOCGSID ? sid : *fg_pgrp;
+	return copy_to_user(arg, &id, sizeof(id));
+}
+
 static bool is_tty(const struct ofile *of)
 {
 	return stdio_is_terminal(of);
@@ -170,20 +185,9 @@ int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 	}
 	case TIOCSWINSZ:
 		return 0; /* the host's terminal decides its size */
-	case TIOCGPGRP: case TIOCGSID: {
+	case TIOCGPGRP: case TIOCGSID: case TIOCSPGRP:
 		/* pier's console is pid 1's session's controlling terminal. */
-		int id = cmd == TIOCGSID ? 1 : tty_foreground_pgrp;
-		return copy_to_user(arg, &id, sizeof(id));
-	}
-	case TIOCSPGRP: {
-		int pgrp;
-		if (copy_from_user(&pgrp, arg, sizeof(pgrp)))
-			return -EFAULT;
-		if (pgrp <= 0)
-			return -EINVAL;
-		tty_foreground_pgrp = pgrp;
-		return 0;
-	}
+		return stdio_pgrp_ioctl(cmd, arg, 1, &tty_foreground_pgrp);
 	default:
 		return -ENOTTY;
 	}

@@ -33,5 +33,9 @@ short stdio_poll(struct ofile *of);
 
 /* The terminal ioctls; -ENOTTY when the stream is not a terminal. */
 int64_t stdio_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg);
+/* TIOCGPGRP, TIOCGSID, TIOCSPGRP of a terminal whose session is sid and
+ * whose foreground group is *fg_pgrp (pier's console, or an exec'd
+ * program's). */
+int64_t stdio_pgrp_ioctl(uint64_t cmd, uint64_t arg, int sid, int *fg_pgrp);
 
 #endif

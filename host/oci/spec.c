@@ -384,18 +384,26 @@ static int load_linux(struct oci_spec *spec, json_t *linux_)
 	return 0;
 }
 
-int oci_process_load(const char *path, struct oci_spec *spec)
+/* A JSON file, or NULL after runc's words for what is wrong with it. */
+static json_t *load_json(const char *path)
 {
 	json_error_t err;
-	json_t *p = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!p) {
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!j) {
 		if (access(path, R_OK))
 			oci_error("open %s: %s", path, strerror(errno));
 		else
 			oci_error("%s: malformed JSON at line %d, column %d: %s", path, err.line,
 				  err.column, err.text);
-		return -1;
 	}
+	return j;
+}
+
+int oci_process_load(const char *path, struct oci_spec *spec)
+{
+	json_t *p = load_json(path);
+	if (!p)
+		return -1;
 	/* What the file does not say is not the container's either. */
 	struct run_options *o = &spec->run;
 	o->env = NULL;
@@ -416,14 +424,8 @@ int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)
 		return -1;
 	}
 	char *path = kopt_printf("%s/config.json", spec->bundle);
-	json_error_t err;
-	json_t *cfg = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &err) : NULL;
+	json_t *cfg = path ? load_json(path) : NULL;
 	if (!cfg) {
-		if (access(path, R_OK))
-			oci_error("open %s: %s", path, strerror(errno));
-		else
-			oci_error("%s: malformed JSON at line %d, column %d: %s", path, err.line,
-				  err.column, err.text);
 		free(path);
 		return -1;
 	}

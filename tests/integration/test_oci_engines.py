@@ -47,6 +47,26 @@ def image(debian, podman_env):
     return name
 
 
+def on_a_pty(argv, env):
+    """Runs argv with a pseudo-terminal as its stdio: its status and all
+    it wrote there."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
 def podman(env, runtime, *args, stdin=None, timeout=180):
     pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
     return subprocess.run(["podman", "--runtime", runtime, "run", "--rm", *pin, *args],
@@ -160,23 +180,10 @@ def test_detached_stop_and_logs(machine, runtime, image, podman_env):
 def test_terminal(machine, runtime, image, podman_env):
     """-t: the program's streams are a pseudo-terminal (the console socket)."""
     pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe("podman", ["podman", "--runtime", runtime, "run", "--rm", "-t", *pin, image,
-                              "sh", "-c", "test -t 0 && test -t 1 && echo on a tty; exit 4"],
-                   podman_env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 4, out
+    status, out = on_a_pty(["podman", "--runtime", runtime, "run", "--rm", "-t", *pin, image,
+                            "sh", "-c", "test -t 0 && test -t 1 && echo on a tty; exit 4"],
+                           podman_env)
+    assert status == 4, out
     assert b"on a tty\r\n" in out, out
 
 
@@ -298,24 +305,10 @@ def test_podman_exec_like_runc(machine, image, podman_env):
             r = exec_in(podman_env, runtime, ids[runtime], ["no-such-command"])
             assert r.returncode == 127, (runtime, r)
         for runtime in ("runc", "pier"):
-            pid, fd = pty.fork()
-            if pid == 0:
-                os.execvpe("podman", ["podman", "--runtime", runtime, "exec", "-t",
-                                      ids[runtime], "sh", "-c",
-                                      "test -t 0 && test -t 1 && echo on a tty; exit 6"],
-                           podman_env)
-            out = b""
-            while True:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            _, status = os.waitpid(pid, 0)
-            os.close(fd)
-            assert os.waitstatus_to_exitcode(status) == 6, (runtime, out)
+            status, out = on_a_pty(["podman", "--runtime", runtime, "exec", "-t", ids[runtime],
+                                    "sh", "-c", "test -t 0 && test -t 1 && echo on a tty; exit 6"],
+                                   podman_env)
+            assert status == 6, (runtime, out)
             assert b"on a tty\r\n" in out, (runtime, out)
     finally:
         for cid in ids.values():
