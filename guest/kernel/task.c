@@ -297,7 +297,18 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 
 struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *proc, int *err)
 {
-	return task_new(proc, NULL, task_first_call, (uint64_t)fn, (uint64_t)arg, err);
+	struct task *t = task_new(proc, NULL, task_first_call, (uint64_t)fn, (uint64_t)arg, err);
+	if (t) {
+		/* A new program's FPU state is the reset one, not whichever
+		 * program's registers the CPU held: x87 control word 0x37f,
+		 * MXCSR 0x1f80 (FXSAVE layout). */
+		memset(t->fpu, 0, sizeof(t->fpu));
+		t->fpu[0] = 0x7f;
+		t->fpu[1] = 0x03;
+		t->fpu[24] = 0x80;
+		t->fpu[25] = 0x1f;
+	}
+	return t;
 }
 
 void task_exit(void)

@@ -51,6 +51,20 @@ struct exec_request {
 };
 
 static int sig_pipe[2] = { -1, -1 };
+/* A terminal that is the user's own (exec -t without a console socket):
+ * the program changes its modes, so they are put back at the end. */
+static int borrowed_tty = -1;
+static uint8_t borrowed_modes[sizeof(struct termios)];
+
+/* The proxy's end: the program's status, or death by its signal. */
+__attribute__((noreturn)) static void finish(int code, int sig)
+{
+	if (borrowed_tty >= 0)
+		ioctl(borrowed_tty, TCSETSW, borrowed_modes);
+	if (sig)
+		run_die_of(sig);
+	_exit(code);
+}
 
 static void on_signal(int sig)
 {
@@ -101,6 +115,8 @@ static void report(int ready_fd, const char *text)
 __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, int ready_fd)
 {
 	forward_signals();
+	if (r->tty && !r->own_pty && ioctl(r->in, TCGETS, borrowed_modes) == 0)
+		borrowed_tty = r->in;
 	if (r->own_pty) {
 		/* The terminal is ours: its ^C and ^Z come to us as signals,
 		 * which go on to the program's foreground group. */
@@ -112,11 +128,11 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 		snprintf(msg, sizeof(msg), "E255 exec: the container's VM does not answer: %s",
 			 strerror(errno));
 		report(ready_fd, msg);
-		_exit(255);
+		finish(255, 0);
 	}
 	struct exec_wire_reader *rd = malloc(sizeof(*rd));
 	if (!rd)
-		_exit(255);
+		finish(255, 0);
 	exec_wire_reader_init(rd);
 	uint32_t credit = EXEC_WIRE_WINDOW;
 	bool in_done = false;
@@ -172,7 +188,7 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 			off += exec_wire_feed(rd, buf + off, (size_t)n - off, &done);
 			if (rd->broken) {
 				report(ready_fd, "E255 exec: a malformed record from the VM");
-				_exit(255);
+				finish(255, 0);
 			}
 			if (!done)
 				continue;
@@ -209,12 +225,11 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 					report(ready_fd, msg);
 				else
 					oci_error("%s", msg + 1 + strcspn(msg + 1, " ") + 1);
-				_exit(arg ? (int)arg : 255);
+				finish(arg ? (int)arg : 255, 0);
 			}
 			case EXEC_EXIT:
-				if (WIFSIGNALED((int)arg))
-					run_die_of(WTERMSIG((int)arg));
-				_exit(WEXITSTATUS((int)arg));
+				finish(WEXITSTATUS((int)arg),
+				       WIFSIGNALED((int)arg) ? WTERMSIG((int)arg) : 0);
 			default:
 				break;
 			}
@@ -223,7 +238,7 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 	/* The VM went away with the program in it: killed, as runc's exec'd
 	 * process is when its container's init dies. */
 	report(ready_fd, "E255 exec: the container's VM stopped");
-	run_die_of(SIGKILL);
+	finish(137, SIGKILL);
 }
 
 /* SPAWN's payload: the fixed part, then the program's run_args block. */
