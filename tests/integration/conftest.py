@@ -120,6 +120,27 @@ class Run:
     err: str
 
 
+def on_a_pty(argv, env=None):
+    """Runs argv with a new pseudo-terminal as its stdio: its exit status,
+    all it wrote there, and the terminal's master (open, for a look at its
+    modes; the caller closes it)."""
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env if env is not None else os.environ)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out, fd
+
+
 def run_pier(*args, timeout=120):
     """Runs `build/pier run ARGS`; returns status, stdout and stderr."""
     p = subprocess.run([PIER, "run", *args], capture_output=True, text=True,

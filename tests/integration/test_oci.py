@@ -14,11 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
 
-from conftest import BUILD, ROOT, TARGETS
+from conftest import BUILD, ROOT, TARGETS, on_a_pty
 
 PIER_OCI = os.path.join(BUILD, "pier-oci")
 BUSYBOX = "/bin/busybox"
@@ -284,28 +285,14 @@ def test_exec_on_the_users_own_terminal(machine, tmp_path):
     """exec -t without a console socket, on a terminal of the user's: the
     program sees a terminal, its mode changes reach it (stty -echo), and
     the user gets the terminal back as it was."""
-    import pty
-    import termios
     make_bundle(tmp_path, ["sleep", "100"], machine)
     assert oci(tmp_path, "create", "--bundle", str(tmp_path), "t1").returncode == 0
     assert oci(tmp_path, "start", "t1").returncode == 0
     try:
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execv(PIER_OCI, [PIER_OCI, "--root", str(tmp_path / "state"), "exec", "-t", "t1",
-                                "sh", "-c", "stty -echo && test -t 0 && test -t 1 && "
-                                "echo on a tty; exit 2"])
-        out = b""
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 2, out
+        status, out, fd = on_a_pty([PIER_OCI, "--root", str(tmp_path / "state"), "exec", "-t",
+                                    "t1", "sh", "-c", "stty -echo && test -t 0 && test -t 1 && "
+                                    "echo on a tty; exit 2"])
+        assert status == 2, out
         assert b"on a tty\r\n" in out, out
         assert termios.tcgetattr(fd)[3] & termios.ECHO  # echo is back on
         os.close(fd)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, targets
+from conftest import BUILD, on_a_pty as pty_run, targets
 
 PIER_OCI = os.path.join(BUILD, "pier-oci")
 # The target, pinned as an engine's user pins it (docs/oci.md).
@@ -48,23 +48,9 @@ def image(debian, podman_env):
 
 
 def on_a_pty(argv, env):
-    """Runs argv with a pseudo-terminal as its stdio: its status and all
-    it wrote there."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe(argv[0], argv, env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    _, status = os.waitpid(pid, 0)
+    status, out, fd = pty_run(argv, env)
     os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
+    return status, out
 
 
 def podman(env, runtime, *args, stdin=None, timeout=180):
