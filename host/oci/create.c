@@ -25,18 +25,6 @@
 #include "../run_signals.h"
 #include "oci.h"
 
-static int write_pid_file(const char *path, pid_t pid)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.pier-oci.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	if (!f || fprintf(f, "%d", (int)pid) < 0 || fclose(f) || rename(tmp, path)) {
-		oci_error("--pid-file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static void end_sandbox(int sig)
 {
 	(void)sig;
@@ -199,7 +187,7 @@ int oci_cmd_create(int argc, char **argv)
 	snprintf(st.cgroup, sizeof(st.cgroup), "%s", spec.cgroup_path ? spec.cgroup_path : "");
 	oci_now_rfc3339(st.created, sizeof(st.created));
 	if (oci_cgroup_join(&spec, pid) || oci_state_save(&st) ||
-	    (pid_file && write_pid_file(pid_file, pid))) {
+	    oci_write_pid_file(pid_file, pid)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		oci_cgroup_remove(spec.cgroup_path);

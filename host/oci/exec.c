@@ -294,24 +294,6 @@ static int connect_exec(const char *id)
 	return -1;
 }
 
-static int write_pid_file(const char *path, pid_t pid)
-{
-	if (!path)
-		return 0;
-	char tmp[4096], text[32];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	snprintf(text, sizeof(text), "%d", (int)pid);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bool ok = fd >= 0 && fd_write_all(fd, text, strlen(text));
-	if (fd >= 0)
-		close(fd);
-	if (!ok || rename(tmp, path)) {
-		oci_error("exec: --pid-file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* --user UID[:GID] over the config's. */
 static int parse_user(const char *s, struct oci_spec *spec)
 {
@@ -436,7 +418,7 @@ int oci_cmd_exec(int argc, char **argv)
 	if (sock < 0)
 		return 1;
 	if (!detach) {
-		if (write_pid_file(pid_file, getpid()))
+		if (oci_write_pid_file(pid_file, getpid()))
 			return 1;
 		proxy(&r, sock, -1);
 	}
@@ -475,5 +457,5 @@ int oci_cmd_exec(int argc, char **argv)
 		oci_error("%s", *why ? why + 1 : "exec: the program did not start");
 		return msg[0] == 'E' ? atoi(msg + 1) : 255;
 	}
-	return write_pid_file(pid_file, pid) ? 1 : 0;
+	return oci_write_pid_file(pid_file, pid) ? 1 : 0;
 }

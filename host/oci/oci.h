@@ -119,6 +119,9 @@ int oci_state_save(const struct oci_state *st);
 int oci_state_load(const char *id, struct oci_state *st);
 /* The OCI state JSON (runc's `state` output), malloc'd. */
 char *oci_state_json(const struct oci_state *st);
+/* --pid-file: pid written whole (a temporary file renamed); 0 without a
+ * path, -1 after oci_error(). */
+int oci_write_pid_file(const char *path, pid_t pid);
 /* Removes root/id and everything in it. */
 int oci_state_remove(const char *id);
 

@@ -154,3 +154,17 @@ int oci_state_remove(const char *id)
 	closedir(d);
 	return rmdir(dir);
 }
+
+int oci_write_pid_file(const char *path, pid_t pid)
+{
+	if (!path)
+		return 0;
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.pier-oci.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%d", (int)pid) < 0 || fclose(f) || rename(tmp, path)) {
+		oci_error("--pid-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
