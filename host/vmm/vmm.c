@@ -504,6 +504,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 
 	if (timed_out) {
 		fprintf(stderr, "pier: timeout after %d s; VM killed\n", o->timeout_s);
+		report_cpu(&v); /* where it hung: halted waiting, or spinning */
 		rc = PIER_EXIT_TIMEOUT;
 	} else if (got_signal) {
 		fprintf(stderr, "pier: interrupted; VM killed\n");
