@@ -16,7 +16,7 @@
 #include "exec_server.h"
 
 #define MAX_CLIENTS 64
-#define RECORD_MAX (sizeof(struct exec_wire_header) + EXEC_WIRE_PAYLOAD_MAX)
+#define RECORD_MAX (sizeof(struct wire_header) + WIRE_PAYLOAD_MAX)
 
 /* One record on its way out, and how much of it went. */
 struct outbox {
@@ -26,8 +26,8 @@ struct outbox {
 
 struct client {
 	int fd;                      /* -1: a free slot */
-	uint32_t session;            /* 0 until its SPAWN went to the guest */
-	struct exec_wire_reader in;
+	uint32_t id;                 /* 0 until its SPAWN went to the guest */
+	struct wire_reader in;
 	struct outbox out;
 };
 
@@ -36,7 +36,7 @@ struct exec_server {
 	int listen_fd, port_fd, stop_fd;
 	int port_listen_fd;          /* until the port's connection came; then -1 */
 	pthread_t thread;
-	struct exec_wire_reader from_guest;
+	struct wire_reader from_guest;
 	uint8_t pin[4096];           /* read from the port, not yet fed to from_guest */
 	size_t pin_len, pin_off;
 	struct outbox to_guest;
@@ -54,7 +54,7 @@ static void nonblock(int fd)
 /* Queues one record (header and payload) in an empty outbox. */
 static void put(struct outbox *o, uint32_t session, unsigned kind, const void *p, uint32_t len)
 {
-	o->len = exec_wire_header(o->buf, session, kind, len);
+	o->len = wire_put_header(o->buf, session, kind, len);
 	if (len)
 		memcpy(o->buf + o->len, p, len);
 	o->len += len;
@@ -83,18 +83,18 @@ static void drop_client(struct exec_server *s, struct client *c)
 	/* The guest's side of it ends too: output then fails with EPIPE
 	 * and input ends, as when runc exec's pipes close. The CLOSE waits
 	 * for the outbox if that is busy (serve sends it). */
-	if (c->session && s->nclose < MAX_CLIENTS)
-		s->closes[s->nclose++] = c->session;
+	if (c->id && s->nclose < MAX_CLIENTS)
+		s->closes[s->nclose++] = c->id;
 	close(c->fd);
 	c->fd = -1;
-	c->session = 0;
+	c->id = 0;
 	c->out.len = c->out.off = 0;
 }
 
 static struct client *by_session(struct exec_server *s, uint32_t session)
 {
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (s->clients[i].fd >= 0 && s->clients[i].session == session && session)
+		if (s->clients[i].fd >= 0 && s->clients[i].id == session && session)
 			return &s->clients[i];
 	return NULL;
 }
@@ -103,17 +103,17 @@ static struct client *by_session(struct exec_server *s, uint32_t session)
  * checks). Clients send only what a host may send. */
 static void from_client(struct exec_server *s, struct client *c)
 {
-	const struct exec_wire_header *h = &c->in.h;
-	if (h->kind == EXEC_SPAWN && !c->session) {
-		c->session = ++s->next_session ? s->next_session : ++s->next_session;
-	} else if (!c->session || h->kind == EXEC_SPAWN ||
+	const struct wire_header *h = &c->in.h;
+	if (h->kind == EXEC_SPAWN && !c->id) {
+		c->id = ++s->next_session ? s->next_session : ++s->next_session;
+	} else if (!c->id || h->kind == EXEC_SPAWN ||
 		   (h->kind != EXEC_STDIN && h->kind != EXEC_STDIN_EOF && h->kind != EXEC_SIGNAL &&
 		    h->kind != EXEC_WINSIZE)) {
 		fprintf(stderr, "pier: exec: a client sent a record out of turn; dropped\n");
 		drop_client(s, c);
 		return;
 	}
-	put(&s->to_guest, c->session, h->kind, exec_wire_payload(&c->in), h->len);
+	put(&s->to_guest, c->id, h->kind, wire_payload(&c->in), h->len);
 }
 
 /* Reads one client while the outbox to the guest is free: at most one
@@ -123,12 +123,12 @@ static void read_client(struct exec_server *s, struct client *c)
 	uint8_t b[4096];
 	/* Byte by byte up to the record's end would be slow; instead read
 	 * only what the current record still lacks (or its header). */
-	size_t want = c->in.have < sizeof(struct exec_wire_header)
-			      ? sizeof(struct exec_wire_header) - c->in.have
-			      : sizeof(struct exec_wire_header) + c->in.h.len - c->in.have;
-	if (c->in.have == sizeof(struct exec_wire_header) + c->in.h.len &&
-	    c->in.have >= sizeof(struct exec_wire_header))
-		want = sizeof(struct exec_wire_header); /* the last one was taken */
+	size_t want = c->in.have < sizeof(struct wire_header)
+			      ? sizeof(struct wire_header) - c->in.have
+			      : sizeof(struct wire_header) + c->in.h.len - c->in.have;
+	if (c->in.have == sizeof(struct wire_header) + c->in.h.len &&
+	    c->in.have >= sizeof(struct wire_header))
+		want = sizeof(struct wire_header); /* the last one was taken */
 	if (want > sizeof(b))
 		want = sizeof(b);
 	ssize_t n = recv(c->fd, b, want, 0);
@@ -139,7 +139,7 @@ static void read_client(struct exec_server *s, struct client *c)
 		return;
 	}
 	bool done;
-	size_t took = exec_wire_feed(&c->in, b, (size_t)n, &done);
+	size_t took = wire_feed(&c->in, b, (size_t)n, &done);
 	if (c->in.broken || took != (size_t)n) {
 		fprintf(stderr, "pier: exec: a client sent a malformed record; dropped\n");
 		drop_client(s, c);
@@ -165,7 +165,7 @@ static bool read_port(struct exec_server *s)
 	}
 	while (s->pin_off < s->pin_len) {
 		bool done;
-		s->pin_off += exec_wire_feed(&s->from_guest, s->pin + s->pin_off,
+		s->pin_off += wire_feed(&s->from_guest, s->pin + s->pin_off,
 					     s->pin_len - s->pin_off, &done);
 		if (s->from_guest.broken) {
 			fprintf(stderr, "pier: exec: the guest sent a malformed record; exec stops\n");
@@ -173,11 +173,11 @@ static bool read_port(struct exec_server *s)
 		}
 		if (!done)
 			continue;
-		const struct exec_wire_header *h = &s->from_guest.h;
-		struct client *c = by_session(s, h->session);
+		const struct wire_header *h = &s->from_guest.h;
+		struct client *c = by_session(s, h->id);
 		if (!c)
 			continue; /* its client went away */
-		put(&c->out, h->session, h->kind, exec_wire_payload(&s->from_guest), h->len);
+		put(&c->out, h->id, h->kind, wire_payload(&s->from_guest), h->len);
 		if (!flush(c->fd, &c->out))
 			drop_client(s, c);
 		else if (c->out.len)
@@ -203,8 +203,8 @@ static void accept_client(struct exec_server *s)
 		if (s->clients[i].fd < 0) {
 			struct client *c = &s->clients[i];
 			c->fd = fd;
-			c->session = 0;
-			exec_wire_reader_init(&c->in);
+			c->id = 0;
+			wire_reader_init(&c->in, EXEC_KINDS);
 			return;
 		}
 	close(fd); /* too many at once: that client sees its connection end */
@@ -351,7 +351,7 @@ struct exec_server *exec_server_start(const char *path, int listen_fd, int port_
 		s->clients[i].fd = -1;
 		s->clients[i].out.buf = bufs + RECORD_MAX * (size_t)(i + 1);
 	}
-	exec_wire_reader_init(&s->from_guest);
+	wire_reader_init(&s->from_guest, EXEC_KINDS);
 	if (!port_listening)
 		nonblock(port_fd);
 	nonblock(listen_fd);

@@ -68,13 +68,13 @@ static struct {
 	unsigned eof_typed;     /* ^D records not yet read as end of file */
 	uint32_t sync_sent, sync_seen;
 	struct port *exec;      /* pier.exec, when the host offers it */
-	struct exec_wire_reader *exec_in; /* its records from the host, in parts */
+	struct wire_reader *exec_in; /* its records from the host, in parts */
 	bool exec_started;      /* its receive buffers posted (vcon_exec_start) */
 } con;
 
 void (*vcon_on_signal)(int sig);
 bool (*vcon_interrupted)(void);
-void (*vcon_on_exec)(const struct exec_wire_header *h, const uint8_t *payload);
+void (*vcon_on_exec)(const struct wire_header *h, const uint8_t *payload);
 void (*vcon_on_irq)(void);
 
 static void on_irq(struct virtio_dev *d)
@@ -191,7 +191,7 @@ static int port_buffers(struct port *pt)
 		nrx = 8, ntx = TX_BUFS; /* a record fits one transmit buffer */
 		if (!con.exec_in && !(con.exec_in = kmalloc(sizeof(*con.exec_in))))
 			return -ENOMEM;
-		exec_wire_reader_init(con.exec_in);
+		wire_reader_init(con.exec_in, EXEC_KINDS);
 	} else {
 		return -ENOENT;
 	}
@@ -272,11 +272,11 @@ static void on_exec_bytes(const uint8_t *p, uint32_t n)
 {
 	while (n && !con.exec_in->broken) {
 		bool done;
-		size_t took = exec_wire_feed(con.exec_in, p, n, &done);
+		size_t took = wire_feed(con.exec_in, p, n, &done);
 		p += took;
 		n -= (uint32_t)took;
 		if (done && vcon_on_exec)
-			vcon_on_exec(&con.exec_in->h, exec_wire_payload(con.exec_in));
+			vcon_on_exec(&con.exec_in->h, wire_payload(con.exec_in));
 	}
 	if (con.exec_in->broken && n) {
 		kprintf("virtio-console: a malformed record on %s; exec sessions stop\n",
@@ -601,7 +601,7 @@ void vcon_exec_start(void)
 int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len)
 {
 	struct port *pt = con.exec;
-	if (!pt || len > EXEC_WIRE_PAYLOAD_MAX)
+	if (!pt || len > WIRE_PAYLOAD_MAX)
 		return -EINVAL;
 	int64_t err = 0;
 	/* Only a program's output gives up for a signal: the others (its
@@ -610,7 +610,7 @@ int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t 
 	if (!b)
 		return (int)err;
 	/* One record, one buffer: records of several writers never mix. */
-	size_t h = exec_wire_header(b->va, session, kind, (uint32_t)len);
+	size_t h = wire_put_header(b->va, session, kind, (uint32_t)len);
 	memcpy(b->va + h, payload, len);
 	struct virtq_buf out = { b->pa, (uint32_t)(h + len) };
 	if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))

@@ -68,18 +68,18 @@ int vcon_set_termios(int fd, uint32_t how, const void *termios);
  * receive buffers go to the device. Nothing when the port is not there. */
 void vcon_exec_start(void);
 /*
- * Sends one record on pier.exec (payload at most EXEC_WIRE_PAYLOAD_MAX),
+ * Sends one record on pier.exec (payload at most WIRE_PAYLOAD_MAX),
  * waiting for a transmit buffer. 0, -EPIPE (the host closed the port),
  * -EINTR (a signal came meanwhile: STDOUT and STDERR only), -EIO or
  * -EINVAL.
  */
-struct exec_wire_header;
+struct wire_header;
 int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len);
 /* Called in interrupt context on each of the device's interrupts. */
 extern void (*vcon_on_irq)(void);
 /* Handed each record that comes on pier.exec (set by linux/exec_session.c);
  * called wherever the device is looked at, so it must not wait. */
-extern void (*vcon_on_exec)(const struct exec_wire_header *h, const uint8_t *payload);
+extern void (*vcon_on_exec)(const struct wire_header *h, const uint8_t *payload);
 
 /* Handed each SIGNAL record's number (set by the system-call layer). */
 extern void (*vcon_on_signal)(int sig);

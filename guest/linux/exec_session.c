@@ -96,11 +96,11 @@ static void take_stdin(struct exec_session *s, const uint8_t *p, uint32_t n)
 
 /* Each record from the host; called wherever the device is looked at,
  * so it only files things away and wakes whoever waits for them. */
-static void on_record(const struct exec_wire_header *h, const uint8_t *p)
+static void on_record(const struct wire_header *h, const uint8_t *p)
 {
-	struct exec_session *s = find(h->session);
+	struct exec_session *s = find(h->id);
 	if (h->kind == EXEC_SPAWN) {
-		if (s || h->session == 0)
+		if (s || h->id == 0)
 			return bad("a SPAWN for a session that exists");
 		s = kzalloc(sizeof(*s));
 		uint8_t *req = kmalloc(h->len ? h->len : 1);
@@ -113,7 +113,7 @@ static void on_record(const struct exec_wire_header *h, const uint8_t *p)
 			return bad("a SPAWN without memory for it");
 		}
 		memcpy(req, p, h->len);
-		*s = (struct exec_session){ .id = h->session, .refs = 1, .request = req,
+		*s = (struct exec_session){ .id = h->id, .refs = 1, .request = req,
 					    .request_len = h->len, .in = in };
 		s->next = sessions;
 		sessions = s;

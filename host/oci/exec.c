@@ -94,8 +94,8 @@ static void forward_signals(void)
 
 static bool send_record(int sock, unsigned kind, const void *p, uint32_t len)
 {
-	uint8_t h[sizeof(struct exec_wire_header)];
-	exec_wire_header(h, 0, kind, len);
+	uint8_t h[sizeof(struct wire_header)];
+	wire_put_header(h, 0, kind, len);
 	return fd_write_all(sock, h, sizeof(h)) && (!len || fd_write_all(sock, p, len));
 }
 
@@ -130,10 +130,10 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 		report(ready_fd, msg);
 		finish(255, 0);
 	}
-	struct exec_wire_reader *rd = malloc(sizeof(*rd));
+	struct wire_reader *rd = malloc(sizeof(*rd));
 	if (!rd)
 		finish(255, 0);
-	exec_wire_reader_init(rd);
+	wire_reader_init(rd, EXEC_KINDS);
 	uint32_t credit = EXEC_WIRE_WINDOW;
 	bool in_done = false;
 	static uint8_t buf[EXEC_WIRE_DATA_MAX];
@@ -185,14 +185,14 @@ __attribute__((noreturn)) static void proxy(struct exec_request *r, int sock, in
 			break; /* the VM ended under the program */
 		for (size_t off = 0; off < (size_t)n;) {
 			bool done;
-			off += exec_wire_feed(rd, buf + off, (size_t)n - off, &done);
+			off += wire_feed(rd, buf + off, (size_t)n - off, &done);
 			if (rd->broken) {
 				report(ready_fd, "E255 exec: a malformed record from the VM");
 				finish(255, 0);
 			}
 			if (!done)
 				continue;
-			const uint8_t *pl = exec_wire_payload(rd);
+			const uint8_t *pl = wire_payload(rd);
 			uint32_t len = rd->h.len, arg = 0;
 			if (len >= 4)
 				memcpy(&arg, pl, 4);
@@ -248,9 +248,9 @@ static int build_spawn(struct exec_request *r)
 	const char *cwd = o->cwd ? o->cwd : "/";
 	int e2big;
 	size_t len = run_args_size(cwd, o->argc, o->argv, o->envc, o->env, &e2big);
-	if (!len || sizeof(struct exec_spawn) + len > EXEC_WIRE_PAYLOAD_MAX) {
+	if (!len || sizeof(struct exec_spawn) + len > WIRE_PAYLOAD_MAX) {
 		oci_error("exec: the program's arguments and environment are too long (pier-oci "
-			  "exec takes %zu bytes in all)", (size_t)EXEC_WIRE_PAYLOAD_MAX);
+			  "exec takes %zu bytes in all)", (size_t)WIRE_PAYLOAD_MAX);
 		return -1;
 	}
 	struct exec_spawn sp = { .uid = r->spec.uid, .gid = r->spec.gid };

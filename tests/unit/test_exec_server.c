@@ -63,13 +63,13 @@ static int client(void)
 static void send_rec(int fd, uint32_t session, unsigned kind, const char *text)
 {
 	uint8_t b[256];
-	size_t n = exec_wire_header(b, session, kind, (uint32_t)strlen(text));
+	size_t n = wire_put_header(b, session, kind, (uint32_t)strlen(text));
 	memcpy(b + n, text, strlen(text));
 	assert_int_equal(write(fd, b, n + strlen(text)), (ssize_t)(n + strlen(text)));
 }
 
 /* The next record on fd within 5 s; false at its end (or a timeout). */
-static bool recv_rec(int fd, struct exec_wire_reader *r)
+static bool recv_rec(int fd, struct wire_reader *r)
 {
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
@@ -79,7 +79,7 @@ static bool recv_rec(int fd, struct exec_wire_reader *r)
 		if (read(fd, &b, 1) != 1)
 			return false;
 		bool done;
-		exec_wire_feed(r, &b, 1, &done);
+		wire_feed(r, &b, 1, &done);
 		assert_false(r->broken);
 		if (done)
 			return true;
@@ -88,14 +88,14 @@ static bool recv_rec(int fd, struct exec_wire_reader *r)
 
 static void expect(int fd, unsigned kind, const char *text, uint32_t *session)
 {
-	struct exec_wire_reader *r = malloc(sizeof(*r));
-	exec_wire_reader_init(r);
+	struct wire_reader *r = malloc(sizeof(*r));
+	wire_reader_init(r, EXEC_KINDS);
 	assert_true(recv_rec(fd, r));
 	assert_int_equal(r->h.kind, kind);
 	assert_int_equal(r->h.len, strlen(text));
-	assert_memory_equal(exec_wire_payload(r), text, r->h.len);
+	assert_memory_equal(wire_payload(r), text, r->h.len);
 	if (session)
-		*session = r->h.session;
+		*session = r->h.id;
 	free(r);
 }
 
@@ -149,8 +149,8 @@ static void test_a_bad_client_is_dropped_alone(void **state)
 	expect_closed(twice);
 	expect(port, EXEC_CLOSE, "", NULL);
 	/* A header no one may send: too long a payload. */
-	struct exec_wire_header h = { .session = 0, .kind = EXEC_STDIN,
-				      .len = EXEC_WIRE_PAYLOAD_MAX + 1 };
+	struct wire_header h = { .id = 0, .kind = EXEC_STDIN,
+				      .len = WIRE_PAYLOAD_MAX + 1 };
 	assert_int_equal(write(bad, &h, sizeof(h)), sizeof(h));
 	expect_closed(bad);
 	/* A guest-only kind from a client. */

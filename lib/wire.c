@@ -1,17 +1,18 @@
-/* Records of the pier.exec port (see include/pier/exec_wire.h). */
-#include <pier/exec_wire.h>
+/* Records on a console port's byte stream (see include/pier/wire.h). */
 #include <pier/string.h>
+#include <pier/wire.h>
 
-void exec_wire_reader_init(struct exec_wire_reader *r)
+void wire_reader_init(struct wire_reader *r, uint16_t kinds)
 {
 	r->have = 0;
+	r->kinds = kinds;
 	r->broken = false;
 	memset(&r->h, 0, sizeof(r->h));
 }
 
-size_t exec_wire_feed(struct exec_wire_reader *r, const uint8_t *p, size_t n, bool *done)
+size_t wire_feed(struct wire_reader *r, const uint8_t *p, size_t n, bool *done)
 {
-	const size_t hsize = sizeof(struct exec_wire_header);
+	const size_t hsize = sizeof(struct wire_header);
 	size_t took = 0;
 	*done = false;
 	if (r->broken)
@@ -26,8 +27,8 @@ size_t exec_wire_feed(struct exec_wire_reader *r, const uint8_t *p, size_t n, bo
 		took += take;
 		if (r->have == hsize) {
 			memcpy(&r->h, r->buf, hsize);
-			if (r->h.kind == 0 || r->h.kind >= EXEC_KINDS || r->h.flags ||
-			    r->h.len > EXEC_WIRE_PAYLOAD_MAX) {
+			if (r->h.kind == 0 || r->h.kind >= r->kinds || r->h.flags ||
+			    r->h.len > WIRE_PAYLOAD_MAX) {
 				r->broken = true;
 				return n;
 			}
@@ -40,9 +41,9 @@ size_t exec_wire_feed(struct exec_wire_reader *r, const uint8_t *p, size_t n, bo
 	return took;
 }
 
-size_t exec_wire_header(void *out, uint32_t session, enum exec_wire_kind kind, uint32_t len)
+size_t wire_put_header(void *out, uint32_t id, unsigned kind, uint32_t len)
 {
-	struct exec_wire_header h = { .session = session, .kind = (uint16_t)kind, .len = len };
+	struct wire_header h = { .id = id, .kind = (uint16_t)kind, .len = len };
 	memcpy(out, &h, sizeof(h));
 	return sizeof(h);
 }
