@@ -64,6 +64,12 @@ static void usage(FILE *f)
 		"  --tmpfs DIR            an empty writable in-memory file system over DIR\n"
 		"                         (a directory of the root: /tmp with --ro, say;\n"
 		"                         repeatable; /dev/shm always has one)\n"
+		"  --net host|loopback|none  what the program's sockets reach: the host's\n"
+		"                         network (default), only the VM's own listeners,\n"
+		"                         or nothing (Unix sockets only)\n"
+		"  --publish [ADDR:]HOSTPORT:GUESTPORT[/udp]  a listener on GUESTPORT is\n"
+		"                         reached on the host's ADDR:HOSTPORT (repeatable;\n"
+		"                         unpublished ones only from inside the VM)\n"
 		"  --strace               print every system call of the program (on stderr)\n"
 		"  --log FILE             the kernel's log (as with -o verbose) into FILE\n"
 		"  --timing               print boot milestones on stderr\n"
@@ -123,7 +129,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
 	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG,
-	       OPT_TMPFS };
+	       OPT_TMPFS, OPT_NET, OPT_PUBLISH };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
@@ -148,6 +154,8 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "strace", no_argument, 0, OPT_STRACE },
 		{ "log", required_argument, 0, OPT_LOG },
 		{ "tmpfs", required_argument, 0, OPT_TMPFS },
+		{ "net", required_argument, 0, OPT_NET },
+		{ "publish", required_argument, 0, OPT_PUBLISH },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -261,6 +269,20 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 			}
 			sprintf(kopt, "tmpfs=%s", optarg);
 			o->kopts[o->nkopts++] = kopt; /* lives as long as pier */
+			break;
+		}
+		case OPT_NET:
+			if (net_mode_parse(optarg, &o->net.mode)) {
+				fprintf(stderr, "pier: --net %s: expected host, loopback or none\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_PUBLISH: {
+			char why[160];
+			if (net_policy_publish(&o->net, optarg, why, sizeof(why))) {
+				fprintf(stderr, "pier: --publish %s: %s\n", optarg, why);
+				return 2;
+			}
 			break;
 		}
 		case OPT_TIMEOUT:

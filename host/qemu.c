@@ -29,6 +29,7 @@
 #include "accel.h"
 #include "control.h"
 #include "exec_server.h"
+#include "net/server.h"
 #include "qemu.h"
 #include "run.h"
 #include "janitor.h"
@@ -72,6 +73,8 @@ struct qemu_vm {
 	struct stdio_relay relay;
 	struct exec_server *exec;  /* --exec-socket's server, or NULL */
 	char exec_port[104];       /* the socket pier.exec's chardev connects to; "" if none */
+	struct net_server *net;    /* the guest's sockets' server, or NULL */
+	char net_port[104];        /* the socket pier.net's chardev connects to; "" if none */
 };
 
 static int make_fifos(struct qemu_vm *vm)
@@ -154,32 +157,70 @@ static void cleanup(struct qemu_vm *vm)
 	vm->exec = NULL;
 	if (vm->exec_port[0])
 		unlink(vm->exec_port);
+	net_server_stop(vm->net);
+	vm->net = NULL;
+	if (vm->net_port[0])
+		unlink(vm->net_port);
 	if (vm->dir[0] && rmdir(vm->dir))
 		fprintf(stderr, "pier: cannot remove %s: %s\n", vm->dir, strerror(errno));
 	else
 		janitor_done();
 }
 
-/* --exec-socket: the exec server, waiting for pier.exec's chardev to
- * connect to a socket in the run directory. */
-static int start_exec(struct qemu_vm *vm, const struct run_options *o)
+/* A listening socket DIR/file (its path into path, 104 bytes) for a
+ * relayed port's chardev to connect to; -1 after a message. */
+static int port_socket(struct qemu_vm *vm, const char *file, char *path)
 {
-	if (!o->exec_socket || !vm->stdio)
-		return 0;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(vm->exec_port, sizeof(vm->exec_port), "%s/con-exec.sock", vm->dir);
-	memcpy(a.sun_path, vm->exec_port, strlen(vm->exec_port) + 1);
+	snprintf(path, 104, "%s/%s", vm->dir, file);
+	memcpy(a.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1)) {
-		fprintf(stderr, "pier: %s: %s\n", vm->exec_port, strerror(errno));
+		fprintf(stderr, "pier: %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	if (!(vm->exec = exec_server_start(o->exec_socket, o->exec_listen_fd, fd, true)))
+	return fd;
+}
+
+/* --exec-socket: the exec server, waiting for pier.exec's chardev. */
+static int start_exec(struct qemu_vm *vm, const struct run_options *o)
+{
+	if (!o->exec_socket || !vm->stdio)
+		return 0;
+	int fd = port_socket(vm, "con-exec.sock", vm->exec_port);
+	if (fd < 0 || !(vm->exec = exec_server_start(o->exec_socket, o->exec_listen_fd, fd, true)))
 		return -1;
 	vm->relay.exec = true; /* HELLO says so */
 	return 0;
+}
+
+/* The guest's sockets: the net server, waiting for pier.net's chardev. */
+static int start_net(struct qemu_vm *vm, const struct run_options *o)
+{
+	if (!vm->stdio)
+		return 0;
+	int fd = port_socket(vm, "con-net.sock", vm->net_port);
+	if (fd < 0 || !(vm->net = net_server_start(fd, true, &o->net)))
+		return -1;
+	vm->relay.net = true; /* HELLO says so */
+	return 0;
+}
+
+/* A virtio-serial port nr named name whose chardev is the socket path:
+ * its two QEMU arguments' values into chardev and device. */
+static void port_args(const char *id, const char *path, int nr, const char *name,
+		      char *chardev, size_t chardev_cap, char *device, size_t device_cap,
+		      const char **args, int *n)
+{
+	snprintf(chardev, chardev_cap, "socket,id=%s,path=%s", id, path);
+	snprintf(device, device_cap, "virtserialport,bus=vser.0,nr=%d,chardev=%s,name=%s", nr, id,
+		 name);
+	args[(*n)++] = "-chardev";
+	args[(*n)++] = chardev;
+	args[(*n)++] = "-device";
+	args[(*n)++] = device;
 }
 
 /* The argument block as a file in the run directory, for QEMU's fw_cfg. */
@@ -202,7 +243,7 @@ static int write_args(struct qemu_vm *vm, const struct run_options *o)
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
 {
 	char mem[32], chardev[160], machine[64], memobj[96], fw_cfg[160];
-	char exec_chardev[160], exec_port[96];
+	char exec_chardev[160], exec_port[96], net_chardev[160], net_port[96];
 	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
 	const char *accel = accel_qemu();
 	int microvm = strcmp(o->machine, "microvm") == 0;
@@ -244,16 +285,14 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 	if (vm->stdio) {
 		stdio_relay_qemu_args(&vm->relay, !microvm, args, &n);
-		if (vm->exec) {
-			snprintf(exec_chardev, sizeof(exec_chardev), "socket,id=execport,path=%s",
-				 vm->exec_port);
-			snprintf(exec_port, sizeof(exec_port), "virtserialport,bus=vser.0,nr=%d,"
-				 "chardev=execport,name=%s", CONSOLE_NR_EXEC, CONSOLE_PORT_EXEC);
-			args[n++] = "-chardev";
-			args[n++] = exec_chardev;
-			args[n++] = "-device";
-			args[n++] = exec_port;
-		}
+		if (vm->exec)
+			port_args("execport", vm->exec_port, CONSOLE_NR_EXEC, CONSOLE_PORT_EXEC,
+				  exec_chardev, sizeof(exec_chardev), exec_port, sizeof(exec_port),
+				  args, &n);
+		if (vm->net)
+			port_args("netport", vm->net_port, CONSOLE_NR_NET, CONSOLE_PORT_NET,
+				  net_chardev, sizeof(net_chardev), net_port, sizeof(net_port),
+				  args, &n);
 	} else {
 		args[n++] = "-chardev";
 		args[n++] = "stdio,id=con,signal=off";
@@ -455,7 +494,7 @@ int qemu_run(const struct run_options *o)
 		rc = 128 + (int)got_signal;
 	}
 	if (r || write_args(&vm, o) || (vm.stdio && stdio_relay_listen(&vm.relay, vm.dir, o->log_fd)) ||
-	    start_exec(&vm, o) || spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
+	    start_exec(&vm, o) || start_net(&vm, o) || spawn(&vm, o, cmdline) || (vm.stdio && stdio_relay_start(&vm.relay)))
 		goto out;
 	spawned = 1;
 	int status = wait_vm(&vm, &ctl, o);

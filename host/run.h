@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "control.h"
+#include "net/policy.h"
 
 #define RUN_MAX_KOPTS 64
 #define RUN_MAX_SHARES 8
@@ -54,6 +55,7 @@ struct run_options {
 	uint64_t start_ns;     /* when pier started, CLOCK_MONOTONIC */
 	const char *exec_socket; /* where pier-oci exec's clients connect; NULL: no exec */
 	int exec_listen_fd;      /* that socket, listening already (pier-oci); -1: made here */
+	struct net_policy net;   /* --net, --publish: what the guest's sockets may reach */
 };
 
 /*

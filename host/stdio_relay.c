@@ -162,6 +162,8 @@ static void accept_one(struct stdio_relay *r, int i)
 		terminal_hello(&hello);
 		if (r->exec)
 			hello.how |= CONSOLE_HELLO_EXEC;
+		if (r->net)
+			hello.how |= CONSOLE_HELLO_NET;
 		send_record(r, &hello);
 	}
 }

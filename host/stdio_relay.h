@@ -31,6 +31,7 @@ struct stdio_relay {
 	bool started;
 	int stop_pipe[2];
 	bool exec;                   /* the VM offers pier.exec (HELLO says so) */
+	bool net;                    /* the VM offers pier.net (HELLO says so) */
 	pthread_mutex_t ctl_lock;    /* writes on the pier.ctl socket */
 	char qemu_arg[2 * RELAY_SOCKS + 1][192]; /* stdio_relay_qemu_args' strings */
 };

@@ -17,6 +17,7 @@
 #include "virtio.h"
 #include "virtio_console.h"
 #include <pier/exec_wire.h>
+#include <pier/net_wire.h>
 #include "../kernel/task.h"
 
 #define PAGE 4096u
@@ -67,21 +68,47 @@ static struct {
 	bool stdin_started;     /* its buffers posted, pier told (STDIN_WANTED) */
 	unsigned eof_typed;     /* ^D records not yet read as end of file */
 	uint32_t sync_sent, sync_seen;
-	struct port *exec;      /* pier.exec, when the host offers it */
-	struct wire_reader *exec_in; /* its records from the host, in parts */
-	bool exec_started;      /* its receive buffers posted (vcon_exec_start) */
 } con;
+
+/* The ports that carry records (wire.h): pier.exec and pier.net. */
+static struct record_port {
+	const char *name;
+	uint16_t kinds;
+	struct port *pt;         /* when the host offers it */
+	struct wire_reader *in;  /* its records from the host, in parts */
+	bool started;            /* its receive buffers posted (vcon_records_start) */
+	void (*on_record)(const struct wire_header *h, const uint8_t *payload);
+} recs[VCON_RECORD_PORTS] = {
+	[VCON_EXEC] = { CONSOLE_PORT_EXEC, EXEC_KINDS, NULL, NULL, false, NULL },
+	[VCON_NET] = { CONSOLE_PORT_NET, NET_KINDS, NULL, NULL, false, NULL },
+};
+
+static void give_all_rx(struct port *pt);
+
+static struct record_port *records_named(const char *name)
+{
+	for (unsigned i = 0; i < VCON_RECORD_PORTS; i++)
+		if (strcmp(recs[i].name, name) == 0)
+			return &recs[i];
+	return NULL;
+}
+
+static struct record_port *records_of(const struct port *pt)
+{
+	for (unsigned i = 0; i < VCON_RECORD_PORTS; i++)
+		if (pt && recs[i].pt == pt)
+			return &recs[i];
+	return NULL;
+}
 
 void (*vcon_on_signal)(int sig);
 bool (*vcon_interrupted)(void);
-void (*vcon_on_exec)(const struct wire_header *h, const uint8_t *payload);
-void (*vcon_on_irq)(void);
-
+/* Records came, or buffers went: whoever waits for them looks again
+ * (execd, a socket call, a poll), even while a program computes. */
 static void on_irq(struct virtio_dev *d)
 {
 	(void)d;
-	if (vcon_on_irq)
-		vcon_on_irq();
+	task_wake_all();
 }
 
 static int alloc_buf(struct buf *b, uint32_t cap)
@@ -180,6 +207,7 @@ static int port_buffers(struct port *pt)
 {
 	unsigned nrx, ntx;
 	uint32_t rx_size = RX_BUF, tx_size = TX_BUF;
+	struct record_port *rp;
 	if (strcmp(pt->name, CONSOLE_PORT_STDIN) == 0) {
 		nrx = RX_BUFS, ntx = 0;
 	} else if (strcmp(pt->name, CONSOLE_PORT_STDOUT) == 0 ||
@@ -187,11 +215,11 @@ static int port_buffers(struct port *pt)
 		nrx = 0, ntx = TX_BUFS;
 	} else if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
 		nrx = 8, ntx = 2, rx_size = tx_size = PAGE; /* 56-byte records */
-	} else if (strcmp(pt->name, CONSOLE_PORT_EXEC) == 0) {
+	} else if ((rp = records_named(pt->name)) != NULL) {
 		nrx = 8, ntx = TX_BUFS; /* a record fits one transmit buffer */
-		if (!con.exec_in && !(con.exec_in = kmalloc(sizeof(*con.exec_in))))
+		if (!rp->in && !(rp->in = kmalloc(sizeof(*rp->in))))
 			return -ENOMEM;
-		wire_reader_init(con.exec_in, EXEC_KINDS);
+		wire_reader_init(rp->in, rp->kinds);
 	} else {
 		return -ENOENT;
 	}
@@ -203,10 +231,10 @@ static int port_buffers(struct port *pt)
 			return -ENOMEM;
 	pt->nrx = nrx;
 	pt->ntx = ntx;
-	/* stdin's wait for the program's first read (stdin_start), pier.exec's
-	 * for someone to take its records (vcon_exec_start). */
+	/* stdin's wait for the program's first read (stdin_start), a record
+	 * port's for someone to take its records (vcon_records_start). */
 	for (unsigned i = 0; i < nrx && strcmp(pt->name, CONSOLE_PORT_STDIN) != 0 &&
-			     strcmp(pt->name, CONSOLE_PORT_EXEC) != 0; i++)
+			     !records_named(pt->name); i++)
 		post_rx(pt->rxq, &pt->rx[i]);
 	return 0;
 }
@@ -248,9 +276,14 @@ static void on_control(const uint8_t *p, uint32_t len)
 		if (pt->added && !pt->ready && pt->rxq && pt->txq &&
 		    (pt->nrx || pt->ntx || port_buffers(pt) == 0)) {
 			pt->ready = true;
-			if (strcmp(pt->name, CONSOLE_PORT_EXEC) == 0) {
-				con.exec = pt;
+			struct record_port *rp = records_named(pt->name);
+			if (rp) {
+				rp->pt = pt;
 				virtq_set_interrupts(&pt->rxq->vq, true);
+				if (rp->on_record && !rp->started) { /* taken already: go */
+					rp->started = true;
+					give_all_rx(pt);
+				}
 			}
 			send_control(m.id, VIRTIO_CONSOLE_PORT_OPEN, 1);
 		}
@@ -265,24 +298,23 @@ static void on_control(const uint8_t *p, uint32_t len)
 	}
 }
 
-/* Bytes on pier.exec: records for the exec sessions (linux/exec_session.c).
- * Input is windowed (exec_wire.h), so every record is taken at once and
- * the buffer goes straight back. A broken stream is dropped. */
-static void on_exec_bytes(const uint8_t *p, uint32_t n)
+/* Bytes on a record port: records for its taker (exec sessions, sockets).
+ * Both are built so that every record can be taken at once (exec input
+ * is windowed, net replies have their callers waiting), so the buffer
+ * goes straight back. A broken stream is dropped. */
+static void on_record_bytes(struct record_port *rp, const uint8_t *p, uint32_t n)
 {
-	while (n && !con.exec_in->broken) {
+	while (n && !rp->in->broken) {
 		bool done;
-		size_t took = wire_feed(con.exec_in, p, n, &done);
+		size_t took = wire_feed(rp->in, p, n, &done);
 		p += took;
 		n -= (uint32_t)took;
-		if (done && vcon_on_exec)
-			vcon_on_exec(&con.exec_in->h, wire_payload(con.exec_in));
+		if (done && rp->on_record)
+			rp->on_record(&rp->in->h, wire_payload(rp->in));
 	}
-	if (con.exec_in->broken && n) {
-		kprintf("virtio-console: a malformed record on %s; exec sessions stop\n",
-			CONSOLE_PORT_EXEC);
-		n = 0;
-	}
+	if (rp->in->broken && n)
+		kprintf("virtio-console: a malformed record on %s; it is not read any more\n",
+			rp->name);
 }
 
 /* Takes everything the device has finished: control messages first, so a
@@ -310,8 +342,8 @@ static void poll_device(void)
 			if (strcmp(pt->name, CONSOLE_PORT_CTL) == 0) {
 				on_ctl_bytes(b->va, b->len);
 				post_rx(pt->rxq, b);
-			} else if (pt == con.exec) {
-				on_exec_bytes(b->va, b->len);
+			} else if (records_of(pt)) {
+				on_record_bytes(records_of(pt), b->va, b->len);
 				post_rx(pt->rxq, b);
 			} else if (b->len == 0) {
 				post_rx(pt->rxq, b); /* nothing in it: not the end of anything */
@@ -344,8 +376,8 @@ static void set_interrupts(bool on)
 	virtq_set_interrupts(&con.c_rx->vq, on);
 	for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
 		if (con.ports[i].rxq) {
-			/* pier.exec's requests come whatever the program does. */
-			virtq_set_interrupts(&con.ports[i].rxq->vq, on || &con.ports[i] == con.exec);
+			/* Records come whatever the program does. */
+			virtq_set_interrupts(&con.ports[i].rxq->vq, on || records_of(&con.ports[i]));
 			virtq_set_interrupts(&con.ports[i].txq->vq, on);
 		}
 }
@@ -485,7 +517,7 @@ static void drain_others(const struct port *keep)
 		bool busy = false;
 		for (unsigned i = 0; i < CONSOLE_MAX_PORTS; i++)
 			busy |= &con.ports[i] != keep && con.ports[i].inflight &&
-				!port_closed(&con.ports[i]) && (!keep || &con.ports[i] != con.exec);
+				!port_closed(&con.ports[i]) && (!keep || !records_of(&con.ports[i]));
 		if (!busy || dead() || (keep && vcon_interrupted && vcon_interrupted()))
 			return;
 		wait_a_little();
@@ -589,30 +621,42 @@ int64_t vcon_write(enum vcon_stream s, const void *buf, size_t len)
 	return send_bytes(pt, buf, len);
 }
 
-void vcon_exec_start(void)
+void vcon_records_start(enum vcon_records which,
+			void (*on_record)(const struct wire_header *h, const uint8_t *payload))
 {
-	struct port *pt = con.exec;
-	if (!pt || con.exec_started)
-		return;
-	con.exec_started = true;
-	give_all_rx(pt);
+	struct record_port *rp = &recs[which];
+	rp->on_record = on_record;
+	if (!rp->pt || rp->started)
+		return; /* not named yet: on_control starts it */
+	rp->started = true;
+	give_all_rx(rp->pt);
 }
 
-int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len)
+bool vcon_records_offered(enum vcon_records which)
 {
-	struct port *pt = con.exec;
+	return recs[which].pt != NULL && !port_closed(recs[which].pt);
+}
+
+int vcon_records_send(enum vcon_records which, uint32_t id, unsigned kind,
+		      const struct vcon_part *parts, unsigned nparts, bool interruptible)
+{
+	struct port *pt = recs[which].pt;
+	size_t len = 0;
+	for (unsigned i = 0; i < nparts; i++)
+		len += parts[i].len;
 	if (!pt || len > WIRE_PAYLOAD_MAX)
 		return -EINVAL;
 	int64_t err = 0;
-	/* Only a program's output gives up for a signal: the others (its
-	 * status above all) must reach the host. */
-	struct buf *b = free_tx_wait(pt, &err, kind == EXEC_STDOUT || kind == EXEC_STDERR);
+	struct buf *b = free_tx_wait(pt, &err, interruptible);
 	if (!b)
 		return (int)err;
 	/* One record, one buffer: records of several writers never mix. */
-	size_t h = wire_put_header(b->va, session, kind, (uint32_t)len);
-	memcpy(b->va + h, payload, len);
-	struct virtq_buf out = { b->pa, (uint32_t)(h + len) };
+	size_t at = wire_put_header(b->va, id, kind, (uint32_t)len);
+	for (unsigned i = 0; i < nparts; i++) {
+		memcpy(b->va + at, parts[i].p, parts[i].len);
+		at += parts[i].len;
+	}
+	struct virtq_buf out = { b->pa, (uint32_t)at };
 	if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))
 		return -EIO;
 	b->busy = true;
@@ -681,6 +725,15 @@ static bool ports_named(void)
 	return true;
 }
 
+/* The streams named and HELLO in, and the record ports it offers named. */
+static bool setup_done(void)
+{
+	if (!ports_named() || !con.have_hello)
+		return false;
+	return (!(con.hello.how & CONSOLE_HELLO_EXEC) || recs[VCON_EXEC].pt) &&
+	       (!(con.hello.how & CONSOLE_HELLO_NET) || recs[VCON_NET].pt);
+}
+
 int vcon_init(void)
 {
 	struct virtio_dev *d = virtio_find(VIRTIO_ID_CONSOLE, 0);
@@ -713,12 +766,12 @@ int vcon_init(void)
 		post_rx(con.c_rx, &con.crx[i]);
 	send_control(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	uint64_t end = time_ns() + SETUP_TIMEOUT_NS;
-	while (!dead() && (!ports_named() || !con.have_hello) && time_ns() < end) {
+	while (!dead() && !setup_done() && time_ns() < end) {
 		poll_device();
-		if (!ports_named() || !con.have_hello)
+		if (!setup_done())
 			wait_a_little();
 	}
-	if (dead() || !con.have_hello) {
+	if (dead() || !setup_done()) {
 		kprintf("virtio-console %s: %s\n", d->name,
 			dead() ? "failed" : "pier's ports or HELLO did not come");
 		return -ENODEV;

@@ -64,23 +64,30 @@ const struct console_ctl_msg *vcon_tty_state(void);
 /* Asks the host to set the terminal modes of fd (TCSETS/W/F in how). */
 int vcon_set_termios(int fd, uint32_t how, const void *termios);
 
-/* From now on pier.exec's records are taken (vcon_on_exec is set): its
- * receive buffers go to the device. Nothing when the port is not there. */
-void vcon_exec_start(void);
-/*
- * Sends one record on pier.exec (payload at most WIRE_PAYLOAD_MAX),
- * waiting for a transmit buffer. 0, -EPIPE (the host closed the port),
- * -EINTR (a signal came meanwhile: STDOUT and STDERR only), -EIO or
- * -EINVAL.
- */
+/* The ports that carry records (include/pier/wire.h). */
+enum vcon_records { VCON_EXEC, VCON_NET, VCON_RECORD_PORTS };
 struct wire_header;
-int vcon_exec_send(uint32_t session, unsigned kind, const void *payload, size_t len);
-/* Called in interrupt context on each of the device's interrupts. */
-extern void (*vcon_on_irq)(void);
-/* Handed each record that comes on pier.exec (set by linux/exec_session.c);
- * called wherever the device is looked at, so it must not wait. */
-extern void (*vcon_on_exec)(const struct wire_header *h, const uint8_t *payload);
 
+/* From now on which's records go to on_record, called wherever the
+ * device is looked at (so it must not wait): its receive buffers go to
+ * the device now, or once the port is named. */
+void vcon_records_start(enum vcon_records which,
+			void (*on_record)(const struct wire_header *h, const uint8_t *payload));
+/* Whether the host offers that port (and has not closed it). */
+bool vcon_records_offered(enum vcon_records which);
+
+/* A piece of a record's payload. */
+struct vcon_part {
+	const void *p;
+	size_t len;
+};
+/*
+ * Sends one record (payload: the parts, at most WIRE_PAYLOAD_MAX in all),
+ * waiting for a transmit buffer. 0, -EPIPE (the host closed the port),
+ * -EINTR (interruptible, and a signal came meanwhile), -EIO or -EINVAL.
+ */
+int vcon_records_send(enum vcon_records which, uint32_t id, unsigned kind,
+		      const struct vcon_part *parts, unsigned nparts, bool interruptible);
 /* Handed each SIGNAL record's number (set by the system-call layer). */
 extern void (*vcon_on_signal)(int sig);
 /* Asked while waiting whether to give up with EINTR. */

@@ -436,6 +436,9 @@ static void fd_target(struct process *p, int fd, char *buf, uint32_t size)
 	case OF_EPOLL:
 		fmt_snprintf(buf, size, "anon_inode:[eventpoll]");
 		break;
+	case OF_SOCKET:
+		fmt_snprintf(buf, size, "socket:[%llu]", (unsigned long long)((uint64_t)of >> 4));
+		break;
 	}
 }
 

@@ -24,6 +24,7 @@
 #include "../arch/x86_64/irq.h"
 #include "../drivers/virtio.h"
 #include "../drivers/virtio_console.h"
+#include "../net/host_net.h"
 #include "../fs/vfs.h"
 #include "panic.h"
 #include "platform.h"
@@ -140,6 +141,7 @@ void kmain(uint64_t start_info_pa)
 	if (crash_late)
 		options_crash(opts.crash);
 	vcon_init(); /* the program's stdio, when pier's console device is there */
+	net_init();  /* its sockets, when pier serves them */
 	vfs_uid = opts.uid;
 	vfs_gid = opts.gid;
 	vfs_dcache_max = (uint64_t)opts.dcache_max;

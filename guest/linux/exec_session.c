@@ -49,6 +49,15 @@ static struct exec_session *sessions, *pending;
 static struct task *execd;
 static unsigned bad_records;
 
+/* One record to the host; only a program's output gives up for a signal:
+ * the others (its status above all) must reach the host. */
+static int exec_send(uint32_t id, unsigned kind, const void *payload, size_t len)
+{
+	struct vcon_part part = { payload, len };
+	return vcon_records_send(VCON_EXEC, id, kind, &part, 1,
+				 kind == EXEC_STDOUT || kind == EXEC_STDERR);
+}
+
 static struct exec_session *find(uint32_t id)
 {
 	for (struct exec_session *s = sessions; s; s = s->next)
@@ -171,7 +180,7 @@ static void report_error(struct exec_session *s, uint32_t status, const char *ms
 	memcpy(b, &status, 4);
 	memcpy(b + 4, msg, n);
 	s->reported = true;
-	vcon_exec_send(s->id, EXEC_ERROR, b, 4 + n);
+	exec_send(s->id, EXEC_ERROR, b, 4 + n);
 }
 
 static uint16_t read_cs(void)
@@ -232,7 +241,7 @@ static int64_t spawn_main(void *arg)
 	}
 	kfree(msg);
 	uint32_t pid = (uint32_t)p->pid;
-	vcon_exec_send(s->id, EXEC_STARTED, &pid, sizeof(pid));
+	exec_send(s->id, EXEC_STARTED, &pid, sizeof(pid));
 	struct syscall_frame *f = current->frame;
 	memset(f, 0, sizeof(*f));
 	f->rip = entry;
@@ -277,7 +286,6 @@ static int64_t execd_main(void *arg)
 	kernel_enter();
 	for (;;) {
 		vcon_poll(); /* the records the interrupt came for */
-		vcon_exec_start(); /* once the port is named (HELLO may come first) */
 		while (pending) {
 			struct exec_session *s = pending;
 			pending = s->next_pending;
@@ -286,12 +294,6 @@ static int64_t execd_main(void *arg)
 		task_wait(RQ_NO_DEADLINE);
 	}
 	return 0;
-}
-
-static void wake_execd(void)
-{
-	if (execd)
-		task_wake(execd);
 }
 
 void exec_session_init(void)
@@ -304,9 +306,7 @@ void exec_session_init(void)
 		kwarn("exec: no task for pier-oci exec's requests (errno %d)\n", -err);
 		return;
 	}
-	vcon_on_exec = on_record;
-	vcon_on_irq = wake_execd;
-	vcon_exec_start(); /* it may still come: execd starts it then */
+	vcon_records_start(VCON_EXEC, on_record); /* the console's interrupts wake execd */
 }
 
 void exec_session_exited(struct exec_session *s, int wstatus)
@@ -315,7 +315,7 @@ void exec_session_exited(struct exec_session *s, int wstatus)
 	if (!s->reported) {
 		uint32_t w = (uint32_t)wstatus;
 		s->reported = true;
-		vcon_exec_send(s->id, EXEC_EXIT, &w, sizeof(w));
+		exec_send(s->id, EXEC_EXIT, &w, sizeof(w));
 	}
 	exec_session_put(s);
 }
@@ -329,7 +329,7 @@ static void give_credit(struct exec_session *s)
 	if (!s->unacked || (s->unacked < EXEC_WIRE_WINDOW / 4 && s->in_len))
 		return;
 	uint32_t n = s->unacked;
-	if (vcon_exec_send(s->id, EXEC_CREDIT, &n, sizeof(n)) == 0)
+	if (exec_send(s->id, EXEC_CREDIT, &n, sizeof(n)) == 0)
 		s->unacked = 0;
 }
 
@@ -374,7 +374,7 @@ int64_t exec_session_write(struct ofile *of, const void *buf, uint64_t len)
 		}
 		uint32_t n = len - done < EXEC_WIRE_DATA_MAX ? (uint32_t)(len - done)
 							      : EXEC_WIRE_DATA_MAX;
-		int err = vcon_exec_send(s->id, kind, (const uint8_t *)buf + done, n);
+		int err = exec_send(s->id, kind, (const uint8_t *)buf + done, n);
 		if (err == -EPIPE)
 			s->closed = true;
 		else if (err)
@@ -418,7 +418,7 @@ int64_t exec_session_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg)
 			return -EFAULT;
 		memcpy(s->termios, t, sizeof(t));
 		/* The terminal is the host's: it applies the modes there. */
-		int err = vcon_exec_send(s->id, EXEC_TERMIOS, t, sizeof(t));
+		int err = exec_send(s->id, EXEC_TERMIOS, t, sizeof(t));
 		return err == -EPIPE ? 0 : err;
 	}
 	case TIOCGWINSZ: {

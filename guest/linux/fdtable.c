@@ -12,6 +12,7 @@
 #include "exec_session.h"
 #include "file_lock.h"
 #include "pipe.h"
+#include "socket.h"
 #include "../kernel/task.h"
 #include "process.h"
 
@@ -38,6 +39,8 @@ void ofile_put(struct ofile *of)
 		exec_session_put(of->obj);
 	else if (of->obj && of->kind == OF_EPOLL)
 		epoll_free(of);
+	else if (of->obj && of->kind == OF_SOCKET)
+		socket_free(of);
 	else if (of->obj)
 		event_fd_free(of);
 	if (of->pipe) {

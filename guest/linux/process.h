@@ -17,7 +17,7 @@
 #define MAX_FDS 256
 
 enum ofile_kind { OF_FILE, OF_CONSOLE, OF_PIPE_READ, OF_PIPE_WRITE, OF_TIMERFD, OF_EVENTFD,
-		  OF_EPOLL, OF_SIGNALFD };
+		  OF_EPOLL, OF_SIGNALFD, OF_SOCKET };
 
 struct pipe;
 
@@ -29,7 +29,8 @@ struct ofile {
 	struct file *file;        /* OF_FILE */
 	struct pipe *pipe;        /* OF_PIPE_* */
 	void *obj;                /* OF_TIMERFD, OF_EVENTFD: event_fds.c's; OF_EPOLL: epoll.c's;
-	                           * OF_SIGNALFD: signal_wait.c's; OF_CONSOLE: see stream */
+	                           * OF_SIGNALFD: signal_wait.c's; OF_SOCKET: its net_sock;
+	                           * OF_CONSOLE: see stream */
 	int stream;               /* OF_CONSOLE: 0 stdin, 1 stdout, 2 stderr; its obj: the
 	                           * exec_session of pier-oci exec's program, or NULL */
 	char *path;               /* absolute path it was opened by, for *at() */

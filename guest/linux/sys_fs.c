@@ -21,6 +21,7 @@
 #include "event_fds.h"
 #include "file_lock.h"
 #include "pipe.h"
+#include "socket.h"
 #include "process.h"
 #include "signal.h"
 #include "syscall.h"
@@ -92,6 +93,8 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 		return eventfd_read(of, ubuf, len);
 	case OF_SIGNALFD:
 		return signalfd_read(of, ubuf, len);
+	case OF_SOCKET:
+		return socket_read(of, ubuf, len);
 	case OF_FILE:
 		/* The server may hold the file open for reading anyway (for DAX):
 		 * the program's access mode is what counts. */
@@ -160,6 +163,8 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 		return -EINVAL;
 	case OF_EVENTFD:
 		return eventfd_write(of, ubuf, len);
+	case OF_SOCKET:
+		return socket_write(of, ubuf, len);
 	case OF_FILE:
 		if (!vfs_writable(of->file))
 			return -EBADF;
@@ -460,6 +465,7 @@ static int stat_fd(int fd, struct vfs_stat *out)
 			       : console ? DEVFS_CONSOLE_INO + 1 + (uint64_t)of->stream
 			       : of->pipe ? (uint64_t)of->pipe >> 4 : (uint64_t)of >> 4;
 		*out = (struct vfs_stat){ .mode = console ? S_IFCHR | 0620
+					  : of->kind == OF_SOCKET ? S_IFSOCK | 0777
 					  : of->kind == OF_TIMERFD || of->kind == OF_EVENTFD ||
 					    of->kind == OF_EPOLL || of->kind == OF_SIGNALFD ? 0600
 									 : S_IFIFO | 0600,
@@ -1029,6 +1035,8 @@ static int64_t copy_through(struct ofile *in, int64_t *in_off, struct ofile *out
 			w = stdio_write(out, buf, (uint64_t)n);
 		else if (out->kind == OF_PIPE_WRITE)
 			w = pipe_write(out->pipe, buf, (uint64_t)n);
+		else if (out->kind == OF_SOCKET)
+			w = socket_write_kernel(out, buf, (uint64_t)n);
 		else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file))
 			w = out->flags & O_APPEND
 				    ? -EINVAL

@@ -7,6 +7,7 @@
 #include <asm/termbits.h>
 #include <asm-generic/termios.h>
 #include <asm-generic/poll.h>
+#include <linux/fcntl.h>
 #include <linux/futex.h>
 #include <linux/resource.h>
 #include <linux/sysinfo.h>
@@ -25,6 +26,7 @@
 #include "../mm/vm.h"
 #include "pipe.h"
 #include "process.h"
+#include "socket.h"
 #include "signal.h"
 #include "stdio.h"
 #include "syscall.h"
@@ -312,6 +314,18 @@ SYS(ioctl)
 	struct ofile *of = fd_get((int)a0);
 	if (!of)
 		return -EBADF;
+	if (a1 == FIONBIO || a1 == FIOCLEX || a1 == FIONCLEX) { /* any descriptor */
+		int on = 0;
+		if (a1 == FIONBIO && copy_from_user(&on, a2, sizeof(on)))
+			return -EFAULT;
+		if (a1 == FIONBIO)
+			of->flags = on ? of->flags | O_NONBLOCK : of->flags & ~(uint32_t)O_NONBLOCK;
+		else
+			current->proc->cloexec[a0] = a1 == FIOCLEX;
+		return 0;
+	}
+	if (of->kind == OF_SOCKET)
+		return socket_ioctl(of, a1, a2);
 	if (of->kind != OF_CONSOLE)
 		return -ENOTTY;
 	return stdio_ioctl(of, a1, a2);
@@ -368,6 +382,3 @@ SYS(rt_sigpending)
 	return copy_to_user(a0, &set, sizeof(set));
 }
 
-SYS(socket) { return -EAFNOSUPPORT; } /* no network */
-
-SYS(getpeername) { return fd_get((int)a0) ? -ENOTSOCK : -EBADF; }

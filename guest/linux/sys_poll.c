@@ -16,6 +16,7 @@
 #include "epoll.h"
 #include "event_fds.h"
 #include "pipe.h"
+#include "socket.h"
 #include "process.h"
 #include "signal.h"
 #include "stdio.h"
@@ -49,6 +50,9 @@ short ofile_poll(struct ofile *of, uint64_t *wake)
 	case OF_SIGNALFD:
 		r = signalfd_poll(of);
 		break;
+	case OF_SOCKET:
+		r = socket_poll(of); /* the host says when it changes: no deadline */
+		break;
 	}
 	return r;
 }
@@ -60,6 +64,8 @@ uint64_t ofile_events(struct ofile *of)
 		return of->pipe->events;
 	case OF_TIMERFD: case OF_EVENTFD:
 		return event_fd_events(of);
+	case OF_SOCKET:
+		return socket_events(of);
 	default: {
 		uint64_t wake = ~0ULL;
 		return (uint64_t)ofile_poll(of, &wake);

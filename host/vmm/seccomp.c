@@ -7,6 +7,7 @@
  *   nr == also_forbid                     -> trap (tests)
  *   ioctl: request one of KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS -> allow, else trap
  *   mmap, mprotect: prot without PROT_EXEC -> allow, else trap
+ *   socket: AF_UNIX, AF_INET, AF_INET6; socketpair: AF_UNIX -> allow, else trap
  *   nr in the list below                  -> allow
  *   anything else                         -> trap
  *
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/audit.h>
@@ -79,6 +81,12 @@ static const int allowed[] = {
 	/* pier.exec: the exec server takes clients and carries their records
 	 * (the console device's end of the port is a socket too). */
 	__NR_accept4, __NR_recvfrom, __NR_sendto,
+	/* pier.net: the guest's sockets are the net server's (net/server.c),
+	 * which waits on them with epoll. */
+	__NR_bind, __NR_listen, __NR_connect, __NR_shutdown,
+	__NR_getsockname, __NR_getpeername, __NR_setsockopt, __NR_getsockopt,
+	__NR_sendmsg, __NR_recvmsg, __NR_epoll_create1, __NR_epoll_ctl, __NR_epoll_wait,
+	__NR_epoll_pwait, __NR_eventfd2,
 };
 
 /* ioctl requests (the low 32 bits: the kernel takes cmd as unsigned int). */
@@ -87,6 +95,7 @@ static const uint32_t allowed_ioctls[] = {
 	KVM_GET_REGS, KVM_GET_SREGS, /* where the guest was, for a failure's message */
 	/* The console device: the program's terminal modes, its size. */
 	TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
+	FIONREAD, /* pier.net: a socket's bytes to read */
 };
 
 struct prog {
@@ -144,6 +153,21 @@ static void build(struct prog *p, long also_forbid)
 		emit(p, RET(SECCOMP_RET_TRAP));
 		emit(p, RET(SECCOMP_RET_ALLOW));
 	}
+	/* socket: the families pier.net serves (socketpair: Unix only), so no
+	 * raw, packet or netlink socket however the VMM is led astray. */
+	const uint32_t families[] = { AF_UNIX, AF_INET, AF_INET6 };
+	emit(p, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 8));
+	emit(p, LOAD(ARG_LOW(0)));
+	for (unsigned i = 0; i < 3; i++) {
+		emit(p, IF_EQ(families[i]));
+		emit(p, RET(SECCOMP_RET_ALLOW));
+	}
+	emit(p, RET(SECCOMP_RET_TRAP));
+	emit(p, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socketpair, 0, 4));
+	emit(p, LOAD(ARG_LOW(0)));
+	emit(p, IF_NE(AF_UNIX));
+	emit(p, RET(SECCOMP_RET_TRAP));
+	emit(p, RET(SECCOMP_RET_ALLOW));
 	/* tgkill: to this process only (raise()); the accumulator is lost. */
 	emit(p, JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tgkill, 0, 4));
 	emit(p, LOAD(ARG_LOW(0)));

@@ -31,6 +31,7 @@ static const char *const port_names[CONSOLE_MAX_PORTS] = {
 	[CONSOLE_NR_STDIN] = CONSOLE_PORT_STDIN, [CONSOLE_NR_STDOUT] = CONSOLE_PORT_STDOUT,
 	[CONSOLE_NR_STDERR] = CONSOLE_PORT_STDERR, [CONSOLE_NR_CTL] = CONSOLE_PORT_CTL,
 	[CONSOLE_NR_EXEC] = CONSOLE_PORT_EXEC,
+	[CONSOLE_NR_NET] = CONSOLE_PORT_NET,
 };
 
 _Static_assert(sizeof(struct console_ctl_msg) >= sizeof(struct virtio_console_control) + 16,
@@ -113,6 +114,15 @@ static void push_input(struct virtio_console_dev *d, uint16_t head, uint32_t len
 	d->input_irq |= virtq_dev_notify_needed(&q->vq);
 }
 
+/* The relayed ports exist only with their servers. */
+static bool port_offered(const struct virtio_console_dev *d, uint32_t port)
+{
+	for (unsigned i = 0; i < CONSOLE_RELAYS; i++)
+		if (d->relay[i].port == port)
+			return d->relay[i].fd >= 0;
+	return true;
+}
+
 static void on_control(struct virtio_console_dev *d, const struct virtio_console_control *m)
 {
 	uint32_t id = m->id;
@@ -122,12 +132,12 @@ static void on_control(struct virtio_console_dev *d, const struct virtio_console
 			return;
 		d->guest_ready = true;
 		for (uint32_t p = 1; p < CONSOLE_MAX_PORTS; p++)
-			if (p != CONSOLE_NR_EXEC || d->exec_fd >= 0)
+			if (port_offered(d, p))
 				control(d, p, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
 		return;
 	case VIRTIO_CONSOLE_PORT_READY:
 		if (id == 0 || id >= CONSOLE_MAX_PORTS || d->port_ready[id] || !m->value ||
-		    (id == CONSOLE_NR_EXEC && d->exec_fd < 0))
+		    !port_offered(d, id))
 			return;
 		d->port_ready[id] = true;
 		control(d, id, VIRTIO_CONSOLE_PORT_NAME, 1, port_names[id]);
@@ -135,8 +145,10 @@ static void on_control(struct virtio_console_dev *d, const struct virtio_console
 		if (id == CONSOLE_NR_CTL) {
 			struct console_ctl_msg hello;
 			terminal_hello(&hello);
-			if (d->exec_fd >= 0)
+			if (d->relay[CONSOLE_RELAY_EXEC].fd >= 0)
 				hello.how |= CONSOLE_HELLO_EXEC;
+			if (d->relay[CONSOLE_RELAY_NET].fd >= 0)
+				hello.how |= CONSOLE_HELLO_NET;
 			record_first(d, &hello);
 		}
 		return;
@@ -260,63 +272,63 @@ static void input(struct virtio_console_dev *d)
 	}
 }
 
-/* pier.exec: the guest's records into the exec server's socket, and its
- * records into the guest's buffers, as far as the socket takes and gives
+/* A relayed port: the guest's bytes into its server's socket, and the
+ * server's into the guest's buffers, as far as the socket takes and gives
  * without waiting (it is non-blocking); lock held. */
-static void serve_exec(struct virtio_console_dev *d)
+static void serve_relay(struct virtio_console_dev *d, struct console_relay *r)
 {
-	const unsigned port = CONSOLE_NR_EXEC;
-	if (d->exec_fd < 0 || !d->port_ready[port])
+	const unsigned port = r->port;
+	if (r->fd < 0 || !d->port_ready[port])
 		return;
-	if (d->exec_generation != d->generation) /* a reset took the held requests */
-		d->have_exec_tx = d->have_exec_rx = false;
-	d->exec_generation = d->generation;
+	if (r->generation != d->generation) /* a reset took the held requests */
+		r->have_tx = r->have_rx = false;
+	r->generation = d->generation;
 	for (;;) {
-		struct virtq_elem *e = &d->exec_tx;
-		if (!d->have_exec_tx) {
+		struct virtq_elem *e = &r->tx;
+		if (!r->have_tx) {
 			if (pop(d, TXQ(port), e) <= 0)
 				break;
-			d->have_exec_tx = true;
-			d->exec_tx_off = 0;
+			r->have_tx = true;
+			r->tx_off = 0;
 		}
 		uint64_t at = 0;
 		bool blocked = false;
 		for (unsigned i = 0; i < e->nout && !blocked && !d->host_closed[port]; i++) {
 			uint64_t len = e->seg[i].len;
-			if (d->exec_tx_off >= at + len) {
+			if (r->tx_off >= at + len) {
 				at += len;
 				continue;
 			}
-			uint64_t from = d->exec_tx_off - at;
-			ssize_t n = send(d->exec_fd, (uint8_t *)e->seg[i].base + from, len - from,
+			uint64_t from = r->tx_off - at;
+			ssize_t n = send(r->fd, (uint8_t *)e->seg[i].base + from, len - from,
 					 MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				blocked = true;
 			else if (n <= 0)
-				host_close(d, port); /* the server is gone: exec ends */
+				host_close(d, port); /* the server is gone */
 			else
-				d->exec_tx_off += (uint64_t)n;
+				r->tx_off += (uint64_t)n;
 			if (n > 0 && (uint64_t)n < len - from)
 				blocked = true;
 			at += len;
 		}
 		if (blocked)
 			break; /* the rest when the socket has room */
-		d->have_exec_tx = false;
+		r->have_tx = false;
 		push(d, TXQ(port), e->head, 0);
 	}
 	while (!d->host_closed[port]) {
-		struct virtq_elem *e = &d->exec_rx;
-		if (!d->have_exec_rx) {
-			while ((d->have_exec_rx = pop(d, RXQ(port), e) > 0) && !e->nin)
+		struct virtq_elem *e = &r->rx;
+		if (!r->have_rx) {
+			while ((r->have_rx = pop(d, RXQ(port), e) > 0) && !e->nin)
 				push(d, RXQ(port), e->head, 0);
-			if (!d->have_exec_rx)
+			if (!r->have_rx)
 				break;
 		}
-		ssize_t n = recv(d->exec_fd, e->seg[e->nout].base, e->seg[e->nout].len, MSG_DONTWAIT);
+		ssize_t n = recv(r->fd, e->seg[e->nout].base, e->seg[e->nout].len, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		d->have_exec_rx = false;
+		r->have_rx = false;
 		if (n <= 0) {
 			push(d, RXQ(port), e->head, 0);
 			host_close(d, port);
@@ -369,7 +381,8 @@ static void serve(struct virtio_console_dev *d, struct virtq_elem *e, bool stdin
 		d->input_irq = false;
 		virtio_mmio_interrupt(&d->t);
 	}
-	serve_exec(d);
+	for (unsigned i = 0; i < CONSOLE_RELAYS; i++)
+		serve_relay(d, &d->relay[i]);
 	deliver(d, &d->control, CONTROL_RX, e);
 	if (d->port_ready[CONSOLE_NR_CTL]) /* the guest reads records once it knows the port */
 		deliver(d, &d->records, RXQ(CONSOLE_NR_CTL), e);
@@ -380,15 +393,17 @@ static void *device_thread(void *arg)
 	struct virtio_console_dev *d = arg;
 	struct virtq_elem *e = malloc(sizeof(*e));
 	bool stdin_ready = false;
-	struct pollfd p[NQUEUES + 4];
+	struct pollfd p[NQUEUES + 3 + CONSOLE_RELAYS];
 	if (!e)
 		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&d->t.lock);
 		serve(d, e, stdin_ready);
 		bool want_stdin = d->have_held && stdin_open(d);
-		short exec_events = (short)((d->have_exec_tx ? POLLOUT : 0) |
-					    (d->have_exec_rx ? POLLIN : 0));
+		short relay_events[CONSOLE_RELAYS];
+		for (unsigned i = 0; i < CONSOLE_RELAYS; i++)
+			relay_events[i] = (short)((d->relay[i].have_tx ? POLLOUT : 0) |
+						  (d->relay[i].have_rx ? POLLIN : 0));
 		pthread_mutex_unlock(&d->t.lock);
 		unsigned n = 0;
 		for (unsigned i = 0; i < NQUEUES; i++)
@@ -398,7 +413,9 @@ static void *device_thread(void *arg)
 		/* A descriptor with nothing wanted is left out (-1): a hung-up
 		 * one would wake poll for ever. */
 		p[n++] = (struct pollfd){ want_stdin ? STDIN_FILENO : -1, POLLIN, 0 };
-		p[n++] = (struct pollfd){ exec_events ? d->exec_fd : -1, exec_events, 0 };
+		for (unsigned i = 0; i < CONSOLE_RELAYS; i++)
+			p[n++] = (struct pollfd){ relay_events[i] ? d->relay[i].fd : -1,
+						  relay_events[i], 0 };
 		if (poll(p, n, -1) < 0 && errno != EINTR)
 			break;
 		if (p[NQUEUES].revents)
@@ -443,11 +460,12 @@ static void on_reset(void *ctx)
 }
 
 int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem, uint64_t base,
-			     uint32_t gsi, int exec_fd)
+			     uint32_t gsi, int exec_fd, int net_fd)
 {
 	memset(d, 0, sizeof(*d));
 	d->inited = true;
-	d->exec_fd = exec_fd;
+	d->relay[CONSOLE_RELAY_EXEC] = (struct console_relay){ .port = CONSOLE_NR_EXEC, .fd = exec_fd };
+	d->relay[CONSOLE_RELAY_NET] = (struct console_relay){ .port = CONSOLE_NR_NET, .fd = net_fd };
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->config.max_nr_ports = CONSOLE_MAX_PORTS;
@@ -499,9 +517,12 @@ void virtio_console_dev_stop(struct virtio_console_dev *d)
 		close(d->stop_fd);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
-	if (d->exec_fd >= 0)
-		close(d->exec_fd);
-	d->stop_fd = d->wake_fd = d->exec_fd = -1;
+	for (unsigned i = 0; i < CONSOLE_RELAYS; i++) {
+		if (d->relay[i].fd >= 0)
+			close(d->relay[i].fd);
+		d->relay[i].fd = -1;
+	}
+	d->stop_fd = d->wake_fd = -1;
 	virtio_mmio_free(&d->t);
 	d->inited = false;
 }

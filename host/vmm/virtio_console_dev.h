@@ -30,6 +30,19 @@ struct console_fifo {
 	unsigned head, count;
 };
 
+/* A port whose bytes pass to and from a stream socket as they are, with
+ * the requests held across rounds while the socket is full (output) or
+ * empty (input). */
+struct console_relay {
+	unsigned port;                 /* CONSOLE_NR_EXEC or CONSOLE_NR_NET */
+	int fd;
+	struct virtq_elem tx, rx;
+	bool have_tx, have_rx;
+	uint64_t tx_off;               /* bytes of tx already sent */
+	uint64_t generation;           /* the queues they came from */
+};
+enum { CONSOLE_RELAY_EXEC, CONSOLE_RELAY_NET, CONSOLE_RELAYS };
+
 struct virtio_console_dev {
 	struct virtio_mmio t;
 	struct virtio_console_config config;
@@ -50,22 +63,17 @@ struct virtio_console_dev {
 	bool have_held;
 	uint64_t held_generation;      /* the queue it came from */
 	bool input_irq;                /* input pushed: interrupt at the round's end */
-	/* pier.exec: a byte stream to the exec server (exec_server.h), -1 when
-	 * the VM offers no exec. Requests held across rounds while the socket
-	 * is full (output) or empty (input): */
-	int exec_fd;
-	struct virtq_elem exec_tx, exec_rx;
-	bool have_exec_tx, have_exec_rx;
-	uint64_t exec_tx_off;          /* bytes of exec_tx already sent */
-	uint64_t exec_generation;      /* the queues they came from */
+	/* pier.exec and pier.net: each a byte stream to its server
+	 * (exec_server.h, net/server.h); fd -1 when the VM does not offer it. */
+	struct console_relay relay[CONSOLE_RELAYS];
 	uint64_t bytes_in, bytes_out[CONSOLE_MAX_PORTS], errors;
 };
 
 /* Creates the device at `base` with interrupt `gsi` and starts its thread;
- * exec_fd >= 0 (taken over): the pier.exec port is offered and carried
- * over that stream socket. 0, or -1 after a message. */
+ * exec_fd, net_fd >= 0 (taken over): the pier.exec, pier.net port is
+ * offered and carried over that stream socket. 0, or -1 after a message. */
 int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem, uint64_t base,
-			     uint32_t gsi, int exec_fd);
+			     uint32_t gsi, int exec_fd, int net_fd);
 
 /* Passes signal sig, or the terminal's new size (sig == SIGWINCH), to the
  * program on pier.ctl. Any thread. */

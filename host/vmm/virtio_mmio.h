@@ -19,7 +19,7 @@
 #include "guest_mem.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000
-#define VIRTIO_MMIO_MAX_QUEUES 14 /* the console: 2 control + 2 per port, 6 ports */
+#define VIRTIO_MMIO_MAX_QUEUES 16 /* the console: 2 control + 2 per port, 7 ports */
 #define VIRTIO_MMIO_QUEUE_MAX 1024
 
 struct virtio_mmio_queue {

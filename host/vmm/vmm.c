@@ -25,6 +25,7 @@
 #include "virtio_console_dev.h"
 #include "virtio_fs_dev.h"
 #include "../exec_server.h"
+#include "../net/server.h"
 #include "../run_signals.h"
 #include "../terminal.h"
 #include "vm.h"
@@ -51,6 +52,7 @@ struct vmm {
 	int nfs;
 	struct virtio_console_dev con; /* the program's stdio; con.started: there */
 	struct exec_server *exec;      /* --exec-socket's server, or NULL */
+	struct net_server *net;        /* the guest's sockets' server, or NULL */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -324,7 +326,20 @@ static int start_console(struct vmm *v, char *w, size_t cap)
 			return -1;
 		}
 	}
-	if (virtio_console_dev_start(c, &v->vm.mem, VMM_CONSOLE_BASE, VMM_CONSOLE_GSI, pair[1]))
+	/* The guest's sockets: the net server on one end, the device on the other. */
+	int net_pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, net_pair)) {
+		perror("pier: socketpair");
+		close(pair[1]);
+		return -1;
+	}
+	if (!(v->net = net_server_start(net_pair[0], false, &v->o->net))) {
+		close(pair[1]);
+		close(net_pair[1]);
+		return -1;
+	}
+	if (virtio_console_dev_start(c, &v->vm.mem, VMM_CONSOLE_BASE, VMM_CONSOLE_GSI, pair[1],
+				     net_pair[1]))
 		return -1;
 	if (v->vm.has_ioeventfd)
 		for (unsigned q = 0; q < c->t.nqueues; q++)
@@ -459,6 +474,7 @@ static void teardown(struct vmm *v)
 		virtio_fs_dev_stop(&v->fs[i]);
 	virtio_console_dev_stop(&v->con);
 	exec_server_stop(v->exec);
+	net_server_stop(v->net);
 	serial_flush(&v->com1);
 	vcpu_destroy(&v->cpu);
 	vm_destroy(&v->vm);

@@ -25,6 +25,7 @@
 #define CONSOLE_PORT_STDERR "pier.stderr"
 #define CONSOLE_PORT_CTL "pier.ctl"
 #define CONSOLE_PORT_EXEC "pier.exec"
+#define CONSOLE_PORT_NET "pier.net"
 
 /* Port numbers pier gives them (QEMU's virtserialport nr=); port 0 stays
  * the console port virtio reserves. The guest finds them by name. */
@@ -33,7 +34,8 @@
 #define CONSOLE_NR_STDERR 3
 #define CONSOLE_NR_CTL 4
 #define CONSOLE_NR_EXEC 5
-#define CONSOLE_MAX_PORTS 6
+#define CONSOLE_NR_NET 6
+#define CONSOLE_MAX_PORTS 7
 
 /* sizeof(struct termios) in <asm/termbits.h>: 4 flags, line, 19 cc. */
 #define CONSOLE_TERMIOS_BYTES 36
@@ -67,6 +69,8 @@ enum console_ctl_type {
 #define CONSOLE_HELLO_SHARED_OUTPUT 1u
 /* HELLO's `how`: the host offers pier.exec (pier-oci exec's programs). */
 #define CONSOLE_HELLO_EXEC 2u
+/* HELLO's `how`: the host serves the guest's sockets on pier.net (net_wire.h). */
+#define CONSOLE_HELLO_NET 4u
 
 struct console_ctl_msg {
 	uint32_t type;

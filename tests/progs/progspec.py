@@ -154,6 +154,7 @@ CASES = [
     Case("locks", "locks", out=["locks: all passed"]),
     Case("sighandlers", "sighandlers", out=["sighandlers: all passed"]),
     Case("epoll", "epoll", out=["epoll: all passed"]),
+    Case("sockets", "sockets", out=["sockets: all passed"]),
     Case("events", "events", out=["events: all passed"]),
     Case("sigwait", "sigwait", out=["sigwait: all passed"]),
     Case("args", "args", ARGS, out=["args: all passed"], cwd_fixture=True),

@@ -657,7 +657,7 @@ static int dev_up(void **state)
 	assert_int_equal(guest_mem_init(&m, RAM_SIZE), 0);
 	memset(busy, 0, sizeof(busy));
 	nrecs = 0;
-	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1), 0);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1, -1), 0);
 	return 0;
 }
 
@@ -668,7 +668,7 @@ static int dev_up_exec(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	dev_up(state);
 	virtio_console_dev_stop(&d);
-	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, sp[1]), 0);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, sp[1], -1), 0);
 	exec_sock = sp[0];
 	return 0;
 }
@@ -1258,8 +1258,8 @@ static void test_hostile_port_ids(void **state)
 {
 	(void)state;
 	handshake();
-	/* pier.exec's number too: this VM offers no exec. */
-	static const uint32_t ids[] = { 0, CONSOLE_NR_EXEC, CONSOLE_MAX_PORTS, 7, 0x7fffffff,
+	/* pier.exec's and pier.net's numbers too: this VM offers neither. */
+	static const uint32_t ids[] = { 0, CONSOLE_NR_EXEC, CONSOLE_NR_NET, CONSOLE_MAX_PORTS, 8, 0x7fffffff,
 					0xffffffff };
 	for (unsigned i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		ctl_send(ids[i], VIRTIO_CONSOLE_PORT_READY, 1);
@@ -1337,7 +1337,7 @@ static void test_exec_port_waits_for_the_socket(void **state)
 	(void)state;
 	exec_handshake();
 	int size = 4096;
-	setsockopt(d.exec_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(d.relay[CONSOLE_RELAY_EXEC].fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	size_t n = 2 * 120 * 1024;
 	uint8_t *big = malloc(n), *got = malloc(n);
 	for (size_t i = 0; i < n; i++)
@@ -1767,7 +1767,7 @@ static void test_stop_with_pending(void **state)
 	assert_int_equal(d.stop_fd, -1);
 	assert_int_equal(d.t.irq_fd, -1);
 	virtio_console_dev_signal(&d, SIGTERM); /* stopped: ignored */
-	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1), 0);
+	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1, -1), 0);
 	handshake();
 	stdout_works("restarted\n");
 }

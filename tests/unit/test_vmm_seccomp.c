@@ -192,7 +192,7 @@ static int teardown(void **state)
 static void child_socket(void)
 {
 	confine(-1);
-	socket(AF_INET, SOCK_STREAM, 0);
+	socket(AF_PACKET, SOCK_RAW, 0); /* pier.net serves Unix and Internet sockets only */
 	child_exit(1); /* not reached */
 }
 
@@ -278,7 +278,7 @@ static void child_kvm_ioctl(void)
 static void child_tty_ioctl(void)
 {
 	confine(-1);
-	ioctl(STDIN_FILENO, FIONREAD, &(int){ 0 });
+	ioctl(STDIN_FILENO, TIOCSTI, "x"); /* typing into the user's terminal */
 	child_exit(1);
 }
 
@@ -386,7 +386,7 @@ static void child_confined_and_stopped(void)
 {
 	CHECK(1, ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0);
 	confine(-1);
-	socket(AF_INET, SOCK_DGRAM, 0);
+	socket(AF_NETLINK, SOCK_DGRAM, 0);
 	child_exit(2);
 }
 
@@ -426,6 +426,14 @@ static uint32_t verdict(const struct sock_filter *f, size_t n, uint32_t arch, in
 	return bpf_eval(f, n, &d) & SECCOMP_RET_ACTION_FULL;
 }
 
+/* The same on x86_64 with the first argument (socket's family) set. */
+static uint32_t verdict0(const struct sock_filter *f, size_t n, int nr, uint64_t arg0)
+{
+	struct seccomp_data d = { .nr = nr, .arch = AUDIT_ARCH_X86_64 };
+	d.args[0] = arg0;
+	return bpf_eval(f, n, &d) & SECCOMP_RET_ACTION_FULL;
+}
+
 static void test_i386_refused_by_the_installed_filter(void **state)
 {
 	(void)state;
@@ -434,6 +442,12 @@ static void test_i386_refused_by_the_installed_filter(void **state)
 	/* The evaluator agrees with what the live probes show on x86_64. */
 	assert_int_equal(verdict(f, n, AUDIT_ARCH_X86_64, SYS_read, 0), SECCOMP_RET_ALLOW);
 	assert_int_equal(verdict(f, n, AUDIT_ARCH_X86_64, SYS_socket, 0), SECCOMP_RET_TRAP);
+	assert_int_equal(verdict0(f, n, SYS_socket, AF_INET), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict0(f, n, SYS_socket, AF_UNIX), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict0(f, n, SYS_socket, AF_PACKET), SECCOMP_RET_TRAP);
+	assert_int_equal(verdict0(f, n, SYS_socket, AF_NETLINK), SECCOMP_RET_TRAP);
+	assert_int_equal(verdict0(f, n, SYS_socketpair, AF_UNIX), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict0(f, n, SYS_socketpair, AF_INET), SECCOMP_RET_TRAP);
 	assert_int_equal(verdict(f, n, AUDIT_ARCH_X86_64, SYS_mmap, PROT_READ), SECCOMP_RET_ALLOW);
 	assert_int_equal(verdict(f, n, AUDIT_ARCH_X86_64, SYS_mmap, PROT_EXEC), SECCOMP_RET_TRAP);
 	assert_int_equal(verdict(f, n, AUDIT_ARCH_X86_64, 0x40000000 | SYS_getpid, 0),
@@ -464,7 +478,7 @@ static void *thread_socket(void *arg)
 	thread_started = 1;
 	char c;
 	if (read(go[0], &c, 1) == 1)
-		socket(AF_INET, SOCK_DGRAM, 0);
+		socket(AF_PACKET, SOCK_DGRAM, 0);
 	return NULL;
 }
 

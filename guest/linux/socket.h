@@ -1,0 +1,19 @@
+/* Sockets as open files (sys_socket.c): what read, write, poll, epoll,
+ * ioctl and close do with an OF_SOCKET description (obj: its net_sock). */
+#ifndef GUEST_LINUX_SOCKET_H
+#define GUEST_LINUX_SOCKET_H
+
+#include <stdint.h>
+
+struct ofile;
+
+int64_t socket_read(struct ofile *of, uint64_t ubuf, uint64_t len);
+int64_t socket_write(struct ofile *of, uint64_t ubuf, uint64_t len);
+/* The same from kernel memory (sendfile's buffer). */
+int64_t socket_write_kernel(struct ofile *of, const void *p, uint64_t len);
+short socket_poll(struct ofile *of);
+uint64_t socket_events(struct ofile *of); /* a count of readiness changes */
+int64_t socket_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg);
+void socket_free(struct ofile *of);
+
+#endif
