@@ -422,10 +422,23 @@ int run_add_share(struct run_options *o, const char *tag, const char *dir, int r
 	return 0;
 }
 
+/* The shares the net server may send files from (NET_SENDFILE): the
+ * guest reads them all anyway. */
+static void net_shares(struct run_options *o)
+{
+	o->net.nshares = 0;
+	if (o->root)
+		o->net.shares[o->net.nshares++] = (struct net_share){ "root", o->root };
+	for (int i = 0; i < o->nshares && o->net.nshares < NET_SHARES_MAX; i++)
+		o->net.shares[o->net.nshares++] = (struct net_share){ o->shares[i].tag,
+								      o->shares[i].dir };
+}
+
 int run_finish(struct run_options *o)
 {
 	if (add_rootfs_kopt(o) || add_ro_kopts(o))
 		return 2;
+	net_shares(o);
 	return build_args(o);
 }
 

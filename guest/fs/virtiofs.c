@@ -538,6 +538,11 @@ static void virtiofs_unmount(struct mount *m)
 	fuse_destroy(&fs->conn);
 }
 
+const char *virtiofs_tag(const struct vnode *v)
+{
+	return v->ops == &fuse_vnode_ops ? fs_of((struct vnode *)v)->conn.t->tag : NULL;
+}
+
 int virtiofs_mount(struct fuse_transport *t, const char *path, bool readonly)
 {
 	struct virtiofs *fs = kzalloc(sizeof(*fs));

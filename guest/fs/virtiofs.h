@@ -13,4 +13,9 @@
  * change is EROFS in the guest too). */
 int virtiofs_mount(struct fuse_transport *t, const char *path, bool readonly);
 
+struct vnode;
+/* The tag of the share v is a file of, or NULL when it is not one of
+ * virtio-fs (the host can then open the same file: NET_SENDFILE). */
+const char *virtiofs_tag(const struct vnode *v);
+
 #endif

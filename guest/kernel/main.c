@@ -163,6 +163,7 @@ void kmain(uint64_t start_info_pa)
 		status = program_args_get(&cmdline, &args) ? 126 :
 			 exec_program(&args, opts.verbose, opts.strace); /* on failure only */
 	}
+	net_report();
 	vfs_unmount_all();
 	kprintf("exiting with status %d\n", status);
 	control_exit(status);

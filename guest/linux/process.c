@@ -18,6 +18,7 @@
 #include "../kernel/control.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
+#include "../net/host_net.h"
 #include "../mm/vm.h"
 #include "exec_session.h"
 #include "futex.h"
@@ -330,6 +331,7 @@ static __attribute__((noreturn)) void init_exit(int wstatus)
 {
 	close_all(current->proc);
 	vcon_flush();
+	net_report();
 	vfs_unmount_all();
 	if (wstatus & 0x7f)
 		control_exit_signal(wstatus & 0x7f);

@@ -11,6 +11,10 @@ int64_t socket_read(struct ofile *of, uint64_t ubuf, uint64_t len);
 int64_t socket_write(struct ofile *of, uint64_t ubuf, uint64_t len);
 /* The same from kernel memory (sendfile's buffer). */
 int64_t socket_write_kernel(struct ofile *of, const void *p, uint64_t len);
+/* sendfile from a file of a virtio-fs share: the host sends it from its
+ * own file (count bytes at most from off). Bytes sent, -errno, or -ESTALE
+ * when the host cannot: the caller copies through the guest instead. */
+int64_t socket_sendfile(struct ofile *out, struct ofile *in, uint64_t off, uint64_t count);
 short socket_poll(struct ofile *of);
 uint64_t socket_events(struct ofile *of); /* a count of readiness changes */
 int64_t socket_ioctl(struct ofile *of, uint64_t cmd, uint64_t arg);

@@ -17,6 +17,7 @@
 #include <linux/uio.h>
 #include <pier/errno.h>
 #include <pier/string.h>
+#include "../fs/virtiofs.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
@@ -646,6 +647,31 @@ SYS(getsockopt)
 	if ((got && copy_to_user(a3, val, got)) || copy_to_user(a4, &got, sizeof(got)))
 		return -EFAULT;
 	return 0;
+}
+
+int64_t socket_sendfile(struct ofile *out, struct ofile *in, uint64_t off, uint64_t count)
+{
+	struct vnode *v = in->file->vn;
+	const char *tag = virtiofs_tag(v), *path = in->path, *mnt = v->mnt->path;
+	size_t mlen = strlen(mnt);
+	if (!tag || !path || strncmp(path, mnt, mlen) != 0)
+		return -ESTALE;
+	/* The path inside the share: the open's path past the mount point. */
+	const char *rel = path + mlen;
+	while (*rel == '/')
+		rel++;
+	struct net_sock *s = out->obj;
+	struct vcon_part parts[2] = { { tag, strlen(tag) + 1 }, { rel, strlen(rel) + 1 } };
+	uint64_t deadline = deadline_after(s->sndtimeo_ns);
+	for (;;) {
+		int64_t r = net_call(s, NET_SENDFILE, (int64_t)off, (int64_t)count,
+				     (int64_t)v->attr.ino, parts, 2, NULL);
+		if (r != -EAGAIN || (out->flags & O_NONBLOCK))
+			return r == -EPIPE ? sent(0, r, 0) : r;
+		r = net_wait(s, POLLOUT, deadline);
+		if (r)
+			return r;
+	}
 }
 
 short socket_poll(struct ofile *of)

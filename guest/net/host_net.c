@@ -25,8 +25,14 @@ struct pending {
 static struct pending *pending;
 static uint32_t next_seq;
 static struct net_sock *socks[SOCKS_MAX + 1]; /* by the host's number, for events */
+/* Events for a number no net_sock has yet: a new socket's first one may
+ * come right behind the reply that made it, before its caller runs. */
+static uint32_t unclaimed[SOCKS_MAX + 1];
+static bool has_unclaimed[SOCKS_MAX + 1];
 static bool started;
 static unsigned bad_replies;
+/* For the report at the end: calls, and where the bytes went. */
+static uint64_t ncalls, sent_copied, sent_from_files, received;
 
 bool net_available(void)
 {
@@ -90,8 +96,12 @@ static void on_record(const struct wire_header *h, const uint8_t *p)
 			return;
 		}
 		memcpy(&ev, p, sizeof(ev));
-		if (socks[h->id] && !socks[h->id]->closed)
+		if (socks[h->id] && !socks[h->id]->closed) {
 			set_events(socks[h->id], ev);
+		} else {
+			unclaimed[h->id] = ev;
+			has_unclaimed[h->id] = true;
+		}
 	} else {
 		bad("a call");
 	}
@@ -141,7 +151,23 @@ int64_t net_call(struct net_sock *s, unsigned kind, int64_t a0, int64_t a1, int6
 		}
 	if (err)
 		return ans->result = err == -EPIPE ? -EIO : err;
+	ncalls++;
+	if (ans->result > 0 && kind == NET_SEND)
+		sent_copied += (uint64_t)ans->result;
+	else if (ans->result > 0 && kind == NET_SENDFILE)
+		sent_from_files += (uint64_t)ans->result;
+	else if (ans->result > 0 && kind == NET_RECV)
+		received += ans->data_len;
 	return ans->result;
+}
+
+void net_report(void)
+{
+	if (started)
+		kprintf("net: %llu calls; sent %llu bytes from the program, %llu from the host's "
+			"files (sendfile); received %llu\n", (unsigned long long)ncalls,
+			(unsigned long long)sent_copied, (unsigned long long)sent_from_files,
+			(unsigned long long)received);
 }
 
 struct net_sock *net_sock_new(uint32_t id, int domain, int type, uint32_t events)
@@ -153,7 +179,9 @@ struct net_sock *net_sock_new(uint32_t id, int domain, int type, uint32_t events
 			net_call(&gone, NET_CLOSE, 0, 0, 0, NULL, 0, NULL);
 		return NULL;
 	}
-	*s = (struct net_sock){ .id = id, .domain = domain, .type = type, .events = events };
+	*s = (struct net_sock){ .id = id, .domain = domain, .type = type,
+				.events = has_unclaimed[id] ? unclaimed[id] : events };
+	has_unclaimed[id] = false;
 	if (socks[id] && !socks[id]->closed)
 		bad("a socket number given twice");
 	socks[id] = s;
@@ -166,6 +194,7 @@ void net_sock_free(struct net_sock *s)
 	s->closed = true;
 	if (socks[s->id] == s)
 		socks[s->id] = NULL;
+	has_unclaimed[s->id] = false;
 	kfree(s);
 }
 

@@ -64,6 +64,9 @@ void net_sock_free(struct net_sock *s);
  */
 int net_wait(struct net_sock *s, uint32_t mask, uint64_t deadline);
 
+/* The kernel log's line at the end: calls and bytes each way. */
+void net_report(void);
+
 /* Its readiness now (what the host last said). */
 uint32_t net_poll(struct net_sock *s);
 

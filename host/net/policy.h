@@ -31,10 +31,19 @@ struct net_publish {
 	uint16_t guest_port;
 };
 
+/* A directory the guest has as a virtio-fs share: NET_SENDFILE reads its
+ * files (strings kept by the caller for the server's life). */
+#define NET_SHARES_MAX 16
+struct net_share {
+	const char *tag, *dir;
+};
+
 struct net_policy {
 	enum net_mode mode;
 	int npublish;
 	struct net_publish publish[NET_PUBLISH_MAX];
+	int nshares;
+	struct net_share shares[NET_SHARES_MAX];
 };
 
 /* "[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]": ADDR an IPv4 address or [IPv6]

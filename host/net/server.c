@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <pier/net_wire.h>
+#include "files.h"
 #include "server.h"
 
 #define SOCK_MAX 4096              /* the guest's sockets are numbered 1 .. SOCK_MAX */
@@ -55,6 +56,7 @@ struct net_server {
 	uint32_t stream_watch;     /* what epoll watches on the stream now */
 	pthread_t thread;
 	struct net_policy policy;
+	struct net_files files;    /* NET_SENDFILE's: the shares' files it keeps open */
 	struct sock *socks[SOCK_MAX];
 	struct net_bind *binds[SOCK_MAX];  /* &socks[i]->bind of each bound socket */
 	int nslots;                /* slots at and above this are all free */
@@ -512,6 +514,14 @@ static int64_t call_close(struct net_server *s, struct call *c)
 	return 0;
 }
 
+static int64_t call_sendfile(struct net_server *s, struct call *c)
+{
+	if (c->c.arg[2] < 0)
+		return -EINVAL;
+	return net_files_send(&s->files, s->socks[c->slot]->fd, c->tail, c->tail_len,
+			      (uint64_t)c->c.arg[2], c->c.arg[0], c->c.arg[1]);
+}
+
 static int64_t (*const calls[NET_REPLY])(struct net_server *, struct call *) = {
 	[NET_SOCKET] = call_socket,     [NET_SOCKETPAIR] = call_socketpair,
 	[NET_BIND] = call_bind,         [NET_LISTEN] = call_listen,
@@ -520,6 +530,7 @@ static int64_t (*const calls[NET_REPLY])(struct net_server *, struct call *) = {
 	[NET_SHUTDOWN] = call_shutdown, [NET_NAME] = call_name,
 	[NET_SETOPT] = call_setopt,     [NET_GETOPT] = call_getopt,
 	[NET_NREAD] = call_nread,       [NET_CLOSE] = call_close,
+	[NET_SENDFILE] = call_sendfile,
 };
 
 /* The record the reader holds: a call, answered with one NET_REPLY. */
@@ -721,6 +732,7 @@ struct net_server *net_server_start(int fd, bool listening, const struct net_pol
 		goto fail_fd;
 	}
 	s->policy = *policy;
+	net_files_init(&s->files, &s->policy);
 	s->stream = listening ? -1 : fd;
 	s->listen_fd = listening ? fd : -1;
 	s->state = listening ? STREAM_WAITING : STREAM_SERVING;
@@ -767,6 +779,7 @@ void net_server_stop(struct net_server *s)
 	if (write(s->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(s->thread, NULL);
 	close_all(s);
+	net_files_close(&s->files);
 	if (s->stream >= 0)
 		close(s->stream);
 	if (s->listen_fd >= 0)

@@ -2,7 +2,7 @@
  * The guest's sockets, served by the host: the console port pier.net
  * (include/pier/console_ctl.h) carries wire.h records each way.
  *
- *   guest -> host: a call (kinds NET_SOCKET .. NET_CLOSE); the header's id
+ *   guest -> host: a call (kinds NET_SOCKET .. NET_SENDFILE); the header's id
  *                  is the call's number, its payload a struct net_call and
  *                  then the call's own bytes (an address, data, an option).
  *   host -> guest: NET_REPLY, id the call's number: a struct net_result,
@@ -51,6 +51,11 @@ enum net_wire_kind {
 	NET_GETOPT,        /* arg: level, name, length at most -> data: the value */
 	NET_NREAD,         /* -> result: bytes ready to read (FIONREAD) */
 	NET_CLOSE,         /* the socket is gone; no reply events after this one */
+	NET_SENDFILE,      /* arg: offset, bytes at most, the file's inode number;
+	                    * tail: the share's tag, NUL, the path inside it, NUL
+	                    * -> bytes sent straight from the host's file (no copy
+	                    * through the guest); -ESTALE: the host cannot open
+	                    * that same file (the guest copies instead) */
 	NET_REPLY,         /* host -> guest */
 	NET_EVENT,         /* host -> guest */
 	NET_KINDS
