@@ -17,9 +17,10 @@ export LC_ALL=C
 
 SUITE=bookworm
 MIRROR=${PIER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# git for issue 18's process tests (tests/integration/test_processes.py);
+# git for issue 18's process tests (tests/integration/test_processes.py),
+# nginx-light for issue 20's server (tests/integration/test_net.py, bench);
 # bash, dash and coreutils are in minbase already.
-PACKAGES="python3 sqlite3 fio perl gawk xz-utils git"
+PACKAGES="python3 sqlite3 fio perl gawk xz-utils git nginx-light"
 LAYOUT=1
 CACHE=${PIER_DEBIAN_ROOT_CACHE:-/var/cache/pier-debian-root}
 
@@ -66,6 +67,9 @@ debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$dir/debootstrap.log"
 
 say "apt-get install $PACKAGES"
 mount -t proc proc "$root/proc"
+# No service starts in the chroot (nginx's postinst would try).
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
 # shellcheck disable=SC2086 # word splitting is wanted
 chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive \
 	sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $PACKAGES && apt-get clean" \

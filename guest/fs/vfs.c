@@ -17,7 +17,7 @@
 #include "vfs.h"
 
 #define HASH_SIZE 4096
-#define MAX_MOUNTS 8
+#define MAX_MOUNTS 32 /* /, /dev, /proc, /sys, /dev/shm, 8 shares, --tmpfs and a container's mounts */
 
 uint32_t vfs_uid, vfs_gid;
 uint64_t vfs_dcache_max = 32768;

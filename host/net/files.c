@@ -75,7 +75,8 @@ static int file_fd(struct net_files *f, int share, const char *path, uint64_t in
 			victim = i;
 	}
 	/* Beneath the share only: no "..", absolute or magic link out of it. */
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+	/* O_NONBLOCK: a FIFO put there must not hang the thread (it is no regular file). */
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, f->dirfd[share], *path ? path : ".", &how, sizeof(how));
 	struct stat st;

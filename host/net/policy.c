@@ -339,6 +339,26 @@ static const struct net_bind *find_port(int family, int type, uint16_t port,
 	return other;
 }
 
+/* Whether a guest socket of family already has (type, port): IPv4 and
+ * IPv6 count apart, as with IPV6_V6ONLY (nginx's "listen 80; listen
+ * [::]:80;" binds both). */
+static bool port_taken(int family, int type, uint16_t port, struct net_bind *const *binds,
+		       size_t n)
+{
+	const struct net_bind *b = find_port(family, type, port, binds, n);
+	return b && b->family == family;
+}
+
+/* Whether a guest socket holds publish entry i already (the other family's
+ * bind of that port then stays inside the VM). */
+static bool publish_taken(int i, struct net_bind *const *binds, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (binds[k] && is_inet_bind(binds[k]) && binds[k]->publish == i)
+			return true;
+	return false;
+}
+
 int net_bind_inet(const struct net_policy *p, int family, int type,
 		  const struct sockaddr_storage *addr, socklen_t len,
 		  struct net_bind *const *binds, size_t n, struct net_bind *out)
@@ -355,12 +375,20 @@ int net_bind_inet(const struct net_policy *p, int family, int type,
 	if (family == AF_INET6)
 		((struct sockaddr_in6 *)&out->guest)->sin6_flowinfo = 0;
 	out->guest_port = (uint16_t)net_addr_port(addr, len);
+	if (p->same_ports) {
+		if (port_taken(family, type, out->guest_port, binds, n))
+			return -EADDRINUSE;
+		memcpy(&out->host, &out->guest, out->guest_len);
+		out->host_len = out->guest_len;
+		return 0;
+	}
 	if (out->guest_port) {
-		if (find_port(family, type, out->guest_port, binds, n))
+		if (port_taken(family, type, out->guest_port, binds, n))
 			return -EADDRINUSE;
 		for (int i = 0; i < p->npublish; i++) {
 			const struct net_publish *e = &p->publish[i];
-			if (e->type != type || e->guest_port != out->guest_port)
+			if (e->type != type || e->guest_port != out->guest_port ||
+			    publish_taken(i, binds, n))
 				continue;
 			out->publish = i;
 			return net_addr_convert(&e->host, e->host_len, family, &out->host,

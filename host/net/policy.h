@@ -40,6 +40,10 @@ struct net_share {
 
 struct net_policy {
 	enum net_mode mode;
+	/* Every guest port is the host's own, as asked (pier-oci: the VM is
+	 * the container, its process in the container's network namespace,
+	 * where the engine forwards the ports it publishes). */
+	bool same_ports;
 	int npublish;
 	struct net_publish publish[NET_PUBLISH_MAX];
 	int nshares;

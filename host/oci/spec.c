@@ -419,6 +419,7 @@ int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)
 {
 	memset(spec, 0, sizeof(*spec));
 	run_options_init(&spec->run, start_ns);
+	spec->run.net.same_ports = true; /* the container's network namespace is the VM's */
 	if (!(spec->bundle = realpath(bundle, NULL))) {
 		oci_error("bundle %s: %s", bundle, strerror(errno));
 		return -1;

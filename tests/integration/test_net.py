@@ -193,3 +193,103 @@ def test_net_none_leaves_unix_sockets(machine, debian, tmp_path):
     out, err = p.communicate(timeout=800)
     assert p.returncode == 0, err.decode()[-3000:]
     assert out.decode().split("\n")[:2] == ["inet 97", "unix works"], out  # EAFNOSUPPORT
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr notice;
+pid /srv/tmp/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path /srv/tmp/body;
+  proxy_temp_path /srv/tmp/proxy;
+  fastcgi_temp_path /srv/tmp/fastcgi;
+  uwsgi_temp_path /srv/tmp/uwsgi;
+  scgi_temp_path /srv/tmp/scgi;
+  server {{ listen {port}; root /srv/www; }}
+}}
+"""
+NGINX_SIZES = [512 << 10, 1 << 20, 3 << 19, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 7 << 20,
+               9 << 20, 12 << 20]  # 0.5 to 12 MiB, as the thesis's experiment
+# wrk cycles through the ten files.
+WRK_SCRIPT = """counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, "/f" .. (counter % 10) .. ".bin")
+end
+"""
+
+
+def nginx_share(tmp_path, port):
+    """The share nginx serves: www/f0.bin .. f9.bin, its config, tmp/."""
+    import random
+    share = tmp_path / "share"
+    (share / "www").mkdir(parents=True)
+    (share / "tmp").mkdir()
+    rnd = random.Random(20)
+    files = {}
+    for i, size in enumerate(NGINX_SIZES):
+        data = rnd.randbytes(size)
+        (share / "www" / f"f{i}.bin").write_bytes(data)
+        files[f"f{i}.bin"] = data
+    (share / "nginx.conf").write_text(NGINX_CONF.format(port=port))
+    (share / "cycle.lua").write_text(WRK_SCRIPT)
+    return share, files
+
+
+def wrk(url, seconds, script=None):
+    """Runs wrk (4 connections); returns requests done and the errors it
+    counted (socket errors and non-2xx answers)."""
+    import re
+    r = subprocess.run(["wrk", "-t1", "-c4", f"-d{seconds}s", "--timeout", "60s",
+                        *(["-s", script] if script else []), url],
+                       capture_output=True, text=True, timeout=seconds + 120)
+    assert r.returncode == 0, r.stderr
+    done = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+    errors = re.search(r"Socket errors: (.*)", r.stdout)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+    return done, (errors.group(1) if errors else ""), int(non2xx.group(1)) if non2xx else 0
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_nginx_serves_the_share(machine, debian, tmp_path):
+    host_port, guest_port = free_port(), free_port()
+    share, files = nginx_share(tmp_path, guest_port)
+    log = tmp_path / "kernel.log"
+    p = start(machine, debian, share, "/usr/sbin/nginx", "-e", "stderr", "-c",
+              "/srv/nginx.conf",
+              extra=["--publish", f"127.0.0.1:{host_port}:{guest_port}", "--log", str(log)])
+    try:
+        wait_listening(p, host_port)
+        for name, data in files.items():  # every byte right
+            r = subprocess.run(["curl", "-sS", "--fail", "--max-time", "300",
+                                f"http://127.0.0.1:{host_port}/{name}"], capture_output=True,
+                               timeout=400)
+            assert r.returncode == 0 and r.stdout == data, (name, r.stderr, len(r.stdout))
+        # 10,000 requests over the ten files, without an error.
+        total = 0
+        for _ in range(30):
+            done, errors, non2xx = wrk(f"http://127.0.0.1:{host_port}/", 10,
+                                       str(share / "cycle.lua"))
+            assert not errors and non2xx == 0, (done, errors, non2xx)
+            total += done
+            if total >= 10000:
+                break
+        assert total >= 10000, total
+        p.send_signal(15)  # nginx ends on SIGTERM; the kernel then reports
+        assert p.wait(timeout=300) == 0
+    finally:
+        out, err = stop(p)
+    # sendfile was used: the host sent the files' bytes, none went through the guest.
+    import re
+    line = re.search(r"net: \d+ calls; sent (\d+) bytes from the program, (\d+) from the "
+                     r"host's files", log.read_text())
+    assert line, log.read_text()[-3000:]
+    assert int(line.group(2)) >= sum(NGINX_SIZES), line.group(0)
+    assert int(line.group(1)) < int(line.group(2)) // 100, line.group(0)  # headers only

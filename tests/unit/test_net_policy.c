@@ -261,6 +261,26 @@ static void bind_as_host_would(const struct net_policy *p, int slot, int family,
 	add_bind(slot, &b);
 }
 
+/* pier-oci: the VM is the container, its ports the network namespace's. */
+static void test_same_ports_bind_as_asked(void **state)
+{
+	(void)state;
+	struct net_policy p = { .mode = NET_MODE_HOST, .same_ports = true };
+	clear_binds();
+	struct sockaddr_storage a;
+	struct net_bind b;
+	socklen_t len = inaddr(&a, "0.0.0.0", 80);
+	assert_int_equal(net_bind_inet(&p, AF_INET, SOCK_STREAM, &a, len, binds, 8, &b), 0);
+	assert_inaddr(&b.host, b.host_len, "0.0.0.0", 80);
+	add_bind(0, &b);
+	assert_int_equal(net_bind_inet(&p, AF_INET, SOCK_STREAM, &a, len, binds, 8, &b),
+			 -EADDRINUSE);
+	len = inaddr(&a, "::1", 8443);
+	assert_int_equal(net_bind_inet(&p, AF_INET6, SOCK_STREAM, &a, len, binds, 8, &b), 0);
+	assert_inaddr(&b.host, b.host_len, "::1", 8443);
+	clear_binds();
+}
+
 static void test_binds_go_to_the_loopback_unless_published(void **state)
 {
 	(void)state;
@@ -301,11 +321,17 @@ static void test_binds_go_to_the_loopback_unless_published(void **state)
 	assert_int_equal(bound[0].guest_port, 41000);
 	assert_int_equal(bound[0].host_port, 41000);
 	assert_inaddr(&bound[0].guest, bound[0].guest_len, "0.0.0.0", 41000);
-	/* A port the VM has already (either family) is in use; another type is not. */
+	/* A port the VM has already is in use in its family; IPv6 counts apart
+	 * (IPV6_V6ONLY: nginx's "listen 80; listen [::]:80;"), and its bind
+	 * of a port IPv4 took published stays inside the VM. */
 	bind_as_host_would(&p, 1, AF_INET, SOCK_STREAM, "127.0.0.1", 80, 0);
 	len = inaddr(&a, "0.0.0.0", 80);
 	assert_int_equal(net_bind_inet(&p, AF_INET, SOCK_STREAM, &a, len, binds, 8, &b), -EADDRINUSE);
 	len = inaddr(&a, "::", 80);
+	assert_int_equal(net_bind_inet(&p, AF_INET6, SOCK_STREAM, &a, len, binds, 8, &b), 0);
+	assert_int_equal(b.publish, -1);
+	assert_inaddr(&b.host, b.host_len, "::1", 0);
+	add_bind(2, &b);
 	assert_int_equal(net_bind_inet(&p, AF_INET6, SOCK_STREAM, &a, len, binds, 8, &b), -EADDRINUSE);
 	assert_int_equal(net_bind_inet(&p, AF_INET6, SOCK_DGRAM, &a, len, binds, 8, &b), 0);
 	len = inaddr(&a, "0.0.0.0", 41000);
@@ -489,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_flags_and_options),
 		cmocka_unit_test(test_internet_address_helpers),
 		cmocka_unit_test(test_binds_go_to_the_loopback_unless_published),
+		cmocka_unit_test(test_same_ports_bind_as_asked),
 		cmocka_unit_test(test_connects_reach_the_vm_first),
 		cmocka_unit_test(test_host_names_as_the_guest_sees_them),
 		cmocka_unit_test(test_unix_names_live_in_the_vm),
