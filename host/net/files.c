@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -55,6 +56,27 @@ static int share_of(struct net_files *f, const char *tag)
 	return -1;
 }
 
+/* Opens path beneath dirfd as how says; -1 when it cannot. */
+static int open_beneath(int dirfd, const char *path, uint64_t flags)
+{
+	/* Beneath the share only: no "..", absolute or magic link out of it. */
+	struct open_how how = { .flags = flags,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	return (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+}
+
+/* Whether path still names inode ino (a cached file may have been renamed
+ * over since: the answer must not depend on what happens to be cached). */
+static bool still_names(int dirfd, const char *path, uint64_t ino)
+{
+	int fd = open_beneath(dirfd, path, O_PATH | O_CLOEXEC);
+	struct stat st;
+	bool same = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == ino;
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
 /* The file open already, or opened now (the least recently used one
  * makes room); -1 when it cannot be, or is not the guest's file. */
 static int file_fd(struct net_files *f, int share, const char *path, uint64_t ino)
@@ -68,17 +90,18 @@ static int file_fd(struct net_files *f, int share, const char *path, uint64_t in
 		}
 		if (f->open[i].share == share && f->open[i].ino == ino &&
 		    strcmp(f->open[i].path, path) == 0) {
+			if (!still_names(f->dirfd[share], path, ino)) {
+				forget(f, i); /* renamed over: as if never opened */
+				return -1;
+			}
 			f->open[i].used = ++f->clock;
 			return f->open[i].fd;
 		}
 		if (victim < 0 || (f->open[victim].fd >= 0 && f->open[i].used < f->open[victim].used))
 			victim = i;
 	}
-	/* Beneath the share only: no "..", absolute or magic link out of it. */
 	/* O_NONBLOCK: a FIFO put there must not hang the thread (it is no regular file). */
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
-	int fd = (int)syscall(SYS_openat2, f->dirfd[share], *path ? path : ".", &how, sizeof(how));
+	int fd = open_beneath(f->dirfd[share], path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0)
 		return -1;
