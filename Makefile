@@ -152,6 +152,7 @@ deps:
 bench: deps all bench-progs
 	bench/run
 	bench/stdio
+	bench/nginx.py --json build/nginx-bench.json --md build/nginx-bench.md
 bench-quick: deps all bench-progs
 	bench/run --quick
 	bench/stdio --quick

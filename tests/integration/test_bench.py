@@ -368,3 +368,22 @@ def test_oci_bench_compares_runc_and_pier_oci(tmp_path):
         for f in doc["exec"][name].values():
             assert 0 < f["min"] <= f["median"] <= f["max"]
     assert "podman exec into a running container" in p.stdout
+
+
+def test_nginx_bench_compares_with_the_host(tmp_path):
+    """Issue 20: bench/nginx.py, one short pass on the host and on Pier
+    under QEMU: requests/s and MiB/s for each, the ratio to the host's, and
+    the guest's own bytes (headers) against the host's (sendfile)."""
+    out = tmp_path / "nginx.json"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "nginx.py"), "--runs", "1",
+                        "--seconds", "2", "--only", "host,pier-qemu", "--json", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc["configs"]) == {"host", "pier-qemu"}
+    for cfg, r in doc["configs"].items():
+        assert 0 < r["rps"]["min"] <= r["rps"]["median"] <= r["rps"]["max"], (cfg, r)
+        assert r["mib_s"]["median"] > 0
+        assert f"| {cfg} | " in p.stdout
+    pier = doc["configs"]["pier-qemu"]
+    assert pier["host_file_bytes"] > 100 * pier["guest_sent_bytes"] > 0, pier

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""The thesis's nginx experiment (issue 20): Debian's nginx from the cached
+Debian root serving ten static files of 0.5-12 MiB from a shared
+directory, wrk on the host cycling through them for --seconds with four
+connections, run
+
+  host         the same nginx in a chroot of the root (the share bound at
+               /srv in a private mount namespace): the floor
+  pier-qemu    pier run --vmm qemu (microvm; TCG here), --publish
+  pier-dax     pier run --vmm pier, DAX window on (needs /dev/kvm; run
+  pier-nodax   inside tools/kvm-nest here), and with --dax 0
+
+Figures: requests/s and MiB/s, median of --runs wrk passes with min-max,
+and each as a ratio to the host's in the same run. What carries over to
+real hardware: the bytes the guest itself sent (HTTP headers) against
+those the host sent from the files (sendfile), from the kernel's net line.
+The Linux guest is not measured yet (its network needs QEMU's user
+networking, which bench/linux_guest.py does not set up).
+
+`--json FILE` writes the figures, `--md FILE` a table."""
+import argparse
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import debian_root, kvm_usable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PIER = os.path.join(ROOT, "build", "pier")
+SIZES = [512 << 10, 1 << 20, 3 << 19, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 7 << 20, 9 << 20,
+         12 << 20]
+CONF = """daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr notice;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{ listen {port}; root /srv/www; }}
+}}
+"""
+CYCLE = """counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, "/f" .. (counter % 10) .. ".bin")
+end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_share(d, port):
+    os.makedirs(os.path.join(d, "www"))
+    os.makedirs(os.path.join(d, "tmp"))
+    rnd = random.Random(20)
+    for i, size in enumerate(SIZES):
+        with open(os.path.join(d, "www", f"f{i}.bin"), "wb") as f:
+            f.write(rnd.randbytes(size))
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(CONF.format(port=port, tmp="/srv/tmp"))
+    with open(os.path.join(d, "cycle.lua"), "w") as f:
+        f.write(CYCLE)
+
+
+def wait_port(p, port, limit=600):
+    end = time.time() + limit
+    while time.time() < end:
+        if p.poll() is not None:
+            sys.exit(f"nginx ended: {p.returncode} {p.stderr.read()[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    sys.exit(f"nothing listened on {port}")
+
+
+def wrk(port, share, seconds):
+    r = subprocess.run(["wrk", "-t1", "-c4", f"-d{seconds}s", "--timeout", "60s", "-s",
+                        os.path.join(share, "cycle.lua"), f"http://127.0.0.1:{port}/"],
+                       capture_output=True, text=True, timeout=seconds + 120)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+    errors = re.search(r"Socket errors: (.*)|Non-2xx or 3xx responses: (\d+)", r.stdout)
+    if r.returncode or not rps or errors:
+        sys.exit(f"wrk: {r.returncode} {r.stdout} {r.stderr}")
+    done = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+    mib = done * sum(SIZES) / len(SIZES) / seconds / (1 << 20)
+    return float(rps.group(1)), mib
+
+
+def start(config, root, share, port):
+    nginx = ["/usr/sbin/nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]
+    if config == "host":
+        script = (f"mount --bind {share} {root}/srv && exec chroot {root} " + " ".join(nginx))
+        return subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                 script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+    vmm = ["--vmm", "qemu"] if config == "pier-qemu" else ["--vmm", "pier"]
+    dax = ["--dax", "0"] if config == "pier-nodax" else []
+    log = os.path.join(share, f"kernel-{config}.log")
+    return subprocess.Popen([PIER, "run", *vmm, *dax, "--mem", "512M", "--root", root, "--ro",
+                             "--share", f"data={share}", "-o", "mount=data:/srv", "--log", log,
+                             "--publish", f"127.0.0.1:{port}:80", "--", *nginx],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def stats(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+
+
+def measure(config, root, runs, seconds):
+    with tempfile.TemporaryDirectory() as share:
+        port = free_port()
+        make_share(share, 80 if config != "host" else port)
+        p = start(config, root, share, port)
+        try:
+            wait_port(p, port)
+            wrk(port, share, 1)  # warm: files into the host's page cache, DAX mapped
+            got = [wrk(port, share, seconds) for _ in range(runs)]
+        finally:
+            stop(p)
+        out = {"rps": stats([g[0] for g in got]), "mib_s": stats([g[1] for g in got])}
+        log = os.path.join(share, f"kernel-{config}.log")
+        if os.path.exists(log):
+            m = re.search(r"sent (\d+) bytes from the program, (\d+) from the host's files",
+                          open(log).read())
+            if m:
+                out["guest_sent_bytes"], out["host_file_bytes"] = int(m[1]), int(m[2])
+        return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    default = "host,pier-qemu" + (",pier-dax,pier-nodax" if kvm_usable() else "")
+    ap.add_argument("--only", default=default)
+    ap.add_argument("--json")
+    ap.add_argument("--md")
+    a = ap.parse_args()
+    root = debian_root()
+    doc = {"runs": a.runs, "seconds": a.seconds, "configs": {}}
+    for config in a.only.split(","):
+        doc["configs"][config] = measure(config, root, a.runs, a.seconds)
+    host = doc["configs"].get("host")
+    lines = [f"nginx, 10 files of 0.5-12 MiB, wrk -c4 for {a.seconds} s, {a.runs} runs "
+             "(median, min-max; ratio to the host's in this run)", "",
+             "| config | requests/s | MiB/s | vs host | guest-sent / host-sent bytes |",
+             "|---|---:|---:|---:|---:|"]
+    for config, r in doc["configs"].items():
+        ratio = f"{r['rps']['median'] / host['rps']['median']:.2f}x" if host else "-"
+        bytes_ = (f"{r['guest_sent_bytes']:,} / {r['host_file_bytes']:,}"
+                  if "host_file_bytes" in r else "-")
+        lines.append(f"| {config} | {r['rps']['median']:.0f} ({r['rps']['min']:.0f}-"
+                     f"{r['rps']['max']:.0f}) | {r['mib_s']['median']:.0f} | {ratio} | "
+                     f"{bytes_} |")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(doc, f, indent=1)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
