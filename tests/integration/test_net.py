@@ -298,3 +298,60 @@ def test_nginx_serves_the_share(machine, debian, tmp_path):
     assert line, log.read_text()[-3000:]
     assert int(line.group(2)) >= sum(NGINX_SIZES), line.group(0)
     assert int(line.group(1)) < int(line.group(2)) // 100, line.group(0)  # headers only
+
+
+HOSTILE = """
+import os, socket, sys
+free, listener = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.bind(("0.0.0.0", free))  # a host port nobody published
+s.listen()
+print("bound", s.getsockname()[1], flush=True)
+socks = []
+try:
+    while True:
+        socks.append(socket.socket())
+except OSError as e:
+    print("flood", e.errno, len(socks) > 100, flush=True)
+del socks[:10]
+c = socket.create_connection(("127.0.0.1", listener))
+c.sendall(b"half")
+print("half-open", flush=True)
+sys.stdin.readline()  # the host looks meanwhile
+os._exit(0)  # no close, no shutdown: the VM's end must close them
+"""
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_hostile_guest_gets_errors_and_leaves_nothing(machine, debian, tmp_path):
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "hostile.py").write_text(HOSTILE)
+    free = free_port()
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    lst.settimeout(600)
+    p = start(machine, debian, share, "/usr/bin/python3", "/srv/hostile.py", str(free),
+              str(lst.getsockname()[1]))
+    try:
+        conn, _ = lst.accept()
+        conn.settimeout(300)
+        assert conn.recv(4) == b"half"
+        # The guest holds "its" port, yet the host's is free for the host.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", free))
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+        # The program exits without closing: the VM's end closes the host's
+        # socket, so the peer sees the end instead of waiting for ever.
+        assert conn.recv(4) == b""
+        assert p.wait(timeout=300) == 0
+    finally:
+        out, err = stop(p)
+        lst.close()
+    lines = out.split("\n")
+    assert lines[0] == f"bound {free}", (out, err[-2000:])  # as the guest sees it
+    assert lines[1] == "flood 24 True", out  # EMFILE, after many sockets
+    assert lines[2] == "half-open", out
