@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <pier/exec_wire.h>
 #include "exec_server.h"
+#include "threads.h"
 
 #define MAX_CLIENTS 64
 #define RECORD_MAX (sizeof(struct wire_header) + WIRE_PAYLOAD_MAX)
@@ -360,11 +361,7 @@ struct exec_server *exec_server_start(const char *path, int listen_fd, int port_
 		fprintf(stderr, "pier: exec: eventfd: %s\n", strerror(errno));
 		goto fail;
 	}
-	sigset_t all, prev;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &prev); /* signals are the main thread's */
-	int err = pthread_create(&s->thread, NULL, serve, s);
-	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	int err = thread_start(&s->thread, serve, s);
 	if (!err)
 		return s;
 	fprintf(stderr, "pier: exec: thread: %s\n", strerror(err));

@@ -15,6 +15,7 @@
 #include "run.h"
 #include "stdio_relay.h"
 #include "terminal.h"
+#include "threads.h"
 
 #define CHUNK (64 * 1024)
 
@@ -328,11 +329,7 @@ static void *relay_thread(void *arg)
 
 int stdio_relay_start(struct stdio_relay *r)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals are the main thread's */
-	int err = pthread_create(&r->thread, NULL, relay_thread, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int err = thread_start(&r->thread, relay_thread, r);
 	if (err) {
 		fprintf(stderr, "pier: relay thread: %s\n", strerror(err));
 		return -1;

@@ -17,6 +17,7 @@
 #include <pier/net_wire.h>
 #include "files.h"
 #include "server.h"
+#include "../threads.h"
 
 #define SOCK_MAX 4096              /* the guest's sockets are numbered 1 .. SOCK_MAX */
 #define OUT_LIMIT (256 * 1024)     /* past this much output waiting, no call is read */
@@ -751,11 +752,7 @@ struct net_server *net_server_start(int fd, bool listening, const struct net_pol
 		fprintf(stderr, "pier: net: %s\n", strerror(s->out ? errno : ENOMEM));
 		goto fail;
 	}
-	sigset_t all, prev;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &prev); /* signals are the main thread's */
-	int err = pthread_create(&s->thread, NULL, serve, s);
-	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	int err = thread_start(&s->thread, serve, s);
 	if (!err)
 		return s;
 	fprintf(stderr, "pier: net: thread: %s\n", strerror(err));

@@ -20,6 +20,7 @@
 #include "../fdio.h"
 #include "../terminal.h"
 #include "virtio_console_dev.h"
+#include "../threads.h"
 
 #define NQUEUES (2 + 2 * CONSOLE_MAX_PORTS)
 #define RXQ(port) (2u + 2u * (port))
@@ -479,12 +480,7 @@ int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem
 	}
 	d->t.on_reset = on_reset;
 	d->t.ctx = d;
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGSYS); /* as virtio_fs_dev.c: seccomp's report must get through */
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = pthread_create(&d->thread, NULL, device_thread, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = thread_start(&d->thread, device_thread, d);
 	if (err) {
 		fprintf(stderr, "pier: virtio-console: thread: %s\n", strerror(err));
 		virtio_console_dev_stop(d);

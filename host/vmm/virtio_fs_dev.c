@@ -17,6 +17,7 @@
 #include <linux/virtio_ring.h>
 #include "../fuse_server.h"
 #include "virtio_fs_dev.h"
+#include "../threads.h"
 
 #define VFS_QUEUES 2
 /* A request: headers plus the largest payload we accept (WRITE later). */
@@ -186,14 +187,7 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
 	d->t.on_reset = on_reset;
 	d->t.ctx = d;
 	/* Signals are for the vCPU thread: it is the one KVM_RUN must leave. */
-	sigset_t all, old;
-	sigfillset(&all);
-	/* Except SIGSYS: the kernel forces a blocked one to its default
-	 * action, and seccomp.c's report of a forbidden call would be lost. */
-	sigdelset(&all, SIGSYS);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = pthread_create(&d->thread, NULL, device_thread, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = thread_start(&d->thread, device_thread, d);
 	if (err) {
 		fprintf(stderr, "pier: virtio-fs %s: thread: %s\n", tag, strerror(err));
 		virtio_fs_dev_stop(d);
