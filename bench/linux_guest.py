@@ -10,6 +10,7 @@ console; a job that fails is marked (BENCH-FAIL) and the next one runs.
 
 Used by bench/run; runs as root (virtiofsd, loop-free mkfs.ext4 -d)."""
 import glob
+import hashlib
 import lzma
 import os
 import shutil
@@ -26,7 +27,8 @@ CACHE = "/var/cache/pier-bench"
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 BUSYBOX = "/bin/busybox"
 # What the guest loads, in this order (dependencies are added before each).
-MODULES = ["virtio_pci", "virtiofs", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "ext4"]
+MODULES = ["virtio_pci", "virtiofs", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "ext4",
+           "virtio_net"]
 MODES = ("virtiofs-auto", "virtiofs-none", "9p", "blk")
 
 INIT = r"""#!/bin/busybox sh
@@ -91,7 +93,9 @@ def _depends(ko_bytes):
 def modules(kdir):
     """[(name.ko, bytes)] for MODULES and what they depend on, in load order,
     unpacked once from the kernel package into CACHE."""
-    out = os.path.join(CACHE, os.path.basename(kdir) + "-modules")
+    # Named by the list too, so a cache unpacked for an older list is not used.
+    tag = hashlib.sha1(" ".join(MODULES).encode()).hexdigest()[:8]
+    out = os.path.join(CACHE, f"{os.path.basename(kdir)}-modules-{tag}")
     if not os.path.exists(os.path.join(out, "order")):
         tmp = tempfile.mkdtemp(dir=CACHE if os.path.isdir(CACHE) else None)
         subprocess.run(["dpkg-deb", "-x", os.path.join(kdir, "kernel.deb"), tmp], check=True)
@@ -130,10 +134,11 @@ def modules(kdir):
     return out
 
 
-def initramfs(kdir, jobs, path, runner=None, bins=()):
+def initramfs(kdir, jobs, path, runner=None, bins=(), init=INIT):
     """Writes the initramfs (busybox, modules, /init, /jobs) to path; with
     runner (a shell script's text), /bin/runner runs the jobs instead of
-    /data/fsbench; bins: more (static) programs for /bin."""
+    /data/fsbench; bins: more (static) programs for /bin; init: the text
+    of /init."""
     mods = modules(kdir)
     with tempfile.TemporaryDirectory() as d:
         for sub in ("bin", "lib/modules", "proc", "sys", "dev", "data"):
@@ -142,7 +147,7 @@ def initramfs(kdir, jobs, path, runner=None, bins=()):
         for f in os.listdir(mods):
             shutil.copy(os.path.join(mods, f), os.path.join(d, "lib", "modules", f))
         with open(os.path.join(d, "init"), "w") as f:
-            f.write(INIT)
+            f.write(init)
         os.chmod(os.path.join(d, "init"), 0o755)
         with open(os.path.join(d, "jobs"), "w") as f:
             f.write("".join(" ".join(j) + "\n" for j in jobs))
@@ -203,6 +208,33 @@ def cpu_of(pids):
     return total
 
 
+def virtiofs(workdir, tag, source, cache):
+    """Starts virtiofsd serving source as tag; returns (its Popen, QEMU's
+    arguments for the device)."""
+    sock = os.path.join(workdir, f"vfs-{tag}.sock")
+    helper = subprocess.Popen(
+        [VIRTIOFSD, f"--socket-path={sock}", "-o", f"source={source}", "-o", f"cache={cache}",
+         "-o", "no_posix_lock", "-o", "no_xattr", "-o", "log_level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.02)
+    return helper, ["-chardev", f"socket,id={tag},path={sock}",
+                    "-device", f"vhost-user-fs-pci,chardev={tag},tag={tag}"]
+
+
+def qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev):
+    return ["qemu-system-x86_64", "-nodefaults", "-no-user-config",
+            "-machine", "pc,memory-backend=mem", "-accel", accel, "-cpu", "max", "-smp", "1",
+            "-m", str(mem_mib), "-object",
+            f"memory-backend-memfd,id=mem,size={mem_mib}M,share=on",
+            "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinux"),
+            "-initrd", initrd, "-append",
+            "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check " + append,
+            "-serial", f"file:{console}", *dev]
+
+
 def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
         spare_files=0, runner=None, bins=()):
     """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
@@ -221,17 +253,8 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     helpers = []
     dev = []
     if mode.startswith("virtiofs"):
-        sock = os.path.join(workdir, "vfs.sock")
-        helpers.append(subprocess.Popen(
-            [VIRTIOFSD, f"--socket-path={sock}", "-o", f"source={data_dir}",
-             "-o", "cache=" + mode.split("-")[1], "-o", "no_posix_lock", "-o", "no_xattr",
-             "-o", "log_level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.02)
-        dev = ["-chardev", f"socket,id=fs0,path={sock}",
-               "-device", "vhost-user-fs-pci,chardev=fs0,tag=data"]
+        helper, dev = virtiofs(workdir, "data", data_dir, mode.split("-")[1])
+        helpers.append(helper)
     elif mode == "9p":
         dev = ["-fsdev", f"local,id=fs0,path={data_dir},security_model=none",
                "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=data"]
@@ -239,13 +262,7 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
         img = os.path.join(workdir, "data.ext4")
         ext4_image(data_dir, img, spare_bytes, spare_files)
         dev = ["-drive", f"file={img},if=virtio,format=raw"]
-    append = ("console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check "
-              f"bench.mode={mode}")
-    cmd = ["qemu-system-x86_64", "-nodefaults", "-no-user-config",
-           "-machine", "pc,memory-backend=mem", "-accel", accel, "-cpu", "max", "-smp", "1",
-           "-m", str(mem_mib), "-object", f"memory-backend-memfd,id=mem,size={mem_mib}M,share=on",
-           "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinux"),
-           "-initrd", initrd, "-append", append, "-serial", f"file:{console}", *dev]
+    cmd = qemu_cmd(kdir, initrd, f"bench.mode={mode}", console, accel, mem_mib, dev)
     t0 = time.monotonic()
     qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     boot_s, usages, marks = None, [], []
@@ -293,3 +310,82 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
                for part in text.split("BENCH-JOB ")[1:]]
     outputs[-1] = outputs[-1].split("BENCH-DONE")[0]
     return outputs, info
+
+
+SERVE_INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+fail() { echo "BENCH-FAIL $*"; poweroff -f; }
+while read -r m; do insmod /lib/modules/$m || fail "insmod $m"; done </lib/modules/order
+mkdir -p /root
+mount -t virtiofs -o ro root /root || fail "mount root"
+mount -t virtiofs data /root/srv || fail "mount data"
+mount -t proc proc /root/proc && mount -o bind /dev /root/dev || fail "proc, dev"
+ip link set lo up && ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 &&
+	ip route add default via 10.0.2.2 || fail "network"
+port=$(sed -n 's/.*bench.port=\([0-9]*\).*/\1/p' /proc/cmdline)
+chroot /root $(cat /jobs) &
+pid=$!
+# Ready once the server listens (QEMU's forward accepts host connections
+# before anything in the guest does, so the host cannot tell).
+hex=$(printf '%04X' "$port")
+until grep -q ":$hex 0\{8\}:0000 0A\|:$hex 0\{32\}:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+	kill -0 $pid 2>/dev/null || fail "server ended"
+	usleep 200000
+done
+echo BENCH-READY
+wait $pid
+fail "server exited: $?"
+"""
+
+
+class Server:
+    """A Linux guest running `command` (a list, run in a chroot of root
+    with share mounted at /srv) that listens on guest_port, forwarded from
+    127.0.0.1:host_port. ready() waits for it to listen; stop() ends it."""
+
+    def __init__(self, root, share, command, host_port, guest_port, workdir, accel="tcg",
+                 mem_mib=1024):
+        kdir = kernel_dir()
+        initrd = os.path.join(workdir, "initrd.cpio")
+        initramfs(kdir, [command], initrd, init=SERVE_INIT)
+        self.console = os.path.join(workdir, "console.log")
+        self.helpers, dev = [], []
+        for tag, source in (("root", root), ("data", share)):
+            helper, args = virtiofs(workdir, tag, source, "auto")
+            self.helpers.append(helper)
+            dev += args
+        dev += ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}",
+                "-device", "virtio-net-pci,netdev=n0"]
+        self.qemu = subprocess.Popen(
+            qemu_cmd(kdir, initrd, f"bench.port={guest_port}", self.console, accel, mem_mib, dev),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def log(self):
+        return open(self.console, errors="replace").read() if os.path.exists(self.console) else ""
+
+    def ready(self, timeout=600):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = self.log()
+            if "BENCH-READY" in text:
+                return
+            if "BENCH-FAIL" in text or self.qemu.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("Linux guest server did not start:\n" + self.log()[-3000:] +
+                           self.qemu.stderr.read())
+
+    def stop(self):
+        for p in [self.qemu] + self.helpers:
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

@@ -14,8 +14,11 @@ Figures: requests/s and MiB/s, median of --runs wrk passes with min-max,
 and each as a ratio to the host's in the same run. What carries over to
 real hardware: the bytes the guest itself sent (HTTP headers) against
 those the host sent from the files (sendfile), from the kernel's net line.
-The Linux guest is not measured yet (its network needs QEMU's user
-networking, which bench/linux_guest.py does not set up).
+
+  linux-qemu   the Linux guest (bench/linux_guest.py: Debian's kernel on
+               the same QEMU, the root and the share over virtiofsd with
+               cache=auto, no DAX window: stock QEMU has none), its network
+               QEMU's user networking with the port forwarded
 
 `--json FILE` writes the figures, `--md FILE` a table."""
 import argparse
@@ -31,6 +34,7 @@ import tempfile
 import time
 
 from common import debian_root, kvm_usable
+import linux_guest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -108,29 +112,52 @@ def wrk(port, share, seconds):
     return float(rps.group(1)), mib
 
 
-def start(config, root, share, port):
-    nginx = ["/usr/sbin/nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]
-    if config == "host":
-        script = (f"mount --bind {share} {root}/srv && exec chroot {root} " + " ".join(nginx))
-        return subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                 script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-    vmm = ["--vmm", "qemu"] if config == "pier-qemu" else ["--vmm", "pier"]
-    dax = ["--dax", "0"] if config == "pier-nodax" else []
-    log = os.path.join(share, f"kernel-{config}.log")
-    return subprocess.Popen([PIER, "run", *vmm, *dax, "--mem", "512M", "--root", root, "--ro",
-                             "--share", f"data={share}", "-o", "mount=data:/srv", "--log", log,
-                             "--publish", f"127.0.0.1:{port}:80", "--", *nginx],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+NGINX = ["/usr/sbin/nginx", "-e", "stderr", "-c", "/srv/nginx.conf"]
 
 
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+class Process:
+    """nginx on the host (in a chroot) or in a pier run."""
+
+    def __init__(self, config, root, share, port):
+        self.port = port
+        if config == "host":
+            script = f"mount --bind {share} {root}/srv && exec chroot {root} " + " ".join(NGINX)
+            cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
+        else:
+            vmm = ["--vmm", "qemu"] if config == "pier-qemu" else ["--vmm", "pier"]
+            dax = ["--dax", "0"] if config == "pier-nodax" else []
+            log = os.path.join(share, f"kernel-{config}.log")
+            cmd = [PIER, "run", *vmm, *dax, "--mem", "512M", "--root", root, "--ro",
+                   "--share", f"data={share}", "-o", "mount=data:/srv", "--log", log,
+                   "--publish", f"127.0.0.1:{port}:80", "--", *NGINX]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+
+    def ready(self):
+        wait_port(self.p, self.port)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+
+
+class LinuxGuest:
+    """The same nginx in the Linux guest (linux_guest.Server)."""
+
+    def __init__(self, root, share, port):
+        self.work = tempfile.TemporaryDirectory()
+        self.server = linux_guest.Server(root, share, NGINX, port, 80, self.work.name)
+
+    def ready(self):
+        self.server.ready()
+
+    def stop(self):
+        self.server.stop()
+        self.work.cleanup()
 
 
 def stats(xs):
@@ -141,13 +168,14 @@ def measure(config, root, runs, seconds):
     with tempfile.TemporaryDirectory() as share:
         port = free_port()
         make_share(share, 80 if config != "host" else port)
-        p = start(config, root, share, port)
+        server = (LinuxGuest(root, share, port) if config == "linux-qemu"
+                  else Process(config, root, share, port))
         try:
-            wait_port(p, port)
+            server.ready()
             wrk(port, share, 1)  # warm: files into the host's page cache, DAX mapped
             got = [wrk(port, share, seconds) for _ in range(runs)]
         finally:
-            stop(p)
+            server.stop()
         out = {"rps": stats([g[0] for g in got]), "mib_s": stats([g[1] for g in got])}
         log = os.path.join(share, f"kernel-{config}.log")
         if os.path.exists(log):
@@ -162,7 +190,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
-    default = "host,pier-qemu" + (",pier-dax,pier-nodax" if kvm_usable() else "")
+    default = "host,pier-qemu,linux-qemu" + (",pier-dax,pier-nodax" if kvm_usable() else "")
     ap.add_argument("--only", default=default)
     ap.add_argument("--json")
     ap.add_argument("--md")
