@@ -39,9 +39,13 @@ bool net_available(void)
 	return started && vcon_records_offered(VCON_NET);
 }
 
+/* changes counts what an edge-triggered epoll entry reports: a change of
+ * readiness, or an arrival the host saw (NET_EVENT_NEW). */
 static void set_events(struct net_sock *s, uint32_t events)
 {
-	if (s->events != events) {
+	bool arrival = events & NET_EVENT_NEW;
+	events &= ~NET_EVENT_NEW;
+	if (s->events != events || arrival) {
 		s->events = events;
 		s->changes++;
 	}
@@ -99,7 +103,7 @@ static void on_record(const struct wire_header *h, const uint8_t *p)
 		if (socks[h->id] && !socks[h->id]->closed) {
 			set_events(socks[h->id], ev);
 		} else {
-			unclaimed[h->id] = ev;
+			unclaimed[h->id] = ev & ~NET_EVENT_NEW;
 			has_unclaimed[h->id] = true;
 		}
 	} else {

@@ -46,6 +46,7 @@ struct sock {
 	int domain, type;
 	uint32_t sent;             /* the readiness the guest last heard of */
 	bool dirty;                /* epoll saw something: poll it, tell the guest if it changed */
+	uint32_t arrived;          /* EPOLLIN, EPOLLOUT: what epoll woke for since the last event */
 	bool bound;                /* bind holds its names */
 	uint16_t accepted_port;    /* accepted by a VM listener: that one's guest port */
 	struct net_bind bind;
@@ -618,10 +619,13 @@ static void announce_dirty(struct net_server *s)
 		k->dirty = false;
 		s->ndirty--;
 		uint32_t now = sock_poll(k);
-		if (now != k->sent) {
-			k->sent = now;
+		bool arrived = k->arrived & now; /* and still there */
+		k->arrived = 0;
+		if (now != k->sent)
 			put_event(s, i, now);
-		}
+		else if (arrived)
+			put_event(s, i, now | NET_EVENT_NEW);
+		k->sent = now;
 	}
 }
 
@@ -716,7 +720,12 @@ static void *serve(void *arg)
 			} else if (tag >= TAG_SOCK && tag - TAG_SOCK < SOCK_MAX) {
 				/* The slot may hold a newer socket: polling that one is harmless. */
 				struct sock *k = s->socks[tag - TAG_SOCK];
-				if (k && !k->dirty) {
+				if (!k)
+					continue;
+				/* Each wake-up of the host's edge-triggered entry is
+				 * an arrival (input, room, a connection). */
+				k->arrived |= ev[i].events & (EPOLLIN | EPOLLOUT);
+				if (!k->dirty) {
 					k->dirty = true;
 					s->ndirty++;
 				}

@@ -8,12 +8,14 @@
  *   host -> guest: NET_REPLY, id the call's number: a struct net_result,
  *                  then addr_len bytes of address, then data;
  *                  NET_EVENT, id a socket: its readiness changed (u32
- *                  events, POLL* bits as <asm-generic/poll.h>).
+ *                  events, POLL* bits as <asm-generic/poll.h>), or new
+ *                  input or room came while it stayed the same
+ *                  (NET_EVENT_NEW set: EPOLLET reports each arrival).
  *
  * Every socket is a real one of the host's, non-blocking there; the guest
  * waits (for a reply, then for NET_EVENT) where its program would block.
  * Every reply says the socket's readiness right after the call, and the
- * host sends NET_EVENT only when that readiness changes, so the last
+ * host sends NET_EVENT when that readiness changes, so the last
  * record the guest read about a socket is what it is now: poll, select
  * and epoll are answered in the guest without asking the host.
  *
@@ -60,6 +62,10 @@ enum net_wire_kind {
 	NET_EVENT,         /* host -> guest */
 	NET_KINDS
 };
+
+/* In a NET_EVENT: data or room arrived though the readiness did not
+ * change (Linux's epoll wakes an edge-triggered entry at each arrival). */
+#define NET_EVENT_NEW (1u << 31)
 
 /* A call's fixed part. */
 struct net_call {

@@ -558,6 +558,35 @@ static void test_out_to_a_host_listener_in_mode_host(void **state)
 	finish();
 }
 
+/* Linux's epoll wakes an edge-triggered entry at each arrival, readable
+ * before or not: the server says so (NET_EVENT_NEW) though the readiness
+ * stayed the same, and says nothing while nothing arrives. */
+static void test_new_input_on_a_readable_socket_is_told(void **state)
+{
+	(void)state;
+	start(NET_MODE_HOST, NULL);
+	int t = host_bound(SOCK_STREAM, "127.0.0.1", 0);
+	assert_int_equal(listen(t, 4), 0);
+	int64_t c = net_socket(AF_INET, SOCK_STREAM);
+	int64_t r = net_connect(c, "127.0.0.1", host_port(t));
+	assert_true(r == 0 || r == -EINPROGRESS);
+	int conn = accept4(t, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(conn >= 0);
+	wait_ready(c, POLLOUT);
+	write_all(conn, "a", 1);
+	wait_event(c, POLLIN);
+	assert_false(g.ev[c] & NET_EVENT_NEW); /* a change, not only an arrival */
+	write_all(conn, "b", 1);
+	wait_event(c, NET_EVENT_NEW);
+	assert_int_equal(g.ev[c] & ~NET_EVENT_NEW, POLLIN | POLLOUT);
+	assert_false(next_record(200));
+	expect_data(c, "ab");
+	close(conn);
+	close(t);
+	assert_int_equal(net_close(c), 0);
+	finish();
+}
+
 /* close() with SO_LINGER waits even on a non-blocking socket: the
  * server's thread must not, whatever the guest set. */
 static void test_a_lingering_close_does_not_wait(void **state)
@@ -953,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_an_unpublished_listener_is_the_vms_alone),
 		cmocka_unit_test(test_a_published_port_serves_the_host),
 		cmocka_unit_test(test_out_to_a_host_listener_in_mode_host),
+		cmocka_unit_test(test_new_input_on_a_readable_socket_is_told),
 		cmocka_unit_test(test_a_lingering_close_does_not_wait),
 		cmocka_unit_test(test_mode_loopback_keeps_to_the_vm),
 		cmocka_unit_test(test_udp_senders_have_guest_names),
