@@ -14,6 +14,7 @@
 #include <linux/in.h>
 #include <linux/net.h>
 #include <linux/socket.h>
+#include <linux/time_types.h>
 #include <linux/uio.h>
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -544,6 +545,55 @@ SYS(sendmsg)
 SYS(recvmsg)
 {
 	return msg_io(a0, a1, a2, false);
+}
+
+/* sendmmsg and recvmmsg: sendmsg or recvmsg per message, each one's
+ * length into its msg_len; an error after the first ends the call with
+ * the count so far, as on Linux. recvmmsg's MSG_WAITFORONE waits for
+ * the first message only; its timeout is looked at after each message,
+ * as Linux does. (glibc's resolver sends its A and AAAA queries with
+ * sendmmsg.) */
+#define MSG_WAITFORONE_ 0x10000
+#define MMSG_SIZE (sizeof(struct user_msghdr_) + 8) /* msg_len, padding */
+static int64_t mmsg_io(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags,
+		       uint64_t utimeout, bool send)
+{
+	uint64_t end = ~0ULL;
+	if (utimeout) {
+		struct __kernel_timespec ts;
+		if (copy_from_user(&ts, utimeout, sizeof(ts)))
+			return -EFAULT;
+		if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
+			return -EINVAL;
+		end = time_ns() + (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	}
+	bool wait_one = !send && (flags & MSG_WAITFORONE_);
+	flags &= ~(uint64_t)MSG_WAITFORONE_;
+	uint64_t done = 0;
+	for (vlen = vlen < 1024 ? vlen : 1024; done < vlen; done++) {
+		uint64_t at = uvec + done * MMSG_SIZE;
+		int64_t r = msg_io(fd, at, flags | (wait_one && done ? MSG_DONTWAIT_ : 0), send);
+		uint32_t len = (uint32_t)r;
+		if (r >= 0 && copy_to_user(at + sizeof(struct user_msghdr_), &len, sizeof(len)))
+			r = -EFAULT;
+		if (r < 0)
+			return done ? (int64_t)done : r;
+		if (time_ns() >= end) {
+			done++;
+			break;
+		}
+	}
+	return (int64_t)done;
+}
+
+SYS(sendmmsg)
+{
+	return mmsg_io(a0, a1, a2, a3, 0, true);
+}
+
+SYS(recvmmsg)
+{
+	return mmsg_io(a0, a1, a2, a3, a4, false);
 }
 
 SYS(shutdown)

@@ -196,6 +196,8 @@ SYS(sendto);
 SYS(recvfrom);
 SYS(sendmsg);
 SYS(recvmsg);
+SYS(sendmmsg);
+SYS(recvmmsg);
 SYS(shutdown);
 SYS(getsockname);
 SYS(setsockopt);

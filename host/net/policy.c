@@ -178,10 +178,15 @@ bool net_opt_allowed(int64_t level, int64_t name, bool get)
 			return get;
 		}
 		return false;
+	/* RECVERR: glibc's resolver sets it and gives up if it cannot (it
+	 * makes a UDP socket's ICMP errors its recv's errors). Nothing that
+	 * needs control messages back: the guest gets none. */
 	case IPPROTO_IP:
-		return name == IP_TOS || name == IP_TTL;
+		return name == IP_TOS || name == IP_TTL || name == IP_RECVERR ||
+		       name == IP_MTU_DISCOVER;
 	case IPPROTO_IPV6:
-		return name == IPV6_V6ONLY || name == IPV6_TCLASS;
+		return name == IPV6_V6ONLY || name == IPV6_TCLASS || name == IPV6_RECVERR ||
+		       name == IPV6_MTU_DISCOVER || name == IPV6_UNICAST_HOPS;
 	}
 	return false;
 }

@@ -7,6 +7,8 @@
 - A client in the guest fetching from a server on the host's loopback;
   with --net loopback the same fetch is refused.
 - --net none: no AF_INET sockets, Unix socket pairs still work.
+- Names resolve through the root's /etc/resolv.conf: glibc's resolver in
+  the guest asks a name server on the host (dnsmasq).
 
 On QEMU (microvm) and on pier's VMM."""
 import hashlib
@@ -168,6 +170,46 @@ def test_client_reaches_the_hosts_loopback(machine, debian, tmp_path):
                 assert b"Connection refused" in err, err.decode()[-3000:]
     finally:
         srv.shutdown()
+
+
+DNS_NAME, DNS_ADDR = "pier-dns-test.example", "192.0.2.55"
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("machine", MACHINES)
+def test_names_resolve_through_the_hosts_resolver(machine, debian, tmp_path):
+    """The root's /etc/resolv.conf is used as it is: glibc's resolver in
+    the guest (getent ahosts: its A and AAAA queries go out together with
+    sendmmsg) asks the name server it names, here dnsmasq on the host's
+    loopback, through the forwarded sockets."""
+    # A loopback address of its own: port 53 there is free whatever the host runs.
+    server = f"127.{os.getpid() % 200 + 20}.{time.time_ns() % 250 + 1}.53"
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", os.path.join(debian, "etc"), str(etc)], check=True)
+    (etc / "resolv.conf").write_text(f"nameserver {server}\n")
+    log = tmp_path / "dnsmasq.log"
+    dns = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+                            "--no-resolv", "--no-hosts", "--bind-interfaces", "--user=root",
+                            f"--listen-address={server}", "--port=53", "--pid-file=",
+                            f"--address=/{DNS_NAME}/{DNS_ADDR}", "--log-queries",
+                            f"--log-facility={log}"], stderr=subprocess.PIPE)
+    try:
+        end = time.time() + 30
+        while "started" not in (log.read_text() if log.exists() else ""):
+            assert dns.poll() is None and time.time() < end, dns.stderr.read().decode()
+            time.sleep(0.1)
+        p = subprocess.run([PIER, "run", *vmm_args(machine), "--timeout", "600", "--root",
+                            debian, "--ro", "--share", f"etc={etc}", "-o", "mount=etc:/etc",
+                            "--", "/usr/bin/getent", "ahosts", DNS_NAME],
+                           capture_output=True, timeout=900)
+        out, err = p.stdout, p.stderr
+    finally:
+        dns.terminate()
+        dns.wait(timeout=30)
+    assert p.returncode == 0, (out.decode(), err.decode()[-3000:])
+    assert out.decode().split("\n")[0].split() == [DNS_ADDR, "STREAM", DNS_NAME], out.decode()
+    queries = log.read_text()
+    assert f"query[A] {DNS_NAME}" in queries and f"query[AAAA] {DNS_NAME}" in queries, queries
 
 
 NONE_CHECK = """

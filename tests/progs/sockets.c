@@ -333,6 +333,22 @@ static void udp(void)
 	CHECK(send(a, "x", 1, 0) == 1);
 	CHECK(poll1(b, POLLIN, WAIT_MS) & POLLIN);
 	CHECK(recv(b, buf, sizeof(buf), 0) == 1);
+	/* sendmmsg, recvmmsg (glibc's resolver sends its two queries so):
+	 * one datagram each, each one's length in its msg_len. */
+	struct iovec q[2] = { { "query-A", 7 }, { "query-AAAA", 10 } };
+	struct mmsghdr mm[4] = { { .msg_hdr = { .msg_iov = &q[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &q[1], .msg_iovlen = 1 } } };
+	CHECK(sendmmsg(a, mm, 2, 0) == 2 && mm[0].msg_len == 7 && mm[1].msg_len == 10);
+	char got[4][16];
+	struct iovec gi[4];
+	for (int i = 0; i < 4; i++) {
+		gi[i] = (struct iovec){ got[i], sizeof(got[i]) };
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &gi[i], .msg_iovlen = 1 } };
+	}
+	CHECK(recvmmsg(b, mm, 4, MSG_WAITFORONE, NULL) == 2);
+	CHECK(mm[0].msg_len == 7 && memcmp(got[0], "query-A", 7) == 0);
+	CHECK(mm[1].msg_len == 10 && memcmp(got[1], "query-AAAA", 10) == 0);
+	CHECK(recvmmsg(b, mm, 4, MSG_DONTWAIT, NULL) == -1 && errno == EAGAIN);
 	close(a);
 	close(b);
 	OK("udp");

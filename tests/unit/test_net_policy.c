@@ -185,6 +185,10 @@ static void test_flags_and_options(void **state)
 	assert_true(net_opt_allowed(IPPROTO_TCP, TCP_INFO, true));
 	assert_false(net_opt_allowed(IPPROTO_TCP, TCP_INFO, false));
 	assert_false(net_opt_allowed(IPPROTO_TCP, TCP_FASTOPEN, false));
+	assert_true(net_opt_allowed(IPPROTO_IP, IP_RECVERR, false));
+	assert_true(net_opt_allowed(IPPROTO_IPV6, IPV6_RECVERR, false));
+	assert_false(net_opt_allowed(IPPROTO_IP, IP_FREEBIND, false)); /* binds what is not ours */
+	assert_false(net_opt_allowed(IPPROTO_IP, IP_PKTINFO, false));  /* answers in cmsgs */
 	assert_true(net_opt_allowed(IPPROTO_IP, IP_TTL, false));
 	assert_false(net_opt_allowed(IPPROTO_IP, IP_TRANSPARENT, false));
 	assert_true(net_opt_allowed(IPPROTO_IPV6, IPV6_V6ONLY, false));
