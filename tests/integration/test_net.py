@@ -355,13 +355,27 @@ try:
         socks.append(socket.socket())
 except OSError as e:
     print("flood", e.errno, len(socks) > 100, flush=True)
-del socks[:10]
+sys.stdin.readline()  # the host counts them
+for x in socks:
+    x.close()
+del socks
 c = socket.create_connection(("127.0.0.1", listener))
 c.sendall(b"half")
 print("half-open", flush=True)
 sys.stdin.readline()  # the host looks meanwhile
 os._exit(0)  # no close, no shutdown: the VM's end must close them
 """
+
+
+def host_sockets(pid):
+    """How many sockets process pid holds."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
 
 
 @pytest.mark.timeout(900)
@@ -378,9 +392,20 @@ def test_hostile_guest_gets_errors_and_leaves_nothing(machine, debian, tmp_path)
     p = start(machine, debian, share, "/usr/bin/python3", "/srv/hostile.py", str(free),
               str(lst.getsockname()[1]))
     try:
+        bound = p.stdout.readline().decode()
+        before = host_sockets(p.pid)
+        flood = p.stdout.readline().decode()
+        # The guest's sockets are pier's on the host, until the guest's limit.
+        flooded = host_sockets(p.pid)
+        assert flooded > before + 100, (before, flooded)
+        p.stdin.write(b"close them\n")
+        p.stdin.flush()
         conn, _ = lst.accept()
         conn.settimeout(300)
         assert conn.recv(4) == b"half"
+        # Closed in the guest, they are gone from pier: at most the
+        # connection to lst more than before.
+        assert host_sockets(p.pid) <= before + 1, (before, flooded, host_sockets(p.pid))
         # The guest holds "its" port, yet the host's is free for the host.
         with socket.socket() as s:
             s.bind(("127.0.0.1", free))
@@ -393,7 +418,7 @@ def test_hostile_guest_gets_errors_and_leaves_nothing(machine, debian, tmp_path)
     finally:
         out, err = stop(p)
         lst.close()
-    lines = out.split("\n")
+    lines = [bound.strip(), flood.strip()] + out.split("\n")
     assert lines[0] == f"bound {free}", (out, err[-2000:])  # as the guest sees it
     assert lines[1] == "flood 24 True", out  # EMFILE, after many sockets
     assert lines[2] == "half-open", out
