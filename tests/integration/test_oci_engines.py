@@ -2,7 +2,8 @@
 same image (the Debian root, imported), the same commands, the same
 output, stderr and exit status. QEMU only (the microvm target): the
 engines need a writable host, which the nested pier pass does not have;
-the runtime itself runs on every target in test_oci.py.
+the runtime itself runs on every target in test_oci.py. Also a server
+reached through podman's -p.
 """
 import os
 import pty
@@ -160,6 +161,43 @@ def test_detached_stop_and_logs(machine, runtime, image, podman_env):
     finally:
         for cid in ids:
             subprocess.run(["podman", "rm", "-f", cid], env=podman_env, capture_output=True)
+
+
+def fetch(url, limit=120):
+    """url's bytes, once something answers there."""
+    deadline = time.monotonic() + limit
+    while True:
+        r = subprocess.run(["curl", "-sf", "--max-time", "10", url], capture_output=True)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+def test_published_port(machine, image, podman_env, debian):
+    """podman run -p: a server in the container on the engine's network
+    (netavark's bridge, its port forwarded from the host) is reached from
+    the host, as with runc: pier-oci's guest listens in the container's
+    network namespace on the port the container asked for."""
+    want = open(os.path.join(debian, "etc", "os-release"), "rb").read()
+    for runtime in ("runc", "pier"):
+        pin = [f"--annotation={k}={v}" for k, v in PIN.items()] if runtime == "pier" else []
+        port = 18000 + os.getpid() % 1000
+        r = subprocess.run(["podman", "--runtime", runtime, "run", "-d", *pin, "-p",
+                            f"127.0.0.1:{port}:8000", "-w", "/etc", image, "python3", "-m",
+                            "http.server", "8000"], capture_output=True, text=True,
+                           env=podman_env)
+        assert r.returncode == 0, r.stderr
+        cid = r.stdout.strip()
+        try:
+            got = fetch(f"http://127.0.0.1:{port}/os-release")
+            logs = subprocess.run(["podman", "logs", cid], capture_output=True, text=True,
+                                  env=podman_env)
+            assert got.returncode == 0, (runtime, got.stderr, logs.stdout, logs.stderr)
+            assert got.stdout == want, runtime
+            assert '"GET /os-release HTTP/1.1" 200' in logs.stderr, (runtime, logs.stderr)
+        finally:
+            subprocess.run(["podman", "rm", "-f", "-t", "0", cid], env=podman_env,
+                           capture_output=True)
 
 
 @pytest.mark.parametrize("runtime", ["runc", "pier"])
