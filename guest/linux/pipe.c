@@ -11,19 +11,31 @@ struct pipe *pipe_new(void)
 	return kzalloc(sizeof(struct pipe));
 }
 
-int64_t pipe_read(struct pipe *p, char *buf, uint64_t len)
+static int64_t peek(struct pipe *p, char *buf, uint64_t len)
 {
 	if (p->len == 0)
 		return p->writers ? -EAGAIN : 0;
 	uint64_t n = 0;
-	while (n < len && p->len) {
-		buf[n++] = p->buf[p->head];
-		p->head = (p->head + 1) % PIPE_SIZE;
-		p->len--;
-	}
+	for (; n < len && n < p->len; n++)
+		buf[n] = p->buf[(p->head + n) % PIPE_SIZE];
+	return (int64_t)n;
+}
+
+void pipe_drop(struct pipe *p, uint64_t n)
+{
+	n = n < p->len ? n : p->len;
+	p->head = (uint32_t)((p->head + n) % PIPE_SIZE);
+	p->len -= (uint32_t)n;
 	p->events++;
 	task_wake_all(); /* a writer waiting for room */
-	return (int64_t)n;
+}
+
+int64_t pipe_read(struct pipe *p, char *buf, uint64_t len)
+{
+	int64_t n = peek(p, buf, len);
+	if (n > 0)
+		pipe_drop(p, (uint64_t)n);
+	return n;
 }
 
 int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len)
@@ -49,12 +61,39 @@ static bool may_wait(bool nonblock)
 	return !nonblock && task_count() > 1;
 }
 
-int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock)
+static int64_t read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock, bool take)
 {
 	for (;;) {
-		int64_t r = pipe_read(p, buf, len);
+		int64_t r = take ? pipe_read(p, buf, len) : peek(p, buf, len);
 		if (r != -EAGAIN || !may_wait(nonblock))
 			return r;
+		if (signal_interrupts())
+			return -EINTR;
+		task_wait(RQ_NO_DEADLINE);
+	}
+}
+
+int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock)
+{
+	return read_wait(p, buf, len, nonblock, true);
+}
+
+int64_t pipe_peek_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock)
+{
+	return read_wait(p, buf, len, nonblock, false);
+}
+
+int64_t pipe_room_wait(struct pipe *p, bool nonblock)
+{
+	for (;;) {
+		if (!p->readers) {
+			signal_post_thread(current, SIGPIPE);
+			return -EPIPE;
+		}
+		if (p->len < PIPE_SIZE)
+			return PIPE_SIZE - p->len;
+		if (!may_wait(nonblock))
+			return -EAGAIN;
 		if (signal_interrupts())
 			return -EINTR;
 		task_wait(RQ_NO_DEADLINE);

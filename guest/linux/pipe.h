@@ -25,5 +25,12 @@ int64_t pipe_write(struct pipe *p, const char *buf, uint64_t len);
  * SIGPIPE for the writing thread. */
 int64_t pipe_read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock);
 int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonblock);
+/* For splice, which must not lose what its other end does not take:
+ * pipe_peek_wait is pipe_read_wait leaving the bytes in, pipe_drop takes
+ * n of them out; pipe_room_wait waits for room (unless nonblock): how
+ * much, -EPIPE without readers (SIGPIPE sent), -EAGAIN or -EINTR. */
+int64_t pipe_peek_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock);
+void pipe_drop(struct pipe *p, uint64_t n);
+int64_t pipe_room_wait(struct pipe *p, bool nonblock);
 
 #endif

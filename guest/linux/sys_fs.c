@@ -1036,7 +1036,7 @@ static int64_t copy_through(struct ofile *in, int64_t *in_off, struct ofile *out
 		else if (out->kind == OF_PIPE_WRITE)
 			w = pipe_write(out->pipe, buf, (uint64_t)n);
 		else if (out->kind == OF_SOCKET)
-			w = socket_write_kernel(out, buf, (uint64_t)n);
+			w = socket_write_kernel(out, buf, (uint64_t)n, false);
 		else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file))
 			w = out->flags & O_APPEND
 				    ? -EINVAL
@@ -1166,52 +1166,81 @@ SYS(copy_file_range)
 	return put_offs(a1, a3, &o) ? -EFAULT : n;
 }
 
+/* splice's write of n bytes from a pipe to out (a pipe, the console, a
+ * socket or a file, at *off if off): what out took, or -errno. */
+static int64_t splice_out(struct ofile *out, const char *buf, uint64_t n, int64_t *off, bool nb)
+{
+	if (out->kind == OF_PIPE_WRITE)
+		return pipe_write_wait(out->pipe, buf, n, nb || (out->flags & O_NONBLOCK));
+	if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
+		return stdio_write(out, buf, n);
+	if (out->kind == OF_SOCKET) /* SPLICE_F_NONBLOCK is for the pipe, as on Linux */
+		return socket_write_kernel(out, buf, n, false);
+	if (out->kind != OF_FILE || out->file->dir || !vfs_writable(out->file))
+		return -EBADF;
+	int64_t r = vfs_pwrite(out->file, buf, n, off ? (uint64_t)*off : out->file->pos);
+	if (r > 0 && off)
+		*off += r;
+	else if (r > 0)
+		out->file->pos += (uint64_t)r;
+	return r;
+}
+
 /*
  * splice(2) with a pipe on one side, through a kernel buffer (GNU grep
- * drains its input with it). Offsets only for a file's side.
+ * drains its input with it). Offsets only for a file's side. Nothing
+ * is lost: bytes leave the pipe only once the other end took them, and
+ * a socket gives only what the pipe has room for.
  */
 SYS(splice)
 {
 	struct ofile *in = fd_get((int)a0), *out = fd_get((int)a2);
 	const uint64_t nonblock_flag = 2; /* SPLICE_F_NONBLOCK */
+	bool nb = a5 & nonblock_flag;
 	if (!in || !out)
 		return -EBADF;
 	if (in->kind != OF_PIPE_READ && out->kind != OF_PIPE_WRITE)
 		return -EINVAL;
-	if ((a1 && in->kind != OF_FILE) || (a3 && out->kind != OF_FILE))
+	/* An offset: ESPIPE on a pipe, EINVAL on what cannot pread (Linux). */
+	if ((a1 && in->kind == OF_PIPE_READ) || (a3 && out->kind == OF_PIPE_WRITE))
 		return -ESPIPE;
+	if ((a1 && in->kind != OF_FILE) || (a3 && out->kind != OF_FILE))
+		return -EINVAL;
+	if (in->kind == OF_PIPE_READ && out->kind == OF_PIPE_WRITE && in->pipe == out->pipe)
+		return -EINVAL;
 	struct two_offs o;
 	int err = get_offs(a1, a3, &o);
 	if (err)
 		return err;
 	uint64_t len = a4 > IO_CHUNK ? IO_CHUNK : a4;
 	int64_t r;
-	if (in->kind == OF_FILE) {
+	if (in->kind == OF_FILE) { /* to a pipe */
 		if (in->file->dir || (in->flags & O_ACCMODE) == O_WRONLY)
 			return -EBADF;
 		r = copy_through(in, o.pin, out, NULL, len);
+	} else if (in->kind == OF_SOCKET) { /* to a pipe */
+		r = pipe_room_wait(out->pipe, nb || (out->flags & O_NONBLOCK));
+		if (r <= 0)
+			return r;
+		len = len < (uint64_t)r ? len : (uint64_t)r;
+		char *buf = kmalloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		r = socket_read_kernel(in, buf, len, false);
+		if (r > 0) /* room was there; only another thread could have taken it */
+			r = pipe_write_wait(out->pipe, buf, (uint64_t)r, false);
+		kfree(buf);
+	} else if (in->kind != OF_PIPE_READ) {
+		return -EINVAL;
 	} else {
 		char *buf = kmalloc(len ? len : 1);
 		if (!buf)
 			return -ENOMEM;
-		bool nb = (in->flags & O_NONBLOCK) || (a5 & nonblock_flag);
-		r = pipe_read_wait(in->pipe, buf, len, nb);
+		r = pipe_peek_wait(in->pipe, buf, len, nb || (in->flags & O_NONBLOCK));
 		if (r > 0) {
-			uint64_t n = (uint64_t)r;
-			if (out->kind == OF_PIPE_WRITE)
-				r = pipe_write_wait(out->pipe, buf, n, false);
-			else if (out->kind == OF_CONSOLE && (out->flags & O_ACCMODE) != O_RDONLY)
-				r = stdio_write(out, buf, n);
-			else if (out->kind == OF_FILE && !out->file->dir && vfs_writable(out->file)) {
-				uint64_t at = o.pout ? (uint64_t)o.out : out->file->pos;
-				r = vfs_pwrite(out->file, buf, n, at);
-				if (r > 0 && o.pout)
-					o.out += r;
-				else if (r > 0)
-					out->file->pos += (uint64_t)r;
-			} else {
-				r = -EBADF;
-			}
+			r = splice_out(out, buf, (uint64_t)r, o.pout ? &o.out : NULL, nb);
+			if (r > 0)
+				pipe_drop(in->pipe, (uint64_t)r);
 		}
 		kfree(buf);
 	}

@@ -383,10 +383,20 @@ int64_t socket_write(struct ofile *of, uint64_t ubuf, uint64_t len)
 	return sock_send(of->obj, of->flags & O_NONBLOCK, ubuf, len, 0, NULL, 0);
 }
 
-int64_t socket_write_kernel(struct ofile *of, const void *p, uint64_t len)
+int64_t socket_read_kernel(struct ofile *of, void *p, uint64_t len, bool nonblock)
 {
 	struct net_sock *s = of->obj;
-	bool nonblock = of->flags & O_NONBLOCK;
+	uint32_t got = 0;
+	nonblock |= of->flags & O_NONBLOCK;
+	int64_t r = recv_piece(s, nonblock, deadline_after(s->rcvtimeo_ns), p,
+			       len < NET_WIRE_DATA_MAX ? len : NET_WIRE_DATA_MAX, 0, NULL, NULL, &got);
+	return r < 0 ? r : (int64_t)got;
+}
+
+int64_t socket_write_kernel(struct ofile *of, const void *p, uint64_t len, bool nonblock)
+{
+	struct net_sock *s = of->obj;
+	nonblock |= of->flags & O_NONBLOCK;
 	uint64_t deadline = deadline_after(s->sndtimeo_ns), done = 0;
 	int64_t r;
 	do {

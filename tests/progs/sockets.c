@@ -4,7 +4,8 @@
  * socket pairs and names, TCP and UDP on loopback, blocking and
  * non-blocking connect, poll, select and epoll (level, edge, one-shot,
  * RDHUP, a peer gone) on sockets beside a pipe, timeouts, a blocked
- * receive woken by another thread, scatter and gather, and the errors.
+ * receive woken by another thread, scatter and gather, the errors, and
+ * splice between sockets and pipes.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -499,6 +500,98 @@ static void errors(void)
 	OK("errors");
 }
 
+#define SPLICED (2 << 20)
+
+/* The byte at offset i of the spliced stream. */
+static char spliced_byte(size_t i)
+{
+	return (char)(i * 131 + i / 4096);
+}
+
+struct stream_check {
+	int fd;
+	size_t got;
+};
+
+/* Reads the stream to its end, checking every byte; counts them. */
+static void *verify_stream(void *arg)
+{
+	struct stream_check *sc = arg;
+	static char buf[65536];
+	size_t at = 0;
+	for (;;) {
+		ssize_t r = read(sc->fd, buf, sizeof(buf));
+		CHECK(r >= 0);
+		if (r == 0)
+			break;
+		for (ssize_t i = 0; i < r; i++, at++)
+			CHECK(buf[i] == spliced_byte(at));
+	}
+	sc->got = at;
+	return NULL;
+}
+
+/* splice between sockets and pipes: both ways, the errors, and a full
+ * non-blocking socket that leaves in the pipe what it did not take. */
+static void splices(void)
+{
+	int lfd = listener();
+	int c, s;
+	tcp_pair(lfd, &c, &s);
+	int p[2];
+	CHECK_SYS(pipe(p));
+	write_all(s, "spliced", 7);
+	CHECK(poll1(c, POLLIN, WAIT_MS) & POLLIN);
+	CHECK(splice(c, NULL, p[1], NULL, 64, 0) == 7);
+	CHECK(splice(p[0], NULL, c, NULL, 64, 0) == 7);
+	char back[8] = { 0 };
+	CHECK(poll1(s, POLLIN, WAIT_MS) & POLLIN);
+	CHECK(read(s, back, sizeof(back)) == 7 && memcmp(back, "spliced", 7) == 0);
+	/* SPLICE_F_NONBLOCK is the pipe's side; a socket's is its O_NONBLOCK. */
+	CHECK(splice(p[0], NULL, c, NULL, 64, SPLICE_F_NONBLOCK) == -1 && errno == EAGAIN);
+	CHECK_SYS(fcntl(c, F_SETFL, O_NONBLOCK));
+	CHECK(splice(c, NULL, p[1], NULL, 64, 0) == -1 && errno == EAGAIN);
+	CHECK(splice(p[0], NULL, p[1], NULL, 1, 0) == -1 && errno == EINVAL);
+	loff_t off = 0;
+	CHECK(splice(c, &off, p[1], NULL, 1, 0) == -1 && errno == EINVAL);
+	CHECK(splice(c, NULL, p[1], &off, 1, 0) == -1 && errno == ESPIPE);
+	/* 2 MiB through the pipe into a small non-blocking send buffer. */
+	int small = 4096;
+	CHECK_SYS(setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	pthread_t t;
+	struct stream_check sc = { s, 0 };
+	CHECK(pthread_create(&t, NULL, verify_stream, &sc) == 0);
+	static char chunk[16384];
+	size_t queued = 0, sent = 0, blocked = 0;
+	while (sent < SPLICED) {
+		if (queued < SPLICED && queued - sent + sizeof(chunk) <= 65536) {
+			for (size_t i = 0; i < sizeof(chunk); i++)
+				chunk[i] = spliced_byte(queued + i);
+			write_all(p[1], chunk, sizeof(chunk));
+			queued += sizeof(chunk);
+			continue;
+		}
+		ssize_t n = splice(p[0], NULL, c, NULL, 65536, SPLICE_F_NONBLOCK);
+		if (n < 0) {
+			CHECK(errno == EAGAIN);
+			blocked++;
+			CHECK(poll1(c, POLLOUT, WAIT_MS) & POLLOUT);
+			continue;
+		}
+		sent += (size_t)n;
+	}
+	CHECK_SYS(shutdown(c, SHUT_WR));
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(sc.got == SPLICED);
+	CHECK(blocked > 0); /* the socket was full at times: the test tested that */
+	close(p[0]);
+	close(p[1]);
+	close(c);
+	close(s);
+	close(lfd);
+	OK("splices");
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -510,6 +603,7 @@ int main(void)
 	readiness();
 	blocking();
 	errors();
+	splices();
 	printf("sockets: all passed\n");
 	return 0;
 }
