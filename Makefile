@@ -32,7 +32,11 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/arch/x86_64/kernel.ld \
 	-Wl,-z,max-page-size=4096 -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
 # build/gen: system-call names (host/vmm/seccomp.c names a forbidden call).
-HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"' -I$(BUILD)/gen
+# UAPI_DIR: a newer <linux/landlock.h> (Landlock's network rules), put
+# there by tools/uapi-landlock.sh (run by deps) when the system's is older.
+UAPI_DIR ?= /var/cache/pier-uapi
+HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"' -I$(BUILD)/gen \
+	-isystem $(UAPI_DIR)
 
 # Logic shared by guest and host unit tests.
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \

@@ -12,7 +12,9 @@ for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	exec "$(dirname "$0")/uapi-landlock.sh"
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "Pier needs these Debian packages:$missing" >&2
@@ -24,3 +26,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q || true
 # shellcheck disable=SC2086 # word splitting is wanted
 apt-get install -y -q $missing
+exec "$(dirname "$0")/uapi-landlock.sh"

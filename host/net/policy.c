@@ -156,6 +156,28 @@ int net_recv_flags(int64_t guest)
 	return ((int)guest & ~MSG_WAITALL) | MSG_DONTWAIT;
 }
 
+int net_policy_tcp_binds(const struct net_policy *p, uint16_t *ports, int max, bool *connect)
+{
+	*connect = p->mode != NET_MODE_NONE;
+	if (p->same_ports)
+		return -1;
+	if (p->mode == NET_MODE_NONE || max < 1)
+		return 0;
+	int n = 0;
+	ports[n++] = 0;
+	for (int i = 0; i < p->npublish && n < max; i++) {
+		if (p->publish[i].type != SOCK_STREAM)
+			continue;
+		uint16_t port = (uint16_t)net_addr_port(&p->publish[i].host, p->publish[i].host_len);
+		bool seen = false;
+		for (int j = 0; j < n; j++)
+			seen |= ports[j] == port;
+		if (!seen)
+			ports[n++] = port;
+	}
+	return n;
+}
+
 bool net_opt_allowed(int64_t level, int64_t name, bool get)
 {
 	switch (level) {

@@ -59,6 +59,13 @@ int net_publish_parse(const char *spec, struct net_publish *out, char *err, size
  * than NET_PUBLISH_MAX, is an error). 0, or -1 with a message in err. */
 int net_policy_publish(struct net_policy *p, const char *spec, char *err, size_t errlen);
 
+/* The TCP ports pier's process may bind under p, for the kernel to hold
+ * it to (Landlock): 0 (the host's choice, for a listener only the VM
+ * reaches) and each published TCP port, at most max of them into ports;
+ * *connect whether it may connect at all. How many, or -1 when p leaves
+ * the ports to the guest (same_ports: the container's namespace). */
+int net_policy_tcp_binds(const struct net_policy *p, uint16_t *ports, int max, bool *connect);
+
 /* "host" (outbound allowed), "loopback" (only the VM's own listeners),
  * "none" (no AF_INET/AF_INET6 at all; AF_UNIX still works). 0 or -1. */
 int net_mode_parse(const char *s, enum net_mode *out);

@@ -25,6 +25,7 @@
 #include "virtio_console_dev.h"
 #include "virtio_fs_dev.h"
 #include "../exec_server.h"
+#include "../net/policy.h"
 #include "../net/server.h"
 #include "../run_signals.h"
 #include "../terminal.h"
@@ -403,7 +404,11 @@ static int confine(struct vmm *v)
 		writable[n] = !v->o->shares[i].ro;
 		dirs[n++] = v->o->shares[i].dir;
 	}
-	return landlock_confine(dirs, writable, n) < 0 ? -1 : 0;
+	struct landlock_tcp tcp;
+	int nbind = net_policy_tcp_binds(&v->o->net, tcp.bind, LANDLOCK_TCP_PORTS_MAX,
+					 &tcp.connect);
+	tcp.nbind = nbind;
+	return landlock_confine(dirs, writable, n, nbind < 0 ? NULL : &tcp) < 0 ? -1 : 0;
 }
 
 static int setup(struct vmm *v, bool *no_kvm)

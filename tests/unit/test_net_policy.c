@@ -508,6 +508,35 @@ static void test_unix_names_live_in_the_vm(void **state)
 	assert_memory_equal(&out, &a, len);
 }
 
+/* What Landlock is told: port 0 and each published TCP port, once. */
+static void test_the_tcp_ports_pier_may_bind(void **state)
+{
+	(void)state;
+	char err[128];
+	uint16_t ports[8];
+	bool connect;
+	struct net_policy p = { .mode = NET_MODE_HOST };
+	assert_int_equal(net_policy_publish(&p, "127.0.0.1:8080:80", err, sizeof(err)), 0);
+	assert_int_equal(net_policy_publish(&p, "[::1]:8080:81", err, sizeof(err)), 0);
+	assert_int_equal(net_policy_publish(&p, "5353:53/udp", err, sizeof(err)), 0);
+	assert_int_equal(net_policy_publish(&p, "9000:90", err, sizeof(err)), 0);
+	assert_int_equal(net_policy_tcp_binds(&p, ports, 8, &connect), 3);
+	assert_int_equal(ports[0], 0);
+	assert_int_equal(ports[1], 8080);
+	assert_int_equal(ports[2], 9000);
+	assert_true(connect);
+	assert_int_equal(net_policy_tcp_binds(&p, ports, 2, &connect), 2); /* at most max */
+	p.mode = NET_MODE_LOOPBACK;
+	assert_int_equal(net_policy_tcp_binds(&p, ports, 8, &connect), 3);
+	assert_true(connect); /* to the VM's own listeners, on ports the host picks */
+	p.mode = NET_MODE_NONE;
+	assert_int_equal(net_policy_tcp_binds(&p, ports, 8, &connect), 0);
+	assert_false(connect);
+	p.mode = NET_MODE_HOST;
+	p.same_ports = true; /* the container's namespace: its ports are its own */
+	assert_int_equal(net_policy_tcp_binds(&p, ports, 8, &connect), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_connects_reach_the_vm_first),
 		cmocka_unit_test(test_host_names_as_the_guest_sees_them),
 		cmocka_unit_test(test_unix_names_live_in_the_vm),
+		cmocka_unit_test(test_the_tcp_ports_pier_may_bind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,7 +124,7 @@ static void in_path(char *p, size_t cap, const char *dir, const char *name)
  * when that did not happen. */
 static void child_confine(const char *const *dirs, const bool *writable, int n)
 {
-	int r = landlock_confine(dirs, writable, n);
+	int r = landlock_confine(dirs, writable, n, NULL);
 	if (r == 0)
 		_exit(EXIT_NO_LANDLOCK);
 	if (r != 1)
@@ -259,11 +262,11 @@ static void child_bad_dir(void)
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 1)
 		_exit(EXIT_NO_LANDLOCK);
-	CHECK(1, landlock_confine(dirs, w, 2) == -1);
+	CHECK(1, landlock_confine(dirs, w, 2, NULL) == -1);
 	/* A regular file is not a directory to confine to. */
 	in_path(p, sizeof(p), ro, "f.txt");
 	const char *files[] = { p };
-	CHECK(2, landlock_confine(files, w, 1) == -1);
+	CHECK(2, landlock_confine(files, w, 1, NULL) == -1);
 	int fd = open("/etc/passwd", O_RDONLY);
 	CHECK(3, fd >= 0);
 	close(fd);
@@ -463,6 +466,101 @@ static void test_directory_moved_out(void **state)
 	scratch_remove_tree(out);
 }
 
+/* ---- TCP: bind only the ports given, connect anywhere or nowhere ---- */
+
+static uint16_t tcp_given, tcp_other, tcp_listening;
+
+/* bind(2) of a new socket of type to 127.0.0.1:port: 0 or -errno. */
+static int bind_port(int type, uint16_t port)
+{
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int r = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int connect_port(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int r = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static void child_tcp(bool may_connect)
+{
+	const char *dirs[] = { rw };
+	const bool w[] = { true };
+	struct landlock_tcp tcp = { .connect = may_connect, .nbind = 2,
+				    .bind = { 0, tcp_given } };
+	if (landlock_confine(dirs, w, 1, &tcp) != 1)
+		_exit(EXIT_CONFINE_FAILED);
+	CHECK(1, bind_port(SOCK_STREAM, tcp_given) == 0);
+	CHECK(2, bind_port(SOCK_STREAM, 0) == 0);
+	CHECK(3, bind_port(SOCK_STREAM, tcp_other) == -EACCES);
+	CHECK(4, bind_port(SOCK_DGRAM, tcp_other) == 0); /* not Landlock's */
+	CHECK(5, connect_port(tcp_listening) == (may_connect ? 0 : -EACCES));
+	CHECK(6, reads_content(rw, "tcp.txt")); /* and the directories as before */
+	CHECK(7, open_denied("/etc/passwd", O_RDONLY));
+	_exit(0);
+}
+
+static void child_tcp_connecting(void)
+{
+	child_tcp(true);
+}
+
+static void child_tcp_not_connecting(void)
+{
+	child_tcp(false);
+}
+
+/* A port nothing holds now. */
+static uint16_t free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void test_tcp_ports(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	if (!landlock_tcp_supported(&why)) {
+		print_message("%s: skipping\n", why);
+		skip();
+	}
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 8), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	tcp_listening = ntohs(a.sin_port);
+	tcp_given = free_port();
+	do
+		tcp_other = free_port();
+	while (tcp_other == tcp_given);
+	scratch_put_file(rw, "tcp.txt", CONTENT);
+	run_child(child_tcp_connecting);
+	run_child(child_tcp_not_connecting);
+	close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_no_dirs),
 		cmocka_unit_test(test_thread_started_after),
 		cmocka_unit_test(test_directory_moved_out),
+		cmocka_unit_test(test_tcp_ports),
 	};
 	return cmocka_run_group_tests_name("vmm_landlock", tests, setup, teardown);
 }

@@ -818,7 +818,7 @@ static void confine_both(void)
 {
 	const char *dirs[] = { tree };
 	const bool writable[] = { true };
-	int r = landlock_confine(dirs, writable, 1);
+	int r = landlock_confine(dirs, writable, 1, NULL);
 	if (r == 0)
 		child_exit(77); /* no Landlock here */
 	CHECK(91, r == 1);
