@@ -31,13 +31,17 @@ MODULES = ["virtio_pci", "virtiofs", "9pnet_virtio", "9p", "virtio_blk", "crc32c
            "virtio_net"]
 MODES = ("virtiofs-auto", "virtiofs-none", "9p", "blk")
 
-INIT = r"""#!/bin/busybox sh
+# Both inits start so: busybox's applets, /proc, /sys, /dev, the modules.
+START = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r m; do insmod /lib/modules/$m || echo "BENCH-FAIL insmod $m"; done </lib/modules/order
+"""
+
+INIT = START + r"""
 mode=$(sed -n 's/.*bench.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
 mkdir -p /data
 case "$mode" in
@@ -312,14 +316,9 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     return outputs, info
 
 
-SERVE_INIT = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+SERVE_INIT = START + r"""
+# (A module that failed said BENCH-FAIL already: Server.ready() sees it.)
 fail() { echo "BENCH-FAIL $*"; poweroff -f; }
-while read -r m; do insmod /lib/modules/$m || fail "insmod $m"; done </lib/modules/order
 mkdir -p /root
 mount -t virtiofs -o ro root /root || fail "mount root"
 mount -t virtiofs data /root/srv || fail "mount data"

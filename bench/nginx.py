@@ -75,6 +75,9 @@ def free_port():
 
 
 def make_share(d, port):
+    """d (made here): www/f0.bin .. f9.bin, nginx.conf listening on port
+    with /srv/tmp for its files, cycle.lua for wrk, tmp/. Also the test's
+    (tests/integration/test_net.py)."""
     os.makedirs(os.path.join(d, "www"))
     os.makedirs(os.path.join(d, "tmp"))
     rnd = random.Random(20)

@@ -16,12 +16,16 @@ import http.server
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from conftest import PIER, targets, vmm_args
+from conftest import PIER, ROOT, targets, vmm_args
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import nginx as nginx_bench  # noqa: E402  (bench/ is not a package)
 
 MACHINES = targets("microvm", "pier")
 READY_S = 300  # the guest's python3 under TCG (nested: twice over) takes a while
@@ -237,50 +241,15 @@ def test_net_none_leaves_unix_sockets(machine, debian, tmp_path):
     assert out.decode().split("\n")[:2] == ["inet 97", "unix works"], out  # EAFNOSUPPORT
 
 
-NGINX_CONF = """daemon off;
-master_process off;
-worker_processes 1;
-error_log stderr notice;
-pid /srv/tmp/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path /srv/tmp/body;
-  proxy_temp_path /srv/tmp/proxy;
-  fastcgi_temp_path /srv/tmp/fastcgi;
-  uwsgi_temp_path /srv/tmp/uwsgi;
-  scgi_temp_path /srv/tmp/scgi;
-  server {{ listen {port}; root /srv/www; }}
-}}
-"""
-NGINX_SIZES = [512 << 10, 1 << 20, 3 << 19, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 7 << 20,
-               9 << 20, 12 << 20]  # 0.5 to 12 MiB, as the thesis's experiment
-# wrk cycles through the ten files.
-WRK_SCRIPT = """counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, "/f" .. (counter % 10) .. ".bin")
-end
-"""
-
-
 def nginx_share(tmp_path, port):
-    """The share nginx serves: www/f0.bin .. f9.bin, its config, tmp/."""
-    import random
+    """The share nginx serves, as bench/nginx.py makes it (www/f0.bin ..
+    f9.bin of 0.5 to 12 MiB, as the thesis's experiment; nginx.conf;
+    cycle.lua, which has wrk cycle through the files; tmp/): its path and
+    the files' bytes."""
     share = tmp_path / "share"
-    (share / "www").mkdir(parents=True)
-    (share / "tmp").mkdir()
-    rnd = random.Random(20)
-    files = {}
-    for i, size in enumerate(NGINX_SIZES):
-        data = rnd.randbytes(size)
-        (share / "www" / f"f{i}.bin").write_bytes(data)
-        files[f"f{i}.bin"] = data
-    (share / "nginx.conf").write_text(NGINX_CONF.format(port=port))
-    (share / "cycle.lua").write_text(WRK_SCRIPT)
+    nginx_bench.make_share(str(share), port)
+    files = {f.name: f.read_bytes() for f in (share / "www").iterdir()}
+    assert len(files) == len(nginx_bench.SIZES)
     return share, files
 
 
@@ -338,7 +307,7 @@ def test_nginx_serves_the_share(machine, debian, tmp_path):
     line = re.search(r"net: \d+ calls; sent (\d+) bytes from the program, (\d+) from the "
                      r"host's files", log.read_text())
     assert line, log.read_text()[-3000:]
-    assert int(line.group(2)) >= sum(NGINX_SIZES), line.group(0)
+    assert int(line.group(2)) >= sum(nginx_bench.SIZES), line.group(0)
     assert int(line.group(1)) < int(line.group(2)) // 100, line.group(0)  # headers only
 
 

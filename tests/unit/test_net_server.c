@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "net_addr.h"
 #include <pier/net_wire.h>
 #include "net/server.h"
 
@@ -212,23 +213,6 @@ static void wait_event(uint32_t sock, uint32_t mask)
 	do
 		assert_int_equal(take(), NET_EVENT);
 	while (g.last_event != sock || !(g.ev[sock] & mask));
-}
-
-static socklen_t inaddr(struct sockaddr_storage *a, const char *ip, int port)
-{
-	memset(a, 0, sizeof(*a));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)a;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		assert_int_equal(inet_pton(AF_INET6, ip, &a6->sin6_addr), 1);
-		return sizeof(*a6);
-	}
-	struct sockaddr_in *a4 = (struct sockaddr_in *)a;
-	a4->sin_family = AF_INET;
-	a4->sin_port = htons((uint16_t)port);
-	assert_int_equal(inet_pton(AF_INET, ip, &a4->sin_addr), 1);
-	return sizeof(*a4);
 }
 
 static socklen_t unaddr(struct sockaddr_storage *a, const char *name, size_t namelen)
@@ -529,21 +513,32 @@ static void test_a_published_port_serves_the_host(void **state)
 	finish();
 }
 
+/* A guest socket connected to a listener of the host's (*t), accepted
+ * there (*conn), writable as the guest last heard; the listener's port
+ * into *port if asked. */
+static int64_t connect_to_host(int *t, int *conn, int *port)
+{
+	*t = host_bound(SOCK_STREAM, "127.0.0.1", 0);
+	assert_int_equal(listen(*t, 4), 0);
+	if (port)
+		*port = host_port(*t);
+	int64_t c = net_socket(AF_INET, SOCK_STREAM);
+	int64_t r = net_connect(c, "127.0.0.1", host_port(*t));
+	assert_true(r == 0 || r == -EINPROGRESS);
+	struct pollfd pf = { *t, POLLIN, 0 };
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	*conn = accept4(*t, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(*conn >= 0);
+	wait_ready(c, POLLOUT);
+	return c;
+}
+
 static void test_out_to_a_host_listener_in_mode_host(void **state)
 {
 	(void)state;
 	start(NET_MODE_HOST, NULL);
-	int t = host_bound(SOCK_STREAM, "127.0.0.1", 0);
-	assert_int_equal(listen(t, 4), 0);
-	int q = host_port(t);
-	int64_t c = net_socket(AF_INET, SOCK_STREAM);
-	int64_t r = net_connect(c, "127.0.0.1", q);
-	assert_true(r == 0 || r == -EINPROGRESS);
-	struct pollfd pf = { t, POLLIN, 0 };
-	assert_int_equal(poll(&pf, 1, 5000), 1);
-	int conn = accept4(t, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(conn >= 0);
-	wait_ready(c, POLLOUT);
+	int t, conn, q;
+	int64_t c = connect_to_host(&t, &conn, &q);
 	assert_int_equal(net_name(c, 1), 0);
 	assert_rep_addr("127.0.0.1", q);
 	assert_int_equal(net_send(c, "hi", 2), 2);
@@ -565,14 +560,8 @@ static void test_new_input_on_a_readable_socket_is_told(void **state)
 {
 	(void)state;
 	start(NET_MODE_HOST, NULL);
-	int t = host_bound(SOCK_STREAM, "127.0.0.1", 0);
-	assert_int_equal(listen(t, 4), 0);
-	int64_t c = net_socket(AF_INET, SOCK_STREAM);
-	int64_t r = net_connect(c, "127.0.0.1", host_port(t));
-	assert_true(r == 0 || r == -EINPROGRESS);
-	int conn = accept4(t, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(conn >= 0);
-	wait_ready(c, POLLOUT);
+	int t, conn;
+	int64_t c = connect_to_host(&t, &conn, NULL);
 	write_all(conn, "a", 1);
 	wait_event(c, POLLIN);
 	assert_false(g.ev[c] & NET_EVENT_NEW); /* a change, not only an arrival */
@@ -593,16 +582,8 @@ static void test_a_lingering_close_does_not_wait(void **state)
 {
 	(void)state;
 	start(NET_MODE_HOST, NULL);
-	int t = host_bound(SOCK_STREAM, "127.0.0.1", 0);
-	assert_int_equal(listen(t, 4), 0);
-	int64_t c = net_socket(AF_INET, SOCK_STREAM);
-	int64_t r = net_connect(c, "127.0.0.1", host_port(t));
-	assert_true(r == 0 || r == -EINPROGRESS);
-	struct pollfd pf = { t, POLLIN, 0 };
-	assert_int_equal(poll(&pf, 1, 5000), 1);
-	int conn = accept4(t, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(conn >= 0);
-	wait_ready(c, POLLOUT);
+	int t, conn;
+	int64_t c = connect_to_host(&t, &conn, NULL);
 	struct linger l = { .l_onoff = 1, .l_linger = 30 };
 	assert_int_equal(call(NET_SETOPT, c, SOL_SOCKET, SO_LINGER, 0, &l, sizeof(l)), 0);
 	/* The host end reads nothing: fill every buffer on the way. */

@@ -470,27 +470,16 @@ static void test_directory_moved_out(void **state)
 
 static uint16_t tcp_given, tcp_other, tcp_listening;
 
-/* bind(2) of a new socket of type to 127.0.0.1:port: 0 or -errno. */
-static int bind_port(int type, uint16_t port)
+/* bind(2) (or, for connect, connect(2)) of a new socket of type to
+ * 127.0.0.1:port: 0 or -errno. */
+static int try_port(int type, uint16_t port, bool connect_it)
 {
 	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int r = bind(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
-	close(fd);
-	return r;
-}
-
-static int connect_port(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int r = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
+	int r = (connect_it ? connect : bind)(fd, (struct sockaddr *)&a, sizeof(a)) ? -errno : 0;
 	close(fd);
 	return r;
 }
@@ -503,11 +492,11 @@ static void child_tcp(bool may_connect)
 				    .bind = { 0, tcp_given } };
 	if (landlock_confine(dirs, w, 1, &tcp) != 1)
 		_exit(EXIT_CONFINE_FAILED);
-	CHECK(1, bind_port(SOCK_STREAM, tcp_given) == 0);
-	CHECK(2, bind_port(SOCK_STREAM, 0) == 0);
-	CHECK(3, bind_port(SOCK_STREAM, tcp_other) == -EACCES);
-	CHECK(4, bind_port(SOCK_DGRAM, tcp_other) == 0); /* not Landlock's */
-	CHECK(5, connect_port(tcp_listening) == (may_connect ? 0 : -EACCES));
+	CHECK(1, try_port(SOCK_STREAM, tcp_given, false) == 0);
+	CHECK(2, try_port(SOCK_STREAM, 0, false) == 0);
+	CHECK(3, try_port(SOCK_STREAM, tcp_other, false) == -EACCES);
+	CHECK(4, try_port(SOCK_DGRAM, tcp_other, false) == 0); /* not Landlock's */
+	CHECK(5, try_port(SOCK_STREAM, tcp_listening, true) == (may_connect ? 0 : -EACCES));
 	CHECK(6, reads_content(rw, "tcp.txt")); /* and the directories as before */
 	CHECK(7, open_denied("/etc/passwd", O_RDONLY));
 	_exit(0);
