@@ -34,12 +34,11 @@ SYS(rt_sigtimedwait)
 	set &= ~UNBLOCKABLE;
 	uint64_t deadline = RQ_NO_DEADLINE;
 	if (a2) {
-		struct __kernel_timespec ts;
-		if (copy_from_user(&ts, a2, sizeof(ts)))
-			return -EFAULT;
-		if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
-			return -EINVAL;
-		deadline = time_ns() + (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		uint64_t ns;
+		int64_t err = read_timespec(a2, &ns);
+		if (err)
+			return err;
+		deadline = time_ns() + ns;
 	}
 	for (;;) {
 		struct sig_info in;

@@ -14,7 +14,6 @@
 #include <linux/in.h>
 #include <linux/net.h>
 #include <linux/socket.h>
-#include <linux/time_types.h>
 #include <linux/uio.h>
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -570,12 +569,11 @@ static int64_t mmsg_io(uint64_t fd, uint64_t uvec, uint64_t vlen, uint64_t flags
 {
 	uint64_t end = ~0ULL;
 	if (utimeout) {
-		struct __kernel_timespec ts;
-		if (copy_from_user(&ts, utimeout, sizeof(ts)))
-			return -EFAULT;
-		if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000)
-			return -EINVAL;
-		end = time_ns() + (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+		uint64_t ns;
+		int64_t err = read_timespec(utimeout, &ns);
+		if (err)
+			return err;
+		end = time_ns() + ns;
 	}
 	bool wait_one = !send && (flags & MSG_WAITFORONE_);
 	flags &= ~(uint64_t)MSG_WAITFORONE_;

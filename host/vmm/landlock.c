@@ -74,15 +74,16 @@ int landlock_confine(const char *const *dirs, const bool *writable, int ndirs,
 	if (abi >= 3)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
 #endif
-	const char *why;
-	if (!landlock_tcp_supported(&why))
-		tcp = NULL;
 #ifdef LANDLOCK_ACCESS_NET_BIND_TCP
 	/* Handled and not allowed by a rule: refused. Connecting is either
 	 * free (not handled) or refused everywhere (no rule). */
-	if (tcp)
+	if (tcp && abi >= 4)
 		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
 					  (tcp->connect ? 0 : LANDLOCK_ACCESS_NET_CONNECT_TCP);
+	else
+		tcp = NULL;
+#else
+	tcp = NULL; /* see landlock_tcp_supported */
 #endif
 	int rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0) {
