@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "../accel.h"
 #include "oci.h"
 
 #define CONFIG_MAX (4u << 20) /* bytes of config.json read at most */
@@ -452,7 +453,7 @@ int oci_spec_load(const char *bundle, struct oci_spec *spec, uint64_t start_ns)
 		}
 		/* Chosen here, quietly: the container's stderr is the program's. */
 		if (!spec->run.vmm)
-			spec->run.vmm = access("/dev/kvm", R_OK | W_OK) == 0 ? "pier" : "qemu";
+			spec->run.vmm = accel_pier_vmm_usable() ? "pier" : "qemu";
 		rc = (host && *host && add_kopt(spec, kopt_printf("hostname=%s", host))) ||
 		     add_kopt(spec, strdup("container=1")) ||
 		     add_mkdir(spec, spec->run.cwd) ? -1 : 0;

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "../accel.h"
 #include "vm.h"
 
 /* Where KVM may put the VMX real-mode TSS and identity page table (Intel
@@ -25,6 +26,12 @@ int vm_create(struct vm *vm, uint64_t mem_bytes, bool *no_kvm)
 		fprintf(stderr, "pier: /dev/kvm: %s\n", strerror(errno));
 		*no_kvm = true;
 		return -1;
+	}
+	if (accel_kvm_pvm()) {
+		fprintf(stderr, "pier: /dev/kvm is kvm_pvm: system calls arrive at CPL3 there, "
+				"which Pier's guest does not support\n");
+		*no_kvm = true;
+		goto fail;
 	}
 	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {

@@ -20,6 +20,10 @@ EXIT_VMERROR = 126
 
 
 def _kvm_usable():
+    # kvm_pvm (shared/docs/platform.md) is no KVM pier's guest runs on:
+    # system calls arrive at CPL3 there. pier refuses it; so do the tests.
+    if os.path.exists("/sys/module/kvm_pvm"):
+        return False
     try:
         os.close(os.open("/dev/kvm", os.O_RDWR))
         return True
