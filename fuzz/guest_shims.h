@@ -36,6 +36,9 @@ int kprintf(const char *fmt, ...)
 	return n;
 }
 
+/* The counters fuse.c adds to (guest/kernel/stats.c holds them in the guest). */
+struct guest_stats stats;
+
 void *kmalloc(size_t size)
 {
 	return malloc(size ? size : 1);

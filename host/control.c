@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "control.h"
+#include "stats.h"
 
 void control_init(struct control *c)
 {
@@ -32,6 +33,9 @@ static void parse_line(struct control *c, const char *line, uint64_t ns)
 	} else if (strncmp(line, "log ", 4) == 0) {
 		if (c->on_log)
 			c->on_log(line + 4);
+	} else if (strncmp(line, "stat ", 5) == 0) {
+		if (c->stats)
+			stats_parse_guest(c->stats, line + 5);
 	} else if (strncmp(line, "warn ", 5) == 0) {
 		if (c->on_warn)
 			c->on_warn(line + 5);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct stats_table;
+
 #define CONTROL_MAX_MILESTONES 16
 #define CONTROL_LINE_MAX 128
 
@@ -40,6 +42,9 @@ struct control {
 	void (*on_log)(const char *text);
 	/* Called with each "warn TEXT" line; NULL drops them. */
 	void (*on_warn)(const char *text);
+	/* "stat NAME KEY=N..." lines (--stats) go into this table; NULL
+	 * drops them. */
+	struct stats_table *stats;
 };
 
 void control_init(struct control *c);

@@ -210,6 +210,7 @@ int dax_map_setup(struct dax_map *d, int fd, uint64_t foff, uint64_t moff, uint6
 	}
 	insert_sorted(d, &n);
 	d->setups++;
+	d->setup_bytes += n.file_len;
 out:
 	pthread_mutex_unlock(&d->lock);
 	return err;
@@ -225,8 +226,10 @@ int dax_map_remove(struct dax_map *d, uint64_t moff, uint64_t len)
 		err = forget_range(d, moff, len);
 	if (!err)
 		err = map_none(d, moff, len);
-	if (!err)
+	if (!err) {
 		d->removes++;
+		d->removed_bytes += len;
+	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }

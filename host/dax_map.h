@@ -29,6 +29,7 @@ struct dax_map {
 	struct dax_map_rec *recs; /* live mappings, sorted by window offset, disjoint */
 	uint32_t nrecs, cap;
 	uint64_t setups, removes, repairs;
+	uint64_t setup_bytes, removed_bytes; /* file bytes mapped; window bytes unmapped */
 };
 
 /* Reserves a window of len bytes (a multiple of the page size); 0 or -errno. */

@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <linux/fuse.h>
 #include <linux/openat2.h>
 #include <pier/fuse_msg.h>
@@ -282,8 +283,8 @@ static int enter(struct fuse_server *s, int fd, const struct stat *st, struct fu
 	memset(e, 0, sizeof(*e));
 	e->nodeid = make_id(n->gen, (uint32_t)idx);
 	e->generation = n->gen;
-	e->entry_valid = FSRV_TIMEOUT_S;
-	e->attr_valid = FSRV_TIMEOUT_S;
+	e->entry_valid = s->timeout_s;
+	e->attr_valid = s->timeout_s;
 	fsrv_fill_attr(&e->attr, st);
 	return 0;
 }
@@ -405,7 +406,7 @@ int fsrv_name(struct fuse_server *s, const uint8_t *p, size_t plen, const char *
 	return err;
 }
 
-int fsrv_attr_reply(int fd, uint8_t *out, size_t room)
+int fsrv_attr_reply(struct fuse_server *s, int fd, uint8_t *out, size_t room)
 {
 	if (room < sizeof(struct fuse_attr_out))
 		return -EOVERFLOW;
@@ -415,7 +416,7 @@ int fsrv_attr_reply(int fd, uint8_t *out, size_t room)
 		return err;
 	struct fuse_attr_out o;
 	memset(&o, 0, sizeof(o));
-	o.attr_valid = FSRV_TIMEOUT_S;
+	o.attr_valid = s->timeout_s;
 	fsrv_fill_attr(&o.attr, &st);
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);
@@ -874,7 +875,7 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 		return -ENOENT;
 	switch (h->opcode) {
 	case FUSE_LOOKUP: return op_lookup(s, n, p, plen, out, room);
-	case FUSE_GETATTR: return fsrv_attr_reply(n->fd, out, room);
+	case FUSE_GETATTR: return fsrv_attr_reply(s, n->fd, out, room);
 	case FUSE_OPEN: return op_open(s, n, h->nodeid, p, false, out, room);
 	case FUSE_OPENDIR: return op_open(s, n, h->nodeid, p, true, out, room);
 	case FUSE_SETUPMAPPING: return op_setupmapping(s, h->nodeid, p);
@@ -885,8 +886,8 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 	return -ENOSYS;
 }
 
-size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
-			  void *reply, size_t reply_cap)
+static size_t serve(struct fuse_server *s, const void *req, size_t req_len, void *reply,
+		    size_t reply_cap)
 {
 	struct fuse_in_header h;
 	if (!req || req_len < sizeof(h)) {
@@ -931,6 +932,50 @@ size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len
 	return o.len;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
+			  void *reply, size_t reply_cap)
+{
+	if (!s->ops)
+		return serve(s, req, req_len, reply, reply_cap);
+	/* --stats: by opcode (an unknown one counts as 0), with the time the
+	 * host took, the system calls it made included. */
+	struct fuse_in_header h = { 0 };
+	if (req && req_len >= sizeof(h))
+		memcpy(&h, req, sizeof(h));
+	uint64_t t0 = now_ns();
+	size_t n = serve(s, req, req_len, reply, reply_cap);
+	struct fuse_server_op_stats *o = &s->ops[h.opcode < FUSE_MSG_OPCODES ? h.opcode : 0];
+	o->count++;
+	o->in_bytes += req_len;
+	o->out_bytes += n;
+	latency_add(&o->time, now_ns() - t0);
+	return n;
+}
+
+int fuse_server_count(struct fuse_server *s)
+{
+	if (!s->ops)
+		s->ops = calloc(FUSE_MSG_OPCODES, sizeof(*s->ops));
+	return s->ops ? 0 : -ENOMEM;
+}
+
+const struct fuse_server_op_stats *fuse_server_op(const struct fuse_server *s, uint32_t opcode)
+{
+	return s->ops && opcode < FUSE_MSG_OPCODES ? &s->ops[opcode] : NULL;
+}
+
+void fuse_server_set_timeout(struct fuse_server *s, uint64_t seconds)
+{
+	s->timeout_s = seconds;
+}
+
 struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 {
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -947,6 +992,7 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 	}
 	s->readonly = readonly;
 	s->handle_max = HANDLE_MAX;
+	s->timeout_s = FUSE_SERVER_TIMEOUT_AUTO;
 	/* The root is node 1: index 0, generation 0, never forgotten. */
 	int64_t idx = node_add(s, fd, st.st_dev, st.st_ino);
 	if (idx != 0) {
@@ -975,6 +1021,7 @@ void fuse_server_free(struct fuse_server *s)
 		node_free(s, 0);
 	free(s->nodes);
 	free(s->handles);
+	free(s->ops);
 	free(s);
 }
 

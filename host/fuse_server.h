@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "latency.h"
 
 /* Largest READ/READDIR payload we produce (also max_write, max_pages). */
 #define FUSE_SERVER_MAX_READ (1u << 20)
@@ -58,6 +59,23 @@ void fuse_server_limit_handles(struct fuse_server *s, uint32_t max);
 
 /* Closes every fd the server holds. NULL is allowed. */
 void fuse_server_free(struct fuse_server *s);
+
+/* --cache: how long the guest may keep names and attributes (entry and
+ * attribute timeouts): never 0, auto 1 s (the default, as virtiofsd's),
+ * always a day. */
+#define FUSE_SERVER_TIMEOUT_AUTO 1
+#define FUSE_SERVER_TIMEOUT_ALWAYS 86400
+void fuse_server_set_timeout(struct fuse_server *s, uint64_t seconds);
+
+/* --stats: requests by opcode, with bytes and the host's time for each. */
+struct fuse_server_op_stats {
+	uint64_t count, in_bytes, out_bytes;
+	struct latency time;
+};
+/* Starts counting (0, or -ENOMEM). */
+int fuse_server_count(struct fuse_server *s);
+/* The counts of one opcode; NULL when not counting or out of range. */
+const struct fuse_server_op_stats *fuse_server_op(const struct fuse_server *s, uint32_t opcode);
 
 struct fuse_server_stats {
 	size_t live_nodes;      /* including the root */

@@ -17,7 +17,6 @@
 
 #define FSRV_HASH_BUCKETS 4096u
 #define FSRV_DIRBUF_SIZE 32768
-#define FSRV_TIMEOUT_S 1 /* entry/attr cache time: the host tree may change */
 
 /* "/proc/self/fd/" and an int, NUL included. */
 #define FSRV_PROC_PATH_MAX 32
@@ -52,6 +51,8 @@ struct fuse_server {
 	uint32_t n_handles, cap_handles, free_handles, live_handles;
 	uint32_t handle_max;  /* open handles at most (HANDLE_MAX unless lowered) */
 	uint64_t bad_requests;
+	uint64_t timeout_s;   /* entry/attr cache time (--cache): the host tree may change */
+	struct fuse_server_op_stats *ops; /* --stats: per opcode; NULL: not counted */
 	struct dax_map *dax;  /* the DAX window, or NULL */
 	char dirbuf[FSRV_DIRBUF_SIZE];
 };
@@ -108,7 +109,7 @@ int fsrv_name(struct fuse_server *s, const uint8_t *p, size_t plen, const char *
 int fsrv_stat(int fd, struct stat *st);
 void fsrv_fill_attr(struct fuse_attr *a, const struct stat *st);
 /* Writes a fuse_attr_out for fd at out; its length or -errno. */
-int fsrv_attr_reply(int fd, uint8_t *out, size_t room);
+int fsrv_attr_reply(struct fuse_server *s, int fd, uint8_t *out, size_t room);
 /* Writes "/proc/self/fd/<fd>" into buf (FSRV_PROC_PATH_MAX bytes). */
 void fsrv_proc_path(char *buf, int fd);
 /* A file may have shrunk: DAX pages past its new end become zeros. */

@@ -405,7 +405,7 @@ static int op_setattr(struct fuse_server *s, struct fsrv_node *n, uint64_t nodei
 		return err;
 	if (times && utimensat(n->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -errno;
-	return fsrv_attr_reply(n->fd, out, room);
+	return fsrv_attr_reply(s, n->fd, out, room);
 }
 
 /*

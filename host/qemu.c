@@ -118,7 +118,7 @@ static int start_fs(struct qemu_vm *vm, const struct run_options *o)
 {
 	if (o->root)
 		vm->fs[vm->nfs++] = (struct virtiofsd){ .tag = "root", .source = o->root,
-			.ro = o->root_ro, .log = o->virtiofsd_log };
+			.ro = o->root_ro, .log = o->virtiofsd_log, .cache = o->cache };
 	for (int i = 0; i < o->nshares; i++) {
 		/* One log per instance: their lines would be indistinguishable. */
 		if (o->virtiofsd_log && asprintf(&vm->share_logs[i], "%s.%s", o->virtiofsd_log,
@@ -128,7 +128,8 @@ static int start_fs(struct qemu_vm *vm, const struct run_options *o)
 			return -1;
 		}
 		vm->fs[vm->nfs++] = (struct virtiofsd){ .tag = o->shares[i].tag,
-			.source = o->shares[i].dir, .ro = o->shares[i].ro, .log = vm->share_logs[i] };
+			.source = o->shares[i].dir, .ro = o->shares[i].ro, .log = vm->share_logs[i],
+			.cache = o->cache };
 	}
 	for (int i = 0; i < vm->nfs; i++) {
 		int r = virtiofsd_start(&vm->fs[i], o->virtiofsd, vm->dir, i, &got_signal);
@@ -471,6 +472,7 @@ int qemu_run(const struct run_options *o)
 	control_init(&ctl);
 	ctl.on_log = run_print_guest_log;
 	ctl.on_warn = run_count_guest_warning;
+	ctl.stats = o->stats_table;
 	char *cmdline = run_build_cmdline(o);
 	if (!cmdline)
 		return 2;
@@ -542,6 +544,7 @@ int qemu_run(const struct run_options *o)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			ctl.bad_lines);
 	run_report_guest_warnings();
+	run_report_stats(o);
 out:
 	if (vm.stdio)
 		stdio_relay_finish(&vm.relay, at_once);

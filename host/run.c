@@ -18,8 +18,10 @@
 #include <linux/openat2.h>
 #include <pier/ports.h>
 #include <pier/run_args.h>
+#include "fuse_server.h"
 #include "qemu.h"
 #include "run.h"
+#include "stats.h"
 #include "virtiofsd.h"
 #include "vmm/vmm.h"
 
@@ -34,7 +36,23 @@ void run_options_init(struct run_options *o, uint64_t start_ns)
 		.virtiofsd = getenv("PIER_VIRTIOFSD"),
 		.log_fd = STDERR_FILENO,
 		.exec_listen_fd = -1,
+		.cache = "auto",
+		.cache_timeout_s = FUSE_SERVER_TIMEOUT_AUTO,
 	};
+}
+
+int run_set_cache(struct run_options *o, const char *mode)
+{
+	if (strcmp(mode, "never") == 0)
+		o->cache_timeout_s = 0;
+	else if (strcmp(mode, "auto") == 0)
+		o->cache_timeout_s = FUSE_SERVER_TIMEOUT_AUTO;
+	else if (strcmp(mode, "always") == 0)
+		o->cache_timeout_s = FUSE_SERVER_TIMEOUT_ALWAYS;
+	else
+		return -1;
+	o->cache = mode;
+	return 0;
 }
 
 int run_add_kopt(struct run_options *o, const char *kopt)
@@ -438,6 +456,8 @@ int run_finish(struct run_options *o)
 {
 	if (add_rootfs_kopt(o) || add_ro_kopts(o))
 		return 2;
+	if (o->stats && run_add_kopt(o, "stats=1"))
+		return 2;
 	net_shares(o);
 	return build_args(o);
 }
@@ -455,6 +475,14 @@ int run_execute(struct run_options *o)
 	}
 	if (o->log && (o->log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
 		fprintf(stderr, "pier: --log %s: %s\n", o->log, strerror(errno));
+		return PIER_EXIT_VMERROR;
+	}
+	if (o->stats && !(o->stats_table = calloc(1, sizeof(*o->stats_table)))) {
+		perror("pier: --stats");
+		return PIER_EXIT_VMERROR;
+	}
+	if (o->stats_path && !(o->stats_file = fopen(o->stats_path, "we"))) {
+		fprintf(stderr, "pier: --stats=%s: %s\n", o->stats_path, strerror(errno));
 		return PIER_EXIT_VMERROR;
 	}
 	if (o->initrd && access(o->initrd, R_OK)) {

@@ -7,8 +7,11 @@
 #define HOST_RUN_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "control.h"
 #include "net/policy.h"
+
+struct stats_table;
 
 #define RUN_MAX_KOPTS 64
 #define RUN_MAX_SHARES 8
@@ -56,6 +59,12 @@ struct run_options {
 	const char *exec_socket; /* where pier-oci exec's clients connect; NULL: no exec */
 	int exec_listen_fd;      /* that socket, listening already (pier-oci); -1: made here */
 	struct net_policy net;   /* --net, --publish: what the guest's sockets may reach */
+	const char *cache;       /* --cache never|auto|always: names' and attributes' cache time */
+	uint64_t cache_timeout_s; /* ... in seconds (pier's FUSE server) */
+	int stats;               /* --stats[=FILE]: counters at exit */
+	const char *stats_path;  /* FILE: JSON there; NULL: the text on stderr */
+	struct stats_table *stats_table; /* filled during the run (run_execute allocates) */
+	FILE *stats_file;        /* stats_path, opened before the VM starts (Landlock, seccomp) */
 };
 
 /*
@@ -70,6 +79,8 @@ char *run_build_cmdline(const struct run_options *o);
 void run_options_init(struct run_options *o, uint64_t start_ns);
 /* Adds a kernel option (kept as given, not copied); -1 after a message when full. */
 int run_add_kopt(struct run_options *o, const char *kopt);
+/* --cache never|auto|always; -1 for anything else. */
+int run_set_cache(struct run_options *o, const char *mode);
 /* Whether a kernel option sets key (as "key" or "key=..."). */
 int run_has_kopt(const struct run_options *o, const char *key);
 /* Shares host directory dir (checked, made absolute) as virtio-fs tag
@@ -109,6 +120,10 @@ void run_count_guest_warning(const char *text);
 extern void (*run_warning_sink)(const char *text);
 /* At the end of a run: how many there were, if any, and where to look. */
 void run_report_guest_warnings(void);
+/* --stats at exit: the host's rows already in o->stats_table, the guest's
+ * from its control lines; printed on stderr or written as JSON. */
+void run_report_stats(const struct run_options *o);
+
 /* The --timing table: host and guest milestones in time order. */
 void run_print_timing(const struct control *ctl, const struct run_milestone *host, int nhost,
 		      uint64_t end_ns);

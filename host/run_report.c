@@ -1,9 +1,23 @@
 /*
  * What `pier run` prints about a run, whichever VMM ran it: guest log
- * lines, the --timing table.
+ * lines, the --timing table, the --stats counters.
  */
 #include <stdio.h>
 #include "run.h"
+#include "stats.h"
+
+void run_report_stats(const struct run_options *o)
+{
+	if (!o->stats_table)
+		return;
+	if (!o->stats_file) {
+		stats_print(o->stats_table, stderr);
+		return;
+	}
+	stats_write_json(o->stats_table, o->stats_file);
+	if (fflush(o->stats_file))
+		perror("pier: --stats");
+}
 
 void run_print_guest_log(const char *text)
 {

@@ -1,7 +1,7 @@
 /*
  * Runs QEMU's C virtiofsd (Debian QEMU 7.2) for one shared directory:
  *
- *   virtiofsd --socket-path=RUNDIR/vfsN.sock -o source=DIR -o cache=auto [-d]
+ *   virtiofsd --socket-path=RUNDIR/vfsN.sock -o source=DIR -o cache=MODE [-d]
  *
  * in a process group of its own, stdin from /dev/null, stdout and stderr to
  * a log file. It creates and listens on the socket, accepts QEMU's one
@@ -136,7 +136,9 @@ static void exec_child(const struct virtiofsd *v, const char *bin, int logfd, pi
 	char sock_arg[128];
 	snprintf(sock_arg, sizeof(sock_arg), "--socket-path=%s", v->sock);
 	char *source = escape_opt("source=", v->ro ? v->view : v->source);
-	const char *args[] = { bin, sock_arg, "-o", source, "-o", "cache=auto",
+	char cache_arg[32];
+	snprintf(cache_arg, sizeof(cache_arg), "cache=%s", v->cache ? v->cache : "auto");
+	const char *args[] = { bin, sock_arg, "-o", source, "-o", cache_arg,
 			       v->log ? "-d" : NULL, NULL };
 	if (source)
 		execv(bin, (char **)args);

@@ -21,6 +21,7 @@ struct virtiofsd {
 	const char *source;  /* absolute host directory */
 	int ro;              /* serve a read-only view of source */
 	const char *log;     /* its stderr goes here (with -d); NULL: a file in the run dir */
+	const char *cache;   /* its cache= (never, auto, always); NULL: auto */
 	/* Set by virtiofsd_start. */
 	char sock[108];      /* vhost-user socket (sun_path holds 108 bytes) */
 	char view[108];      /* ro: mount point of the read-only view */

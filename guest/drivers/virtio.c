@@ -11,6 +11,7 @@
 #include "../arch/x86_64/irq.h"
 #include "../arch/x86_64/memlayout.h"
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "virtio.h"
@@ -156,6 +157,7 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 		return err == -ENOSPC ? -EAGAIN : err;
 	if (virtq_kick_needed(&q->vq))
 		q->dev->ops->notify(q->dev, q->index);
+	bool waited = false;
 	uint64_t now = time_ns(), start = now, next_check = now + STATUS_CHECK_NS;
 	uint64_t deadline = now + virtio_timeout_s * 1000000000ULL;
 	uint64_t earliest = now + virtio_test_latency_us * 1000ULL;
@@ -195,7 +197,12 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 			 * meanwhile (the kernel lock stays ours: no other task enters
 			 * the kernel until the answer is in). */
 			task_wait_holding(time_ns() + WAIT_MAX_NS);
+			waited = true;
 		}
 	}
+	if (waited)
+		stats.done_irq++;
+	else
+		stats.done_polled++;
 	return req.len;
 }

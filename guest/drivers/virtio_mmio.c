@@ -9,6 +9,7 @@
 #include <pier/string.h>
 #include "../arch/x86_64/irq.h"
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
 #include "../mm/mm.h"
 #include "virtio.h"
 
@@ -96,6 +97,7 @@ static int queue_enable(struct virtio_dev *d, uint16_t idx, const struct virtq *
 static void notify(struct virtio_dev *d, uint16_t idx)
 {
 	wr(vm(d), VIRTIO_MMIO_QUEUE_NOTIFY, idx);
+	stats.kicks++;
 }
 
 static int config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)

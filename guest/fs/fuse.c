@@ -7,6 +7,7 @@
 #include <pier/string.h>
 #include "../kernel/console.h"
 #include "../mm/mm.h"
+#include "../kernel/stats.h"
 #include "fuse.h"
 
 #define DEFAULT_MAX_PAGES 32 /* when the server does not say (FUSE_MAX_PAGES) */
@@ -47,6 +48,7 @@ static int64_t request(struct fuse_conn *c, const struct call *k)
 		i[ni++] = (struct fuse_iov){ k->data, k->datalen };
 	c->requests++;
 	int64_t n = c->t->call(c->t->ctx, o, no, i, ni);
+	stats_fuse_request(k->opcode, in.len, n > 0 ? (uint64_t)n : 0);
 	if (n < 0)
 		return n;
 	int64_t r = fuse_msg_reply(&out, (uint32_t)n, unique);
@@ -151,6 +153,7 @@ int fuse_forget(struct fuse_conn *c, const uint64_t *ids, const uint64_t *counts
 		fuse_msg_header(&in, FUSE_BATCH_FORGET, ++c->unique, 0, (uint32_t)sizeof(in) + len);
 		struct fuse_iov o[2] = { { &in, sizeof(in) }, { &msg, len } };
 		int err = c->t->send_noreply(c->t->ctx, o, 2);
+		stats_fuse_request(FUSE_BATCH_FORGET, in.len, 0);
 		if (err)
 			return err;
 		c->forget_msgs++;
@@ -212,6 +215,7 @@ int64_t fuse_read(struct fuse_conn *c, uint64_t node, uint64_t fh, void *buf, ui
 		if ((uint64_t)n > want)
 			return protocol_error(c, FUSE_READ);
 		done += (uint64_t)n;
+		stats.copied_fuse_read += (uint64_t)n;
 		if ((uint32_t)n < want)
 			break; /* end of file */
 	}

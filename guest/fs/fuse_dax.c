@@ -7,6 +7,7 @@
 #include <pier/string.h>
 #include "../kernel/console.h"
 #include "../mm/mm.h"
+#include "../kernel/stats.h"
 #include "fuse_dax.h"
 
 #define PAGE 4096ULL
@@ -15,6 +16,11 @@
 
 struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU,
 					       .write = true };
+
+/* Every window set up, for the totals --stats reports. */
+#define MAX_WINDOWS 32
+static struct fuse_dax *windows[MAX_WINDOWS];
+static unsigned nwindows;
 
 static const char *policy_name(enum dax_policy p)
 {
@@ -68,6 +74,8 @@ struct fuse_dax *fuse_dax_new(struct fuse_conn *c)
 		return NULL;
 	}
 	d->conn = c;
+	if (nwindows < MAX_WINDOWS)
+		windows[nwindows++] = d;
 	d->virt = virt;
 	d->phys = a;
 	d->len = (uint64_t)n * chunk;
@@ -183,6 +191,7 @@ int64_t fuse_dax_read(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 	}
 	d->stats.reads++;
 	d->stats.read_bytes += done;
+	stats.copied_window += done;
 	return (int64_t)done;
 }
 
@@ -255,4 +264,24 @@ void fuse_dax_report(const struct fuse_dax *d, const char *tag)
 		(unsigned long long)w->misses, (unsigned long long)w->evictions,
 		(unsigned long long)d->stats.pages_mapped,
 		(unsigned long long)d->stats.pages_refused);
+}
+
+bool fuse_dax_totals(struct dax_stats *w, struct fuse_dax_stats *d)
+{
+	*w = (struct dax_stats){ 0 };
+	*d = (struct fuse_dax_stats){ 0 };
+	for (unsigned i = 0; i < nwindows; i++) {
+		const struct dax_stats *a = &windows[i]->w.stats;
+		const struct fuse_dax_stats *b = &windows[i]->stats;
+		w->hits += a->hits;
+		w->misses += a->misses;
+		w->evictions += a->evictions;
+		d->setups += b->setups;
+		d->setup_errors += b->setup_errors;
+		d->remove_msgs += b->remove_msgs;
+		d->removed += b->removed;
+		d->pages_mapped += b->pages_mapped;
+		d->pages_refused += b->pages_refused;
+	}
+	return nwindows > 0;
 }

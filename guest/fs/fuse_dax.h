@@ -89,6 +89,9 @@ bool fuse_dax_owns(const struct fuse_dax *d, uint64_t pa);
 void fuse_dax_forget_node(struct fuse_dax *d, uint64_t node);
 
 /* One line of statistics on the console. */
+/* The sums over every window; false when there is none. */
+bool fuse_dax_totals(struct dax_stats *w, struct fuse_dax_stats *d);
+
 void fuse_dax_report(const struct fuse_dax *d, const char *tag);
 
 #endif

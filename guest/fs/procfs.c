@@ -18,6 +18,7 @@
 #include "../arch/x86_64/cpu.h"
 #include "../kernel/rtc.h"
 #include "../kernel/task.h"
+#include "../kernel/stats.h"
 #include "../kernel/time.h"
 #include "../linux/process.h"
 #include "../mm/mm.h"
@@ -29,7 +30,7 @@ enum kind {
 	K_NONE, K_ROOT, K_SELF, K_PID, K_EXE, K_CWD, K_CMDLINE, K_MAPS, K_STATUS, K_PID_STAT,
 	K_FDDIR, K_FD, K_CPUINFO, K_MEMINFO, K_STAT, K_UPTIME, K_VERSION, K_LOADAVG,
 	K_SYS, K_SYS_DEVICES, K_SYS_SYSTEM, K_SYS_CPU, K_CPU_ONLINE, K_CPU_POSSIBLE,
-	K_CPU_PRESENT,
+	K_CPU_PRESENT, K_PIER, K_PIER_STATS,
 };
 
 /* The fixed part of the trees: each node under its parent. */
@@ -40,7 +41,8 @@ static const struct {
 	{ K_ROOT, K_SELF, "self" }, { K_ROOT, K_CPUINFO, "cpuinfo" },
 	{ K_ROOT, K_MEMINFO, "meminfo" }, { K_ROOT, K_STAT, "stat" },
 	{ K_ROOT, K_UPTIME, "uptime" }, { K_ROOT, K_VERSION, "version" },
-	{ K_ROOT, K_LOADAVG, "loadavg" },
+	{ K_ROOT, K_LOADAVG, "loadavg" }, { K_ROOT, K_PIER, "pier" },
+	{ K_PIER, K_PIER_STATS, "stats" }, /* pier's own: its cost counters */
 	{ K_PID, K_EXE, "exe" }, { K_PID, K_CWD, "cwd" }, { K_PID, K_CMDLINE, "cmdline" },
 	{ K_PID, K_MAPS, "maps" }, { K_PID, K_STATUS, "status" }, { K_PID, K_PID_STAT, "stat" },
 	{ K_PID, K_FDDIR, "fd" },
@@ -60,7 +62,7 @@ static enum kind kind_of(const struct vnode *v)
 static bool is_dir(enum kind k)
 {
 	return k == K_ROOT || k == K_PID || k == K_FDDIR || k == K_SYS || k == K_SYS_DEVICES ||
-	       k == K_SYS_SYSTEM || k == K_SYS_CPU;
+	       k == K_SYS_SYSTEM || k == K_SYS_CPU || k == K_PIER;
 }
 
 static bool is_link(enum kind k)
@@ -331,6 +333,11 @@ static void maps(struct text *t, struct process *p)
 	}
 }
 
+static void stats_line(void *ctx, const char *text)
+{
+	put(ctx, "%s\n", text);
+}
+
 static void make_text(const struct vnode *v, struct text *t)
 {
 	enum kind k = kind_of(v);
@@ -364,6 +371,9 @@ static void make_text(const struct vnode *v, struct text *t)
 	}
 	case K_VERSION:
 		put(t, "Linux version 6.1.0-pier (pier) #1 Pier unikernel\n");
+		break;
+	case K_PIER_STATS:
+		stats_write(stats_line, t);
 		break;
 	case K_LOADAVG:
 		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), current->proc->pid); /* last pid: ours */

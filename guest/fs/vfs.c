@@ -12,6 +12,7 @@
 #include <pier/stat.h>
 #include <pier/string.h>
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "vfs.h"
@@ -174,8 +175,10 @@ int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode *
 	if (*pp && (*pp)->expire_ns > time_ns()) {
 		*out = (*pp)->child;
 		(*out)->refs++;
+		stats.name_hit++;
 		return 0;
 	}
+	stats.name_miss++;
 	if (*pp)
 		dcache_drop(pp); /* expired: ask the file system again */
 	/* The walk has checked that dir is a searchable directory. */

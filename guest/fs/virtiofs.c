@@ -7,6 +7,7 @@
 #include <pier/stat.h>
 #include <pier/string.h>
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
 #include "fuse.h"
@@ -116,8 +117,11 @@ static int fuse_vlookup(struct vnode *dir, const char *name, uint32_t len, struc
 
 static int fuse_vgetattr(struct vnode *v)
 {
-	if (v->attr_expire_ns > time_ns())
+	if (v->attr_expire_ns > time_ns()) {
+		stats.attr_hit++;
 		return 0;
+	}
+	stats.attr_miss++;
 	struct fuse_attr_out a;
 	int err = fuse_getattr(&fs_of(v)->conn, v->id, &a);
 	if (err)
@@ -201,6 +205,7 @@ static int64_t fuse_vread(struct file *f, void *buf, uint64_t len, uint64_t off)
 		n = 0;
 	else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= f->vn->attr.size)
 		return n;
+	stats.fallback[!fs_of(f->vn)->dax ? FALLBACK_NO_WINDOW : FALLBACK_UNMAPPABLE]++;
 	/* No window, or a chunk it could not map: the rest by FUSE_READ. */
 	int64_t m = fuse_read(c, f->vn->id, f->fh, (uint8_t *)buf + n, len - (uint64_t)n,
 			      off + (uint64_t)n);

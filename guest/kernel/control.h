@@ -5,6 +5,11 @@
 #ifndef GUEST_CONTROL_H
 #define GUEST_CONTROL_H
 
+#include <stdbool.h>
+
+/* stats=1: the counters (stats.h) go to the host as "stat" lines at exit. */
+extern bool control_stats;
+
 /* Reports a named milestone ("kmain", "ready", ...). */
 void control_milestone(const char *name);
 

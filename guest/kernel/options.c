@@ -19,7 +19,7 @@ static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"hostname", "rlimit", "container",
-	"args", "env", "cwd", "strace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
+	"args", "env", "cwd", "strace", "stats", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -90,6 +90,8 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->dcache_max = (v = cmdline_get(cl, "dcache_max"))
 				   ? parse_int("dcache_max", v, 16, 1 << 20, 32768) : 32768;
 	apply_dax(cl);
+	if ((v = cmdline_get(cl, "stats")))
+		control_stats = parse_int("stats", v, 0, 1, 0);
 	if ((v = cmdline_get(cl, "container")))
 		signal_init_shielded = parse_int("container", v, 0, 1, 0);
 	if ((v = cmdline_get(cl, "hostname")))

@@ -18,6 +18,7 @@
 #include "../arch/x86_64/memlayout.h"
 #include "../arch/x86_64/paging.h"
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
 #include "mm.h"
 #include "vm.h"
 
@@ -427,10 +428,14 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 	if (*pte & PTE_P) {
 		if (!write || (*pte & PTE_W))
 			return 0; /* already there */
-		if (copies_on_write(v) && (*pte & PTE_FOREIGN))
+		if (copies_on_write(v) && (*pte & PTE_FOREIGN)) {
+			stats.fault[FAULT_COW_FILE]++;
 			return break_cow(v, va, pte, *pte & PTE_ADDR);
-		if (*pte & PTE_COW)
+		}
+		if (*pte & PTE_COW) {
+			stats.fault[FAULT_COW_FORK]++;
 			return break_fork_share(v, va, pte);
+		}
 		return -EFAULT; /* a write to a page the region does not let be written */
 	}
 	if (v->past_eof)
@@ -442,6 +447,9 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 		 * file's page (an I/O error) is SIGBUS, as on Linux. */
 		if (got < 0)
 			return got == -ENOMEM ? -ENOMEM : -ENXIO;
+		stats.fault[got == 0 ? FAULT_FILE_WINDOW : FAULT_FILE_COPY]++;
+		if (got == 0 && copies_on_write(v) && write)
+			stats.fault[FAULT_COW_FILE]++;
 		if (got == 0 && copies_on_write(v)) {
 			*pte = pa | pte_bits(v->prot & ~VM_WRITE) | PTE_FOREIGN;
 			return write ? break_cow(v, va, pte, pa) : 0;
@@ -453,6 +461,7 @@ int vm_fault(uint64_t addr, bool write, bool exec)
 	if (!pa)
 		return -ENOMEM;
 	*pte = pa | pte_bits(v->prot);
+	stats.fault[FAULT_ANON]++;
 	return 0;
 }
 

@@ -15,7 +15,9 @@
 #include <linux/fuse.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
+#include <pier/fuse_msg.h>
 #include "../fuse_server.h"
+#include "../stats.h"
 #include "virtio_fs_dev.h"
 #include "../threads.h"
 
@@ -231,4 +233,49 @@ int virtio_fs_dev_add_dax(struct virtio_fs_dev *d, uint64_t gpa, uint64_t len)
 	d->t.shm_len = len;
 	pthread_mutex_unlock(&d->t.lock);
 	return 0;
+}
+
+int virtio_fs_dev_configure(struct virtio_fs_dev *d, uint64_t cache_timeout_s, bool count)
+{
+	fuse_server_set_timeout(d->server, cache_timeout_s);
+	return count ? fuse_server_count(d->server) : 0;
+}
+
+void virtio_fs_devs_stats(const struct virtio_fs_dev *devs, int n, struct stats_table *t)
+{
+	for (uint32_t op = 0; op < FUSE_MSG_OPCODES; op++) {
+		static struct fuse_server_op_stats sum; /* large: its histogram */
+		memset(&sum, 0, sizeof(sum));
+		for (int i = 0; i < n; i++) {
+			const struct fuse_server_op_stats *s = fuse_server_op(devs[i].server, op);
+			if (!s)
+				continue;
+			sum.count += s->count;
+			sum.in_bytes += s->in_bytes;
+			sum.out_bytes += s->out_bytes;
+			latency_merge(&sum.time, &s->time);
+		}
+		if (!sum.count)
+			continue;
+		char name[STATS_NAME_MAX];
+		const char *opname = fuse_msg_opcode_name(op);
+		snprintf(name, sizeof(name), "fuse.%s", opname ? opname : "unknown");
+		stats_set(t, "host", name, "count", sum.count);
+		stats_set(t, "host", name, "in", sum.in_bytes);
+		stats_set(t, "host", name, "out", sum.out_bytes);
+		stats_set(t, "host", name, "ns", sum.time.sum_ns);
+		stats_set(t, "host", name, "p50_ns", latency_quantile(&sum.time, 0.5));
+		stats_set(t, "host", name, "p99_ns", latency_quantile(&sum.time, 0.99));
+	}
+	for (int i = 0; i < n; i++) {
+		const struct dax_map *m = &devs[i].dax;
+		if (m->len) {
+			stats_add(t, "host", "dax.setup", "count", m->setups);
+			stats_add(t, "host", "dax.setup", "bytes", m->setup_bytes);
+			stats_add(t, "host", "dax.remove", "count", m->removes);
+			stats_add(t, "host", "dax.remove", "bytes", m->removed_bytes);
+			stats_add(t, "host", "dax.repair", "count", m->repairs);
+		}
+		stats_add(t, "host", "irq.virtio_fs", "count", devs[i].t.interrupts);
+	}
 }

@@ -48,6 +48,15 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
  * 0, or -1 after a message.
  */
 int virtio_fs_dev_add_dax(struct virtio_fs_dev *d, uint64_t gpa, uint64_t len);
+/* The FUSE server's cache time (--cache) and whether it counts requests
+ * (--stats); when virtio_fs_dev_add_dax may be called. 0, or -1 (no memory). */
+int virtio_fs_dev_configure(struct virtio_fs_dev *d, uint64_t cache_timeout_s, bool count);
+
+struct stats_table;
+/* --stats rows of n devices, summed: requests by opcode with the host's
+ * time, DAX setups and removals, interrupts. Threads stopped first. */
+void virtio_fs_devs_stats(const struct virtio_fs_dev *devs, int n, struct stats_table *t);
+
 /* Stops the thread and frees everything. */
 void virtio_fs_dev_stop(struct virtio_fs_dev *d);
 

@@ -226,6 +226,7 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t)
 void virtio_mmio_interrupt(struct virtio_mmio *t)
 {
 	t->int_status |= VIRTIO_MMIO_INT_VRING;
+	t->interrupts++;
 	uint64_t one = 1;
 	if (write(t->irq_fd, &one, sizeof(one)) < 0)
 		t->bad_writes++;

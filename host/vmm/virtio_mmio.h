@@ -50,6 +50,7 @@ struct virtio_mmio {
 	void (*on_reset)(void *ctx); /* the driver reset the device (lock held) */
 	void *ctx;
 	uint64_t bad_writes;      /* rejected register writes (for diagnostics) */
+	uint64_t interrupts;      /* raised (--stats); under the lock */
 	uint64_t shm_base, shm_len; /* shared memory region 0 (DAX window); len 0: none */
 };
 

@@ -19,6 +19,7 @@
 #include <pier/run_args.h>
 #include "boot.h"
 #include "cmos.h"
+#include "kvm_stats.h"
 #include "landlock.h"
 #include "seccomp.h"
 #include "serial.h"
@@ -28,6 +29,7 @@
 #include "../net/policy.h"
 #include "../net/server.h"
 #include "../run_signals.h"
+#include "../stats.h"
 #include "../terminal.h"
 #include "vm.h"
 #include "fw_cfg.h"
@@ -40,6 +42,20 @@
 #define VMM_CONSOLE_BASE (VMM_MMIO_BASE + VMM_MAX_FS * VIRTIO_MMIO_SIZE)
 #define VMM_CONSOLE_GSI 5
 #define VMM_DAX_ALIGN (1ULL << 30)
+
+/* The exits that reach pier (--stats), by what they were for. */
+enum vmm_exit {
+	EXIT_IO_CONTROL, EXIT_IO_SERIAL, EXIT_IO_CMOS, EXIT_IO_FW_CFG, EXIT_IO_OTHER,
+	EXIT_MMIO_FS, EXIT_MMIO_CONSOLE, EXIT_MMIO_OTHER, EXIT_INTR, EXIT_OTHER,
+	VMM_EXIT_KINDS
+};
+static const char *const exit_names[VMM_EXIT_KINDS] = {
+	[EXIT_IO_CONTROL] = "exit.io.control", [EXIT_IO_SERIAL] = "exit.io.serial",
+	[EXIT_IO_CMOS] = "exit.io.cmos", [EXIT_IO_FW_CFG] = "exit.io.fw_cfg",
+	[EXIT_IO_OTHER] = "exit.io.other", [EXIT_MMIO_FS] = "exit.mmio.virtio_fs",
+	[EXIT_MMIO_CONSOLE] = "exit.mmio.console", [EXIT_MMIO_OTHER] = "exit.mmio.other",
+	[EXIT_INTR] = "exit.signal", [EXIT_OTHER] = "exit.other",
+};
 
 struct vmm {
 	const struct run_options *o;
@@ -54,6 +70,8 @@ struct vmm {
 	struct virtio_console_dev con; /* the program's stdio; con.started: there */
 	struct exec_server *exec;      /* --exec-socket's server, or NULL */
 	struct net_server *net;        /* the guest's sockets' server, or NULL */
+	uint64_t exits[VMM_EXIT_KINDS]; /* --stats: the exits pier handled, by kind */
+	struct kvm_stats kvm_vm, kvm_vcpu; /* --stats: what KVM counted itself */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -144,10 +162,22 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 	}
 }
 
+static enum vmm_exit io_kind(uint16_t port)
+{
+	if (port == PIER_PORT_CONTROL || port == PIER_PORT_EXIT)
+		return EXIT_IO_CONTROL;
+	if (port >= SERIAL_COM1 && port < SERIAL_COM1 + SERIAL_PORTS)
+		return EXIT_IO_SERIAL;
+	if (port == CMOS_PORT_INDEX || port == CMOS_PORT_DATA)
+		return EXIT_IO_CMOS;
+	return fw_cfg_port(port) ? EXIT_IO_FW_CFG : EXIT_IO_OTHER;
+}
+
 static void handle_io(struct vmm *v)
 {
 	struct kvm_run *r = v->cpu.run;
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
+	v->exits[io_kind(r->io.port)]++;
 	/* String I/O (rep outsb) arrives as `count` accesses in one exit. */
 	for (uint32_t i = 0; i < r->io.count && !v->stopped; i++, data += r->io.size)
 		port_io(v, r->io.port, r->io.direction == KVM_EXIT_IO_OUT, data, r->io.size);
@@ -164,6 +194,7 @@ static void handle_mmio(struct vmm *v)
 			break;
 		if (a < t->base || a - t->base >= VIRTIO_MMIO_SIZE)
 			continue;
+		v->exits[i < v->nfs ? EXIT_MMIO_FS : EXIT_MMIO_CONSOLE]++;
 		if (r->mmio.is_write) {
 			uint32_t val = 0;
 			memcpy(&val, r->mmio.data, len < 4 ? len : 4);
@@ -175,6 +206,7 @@ static void handle_mmio(struct vmm *v)
 		}
 		return;
 	}
+	v->exits[EXIT_MMIO_OTHER]++;
 	if (!r->mmio.is_write)
 		memset(r->mmio.data, 0xff, 8); /* unclaimed: all ones, as on a bus */
 }
@@ -198,6 +230,7 @@ static void run_loop(struct vmm *v)
 	while (!v->stopped && !v->failure && !got_signal && !timed_out) {
 		if (ioctl(v->cpu.fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				v->exits[EXIT_INTR]++;
 				r->immediate_exit = 0;
 				pass_signals(v);
 				check_deadlines(v);
@@ -245,6 +278,7 @@ static void run_loop(struct vmm *v)
 			v->failure = "the guest asked for a reset or power-off";
 			break;
 		default:
+			v->exits[EXIT_OTHER]++;
 			snprintf(why, sizeof(why), "unexpected KVM exit %u", r->exit_reason);
 			v->failure = why;
 			break;
@@ -377,6 +411,8 @@ static int start_devices(struct vmm *v, char **words)
 					root ? o->root : sh->dir, root ? o->root_ro : sh->ro))
 			return -1;
 		v->nfs++;
+		if (virtio_fs_dev_configure(&v->fs[i], o->cache_timeout_s, o->stats_table))
+			return -1;
 		if (o->dax_bytes && add_dax(v, i))
 			return -1;
 		if (v->vm.has_ioeventfd)
@@ -449,6 +485,10 @@ static int setup(struct vmm *v, bool *no_kvm)
 		goto out;
 	if (vcpu_create(&v->vm, &v->cpu, 0))
 		goto out;
+	if (o->stats_table) {
+		kvm_stats_open(&v->kvm_vm, v->vm.kvm_fd, v->vm.vm_fd);
+		kvm_stats_open(&v->kvm_vcpu, v->vm.kvm_fd, v->cpu.fd);
+	}
 	enum boot_entry entry = img.entry64 && !o->entry_pvh ? BOOT_ENTRY_64 : BOOT_ENTRY_PVH;
 	if (entry == BOOT_ENTRY_PVH && !img.pvh_entry) {
 		fprintf(stderr, "pier: kernel %s has no PVH entry note\n", o->kernel);
@@ -473,8 +513,27 @@ out:
 	return rc;
 }
 
+/* --stats: the host's rows, then the report with the guest's. */
+static void report_stats(struct vmm *v)
+{
+	struct stats_table *t = v->o->stats_table;
+	if (!t)
+		return;
+	for (int i = 0; i < VMM_EXIT_KINDS; i++)
+		if (v->exits[i])
+			stats_set(t, "host", exit_names[i], "count", v->exits[i]);
+	kvm_stats_read(&v->kvm_vcpu, "vcpu", t);
+	kvm_stats_read(&v->kvm_vm, "vm", t);
+	virtio_fs_devs_stats(v->fs, v->nfs, t);
+	if (v->con.started)
+		stats_set(t, "host", "irq.console", "count", v->con.t.interrupts);
+	run_report_stats(v->o);
+}
+
 static void teardown(struct vmm *v)
 {
+	kvm_stats_close(&v->kvm_vcpu);
+	kvm_stats_close(&v->kvm_vm);
 	for (int i = 0; i < v->nfs; i++)
 		virtio_fs_dev_stop(&v->fs[i]);
 	virtio_console_dev_stop(&v->con);
@@ -499,6 +558,8 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		serial_init(&v.com1, STDIN_FILENO, STDOUT_FILENO);
 	terminal_init(o->tty);
 	control_init(&v.ctl);
+	v.kvm_vm.fd = v.kvm_vcpu.fd = -1;
+	v.ctl.stats = o->stats_table;
 	v.ctl.on_log = run_print_guest_log;
 	v.ctl.on_warn = run_count_guest_warning;
 	host_milestone(&v, "vmm-start");
@@ -562,6 +623,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 		fprintf(stderr, "pier: ignored %u malformed control lines from the guest\n",
 			v.ctl.bad_lines);
 	run_report_guest_warnings();
+	report_stats(&v);
 	for (int i = 0; i < v.nfs; i++)
 		if (v.fs[i].dax.repairs)
 			fprintf(stderr, "pier: virtio-fs '%.36s': %llu DAX mappings cut back to zeros "

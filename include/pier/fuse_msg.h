@@ -31,6 +31,12 @@ void fuse_msg_header(struct fuse_in_header *h, uint32_t opcode, uint64_t unique,
 #define FUSE_MSG_ERRNO_MAX 511
 int64_t fuse_msg_reply(const struct fuse_out_header *h, uint32_t written, uint64_t unique);
 
+/* Opcodes below this have a name (FUSE_TMPFILE is 51): counters index by it. */
+#define FUSE_MSG_OPCODES 52
+
+/* The opcode's name without "FUSE_" ("LOOKUP"), or NULL for one without. */
+const char *fuse_msg_opcode_name(uint32_t opcode);
+
 /* Whether name is a valid single path component to send (no '/', no NUL). */
 bool fuse_msg_name_ok(const char *name, uint32_t len);
 
