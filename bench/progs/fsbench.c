@@ -4,9 +4,10 @@
  * numbers compare like with like. Only plain syscalls (open, read, pread,
  * write, pwrite, fsync, mmap, stat, getdents64 via readdir, mkdir, unlink,
  * rmdir, clock_gettime); no threads, no hints.
- * Usage: fsbench seq [--mmap] [--bs BYTES] FILE...
+ * Usage: fsbench seq [--mmap] [--bs BYTES] [--passes N] FILE...
  *        fsbench rand [--count N] [--seed S] [--bs BYTES] FILE...
- *        fsbench stat DIR | openread DIR | walk DIR | start
+ *        fsbench stat [--passes N] [--pause-ms MS] DIR
+ *        fsbench openread DIR | walk DIR | start
  *        fsbench seqwrite [--verify] [--bs BYTES] --size BYTES FILE
  *        fsbench randwrite [--verify] [--count N] [--seed S] [--bs BYTES] FILE
  *        fsbench create [--count N] [--bs BYTES] DIR
@@ -14,6 +15,13 @@
  * errors go to stderr with exit status 1. The write workloads read back
  * what they wrote after the clock stops and fail if it differs; --verify
  * does only that read-back, e.g. on the host after a guest wrote the file.
+ *
+ * In Pier's guest each line also says what its measured part cost:
+ * "requests" by FUSE opcode, virtio "kicks" and page "faults", the
+ * differences of /proc/pier/stats across it (elsewhere there is no such
+ * file and the lines have no counts). --passes repeats a measurement on the
+ * same files or names (seq: one open, read N times; stat: one listing,
+ * stat N times), a line each, so a second pass shows what caching saves.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -60,6 +68,92 @@ static _Noreturn void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	exit(1);
+}
+
+/* ---- Pier's counters (/proc/pier/stats: "NAME KEY=N ..." lines) ---- */
+
+#define FSB_COUNTS_MAX 96
+
+struct fsb_count {
+	char name[40];
+	uint64_t v;
+};
+
+static int counts_fd = -2; /* -2: not opened yet; -1: no such file here */
+static struct fsb_count counts_base[FSB_COUNTS_MAX];
+static int counts_nbase;
+
+/* The counters now: each request count by opcode ("LOOKUP"), "kicks" and
+ * "faults" (every kind summed). Read with pread at 0, which makes the
+ * file anew, through one descriptor: no path walk (a LOOKUP) each time. */
+static int counts_read(struct fsb_count *out)
+{
+	static char text[16384];
+	if (counts_fd == -2)
+		counts_fd = open("/proc/pier/stats", O_RDONLY | O_CLOEXEC);
+	if (counts_fd < 0)
+		return 0;
+	ssize_t len = pread(counts_fd, text, sizeof(text) - 1, 0);
+	if (len <= 0)
+		return 0;
+	text[len] = 0;
+	int n = 0;
+	uint64_t faults = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[40];
+		unsigned long long v;
+		if (sscanf(line, "%39s count=%llu", name, &v) != 2)
+			continue;
+		const char *as = !strncmp(name, "fuse.", 5) ? name + 5
+			       : !strcmp(name, "virtio.kick") ? "kicks" : NULL;
+		if (!strncmp(name, "fault.", 6))
+			faults += v;
+		if (as && n < FSB_COUNTS_MAX - 1) {
+			snprintf(out[n].name, sizeof(out[n].name), "%s", as);
+			out[n++].v = v;
+		}
+	}
+	snprintf(out[n].name, sizeof(out[n].name), "faults");
+	out[n++].v = faults;
+	return n;
+}
+
+static void counts_begin(void)
+{
+	counts_nbase = counts_read(counts_base);
+}
+
+/* ',"requests":{...},"kicks":N,"faults":N' since counts_begin; "" where
+ * there are no counters. The result lives until the next call. */
+static const char *counts_json(void)
+{
+	static char out[2048];
+	struct fsb_count now[FSB_COUNTS_MAX];
+	int n = counts_read(now);
+	size_t len = 0;
+	out[0] = 0;
+	if (!n)
+		return out;
+	len = (size_t)snprintf(out, sizeof(out), ",\"requests\":{");
+	uint64_t kicks = 0, faults = 0;
+	int any = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t was = 0;
+		for (int k = 0; k < counts_nbase; k++)
+			if (!strcmp(counts_base[k].name, now[i].name))
+				was = counts_base[k].v;
+		uint64_t d = now[i].v - was;
+		if (!strcmp(now[i].name, "kicks"))
+			kicks = d;
+		else if (!strcmp(now[i].name, "faults"))
+			faults = d;
+		else if (d && len < sizeof(out) - 64)
+			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s\"%s\":%" PRIu64,
+						any++ ? "," : "", now[i].name, d);
+	}
+	snprintf(out + len, sizeof(out) - len, "},\"kicks\":%" PRIu64 ",\"faults\":%" PRIu64,
+		 kicks, faults);
+	return out;
 }
 
 /* Rates of an empty or too-quick run print as 0: JSON has no inf or nan. */
@@ -144,7 +238,7 @@ static uint64_t xorshift64(uint64_t *state)
 struct fsb_opts {
 	int mmap, verify;
 	size_t bs;
-	uint64_t count, seed, size;
+	uint64_t count, seed, size, passes, pause_ms;
 };
 
 /* Which options a command takes (parse_opts). */
@@ -155,6 +249,8 @@ enum {
 	FSB_OPT_SEED = 1 << 3,
 	FSB_OPT_SIZE = 1 << 4,
 	FSB_OPT_VERIFY = 1 << 5,
+	FSB_OPT_PASSES = 1 << 6,
+	FSB_OPT_PAUSE = 1 << 7,
 };
 
 /*
@@ -180,6 +276,10 @@ static int parse_opts(int argc, char **argv, unsigned allowed, const char *cmd,
 		else if (!strcmp(a, "--seed") && (allowed & FSB_OPT_SEED) && more)
 			/* 0 is xorshift's fixed point */
 			o->seed = parse_num(a, argv[++i], 1, UINT64_MAX, 1);
+		else if (!strcmp(a, "--passes") && (allowed & FSB_OPT_PASSES) && more)
+			o->passes = parse_num(a, argv[++i], 1, 1000, 1);
+		else if (!strcmp(a, "--pause-ms") && (allowed & FSB_OPT_PAUSE) && more)
+			o->pause_ms = parse_num(a, argv[++i], 0, 3600000, 1);
 		else if (!strcmp(a, "--size") && (allowed & FSB_OPT_SIZE) && more)
 			o->size = parse_num(a, argv[++i], 64, (uint64_t)1 << 40, 64);
 		else
@@ -192,47 +292,61 @@ static int parse_opts(int argc, char **argv, unsigned allowed, const char *cmd,
 
 static void cmd_seq(int argc, char **argv)
 {
-	struct fsb_opts o = {.bs = 131072};
-	int i = parse_opts(argc, argv, FSB_OPT_MMAP | FSB_OPT_BS, "seq",
-			   "seq [--mmap] [--bs BYTES] FILE...", &o);
+	struct fsb_opts o = {.bs = 131072, .passes = 1};
+	int i = parse_opts(argc, argv, FSB_OPT_MMAP | FSB_OPT_BS | FSB_OPT_PASSES, "seq",
+			   "seq [--mmap] [--bs BYTES] [--passes N] FILE...", &o);
 	unsigned char *buf = o.mmap ? NULL : malloc(o.bs);
-	if (!o.mmap && !buf)
+	int *fds = calloc((size_t)argc, sizeof(int));
+	off_t *sizes = calloc((size_t)argc, sizeof(off_t));
+	if ((!o.mmap && !buf) || !fds || !sizes)
 		die("out of memory");
-	uint64_t bytes = 0, check = 0, t0 = now_ns();
-	for (int f = i; f < argc; f++) {
-		struct stat st;
-		int fd = open_file(argv[f], &st);
-		if (o.mmap) {
-			size_t len = (size_t)st.st_size;
-			/* mmap of length 0 is EINVAL: an empty file has nothing to touch. */
-			if (len) {
-				unsigned char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-				if (p == MAP_FAILED)
-					die("%s: mmap: %m", argv[f]);
-				check += check_sum(p, len);
-				munmap(p, len);
+	/* Each pass reads every file whole; the first opens them (its time and
+	 * counts include that), and they close after the last. */
+	for (uint64_t pass = 0; pass < o.passes; pass++) {
+		counts_begin();
+		uint64_t bytes = 0, check = 0, t0 = now_ns();
+		for (int f = i; f < argc; f++) {
+			if (!pass) {
+				struct stat st;
+				fds[f] = open_file(argv[f], &st);
+				sizes[f] = st.st_size;
 			}
-			bytes += len;
-		} else {
-			size_t n;
-			off_t got = 0;
-			while ((n = read_full(fd, buf, o.bs, argv[f])) > 0) {
-				check += check_sum(buf, n);
-				got += (off_t)n;
+			int fd = fds[f];
+			if (o.mmap) {
+				size_t len = (size_t)sizes[f];
+				/* mmap of length 0 is EINVAL: an empty file has nothing to touch. */
+				if (len) {
+					unsigned char *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+					if (p == MAP_FAILED)
+						die("%s: mmap: %m", argv[f]);
+					check += check_sum(p, len);
+					munmap(p, len);
+				}
+				bytes += len;
+			} else {
+				size_t n;
+				off_t got = 0;
+				if (pass && lseek(fd, 0, SEEK_SET) < 0)
+					die("%s: lseek: %m", argv[f]);
+				while ((n = read_full(fd, buf, o.bs, argv[f])) > 0) {
+					check += check_sum(buf, n);
+					got += (off_t)n;
+				}
+				/* A file that shrank under us would skew MiB/s silently. */
+				if (got < sizes[f])
+					die("%s: short read: %lld of %lld bytes", argv[f],
+					    (long long)got, (long long)sizes[f]);
+				bytes += (uint64_t)got;
 			}
-			/* A file that shrank under us would skew MiB/s silently. */
-			if (got < st.st_size)
-				die("%s: short read: %lld of %lld bytes", argv[f],
-				    (long long)got, (long long)st.st_size);
-			bytes += (uint64_t)got;
 		}
-		close(fd);
+		double s = secs_since(t0);
+		printf("{\"op\":\"seq\",\"mode\":\"%s\",\"pass\":%" PRIu64 ",\"files\":%d,"
+		       "\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"mib_s\":%.3f,\"check\":%" PRIu64
+		       "%s}\n", o.mmap ? "mmap" : "read", pass + 1, argc - i, bytes, s,
+		       per(bytes / 1048576.0, s), check, counts_json());
 	}
-	double s = secs_since(t0);
-	printf("{\"op\":\"seq\",\"mode\":\"%s\",\"files\":%d,\"bytes\":%" PRIu64
-	       ",\"seconds\":%.6f,\"mib_s\":%.3f,\"check\":%" PRIu64 "}\n",
-	       o.mmap ? "mmap" : "read", argc - i, bytes, s,
-	       per(bytes / 1048576.0, s), check);
+	for (int f = i; f < argc; f++)
+		close(fds[f]);
 }
 
 static void cmd_rand(int argc, char **argv)
@@ -252,6 +366,7 @@ static void cmd_rand(int argc, char **argv)
 		if (st[f].st_size == 0)
 			die("%s: empty file", argv[i + f]);
 	}
+	counts_begin();
 	uint64_t bytes = 0, check = 0, t0 = now_ns();
 	for (uint64_t k = 0; k < o.count; k++) {
 		int f = xorshift64(&o.seed) % nfiles;
@@ -270,8 +385,8 @@ static void cmd_rand(int argc, char **argv)
 	}
 	double s = secs_since(t0);
 	printf("{\"op\":\"rand\",\"reads\":%" PRIu64 ",\"bytes\":%" PRIu64
-	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "}\n",
-	       o.count, bytes, s, per(s * 1e6, o.count), per(o.count, s), check);
+	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "%s}\n",
+	       o.count, bytes, s, per(s * 1e6, o.count), per(o.count, s), check, counts_json());
 }
 
 /* Paths collected before a timed phase, NUL-separated in one growing block (never freed). */
@@ -353,21 +468,38 @@ static uint64_t scan_dir(const char *dir, int depth, struct fsb_paths *out, stru
 	return entries;
 }
 
-static void cmd_stat(const char *dir)
+static void cmd_stat(int argc, char **argv)
 {
+	struct fsb_opts o = {.passes = 1};
+	int i = parse_opts(argc, argv, FSB_OPT_PASSES | FSB_OPT_PAUSE, "stat",
+			   "stat [--passes N] [--pause-ms MS] DIR", &o);
+	if (argc - i != 1)
+		die("stat: one DIR");
 	struct fsb_paths p = {0};
+	counts_begin();
 	uint64_t t0 = now_ns();
-	uint64_t entries = scan_dir(dir, 0, &p, NULL);
+	uint64_t entries = scan_dir(argv[i], 0, &p, NULL);
 	double ls = secs_since(t0);
-	struct stat st;
-	t0 = now_ns();
-	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1)
-		if (stat(p.buf + off, &st) < 0)
-			die("%s: %m", p.buf + off);
-	double s = secs_since(t0);
-	printf("{\"op\":\"list\",\"entries\":%" PRIu64 ",\"seconds\":%.6f}\n", entries, ls);
-	printf("{\"op\":\"stat\",\"files\":%zu,\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f}\n",
-	       p.count, s, per(s * 1e6, p.count), per(p.count, s));
+	printf("{\"op\":\"list\",\"entries\":%" PRIu64 ",\"seconds\":%.6f%s}\n", entries, ls,
+	       counts_json());
+	/* Pass 1 right after the listing, each next one after the pause. */
+	for (uint64_t pass = 0; pass < o.passes; pass++) {
+		if (pass && o.pause_ms) {
+			struct timespec ts = { (time_t)(o.pause_ms / 1000),
+					       (long)(o.pause_ms % 1000) * 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		struct stat st;
+		counts_begin();
+		t0 = now_ns();
+		for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1)
+			if (stat(p.buf + off, &st) < 0)
+				die("%s: %m", p.buf + off);
+		double s = secs_since(t0);
+		printf("{\"op\":\"stat\",\"pass\":%" PRIu64 ",\"files\":%zu,\"seconds\":%.6f,"
+		       "\"us_per_op\":%.3f,\"ops_s\":%.1f%s}\n", pass + 1, p.count, s,
+		       per(s * 1e6, p.count), per(p.count, s), counts_json());
+	}
 }
 
 static void cmd_openread(const char *dir)
@@ -375,6 +507,7 @@ static void cmd_openread(const char *dir)
 	struct fsb_paths p = {0};
 	scan_dir(dir, -1, &p, NULL);	/* untimed; depth -1: this directory only */
 	static unsigned char buf[FSB_OPENREAD_BUF];
+	counts_begin();
 	uint64_t bytes = 0, check = 0, t0 = now_ns();
 	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1) {
 		const char *path = p.buf + off;
@@ -390,18 +523,20 @@ static void cmd_openread(const char *dir)
 	}
 	double s = secs_since(t0);
 	printf("{\"op\":\"openread\",\"files\":%zu,\"bytes\":%" PRIu64
-	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "}\n",
-	       p.count, bytes, s, per(s * 1e6, p.count), per(p.count, s), check);
+	       ",\"seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f,\"check\":%" PRIu64 "%s}\n",
+	       p.count, bytes, s, per(s * 1e6, p.count), per(p.count, s), check, counts_json());
 }
 
 static void cmd_walk(const char *dir)
 {
 	struct fsb_walk w = {0};
+	counts_begin();
 	uint64_t t0 = now_ns();
 	uint64_t entries = scan_dir(dir, 0, NULL, &w);
 	double s = secs_since(t0);
 	printf("{\"op\":\"walk\",\"entries\":%" PRIu64 ",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
-	       ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f}\n", entries, w.files, w.dirs, w.bytes, s);
+	       ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f%s}\n", entries, w.files, w.dirs, w.bytes, s,
+	       counts_json());
 }
 
 /*
@@ -517,6 +652,7 @@ static void cmd_seqwrite(int argc, char **argv)
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0)
 		die("%s: %m", path);
+	counts_begin();
 	uint64_t t0 = now_ns();
 	for (uint64_t k = 0; k < nblk; k++) {
 		block_stamp(pat, k);
@@ -526,11 +662,14 @@ static void cmd_seqwrite(int argc, char **argv)
 	if (fsync(fd) < 0)
 		die("%s: fsync: %m", path);
 	double s = secs_since(t0);
+	char counts[2048];
+	snprintf(counts, sizeof(counts), "%s", counts_json());
 	sync_close(fd, path, 0);
 	uint64_t check = seqwrite_check(path, pat, o.bs, nblk);
 	printf("{\"op\":\"seqwrite\",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"write_seconds\":%.6f"
-	       ",\"mib_s\":%.3f,\"write_mib_s\":%.3f,\"check\":%" PRIu64 "}\n",
-	       o.size, s, ws, per(o.size / 1048576.0, s), per(o.size / 1048576.0, ws), check);
+	       ",\"mib_s\":%.3f,\"write_mib_s\":%.3f,\"check\":%" PRIu64 "%s}\n",
+	       o.size, s, ws, per(o.size / 1048576.0, s), per(o.size / 1048576.0, ws), check,
+	       counts);
 }
 
 static void cmd_randwrite(int argc, char **argv)
@@ -565,7 +704,9 @@ static void cmd_randwrite(int argc, char **argv)
 		last[blk[k]] = (uint32_t)(k + 1);
 	}
 	double s = 0, ws = 0;
+	char counts[2048] = "";
 	if (!o.verify) {
+		counts_begin();
 		uint64_t t0 = now_ns();
 		for (uint64_t k = 0; k < o.count; k++) {
 			block_stamp(pat, k + 1);
@@ -575,6 +716,7 @@ static void cmd_randwrite(int argc, char **argv)
 		if (fsync(fd) < 0)
 			die("%s: fsync: %m", path);
 		s = secs_since(t0);
+		snprintf(counts, sizeof(counts), "%s", counts_json());
 		if (fstat(fd, &st) < 0)
 			die("%s: fstat: %m", path);
 		if ((uint64_t)st.st_size / o.bs != nblk)
@@ -598,8 +740,8 @@ static void cmd_randwrite(int argc, char **argv)
 	}
 	printf("{\"op\":\"randwrite\",\"writes\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"seconds\":%.6f,\"write_seconds\":%.6f,\"us_per_op\":%.3f,\"ops_s\":%.1f"
-	       ",\"check\":%" PRIu64 "}\n", o.count, o.count * o.bs, s, ws, per(s * 1e6, o.count),
-	       per(o.count, s), check);
+	       ",\"check\":%" PRIu64 "%s}\n", o.count, o.count * o.bs, s, ws, per(s * 1e6, o.count),
+	       per(o.count, s), check, counts);
 }
 
 static void cmd_create(int argc, char **argv)
@@ -624,6 +766,7 @@ static void cmd_create(int argc, char **argv)
 	if (mkdir(dir, 0755) < 0)
 		die("%s: mkdir: %m", dir);
 	double mkdir_s = secs_since(t0);
+	counts_begin();
 	t0 = now_ns();
 	k = 0;
 	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1, k++) {
@@ -635,6 +778,8 @@ static void cmd_create(int argc, char **argv)
 		sync_close(fd, p.buf + off, 0);
 	}
 	double create_s = secs_since(t0);
+	char create_counts[2048];
+	snprintf(create_counts, sizeof(create_counts), "%s", counts_json());
 	/* Untimed: the directory lists every file, and each holds its block. */
 	uint64_t entries = scan_dir(dir, -1, NULL, NULL), check = 0;
 	if (entries != o.count)
@@ -651,11 +796,14 @@ static void cmd_create(int argc, char **argv)
 		check += check_sum(buf, o.bs);
 		close(fd);
 	}
+	counts_begin();
 	t0 = now_ns();
 	for (size_t off = 0; off < p.len; off += strlen(p.buf + off) + 1)
 		if (unlink(p.buf + off) < 0)
 			die("%s: unlink: %m", p.buf + off);
 	double unlink_s = secs_since(t0);
+	char unlink_counts[2048];
+	snprintf(unlink_counts, sizeof(unlink_counts), "%s", counts_json());
 	entries = scan_dir(dir, -1, NULL, NULL);
 	if (entries)
 		die("%s: %" PRIu64 " entries left after unlinking all", dir, entries);
@@ -664,12 +812,12 @@ static void cmd_create(int argc, char **argv)
 		die("%s: rmdir: %m", dir);
 	double rmdir_s = secs_since(t0);
 	printf("{\"op\":\"create\",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f"
-	       ",\"us_per_op\":%.3f,\"ops_s\":%.1f,\"mkdir_seconds\":%.6f,\"check\":%" PRIu64 "}\n",
-	       o.count, o.count * o.bs, create_s, per(create_s * 1e6, o.count),
-	       per(o.count, create_s), mkdir_s, check);
+	       ",\"us_per_op\":%.3f,\"ops_s\":%.1f,\"mkdir_seconds\":%.6f,\"check\":%" PRIu64
+	       "%s}\n", o.count, o.count * o.bs, create_s, per(create_s * 1e6, o.count),
+	       per(o.count, create_s), mkdir_s, check, create_counts);
 	printf("{\"op\":\"unlink\",\"files\":%" PRIu64 ",\"seconds\":%.6f,\"us_per_op\":%.3f"
-	       ",\"ops_s\":%.1f,\"rmdir_seconds\":%.6f}\n", o.count, unlink_s,
-	       per(unlink_s * 1e6, o.count), per(o.count, unlink_s), rmdir_s);
+	       ",\"ops_s\":%.1f,\"rmdir_seconds\":%.6f%s}\n", o.count, unlink_s,
+	       per(unlink_s * 1e6, o.count), per(o.count, unlink_s), rmdir_s, unlink_counts);
 }
 
 int main(int argc, char **argv)
@@ -680,8 +828,8 @@ int main(int argc, char **argv)
 		cmd_seq(argc - 2, argv + 2);
 	else if (!strcmp(cmd, "rand"))
 		cmd_rand(argc - 2, argv + 2);
-	else if (!strcmp(cmd, "stat") && argc == 3)
-		cmd_stat(argv[2]);
+	else if (!strcmp(cmd, "stat"))
+		cmd_stat(argc - 2, argv + 2);
 	else if (!strcmp(cmd, "openread") && argc == 3)
 		cmd_openread(argv[2]);
 	else if (!strcmp(cmd, "walk") && argc == 3)

@@ -26,6 +26,19 @@ struct call {
 	uint32_t datalen;
 };
 
+bool fuse_trace;
+
+/* fuse_trace=1: each request on the kernel's log, the name it carries
+ * when it is a lookup (-o verbose or --log shows them). */
+static void trace(const struct call *k, int64_t n)
+{
+	const char *name = fuse_msg_opcode_name(k->opcode);
+	bool named = k->opcode == FUSE_LOOKUP && k->arg2len;
+	kprintf("fuse: %s node %llu%s%.*s -> %lld\n", name ? name : "?",
+		(unsigned long long)k->nodeid, named ? " " : "", named ? (int)k->arg2len - 1 : 0,
+		named ? (const char *)k->arg2 : "", (long long)n);
+}
+
 /* Sends one request; returns payload bytes (>= 0) or a negative errno. */
 static int64_t request(struct fuse_conn *c, const struct call *k)
 {
@@ -49,6 +62,8 @@ static int64_t request(struct fuse_conn *c, const struct call *k)
 	c->requests++;
 	int64_t n = c->t->call(c->t->ctx, o, no, i, ni);
 	stats_fuse_request(k->opcode, in.len, n > 0 ? (uint64_t)n : 0);
+	if (fuse_trace)
+		trace(k, n);
 	if (n < 0)
 		return n;
 	int64_t r = fuse_msg_reply(&out, (uint32_t)n, unique);

@@ -35,6 +35,9 @@ struct fuse_conn {
 #define FUSE_REFUSED_LSEEK 16u
 #define FUSE_REFUSED_COPY 32u
 
+/* Kernel option fuse_trace=1: every request on the kernel's log. */
+extern bool fuse_trace;
+
 int fuse_init(struct fuse_conn *c, struct fuse_transport *t);
 void fuse_destroy(struct fuse_conn *c);
 

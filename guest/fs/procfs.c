@@ -403,6 +403,13 @@ static int p_open(struct file *f, uint32_t flags)
 static int64_t p_read(struct file *f, void *buf, uint64_t len, uint64_t off)
 {
 	struct text *t = f->priv;
+	/* The counters are made anew by a read from the start (as Linux's
+	 * seq_file files are), so one descriptor serves many looks. */
+	if (t && off == 0 && kind_of(f->vn) == K_PIER_STATS) {
+		kfree(t->p);
+		*t = (struct text){ 0 };
+		make_text(f->vn, t);
+	}
 	if (!t || off >= t->len)
 		return 0;
 	uint64_t n = t->len - off < len ? t->len - off : len;
