@@ -12,15 +12,17 @@
 
 #define PAGE 4096ULL
 #define WINDOW_LIMIT (512ULL << 30) /* what the direct map can reach */
-#define REMOVE_BATCH 64              /* ranges per REMOVEMAPPING we build */
+#define REMOVE_BATCH FUSE_DAX_REMOVE_BATCH
 
 struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU,
-					       .write = true };
+					       .write = true, .small = 1ULL << 20 };
 
 /* Every window set up, for the totals --stats reports. */
 #define MAX_WINDOWS 32
 static struct fuse_dax *windows[MAX_WINDOWS];
 static unsigned nwindows;
+
+static void reused(struct fuse_dax *d, uint32_t c);
 
 static const char *policy_name(enum dax_policy p)
 {
@@ -125,6 +127,7 @@ static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64
 		c = dax_alloc(&d->w, node, idx, &v);
 		if (c == DAX_NONE)
 			return DAX_NONE; /* every chunk pinned by program mappings */
+		reused(d, c);
 		uint32_t others[DAX_MAX_VICTIMS], n = 0;
 		for (uint32_t i = 0; i < v.n; i++)
 			if (v.v[i].chunk != c)
@@ -226,6 +229,11 @@ int fuse_dax_get_page(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t s
 	return 0;
 }
 
+bool fuse_dax_mapped(const struct fuse_dax *d, uint64_t node, uint64_t off)
+{
+	return dax_peek(&d->w, node, dax_file_index(&d->w, off)) != DAX_NONE;
+}
+
 bool fuse_dax_owns(const struct fuse_dax *d, uint64_t pa)
 {
 	return d && pa >= d->phys && pa - d->phys < d->len;
@@ -237,13 +245,35 @@ void fuse_dax_put_page(struct fuse_dax *d, uint64_t pa)
 		dax_unpin(&d->w, (uint32_t)((pa - d->phys) / d->w.chunk_size));
 }
 
+/*
+ * A forgotten or shrunk file's chunks are free at once, but their host
+ * mappings go only in batches: a chunk set up again is simply replaced
+ * (SETUPMAPPING over a mapped range), so most never need a REMOVEMAPPING,
+ * and unlinking many files does not cost a request each. Until then the
+ * host keeps those files open (at most REMOVE_BATCH of them).
+ */
 void fuse_dax_forget_node(struct fuse_dax *d, uint64_t node)
 {
-	uint32_t chunks[REMOVE_BATCH], n;
+	uint32_t n;
 	do {
-		n = dax_drop_inode(&d->w, node, chunks, REMOVE_BATCH);
-		remove_chunks(d, chunks, n);
-	} while (n == REMOVE_BATCH);
+		n = dax_drop_inode(&d->w, node, d->unremoved + d->nunremoved,
+				   REMOVE_BATCH - d->nunremoved);
+		d->nunremoved += n;
+		if (d->nunremoved == REMOVE_BATCH) {
+			remove_chunks(d, d->unremoved, d->nunremoved);
+			d->nunremoved = 0;
+		}
+	} while (n && !d->nunremoved);
+}
+
+/* Chunk c is set up again: it is no longer one to remove. */
+static void reused(struct fuse_dax *d, uint32_t c)
+{
+	for (uint32_t i = 0; i < d->nunremoved; i++)
+		if (d->unremoved[i] == c) {
+			d->unremoved[i] = d->unremoved[--d->nunremoved];
+			return;
+		}
 }
 
 void fuse_dax_report(const struct fuse_dax *d, const char *tag)

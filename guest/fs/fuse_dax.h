@@ -14,6 +14,8 @@
 #include <pier/dax_window.h>
 #include "fuse.h"
 
+#define FUSE_DAX_REMOVE_BATCH 64 /* ranges per REMOVEMAPPING we build */
+
 struct fuse_dax_stats {
 	uint64_t reads, read_bytes;   /* read() calls served from the window, bytes */
 	uint64_t fallbacks;           /* read() calls that went to FUSE_READ */
@@ -32,6 +34,8 @@ struct fuse_dax {
 	uint64_t *covered;            /* per chunk: file bytes it held at setup */
 	bool *writable;               /* per chunk: set up with the WRITE flag */
 	struct fuse_dax_stats stats;
+	uint32_t unremoved[FUSE_DAX_REMOVE_BATCH]; /* free chunks still mapped on the host */
+	uint32_t nunremoved;
 };
 
 /* Kernel options: dax=0 (off), dax_chunk=SIZE, dax_policy=lru|lifo|linux,
@@ -40,6 +44,7 @@ struct fuse_dax_options {
 	bool off;
 	bool write;
 	uint64_t chunk;
+	uint64_t small;               /* dax_small=SIZE: whole reads up to this by FUSE_READ */
 	enum dax_policy policy;
 };
 extern struct fuse_dax_options fuse_dax_options;
@@ -89,6 +94,10 @@ bool fuse_dax_owns(const struct fuse_dax *d, uint64_t pa);
 void fuse_dax_forget_node(struct fuse_dax *d, uint64_t node);
 
 /* One line of statistics on the console. */
+/* Whether the chunk holding byte `off` of the file is mapped now (counts
+ * nothing, moves nothing). */
+bool fuse_dax_mapped(const struct fuse_dax *d, uint64_t node, uint64_t off);
+
 /* The sums over every window; false when there is none. */
 bool fuse_dax_totals(struct dax_stats *w, struct fuse_dax_stats *d);
 

@@ -257,9 +257,16 @@ void vfs_unmount_all(void)
 
 /* ---- permissions ---- */
 
+/* The attributes a permission check reads (mode, owner) still valid: a
+ * directory we just changed need not be asked again for a walk through it. */
+static bool perm_fresh(const struct vnode *v)
+{
+	return v->perm_expire_ns > time_ns();
+}
+
 int vfs_permission(struct vnode *v, uint32_t mask)
 {
-	if (v->ops->getattr) {
+	if (v->ops->getattr && !perm_fresh(v)) {
 		int err = v->ops->getattr(v);
 		if (err)
 			return err;
@@ -289,7 +296,7 @@ static int pw_mode(void *ctx, void *node, uint32_t *mode)
 {
 	struct vnode *v = node;
 	(void)ctx;
-	int err = v->ops->getattr ? v->ops->getattr(v) : 0;
+	int err = v->ops->getattr && !perm_fresh(v) ? v->ops->getattr(v) : 0;
 	*mode = v->attr.mode;
 	return err;
 }
@@ -333,7 +340,10 @@ static const struct pw_ops vnode_walk_ops = {
 	.readlink = pw_readlink, .mounted = pw_mounted, .get = pw_get, .put = pw_put,
 };
 
-int vfs_resolve(const char *path, bool follow, struct vnode **out)
+/* full: the target's attributes all fresh (stat); else only its mode and
+ * owner (a parent directory about to be changed: no GETATTR just because
+ * our last change in it made its times stale). */
+static int resolve(const char *path, bool follow, struct vnode **out, bool full)
 {
 	if (nmounts == 0)
 		return -ENOENT;
@@ -356,9 +366,20 @@ int vfs_resolve(const char *path, bool follow, struct vnode **out)
 	if (err)
 		return err;
 	*out = v;
-	if ((*out)->ops->getattr && (err = (*out)->ops->getattr(*out)))
+	if ((*out)->ops->getattr && (full || !perm_fresh(*out)) &&
+	    (err = (*out)->ops->getattr(*out)))
 		vnode_put(*out);
 	return err;
+}
+
+int vfs_resolve(const char *path, bool follow, struct vnode **out)
+{
+	return resolve(path, follow, out, true);
+}
+
+int vfs_resolve_parent(const char *path, struct vnode **out)
+{
+	return resolve(path, true, out, false);
 }
 
 int vfs_stat(const char *path, bool follow, struct vfs_stat *st)

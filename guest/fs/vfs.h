@@ -111,7 +111,11 @@ struct vnode {
 	int refs;
 	struct vfs_stat attr;
 	uint64_t attr_expire_ns;
+	uint64_t perm_expire_ns; /* mode, uid and gid alone: our own changes to a
+				  * directory (times, nlink) leave them valid */
 	uint64_t nlookup;      /* FUSE: lookups the server counted for us */
+	bool read_whole;       /* FUSE: read whole by FUSE_READ once (the DAX
+				* policy maps it when it is read again) */
 	void *priv;
 	struct vnode *hash_next;
 };
@@ -132,6 +136,8 @@ struct file {
 	uint64_t fh;            /* FUSE file handle */
 	uint32_t flags;
 	bool dir;
+	bool read_once;         /* read once into memory its reader keeps (exec's
+				 * loader): no DAX mapping is set up for it */
 	bool times_stale;       /* written behind the server's back (DAX window):
 				 * its modification time is set at flush/fsync */
 	void *priv;             /* directory read state */
@@ -156,6 +162,9 @@ void vfs_unmount_all(void);
 
 /* Walks path; follow: resolve a final symlink. Returns a referenced vnode. */
 int vfs_resolve(const char *path, bool follow, struct vnode **out);
+/* Like vfs_resolve for a directory the caller will change: its mode and
+ * owner are fresh, its times need not be. */
+int vfs_resolve_parent(const char *path, struct vnode **out);
 int vfs_stat(const char *path, bool follow, struct vfs_stat *st);
 /* Permission check as Linux does it (mask: 4 read, 2 write, 1 exec). */
 int vfs_permission(struct vnode *v, uint32_t mask);

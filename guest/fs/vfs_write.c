@@ -61,7 +61,7 @@ static int split_path(const char *path, struct split *s, enum last *last)
 	size_t plen = cut > 1 ? cut - 1 : 1;
 	memcpy(parent, path, plen);
 	parent[plen] = 0;
-	int err = vfs_resolve(parent, true, &s->dir);
+	int err = vfs_resolve_parent(parent, &s->dir);
 	kfree(parent);
 	if (err)
 		return err;
@@ -101,6 +101,7 @@ static void expire(struct vnode *v)
 int vfs_refresh(struct vnode *v)
 {
 	expire(v);
+	v->perm_expire_ns = 0;
 	return v->ops->getattr ? v->ops->getattr(v) : 0;
 }
 

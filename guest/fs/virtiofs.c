@@ -49,7 +49,7 @@ static void set_attr(struct vnode *v, const struct fuse_attr *a, uint64_t valid,
 		.blksize = a->blksize, .atime = a->atime, .mtime = a->mtime, .ctime = a->ctime,
 		.atime_ns = a->atimensec, .mtime_ns = a->mtimensec, .ctime_ns = a->ctimensec,
 	};
-	v->attr_expire_ns = expiry(valid, nsec);
+	v->attr_expire_ns = v->perm_expire_ns = expiry(valid, nsec);
 }
 
 static void flush_forgets(struct virtiofs *fs)
@@ -167,7 +167,30 @@ static int fuse_vopen(struct file *f, uint32_t flags)
 	return 0;
 }
 
-/* From the DAX window; -EAGAIN when it cannot serve the first byte. */
+/*
+ * The DAX policy: whether a read goes by FUSE_READ although there is a
+ * window. Where a chunk is mapped already the window costs nothing, so it
+ * is used. Otherwise FUSE_READ when
+ *  - the reader keeps what it reads (exec's loader): the bytes are read
+ *    once, one request per MiB either way;
+ *  - a small file (dax_small=, 1 MiB) is read whole from its start for
+ *    the first time: one request either way.
+ * The window would add, in both cases, a setup, a page fault per page on
+ * first touch and a removal later. A small file read whole again is mapped
+ * ("map on reuse"): from then on its reads make no request.
+ */
+static bool read_by_policy(struct fuse_dax *d, struct file *f, uint64_t len, uint64_t off,
+			   uint64_t size)
+{
+	if (fuse_dax_mapped(d, f->vn->id, off))
+		return false;
+	if (f->read_once)
+		return true;
+	return !off && len >= size && size <= fuse_dax_options.small && !f->vn->read_whole;
+}
+
+/* From the DAX window; -EAGAIN when the policy says FUSE_READ, or the
+ * window cannot serve the first byte. */
 static int64_t fuse_vread_mapped(struct file *f, void *buf, uint64_t len, uint64_t off)
 {
 	struct virtiofs *fs = fs_of(f->vn);
@@ -176,6 +199,10 @@ static int64_t fuse_vread_mapped(struct file *f, void *buf, uint64_t len, uint64
 	int err = fuse_vgetattr(f->vn); /* the size, as fresh as its timeout */
 	if (err)
 		return err;
+	if (off >= f->vn->attr.size)
+		return 0;
+	if (read_by_policy(fs->dax, f, len, off, f->vn->attr.size))
+		return -EAGAIN;
 	return fuse_dax_read(fs->dax, f->vn->id, f->fh, f->vn->attr.size, buf, len, off);
 }
 
@@ -199,15 +226,32 @@ static void fuse_vunmap_page(struct file *f, uint64_t pa)
 
 static int64_t fuse_vread(struct file *f, void *buf, uint64_t len, uint64_t off)
 {
-	struct fuse_conn *c = &fs_of(f->vn)->conn;
-	int64_t n = fuse_vread_mapped(f, buf, len, off);
-	if (n == -EAGAIN)
-		n = 0;
-	else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= f->vn->attr.size)
-		return n;
-	stats.fallback[!fs_of(f->vn)->dax ? FALLBACK_NO_WINDOW : FALLBACK_UNMAPPABLE]++;
-	/* No window, or a chunk it could not map: the rest by FUSE_READ. */
-	int64_t m = fuse_read(c, f->vn->id, f->fh, (uint8_t *)buf + n, len - (uint64_t)n,
+	struct virtiofs *fs = fs_of(f->vn);
+	struct vnode *v = f->vn;
+	int64_t n = 0;
+	enum stats_fallback why = FALLBACK_NO_WINDOW;
+	if (fs->dax) {
+		int err = fuse_vgetattr(v); /* the size, as fresh as its timeout */
+		if (err)
+			return err;
+		if (off >= v->attr.size)
+			return 0;
+		why = read_by_policy(fs->dax, f, len, off, v->attr.size) ? FALLBACK_POLICY
+									  : FALLBACK_UNMAPPABLE;
+		if (why == FALLBACK_POLICY && !f->read_once)
+			v->read_whole = true; /* read whole again: mapped then */
+		if (why == FALLBACK_UNMAPPABLE) {
+			n = fuse_dax_read(fs->dax, v->id, f->fh, v->attr.size, buf, len, off);
+			if (n == -EAGAIN)
+				n = 0; /* not even the first chunk could be mapped */
+			else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= v->attr.size)
+				return n;
+		}
+	} else if (v->attr_expire_ns > time_ns() && off >= v->attr.size) {
+		return 0; /* the end, by a size still fresh: no request (as Linux) */
+	}
+	stats.fallback[why]++;
+	int64_t m = fuse_read(&fs->conn, v->id, f->fh, (uint8_t *)buf + n, len - (uint64_t)n,
 			      off + (uint64_t)n);
 	if (m < 0)
 		return n ? n : m;

@@ -20,7 +20,7 @@ static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"hostname", "rlimit", "container",
-	"args", "env", "cwd", "strace", "stats", "fuse_trace", "dax", "dax_chunk", "dax_policy", "dax_write", "ro", "tmpfs",
+	"args", "env", "cwd", "strace", "stats", "fuse_trace", "dax", "dax_chunk", "dax_small", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -45,7 +45,8 @@ static int parse_int(const char *key, const char *v, int lo, int hi, int dflt)
 	return (int)n;
 }
 
-/* dax=0|1, dax_chunk=SIZE (a power of two, 4K..1G), dax_policy=lru|lifo|linux,
+/* dax=0|1, dax_chunk=SIZE (a power of two, 4K..1G), dax_small=SIZE (whole reads
+ * of files up to SIZE by FUSE_READ the first time), dax_policy=lru|lifo|linux,
  * dax_write=0|1. */
 static void apply_dax(const struct cmdline *cl)
 {
@@ -61,6 +62,12 @@ static void apply_dax(const struct cmdline *cl)
 			      "using 2M\n", v);
 		else
 			fuse_dax_options.chunk = n;
+	}
+	if ((v = cmdline_get(cl, "dax_small"))) {
+		if (cmdline_parse_u64(v, &n) || n > (1ULL << 30))
+			kwarn("warning: option dax_small=%s: expected a size up to 1G, using 1M\n", v);
+		else
+			fuse_dax_options.small = n;
 	}
 	if ((v = cmdline_get(cl, "dax_policy"))) {
 		if (strcmp(v, "lru") == 0)

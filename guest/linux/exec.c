@@ -230,8 +230,10 @@ static int open_program(const char *full, struct file **out)
 	if (err) {
 		vfs_close(*out);
 		*out = NULL;
+		return err;
 	}
-	return err;
+	(*out)->read_once = true; /* loaded into the process's own pages */
+	return 0;
 }
 
 /* An ELF file's checked plan; -ENOEXEC (with why) if it is not one. */
