@@ -137,7 +137,9 @@ static void exec_child(const struct virtiofsd *v, const char *bin, int logfd, pi
 	snprintf(sock_arg, sizeof(sock_arg), "--socket-path=%s", v->sock);
 	char *source = escape_opt("source=", v->ro ? v->view : v->source);
 	char cache_arg[32];
-	snprintf(cache_arg, sizeof(cache_arg), "cache=%s", v->cache ? v->cache : "auto");
+	/* The C virtiofsd (Debian's) names "never" none; the Rust one takes both. */
+	const char *cache = !v->cache ? "auto" : strcmp(v->cache, "never") ? v->cache : "none";
+	snprintf(cache_arg, sizeof(cache_arg), "cache=%s", cache);
 	const char *args[] = { bin, sock_arg, "-o", source, "-o", cache_arg,
 			       v->log ? "-d" : NULL, NULL };
 	if (source)

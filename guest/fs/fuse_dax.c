@@ -15,7 +15,7 @@
 #define REMOVE_BATCH FUSE_DAX_REMOVE_BATCH
 
 struct fuse_dax_options fuse_dax_options = { .chunk = 2ULL << 20, .policy = DAX_POLICY_LRU,
-					       .write = true, .small = 1ULL << 20 };
+					       .write = true, .small = 256ULL << 10 };
 
 /* Every window set up, for the totals --stats reports. */
 #define MAX_WINDOWS 32

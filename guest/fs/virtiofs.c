@@ -173,7 +173,8 @@ static int fuse_vopen(struct file *f, uint32_t flags)
  * is used. Otherwise FUSE_READ when
  *  - the reader keeps what it reads (exec's loader): the bytes are read
  *    once, one request per MiB either way;
- *  - a small file (dax_small=, 1 MiB) is read whole from its start for
+ *  - a small file (dax_small=, 256 KiB: what one read() hands the file
+ *    system at a time) is read whole from its start for
  *    the first time: one request either way.
  * The window would add, in both cases, a setup, a page fault per page on
  * first touch and a removal later. A small file read whole again is mapped

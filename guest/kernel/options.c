@@ -65,7 +65,7 @@ static void apply_dax(const struct cmdline *cl)
 	}
 	if ((v = cmdline_get(cl, "dax_small"))) {
 		if (cmdline_parse_u64(v, &n) || n > (1ULL << 30))
-			kwarn("warning: option dax_small=%s: expected a size up to 1G, using 1M\n", v);
+			kwarn("warning: option dax_small=%s: expected a size up to 1G, using 256K\n", v);
 		else
 			fuse_dax_options.small = n;
 	}

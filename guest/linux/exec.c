@@ -35,13 +35,30 @@
 
 extern __attribute__((noreturn)) void enter_user(uint64_t rip, uint64_t rsp);
 
+/*
+ * A file being loaded (the program, a script, its interpreter) with its
+ * first page, read once: the #! check, the ELF and program headers and
+ * the interpreter's name come from there, one request instead of four.
+ */
+#define HEAD PAGE
+struct source {
+	struct file *f;
+	uint64_t head_len;
+	char head[HEAD];
+};
+
 /* All of [off, off+len): a read may come back short (part from the DAX
  * window, the rest by FUSE_READ, which can fail on its own); only the end
  * of the file (the file shrank under us) is an error here. */
 static int file_read(void *ctx, void *buf, uint64_t len, uint64_t off)
 {
+	struct source *s = ctx;
+	if (off <= s->head_len && len <= s->head_len - off) {
+		memcpy(buf, s->head + off, len);
+		return 0;
+	}
 	for (uint64_t done = 0; done < len;) {
-		int64_t n = vfs_pread(ctx, (char *)buf + done, len - done, off + done);
+		int64_t n = vfs_pread(s->f, (char *)buf + done, len - done, off + done);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -58,7 +75,7 @@ static uint32_t seg_prot(uint32_t pf)
 }
 
 /* Maps one segment and copies its file bytes in. */
-static int load_segment(struct file *f, const struct elf_seg *s, uint64_t bias, char *buf)
+static int load_segment(struct source *f, const struct elf_seg *s, uint64_t bias, char *buf)
 {
 	uint64_t start = (s->vaddr + bias) & ~(PAGE - 1);
 	uint64_t end = (s->vaddr + bias + s->memsz + PAGE - 1) & ~(PAGE - 1);
@@ -214,6 +231,37 @@ static int say(struct why *w, int err, const char *fmt, ...)
 }
 
 /* Opens the program file (an absolute path), checking it may be run. */
+static int open_program(const char *full, struct file **out);
+
+/* Opens a file to load and reads its first page. */
+static int open_source(const char *full, struct source *s)
+{
+	s->head_len = 0;
+	int err = open_program(full, &s->f);
+	uint64_t want = err ? 0 : s->f->vn->attr.size < HEAD ? s->f->vn->attr.size : HEAD;
+	while (!err && s->head_len < want) {
+		int64_t n = vfs_pread(s->f, s->head + s->head_len, want - s->head_len, s->head_len);
+		if (n <= 0) {
+			err = n < 0 ? (int)n : 0; /* shorter than it said: what there is */
+			break;
+		}
+		s->head_len += (uint64_t)n;
+	}
+	if (err && s->f) {
+		vfs_close(s->f);
+		s->f = NULL;
+	}
+	return err;
+}
+
+static void close_source(struct source *s)
+{
+	if (s->f)
+		vfs_close(s->f);
+	s->f = NULL;
+	s->head_len = 0;
+}
+
 static int open_program(const char *full, struct file **out)
 {
 	int err = vfs_open(full, 0, 0, out);
@@ -237,17 +285,17 @@ static int open_program(const char *full, struct file **out)
 }
 
 /* An ELF file's checked plan; -ENOEXEC (with why) if it is not one. */
-static int plan_of(struct file *f, struct elf_plan *plan, struct why *w)
+static int plan_of(struct source *f, struct elf_plan *plan, struct why *w)
 {
 	const char *why;
-	int err = elf_load_plan(plan, f->vn->attr.size, file_read, f, &why);
+	int err = elf_load_plan(plan, f->f->vn->attr.size, file_read, f, &why);
 	if (err == -ENOEXEC || err == -EINVAL)
 		return say(w, -ENOEXEC, "not a program Pier can run (%s)", why ? why : "error");
 	return err;
 }
 
 /* The interpreter's path named by PT_INTERP, into ipath (256 bytes). */
-static int interp_name(struct file *prog, const struct elf_plan *plan, char *ipath,
+static int interp_name(struct source *prog, const struct elf_plan *plan, char *ipath,
 		       struct why *w)
 {
 	if (plan->interp_size < 2 || plan->interp_size > 256 ||
@@ -258,7 +306,7 @@ static int interp_name(struct file *prog, const struct elf_plan *plan, char *ipa
 }
 
 /* Loads every segment of f at bias into the active space. */
-static int load_segments(struct file *f, const struct elf_plan *plan, uint64_t bias)
+static int load_segments(struct source *f, const struct elf_plan *plan, uint64_t bias)
 {
 	char *buf = kmalloc(CHUNK);
 	if (!buf)
@@ -313,13 +361,13 @@ static char *program_path(const char *path, const char *cwd);
 static int load_program(const char *path, const char *cwd, const struct run_args *a,
 			struct loaded *out, struct why *w)
 {
-	char *full = kmalloc(VFS_PATH_MAX), *head = kmalloc(SHEBANG_HEAD), *block = NULL;
+	char *full = kmalloc(VFS_PATH_MAX), *block = NULL;
 	struct shebang *sh = kmalloc(sizeof(*sh));
 	char ipath[256];
 	struct run_args args = *a;
-	struct file *f = NULL, *interp = NULL;
+	struct source *f = kzalloc(sizeof(*f)), *interp = kzalloc(sizeof(*interp));
 	struct elf_plan *plan = kmalloc(sizeof(*plan)), *iplan = kmalloc(sizeof(*iplan));
-	int err = full && head && sh && plan && iplan ? 0 : -ENOMEM;
+	int err = full && f && interp && sh && plan && iplan ? 0 : -ENOMEM;
 	const char *prog = path;
 	/* #! scripts: up to 4 interpreters deep, as Linux allows. */
 	for (int depth = 0; !err; depth++) {
@@ -329,18 +377,14 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 		}
 		err = path_join(full, prog[0] == '/' ? "" : cwd, prog);
 		if (!err)
-			err = open_program(full, &f);
+			err = open_source(full, f);
 		if (err) {
 			if (depth > 0 && (err == -ENOENT || err == -ENOTDIR))
 				say(w, err, "required file not found (its #! interpreter %s)", prog);
 			break;
 		}
-		int64_t n = vfs_pread(f, head, SHEBANG_HEAD, 0);
-		if (n < 0) {
-			err = (int)n;
-			break;
-		}
-		int script = shebang_parse(head, (size_t)n, sh);
+		uint64_t n = f->head_len < SHEBANG_HEAD ? f->head_len : SHEBANG_HEAD;
+		int script = shebang_parse(f->head, (size_t)n, sh);
 		if (script < 0)
 			err = say(w, script, "not a program Pier can run (a #! line without an "
 				  "interpreter Linux would take)");
@@ -348,8 +392,7 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 			break;
 		char *nb = NULL;
 		err = script_args(sh, depth ? prog : path, &args, &args, &nb);
-		vfs_close(f);
-		f = NULL;
+		close_source(f);
 		if (err)
 			break;
 		kfree(block);
@@ -360,7 +403,7 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 		err = plan_of(f, plan, w);
 	if (!err && plan->has_interp) {
 		err = interp_name(f, plan, ipath, w);
-		if (!err && (err = open_program(ipath, &interp)))
+		if (!err && (err = open_source(ipath, interp)))
 			say(w, err, err == -ENOENT || err == -ENOTDIR
 				  ? "required file not found (its ELF interpreter)"
 				  : "cannot run its ELF interpreter %s (%s)", ipath, strerror_short(err));
@@ -380,7 +423,7 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 		out->entry = plan->entry + bias;
 		uint64_t ibase = 0;
 		err = load_segments(f, plan, bias);
-		if (!err && interp) {
+		if (!err && interp->f) {
 			ibase = elf_pick_bias(iplan, INTERP_BASE);
 			out->entry = iplan->entry + ibase;
 			err = load_segments(interp, iplan, ibase);
@@ -398,12 +441,13 @@ static int load_program(const char *path, const char *cwd, const struct run_args
 		}
 	}
 	if (f)
-		vfs_close(f);
+		close_source(f);
 	if (interp)
-		vfs_close(interp);
+		close_source(interp);
+	kfree(f);
+	kfree(interp);
 	kfree(block);
 	kfree(full);
-	kfree(head);
 	kfree(sh);
 	kfree(plan);
 	kfree(iplan);
