@@ -49,26 +49,35 @@ static bool present_with_dma(void)
 	return id & FW_CFG_VERSION_DMA;
 }
 
-/* The file's key and size from the directory; 0 or -ENOENT. */
+static int dma_read(uint16_t key, void *buf, uint32_t len);
+
+/* The file's key and size from the directory, read by DMA (a port read
+ * per byte would be an exit per byte); 0, -ENOENT or -ENOMEM. */
 static int find(const char *name, uint16_t *key, uint32_t *size)
 {
-	uint32_t count;
-	select_key(FW_CFG_FILE_DIR);
-	read_bytes(&count, 4);
-	count = be32(count);
-	if (count > 0x4000) /* keys are 14 bits: no more files than that */
+	static uint32_t count __attribute__((aligned(8)));
+	if (dma_read(FW_CFG_FILE_DIR, &count, sizeof(count)))
 		return -ENOENT;
-	for (uint32_t i = 0; i < count; i++) {
+	uint32_t n = be32(count);
+	if (n > 0x4000) /* keys are 14 bits: no more files than that */
+		return -ENOENT;
+	uint32_t len = (uint32_t)sizeof(count) + n * (uint32_t)sizeof(struct fw_cfg_file);
+	uint8_t *dir = kmalloc(len);
+	if (!dir)
+		return -ENOMEM;
+	int err = dma_read(FW_CFG_FILE_DIR, dir, len) ? -EIO : -ENOENT;
+	for (uint32_t i = 0; i < n && err == -ENOENT; i++) {
 		struct fw_cfg_file e;
-		read_bytes(&e, sizeof(e));
+		memcpy(&e, dir + sizeof(count) + i * sizeof(e), sizeof(e));
 		e.name[sizeof(e.name) - 1] = '\0';
 		if (strcmp(e.name, name) == 0) {
 			*key = __builtin_bswap16(e.select);
 			*size = be32(e.size);
-			return 0;
+			err = 0;
 		}
 	}
-	return -ENOENT;
+	kfree(dir);
+	return err;
 }
 
 /* One DMA read of len bytes of item key into buf (physically contiguous). */

@@ -8,6 +8,30 @@
 
 struct guest_stats stats;
 
+static struct {
+	bool marked;
+	uint64_t requests, kicks, faults;
+} startup;
+
+static uint64_t all_requests(void)
+{
+	uint64_t n = 0;
+	for (uint32_t op = 0; op < FUSE_MSG_OPCODES; op++)
+		n += stats.fuse[op].count;
+	return n;
+}
+
+void stats_mark_startup(void)
+{
+	if (startup.marked)
+		return;
+	startup.marked = true;
+	startup.requests = all_requests();
+	startup.kicks = stats.kicks;
+	for (int i = 0; i < STATS_FAULTS; i++)
+		startup.faults += stats.fault[i];
+}
+
 static const char *const fallback_names[STATS_FALLBACKS] = {
 	[FALLBACK_NO_WINDOW] = "no_window",
 	[FALLBACK_POLICY] = "policy",
@@ -70,6 +94,12 @@ void stats_write(line_fn line, void *ctx)
 		one(line, ctx, key, stats.fault[i]);
 	}
 	one(line, ctx, "virtio.kick", stats.kicks);
+	if (startup.marked) {
+		fmt_snprintf(buf, sizeof(buf), "startup requests=%llu kicks=%llu faults=%llu",
+			     (unsigned long long)startup.requests, (unsigned long long)startup.kicks,
+			     (unsigned long long)startup.faults);
+		line(ctx, buf);
+	}
 	two(line, ctx, "virtio.done", "polled", stats.done_polled, "irq", stats.done_irq);
 	struct dax_stats w;
 	struct fuse_dax_stats d;

@@ -23,6 +23,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "exec.h"
+#include "../kernel/stats.h"
 #include "process.h"
 #include "syscall.h"
 #include "vdso_map.h"
@@ -611,6 +612,7 @@ int exec_program(const struct run_args *a, int verbose, int strace)
 	}
 	p->strace = strace;
 	stdio_init();
+	stats_mark_startup();
 	control_milestone("program");
 	if (!verbose && !strace)
 		console_set_quiet(1); /* from here on the console is the program's */

@@ -1,6 +1,7 @@
 /*
- * Guest RAM as pier's VMM owns it: one memfd mapped once in the VMM, handed
- * to KVM as one or two memory slots (below the 32-bit device hole, and from
+ * Guest RAM as pier's VMM owns it: anonymous memory mapped once in the VMM
+ * on a 2 MiB boundary, with transparent huge pages asked for, handed to KVM
+ * as one or two memory slots (below the 32-bit device hole, and from
  * 4 GiB on). Every guest physical address the VMM touches goes through
  * guest_mem_ptr, which checks the whole range.
  */
@@ -16,8 +17,9 @@
 #define GUEST_MEM_HIGH_START 0x100000000ULL
 
 struct guest_mem {
-	int fd;           /* memfd: the RAM's backing store */
-	uint8_t *host;    /* all of RAM, contiguous in the VMM */
+	uint8_t *map;     /* the mapping (host, less its alignment) */
+	uint64_t map_len;
+	uint8_t *host;    /* all of RAM, contiguous in the VMM, 2 MiB aligned */
 	uint64_t size;
 	uint64_t low_size; /* bytes at guest 0; the rest sits at 4 GiB */
 };

@@ -84,6 +84,16 @@ void kvm_stats_read(const struct kvm_stats *ks, const char *prefix, struct stats
 	free(data);
 }
 
+uint64_t kvm_stats_value(const struct kvm_stats *ks, const char *name)
+{
+	uint64_t v = 0;
+	for (uint32_t i = 0; ks->fd >= 0 && i < ks->ndesc; i++)
+		if (ks->offset[i] != UINT32_MAX && strcmp(ks->names[i], name) == 0 &&
+		    pread(ks->fd, &v, sizeof(v), ks->data_offset + ks->offset[i]) != sizeof(v))
+			v = 0;
+	return v;
+}
+
 void kvm_stats_close(struct kvm_stats *ks)
 {
 	if (ks->fd >= 0)

@@ -24,6 +24,8 @@ struct kvm_stats {
 int kvm_stats_open(struct kvm_stats *ks, int kvm_fd, int obj_fd);
 /* Adds every nonzero cumulative counter as host row "kvm.PREFIX.NAME". */
 void kvm_stats_read(const struct kvm_stats *ks, const char *prefix, struct stats_table *t);
+/* One counter's value now; 0 when there is no such counter. */
+uint64_t kvm_stats_value(const struct kvm_stats *ks, const char *name);
 void kvm_stats_close(struct kvm_stats *ks);
 
 #endif

@@ -19,7 +19,7 @@
 
 int vm_create(struct vm *vm, uint64_t mem_bytes, bool *no_kvm)
 {
-	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .mem = { .fd = -1 } };
+	*vm = (struct vm){ .kvm_fd = -1, .vm_fd = -1, .mem = { 0 } };
 	*no_kvm = false;
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {

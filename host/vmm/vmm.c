@@ -72,6 +72,8 @@ struct vmm {
 	struct net_server *net;        /* the guest's sockets' server, or NULL */
 	uint64_t exits[VMM_EXIT_KINDS]; /* --stats: the exits pier handled, by kind */
 	struct kvm_stats kvm_vm, kvm_vcpu; /* --stats: what KVM counted itself */
+	bool startup_marked;  /* --stats: the program's first instruction is near */
+	uint64_t startup_exits, startup_kvm_exits; /* ... and the exits until then */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -135,6 +137,16 @@ static void host_milestone(struct vmm *v, const char *name)
 			run_now_ns() - v->o->start_ns };
 }
 
+/* --stats: the exits from pier's start until the guest said it enters the
+ * program (the milestone line's own exits included). */
+static void mark_startup(struct vmm *v)
+{
+	v->startup_marked = true;
+	for (int i = 0; i < VMM_EXIT_KINDS; i++)
+		v->startup_exits += v->exits[i];
+	v->startup_kvm_exits = kvm_stats_value(&v->kvm_vcpu, "exits");
+}
+
 /* One port access of `size` bytes; data in (out) or to fill (in). */
 static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsigned size)
 {
@@ -153,6 +165,8 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 	} else if (port == PIER_PORT_CONTROL && out) {
 		serial_flush(&v->com1); /* keep the guest's output before what it reports */
 		control_feed(&v->ctl, (const char *)data, size, run_now_ns() - v->o->start_ns);
+		if (v->o->stats_table && !v->startup_marked && control_program_running(&v->ctl))
+			mark_startup(v);
 	} else if (port == PIER_PORT_CONTROL) {
 		memset(data, PIER_PORT_CONTROL, size); /* what QEMU's debugcon answers */
 	} else if (port == PIER_PORT_EXIT && out) {
@@ -522,6 +536,10 @@ static void report_stats(struct vmm *v)
 	for (int i = 0; i < VMM_EXIT_KINDS; i++)
 		if (v->exits[i])
 			stats_set(t, "host", exit_names[i], "count", v->exits[i]);
+	if (v->startup_marked) {
+		stats_set(t, "host", "startup", "exits", v->startup_exits);
+		stats_set(t, "host", "startup", "kvm_exits", v->startup_kvm_exits);
+	}
 	kvm_stats_read(&v->kvm_vcpu, "vcpu", t);
 	kvm_stats_read(&v->kvm_vm, "vm", t);
 	virtio_fs_devs_stats(v->fs, v->nfs, t);
