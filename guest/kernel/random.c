@@ -34,7 +34,9 @@ void random_init(void)
 	cpuid(1, 0, r);
 	have_rdrand = r[2] & (1u << 30);
 	state = rdtsc() ^ rtc_boot_epoch_ns();
-	for (int i = 0; i < 64; i++) {
+	/* The port reads' timing is entropy only without RDRAND; each is an
+	 * exit to the VMM, 64 of them at every boot. */
+	for (int i = 0; i < (have_rdrand ? 0 : 64); i++) {
 		uint64_t t0 = rdtsc();
 		(void)inb(0x80);
 		state = (state << 7 | state >> 57) ^ (rdtsc() - t0);
