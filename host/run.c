@@ -456,7 +456,7 @@ int run_finish(struct run_options *o)
 {
 	if (add_rootfs_kopt(o) || add_ro_kopts(o))
 		return 2;
-	if (o->stats && run_add_kopt(o, "stats=1"))
+	if ((o->stats && run_add_kopt(o, "stats=1")) || (o->timing && run_add_kopt(o, "timing=1")))
 		return 2;
 	net_shares(o);
 	return build_args(o);

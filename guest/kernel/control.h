@@ -10,6 +10,9 @@
 /* stats=1: the counters (stats.h) go to the host as "stat" lines at exit. */
 extern bool control_stats;
 
+/* timing=1 (pier run --timing): every milestone goes out, not only "program". */
+extern bool control_timing;
+
 /* Reports a named milestone ("kmain", "ready", ...). */
 void control_milestone(const char *name);
 

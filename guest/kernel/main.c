@@ -92,7 +92,6 @@ __attribute__((noreturn)) void kmain(uint64_t start_info_pa);
 void kmain(uint64_t start_info_pa)
 {
 	console_init();
-	control_milestone("kmain");
 	gdt_init();
 	idt_init();
 	time_init();
@@ -103,6 +102,9 @@ void kmain(uint64_t start_info_pa)
 		      (unsigned long long)start_info_pa);
 
 	read_cmdline(si);
+	/* As early as the command line says whether --timing wants it. */
+	control_timing = cmdline_get(&cmdline, "timing") != NULL;
+	control_milestone("kmain");
 	/* With a program to run, the console is its output: the kernel keeps
 	 * quiet unless asked (verbose, strace); warnings go to pier's stderr. */
 	if (program_args_given(&cmdline) && !cmdline_get(&cmdline, "verbose") &&

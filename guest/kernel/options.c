@@ -20,7 +20,7 @@ static const char *const known[] = {
 	"verbose", "exit", "crash",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"hostname", "rlimit", "container",
-	"args", "env", "cwd", "strace", "stats", "fuse_trace", "dax", "dax_chunk", "dax_small", "dax_policy", "dax_write", "ro", "tmpfs",
+	"args", "env", "cwd", "strace", "stats", "timing", "fuse_trace", "dax", "dax_chunk", "dax_small", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
 
@@ -100,6 +100,8 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	apply_dax(cl);
 	if ((v = cmdline_get(cl, "stats")))
 		control_stats = parse_int("stats", v, 0, 1, 0);
+	if ((v = cmdline_get(cl, "timing")))
+		control_timing = parse_int("timing", v, 0, 1, 0);
 	if ((v = cmdline_get(cl, "fuse_trace")))
 		fuse_trace = parse_int("fuse_trace", v, 0, 1, 0);
 	if ((v = cmdline_get(cl, "container")))
