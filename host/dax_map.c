@@ -55,10 +55,21 @@ int dax_map_init(struct dax_map *d, uint64_t len)
 	d->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	if (!len || (len & (d->page - 1)))
 		return -EINVAL;
-	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* On a 2 MiB boundary, with the rest given back: a chunk of a file the
+	 * host keeps in huge pages (tmpfs huge=) is then mapped whole by one
+	 * page-table entry, and KVM maps it to the guest as one large page:
+	 * one fault per chunk where small pages take 512. */
+	uint64_t align = 2ULL << 20;
+	uint8_t *p = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	d->base = p;
+	uint8_t *base = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (base > p)
+		munmap(p, (size_t)(base - p));
+	if (base + len < p + len + align)
+		munmap(base + len, (size_t)(p + len + align - (base + len)));
+	d->base = base;
 	d->len = len;
 	pthread_mutex_init(&d->lock, NULL);
 	return 0;
