@@ -1,7 +1,9 @@
 """The benchmark data set, made on a tmpfs: one large file, ten files of
 80-100 MiB, a tree of small files for metadata, 4 KiB files for
-open+read+close, the programs (fsbench, bash-static), and an empty scratch
-directory (SCRATCH) that the write workloads write into. Sizes by scale:
+open+read+close, the programs (fsbench, bash-static), an empty scratch
+directory (SCRATCH) that the write workloads write into, and an empty
+proc/ (Pier's guest mounts its /proc there: fsbench reads its counters
+from /proc/pier/stats). Sizes by scale:
 full (the issues'), quick (a few minutes in all) and tiny (the harness
 test). Contents are pseudo-random from a fixed seed, so every run and
 every configuration reads the same bytes; the write workloads' bytes come
@@ -59,6 +61,9 @@ def make(d, scale, fsbench, big_program="/bin/bash-static"):
         with open(os.path.join(d, "small", f"s{i:04d}"), "wb") as f:
             f.write(hashlib.sha256(str(i).encode()).digest() * 128)  # 4 KiB
     os.makedirs(os.path.join(d, SCRATCH))
+    # Pier's guest mounts its /proc only over a root's own proc/; without
+    # it fsbench finds no /proc/pier/stats and its lines carry no counts.
+    os.makedirs(os.path.join(d, "proc"))
     return s
 
 
