@@ -1,7 +1,8 @@
 /*
  * Control-channel writer: text lines on PIER_PORT_CONTROL, then the exit
- * port. A line goes out as one string instruction: one exit to the VMM
- * (KVM hands it the whole string), not one per byte.
+ * port. A line goes out as one string instruction; KVM's emulator still
+ * exits once per byte (pier's VMM takes any count per exit), so lines are
+ * few and short: milestones only for --timing, counters only for --stats.
  */
 #include <pier/fmt.h>
 #include <pier/ports.h>
