@@ -168,6 +168,9 @@ void vfs_uncache_entry(struct vnode *dir, const char *name, uint32_t len)
 		dcache_drop(pp);
 }
 
+#define RELIST_AFTER 4
+#define RELIST_PER 400 /* names per READDIRPLUS of 64 KiB, about */
+
 /* A cached or freshly looked-up child, with a reference for the caller. */
 int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
 {
@@ -179,8 +182,23 @@ int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode *
 		return 0;
 	}
 	stats.name_miss++;
-	if (*pp)
+	if (*pp) {
 		dcache_drop(pp); /* expired: ask the file system again */
+		/* Expired names of a directory listed before: once their LOOKUPs
+		 * cost what listing it again would (4, and one per 400 entries),
+		 * list it again, which refreshes them all (the rest of a `stat`
+		 * of the tree then asks nothing). */
+		if (dir->ops->relist &&
+		    ++dir->expired_names >= RELIST_AFTER + dir->entries / RELIST_PER) {
+			dir->expired_names = 0;
+			if (!dir->ops->relist(dir) && *(pp = dcache_find(dir, name, len)) &&
+			    (*pp)->expire_ns > time_ns()) {
+				*out = (*pp)->child;
+				(*out)->refs++;
+				return 0;
+			}
+		}
+	}
 	/* The walk has checked that dir is a searchable directory. */
 	struct vnode *child;
 	int err = dir->ops->lookup(dir, name, len, &child);

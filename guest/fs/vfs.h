@@ -69,6 +69,9 @@ struct vnode_ops {
 	void (*unmap_page)(struct file *f, uint64_t pa);
 	/* Lists entries from f->pos on, advancing it. */
 	int (*readdir)(struct file *f, vfs_dirent_fn fn, void *arg);
+	/* Optional: lists a directory again, refreshing every cached name in
+	 * it (vfs_lookup calls it when names there keep expiring); 0 or -errno. */
+	int (*relist)(struct vnode *dir);
 	int (*readlink)(struct vnode *v, char *buf, uint32_t size);
 	void (*release)(struct file *f);
 	/* The last reference is gone: free it (FUSE: forget it). */
@@ -116,6 +119,9 @@ struct vnode {
 	uint64_t nlookup;      /* FUSE: lookups the server counted for us */
 	bool read_whole;       /* FUSE: read whole by FUSE_READ once (the DAX
 				* policy maps it when it is read again) */
+	bool listed;           /* FUSE: listed whole with attributes (READDIRPLUS) */
+	uint32_t entries;      /* FUSE: how many names that listing had */
+	uint32_t expired_names; /* names found expired since it was last listed */
 	void *priv;
 	struct vnode *hash_next;
 };
@@ -136,6 +142,8 @@ struct file {
 	uint64_t fh;            /* FUSE file handle */
 	uint32_t flags;
 	bool dir;
+	bool plus_from_start;   /* FUSE directory: this listing began at 0 and
+				 * every entry so far came with attributes */
 	bool read_once;         /* read once into memory its reader keeps (exec's
 				 * loader): no DAX mapping is set up for it */
 	bool times_stale;       /* written behind the server's back (DAX window):

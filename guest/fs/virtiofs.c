@@ -264,6 +264,36 @@ static void fuse_vrelease(struct file *f)
 	fuse_release(&fs_of(f->vn)->conn, f->vn->id, f->dir, f->fh);
 }
 
+static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg);
+
+static int ignore_entry(void *arg, const char *name, uint32_t len, uint32_t type, uint64_t ino)
+{
+	(void)arg, (void)name, (void)len, (void)type, (void)ino;
+	return 0;
+}
+
+/*
+ * Names of a directory listed whole before are asked for again after
+ * their time ran out: once as many LOOKUPs went out as a listing costs
+ * (vfs_lookup), the whole directory is listed again (OPENDIR, a
+ * READDIRPLUS per ~400 entries, RELEASEDIR) and every name with its
+ * attributes is fresh again, where one LOOKUP each would follow (a `stat`
+ * or `ls -l` of a tree that takes longer than the cache time).
+ */
+static int fuse_vrelist(struct vnode *dir)
+{
+	struct fuse_conn *c = &fs_of(dir)->conn;
+	if (!dir->listed || !c->readdirplus)
+		return -EOPNOTSUPP;
+	struct file f = { .vn = dir, .dir = true };
+	int err = fuse_open(c, dir->id, true, O_RDONLY, &f.fh);
+	if (err)
+		return err;
+	err = fuse_vreaddir(&f, ignore_entry, NULL);
+	fuse_release(c, dir->id, true, f.fh);
+	return err;
+}
+
 static int fuse_vreadlink(struct vnode *v, char *buf, uint32_t size)
 {
 	return fuse_readlink(&fs_of(v)->conn, v->id, buf, size);
@@ -276,13 +306,22 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 	if (!buf)
 		return -ENOMEM;
 	int err = 0;
+	if (f->pos == 0) {
+		f->plus_from_start = true;
+		f->vn->entries = 0;
+	}
 	for (;;) {
 		bool plus;
 		int64_t n = fuse_readdir(&fs->conn, f->vn->id, f->fh, f->pos, buf, DIRBUF_SIZE, &plus);
 		if (n <= 0) {
 			err = (int)n;
+			/* Listed whole with every entry's name and attributes: a
+			 * candidate for relisting (fuse_vrelist). */
+			if (!n && f->plus_from_start)
+				f->vn->listed = true;
 			break;
 		}
+		f->plus_from_start &= plus;
 		uint32_t pos = 0;
 		struct fuse_dirent_view d;
 		int r, stop = 0;
@@ -303,8 +342,10 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 			}
 			/* A refused entry is not consumed: the next call starts there. */
 			stop = fn(arg, d.name, d.namelen, d.type, d.ino);
-			if (!stop)
+			if (!stop) {
 				f->pos = d.off;
+				f->vn->entries++;
+			}
 		}
 		if (r < 0) {
 			kprintf("fuse: malformed directory listing; connection closed\n");
@@ -569,6 +610,7 @@ static const struct vnode_ops fuse_vnode_ops = {
 	.map_page = fuse_vmap_page,
 	.unmap_page = fuse_vunmap_page,
 	.readdir = fuse_vreaddir,
+	.relist = fuse_vrelist,
 	.readlink = fuse_vreadlink,
 	.release = fuse_vrelease,
 	.evict = fuse_evict,
