@@ -7,12 +7,15 @@ set: the writes land in the image, not in the data set). Every mount is
 read-write. One boot runs a list of fsbench jobs, dropping the guest's
 caches before each (cold passes), and prints their JSON lines on the
 console; a job that fails is marked (BENCH-FAIL) and the next one runs.
+Over virtio-fs a boot can also count each job's FUSE requests, by opcode,
+from virtiofsd's debug log (fuse_log, requests_by_job).
 
 Used by bench/run; runs as root (virtiofsd, loop-free mkfs.ext4 -d)."""
 import glob
 import hashlib
 import lzma
 import os
+import re
 import shutil
 import signal
 import stat
@@ -43,6 +46,7 @@ while read -r m; do insmod /lib/modules/$m || echo "BENCH-FAIL insmod $m"; done 
 
 INIT = START + r"""
 mode=$(sed -n 's/.*bench.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
+mark=$(sed -n 's/.*bench.mark=\([^ ]*\).*/\1/p' /proc/cmdline)
 mkdir -p /data
 case "$mode" in
 virtiofs*) mount -t virtiofs data /data ;;
@@ -52,11 +56,17 @@ esac || echo "BENCH-FAIL mount $mode"
 echo BENCH-READY
 runner=/data/fsbench
 [ -x /bin/runner ] && runner=/bin/runner
+n=0
 while read -r line; do
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+	n=$((n + 1))
 	echo "BENCH-JOB $line"
+	# bench.mark=1: a name that is never there, looked up (one LOOKUP each)
+	# right before and after the job, marks its requests in virtiofsd's log.
+	[ -n "$mark" ] && [ -e "/data/.bench-mark-$n-begin" ]
 	$runner $line || echo "BENCH-FAIL $line"
+	[ -n "$mark" ] && [ -e "/data/.bench-mark-$n-end" ]
 done </jobs
 sync
 # Only the ext4 image must be unmounted (the host reads it afterwards);
@@ -212,14 +222,19 @@ def cpu_of(pids):
     return total
 
 
-def virtiofs(workdir, tag, source, cache):
+def virtiofs(workdir, tag, source, cache, log=None):
     """Starts virtiofsd serving source as tag; returns (its Popen, QEMU's
-    arguments for the device)."""
+    arguments for the device). With log (a path), virtiofsd logs every
+    request there (-d): it slows each request, so no timed boot has it."""
     sock = os.path.join(workdir, f"vfs-{tag}.sock")
+    level = ["-d"] if log else ["-o", "log_level=warn"]
+    err = open(log, "w") if log else subprocess.DEVNULL
     helper = subprocess.Popen(
         [VIRTIOFSD, f"--socket-path={sock}", "-o", f"source={source}", "-o", f"cache={cache}",
-         "-o", "no_posix_lock", "-o", "no_xattr", "-o", "log_level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "-o", "no_posix_lock", "-o", "no_xattr", *level],
+        stdout=subprocess.DEVNULL, stderr=err)
+    if log:
+        err.close()  # virtiofsd has its own descriptor
     for _ in range(200):
         if os.path.exists(sock):
             break
@@ -240,7 +255,7 @@ def qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev):
 
 
 def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
-        spare_files=0, runner=None, bins=()):
+        spare_files=0, runner=None, bins=(), fuse_log=None):
     """Boots the guest in `mode`, runs jobs (lists of fsbench arguments with
     guest paths under /data), and returns (outputs, info): outputs[i] is the
     text job i printed, with "BENCH-FAIL" in it if it failed; info has
@@ -248,7 +263,9 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     virtiofsd together, job_cpu_s[i], their CPU time during job i (sampled
     at the job markers, 20 ms granularity), and for blk image, the ext4
     image in workdir (made with room for spare_bytes in spare_files more
-    files). runner, bins: see initramfs. Raises RuntimeError if the guest did not get through its jobs."""
+    files). runner, bins: see initramfs. fuse_log (virtio-fs modes): a path
+    for virtiofsd's debug log, each job's requests marked in it for
+    requests_by_job. Raises RuntimeError if the guest did not get through its jobs."""
     assert mode in MODES, mode
     kdir = kernel_dir()
     initrd = os.path.join(workdir, "initrd.cpio")
@@ -256,9 +273,12 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     console = os.path.join(workdir, "console.log")
     helpers = []
     dev = []
+    append = f"bench.mode={mode}"
     if mode.startswith("virtiofs"):
-        helper, dev = virtiofs(workdir, "data", data_dir, mode.split("-")[1])
+        helper, dev = virtiofs(workdir, "data", data_dir, mode.split("-")[1], log=fuse_log)
         helpers.append(helper)
+        if fuse_log:
+            append += " bench.mark=1"
     elif mode == "9p":
         dev = ["-fsdev", f"local,id=fs0,path={data_dir},security_model=none",
                "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=data"]
@@ -266,7 +286,7 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
         img = os.path.join(workdir, "data.ext4")
         ext4_image(data_dir, img, spare_bytes, spare_files)
         dev = ["-drive", f"file={img},if=virtio,format=raw"]
-    cmd = qemu_cmd(kdir, initrd, f"bench.mode={mode}", console, accel, mem_mib, dev)
+    cmd = qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev)
     t0 = time.monotonic()
     qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     boot_s, usages, marks = None, [], []
@@ -314,6 +334,55 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
                for part in text.split("BENCH-JOB ")[1:]]
     outputs[-1] = outputs[-1].split("BENCH-DONE")[0]
     return outputs, info
+
+
+# virtiofsd's debug log (QEMU 7.2's C virtiofsd, -d): each request it takes
+# is a line "[TIME] [ID: THREAD] unique: U, opcode: NAME (N), nodeid: ...",
+# and a LOOKUP's handler then logs, from the same thread,
+# "[TIME] [ID: THREAD] lo_lookup(parent=P, name=NAME)".
+LOG_REQUEST = re.compile(r"\[ID: (\d+)\] unique: (\d+), opcode: (\w+) \(\d+\)")
+LOG_MARK = re.compile(r"\[ID: (\d+)\] lo_lookup\(parent=\d+, "
+                      r"name=\.bench-mark-(\d+)-(begin|end)\)")
+
+
+def _log_requests(log):
+    """({unique: opcode}, {(job, "begin" or "end"): unique of its marker's
+    LOOKUP}) from virtiofsd's debug log. A marker's name line belongs to
+    the latest request its thread logged: worker threads interleave lines."""
+    ops, marks, latest = {}, {}, {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = LOG_REQUEST.search(line)
+            if m:
+                latest[m[1]] = int(m[2])
+                ops[int(m[2])] = m[3]
+                continue
+            m = LOG_MARK.search(line)
+            if m and m[1] in latest:
+                marks[(int(m[2]), m[3])] = latest[m[1]]
+    return ops, marks
+
+
+def requests_by_job(log, njobs):
+    """Each job's FUSE requests by opcode ({name: count}), from the debug log
+    of a boot run with fuse_log: those whose unique lies between the job's
+    two marker LOOKUPs. The guest numbers its requests in the order it
+    sends them (FUSE's unique), so a request of a job is between its
+    markers whichever virtiofsd thread served it, and when. None for a job
+    whose markers are not both in the log."""
+    ops, marks = _log_requests(log)
+    out = []
+    for n in range(1, njobs + 1):
+        begin, end = marks.get((n, "begin")), marks.get((n, "end"))
+        if begin is None or end is None:
+            out.append(None)
+            continue
+        counts = {}
+        for unique, op in ops.items():
+            if begin < unique < end:
+                counts[op] = counts.get(op, 0) + 1
+        out.append(counts)
+    return out
 
 
 SERVE_INIT = START + r"""
