@@ -104,14 +104,16 @@ def _failure(r):
     return f"exit {r['status']}" + (f": {said[-1]}" if said else "")
 
 
-def run_one(config, data, args, initrd=None, timeout=1800):
+def run_one(config, data, args, initrd=None, timeout=1800, stats=None):
     """One job on a per-process configuration (host*, pier*). args: the
     fsbench (or program) argument list with {D} for the data set root;
     args[0] may be a program path relative to the root instead ("/bigprog").
-    The share is writable (no --ro): the write workloads need it. Returns
-    the timed() dict with results (fsbench's JSON lines), timing (pier's
-    --timing) and error: None, or what went wrong with log, the output's
-    tail. Raises RuntimeError only when the job had to be killed."""
+    The share is writable (no --ro): the write workloads need it. stats
+    (pier* only): a path for pier's --stats, whose counters then go into
+    r["stats"] (None if pier wrote none). Returns the timed() dict with
+    results (fsbench's JSON lines), timing (pier's --timing) and error:
+    None, or what went wrong with log, the output's tail. Raises
+    RuntimeError only when the job had to be killed."""
     if config in ("host", "host-nested"):
         prog = os.path.join(data, args[0][1:]) if args[0].startswith("/") else \
             os.path.join(data, "fsbench")
@@ -121,9 +123,14 @@ def run_one(config, data, args, initrd=None, timeout=1800):
         prog = args[0] if args[0].startswith("/") else "/fsbench"
         rest = args[1:] if args[0].startswith("/") else args
         src = ["--initrd", initrd] if initrd else ["--root", data]
-        cmd = [PIER, "run", *pier_args(config), "--mem", "2G", *src, "--timing", "--timeout",
-               str(timeout), "--", prog, *[a.replace("{D}", "") for a in rest]]
+        counted = [f"--stats={stats}"] if stats else []
+        cmd = [PIER, "run", *pier_args(config), "--mem", "2G", *src, "--timing", *counted,
+               "--timeout", str(timeout), "--", prog, *[a.replace("{D}", "") for a in rest]]
+        if stats and os.path.exists(stats):
+            os.unlink(stats)  # a run that writes none must not find the last one's
     r = timed(cmd, timeout + 60)
+    if stats:
+        r["stats"] = _load_stats(stats)
     r["results"] = parse(r["out"])
     r["timing"] = timing(r["err"])
     r["error"] = None
@@ -131,6 +138,52 @@ def run_one(config, data, args, initrd=None, timeout=1800):
         r["error"] = _failure(r)
         r["log"] = f"{' '.join(cmd)}\n{r['out'][-1500:]}\n{r['err'][-1500:]}"
     return r
+
+
+def _load_stats(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_costs(stats):
+    """What one pier run cost, from its --stats document: requests
+    ({opcode: count}) and kicks (virtio notifications), the guest's, of the
+    whole run; exits (every VM exit KVM counted for the vCPU, those it
+    handled itself too) and vmm_exits (those pier's VMM handled), from the
+    program's first instruction on: the run's less the "startup" row's.
+    Both exits are None under QEMU (the host section is empty: TCG
+    emulates the guest, nothing exits)."""
+    guest, host = stats.get("guest") or {}, stats.get("host") or {}
+    start = host.get("startup") or {}
+    exits = vmm_exits = None
+    if "kvm.vcpu.exits" in host and "kvm_exits" in start:
+        exits = host["kvm.vcpu.exits"]["count"] - start["kvm_exits"]
+    if "exits" in start:
+        vmm_exits = sum(v["count"] for k, v in host.items() if k.startswith("exit.")) - \
+            start["exits"]
+    return {"requests": {k[len("fuse."):]: v["count"] for k, v in guest.items()
+                         if k.startswith("fuse.")},
+            "kicks": (guest.get("virtio.kick") or {}).get("count"),
+            "exits": exits, "vmm_exits": vmm_exits}
+
+
+def less(costs, start):
+    """A job's costs less what starting and ending fsbench cost (start: the
+    same counts for a run of `fsbench start`): each count, and each
+    opcode's, at least 0; a count either lacks is None. start is kept in
+    the result, so the raw figures can be had back."""
+    def minus(a, b):
+        return None if a is None or b is None else max(a - b, 0)
+    out = {"requests": {op: n - start["requests"].get(op, 0)
+                        for op, n in costs["requests"].items()
+                        if n > start["requests"].get(op, 0)}}
+    for k in ("kicks", "exits", "vmm_exits"):
+        out[k] = minus(costs.get(k), start.get(k))
+    out["start"] = start
+    return out
 
 
 def run_linux(config, data, jobs, workdir, **kw):
