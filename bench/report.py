@@ -1,6 +1,7 @@
 """The benchmark report: a Markdown file with every figure as median
 (min-max) over the passes and as a ratio to its level's baseline, the CPU
-time and peak memory of the host-side process tree, the thesis's ratios
+time and peak memory of the host-side process tree, what each operation
+cost in FUSE requests and VM exits (by opcode too), the thesis's ratios
 next to ours, the jobs that failed and why, and PNG plots made with
 gnuplot."""
 import datetime
@@ -20,6 +21,8 @@ WORK_ORDER = ["seq-big", "seq-big-mmap", "seq-ten", "seq-ten-mmap", "rand-4k", "
               "openread-4k", "walk-tree", *WRITES, "start-tiny", "start-big", "start-tiny-initrd",
               "boot"]
 HIGHER_IS_BETTER = {"seq": True, "rand": True, "meta": True, "start": False}
+# The configurations whose requests the report breaks down by opcode.
+BY_OPCODE = ["pier-qemu-microvm", "pier-dax", "pier-nodax", "linux-virtiofs-auto"]
 
 
 def _cmd(args):
@@ -118,6 +121,181 @@ def summarise(recs):
                         or [0]) or None,
                     "extra": _extra(rs), "failed": failed, "passes": len(every)}
     return out
+
+
+def ops(rec):
+    """(count, unit): how many operations one record's line is, as metric()
+    counts them (MiB for sequential reads and writes)."""
+    k = rec["kind"]
+    if k == "seq":
+        return rec["bytes"] / 2**20, "MiB"
+    if k == "rand":
+        return (rec["writes"], "write") if rec.get("writes") else (rec["reads"], "read")
+    if rec.get("files"):
+        return rec["files"], "file"
+    return rec.get("entries"), "entry"
+
+
+def _median_per_op(rs, count):
+    """The median over the passes rs of count(rec) per operation; None if no
+    pass has that count."""
+    vals = [count(r) / ops(r)[0] for r in rs if count(r) is not None and ops(r)[0]]
+    return statistics.median(vals) if vals else None
+
+
+def _job(key):
+    """A record's count key in its job_costs (bench/run's add_costs), or None."""
+    return lambda r: (r.get("job_costs") or {}).get(key)
+
+
+def _job_requests(opcode=None):
+    """A record's job_costs requests: all of them, or one opcode's; None
+    where it has no job_costs."""
+    def count(r):
+        c = r.get("job_costs")
+        if not c:
+            return None
+        return c["requests"].get(opcode, 0) if opcode else sum(c["requests"].values())
+    return count
+
+
+def _line_requests(r):
+    """The requests of a record's own line (fsbench's, Pier only), or None."""
+    return sum(r["requests"].values()) if "requests" in r else None
+
+
+def costs(recs):
+    """{(workload, configuration): dict} of what an operation cost, medians
+    over the passes that did not fail: req (all the job's requests), exits,
+    vmm_exits and kicks (None where not counted), by_op ({opcode: per op}),
+    from job_costs; line_req and line_kicks, fsbench's own counts of the
+    line's measured part (Pier only); unit (what one operation is); in (the
+    workload whose job's costs these records share) and error (why not
+    counted)."""
+    groups = {}
+    for r in recs:
+        if r["kind"] != "start" and not r.get("error"):
+            groups.setdefault((r["workload"], r["config"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        opcodes = {op for r in rs for op in (r.get("job_costs") or {}).get("requests", {})}
+        out[key] = {
+            "unit": ops(rs[0])[1],
+            "req": _median_per_op(rs, _job_requests()),
+            "exits": _median_per_op(rs, _job("exits")),
+            "vmm_exits": _median_per_op(rs, _job("vmm_exits")),
+            "kicks": _median_per_op(rs, _job("kicks")),
+            "by_op": {op: _median_per_op(rs, _job_requests(op)) for op in opcodes},
+            "line_req": _median_per_op(rs, _line_requests),
+            "line_kicks": _median_per_op(rs, lambda r: r.get("kicks")),
+            "in": rs[0].get("job_costs_in"),
+            "error": next((r["job_costs_error"] for r in rs if r.get("job_costs_error")), None),
+        }
+    return out
+
+
+def _cost_cell(c):
+    """A cell of the costs table: "2.00 req, 4.10 exits"."""
+    if c is None:
+        return "-"
+    if c["in"]:
+        return f"in {c['in']}"
+    if c["req"] is None:
+        return "not counted" if c["error"] else "-"
+    exits = "exits n/a" if c["exits"] is None else f"{fmt(c['exits'])} exits"
+    return f"{fmt(c['req'])} req, {exits}"
+
+
+def _opcode_cell(c):
+    """A cell of the by-opcode table: each opcode's requests per operation,
+    most first, and the kicks where counted."""
+    if c is None or c["req"] is None:
+        return _cost_cell(c)
+    parts = [f"{op} {fmt(n)}" for op, n in sorted(c["by_op"].items(), key=lambda kv: -kv[1])
+             if n]
+    text = ", ".join(parts) or "none"
+    return text + (f"; {fmt(c['kicks'])} kicks" if c["kicks"] is not None else "")
+
+
+def _line_cell(c):
+    """A cell of Pier's measured-part table."""
+    if c is None or c["line_req"] is None:
+        return "-"
+    return f"{fmt(c['line_req'])} req, {fmt(c['line_kicks'])} kicks"
+
+
+def _cost_rows(cost, works, cfgs, cell):
+    """Markdown rows: one per workload with a count, "workload (per unit)"."""
+    L = []
+    for w in works:
+        got = [cost.get((w, c)) for c in cfgs]
+        known = [g for g in got if g]
+        if known:
+            L.append(f"| {w} (per {known[0]['unit']}) | " +
+                     " | ".join(cell(g) for g in got) + " |")
+    return L
+
+
+COSTS_NOTE = [
+    "Where each figure comes from:", "",
+    "- Every figure is per operation, the row's unit (MiB for sequential reads and writes, "
+    "one read or write, one file or entry, as the tables above count them), the median "
+    "over the passes that did not fail.",
+    "- **req**: the FUSE requests the guest sent, every opcode (all round trips to the host "
+    "but FORGET and BATCH_FORGET, which have no reply), in the job's whole fsbench run less "
+    "those of a run of `fsbench start` (start the program, print a line, end): starting and "
+    "ending fsbench do not count, the job's untimed parts do (opening its files, the listing "
+    "before openread-4k's reads and stat-tree's stats, a write job's read-back).",
+    "- Pier counts its requests itself: `pier run --stats` at the end of each job's run and "
+    "of `fsbench start`'s, in every pass.",
+    "- The Linux guest's come from virtiofsd's debug log (`-d`), in a boot of their own once "
+    "a run (the log slows every request: no timed boot has it) that runs `fsbench start` "
+    "first, then the jobs: the guest's init looks up a name that is never there "
+    "(`/data/.bench-mark-N-begin`, `-end`) right before and after job N, and the job's "
+    "requests are those whose FUSE unique (the guest numbers its requests in the order it "
+    "sends them) lies between those two LOOKUPs.",
+    "- **exits**: VM exits under pier's own VMM, as KVM counts them (`kvm.vcpu.exits` in "
+    "`--stats`: every exit, those KVM handles itself too), from the program's first "
+    "instruction to the VM's end, i.e. the run's count less its `startup` row (the exits "
+    "until the program starts), less that same figure for `fsbench start`. `results.json` "
+    "also has the exits pier's VMM handled itself (`vmm_exits`). n/a: under QEMU, TCG "
+    "emulates the guest (Pier's and Linux's alike), nothing exits.",
+    "- A job with two result lines counts once, in its first row: create-4k's run also "
+    "unlinks its files (unlink-4k), stat-tree's lists the tree before it stats it.",
+    "- -: not counted (no FUSE: virtio-9p, virtio-blk; a failed job).", ""]
+
+
+def costs_section(recs, cfgs, works):
+    """The "Costs per operation" tables: requests and exits per operation
+    for every configuration but the baselines, the requests by opcode for
+    BY_OPCODE, and Pier's own counts of the measured parts alone."""
+    cost = costs(recs)
+    works = [w for w in works if any(k[0] == w for k in cost)]
+    cols = [c for c in cfgs if c not in configs.BASELINE.values()]
+    # Results from before the counts (or of uncounted configurations only):
+    # no section rather than a table of dashes.
+    if not works or not cols or all(c["req"] is None and c["line_req"] is None
+                                    for c in cost.values()):
+        return []
+
+    def table(columns, cell):
+        return [f"| workload | {' | '.join(columns)} |", "|---|" + "---:|" * len(columns),
+                *_cost_rows(cost, works, columns, cell), ""]
+    L = ["## Costs per operation", "", *table(cols, _cost_cell), *COSTS_NOTE]
+    split = [c for c in BY_OPCODE if c in cols]
+    if split:
+        L += ["### Requests by opcode, per operation", "",
+              "The requests above by opcode, and the guest's virtio notifications "
+              "(kicks: under pier's own VMM each is an exit to it), counted as they are.", "",
+              *table(split, _opcode_cell)]
+    piers = [c for c in cols if c.startswith("pier")]
+    if piers:
+        L += ["### Pier, the timed part alone", "",
+              "fsbench's own counts in Pier's guest (`/proc/pier/stats` read before and after "
+              "what each result line times): requests and virtio kicks per operation of the "
+              "measured part alone, without the job's setup and each result line on its own.",
+              "", *table(piers, _line_cell)]
+    return L
 
 
 def ratio(summ, work, cfg):
@@ -343,6 +521,7 @@ def write(out, meta, recs):
                      f"{'-' if r is None else f'{r:.2f}x'} | {cpu} | {rss} |" +
                      (f" {s['extra'][1] if s['extra'] else '-'} |" if more else ""))
         L.append("")
+    L += costs_section(recs, cfgs, works)
     L += thesis(summ), ""
     L += ["## Command lines", "",
           "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
