@@ -211,8 +211,8 @@ def _opcode_cell(c):
     most first, and the kicks where counted."""
     if c is None or c["req"] is None:
         return _cost_cell(c)
-    parts = [f"{op} {fmt(n)}" for op, n in sorted(c["by_op"].items(), key=lambda kv: -kv[1])
-             if n]
+    most_first = sorted(c["by_op"].items(), key=lambda kv: (-kv[1], kv[0]))
+    parts = [f"{op} {fmt(n)}" for op, n in most_first if n]
     text = ", ".join(parts) or "none"
     return text + (f"; {fmt(c['kicks'])} kicks" if c["kicks"] is not None else "")
 

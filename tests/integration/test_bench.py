@@ -1,12 +1,14 @@
 """Issues 7 and 8: the benchmark harness (bench/run) end to end on its
-tiny scale, so it cannot rot: the data set, the host baseline and a Pier
-configuration, the read and write workloads, the raw results, the report
-with its ratios (checked against the records) and its failed jobs, the
-plots; and fsbench's write workloads refusing a file that is not what they
-wrote. Issue 15: the report claims only what the records show (every
-checksum present and agreeing, which writes the host read back), tried on
-made-up records, no VM. Issue 16: bench/stdio, the standard streams'
-throughput, on its tiny scale."""
+tiny scale, so it cannot rot: the data set, the host baseline, a Pier
+configuration and the Linux guest over virtio-fs, the read and write
+workloads, the raw results, the report with its ratios (checked against
+the records) and its failed jobs, the plots; and fsbench's write workloads
+refusing a file that is not what they wrote. Issue 15: the report claims
+only what the records show (every checksum present and agreeing, which
+writes the host read back), tried on made-up records, no VM. Issue 16:
+bench/stdio, the standard streams' throughput, on its tiny scale. Issue
+21: the report's costs per operation (requests by Pier's count and by
+virtiofsd's log, VM exits from pier's --stats)."""
 import json
 import math
 import os
@@ -18,7 +20,9 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-import dataset  # noqa: E402  (bench/ is not a package)
+import configs  # noqa: E402  (bench/ is not a package)
+import dataset  # noqa: E402
+import linux_guest  # noqa: E402
 import report  # noqa: E402
 
 RUN = os.path.join(ROOT, "bench", "run")
@@ -28,14 +32,17 @@ READS = ("seq-big", "seq-big-mmap", "seq-ten", "rand-4k", "stat-tree", "openread
          "walk-tree")
 WRITES = ("seqwrite-big", "randwrite-4k", "create-4k", "unlink-4k")
 STARTS = ("start-tiny", "start-big", "start-tiny-initrd")
+CONFIGS = {"host", "pier-qemu-microvm", "linux-virtiofs-auto"}
+COUNTED = ("pier-qemu-microvm", "linux-virtiofs-auto")
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """One tiny run on the host and Pier on QEMU microvm: (out dir, document)."""
+    """One tiny run on the host, Pier on QEMU microvm and the Linux guest
+    over virtio-fs: (out dir, document)."""
     out = tmp_path_factory.mktemp("bench") / "out"
-    p = subprocess.run([RUN, "--tiny", "--configs", "host,pier-qemu-microvm", "--out", str(out),
-                        "--no-readme"], capture_output=True, text=True, timeout=600)
+    p = subprocess.run([RUN, "--tiny", "--configs", ",".join(sorted(CONFIGS)), "--out", str(out),
+                        "--no-readme"], capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout + p.stderr
     return out, json.loads((out / "results.json").read_text())
 
@@ -71,7 +78,7 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
         assert w in works, w
     for w in READS:
         got = by_config(recs, w)
-        assert set(got) == {"host", "pier-qemu-microvm"}, (w, got.keys())
+        assert set(got) == CONFIGS, (w, got.keys())
         assert not any(r.get("error") for r in got.values()), (w, got)
         assert got["host"]["seconds"] > 0 and got["pier-qemu-microvm"]["cpu_s"] > 0
         # The same bytes on the host and in the guest.
@@ -100,7 +107,7 @@ def test_tiny_run_writes_in_the_guest_as_on_the_host(tiny):
     recs = doc["records"]
     for w in WRITES:
         got = by_config(recs, w)
-        assert set(got) == {"host", "pier-qemu-microvm"}, (w, got.keys())
+        assert set(got) == CONFIGS, (w, got.keys())
         for cfg, r in got.items():
             assert not r.get("error"), (w, cfg, r.get("error"), r.get("log"))
             assert r["seconds"] > 0 and (r.get("bytes") or r.get("files")) > 0, (w, cfg)
@@ -116,6 +123,130 @@ def test_tiny_run_writes_in_the_guest_as_on_the_host(tiny):
     assert "The host read back again what seqwrite-big, randwrite-4k left" in md
     assert "Not read back on the host: create-4k (" in md
     assert (out / "writes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def costs_rows(md, title):
+    """{workload: {configuration: cell}} of the report's costs table under title."""
+    table = md.split(f"\n{title}\n", 1)[1].split("\n#", 1)[0]
+    lines = [ln for ln in table.splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0].split(" (per ")[0]] = dict(zip(head[1:], cells[1:]))
+    return rows
+
+
+def shown_req(cell):
+    """The requests per operation a costs cell shows ("3.30 req, exits n/a")."""
+    return float(cell.split(" req")[0].replace(",", ""))
+
+
+def test_tiny_run_counts_requests_per_operation(tiny):
+    """Issue 21: every job of Pier on QEMU and of the Linux guest over
+    virtio-fs has its requests counted (Pier's --stats, virtiofsd's log),
+    less those of starting fsbench; the costs table shows them per
+    operation, exits as n/a (QEMU), and the opcodes; Pier's lines carry
+    fsbench's own counts of their timed parts."""
+    out, doc = tiny
+    recs = doc["records"]
+    md = (out / "report.md").read_text()
+    assert "## Costs per operation" in md
+    table = costs_rows(md, "## Costs per operation")
+    by_opcode = costs_rows(md, "### Requests by opcode, per operation")
+    for w in READS + WRITES[:3]:
+        for cfg in COUNTED:
+            r = by_config(recs, w)[cfg]
+            assert r.get("job_costs"), (w, cfg, r.get("job_costs_error"))
+            n = sum(r["job_costs"]["requests"].values())
+            assert n > 0, (w, cfg)
+            want = n / report.ops(r)[0]
+            assert math.isclose(shown_req(table[w][cfg]), want, rel_tol=0.005,
+                                abs_tol=0.0005), (w, cfg, table[w][cfg], want)
+            assert table[w][cfg].endswith("req, exits n/a"), (w, cfg)
+    for cfg in COUNTED:
+        assert table["unlink-4k"][cfg] == "in create-4k"
+        # Starting fsbench (a LOOKUP of it, an OPEN, its READs) was counted
+        # and taken off.
+        start = by_config(recs, "openread-4k")[cfg]["job_costs"]["start"]["requests"]
+        assert start.get("LOOKUP", 0) >= 1 and start.get("OPEN") == 1, (cfg, start)
+        # open+read+close of each 4 KiB file: an OPEN and a READ each, the
+        # program's own OPEN taken off.
+        r = by_config(recs, "openread-4k")[cfg]
+        asked = r["job_costs"]["requests"]
+        assert asked["OPEN"] == r["files"] and asked["READ"] >= r["files"], (cfg, asked)
+        assert "OPEN 1.00" in by_opcode["openread-4k"][cfg], by_opcode["openread-4k"]
+    # fsbench's own count of Pier's timed part: each line on its own.
+    timed = costs_rows(md, "### Pier, the timed part alone")
+    for w in READS + WRITES:
+        r = by_config(recs, w)["pier-qemu-microvm"]
+        assert "requests" in r and r["kicks"] >= 0, (w, r)
+        want = sum(r["requests"].values()) / report.ops(r)[0]
+        assert math.isclose(shown_req(timed[w]["pier-qemu-microvm"]), want, rel_tol=0.005,
+                            abs_tol=0.0005), (w, timed[w])
+    assert by_config(recs, "unlink-4k")["pier-qemu-microvm"]["requests"]["UNLINK"] == \
+        by_config(recs, "unlink-4k")["pier-qemu-microvm"]["files"]
+
+
+def stats_doc(kvm_exits, startup_kvm, exits, startup_exits, requests, kicks):
+    """A --stats document of pier's own VMM, as pier run writes it."""
+    return {"host": {"exit.mmio.virtio_fs": {"count": exits - 10},
+                     "exit.io.control": {"count": 10},
+                     "kvm.vcpu.exits": {"count": kvm_exits},
+                     "startup": {"exits": startup_exits, "kvm_exits": startup_kvm}},
+            "guest": {**{f"fuse.{op}": {"count": n, "in": 0, "out": 0}
+                         for op, n in requests.items()},
+                      "virtio.kick": {"count": kicks}},
+            "dropped": 0}
+
+
+def test_exits_per_operation_under_pier_vmm(tmp_path):
+    """The exits of a job under pier's VMM: its run's after the startup row,
+    less fsbench start's after its own; the report shows them per
+    operation, with the requests less fsbench start's, opcode by opcode."""
+    start = configs.run_costs(stats_doc(1500, 1400, 300, 250, {"LOOKUP": 5, "OPEN": 1}, 60))
+    assert start["exits"] == 100 and start["vmm_exits"] == 50
+    job = configs.less(configs.run_costs(
+        stats_doc(9500, 1400, 4300, 250, {"LOOKUP": 5, "OPEN": 21, "READ": 20}, 200)), start)
+    assert job["exits"] == 8000 and job["vmm_exits"] == 4000 and job["kicks"] == 140
+    assert job["requests"] == {"OPEN": 20, "READ": 20}
+    # Under QEMU: no host section, no exits.
+    assert configs.run_costs({"host": {}, "guest": {}})["exits"] is None
+    recs = made_up()
+    for cfg in ("pier-dax", "linux-virtiofs-auto"):
+        for r in [dict(r, config=cfg) for r in recs if r["config"] == "pier-qemu-microvm"]:
+            if r["workload"] == "openread-4k":
+                r["job_costs"] = job if cfg == "pier-dax" else \
+                    {"requests": {"OPEN": 20, "READ": 20, "FLUSH": 20}, "exits": None}
+            recs.append(r)
+    md = report_of(tmp_path, recs)
+    row = costs_rows(md, "## Costs per operation")["openread-4k"]
+    assert row["pier-dax"] == "2.00 req, 400 exits"
+    assert row["linux-virtiofs-auto"] == "3.00 req, exits n/a"
+    assert row["pier-qemu-microvm"] == "-"
+    split = costs_rows(md, "### Requests by opcode, per operation")["openread-4k"]
+    assert split["pier-dax"] == "OPEN 1.00, READ 1.00; 7.00 kicks"
+
+
+def test_virtiofsd_log_requests_by_job(tmp_path):
+    """Requests belong to the job whose markers' uniques enclose theirs,
+    whichever thread logged them and in whatever order."""
+    log = tmp_path / "virtiofsd.log"
+
+    def request(tid, unique, op, name=None):
+        t = f"[2026-12-06 11:09:35.537640+0000] [ID: {tid:08d}] "
+        line = f"{t}unique: {unique}, opcode: {op} (1), nodeid: 1, insize: 48, pid: 110\n"
+        if name:
+            line += f"{t}lo_lookup(parent=1, name={name})\n"
+        return line + f"{t}   unique: {unique}, success, outsize: 16\n"
+    log.write_text(request(4, 2, "INIT") + request(4, 4, "LOOKUP", ".bench-mark-1-begin") +
+                   request(5, 8, "OPEN") +
+                   request(4, 10, "LOOKUP", ".bench-mark-1-end") +
+                   request(5, 6, "LOOKUP", "f") +  # job 1's, logged late
+                   request(4, 12, "FORGET") +
+                   request(4, 14, "LOOKUP", ".bench-mark-2-begin") +
+                   request(4, 16, "LOOKUP", ".bench-mark-2-end"))
+    assert linux_guest.requests_by_job(str(log), 3) == [{"OPEN": 1, "LOOKUP": 1}, {}, None]
 
 
 def test_report_names_a_failed_job_and_goes_on(tiny, tmp_path):
