@@ -501,6 +501,8 @@ static void fz_dev_push(struct virtq_dev *q, uint16_t head, uint32_t len)
 #define virtio_fs_dev_start fz_virtio_fs_dev_start
 #define virtio_fs_dev_stop fz_virtio_fs_dev_stop
 #define virtio_fs_dev_add_dax fz_virtio_fs_dev_add_dax
+#define virtio_fs_dev_configure fz_virtio_fs_dev_configure
+#define virtio_fs_devs_stats fz_virtio_fs_devs_stats
 #define virtq_dev_pop fz_dev_pop
 #define virtq_dev_push fz_dev_push
 #include "vmm/virtio_fs_dev.c"
@@ -664,7 +666,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in_n = size;
 	uint8_t mode = u8();
 	memset(ram, 0, RAM_SIZE);
-	gm = (struct guest_mem){ .fd = -1, .host = ram, .size = RAM_SIZE,
+	gm = (struct guest_mem){ .host = ram, .size = RAM_SIZE,
 				  .low_size = (mode & M_SPLIT) ? RAM_LOW : RAM_SIZE };
 	event_idx = mode & M_EVENT_IDX;
 	bool fs = mode & M_FS;

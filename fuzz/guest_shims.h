@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "../guest/kernel/console.h"
+#include "../guest/kernel/stats.h"
 #include "../guest/mm/mm.h"
 
 int kvprintf(const char *fmt, va_list ap)

@@ -11,6 +11,8 @@
 int guest_mem_init(struct guest_mem *m, uint64_t size)
 {
 	*m = (struct guest_mem){ .size = size };
+	if (!size || size > UINT64_MAX / 2)
+		return -EINVAL;
 	m->low_size = size < GUEST_MEM_HOLE_START ? size : GUEST_MEM_HOLE_START;
 	/* MAP_NORESERVE: guests touch a fraction of their RAM. */
 	m->map_len = size + HUGE_PAGE;
