@@ -32,12 +32,24 @@ CHECKED_OPS = ("seq", "rand", "openread", "seqwrite", "randwrite", "create")
 def _fill(path, size, seed):
     block = b"".join(hashlib.sha256(f"{seed}:{i}".encode()).digest() for i in range(2048))
     with open(path, "wb") as f:
+        # Its size first: tmpfs huge=within_size then gives the file huge
+        # pages as it is written (written piece by piece past its size, it
+        # would get small ones), as a host's page cache holds a big file
+        # in large folios. A DAX chunk of it is one KVM fault, not 512.
+        f.truncate(size)
         left = size
         while left:
             n = min(left, len(block))
             f.write(block[:n])
             left -= n
             block = block[17:] + block[:17]  # no two 64 KiB blocks alike
+
+
+def copy_sized(src, dst):
+    """A copy of src whose size is set before its bytes (see _fill)."""
+    with open(src, "rb") as a, open(dst, "wb") as b:
+        b.truncate(os.fstat(a.fileno()).st_size)
+        shutil.copyfileobj(a, b, 1 << 20)
 
 
 def make(d, scale, fsbench, big_program="/bin/bash-static"):
