@@ -21,7 +21,8 @@
 
 #define PAGE 4096ULL
 #define BRK_MAX (1ULL << 30) /* how far the heap may grow past the program */
-#define MMAP_READ_CHUNK (64 * 1024) /* bytes per read when a mapping is copied */
+#define MMAP_READ_CHUNK TASK_IO_BUF /* bytes per read when a mapping is copied: the
+				     * task's whole buffer, one FUSE_READ each */
 _Static_assert(MMAP_READ_CHUNK <= TASK_IO_BUF, "the task's buffer holds a chunk");
 
 static uint64_t round_up(uint64_t v)
@@ -131,9 +132,9 @@ SYS(mmap)
 		vm_remove(addr, body);
 	if (err)
 		return err == -EINVAL ? -ENOMEM : err;
-	/* Read in 64 KiB at a time (one FUSE_READ, not one per page), copied
+	/* Read in 256 KiB at a time (one FUSE_READ, not one per page), copied
 	 * page by page through the kernel's view: read-only pages too. */
-	char *buf = task_io_buffer(); /* TASK_IO_BUF >= MMAP_READ_CHUNK */
+	char *buf = task_io_buffer();
 	if (!buf) {
 		vm_remove(addr, len);
 		return -ENOMEM;
