@@ -131,7 +131,9 @@ struct relay_state {
 	bool eof_typed;        /* ^D at the terminal, not passed on yet */
 	char rec[sizeof(struct console_ctl_msg)];
 	size_t rec_len;
-	char buf[CHUNK];       /* pier.ctl and serial */
+	char buf[CHUNK];       /* pier.ctl */
+	char log[CHUNK];       /* serial: the kernel's log, up to a whole line */
+	size_t log_len;
 	char out[CHUNK];       /* stdout and stderr (pump_ctl calls pump_out) */
 };
 
@@ -174,8 +176,8 @@ static void accept_one(struct stdio_relay *r, int i)
  * program streams output faster than pier's stdout takes it). */
 static void pump_out(struct stdio_relay *r, struct relay_state *st, int i, bool all)
 {
-	char *buf = i == RELAY_SERIAL ? st->buf : st->out;
-	int to = i == RELAY_STDOUT ? STDOUT_FILENO : i == RELAY_STDERR ? STDERR_FILENO : r->log_fd;
+	char *buf = st->out;
+	int to = i == RELAY_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
 	for (;;) {
 		ssize_t n = read(r->fd[i], buf, CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -186,13 +188,45 @@ static void pump_out(struct stdio_relay *r, struct relay_state *st, int i, bool 
 			close_sock(r, i); /* QEMU went */
 			return;
 		}
-		if (!fd_write_all_until(to, buf, (size_t)n, r->stop_pipe[0]) && i != RELAY_SERIAL) {
+		if (!fd_write_all_until(to, buf, (size_t)n, r->stop_pipe[0])) {
 			close_sock(r, i); /* the reader is gone: the guest sees EPIPE */
 			return;
 		}
 		if (!all)
 			return;
 	}
+}
+
+/* The kernel's log (serial) in whole lines: it often goes to the same file
+ * as the program's stderr (another socket), and a line cut where a read
+ * ended could have the program's bytes in its middle. A line longer than
+ * the buffer goes as it is; the rest when QEMU goes or pier stops. */
+static void log_out(struct stdio_relay *r, struct relay_state *st, bool all)
+{
+	size_t end = st->log_len;
+	while (!all && end && st->log[end - 1] != '\n')
+		end--;
+	if (!end && st->log_len == sizeof(st->log))
+		end = st->log_len;
+	if (!end)
+		return;
+	fd_write_all_until(r->log_fd, st->log, end, r->stop_pipe[0]);
+	memmove(st->log, st->log + end, st->log_len - end);
+	st->log_len -= end;
+}
+
+static void pump_log(struct stdio_relay *r, struct relay_state *st)
+{
+	ssize_t n = read(r->fd[RELAY_SERIAL], st->log + st->log_len, sizeof(st->log) - st->log_len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		log_out(r, st, true);
+		close_sock(r, RELAY_SERIAL); /* QEMU went */
+		return;
+	}
+	st->log_len += (size_t)n;
+	log_out(r, st, false);
 }
 
 static void pump_ctl(struct stdio_relay *r, struct relay_state *st)
@@ -316,7 +350,7 @@ static void *relay_thread(void *arg)
 			if (r->fd[i] >= 0)
 				pump_out(r, &st, i, false);
 		if (r->fd[RELAY_SERIAL] >= 0)
-			pump_out(r, &st, RELAY_SERIAL, false);
+			pump_log(r, &st);
 		if (r->fd[RELAY_CTL] >= 0)
 			pump_ctl(r, &st);
 		if (r->fd[RELAY_STDIN] >= 0)
@@ -324,6 +358,7 @@ static void *relay_thread(void *arg)
 		if (stop)
 			break;
 	}
+	log_out(r, &st, true); /* a last line without its newline */
 	return NULL;
 }
 
