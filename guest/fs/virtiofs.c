@@ -229,27 +229,19 @@ static int64_t fuse_vread(struct file *f, void *buf, uint64_t len, uint64_t off)
 {
 	struct virtiofs *fs = fs_of(f->vn);
 	struct vnode *v = f->vn;
-	int64_t n = 0;
-	enum stats_fallback why = FALLBACK_NO_WINDOW;
-	if (fs->dax) {
-		int err = fuse_vgetattr(v); /* the size, as fresh as its timeout */
-		if (err)
-			return err;
-		if (off >= v->attr.size)
-			return 0;
-		why = read_by_policy(fs->dax, f, len, off, v->attr.size) ? FALLBACK_POLICY
-									  : FALLBACK_UNMAPPABLE;
-		if (why == FALLBACK_POLICY && !f->read_once)
-			v->read_whole = true; /* read whole again: mapped then */
-		if (why == FALLBACK_UNMAPPABLE) {
-			n = fuse_dax_read(fs->dax, v->id, f->fh, v->attr.size, buf, len, off);
-			if (n == -EAGAIN)
-				n = 0; /* not even the first chunk could be mapped */
-			else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= v->attr.size)
-				return n;
-		}
-	} else if (v->attr_expire_ns > time_ns() && off >= v->attr.size) {
+	if (!fs->dax && v->attr_expire_ns > time_ns() && off >= v->attr.size)
 		return 0; /* the end, by a size still fresh: no request (as Linux) */
+	int64_t n = fuse_vread_mapped(f, buf, len, off);
+	enum stats_fallback why = fs->dax ? FALLBACK_UNMAPPABLE : FALLBACK_NO_WINDOW;
+	if (n == -EAGAIN) {
+		n = 0; /* the policy's choice, or not even the first chunk mapped */
+		if (fs->dax && read_by_policy(fs->dax, f, len, off, v->attr.size)) {
+			why = FALLBACK_POLICY;
+			if (!f->read_once)
+				v->read_whole = true; /* read whole again: mapped then */
+		}
+	} else if (n < 0 || (uint64_t)n == len || off + (uint64_t)n >= v->attr.size) {
+		return n;
 	}
 	stats.fallback[why]++;
 	int64_t m = fuse_read(&fs->conn, v->id, f->fh, (uint8_t *)buf + n, len - (uint64_t)n,
