@@ -260,6 +260,7 @@ void virtio_mmio_scribble(uint64_t seed)
 			default: wr(m, off & ~3u, v); break;
 			}
 		}
-		kprintf("virtio %s: scribbled over its registers\n", m->dev.name);
+		kprintf("virtio %s: scribbled over its registers (crash_seed=%llu)\n", m->dev.name,
+			(unsigned long long)seed);
 	}
 }

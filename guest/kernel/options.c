@@ -17,12 +17,15 @@
 #include "panic.h"
 
 static const char *const known[] = {
-	"verbose", "exit", "crash",
+	"verbose", "exit", "crash", "crash_seed",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"hostname", "rlimit", "container",
 	"args", "env", "cwd", "strace", "stats", "timing", "fuse_trace", "dax", "dax_chunk", "dax_small", "dax_policy", "dax_write", "ro", "tmpfs",
 	"virtio_mmio.device", /* added by QEMU microvm; used by the virtio issue */
 };
+
+/* crash_seed=N: the scribble's seed, to replay a run; 0 (unset) takes the TSC. */
+static uint64_t crash_seed;
 
 static int is_known(const char *key)
 {
@@ -87,6 +90,11 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->verbose = (v = cmdline_get(cl, "verbose")) ? parse_int("verbose", v, 0, 1, 0) : 0;
 	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
 	opts->crash = cmdline_get(cl, "crash");
+	unsigned long long seed;
+	if ((v = cmdline_get(cl, "crash_seed")) && !cmdline_parse_u64(v, &seed))
+		crash_seed = seed;
+	else if (v)
+		kwarn("warning: option crash_seed=%s: expected a number (using the TSC)\n", v);
 	opts->virtio_poll = (v = cmdline_get(cl, "virtio_poll")) ? parse_int("virtio_poll", v, 0, 1, 0) : -1;
 	opts->virtio_test_latency_us = (v = cmdline_get(cl, "virtio_test_latency_us"))
 		? parse_int("virtio_test_latency_us", v, 0, 1000000, 0) : 0;
@@ -138,7 +146,7 @@ void options_crash(const char *kind)
 	if (strcmp(kind, "spin") == 0) /* a ring-0 loop that never exits to the VMM */
 		__asm__ volatile("cli; 1: jmp 1b");
 	if (strcmp(kind, "virtio") == 0)
-		virtio_mmio_scribble(rdtsc());
+		virtio_mmio_scribble(crash_seed ? crash_seed : rdtsc());
 	if (strcmp(kind, "hang") == 0) /* never exits: lets tests check --timeout */
 		for (;;)
 			__asm__ volatile("cli; hlt");

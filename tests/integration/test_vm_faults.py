@@ -45,6 +45,16 @@ def test_garbage_in_virtio_registers(machine, runtmp, share):
     the panic arrives proves the VMM went on running its vCPU."""
     w = run_watched(runtmp, *vmm_args(machine), "--root", share, "--share", f"two={share}",
                     "-o", "crash=virtio", "--")
+    if machine != "pier" and w.rc == EXIT_VMERROR:
+        # QEMU 7.2's own bug, seen once in CI (0 of 30 runs here): virtiofsd quits on
+        # the garbage while QEMU stops its vhost-user queue, the ring restore
+        # fails and QEMU aborts (physmem.c address_space_unmap assertion).
+        # pier's part then is to say so, exit 126 and leave nothing behind.
+        assert "crash=virtio" in w.out, w.out
+        assert "vhost VQ 0 ring restore failed" in w.err, w.err
+        assert "pier: qemu killed by signal 6" in w.err, w.err
+        assert_clean(w)
+        return
     assert w.rc == EXIT_PANIC, w.out + w.err
     assert len(re.findall(r"virtio mmio \S+: scribbled over its registers", w.out)) == 2, w.out
     assert "guest kernel panic" in w.err
