@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #define STATS_MAX_ROWS 320
-#define STATS_MAX_VALUES 6
+#define STATS_MAX_VALUES 10
 #define STATS_NAME_MAX 48
 #define STATS_KEY_MAX 16
 

@@ -74,6 +74,7 @@ struct vmm {
 	struct kvm_stats kvm_vm, kvm_vcpu; /* --stats: what KVM counted itself */
 	bool startup_marked;  /* --stats: the program's first instruction is near */
 	uint64_t startup_exits, startup_kvm_exits; /* ... and the exits until then */
+	uint64_t startup_by_kind[VMM_EXIT_KINDS];   /* ... by kind */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -142,8 +143,10 @@ static void host_milestone(struct vmm *v, const char *name)
 static void mark_startup(struct vmm *v)
 {
 	v->startup_marked = true;
-	for (int i = 0; i < VMM_EXIT_KINDS; i++)
+	for (int i = 0; i < VMM_EXIT_KINDS; i++) {
 		v->startup_exits += v->exits[i];
+		v->startup_by_kind[i] = v->exits[i];
+	}
 	v->startup_kvm_exits = kvm_stats_value(&v->kvm_vcpu, "exits");
 }
 
@@ -539,6 +542,10 @@ static void report_stats(struct vmm *v)
 	if (v->startup_marked) {
 		stats_set(t, "host", "startup", "exits", v->startup_exits);
 		stats_set(t, "host", "startup", "kvm_exits", v->startup_kvm_exits);
+		for (int i = 0; i < VMM_EXIT_KINDS; i++) /* "exit.io.serial" -> "io.serial" */
+			if (v->startup_by_kind[i])
+				stats_set(t, "host", "startup.exits", exit_names[i] + 5,
+					  v->startup_by_kind[i]);
 	}
 	kvm_stats_read(&v->kvm_vcpu, "vcpu", t);
 	kvm_stats_read(&v->kvm_vm, "vm", t);

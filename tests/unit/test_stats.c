@@ -52,7 +52,8 @@ static void test_malformed_guest_lines_are_dropped_whole(void **state)
 		"fuse.READ count=x", "fuse.READ count=1x", "fuse.READ count=1 in=2 junk",
 		"fuse.READ  count=1", "fu\"se count=1", "fuse.READ count=-1",
 		"fuse.READ count=99999999999999999999999", /* past 2^64 */
-		"fuse.READ a=1 b=2 c=3 d=4 e=5 f=6 g=7",    /* more values than a row holds */
+		/* more values than a row holds */
+		"fuse.READ a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 j=10 k=11",
 		"a_name_that_is_far_too_long_for_any_row_of_the_table count=1",
 		"fuse.READ count=1 a_key_far_too_long=2",
 	};
