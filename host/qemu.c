@@ -285,7 +285,8 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "-sandbox";
 	args[n++] = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 	if (vm->stdio) {
-		stdio_relay_qemu_args(&vm->relay, !microvm, args, &n);
+		stdio_relay_qemu_args(&vm->relay, !microvm, CONSOLE_PORTS_FOR(vm->exec, vm->net), args,
+				      &n);
 		if (vm->exec)
 			port_args("execport", vm->exec_port, CONSOLE_NR_EXEC, CONSOLE_PORT_EXEC,
 				  exec_chardev, sizeof(exec_chardev), exec_port, sizeof(exec_port),

@@ -57,12 +57,13 @@ int stdio_relay_listen(struct stdio_relay *r, const char *dir, int log_fd)
 	return 0;
 }
 
-void stdio_relay_qemu_args(struct stdio_relay *r, bool pci, const char **args, int *n)
+void stdio_relay_qemu_args(struct stdio_relay *r, bool pci, int max_ports, const char **args,
+			   int *n)
 {
 	char (*s)[192] = r->qemu_arg;
 	int k = 0;
 	snprintf(s[k], sizeof(s[k]), "%s,id=vser,max_ports=%d",
-		 pci ? "virtio-serial-pci,disable-legacy=on" : "virtio-serial-device", CONSOLE_MAX_PORTS);
+		 pci ? "virtio-serial-pci,disable-legacy=on" : "virtio-serial-device", max_ports);
 	args[(*n)++] = "-device";
 	args[(*n)++] = s[k++];
 	for (int i = 0; i < RELAY_SOCKS; i++) {

@@ -43,7 +43,8 @@ int stdio_relay_listen(struct stdio_relay *r, const char *dir, int log_fd);
 /* QEMU's arguments for the device, ports and serial chardev, appended to
  * args from *n; `pci`: virtio-serial-pci, else virtio-serial-device. The
  * strings live in r. */
-void stdio_relay_qemu_args(struct stdio_relay *r, bool pci, const char **args, int *n);
+void stdio_relay_qemu_args(struct stdio_relay *r, bool pci, int max_ports, const char **args,
+			   int *n);
 
 /* Starts relaying (after QEMU was started). 0 or -1. */
 int stdio_relay_start(struct stdio_relay *r);

@@ -469,7 +469,7 @@ int virtio_console_dev_start(struct virtio_console_dev *d, struct guest_mem *mem
 	d->relay[CONSOLE_RELAY_NET] = (struct console_relay){ .port = CONSOLE_NR_NET, .fd = net_fd };
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	d->config.max_nr_ports = CONSOLE_MAX_PORTS;
+	d->config.max_nr_ports = CONSOLE_PORTS_FOR(exec_fd >= 0, net_fd >= 0);
 	int err = virtio_mmio_init(&d->t, mem, base, gsi, VIRTIO_ID_CONSOLE,
 				   1ULL << VIRTIO_CONSOLE_F_MULTIPORT, &d->config, sizeof(d->config),
 				   NQUEUES);

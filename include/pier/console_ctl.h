@@ -33,9 +33,15 @@
 #define CONSOLE_NR_STDOUT 2
 #define CONSOLE_NR_STDERR 3
 #define CONSOLE_NR_CTL 4
-#define CONSOLE_NR_EXEC 5
-#define CONSOLE_NR_NET 6
+#define CONSOLE_NR_NET 5
+#define CONSOLE_NR_EXEC 6
 #define CONSOLE_MAX_PORTS 7
+/* max_nr_ports for a run: the relayed ports come last, exec (pier-oci's
+ * only) after net, so a run offers no port it has no server for. Each
+ * port costs the guest two queues to set up: 22 register exits under
+ * pier's VMM. */
+#define CONSOLE_PORTS_FOR(exec, net) ((exec) ? CONSOLE_NR_EXEC + 1 : (net) ? CONSOLE_NR_NET + 1 \
+								 : CONSOLE_NR_NET)
 
 /* sizeof(struct termios) in <asm/termbits.h>: 4 flags, line, 19 cc. */
 #define CONSOLE_TERMIOS_BYTES 36

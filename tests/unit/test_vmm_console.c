@@ -101,9 +101,12 @@ static int real_err = -1, real_out = -1;
 
 static const char *const port_name[CONSOLE_MAX_PORTS] = {
 	NULL, CONSOLE_PORT_STDIN, CONSOLE_PORT_STDOUT, CONSOLE_PORT_STDERR, CONSOLE_PORT_CTL,
-	CONSOLE_PORT_EXEC,
+	[CONSOLE_NR_NET] = CONSOLE_PORT_NET, [CONSOLE_NR_EXEC] = CONSOLE_PORT_EXEC,
 };
 static int exec_sock = -1; /* the test's end of pier.exec's socket (dev_up_exec) */
+/* max_nr_ports the device must say: ports 0-4 (stdio and ctl) without
+ * relays; up to pier.exec's with it (dev_up_exec). */
+static uint32_t offered_ports;
 
 /* ---- basics ---- */
 
@@ -376,7 +379,7 @@ static void driver_init(void)
 	assert_int_equal(rd(VIRTIO_MMIO_STATUS), s);
 	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + offsetof(struct virtio_console_config,
 							  max_nr_ports)),
-			 CONSOLE_MAX_PORTS);
+			 offered_ports);
 	for (unsigned qi = 0; qi < NQ; qi++)
 		queue_up(qi);
 	wr(VIRTIO_MMIO_STATUS, s | VIRTIO_CONFIG_S_DRIVER_OK);
@@ -658,6 +661,7 @@ static int dev_up(void **state)
 	memset(busy, 0, sizeof(busy));
 	nrecs = 0;
 	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, -1, -1), 0);
+	offered_ports = CONSOLE_NR_CTL + 1;
 	return 0;
 }
 
@@ -669,6 +673,7 @@ static int dev_up_exec(void **state)
 	dev_up(state);
 	virtio_console_dev_stop(&d);
 	assert_int_equal(virtio_console_dev_start(&d, &m, BASE, GSI, sp[1], -1), 0);
+	offered_ports = CONSOLE_NR_EXEC + 1;
 	exec_sock = sp[0];
 	return 0;
 }
@@ -717,9 +722,10 @@ static void test_identity_and_config(void **state)
 	assert_int_equal(lo, 1u << VIRTIO_CONSOLE_F_MULTIPORT); /* no SIZE, no EMERG_WRITE */
 	assert_int_equal(hi, 1u << (VIRTIO_F_VERSION_1 - 32));
 	/* struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr. */
-	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + 4), CONSOLE_MAX_PORTS);
-	assert_int_equal(virtio_mmio_read(&d.t, VIRTIO_MMIO_CONFIG + 4, 2), CONSOLE_MAX_PORTS);
-	assert_int_equal(virtio_mmio_read(&d.t, VIRTIO_MMIO_CONFIG + 4, 1), CONSOLE_MAX_PORTS);
+	/* Ports 0-4: no relay is offered, so none of their numbers is. */
+	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + 4), CONSOLE_NR_CTL + 1);
+	assert_int_equal(virtio_mmio_read(&d.t, VIRTIO_MMIO_CONFIG + 4, 2), CONSOLE_NR_CTL + 1);
+	assert_int_equal(virtio_mmio_read(&d.t, VIRTIO_MMIO_CONFIG + 4, 1), CONSOLE_NR_CTL + 1);
 	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + 0), 0);
 	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + 12), 0); /* past the end */
 	/* An emergency write without the feature: refused, nothing breaks. */
@@ -1292,7 +1298,8 @@ static void exec_handshake(void)
 	post_ctl_buffers();
 	ctl_send(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	for (uint32_t p = 1; p <= CONSOLE_NR_EXEC; p++)
-		expect_ctl(p, VIRTIO_CONSOLE_PORT_ADD, 1);
+		if (p != CONSOLE_NR_NET) /* not offered here */
+			expect_ctl(p, VIRTIO_CONSOLE_PORT_ADD, 1);
 	for (uint32_t p = 1; p <= CONSOLE_NR_CTL; p++) {
 		ctl_send(p, VIRTIO_CONSOLE_PORT_READY, 1);
 		expect_name(p, port_name[p]);
