@@ -206,3 +206,20 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 		stats.done_polled++;
 	return req.len;
 }
+
+void virtio_config_copy(const volatile uint8_t *cfg, uint32_t off, void *buf, uint32_t len)
+{
+	const volatile uint8_t *p = cfg + off;
+	if (len == 2 && !(off & 1)) {
+		uint16_t v = *(const volatile uint16_t *)p;
+		memcpy(buf, &v, 2);
+	} else if ((len == 4 || len == 8) && !(off & 3)) {
+		for (uint32_t i = 0; i < len; i += 4) {
+			uint32_t v = *(const volatile uint32_t *)(p + i);
+			memcpy((uint8_t *)buf + i, &v, 4);
+		}
+	} else {
+		for (uint32_t i = 0; i < len; i++)
+			((uint8_t *)buf)[i] = p[i];
+	}
+}

@@ -91,6 +91,12 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 void virtio_pci_probe_all(void);
 void virtio_mmio_probe_all(const struct cmdline *cl);
 /* Test-only: garbage into every virtio-mmio device's registers. */
+/* Copies len bytes of device-specific configuration at cfg + off, with the
+ * access widths the spec asks for: one caller reads one field, a 16- or
+ * 32-bit one by a single aligned access of its size, a 64-bit one as two
+ * 32-bit halves, anything else (the tag's bytes) byte by byte. Each access
+ * is an exit to the VMM. */
+void virtio_config_copy(const volatile uint8_t *cfg, uint32_t off, void *buf, uint32_t len);
 void virtio_mmio_scribble(uint64_t seed);
 
 /* Global switch from the command line: virtio_poll=1. */

@@ -136,6 +136,15 @@ static void post_rx(struct virtio_queue *q, struct buf *b)
 	give_rx(q, b, true);
 }
 
+/* n buffers to q with one notification (set-up: not one exit each). */
+static void post_rx_all(struct virtio_queue *q, struct buf *bufs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		give_rx(q, &bufs[i], false);
+	if (n && virtq_kick_needed(&q->vq))
+		q->dev->ops->notify(q->dev, q->index);
+}
+
 /* A control message to the device (multiport protocol). */
 static void send_control(uint32_t id, uint16_t event, uint16_t value)
 {
@@ -233,9 +242,8 @@ static int port_buffers(struct port *pt)
 	pt->ntx = ntx;
 	/* stdin's wait for the program's first read (stdin_start), a record
 	 * port's for someone to take its records (vcon_records_start). */
-	for (unsigned i = 0; i < nrx && strcmp(pt->name, CONSOLE_PORT_STDIN) != 0 &&
-			     !records_named(pt->name); i++)
-		post_rx(pt->rxq, &pt->rx[i]);
+	if (strcmp(pt->name, CONSOLE_PORT_STDIN) != 0 && !records_named(pt->name))
+		post_rx_all(pt->rxq, pt->rx, nrx);
 	return 0;
 }
 
@@ -762,8 +770,7 @@ int vcon_init(void)
 	}
 	virtio_ready(d);
 	set_interrupts(false); /* on only while waiting (wait_a_little) */
-	for (unsigned i = 0; i < CTL_BUFS; i++)
-		post_rx(con.c_rx, &con.crx[i]);
+	post_rx_all(con.c_rx, con.crx, CTL_BUFS);
 	send_control(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	uint64_t end = time_ns() + SETUP_TIMEOUT_NS;
 	while (!dead() && !setup_done() && time_ns() < end) {

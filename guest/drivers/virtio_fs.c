@@ -58,7 +58,7 @@ static int vfs_send_noreply(void *ctx, const struct fuse_iov *out, unsigned nout
 static int read_tag(struct virtio_dev *d, char *tag, size_t size)
 {
 	struct virtio_fs_config cfg;
-	if (d->ops->config_read(d, 0, &cfg, sizeof(cfg)))
+	if (d->ops->config_read(d, offsetof(struct virtio_fs_config, tag), cfg.tag, sizeof(cfg.tag)))
 		return -EIO;
 	size_t n = strnlen((const char *)cfg.tag, sizeof(cfg.tag));
 	if (n == 0 || n >= size)

@@ -24,6 +24,7 @@ struct vmmio {
 	uint64_t size;
 	unsigned irq;
 	int vector;
+	uint32_t sel; /* QUEUE_SEL as last written, ~0 if unknown: see select_queue */
 };
 
 static struct vmmio *probed[MMIO_MAX_DEVICES]; /* for virtio_mmio_scribble */
@@ -70,9 +71,18 @@ static void set_status(struct virtio_dev *d, uint8_t s)
 	wr(vm(d), VIRTIO_MMIO_STATUS, s);
 }
 
+/* Every queue register acts on the queue QUEUE_SEL names; writing it costs
+ * an exit, so it is written only when it changes (~0: not known yet). */
+static void select_queue(struct vmmio *m, uint16_t idx)
+{
+	if (m->sel != idx)
+		wr(m, VIRTIO_MMIO_QUEUE_SEL, idx);
+	m->sel = idx;
+}
+
 static uint16_t queue_max(struct virtio_dev *d, uint16_t idx)
 {
-	wr(vm(d), VIRTIO_MMIO_QUEUE_SEL, idx);
+	select_queue(vm(d), idx);
 	if (rd(vm(d), VIRTIO_MMIO_QUEUE_READY))
 		return 0; /* already in use: not ours to set up */
 	uint32_t n = rd(vm(d), VIRTIO_MMIO_QUEUE_NUM_MAX);
@@ -82,7 +92,7 @@ static uint16_t queue_max(struct virtio_dev *d, uint16_t idx)
 static int queue_enable(struct virtio_dev *d, uint16_t idx, const struct virtq *q)
 {
 	struct vmmio *m = vm(d);
-	wr(m, VIRTIO_MMIO_QUEUE_SEL, idx);
+	select_queue(m, idx);
 	wr(m, VIRTIO_MMIO_QUEUE_NUM, q->size);
 	wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc_addr);
 	wr(m, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc_addr >> 32));
@@ -106,8 +116,7 @@ static int config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t l
 	uint64_t room = m->size - VIRTIO_MMIO_CONFIG;
 	if (off > room || len > room - off)
 		return -EINVAL;
-	for (uint32_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = m->base[VIRTIO_MMIO_CONFIG + off + i];
+	virtio_config_copy(m->base + VIRTIO_MMIO_CONFIG, off, buf, len);
 	return 0;
 }
 
@@ -205,6 +214,7 @@ static void probe_one(const char *spec)
 	if (!m)
 		return;
 	m->base = base;
+	m->sel = ~0u;
 	m->size = size;
 	m->irq = irq;
 	m->dev.ops = &vmmio_ops;
@@ -236,6 +246,7 @@ void virtio_mmio_scribble(uint64_t seed)
 	static const uint32_t sels[] = { 0, 1, 7, 0xffffffff };
 	for (int d = 0; d < nprobed; d++) {
 		struct vmmio *m = probed[d];
+		m->sel = ~0u;
 		for (unsigned i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
 			wr(m, VIRTIO_MMIO_QUEUE_SEL, sels[i]);
 			wr(m, VIRTIO_MMIO_QUEUE_READY, 0);

@@ -120,8 +120,7 @@ static int config_read(struct virtio_dev *d, uint32_t off, void *buf, uint32_t l
 	struct vpci *v = vp(d);
 	if (!v->device_cfg || off > v->device_cfg_len || len > v->device_cfg_len - off)
 		return -EINVAL;
-	for (uint32_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = v->device_cfg[off + i];
+	virtio_config_copy(v->device_cfg, off, buf, len);
 	return 0;
 }
 
