@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(ROOT, "build")
+# PIER_BUILD: test another build tree (`make BUILD=DIR`) while build/ is busy.
+BUILD = os.environ.get("PIER_BUILD") or os.path.join(ROOT, "build")
 PIER = os.path.join(BUILD, "pier")
 KERNEL = os.path.join(BUILD, "kernel.elf")
 

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import BUILD, ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import configs  # noqa: E402  (bench/ is not a package)
@@ -27,7 +27,7 @@ import report  # noqa: E402
 
 RUN = os.path.join(ROOT, "bench", "run")
 STDIO = os.path.join(ROOT, "bench", "stdio")
-FSBENCH = os.path.join(ROOT, "build", "bench", "fsbench")
+FSBENCH = os.path.join(BUILD, "bench", "fsbench")
 READS = ("seq-big", "seq-big-mmap", "seq-ten", "rand-4k", "stat-tree", "openread-4k",
          "walk-tree")
 WRITES = ("seqwrite-big", "randwrite-4k", "create-4k", "unlink-4k")

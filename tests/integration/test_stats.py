@@ -143,6 +143,56 @@ def test_busybox_true_makes_exactly_these_requests(machine, root, tmp_path):
     assert requests(st["guest"]) == want
 
 
+# The exits to pier from its start to the program's first instruction
+# (`busybox true`, pier's VMM), each one there for a reason:
+#   control      the line "milestone program\n" that marks the start, a
+#                byte each (KVM's emulator exits per byte of `rep outsb`)
+#   serial       the 16550's set-up for the kernel log: 7 register writes
+#   cmos         the wall clock: the update flag, the format, then seconds,
+#                minutes, hours, day, month, year (an index write and a
+#                data read each)
+#   fw_cfg       the program's arguments: the "QEMU CFG" signature from the
+#                DMA register (2 reads), then the directory's count, the
+#                directory and the file by DMA (2 writes each)
+#   other        the PCI host bridge looked for, not found (2)
+#   each virtio-mmio device: magic, version, device id (3); reset, status
+#                read until it reads 0 (1 or, while the device thread
+#                finishes the reset, 2), ACKNOWLEDGE, DRIVER, features
+#                offered (4), accepted (4), FEATURES_OK and its check
+#                (14 in all); per queue: select, READY, NUM_MAX, NUM, six
+#                address halves, READY (11); DRIVER_OK (status read, write)
+#   virtio-fs    + its tag, byte by byte as the spec asks for an array of
+#                u8 (36), num_request_queues (1), the DAX window's region
+#                (select, length and base halves: 5); two queues
+#   console      + max_nr_ports (1); two control queues and two per port
+#                (stdin, stdout, stderr, ctl, net: 12 queues, though stdin
+#                never transmits and stdout and stderr never receive: the
+#                driver learns a port's role by name, after the queues
+#                must exist); 2 per interrupt (status, acknowledge)
+STARTUP_MMIO_DEVICE = 3 + 14 + 2
+STARTUP_MMIO_QUEUE = 11
+
+
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_start_up_exits_are_the_listed_ones(machine, root, tmp_path):
+    _, st = stats_run(machine, root, tmp_path, "/bin/busybox", "true")
+    got = dict(st["host"]["startup.exits"])
+    assert got.pop("io.control") == len("milestone program\n")
+    assert got.pop("io.serial") == 7
+    assert got.pop("io.cmos") == 2 * 8
+    assert got.pop("io.fw_cfg") == 2 + 3 * 2
+    assert got.pop("io.other") == 2
+    fs = got.pop("mmio.virtio_fs")
+    want = STARTUP_MMIO_DEVICE + 36 + 1 + 5 + 2 * STARTUP_MMIO_QUEUE
+    assert want <= fs <= want + 1, (fs, want)  # + the second reset read
+    con = got.pop("mmio.console")
+    want = STARTUP_MMIO_DEVICE + 1 + 12 * STARTUP_MMIO_QUEUE
+    irqs = st["host"]["irq.console"]["count"]
+    assert want <= con <= want + 1 + 2 * irqs, (con, want, irqs)
+    assert got == {}, got  # no other kind at all
+    assert st["host"]["startup"]["exits"] == sum(st["host"]["startup.exits"].values())
+
+
 @pytest.mark.parametrize("machine", targets("microvm", "pier"))
 def test_a_small_file_opened_read_and_closed(machine, root, tmp_path):
     r, _ = stats_run(machine, root, tmp_path, "/bin/fsbench", "openread", "/small")
