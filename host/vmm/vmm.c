@@ -73,8 +73,8 @@ struct vmm {
 	uint64_t exits[VMM_EXIT_KINDS]; /* --stats: the exits pier handled, by kind */
 	struct kvm_stats kvm_vm, kvm_vcpu; /* --stats: what KVM counted itself */
 	bool startup_marked;  /* --stats: the program's first instruction is near */
-	uint64_t startup_exits, startup_kvm_exits; /* ... and the exits until then */
-	uint64_t startup_by_kind[VMM_EXIT_KINDS];   /* ... by kind */
+	uint64_t startup_kvm_exits;                 /* ... and the exits until then, */
+	uint64_t startup_by_kind[VMM_EXIT_KINDS];   /* ... pier's by kind */
 	int stopped;          /* the guest wrote the exit port */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
@@ -143,10 +143,7 @@ static void host_milestone(struct vmm *v, const char *name)
 static void mark_startup(struct vmm *v)
 {
 	v->startup_marked = true;
-	for (int i = 0; i < VMM_EXIT_KINDS; i++) {
-		v->startup_exits += v->exits[i];
-		v->startup_by_kind[i] = v->exits[i];
-	}
+	memcpy(v->startup_by_kind, v->exits, sizeof(v->exits));
 	v->startup_kvm_exits = kvm_stats_value(&v->kvm_vcpu, "exits");
 }
 
@@ -540,7 +537,10 @@ static void report_stats(struct vmm *v)
 		if (v->exits[i])
 			stats_set(t, "host", exit_names[i], "count", v->exits[i]);
 	if (v->startup_marked) {
-		stats_set(t, "host", "startup", "exits", v->startup_exits);
+		uint64_t exits = 0;
+		for (int i = 0; i < VMM_EXIT_KINDS; i++)
+			exits += v->startup_by_kind[i];
+		stats_set(t, "host", "startup", "exits", exits);
 		stats_set(t, "host", "startup", "kvm_exits", v->startup_kvm_exits);
 		for (int i = 0; i < VMM_EXIT_KINDS; i++) /* "exit.io.serial" -> "io.serial" */
 			if (v->startup_by_kind[i])
