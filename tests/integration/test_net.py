@@ -75,10 +75,14 @@ def wait_listening(p, port):
 
 
 def stop(p):
-    if p.poll() is None:
-        p.kill()
-    out, err = p.communicate(timeout=60)
-    return out.decode(errors="replace"), err.decode(errors="replace")
+    """Kills pier if it still runs; its stdout and stderr (kept: a second call
+    returns the same)."""
+    if not hasattr(p, "said"):
+        if p.poll() is None:
+            p.kill()
+        out, err = p.communicate(timeout=60)
+        p.said = out.decode(errors="replace"), err.decode(errors="replace")
+    return p.said
 
 
 @pytest.mark.timeout(1200)
@@ -300,6 +304,10 @@ def test_nginx_serves_the_share(machine, debian, tmp_path):
         assert total >= 10000, total
         p.send_signal(15)  # nginx ends on SIGTERM; the kernel then reports
         assert p.wait(timeout=300) == 0
+    except AssertionError as e:  # nginx's own account of what went wrong goes with it
+        out, err = stop(p)
+        raise AssertionError(f"{e}\nnginx and pier said:\n{err[-4000:]}\nkernel log:\n"
+                             f"{log.read_text(errors='replace')[-2000:] if log.exists() else ''}")
     finally:
         out, err = stop(p)
     # sendfile was used: the host sent the files' bytes, none went through the guest.
