@@ -103,6 +103,13 @@ done
 
 ip link set lo up 2>/dev/null
 hostname kvm-nest
+# No transparent huge pages here. With them a pier VM's RAM is backed by
+# 2 MiB pages, and each VM's start became bimodal in this emulated machine:
+# its first run 23 ms from root mount to the program, every later one about
+# 88 ms (5 huge-page faults each, no compaction); with them off, 38-43 ms
+# every time (2026-12-06). On real hardware huge pages help a VM; here they
+# only add noise to what the bench compares.
+echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
 
 wait $kvm_loader
 [ -c /dev/kvm ] || fail "no /dev/kvm after loading kvm-amd (does the CPU offer svm?): $(dmesg | grep -i -E 'kvm|svm' | tail -n 3 | tr '\n' ' ')"
