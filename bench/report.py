@@ -415,6 +415,18 @@ def host_check_note(recs, scale):
     return " ".join(L)
 
 
+# One colour per configuration, the same in every plot and never two alike:
+# purples for Pier on QEMU, blues, gold and green for the Linux guest, red,
+# orange and black for Pier's own VMM (grey for what has no entry).
+COLOURS = {
+    "host": "#808080", "host-nested": "#b0b0b0",
+    "pier-qemu-microvm": "#6a3d9a", "pier-qemu-q35": "#cab2d6",
+    "linux-virtiofs-auto": "#1f78b4", "linux-virtiofs-none": "#a6cee3",
+    "linux-9p": "#d4a017", "linux-blk": "#33a02c",
+    "pier-dax": "#e31a1c", "pier-nodax": "#000000", "pier-dax-nowrite": "#ff7f00",
+}
+
+
 def _plot(path, title, ylabel, rows, cols):
     """A grouped bar chart of rows x cols (ratios) with gnuplot; columns
     with no value at all (every job failed) are left out. Returns False,
@@ -440,7 +452,8 @@ set key outside right top
 set grid ytics
 set logscale y
 set xtics rotate by -20
-plot for [i=2:{len(cols) + 1}] "{dat}" using i:xtic(1) title columnheader
+plot {", ".join(f'"{dat}" using {i + 2}{":xtic(1)" if i == 0 else ""} title columnheader '
+                f'lc rgb "{COLOURS.get(c, "#d0d0d0")}"' for i, c in enumerate(cols))}
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     os.unlink(dat)
