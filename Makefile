@@ -194,7 +194,7 @@ KVM_USABLE = $(shell test ! -e /sys/module/kvm_pvm && \
 integration: all progs bench-progs
 	PIER_TEST_TARGETS=microvm,q35 $(PYTHON) -m pytest -q $(PYTEST_LIMIT) tests/integration
 
-integration-pier: all progs
+integration-pier: all progs bench-progs # test_stats runs build/bench/fsbench
 ifeq ($(KVM_USABLE),yes)
 	PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q $(PYTEST_LIMIT) tests/integration
 else
