@@ -123,7 +123,7 @@ $(BUILD)/pier-oci: $(BUILD)/pier
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 $(SANITIZE)
 # Host-side logic that touches no OS resource, unit-tested like lib/.
-UNIT_SRCS := $(LIB_SRCS) host/control.c host/stats.c host/latency.c host/threads.c host/exec_server.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c host/terminal.c host/fdio.c $(wildcard host/net/*.c) $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c virtio_console_dev.c serial.c cmos.c fw_cfg.c landlock.c seccomp.c)
+UNIT_SRCS := $(LIB_SRCS) host/control.c host/stats.c host/latency.c host/threads.c host/exec_server.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c host/terminal.c host/fdio.c $(wildcard host/net/*.c) $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c virtio_console_dev.c serial.c cmos.c fw_cfg.c landlock.c seccomp.c acpi.c)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS) $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"

@@ -722,13 +722,17 @@ static void op_batch_forget(struct fuse_server *s, const uint8_t *p, size_t plen
 }
 
 /*
- * DAX: map a piece of an open file into the window. Untrusted: the handle
- * must be a file of this node, offsets and length page-aligned, the range
+ * DAX: map a piece of a file into the window. Untrusted: the handle must
+ * be a file of this node, offsets and length page-aligned, the range
  * inside the window. READ needs a handle that reads; WRITE one that reads
  * and writes (a shared writable mapping needs an O_RDWR fd), and a
- * writable server.
+ * writable server. Linux names no handle (fh -1: its mappings belong to
+ * the inode, whichever open made them), as virtiofsd allows: then the
+ * node's file is opened for the mapping alone, the way OPEN would.
  */
-static int op_setupmapping(struct fuse_server *s, uint64_t nodeid, const uint8_t *p)
+#define SETUPMAPPING_NO_HANDLE UINT64_MAX
+static int op_setupmapping(struct fuse_server *s, struct fsrv_node *n, uint64_t nodeid,
+			   const uint8_t *p)
 {
 	struct fuse_setupmapping_in in;
 	memcpy(&in, p, sizeof(in));
@@ -737,13 +741,24 @@ static int op_setupmapping(struct fuse_server *s, uint64_t nodeid, const uint8_t
 	bool write = in.flags & FUSE_SETUPMAPPING_FLAG_WRITE;
 	if (write && s->readonly)
 		return -EROFS; /* first, as for every write op */
-	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
-	if (!h || h->nodeid != nodeid)
-		return -EBADF;
 	if (in.flags & ~(FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE)) {
 		s->bad_requests++;
 		return -EINVAL;
 	}
+	if (in.fh == SETUPMAPPING_NO_HANDLE) {
+		bool can_read = true, can_write = false;
+		int fd = fsrv_open_file(s, n, write ? O_RDWR : O_RDONLY, &can_read, &can_write);
+		if (fd < 0)
+			return fd;
+		int err = dax_map_setup(s->dax, fd, in.foffset, in.moffset, in.len, write);
+		close(fd); /* the mapping keeps its own */
+		if (err == -EINVAL)
+			s->bad_requests++;
+		return err;
+	}
+	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
+	if (!h || h->nodeid != nodeid)
+		return -EBADF;
 	if (!h->can_read || (write && !h->can_write))
 		return -EACCES;
 	int err = dax_map_setup(s->dax, h->fd, in.foffset, in.moffset, in.len, write);
@@ -878,7 +893,7 @@ static int dispatch(struct fuse_server *s, const struct fuse_in_header *h, const
 	case FUSE_GETATTR: return fsrv_attr_reply(s, n->fd, out, room);
 	case FUSE_OPEN: return op_open(s, n, h->nodeid, p, false, out, room);
 	case FUSE_OPENDIR: return op_open(s, n, h->nodeid, p, true, out, room);
-	case FUSE_SETUPMAPPING: return op_setupmapping(s, h->nodeid, p);
+	case FUSE_SETUPMAPPING: return op_setupmapping(s, n, h->nodeid, p);
 	case FUSE_READLINK: return op_readlink(n, out, room);
 	case FUSE_STATFS: return op_statfs(n, out, room);
 	case FUSE_ACCESS: return op_access(s, n, p);

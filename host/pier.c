@@ -3,7 +3,8 @@
  *
  *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE]
  *            [--seccomp on|off] [--timing] [--stats[=FILE]] [--cache never|auto|always]
- *            [--timeout SEC] [--kernel PATH] [--root DIR [--ro]] [--share TAG=DIR]...
+ *            [--timeout SEC] [--kernel PATH] [--append WORDS] [--root DIR [--ro]]
+ *            [--share TAG=DIR]...
  *            [--ro=TAG]... [--initrd FILE] [-o KEY=VALUE]... [--env NAME=VALUE]...
  *            [--tmpfs DIR]...
  *            [--env-clear] [-t|--tty] [--cwd DIR] -- PROGRAM ARGS...
@@ -39,7 +40,11 @@ static void usage(FILE *f)
 		"                         (default 1G; 0: none, reads use FUSE_READ)\n"
 		"  --seccomp on|off       pier: once the guest runs, the VMM may make only\n"
 		"                         the system calls it needs (default on)\n"
-		"  --kernel PATH          guest kernel (default: kernel.elf beside pier)\n"
+		"  --kernel PATH          guest kernel (default: kernel.elf beside pier);\n"
+		"                         pier's VMM also boots Linux's vmlinux (PVH):\n"
+		"                         see docs/linux-guest.md\n"
+		"  --append WORDS         added to the kernel command line as given; for\n"
+		"                         a kernel that is not Pier's, the whole line\n"
 		"  --root DIR             boot from host directory DIR over virtio-fs\n"
 		"                         (adds -o rootfs=virtiofs)\n"
 		"  --share TAG=DIR        also share DIR as virtio-fs tag TAG (up to %d;\n"
@@ -135,7 +140,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
 	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG,
-	       OPT_TMPFS, OPT_NET, OPT_PUBLISH, OPT_STATS, OPT_CACHE };
+	       OPT_TMPFS, OPT_NET, OPT_PUBLISH, OPT_STATS, OPT_CACHE, OPT_APPEND };
 	static const struct option longopts[] = {
 		{ "vmm", required_argument, 0, OPT_VMM },
 		{ "entry", required_argument, 0, OPT_ENTRY },
@@ -144,6 +149,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "dax", required_argument, 0, OPT_DAX },
 		{ "seccomp", required_argument, 0, OPT_SECCOMP },
 		{ "kernel", required_argument, 0, OPT_KERNEL },
+		{ "append", required_argument, 0, OPT_APPEND },
 		{ "opt", required_argument, 0, 'o' },
 		{ "timing", no_argument, 0, OPT_TIMING },
 		{ "timeout", required_argument, 0, OPT_TIMEOUT },
@@ -331,6 +337,9 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 			break;
 		case OPT_INITRD:
 			o->initrd = optarg;
+			break;
+		case OPT_APPEND:
+			o->append = optarg;
 			break;
 		case OPT_VIRTIOFSD:
 			o->virtiofsd = optarg;

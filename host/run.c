@@ -95,7 +95,7 @@ int run_parse_size(const char *s, uint64_t *out)
 
 char *run_build_cmdline(const struct run_options *o)
 {
-	size_t cap = 16;
+	size_t cap = 16 + (o->append ? strlen(o->append) + 1 : 0);
 	for (int i = 0; i < o->nkopts; i++)
 		cap += strlen(o->kopts[i]) + 3;
 	char *s = malloc(cap);
@@ -113,6 +113,8 @@ char *run_build_cmdline(const struct run_options *o)
 		int quote = !*w || strpbrk(w, " \t\n");
 		n += sprintf(s + n, quote ? "\"%s\" " : "%s ", w);
 	}
+	if (o->append) /* the user's own words, as given */
+		n += sprintf(s + n, "%s ", o->append);
 	if (n)
 		n--; /* trailing space */
 	s[n] = '\0';

@@ -39,6 +39,7 @@ struct run_options {
 	struct run_share shares[RUN_MAX_SHARES]; /* --share TAG=DIR */
 	int nshares;
 	const char *initrd;    /* --initrd FILE; NULL: none */
+	const char *append;    /* --append WORDS for the kernel command line, or NULL */
 	const char *virtiofsd; /* qemu: the virtiofsd binary */
 	const char *virtiofsd_log; /* qemu: run virtiofsd with -d, its stderr here */
 	const char *kopts[RUN_MAX_KOPTS]; /* kernel key=value options */
@@ -68,8 +69,8 @@ struct run_options {
 };
 
 /*
- * Builds the guest kernel command line from the kernel options (the
- * program's arguments travel in o->args). Returns a malloc'd string, or
+ * Builds the guest kernel command line from the kernel options, then
+ * --append's words (the program's arguments travel in o->args). Returns a malloc'd string, or
  * NULL (with a message) when an option cannot be represented (it contains
  * a double quote).
  */

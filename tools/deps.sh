@@ -5,7 +5,7 @@ set -eu
 PACKAGES="gcc make binutils libc6-dev linux-libc-dev qemu-system-x86 musl-tools python3 python3-pytest cpio
 libcmocka-dev busybox-static bash-static procps mount util-linux gnuplot-nox e2fsprogs xz-utils
 clang libclang-rt-14-dev python3-pytest-timeout python3-pexpect debootstrap git
-libjansson-dev podman conmon runc containerd curl wrk dnsmasq-base"
+libjansson-dev podman conmon runc containerd curl wrk dnsmasq-base acpica-tools"
 
 missing=""
 for p in $PACKAGES; do

@@ -170,7 +170,7 @@ int boot_load_initrd(struct guest_mem *m, const char *path, const struct boot_im
 }
 
 int boot_write_start_info(struct guest_mem *m, const char *cmdline, uint64_t initrd_gpa,
-			  uint64_t initrd_size)
+			  uint64_t initrd_size, uint64_t rsdp)
 {
 	size_t clen = strlen(cmdline) + 1;
 	if (clen > BOOT_CMDLINE_MAX) {
@@ -180,9 +180,12 @@ int boot_write_start_info(struct guest_mem *m, const char *cmdline, uint64_t ini
 	}
 	memcpy(guest_mem_ptr(m, BOOT_CMDLINE, clen), cmdline, clen);
 
-	struct hvm_memmap_table_entry map[3];
+	struct hvm_memmap_table_entry map[4];
 	uint32_t n = 0;
 	map[n++] = (struct hvm_memmap_table_entry){ 0, 0xa0000, PVH_MEMMAP_TYPE_RAM, 0 };
+	if (rsdp) /* the ACPI tables' area (acpi.h) */
+		map[n++] = (struct hvm_memmap_table_entry){ rsdp, BOOT_LOW_END - rsdp,
+							    PVH_MEMMAP_TYPE_RESERVED, 0 };
 	map[n++] = (struct hvm_memmap_table_entry){ BOOT_LOW_END, m->low_size - BOOT_LOW_END,
 						    PVH_MEMMAP_TYPE_RAM, 0 };
 	if (m->size > m->low_size)
@@ -197,6 +200,7 @@ int boot_write_start_info(struct guest_mem *m, const char *cmdline, uint64_t ini
 		.cmdline_paddr = BOOT_CMDLINE,
 		.memmap_paddr = BOOT_MEMMAP,
 		.memmap_entries = n,
+		.rsdp_paddr = rsdp,
 	};
 	if (initrd_size) {
 		struct hvm_modlist_entry mod = { .paddr = initrd_gpa, .size = initrd_size };

@@ -32,9 +32,11 @@ int boot_load_kernel(struct guest_mem *m, const char *path, struct boot_image *i
 int boot_load_initrd(struct guest_mem *m, const char *path, const struct boot_image *img,
 		     uint64_t *gpa, uint64_t *size);
 
-/* Writes start_info, the memory map, the command line and the module list. */
+/* Writes start_info, the memory map, the command line and the module list;
+ * rsdp (0 for none) is where the ACPI tables start, up to 1 MiB, which the
+ * map then marks reserved. */
 int boot_write_start_info(struct guest_mem *m, const char *cmdline, uint64_t initrd_gpa,
-			  uint64_t initrd_size);
+			  uint64_t initrd_size, uint64_t rsdp);
 
 /* Fills vCPU registers for the chosen entry (and, for 64-bit, the page
  * tables and GDT in guest memory). */

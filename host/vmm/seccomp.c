@@ -5,7 +5,8 @@
  *   arch != AUDIT_ARCH_X86_64             -> trap (i386 via int 0x80, ...)
  *   nr has the x32 bit (or is above it)   -> trap
  *   nr == also_forbid                     -> trap (tests)
- *   ioctl: request one of KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS -> allow, else trap
+ *   ioctl: request one of KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_IRQ_LINE
+ *          -> allow, else trap
  *   mmap, mprotect: prot without PROT_EXEC -> allow, else trap
  *   socket: AF_UNIX, AF_INET, AF_INET6; socketpair: AF_UNIX -> allow, else trap
  *   nr in the list below                  -> allow
@@ -94,6 +95,7 @@ static const int allowed[] = {
 static const uint32_t allowed_ioctls[] = {
 	KVM_RUN,
 	KVM_GET_REGS, KVM_GET_SREGS, /* where the guest was, for a failure's message */
+	KVM_IRQ_LINE,                /* COM1's transmit interrupt (serial.c) */
 	/* The console device: the program's terminal modes, its size. */
 	TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 	FIONREAD, /* pier.net: a socket's bytes to read */

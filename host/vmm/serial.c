@@ -12,6 +12,22 @@
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
 #define LSR_IDLE 0x40
+#define IER_THRI 0x02
+#define IIR_NONE 0xc1    /* FIFOs on, no interrupt pending */
+#define IIR_THRI 0xc2    /* FIFOs on, transmitter empty */
+
+/* The transmitter is always empty at once: with its interrupt enabled,
+ * each time it empties is an interrupt, and one edge until the guest
+ * reads the IIR covers every byte sent meanwhile (Linux fills the FIFO
+ * from its handler: one edge per 16 bytes, not one per byte). */
+static void thr_empty(struct serial *s)
+{
+	if (!(s->ier & IER_THRI) || s->thr_irq)
+		return;
+	s->thr_irq = true;
+	if (s->irq)
+		s->irq(s->irq_ctx);
+}
 
 void serial_init(struct serial *s, int in_fd, int out_fd)
 {
@@ -62,12 +78,19 @@ void serial_write(struct serial *s, unsigned off, uint8_t v)
 		s->out_buf[s->out_len++] = (char)v;
 		if (v == '\n' || s->out_len == sizeof(s->out_buf))
 			serial_flush(s);
+		thr_empty(s);
 		break;
 	case 1:
-		if (dlab)
+		if (dlab) {
 			s->dlm = v;
-		else
+		} else {
+			bool was = s->ier & IER_THRI;
 			s->ier = v;
+			if (!was)
+				thr_empty(s);
+			else if (!(v & IER_THRI))
+				s->thr_irq = false;
+		}
 		break;
 	case 3: s->lcr = v; break;
 	case 4: s->mcr = v; break;
@@ -89,7 +112,12 @@ uint8_t serial_read(struct serial *s, unsigned off)
 		s->in_len--;
 		return s->in_buf[s->in_head++];
 	case 1: return dlab ? s->dlm : s->ier;
-	case 2: return 0xc1;             /* FIFOs on, no interrupt pending */
+	case 2:                          /* reading the IIR acknowledges THRI */
+		if (s->thr_irq) {
+			s->thr_irq = false;
+			return IIR_THRI;
+		}
+		return IIR_NONE;
 	case 3: return s->lcr;
 	case 4: return s->mcr;
 	case 5:

@@ -1,7 +1,10 @@
 /*
  * COM1 as a 16550 UART seen from the guest: bytes written to it go to
- * pier's stdout, bytes on pier's stdin arrive as received data. No
- * interrupts (the guest polls the line status), no modem lines.
+ * pier's stdout, bytes on pier's stdin arrive as received data. Pier's
+ * kernel polls the line status; Linux's driver sends a process's output
+ * only on the transmitter-empty interrupt, so that one is raised (through
+ * `irq`) when the guest enables it and after each byte. Received data
+ * raises none: a guest that wants input polls. No modem lines.
  */
 #ifndef HOST_VMM_SERIAL_H
 #define HOST_VMM_SERIAL_H
@@ -22,7 +25,12 @@ struct serial {
 	char out_buf[4096];
 	size_t out_len;
 	unsigned idle_polls;  /* line-status reads since the last byte sent */
+	bool thr_irq;         /* a transmitter-empty interrupt is pending */
+	void (*irq)(void *ctx); /* raises COM1's interrupt line; may be NULL */
+	void *irq_ctx;
 };
+
+#define SERIAL_COM1_IRQ 4
 
 void serial_init(struct serial *s, int in_fd, int out_fd);
 /* Port offset 0..7 from the base. */

@@ -220,3 +220,12 @@ int vm_irqfd(struct vm *vm, int efd, uint32_t gsi)
 	struct kvm_irqfd irq = { .fd = (uint32_t)efd, .gsi = gsi };
 	return ioctl(vm->vm_fd, KVM_IRQFD, &irq) ? -errno : 0;
 }
+
+int vm_irq_pulse(struct vm *vm, uint32_t gsi)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l))
+		return -errno;
+	l.level = 0;
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
+}

@@ -11,6 +11,8 @@
 #include <linux/kvm.h>
 #include "guest_mem.h"
 
+#define VM_IOAPIC_ADDR 0xfec00000u
+
 struct vm {
 	int kvm_fd, vm_fd;
 	struct guest_mem mem;
@@ -43,6 +45,9 @@ void vcpu_destroy(struct vcpu *c);
  * when has_match) to an eventfd without a VM exit. 0 or -errno. */
 int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, bool has_match, uint64_t match,
 		 int efd);
+
+/* Raises and lowers interrupt line `gsi` (an edge). 0 or -errno. */
+int vm_irq_pulse(struct vm *vm, uint32_t gsi);
 
 /* Makes a write to eventfd `efd` raise guest interrupt line `gsi`. */
 int vm_irqfd(struct vm *vm, int efd, uint32_t gsi);

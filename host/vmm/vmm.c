@@ -4,7 +4,9 @@
  * virtio-mmio devices), one thread per virtio-fs device. Devices sit in the
  * 32-bit hole at VMM_MMIO_BASE, one page each, on I/O APIC inputs from
  * VMM_GSI_BASE, and reach the guest on its command line as QEMU's microvm
- * does (virtio_mmio.device=4K@ADDR:GSI).
+ * does (virtio_mmio.device=4K@ADDR:GSI) and in the ACPI tables (acpi.h).
+ * A kernel that is not Pier's (Linux's vmlinux, through PVH) gets only the
+ * tables and --append's command line, and stops by ACPI power-off.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 #include <pier/ports.h>
 #include <pier/run_args.h>
+#include "acpi.h"
 #include "boot.h"
 #include "cmos.h"
 #include "kvm_stats.h"
@@ -75,7 +78,9 @@ struct vmm {
 	bool startup_marked;  /* --stats: the program's first instruction is near */
 	uint64_t startup_kvm_exits;                 /* ... and the exits until then, */
 	uint64_t startup_by_kind[VMM_EXIT_KINDS];   /* ... pier's by kind */
-	int stopped;          /* the guest wrote the exit port */
+	int stopped;          /* the guest wrote the exit port, or powered off */
+	bool foreign;         /* the kernel is not Pier's (no Pier entry note) */
+	const char *acpi_stop; /* "power-off" or "reset", through the FADT's ports */
 	const char *failure;  /* why the VM stopped, if not by the exit port */
 	struct run_milestone host_ms[4];
 	int nhost_ms;
@@ -171,6 +176,18 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 		memset(data, PIER_PORT_CONTROL, size); /* what QEMU's debugcon answers */
 	} else if (port == PIER_PORT_EXIT && out) {
 		v->stopped = 1;
+	} else if (port == ACPI_PORT_SLEEP_CTL && out) {
+		if ((data[0] & ACPI_SLP_EN) && ACPI_SLP_TYP(data[0]) == ACPI_S5_TYP) {
+			v->acpi_stop = "power-off";
+			v->stopped = 1;
+		}
+	} else if (port == ACPI_PORT_RESET && out) {
+		if (data[0] == ACPI_RESET_VALUE) {
+			v->acpi_stop = "reset";
+			v->stopped = 1;
+		}
+	} else if (port == ACPI_PORT_SLEEP_STS || port == ACPI_PORT_SLEEP_CTL) {
+		memset(data, 0, size); /* never asleep, nothing to wake from */
 	} else if (!out) {
 		memset(data, 0xff, size); /* nothing there (PCI config space included) */
 	}
@@ -178,7 +195,8 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 
 static enum vmm_exit io_kind(uint16_t port)
 {
-	if (port == PIER_PORT_CONTROL || port == PIER_PORT_EXIT)
+	if (port == PIER_PORT_CONTROL || port == PIER_PORT_EXIT || port == ACPI_PORT_SLEEP_CTL ||
+	    port == ACPI_PORT_SLEEP_STS || port == ACPI_PORT_RESET)
 		return EXIT_IO_CONTROL;
 	if (port >= SERIAL_COM1 && port < SERIAL_COM1 + SERIAL_PORTS)
 		return EXIT_IO_SERIAL;
@@ -461,6 +479,26 @@ static int confine(struct vmm *v)
 	return landlock_confine(dirs, writable, n, nbind < 0 ? NULL : &tcp) < 0 ? -1 : 0;
 }
 
+/* The ACPI tables naming every device started; returns where they are. */
+static uint64_t write_acpi(struct vmm *v)
+{
+	struct acpi_mmio_dev devs[VMM_MAX_FS + 1];
+	unsigned n = 0;
+	for (int i = 0; i < v->nfs; i++)
+		devs[n++] = (struct acpi_mmio_dev){ v->fs[i].t.base, VIRTIO_MMIO_SIZE, v->fs[i].t.gsi };
+	if (v->con.started)
+		devs[n++] = (struct acpi_mmio_dev){ v->con.t.base, VIRTIO_MMIO_SIZE, v->con.t.gsi };
+	size_t cap = ACPI_AREA_END - ACPI_BASE;
+	uint8_t *at = guest_mem_ptr(&v->vm.mem, ACPI_BASE, cap);
+	return at && acpi_build(at, cap, ACPI_BASE, 1, VM_IOAPIC_ADDR, devs, n) ? ACPI_BASE : 0;
+}
+
+static void com1_irq(void *ctx)
+{
+	struct vmm *v = ctx;
+	vm_irq_pulse(&v->vm, SERIAL_COM1_IRQ);
+}
+
 static int setup(struct vmm *v, bool *no_kvm)
 {
 	const struct run_options *o = v->o;
@@ -471,6 +509,14 @@ static int setup(struct vmm *v, bool *no_kvm)
 	if (boot_load_kernel(&v->vm.mem, o->kernel, &img) ||
 	    (o->initrd && boot_load_initrd(&v->vm.mem, o->initrd, &img, &initrd_gpa, &initrd_size)))
 		return -1;
+	v->foreign = !img.entry64;
+	if (v->foreign && o->argc) {
+		fprintf(stderr, "pier: kernel %s is not Pier's: it runs its own init, not a program "
+				"after --\n", o->kernel);
+		return -1;
+	}
+	v->com1.irq = com1_irq;
+	v->com1.irq_ctx = v;
 	raise_nofile(); /* reads /proc: before Landlock */
 	/* Everything the VMM reads outside the shares is read by now: confine
 	 * before the device threads exist, so they are confined too. */
@@ -480,10 +526,17 @@ static int setup(struct vmm *v, bool *no_kvm)
 	int rc = -1;
 	if (!args || start_devices(v, &dev_words))
 		goto out;
+	if (v->foreign) { /* its command line is the user's alone */
+		free(args);
+		args = strdup(o->append ? o->append : "");
+		dev_words[0] = '\0';
+		if (!args)
+			goto out;
+	}
 	/* Polling is the default data path here (see ARCHITECTURE.md);
 	 * PIER_VIRTIO_POLL=0 makes interrupts the default instead. */
 	const char *env_poll = getenv("PIER_VIRTIO_POLL");
-	bool poll = !env_poll || strcmp(env_poll, "0") != 0;
+	bool poll = !v->foreign && (!env_poll || strcmp(env_poll, "0") != 0);
 	for (int i = 0; i < o->nkopts; i++)
 		if (strncmp(o->kopts[i], "virtio_poll", 11) == 0)
 			poll = false; /* the user's own choice is on the command line */
@@ -495,7 +548,7 @@ static int setup(struct vmm *v, bool *no_kvm)
 	if (o->args_len && fw_cfg_add_file(&v->fw_cfg, RUN_ARGS_FW_CFG_NAME, o->args,
 					   (uint32_t)o->args_len))
 		goto out; /* cannot be: the table is empty and the name short */
-	if (boot_write_start_info(&v->vm.mem, cmdline, initrd_gpa, initrd_size))
+	if (boot_write_start_info(&v->vm.mem, cmdline, initrd_gpa, initrd_size, write_acpi(v)))
 		goto out;
 	if (vcpu_create(&v->vm, &v->cpu, 0))
 		goto out;
@@ -616,6 +669,8 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	} else if (got_signal) {
 		fprintf(stderr, "pier: interrupted; VM killed\n");
 		rc = 128 + (int)got_signal;
+	} else if (v.acpi_stop && v.foreign) {
+		rc = 0; /* how Linux ends (Pier's own kernel reports a status) */
 	} else if (v.ctl.state == CONTROL_EXITED) {
 		rc = v.ctl.status;
 		run_killed_by = v.ctl.killed_by;

@@ -1124,6 +1124,21 @@ static void test_dax_mappings(void **state)
 	for (size_t i = 0; i < BIG_SIZE - 65536; i += 997)
 		assert_int_equal(win.base[4096 + i], (uint8_t)((i + 65536) * 7 + (i + 65536) / 251));
 	assert_int_equal(win.base[4096 + BIG_SIZE - 65536 + 10], 0);
+	/* No handle (fh -1, as Linux sends): the node's own file, opened for
+	 * the mapping; still never a directory, a missing node, or WRITE on a
+	 * read-only server. */
+	assert_int_equal(setupmapping(big, UINT64_MAX, 0, 64 * 4096, 4096, R), 0);
+	for (size_t i = 0; i < 4096; i += 97)
+		assert_int_equal(win.base[64 * 4096 + i], (uint8_t)(i * 7 + i / 251));
+	assert_int_equal(setupmapping(1, UINT64_MAX, 0, 0, 4096, R), -EISDIR);
+	assert_int_equal(setupmapping(99999, UINT64_MAX, 0, 0, 4096, R), -ENOENT);
+	assert_int_equal(setupmapping(big, UINT64_MAX, 0, 0, 4096, FUSE_SETUPMAPPING_FLAG_WRITE),
+			 -EROFS);
+	assert_int_equal(setupmapping(big, UINT64_MAX, 100, 0, 4096, R), -EINVAL);
+	struct fuse_removemapping_one mine[2] = { { 64 * 4096, 4096 }, { 0, 0 } };
+	uint8_t rm1[4 + 2 * sizeof(struct fuse_removemapping_one)];
+	removemapping_req(rm1, 1, mine);
+	assert_int_equal(call(FUSE_REMOVEMAPPING, 1, rm1, sizeof(rm1)), 0);
 	/* Refused: another node's handle, a directory handle, a bogus one,
 	 * unknown flags, WRITE on a read-only server, bad ranges. */
 	assert_int_equal(setupmapping(hello, fh, 0, 0, 4096, R), -EBADF);

@@ -536,7 +536,8 @@ static const struct hvm_start_info *start_info(void)
 	return (const struct hvm_start_info *)gp(START_INFO, sizeof(struct hvm_start_info));
 }
 
-/* Checks the memory map: RAM everywhere but [0xa0000, 1 MiB) and the hole. */
+/* Checks the memory map: RAM everywhere but [0xa0000, 1 MiB) and the hole;
+ * there, at most the ACPI tables' area, reserved. */
 static void check_memmap(const struct guest_mem *g, const struct hvm_start_info *si)
 {
 	const struct hvm_memmap_table_entry *e =
@@ -544,9 +545,15 @@ static void check_memmap(const struct guest_mem *g, const struct hvm_start_info 
 	assert_non_null(e);
 	uint64_t total = 0, prev_end = 0;
 	for (uint32_t i = 0; i < si->memmap_entries; i++) {
-		assert_int_equal(e[i].type, PVH_MEMMAP_TYPE_RAM);
 		assert_true(e[i].size > 0);
 		assert_true(i == 0 || e[i].addr >= prev_end); /* sorted, no overlap */
+		prev_end = e[i].addr + e[i].size;
+		if (e[i].type == PVH_MEMMAP_TYPE_RESERVED) {
+			assert_int_equal(e[i].addr, si->rsdp_paddr);
+			assert_int_equal(e[i].addr + e[i].size, LOW_END);
+			continue;
+		}
+		assert_int_equal(e[i].type, PVH_MEMMAP_TYPE_RAM);
 		/* Every RAM range is RAM in guest_mem, and never the legacy hole. */
 		assert_non_null(guest_mem_ptr(g, e[i].addr, e[i].size));
 		assert_true(e[i].addr + e[i].size <= 0xa0000 || e[i].addr >= LOW_END);
@@ -555,7 +562,7 @@ static void check_memmap(const struct guest_mem *g, const struct hvm_start_info 
 	}
 	assert_int_equal(e[0].addr, 0);
 	assert_int_equal(e[0].size, 0xa0000);
-	assert_int_equal(e[1].addr, LOW_END);
+	assert_int_equal(e[si->rsdp_paddr ? 2 : 1].addr, LOW_END);
 	assert_int_equal(total, g->size - (LOW_END - 0xa0000));
 }
 
@@ -563,7 +570,7 @@ static void test_start_info(void **state)
 {
 	(void)state;
 	const char *cmd = "virtio_mmio.device=4K@0xd0000000:16 -- /bin/true a b";
-	assert_int_equal(boot_write_start_info(&m, cmd, 0, 0), 0);
+	assert_int_equal(boot_write_start_info(&m, cmd, 0, 0, 0), 0);
 	const struct hvm_start_info *si = start_info();
 	assert_int_equal(si->magic, PVH_START_MAGIC);
 	assert_int_equal(si->version, 1);
@@ -578,7 +585,7 @@ static void test_start_info(void **state)
 	assert_true(si->memmap_paddr + 2 * sizeof(struct hvm_memmap_table_entry) < 0xa0000);
 
 	/* With an initrd: one module. */
-	assert_int_equal(boot_write_start_info(&m, "", 0xe00000, 12345), 0);
+	assert_int_equal(boot_write_start_info(&m, "", 0xe00000, 12345, 0), 0);
 	si = start_info();
 	assert_int_equal(si->nr_modules, 1);
 	const struct hvm_modlist_entry *mod =
@@ -587,6 +594,13 @@ static void test_start_info(void **state)
 	assert_int_equal(mod->size, 12345);
 	assert_int_equal(mod->cmdline_paddr, 0);
 	assert_int_equal(*gp(si->cmdline_paddr, 1), 0);
+
+	/* With ACPI tables: their address, and their area reserved. */
+	assert_int_equal(boot_write_start_info(&m, "", 0, 0, 0xe0000), 0);
+	si = start_info();
+	assert_int_equal(si->rsdp_paddr, 0xe0000);
+	assert_int_equal(si->memmap_entries, 3);
+	check_memmap(&m, si);
 }
 
 static void test_start_info_cmdline_limit(void **state)
@@ -597,11 +611,11 @@ static void test_start_info_cmdline_limit(void **state)
 	memset(s, 'a', max);
 	s[max] = 0;
 	/* One byte too many: refused, nothing written. */
-	assert_int_equal(boot_write_start_info(&m, s, 0, 0), -1);
+	assert_int_equal(boot_write_start_info(&m, s, 0, 0, 0), -1);
 	assert_true(all_bytes(gp(0, LOW_END), LOW_END, POISON));
 	/* Exactly the limit fits, NUL included, and stays in low RAM. */
 	s[max - 1] = 0;
-	assert_int_equal(boot_write_start_info(&m, s, 0, 0), 0);
+	assert_int_equal(boot_write_start_info(&m, s, 0, 0, 0), 0);
 	const struct hvm_start_info *si = start_info();
 	const char *c = (const char *)gp(si->cmdline_paddr, max);
 	assert_int_equal(strnlen(c, max), max - 1);
@@ -619,7 +633,7 @@ static void test_start_info_high_ram(void **state)
 	 * MAP_NORESERVE: only the pages written here are ever allocated. */
 	struct guest_mem big;
 	assert_int_equal(guest_mem_init(&big, GUEST_MEM_HOLE_START + 64 * MiB), 0);
-	assert_int_equal(boot_write_start_info(&big, "x", 0, 0), 0);
+	assert_int_equal(boot_write_start_info(&big, "x", 0, 0, 0), 0);
 	const struct hvm_start_info *si = guest_mem_ptr(&big, START_INFO, sizeof(*si));
 	assert_non_null(si);
 	assert_int_equal(si->memmap_entries, 3);

@@ -372,6 +372,42 @@ static void test_cmos_registers(void **state)
 		assert_int_equal(cmos_reg(&c, empty[i]), 0);
 }
 
+/* The transmitter-empty interrupt: raised when enabled and after a byte,
+ * once until the IIR is read, never with the interrupt disabled. */
+static unsigned edges;
+static void count_edge(void *ctx)
+{
+	assert_ptr_equal(ctx, &s);
+	edges++;
+}
+
+static void test_serial_transmit_interrupt(void **state)
+{
+	(void)state;
+	s.irq = count_edge;
+	s.irq_ctx = &s;
+	edges = 0;
+	serial_write(&s, RBR, 'a');
+	assert_int_equal(edges, 0);                 /* not enabled: none */
+	assert_int_equal(serial_read(&s, IIR) & 0x0f, 0x01);
+	serial_write(&s, IER, 0x02);                /* enable THRI: empty now */
+	assert_int_equal(edges, 1);
+	serial_write(&s, RBR, 'b');                 /* still unacknowledged */
+	serial_write(&s, RBR, '\n');
+	assert_int_equal(edges, 1);
+	assert_int_equal(serial_read(&s, IIR) & 0x0f, 0x02); /* THRI, acknowledged */
+	assert_int_equal(serial_read(&s, IIR) & 0x0f, 0x01);
+	serial_write(&s, RBR, 'c');
+	assert_int_equal(edges, 2);
+	serial_write(&s, IER, 0x00);                /* disabled: nothing pending */
+	assert_int_equal(serial_read(&s, IIR) & 0x0f, 0x01);
+	serial_write(&s, RBR, '\n');
+	assert_int_equal(edges, 2);
+	serial_flush(&s);
+	assert_int_equal(read(out_pipe[0], out, sizeof(out)), 5);
+	assert_memory_equal(out, "ab\nc\n", 5);
+}
+
 int main(void)
 {
 #define S(f) cmocka_unit_test_setup_teardown(f, serial_up, serial_down)
@@ -385,6 +421,7 @@ int main(void)
 		S(test_serial_input),
 		S(test_serial_input_eof),
 		S(test_serial_no_input),
+		S(test_serial_transmit_interrupt),
 		cmocka_unit_test(test_cmos_time),
 		cmocka_unit_test(test_cmos_registers),
 	};
