@@ -199,6 +199,7 @@ ifeq ($(KVM_USABLE),yes)
 	PIER_TEST_TARGETS=pier $(PYTHON) -m pytest -q $(PYTEST_LIMIT) tests/integration
 else
 	tools/debian-root.sh >/dev/null # the nested machine sees the host's / read-only: built here
+	$(PYTHON) bench/linux_guest.py --prepare # so are the Linux guest's kernel and modules
 	$(NEST_PASS)
 endif
 # The pass takes ~4 minutes here; its limit is generous (a CI run once

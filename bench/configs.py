@@ -31,6 +31,9 @@ CONFIGS = {
     "pier-nodax":          ("nested", "Pier on its own VMM, virtio-fs without DAX (--dax 0)"),
     "pier-dax-nowrite":    ("nested", "Pier on its own VMM, DAX window for reads only, "
                                       "writes by FUSE_WRITE (-o dax_write=0)"),
+    "linux-pier-dax":      ("nested", "Linux guest on pier's VMM, virtio-fs with the DAX window "
+                                      "(-o dax=always)"),
+    "linux-pier-nodax":    ("nested", "Linux guest on pier's VMM, virtio-fs without DAX (--dax 0)"),
 }
 BASELINE = {"host": "host", "nested": "host-nested"}
 

@@ -3,7 +3,9 @@ tools/kvm-nest prepares: uncompressed vmlinux booted through PVH) with a
 busybox initramfs this module builds, on the same QEMU as Pier's guests,
 reading and writing the data set over virtio-fs (virtiofsd, cache=auto or
 none), virtio-9p, or virtio-blk with ext4 (an image made from the data
-set: the writes land in the image, not in the data set). Every mount is
+set: the writes land in the image, not in the data set); or on pier's
+VMM, over its own virtio-fs device with the DAX window (-o dax=always) or
+without (docs/linux-guest.md). Every mount is
 read-write. One boot runs a list of fsbench jobs, dropping the guest's
 caches before each (cold passes), and prints their JSON lines on the
 console; a job that fails is marked (BENCH-FAIL) and the next one runs.
@@ -30,9 +32,15 @@ CACHE = "/var/cache/pier-bench"
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 BUSYBOX = "/bin/busybox"
 # What the guest loads, in this order (dependencies are added before each).
-MODULES = ["virtio_pci", "virtiofs", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "ext4",
-           "virtio_net"]
-MODES = ("virtiofs-auto", "virtiofs-none", "9p", "blk")
+MODULES = ["virtio_pci", "virtio_mmio", "virtiofs", "9pnet_virtio", "9p", "virtio_blk",
+           "crc32c_generic", "ext4", "virtio_net"]
+# QEMU's modes, then pier's VMM's (virtio-fs over virtio-mmio, found
+# through the VMM's ACPI tables, with the DAX window or without).
+MODES = ("virtiofs-auto", "virtiofs-none", "9p", "blk", "pier-dax", "pier-nodax")
+PIER = os.path.join(ROOT, "build", "pier")
+# Both VMMs' command lines start so: the console on COM1, the same
+# settings for a guest whose clock the host keeps.
+APPEND = "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check "
 
 # Both inits start so: busybox's applets, /proc, /sys, /dev, the modules.
 START = r"""#!/bin/busybox sh
@@ -49,7 +57,8 @@ mode=$(sed -n 's/.*bench.mode=\([^ ]*\).*/\1/p' /proc/cmdline)
 mark=$(sed -n 's/.*bench.mark=\([^ ]*\).*/\1/p' /proc/cmdline)
 mkdir -p /data
 case "$mode" in
-virtiofs*) mount -t virtiofs data /data ;;
+pier-dax) mount -t virtiofs -o dax=always data /data ;;
+virtiofs*|pier-nodax) mount -t virtiofs data /data ;;
 9p) mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none data /data ;;
 blk) mount -t ext4 -o noatime /dev/vda /data ;;
 esac || echo "BENCH-FAIL mount $mode"
@@ -104,14 +113,20 @@ def _depends(ko_bytes):
     return [d for d in s.split(",") if d]
 
 
-def modules(kdir):
-    """[(name.ko, bytes)] for MODULES and what they depend on, in load order,
-    unpacked once from the kernel package into CACHE."""
+def modules(kdir, names=MODULES, cache=CACHE):
+    """A directory with the modules names (and what they depend on) and
+    "order", their load order, unpacked once from the kernel package into
+    cache. Unpacking takes seconds here and many minutes in the nested
+    machine (TCG), where the cache is read-only: the nested test pass has
+    it made first (--prepare)."""
     # Named by the list too, so a cache unpacked for an older list is not used.
-    tag = hashlib.sha1(" ".join(MODULES).encode()).hexdigest()[:8]
-    out = os.path.join(CACHE, f"{os.path.basename(kdir)}-modules-{tag}")
+    tag = hashlib.sha1(" ".join(names).encode()).hexdigest()[:8]
+    out = os.path.join(cache, f"{os.path.basename(kdir)}-modules-{tag}")
     if not os.path.exists(os.path.join(out, "order")):
-        tmp = tempfile.mkdtemp(dir=CACHE if os.path.isdir(CACHE) else None)
+        if os.environ.get("PIER_NESTED"):
+            raise RuntimeError(f"{out} is missing: run bench/linux_guest.py --prepare "
+                               "outside the nested machine first")
+        tmp = tempfile.mkdtemp(dir=cache if os.path.isdir(cache) else None)
         subprocess.run(["dpkg-deb", "-x", os.path.join(kdir, "kernel.deb"), tmp], check=True)
         files = {}
         for p in glob.glob(os.path.join(tmp, "lib/modules/*/kernel/**/*.ko*"), recursive=True):
@@ -140,7 +155,7 @@ def modules(kdir):
                 f.write(data)
             order.append(base)
 
-        for m in MODULES:
+        for m in names:
             add(m)
         with open(os.path.join(out, "order"), "w") as f:
             f.write("\n".join(order) + "\n")
@@ -148,12 +163,12 @@ def modules(kdir):
     return out
 
 
-def initramfs(kdir, jobs, path, runner=None, bins=(), init=INIT):
+def initramfs(kdir, jobs, path, runner=None, bins=(), init=INIT, names=MODULES, cache=CACHE):
     """Writes the initramfs (busybox, modules, /init, /jobs) to path; with
     runner (a shell script's text), /bin/runner runs the jobs instead of
     /data/fsbench; bins: more (static) programs for /bin; init: the text
-    of /init."""
-    mods = modules(kdir)
+    of /init; names: the modules, unpacked into cache."""
+    mods = modules(kdir, names, cache)
     with tempfile.TemporaryDirectory() as d:
         for sub in ("bin", "lib/modules", "proc", "sys", "dev", "data"):
             os.makedirs(os.path.join(d, sub))
@@ -249,9 +264,16 @@ def qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev):
             "-m", str(mem_mib), "-object",
             f"memory-backend-memfd,id=mem,size={mem_mib}M,share=on",
             "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinux"),
-            "-initrd", initrd, "-append",
-            "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check " + append,
+            "-initrd", initrd, "-append", APPEND + append,
             "-serial", f"file:{console}", *dev]
+
+
+def pier_cmd(kdir, initrd, append, mem_mib, data_dir, dax, timeout):
+    """pier's VMM booting the same kernel, the share as virtio-fs tag data."""
+    return [PIER, "run", "--vmm", "pier", "--kernel", os.path.join(kdir, "vmlinux"),
+            "--initrd", initrd, "--mem", f"{mem_mib}M", "--share", f"data={data_dir}",
+            *([] if dax else ["--dax", "0"]), "--timeout", str(timeout),
+            "--append", APPEND + append]
 
 
 def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, spare_bytes=0,
@@ -274,7 +296,9 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
     helpers = []
     dev = []
     append = f"bench.mode={mode}"
-    if mode.startswith("virtiofs"):
+    if mode.startswith("pier"):
+        pass  # pier's VMM serves the share itself
+    elif mode.startswith("virtiofs"):
         helper, dev = virtiofs(workdir, "data", data_dir, mode.split("-")[1], log=fuse_log)
         helpers.append(helper)
         if fuse_log:
@@ -286,9 +310,14 @@ def run(mode, data_dir, jobs, workdir, accel="tcg", mem_mib=2048, timeout=1800, 
         img = os.path.join(workdir, "data.ext4")
         ext4_image(data_dir, img, spare_bytes, spare_files)
         dev = ["-drive", f"file={img},if=virtio,format=raw"]
-    cmd = qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev)
     t0 = time.monotonic()
-    qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if mode.startswith("pier"):  # COM1 is pier's stdout
+        cmd = pier_cmd(kdir, initrd, append, mem_mib, data_dir, mode == "pier-dax", timeout)
+        with open(console, "w") as out:
+            qemu = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+    else:
+        cmd = qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev)
+        qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     boot_s, usages, marks = None, [], []
     try:
         while True:
@@ -457,3 +486,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] != ["--prepare"]:
+        sys.exit("usage: bench/linux_guest.py --prepare  (the kernel and its modules, cached)")
+    print(modules(kernel_dir()))

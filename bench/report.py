@@ -417,13 +417,15 @@ def host_check_note(recs, scale):
 
 # One colour per configuration, the same in every plot and never two alike:
 # purples for Pier on QEMU, blues, gold and green for the Linux guest, red,
-# orange and black for Pier's own VMM (grey for what has no entry).
+# orange and black for Pier's own VMM, teals for Linux on Pier's VMM (grey
+# for what has no entry).
 COLOURS = {
     "host": "#808080", "host-nested": "#b0b0b0",
     "pier-qemu-microvm": "#6a3d9a", "pier-qemu-q35": "#cab2d6",
     "linux-virtiofs-auto": "#1f78b4", "linux-virtiofs-none": "#a6cee3",
     "linux-9p": "#d4a017", "linux-blk": "#33a02c",
     "pier-dax": "#e31a1c", "pier-nodax": "#000000", "pier-dax-nowrite": "#ff7f00",
+    "linux-pier-dax": "#00897b", "linux-pier-nodax": "#80cbc4",
 }
 
 

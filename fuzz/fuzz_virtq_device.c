@@ -742,7 +742,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint16_t toff = op == OP_INDIRECT ? u16() : 0;
 			/* Bit 7 of nout: every buffer at the same address, so
 			 * a request can be bigger than RAM (the device's
-			 * E2BIG); 64 segments at most count (VIRTQ_MAX_SEGS). */
+			 * E2BIG); at most 126 buffers, under VIRTQ_MAX_SEGS
+			 * (test_virtq checks that limit). */
 			uint8_t bo = u8(), bi = u8();
 			uint8_t nout = bo & 0x3f, nin = bi & 0x3f;
 			bool same = bo & 0x80;

@@ -359,3 +359,15 @@ size_t acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus, uint32
 	buf[32] = checksum(buf, RSDP_LEN);
 	return o.len;
 }
+
+void acpi_reset_stub(uint8_t out[ACPI_RESET_STUB_LEN])
+{
+	const uint8_t code[ACPI_RESET_STUB_LEN] = {
+		0xba, ACPI_PORT_RESET & 0xff, ACPI_PORT_RESET >> 8, /* mov dx, port */
+		0xb0, ACPI_RESET_VALUE,                             /* mov al, value */
+		0xee,                                               /* out dx, al */
+		0xf4,                                               /* hlt */
+		0xeb, 0xfd,                                         /* jmp to the hlt */
+	};
+	memcpy(out, code, sizeof(code));
+}

@@ -47,6 +47,17 @@ struct acpi_mmio_dev {
 #define ACPI_MAX_CPUS 64
 
 /*
+ * Where a PC's firmware starts after a reset (real mode, f000:fff0): the
+ * VMM puts ACPI_RESET_STUB_LEN bytes there that write the reset register.
+ * Linux on a hardware-reduced machine without EFI reboots by jumping
+ * here (its reboot order is EFI, then the BIOS's reset vector), so this is
+ * how its reboot reaches the VMM.
+ */
+#define ACPI_RESET_VECTOR 0xffff0
+#define ACPI_RESET_STUB_LEN 9
+void acpi_reset_stub(uint8_t out[ACPI_RESET_STUB_LEN]);
+
+/*
  * Writes the tables into buf, which the guest sees at guest-physical
  * `gpa` (the RSDP is at gpa, every pointer in the tables is physical).
  * Returns the bytes used, or 0 when cap is too small or a count is out of

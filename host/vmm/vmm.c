@@ -479,7 +479,8 @@ static int confine(struct vmm *v)
 	return landlock_confine(dirs, writable, n, nbind < 0 ? NULL : &tcp) < 0 ? -1 : 0;
 }
 
-/* The ACPI tables naming every device started; returns where they are. */
+/* The ACPI tables naming every device started, and the reset vector's
+ * stub; returns where the tables are. */
 static uint64_t write_acpi(struct vmm *v)
 {
 	struct acpi_mmio_dev devs[VMM_MAX_FS + 1];
@@ -488,9 +489,12 @@ static uint64_t write_acpi(struct vmm *v)
 		devs[n++] = (struct acpi_mmio_dev){ v->fs[i].t.base, VIRTIO_MMIO_SIZE, v->fs[i].t.gsi };
 	if (v->con.started)
 		devs[n++] = (struct acpi_mmio_dev){ v->con.t.base, VIRTIO_MMIO_SIZE, v->con.t.gsi };
-	size_t cap = ACPI_AREA_END - ACPI_BASE;
-	uint8_t *at = guest_mem_ptr(&v->vm.mem, ACPI_BASE, cap);
-	return at && acpi_build(at, cap, ACPI_BASE, 1, VM_IOAPIC_ADDR, devs, n) ? ACPI_BASE : 0;
+	size_t cap = ACPI_RESET_VECTOR - ACPI_BASE;
+	uint8_t *at = guest_mem_ptr(&v->vm.mem, ACPI_BASE, ACPI_AREA_END - ACPI_BASE);
+	if (!at || !acpi_build(at, cap, ACPI_BASE, 1, VM_IOAPIC_ADDR, devs, n))
+		return 0;
+	acpi_reset_stub(at + (ACPI_RESET_VECTOR - ACPI_BASE));
+	return ACPI_BASE;
 }
 
 static void com1_irq(void *ctx)

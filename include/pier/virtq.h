@@ -102,7 +102,10 @@ void virtq_set_interrupts(struct virtq *q, bool on);
  */
 typedef void *(*virtq_xlate_fn)(void *ctx, uint64_t addr, uint64_t len, bool write);
 
-#define VIRTQ_MAX_SEGS 64
+/* Buffers in one request, at most: Linux's virtio-fs puts each page of a
+ * READ or WRITE in a buffer of its own, up to max_pages (256 = 1 MiB, as
+ * pier's FUSE server offers), after up to three for the headers. */
+#define VIRTQ_MAX_SEGS 264
 
 struct virtq_seg {
 	void *base;

@@ -179,12 +179,47 @@ static void test_iasl_reads_every_table(void **state)
 	(void)!system(cmd);
 }
 
+/* The reset vector's stub, read back by objdump as 16-bit code: it writes
+ * the FADT's reset value to its reset port, then halts for good. */
+static void test_reset_stub(void **state)
+{
+	(void)state;
+	uint8_t code[ACPI_RESET_STUB_LEN];
+	acpi_reset_stub(code);
+	char path[] = "/tmp/pier-stub-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, code, sizeof(code)), (ssize_t)sizeof(code));
+	close(fd);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "objdump -D -b binary -m i8086 %s", path);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	static char text[8192];
+	size_t len = fread(text, 1, sizeof(text) - 1, p);
+	text[len] = '\0';
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	char want[64];
+	snprintf(want, sizeof(want), "mov    $0x%x,%%dx", ACPI_PORT_RESET);
+	expect(text, want);
+	snprintf(want, sizeof(want), "mov    $0x%x,%%al", ACPI_RESET_VALUE);
+	expect(text, want);
+	expect(text, "out    %al,(%dx)");
+	expect(text, "6:\tf4 ");
+	expect(text, "jmp    0x6");
+	/* It sits inside the area the memory map reserves, past the tables. */
+	assert_true(ACPI_RESET_VECTOR + ACPI_RESET_STUB_LEN <= ACPI_AREA_END);
+	assert_true(build() <= ACPI_RESET_VECTOR - ACPI_BASE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rsdp_xsdt_and_checksums),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_iasl_reads_every_table),
+		cmocka_unit_test(test_reset_stub),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
