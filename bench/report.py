@@ -429,37 +429,75 @@ COLOURS = {
 }
 
 
-def _plot(path, title, ylabel, rows, cols):
-    """A grouped bar chart of rows x cols (ratios) with gnuplot; columns
-    with no value at all (every job failed) are left out. Returns False,
-    and draws nothing, if no value is left."""
-    keep = [i for i in range(len(cols)) if any(vals[i] is not None for _, vals in rows)]
-    if not keep:
+LEVEL_TITLES = {"host": "QEMU (TCG) level: ratio to the host",
+                "nested": "nested level (pier's VMM in tools/kvm-nest): ratio to host-nested"}
+
+
+def ratio_range(summ, work, cfg):
+    """(ratio, worst, best) of cfg on work: the median's ratio to its
+    level's baseline and the ratios of its slowest and fastest pass; None
+    if it has no figure."""
+    s = summ.get((work, cfg))
+    r = ratio(summ, work, cfg)
+    if r is None:
+        return None
+    a, b = r * s["lo"] / s["median"], r * s["hi"] / s["median"]
+    if not HIGHER_IS_BETTER[s["kind"]]:
+        a, b = r * s["median"] / s["lo"], r * s["median"] / s["hi"]
+    return r, min(a, b), max(a, b)
+
+
+def _plot(path, title, ylabel, panels):
+    """Grouped bar charts with gnuplot, one panel per level, one above the
+    other: panels is [(subtitle, rows, cols)], rows [(name, [(value, lo,
+    hi) or None per column])]; the bars are the values, the error bars
+    lo-hi. Columns with no value at all (every job failed) and panels with
+    none left are left out. Returns False, and draws nothing, if no panel
+    is left."""
+    kept = []
+    for sub, rows, cols in panels:
+        rows = [(n, vals) for n, vals in rows if any(v is not None for v in vals)]
+        keep = [i for i in range(len(cols)) if any(vals[i] is not None for _, vals in rows)]
+        if keep:
+            kept.append((sub, [(n, [vals[i] for i in keep]) for n, vals in rows],
+                         [cols[i] for i in keep]))
+    if not kept:
         return False
-    cols = [cols[i] for i in keep]
-    rows = [(name, [vals[i] for i in keep]) for name, vals in rows]
-    dat = path + ".dat"
-    with open(dat, "w") as f:
-        f.write("workload " + " ".join(f'"{c}"' for c in cols) + "\n")
-        for name, vals in rows:
-            f.write(f'"{name}" ' + " ".join("NaN" if v is None else f"{v:.4f}" for v in vals) + "\n")
-    script = f"""set terminal pngcairo size 1100,520 font ",10"
-set output "{path}"
-set title "{title}"
-set ylabel "{ylabel}"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set key outside right top
-set grid ytics
-set logscale y
-set xtics rotate by -20
-plot {", ".join(f'"{dat}" using {i + 2}{":xtic(1)" if i == 0 else ""} title columnheader '
-                f'lc rgb "{COLOURS.get(c, "#d0d0d0")}"' for i, c in enumerate(cols))}
-"""
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
-    os.unlink(dat)
+    script = [f'set terminal pngcairo size 1100,{60 + 440 * len(kept)} font ",10"',
+              f'set output "{path}"', f'set multiplot layout {len(kept)},1 title "{title}"',
+              f'set ylabel "{ylabel}"', "set style data histograms",
+              "set style histogram errorbars gap 1 lw 1", "set style fill solid 0.85 border -1",
+              "set key outside right top", "set grid ytics", "set logscale y",
+              "set xtics rotate by -20 nomirror", "set bars front"]
+    dats = []
+    for k, (sub, rows, cols) in enumerate(kept):
+        dat = f"{path}.{k}.dat"
+        dats.append(dat)
+        with open(dat, "w") as f:
+            for name, vals in rows:
+                cells = ["NaN NaN NaN" if v is None else f"{v[0]:.4f} {v[1]:.4f} {v[2]:.4f}"
+                         for v in vals]
+                f.write(f'"{name}" ' + " ".join(cells) + "\n")
+        script.append(f'set title "{sub}"')
+        script.append("plot " + ", ".join(
+            f'"{dat}" using {3 * i + 2}:{3 * i + 3}:{3 * i + 4}{":xtic(1)" if i == 0 else ""} '
+            f'title "{c}" lc rgb "{COLOURS.get(c, "#d0d0d0")}"' for i, c in enumerate(cols)))
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)
+    for dat in dats:
+        os.unlink(dat)
     return True
+
+
+def _by_level(cfgs):
+    """cfgs split by level, in their order: [(level, [configs])]."""
+    levels = []
+    for c in cfgs:
+        lvl = configs.CONFIGS[c][0]
+        if not levels or levels[-1][0] != lvl:
+            levels.append((lvl, []))
+        levels[-1][1].append(c)
+    return levels
 
 
 def failures(summ):
@@ -561,13 +599,20 @@ def write(out, meta, recs):
                             ("writes", "Writes relative to the host (log scale)",
                              [w for w in tput if w in WRITES])]:
         if ws and plot_cfgs and _plot(
-                os.path.join(out, f"{name}.png"), title, "ratio to baseline",
-                [(w, [ratio(summ, w, c) for c in plot_cfgs]) for w in ws], plot_cfgs):
+                os.path.join(out, f"{name}.png"), title + "; bars: median, lines: min-max",
+                "ratio to baseline",
+                [(LEVEL_TITLES[lvl], [(w, [ratio_range(summ, w, c) for c in cs]) for w in ws], cs)
+                 for lvl, cs in _by_level(plot_cfgs)]):
             L += [f"![{name}]({name}.png)", ""]
     st = [w for w in works if w.startswith("start") or w == "boot"]
-    if st and _plot(os.path.join(out, "startup.png"), "Start-up: launch to exit (ms, log scale)",
-                    "ms", [(w, [summ.get((w, c), {}).get("median") for c in cfgs]) for w in st],
-                    cfgs):
+
+    def ms(w, c):
+        s = summ.get((w, c)) or {}
+        return None if s.get("median") is None else (s["median"], s["lo"], s["hi"])
+    if st and _plot(os.path.join(out, "startup.png"),
+                    "Start-up: launch to exit (ms, log scale; bars: median, lines: min-max)", "ms",
+                    [(LEVEL_TITLES[lvl].split(":")[0], [(w, [ms(w, c) for c in cs]) for w in st], cs)
+                     for lvl, cs in _by_level(cfgs)]):
         L += ["![startup](startup.png)", ""]
     path = os.path.join(out, "report.md")
     with open(path, "w") as f:

@@ -8,7 +8,9 @@ only what the records show (every checksum present and agreeing, which
 writes the host read back), tried on made-up records, no VM. Issue 16:
 bench/stdio, the standard streams' throughput, on its tiny scale. Issue
 21: the report's costs per operation (requests by Pier's count and by
-virtiofsd's log, VM exits from pier's --stats)."""
+virtiofsd's log, VM exits from pier's --stats). Issue 22: the Linux guest
+on pier's VMM, with the DAX window and without, on the tiny scale in the
+nested pass."""
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, targets
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import configs  # noqa: E402  (bench/ is not a package)
@@ -99,6 +101,33 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
     assert "none: the thesis's virtio-fs was read-only" in md
     for png in ("throughput.png", "startup.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_tiny_run_of_linux_on_pier_vmm(machine, tmp_path):
+    """Both Linux-on-pier's-VMM configurations through the whole harness:
+    every workload ran, checked the same bytes as the baseline, and its
+    figure is in the report, at the nested level."""
+    out = tmp_path / "out"
+    cfgs = ["linux-pier-dax", "linux-pier-nodax"]
+    p = subprocess.run([RUN, "--tiny", "--configs", ",".join(cfgs), "--out", str(out),
+                        "--no-readme"], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    recs = json.loads((out / "results.json").read_text())["records"]
+    md = (out / "report.md").read_text()
+    for w in READS + WRITES:
+        got = by_config(recs, w)
+        assert set(got) == {"host-nested", *cfgs}, (w, got.keys())
+        for cfg in cfgs:
+            r = got[cfg]
+            assert not r.get("error") and r["level"] == "nested", (w, r)
+            if w in report.checked("tiny"):
+                assert r["check"] == got["host-nested"]["check"], (w, cfg)
+            shown = float(table_row(md, w, cfg)[1].replace(",", ""))
+            assert math.isclose(shown, rate(r), rel_tol=0.005, abs_tol=0.0005), (w, cfg)
+    boots = [r for r in recs if r["workload"] == "boot"]
+    assert {r["config"] for r in boots} == set(cfgs), boots
+    assert all(r["level"] == "nested" and r["wall_s"] > 0 for r in boots), boots
 
 
 def test_tiny_run_writes_in_the_guest_as_on_the_host(tiny):
