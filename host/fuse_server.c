@@ -745,23 +745,23 @@ static int op_setupmapping(struct fuse_server *s, struct fsrv_node *n, uint64_t 
 		s->bad_requests++;
 		return -EINVAL;
 	}
+	int fd, own = -1; /* own: a descriptor opened here, closed after */
 	if (in.fh == SETUPMAPPING_NO_HANDLE) {
 		bool can_read = true, can_write = false;
-		int fd = fsrv_open_file(s, n, write ? O_RDWR : O_RDONLY, &can_read, &can_write);
+		fd = own = fsrv_open_file(s, n, write ? O_RDWR : O_RDONLY, &can_read, &can_write);
 		if (fd < 0)
 			return fd;
-		int err = dax_map_setup(s->dax, fd, in.foffset, in.moffset, in.len, write);
-		close(fd); /* the mapping keeps its own */
-		if (err == -EINVAL)
-			s->bad_requests++;
-		return err;
+	} else {
+		struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
+		if (!h || h->nodeid != nodeid)
+			return -EBADF;
+		if (!h->can_read || (write && !h->can_write))
+			return -EACCES;
+		fd = h->fd;
 	}
-	struct fsrv_handle *h = fsrv_handle_get(s, in.fh, false);
-	if (!h || h->nodeid != nodeid)
-		return -EBADF;
-	if (!h->can_read || (write && !h->can_write))
-		return -EACCES;
-	int err = dax_map_setup(s->dax, h->fd, in.foffset, in.moffset, in.len, write);
+	int err = dax_map_setup(s->dax, fd, in.foffset, in.moffset, in.len, write);
+	if (own >= 0)
+		close(own); /* the mapping keeps its own */
 	if (err == -EINVAL)
 		s->bad_requests++;
 	return err;

@@ -530,21 +530,17 @@ static int setup(struct vmm *v, bool *no_kvm)
 	int rc = -1;
 	if (!args || start_devices(v, &dev_words))
 		goto out;
-	if (v->foreign) { /* its command line is the user's alone */
-		free(args);
-		args = strdup(o->append ? o->append : "");
-		dev_words[0] = '\0';
-		if (!args)
-			goto out;
-	}
 	/* Polling is the default data path here (see ARCHITECTURE.md);
 	 * PIER_VIRTIO_POLL=0 makes interrupts the default instead. */
 	const char *env_poll = getenv("PIER_VIRTIO_POLL");
-	bool poll = !v->foreign && (!env_poll || strcmp(env_poll, "0") != 0);
+	bool poll = !env_poll || strcmp(env_poll, "0") != 0;
 	for (int i = 0; i < o->nkopts; i++)
 		if (strncmp(o->kopts[i], "virtio_poll", 11) == 0)
 			poll = false; /* the user's own choice is on the command line */
-	if (asprintf(&cmdline, "%s%s%s", poll ? "virtio_poll=1 " : "", dev_words, args) < 0) {
+	/* A kernel that is not Pier's gets the user's command line alone. */
+	if (v->foreign ? asprintf(&cmdline, "%s", o->append ? o->append : "") < 0
+		       : asprintf(&cmdline, "%s%s%s", poll ? "virtio_poll=1 " : "", dev_words,
+				  args) < 0) {
 		cmdline = NULL;
 		goto out;
 	}
