@@ -247,3 +247,24 @@ def test_loader_run_directly(machine, debian):
     strip = lambda b: re.sub(rb" \(0x[0-9a-f]+\)", b"", b)  # noqa: E731
     assert (got.returncode, strip(got.stdout)) == (want.returncode, strip(want.stdout)), got
     assert b"libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6" in got.stdout
+
+
+@pytest.mark.parametrize("machine", targets("microvm", "pier"))
+def test_python3_from_an_initrd(machine, debian, tmp_path):
+    """python3, its standard library and the libraries its modules load, as
+    an initrd (bench/startup.py's, for its start-up figures): ld.so maps
+    them from the guest's ramfs, whose files copy in on mmap. Compared with
+    the same script in a chroot of the Debian root."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import startup
+    initrd = tmp_path / "python3.cpio"
+    startup.make_initrd(debian, str(initrd))
+    argv = startup.PROGRAMS["python3 50 imports"]
+    want = host_run(debian, argv)
+    got = subprocess.run([PIER, "run", *vmm_args(machine), "--mem", "1G", "--timeout", "300",
+                          "--initrd", str(initrd), "--", *argv], capture_output=True,
+                         stdin=subprocess.DEVNULL, timeout=330)
+    assert want.stdout == b"imported\n"
+    assert (got.returncode, got.stdout, got.stderr) == \
+        (want.returncode, want.stdout, want.stderr), (got, want)
