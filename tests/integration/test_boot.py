@@ -1,11 +1,13 @@
 """Issue 2: the guest kernel boots on QEMU, echoes what it parsed, reports
 faults and hands its exit status back through pier."""
+import os
 import re
+import shutil
 import subprocess
 
 import pytest
 
-from conftest import EXIT_PANIC, EXIT_TIMEOUT, KERNEL, PRIMARY, TARGETS, run_pier, vmm_args
+from conftest import BUILD, EXIT_PANIC, EXIT_TIMEOUT, KERNEL, PRIMARY, TARGETS, run_pier, vmm_args
 
 BANNER = "Pier guest kernel"
 
@@ -131,3 +133,17 @@ def test_kernel_has_pvh_note():
     # NT_XEN_PVH is note type 0x12 (XEN_ELFNOTE_PHYS32_ENTRY).
     assert re.search(r"Xen\s+0x00000008\s+.*0x12|Unknown note type: \(0x00000012\)",
                      out), out
+
+
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_timing_marks_the_programs_first_output(machine, tmp_path):
+    """--timing's first-output: the thesis's "program start to its first
+    output" ends there, between the program's start and the guest's exit."""
+    os.makedirs(tmp_path / "bin")
+    shutil.copy2(os.path.join(BUILD, "progs", "musl", "hello"), tmp_path / "bin" / "hello")
+    r = run_pier(*vmm_args(machine), "--timing", "--root", str(tmp_path), "--ro", "--",
+                 "/bin/hello")
+    assert r.rc == 0 and "hello from pier" in r.out, r.out + r.err
+    got = {k: float(v) for k, v in re.findall(r"^\s+(\S+)\s+([\d.]+) ms$", r.err, re.M)}
+    assert "first-output" in got, r.err
+    assert got["program"] <= got["first-output"] <= got["guest-exit"], got
