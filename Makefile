@@ -153,9 +153,12 @@ deps:
 	@tools/deps.sh
 
 # The evaluation (bench/run): every configuration side by side, report and
-# plots under bench/results/, README's headline table rewritten.
+# plots under bench/results/DATE/ (with bench/startup.py's start-up tables),
+# README's headline table rewritten.
 bench: deps all bench-progs
-	bench/run
+	out=bench/results/$$(date +%Y-%m-%d-%H%M) && mkdir -p $$out && \
+		bench/startup.py --json $$out/startup.json --md $$out/startup.md && \
+		bench/run --out $$out
 	bench/stdio
 	bench/nginx.py --json build/nginx-bench.json --md build/nginx-bench.md
 bench-quick: deps all bench-progs

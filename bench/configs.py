@@ -9,6 +9,7 @@ import selectors
 import subprocess
 import time
 
+import dataset
 import linux_guest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,8 +76,8 @@ def _drain(p, timeout):
 
 
 def parse(out):
-    """fsbench's JSON lines in out."""
-    found = []
+    """fsbench's JSON lines in out, and fio's JSON report (fio_results)."""
+    found = fio_results(out)
     for line in out.splitlines():
         line = line.strip()
         if line.startswith("{") and line.endswith("}"):
@@ -85,6 +86,26 @@ def parse(out):
             except ValueError:
                 pass
     return found
+
+
+def fio_results(out):
+    """fio's --output-format=json report in out (a document from a line
+    "{" to the last line "}"), as one fsbench-like line, op "fio": its
+    jobs' reads summed (they ran one after another: bench/dataset.py's
+    _fio), bytes, reads and seconds (runtimes in ms, each at least 1)."""
+    lines = out.splitlines()
+    try:
+        first = lines.index("{")
+        last = len(lines) - 1 - lines[::-1].index("}")
+        jobs = json.loads("\n".join(lines[first:last + 1]))["jobs"]
+        reads = [j["read"] for j in jobs if j["read"]["io_bytes"]]
+    except (ValueError, KeyError, TypeError):
+        return []
+    if not reads:
+        return []
+    return [{"op": "fio", "jobs": len(reads), "bytes": sum(r["io_bytes"] for r in reads),
+             "seconds": sum(max(r["runtime"], 1) for r in reads) / 1000,
+             "reads": sum(r["total_ios"] for r in reads)}]
 
 
 def timing(err):
@@ -117,7 +138,10 @@ def run_one(config, data, args, initrd=None, timeout=1800, stats=None):
     results (fsbench's JSON lines), timing (pier's --timing) and error:
     None, or what went wrong with log, the output's tail. Raises
     RuntimeError only when the job had to be killed."""
-    if config in ("host", "host-nested"):
+    if config in ("host", "host-nested") and args[0] in dataset.FROM_DEBIAN:
+        # Debian's program loads Debian's libraries: the data set is its root.
+        cmd = ["chroot", data, *[a.replace("{D}", "") for a in args]]
+    elif config in ("host", "host-nested"):
         prog = os.path.join(data, args[0][1:]) if args[0].startswith("/") else \
             os.path.join(data, "fsbench")
         rest = args[1:] if args[0].startswith("/") else args
@@ -194,7 +218,9 @@ def run_linux(config, data, jobs, workdir, **kw):
     error set for a job that failed (the others still count). kw goes to
     linux_guest.run. Raises RuntimeError if the guest itself failed."""
     mode = config[len("linux-"):]
-    guest_jobs = [[a.replace("{D}", "/data") for a in j] for j in jobs]
+    # Debian's programs run in a chroot of the data set (linux_guest.INIT).
+    guest_jobs = [[a.replace("{D}", "" if j[0] in dataset.FROM_DEBIAN else "/data") for a in j]
+                  for j in jobs]
     outs, info = linux_guest.run(mode, data, guest_jobs, workdir, **kw)
     cpu = info["job_cpu_s"] + [0.0] * len(jobs)
     recs = []

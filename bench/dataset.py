@@ -1,6 +1,8 @@
 """The benchmark data set, made on a tmpfs: one large file, ten files of
 80-100 MiB, a tree of small files for metadata, 4 KiB files for
-open+read+close, the programs (fsbench, bash-static), an empty scratch
+open+read+close, the programs (fsbench, bash-static, and Debian's fio with
+the libraries it loads, at their paths in the Debian root: FROM_DEBIAN),
+an empty scratch
 directory (SCRATCH) that the write workloads write into, and an empty
 proc/ (Pier's guest mounts its /proc there: fsbench reads its counters
 from /proc/pier/stats). Sizes by scale:
@@ -11,7 +13,10 @@ from fsbench's own fixed seed."""
 import hashlib
 import os
 import shutil
+import subprocess
 from typing import NamedTuple
+
+from common import debian_root
 
 SCALES = {
     # big file (also the size seqwrite writes and randwrite's target), ten
@@ -27,6 +32,12 @@ SCRATCH = "w"
 # fsbench's result lines ("op") that carry a checksum of the bytes read or
 # written: every configuration must report one, and the same one.
 CHECKED_OPS = ("seq", "rand", "openread", "seqwrite", "randwrite", "create")
+# Debian's programs in the data set, run unmodified (the thesis's tools):
+# each with what its dynamic loader maps, copied from the cached Debian root
+# (tools/debian-root.sh) to the same paths, so that the data set's root is
+# a root they run from: pier's --root, chroot on the host and in the Linux
+# guest.
+FROM_DEBIAN = ("/usr/bin/fio",)
 
 
 def _fill(path, size, seed):
@@ -52,11 +63,41 @@ def copy_sized(src, dst):
         shutil.copyfileobj(a, b, 1 << 20)
 
 
+def copy_from_debian(d, programs=FROM_DEBIAN, trees=()):
+    """Each program and the libraries ldd names for it (in a chroot of the
+    Debian root), at the same paths under d (their directories' links
+    resolved, their own names kept: the loader looks for libz.so.1, a link
+    to libz.so.1.2.13, as libz.so.1); the root's top-level links (bin ->
+    usr/bin, lib64 -> usr/lib64, ...) too; and whole directories, trees."""
+    root = debian_root()
+    for name in os.listdir(root):
+        if os.path.islink(os.path.join(root, name)):
+            os.symlink(os.readlink(os.path.join(root, name)), os.path.join(d, name))
+    for tree in trees:
+        shutil.copytree(os.path.join(root, tree.lstrip("/")), os.path.join(d, tree.lstrip("/")),
+                        symlinks=True, dirs_exist_ok=True)
+    if programs:
+        # Several files: ldd heads each one's list with "FILE:".
+        out = subprocess.run(["chroot", root, "ldd", *programs], capture_output=True, text=True,
+                             check=True).stdout
+        paths = sorted(set(programs) | {w.rstrip(":") for w in out.split() if w.startswith("/")})
+        # Resolved inside the root: its links may be absolute
+        # (/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/...).
+        real = subprocess.run(["chroot", root, "readlink", "-f", *paths,
+                               *[os.path.dirname(p) for p in paths]],
+                              capture_output=True, text=True, check=True).stdout.split()
+        for path, file, where in zip(paths, real, real[len(paths):]):
+            dst = os.path.join(d, where.lstrip("/"), os.path.basename(path))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(os.path.join(root, file.lstrip("/")), dst)
+
+
 def make(d, scale, fsbench, big_program="/bin/bash-static"):
     """Creates the data set in directory d (empty or missing); returns the
     sizes used."""
     s = SCALES[scale]
     os.makedirs(d, exist_ok=True)
+    copy_from_debian(d)
     shutil.copy(fsbench, os.path.join(d, "fsbench"))
     shutil.copy(big_program, os.path.join(d, "bigprog"))
     _fill(os.path.join(d, "big"), s["big"], "big")
@@ -96,6 +137,32 @@ def _read(name, args, kind):
     return Job(args, [(name, args[0], kind)])
 
 
+FIO = "/usr/bin/fio"
+
+
+def _fio(name, rw, bs, files, each=()):
+    """The thesis's fio job: one thread, psync, reads of existing files, its
+    JSON report parsed (configs.fio_results). One fio job per file, each
+    after the one before (stonewall): each file read whole when sequential
+    (fio divides one job's size among several files evenly, which is not
+    that), or `each` bounding the random reads of each. invalidate=0: no
+    configuration drops caches from inside the job (the Linux guest drops
+    its own before every job, the same as for fsbench)."""
+    per_file = []
+    for i, f in enumerate(files):
+        per_file += [f"--name={name}-{i}", f"--filename={f}", *each, "--stonewall"]
+    return Job([FIO, "--thread", "--numjobs=1", "--ioengine=psync", "--invalidate=0",
+                f"--rw={rw}", f"--bs={bs}", "--output-format=json", *per_file],
+               [(name, "fio", "seq" if rw == "read" else "rand")])
+
+
+def start_args(args):
+    """What a job's run is taken less of when its costs are counted: a run
+    of fsbench that only starts and ends, or for a Debian program its
+    --version (loading the same libraries)."""
+    return [args[0], "--version"] if args[0] in FROM_DEBIAN else ["start"]
+
+
 def workloads(s):
     """The jobs of one pass, reads first. The write jobs write into SCRATCH
     only; their read-back check runs in fsbench, untimed, and again on the
@@ -123,4 +190,19 @@ def workloads(s):
         # mkdir, create+write 4 KiB+close each file, unlink each, rmdir.
         Job(["create", "--count", str(s["small"]), f"{w}/create"],
             [("create-4k", "create", "meta"), ("unlink-4k", "unlink", "meta")]),
-    ]
+    ] + fio_jobs(s)
+
+
+def fio_jobs(s):
+    """The thesis's fio jobs on the same files as fsbench's: the big file
+    and the ten, read sequentially in 128 KiB reads and at random 4 KiB
+    offsets (as many as rand-4k, from a fixed seed; spread evenly over the
+    ten)."""
+    ten = [f"{{D}}/ten/f{i}" for i in range(10)]
+
+    def rand(n):
+        return [f"--io_size={s['rand'] // n * 4096}", "--randseed=1"]
+    return [_fio("fio-seq-big", "read", "128k", ["{D}/big"]),
+            _fio("fio-rand-big", "randread", "4k", ["{D}/big"], rand(1)),
+            _fio("fio-seq-ten", "read", "128k", ten),
+            _fio("fio-rand-ten", "randread", "4k", ten, rand(10))]

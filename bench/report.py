@@ -12,13 +12,17 @@ import statistics
 import subprocess
 
 import configs
+import linux_guest
 import dataset
 
 # The thesis's published ratios (shared/docs/thesis.md).
-THESIS = {"dax_vs_fuse_seq": 6.5, "dax_vs_fuse_rand": 5.7}
+THESIS = {"dax_vs_fuse_seq": 6.5, "dax_vs_fuse_rand": 5.7,
+          # fio means: OSv 1333 (DAX) and 217 MB/s (FUSE_READ), Linux 1100 and 166.
+          "osv_vs_linux_dax": 1333 / 1100, "osv_vs_linux_fuse": 217 / 166}
+FIO = ["fio-seq-big", "fio-rand-big", "fio-seq-ten", "fio-rand-ten"]
 WRITES = ["seqwrite-big", "randwrite-4k", "create-4k", "unlink-4k"]
 WORK_ORDER = ["seq-big", "seq-big-mmap", "seq-ten", "seq-ten-mmap", "rand-4k", "stat-tree",
-              "openread-4k", "walk-tree", *WRITES, "start-tiny", "start-big", "start-tiny-initrd",
+              "openread-4k", "walk-tree", *FIO, *WRITES, "start-tiny", "start-big", "start-tiny-initrd",
               "boot"]
 HIGHER_IS_BETTER = {"seq": True, "rand": True, "meta": True, "start": False}
 # The configurations whose requests the report breaks down by opcode.
@@ -577,6 +581,12 @@ def write(out, meta, recs):
         L.append("")
     L += costs_section(recs, cfgs, works)
     L += thesis(summ), ""
+    L += fio_section(summ)
+    # bench/startup.py's tables, when `make bench` ran it into the same directory.
+    startup_md = os.path.join(out, "startup.md")
+    if os.path.exists(startup_md):
+        body = open(startup_md).read().split("\n", 1)[1].replace("\n## ", "\n### ")
+        L += ["## Start-up of Debian's programs (bench/startup.py)", body, ""]
     L += ["## Command lines", "",
           "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
           "- Pier: `build/pier run --vmm qemu --machine microvm|q35 | --vmm pier [--dax 0] "
@@ -618,6 +628,42 @@ def write(out, meta, recs):
     with open(path, "w") as f:
         f.write("\n".join(L))
     return path
+
+
+def fio_section(summ):
+    """fio's jobs as the thesis compared them: Pier against Linux, both with
+    the window on the same VMM (its OSv/Linux), and the window against
+    FUSE_READ in each guest."""
+    def m(w, c):
+        s = summ.get((w, c))
+        return s["median"] if s else None
+
+    def rat(a, b):
+        return f"{a / b:.2f}x" if a and b else "-"
+    rows = [w for w in FIO if m(w, "pier-dax") or m(w, "linux-pier-dax")]
+    if not rows:
+        return []
+    L = ["## fio: Pier and Linux on the same VMM, against the thesis", "",
+         "The thesis's fio jobs (Debian's fio, one thread, psync) in Pier and in Linux "
+         "(Debian's 6.1, `-o dax=always`), both on pier's VMM and its FUSE server, in the "
+         "nested machine. Pier's window is the default 1 GiB; Linux's is "
+         f"{linux_guest.DAX_WINDOW} (the thesis's size: Linux 6.1 waits for free window "
+         "ranges while a process maps them, and blocked for good reading the 1 GiB file "
+         "through mmap with 1 GiB). Thesis: OSv/Linux "
+         f"{THESIS['osv_vs_linux_dax']:.2f}x with DAX, {THESIS['osv_vs_linux_fuse']:.2f}x with "
+         f"FUSE_READ; DAX/FUSE_READ {THESIS['dax_vs_fuse_seq']}x sequential, "
+         f"{THESIS['dax_vs_fuse_rand']}x random.", "",
+         "| fio job | Pier DAX | Linux DAX | Pier/Linux, DAX | Pier/Linux, FUSE_READ | "
+         "Pier DAX/no DAX | Linux DAX/no DAX |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for w in rows:
+        unit = next((summ[(w, c)]["unit"] for c in ("pier-dax", "linux-pier-dax")
+                     if summ.get((w, c), {}).get("unit")), "")
+        L.append(f"| {w} | {fmt(m(w, 'pier-dax'))} {unit} | {fmt(m(w, 'linux-pier-dax'))} {unit} | "
+                 f"{rat(m(w, 'pier-dax'), m(w, 'linux-pier-dax'))} | "
+                 f"{rat(m(w, 'pier-nodax'), m(w, 'linux-pier-nodax'))} | "
+                 f"{rat(m(w, 'pier-dax'), m(w, 'pier-nodax'))} | "
+                 f"{rat(m(w, 'linux-pier-dax'), m(w, 'linux-pier-nodax'))} |")
+    return L + [""]
 
 
 def thesis(summ):
@@ -690,12 +736,14 @@ def update_readme(path, out, meta, recs):
             "(both timed to the end of their fsync, which costs nothing on the host's "
             "tmpfs), create-4k creates, writes and closes 4 KiB files, unlink-4k removes "
             "them.", "",
-            "| workload | host | Pier, QEMU microvm | Linux guest, virtio-fs | Pier VMM, DAX | Pier VMM, no DAX |",
-            "|---|---:|---:|---:|---:|---:|"]
-    for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", *WRITES,
+            "| workload | host | Pier, QEMU microvm | Linux guest, virtio-fs | Pier VMM, DAX | "
+            "Pier VMM, no DAX | Linux on Pier VMM, DAX |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for w in ["seq-big", "seq-big-mmap", "rand-4k", "stat-tree", "openread-4k", *FIO, *WRITES,
               "start-tiny"]:
         cells = []
-        for c in ["host", "pier-qemu-microvm", "linux-virtiofs-auto", "pier-dax", "pier-nodax"]:
+        for c in ["host", "pier-qemu-microvm", "linux-virtiofs-auto", "pier-dax", "pier-nodax",
+                  "linux-pier-dax"]:
             s, r = summ.get((w, c)), ratio(summ, w, c)
             cells.append("-" if not s else "failed" if s["median"] is None else
                          f"{fmt(s['median'])} {s['unit']}" +

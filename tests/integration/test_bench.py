@@ -33,6 +33,7 @@ FSBENCH = os.path.join(BUILD, "bench", "fsbench")
 READS = ("seq-big", "seq-big-mmap", "seq-ten", "rand-4k", "stat-tree", "openread-4k",
          "walk-tree")
 WRITES = ("seqwrite-big", "randwrite-4k", "create-4k", "unlink-4k")
+FIO = ("fio-seq-big", "fio-rand-big", "fio-seq-ten", "fio-rand-ten")
 STARTS = ("start-tiny", "start-big", "start-tiny-initrd")
 CONFIGS = {"host", "pier-qemu-microvm", "linux-virtiofs-auto"}
 COUNTED = ("pier-qemu-microvm", "linux-virtiofs-auto")
@@ -76,9 +77,9 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
     recs = doc["records"]
     assert doc["meta"]["scale"] == "tiny" and doc["meta"]["qemu"].startswith("QEMU")
     works = {r["workload"] for r in recs}
-    for w in READS + WRITES + STARTS:
+    for w in READS + WRITES + STARTS + FIO:
         assert w in works, w
-    for w in READS:
+    for w in READS + FIO:
         got = by_config(recs, w)
         assert set(got) == CONFIGS, (w, got.keys())
         assert not any(r.get("error") for r in got.values()), (w, got)
@@ -87,9 +88,10 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
         if w in report.checked("tiny"):
             assert got["host"]["check"] is not None, w
             assert got["host"]["check"] == got["pier-qemu-microvm"]["check"], w
+    check_fio(recs, CONFIGS)
     md = (out / "report.md").read_text()
     # Each figure and ratio in the report is the one the records give.
-    for w in READS + WRITES:
+    for w in READS + WRITES + FIO:
         got = by_config(recs, w)
         for cfg, r in got.items():
             assert math.isfinite(rate(r)) and rate(r) > 0, (w, cfg)
@@ -101,6 +103,44 @@ def test_tiny_run_writes_results_report_and_plots(tiny):
     assert "none: the thesis's virtio-fs was read-only" in md
     for png in ("throughput.png", "startup.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+
+def check_fio(recs, cfgs):
+    """Debian's fio ran the thesis's jobs in every configuration, and read
+    what each job asks: every byte of its files (sequential), or as many 4
+    KiB reads as rand-4k makes (random). fio reads a file's whole 128 KiB
+    blocks (the tiny scale's ten files end in a part of one)."""
+    s = dataset.SCALES["tiny"]
+    blk = 128 << 10
+    whole = {"fio-seq-big": s["big"] // blk * blk,
+             "fio-seq-ten": sum((s["ten"] + i * s["ten_step"]) // blk * blk for i in range(10))}
+    for w in FIO:
+        got = by_config(recs, w)
+        assert set(got) == set(cfgs), (w, got.keys())
+        for cfg, r in got.items():
+            assert not r.get("error"), (w, cfg, r.get("error"))
+            if w in whole:
+                assert r["bytes"] == whole[w] and r["reads"] == whole[w] // blk, (w, r)
+            else:
+                n = 1 if w == "fio-rand-big" else 10
+                assert r["reads"] == s["rand"] // n * n and r["bytes"] == r["reads"] * 4096, \
+                    (w, r)
+
+
+def test_fio_report_parsed_from_around_other_output():
+    """fio's JSON report is found among other lines (a Linux guest's
+    console); its read figures become a line like fsbench's; output without
+    one gives none."""
+    doc = {"fio version": "fio-3.33", "jobs": [
+        {"jobname": "j-0", "read": {"io_bytes": 1 << 20, "runtime": 250, "total_ios": 256}},
+        {"jobname": "j-1", "read": {"io_bytes": 2 << 20, "runtime": 0, "total_ios": 16}},
+        {"jobname": "idle", "read": {"io_bytes": 0, "runtime": 0, "total_ios": 0}}]}
+    text = "BENCH-JOB x\n[  1.0] a kernel line\n" + json.dumps(doc, indent=2) + "\nafter\n"
+    got = configs.parse(text)
+    assert got == [{"op": "fio", "jobs": 2, "bytes": 3 << 20, "seconds": 0.251,
+                    "reads": 272}], got
+    assert configs.parse("{\n  \"jobs\": [\n") == []
+    assert configs.parse('{"op": "seq", "bytes": 1}') == [{"op": "seq", "bytes": 1}]
 
 
 @pytest.mark.parametrize("machine", targets("pier"))
@@ -115,7 +155,8 @@ def test_tiny_run_of_linux_on_pier_vmm(machine, tmp_path):
     assert p.returncode == 0, p.stdout + p.stderr
     recs = json.loads((out / "results.json").read_text())["records"]
     md = (out / "report.md").read_text()
-    for w in READS + WRITES:
+    check_fio(recs, {"host-nested", *cfgs})
+    for w in READS + WRITES + FIO:
         got = by_config(recs, w)
         assert set(got) == {"host-nested", *cfgs}, (w, got.keys())
         for cfg in cfgs:
@@ -504,6 +545,60 @@ def test_processes_bench_on_host_and_microvm(tmp_path):
             assert f["each_ms"] > 0 and math.isclose(f["per_s"], 1000 / f["each_ms"]), (cfg, f)
             assert f["min_ms"] <= f["each_ms"] <= f["max_ms"], (cfg, name, f)
             assert f"{cfg:12} {name:9}" in p.stdout, p.stdout
+
+
+def check_startup(doc, cfgs):
+    """bench/startup.py's figures: every configuration ran every program it
+    runs, with its split in order (to output within the program's time),
+    and Pier's root over virtio-fs counted its requests."""
+    import startup
+    assert set(doc) == set(cfgs), doc.keys()
+    for cfg, rows in doc.items():
+        want = startup.INITRD_PROGRAMS if cfg.endswith("-initrd") else startup.PROGRAMS
+        assert set(rows) == set(want), (cfg, rows.keys())
+        for name, f in rows.items():
+            for k, v in f.items():
+                if k.endswith("_ms"):
+                    assert 0 < v["lo"] <= v["median"] <= v["hi"], (cfg, name, k, v)
+            assert f["program_ms"]["median"] > 0, (cfg, name)
+            if cfg.startswith("pier"):
+                assert f["boot_ms"]["median"] > 0 and f["mount_ms"]["median"] > 0, (cfg, f)
+                assert f["whole_ms"]["median"] > f["program_ms"]["median"], (cfg, f)
+                assert ("fuse_requests" in f) != cfg.endswith("-initrd"), (cfg, f)
+                if name != "python3 -c pass":  # the others print
+                    assert f["to_output_ms"]["median"] <= f["program_ms"]["median"], (cfg, f)
+            if cfg.startswith("linux"):
+                assert f["boot_ms"]["median"] > 0, (cfg, f)
+
+
+def test_startup_bench_splits_boot_mount_and_program(tmp_path):
+    """Issue 22: bench/startup.py, one run of each program on the host, Pier
+    on QEMU (root over virtio-fs and from an initrd) and the Linux guest;
+    its Markdown names each row."""
+    out, md = tmp_path / "startup.json", tmp_path / "startup.md"
+    cfgs = ["host", "pier-qemu", "pier-qemu-initrd", "linux-qemu"]
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "startup.py"), "--runs", "1",
+                        "--only", ",".join(cfgs), "--json", str(out), "--md", str(md)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    check_startup(json.loads(out.read_text()), cfgs)
+    text = md.read_text()
+    assert "| pier-qemu-initrd | `python3 50 imports` |" in text, text
+    assert "## nested level" not in text
+
+
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_startup_bench_on_pier_vmm(machine, tmp_path):
+    """The nested level of bench/startup.py: Pier on its own VMM with the
+    window, without, from the initrd, and Linux on pier's VMM with the
+    window, against the nested machine's own run of each program."""
+    out = tmp_path / "startup.json"
+    cfgs = ["host-nested", "pier-dax", "pier-nodax", "pier-dax-initrd", "linux-pier-dax"]
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "startup.py"), "--runs", "1",
+                        "--only", ",".join(cfgs[1:]), "--json", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    check_startup(json.loads(out.read_text()), cfgs)
 
 
 def test_oci_bench_compares_runc_and_pier_oci(tmp_path):
