@@ -225,6 +225,7 @@ static void reset(struct fuse_server *s)
 			node_free(s, i);
 	s->nodes[0].nlookup = 1;
 	s->initialized = false;
+	s->dax_client = false;
 	if (s->dax)
 		dax_map_clear(s->dax);
 }
@@ -234,7 +235,20 @@ int fsrv_stat(int fd, struct stat *st)
 	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
-void fsrv_fill_attr(struct fuse_attr *a, const struct stat *st)
+/* Linux's DAX writes a file back only when its block size is the page
+ * size (fs/dax.c: dax_writeback_mapping_range answers EIO otherwise), and
+ * Linux takes i_blkbits from this blksize: a host tmpfs with huge pages
+ * reports 2 MiB, and every close of such a file failed with EIO once Linux
+ * had mapped it (ld.so could load no library from it). A client of the
+ * window maps in pages anyway. */
+uint32_t fsrv_blksize(const struct fuse_server *s, blksize_t host)
+{
+	if (s->dax_client && host > 4096)
+		return 4096;
+	return (uint32_t)host;
+}
+
+void fsrv_fill_attr(const struct fuse_server *s, struct fuse_attr *a, const struct stat *st)
 {
 	memset(a, 0, sizeof(*a));
 	a->ino = st->st_ino;
@@ -251,7 +265,7 @@ void fsrv_fill_attr(struct fuse_attr *a, const struct stat *st)
 	a->uid = st->st_uid;
 	a->gid = st->st_gid;
 	a->rdev = (uint32_t)st->st_rdev;
-	a->blksize = (uint32_t)st->st_blksize;
+	a->blksize = fsrv_blksize(s, st->st_blksize);
 }
 
 void fsrv_proc_path(char *buf, int fd)
@@ -285,7 +299,7 @@ static int enter(struct fuse_server *s, int fd, const struct stat *st, struct fu
 	e->generation = n->gen;
 	e->entry_valid = s->timeout_s;
 	e->attr_valid = s->timeout_s;
-	fsrv_fill_attr(&e->attr, st);
+	fsrv_fill_attr(s, &e->attr, st);
 	return 0;
 }
 
@@ -417,7 +431,7 @@ int fsrv_attr_reply(struct fuse_server *s, int fd, uint8_t *out, size_t room)
 	struct fuse_attr_out o;
 	memset(&o, 0, sizeof(o));
 	o.attr_valid = s->timeout_s;
-	fsrv_fill_attr(&o.attr, &st);
+	fsrv_fill_attr(s, &o.attr, &st);
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);
 }
@@ -472,6 +486,7 @@ static int op_init(struct fuse_server *s, const uint8_t *p, size_t plen, uint8_t
 		o.max_pages = FUSE_SERVER_MAX_READ / 4096;
 	if (s->dax && (in.flags & FUSE_MAP_ALIGNMENT)) {
 		o.flags |= FUSE_MAP_ALIGNMENT;
+		s->dax_client = true;
 		o.map_alignment = (uint16_t)__builtin_ctzll(s->dax->page);
 	}
 	s->initialized = true;

@@ -43,6 +43,9 @@ struct fsrv_handle {
 struct fuse_server {
 	bool readonly;
 	bool initialized;
+	/* The client maps through the window (it asked FUSE_MAP_ALIGNMENT):
+	 * attributes' blksize is at most a page (fsrv_fill_attr). */
+	bool dax_client;
 	uint32_t minor;
 	struct fsrv_node *nodes;
 	uint32_t n_nodes, cap_nodes, free_nodes, live_nodes;
@@ -107,7 +110,9 @@ int fsrv_open_file(struct fuse_server *s, const struct fsrv_node *n, uint32_t gf
 int fsrv_name(struct fuse_server *s, const uint8_t *p, size_t plen, const char **name);
 
 int fsrv_stat(int fd, struct stat *st);
-void fsrv_fill_attr(struct fuse_attr *a, const struct stat *st);
+void fsrv_fill_attr(const struct fuse_server *s, struct fuse_attr *a, const struct stat *st);
+/* The blksize a client is told for a host file whose st_blksize is host. */
+uint32_t fsrv_blksize(const struct fuse_server *s, blksize_t host);
 /* Writes a fuse_attr_out for fd at out; its length or -errno. */
 int fsrv_attr_reply(struct fuse_server *s, int fd, uint8_t *out, size_t room);
 /* Writes "/proc/self/fd/<fd>" into buf (FSRV_PROC_PATH_MAX bytes). */

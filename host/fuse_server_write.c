@@ -100,7 +100,7 @@ static int open_existing(struct fuse_server *s, int dir_fd, const char *name, ui
 	}
 	struct stat st;
 	if (fstat(fd, &st) == 0)
-		fsrv_fill_attr(&e->attr, &st); /* after O_TRUNC */
+		fsrv_fill_attr(s, &e->attr, &st); /* after O_TRUNC */
 	return fd;
 }
 
@@ -181,7 +181,7 @@ static int op_mkdir(struct fuse_server *s, struct fsrv_node *dir, const uint8_t 
 		fsrv_proc_path(path, n->fd);
 		struct stat st;
 		if (chmod(path, mode) == 0 && fsrv_stat(n->fd, &st) == 0)
-			fsrv_fill_attr(&e.attr, &st);
+			fsrv_fill_attr(s, &e.attr, &st);
 	}
 	memcpy(out, &e, sizeof(e));
 	return sizeof(e);

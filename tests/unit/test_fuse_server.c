@@ -25,6 +25,7 @@
 #include "dax_map.h"
 #include "fuse_server.h"
 #include "fuse_server_harness.h"
+#include "fuse_server_priv.h"
 #include "scratch_dir.h"
 
 #define BIG_SIZE (300 * 1024 + 123)
@@ -1101,8 +1102,9 @@ static void test_dax_mappings(void **state)
 	init();
 	uint64_t big = lookup_ok(1, "big.bin"), hello = lookup_ok(1, "hello.txt"), fh, dfh;
 	assert_int_equal(open_node(big, O_RDONLY, false, &fh), 0);
-	/* No window: ENOSYS. */
+	/* No window: ENOSYS; a huge page's block size goes through as it is. */
 	assert_int_equal(setupmapping(big, fh, 0, 0, 4096, R), -ENOSYS);
+	assert_int_equal(fsrv_blksize(srv, 2 << 20), 2 << 20);
 	fuse_server_free(srv);
 	static struct dax_map win; /* static: srv_down may still see it after a failure */
 	assert_int_equal(dax_map_init(&win, 128 * 4096), 0);
@@ -1115,6 +1117,10 @@ static void test_dax_mappings(void **state)
 	assert_int_equal(fuse_msg_init(payload(), (uint32_t)r, &o), 0);
 	assert_true(o.flags & FUSE_MAP_ALIGNMENT);
 	assert_int_equal(1u << o.map_alignment, (unsigned)sysconf(_SC_PAGESIZE));
+	/* A client of the window is told at most a page (Linux's DAX writes
+	 * back nothing else); smaller sizes as they are. */
+	assert_int_equal(fsrv_blksize(srv, 2 << 20), 4096);
+	assert_int_equal(fsrv_blksize(srv, 1024), 1024);
 	big = lookup_ok(1, "big.bin");
 	hello = lookup_ok(1, "hello.txt");
 	assert_int_equal(open_node(big, O_RDONLY, false, &fh), 0);
