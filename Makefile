@@ -153,14 +153,14 @@ deps:
 	@tools/deps.sh
 
 # The evaluation (bench/run): every configuration side by side, report and
-# plots under bench/results/DATE/ (with bench/startup.py's start-up tables),
-# README's headline table rewritten.
+# plots under bench/results/DATE/ (with bench/startup.py's and bench/nginx.py's
+# tables), README's headline table rewritten.
 bench: deps all bench-progs
 	out=bench/results/$$(date +%Y-%m-%d-%H%M) && mkdir -p $$out && \
 		bench/startup.py --json $$out/startup.json --md $$out/startup.md && \
+		bench/nginx.py --json $$out/nginx.json --md $$out/nginx.md && \
 		bench/run --out $$out
 	bench/stdio
-	bench/nginx.py --json build/nginx-bench.json --md build/nginx-bench.md
 bench-quick: deps all bench-progs
 	bench/run --quick
 	bench/stdio --quick

@@ -582,11 +582,18 @@ def write(out, meta, recs):
     L += costs_section(recs, cfgs, works)
     L += thesis(summ), ""
     L += fio_section(summ)
-    # bench/startup.py's tables, when `make bench` ran it into the same directory.
-    startup_md = os.path.join(out, "startup.md")
-    if os.path.exists(startup_md):
-        body = open(startup_md).read().split("\n", 1)[1].replace("\n## ", "\n### ")
-        L += ["## Start-up of Debian's programs (bench/startup.py)", body, ""]
+    # The other benchmarks' tables, when `make bench` ran them into the same
+    # directory: each file's own title ("# ...") dropped, its sections one
+    # level down.
+    for name, title in (("startup.md", "Start-up of Debian's programs (bench/startup.py)"),
+                        ("nginx.md", "nginx serving files (bench/nginx.py)")):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            body = open(path).read()
+            if body.startswith("# "):
+                body = body.split("\n", 1)[-1]
+            body = ("\n" + body).replace("\n## ", "\n### ").lstrip("\n")
+            L += [f"## {title}", "", body, ""]
     L += ["## Command lines", "",
           "- host: `build/bench/fsbench ARGS` on the tmpfs data set",
           "- Pier: `build/pier run --vmm qemu --machine microvm|q35 | --vmm pier [--dax 0] "

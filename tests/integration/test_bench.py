@@ -335,6 +335,21 @@ def test_report_names_a_failed_job_and_goes_on(tiny, tmp_path):
     assert (tmp_path / "throughput.png").exists()
 
 
+def test_report_takes_in_the_other_benchmarks_tables(tiny, tmp_path):
+    """make bench writes startup.md and nginx.md into the run's directory:
+    the report carries both, each under its own heading, its sections one
+    level down."""
+    out, doc = tiny
+    (tmp_path / "startup.md").write_text("# Start-up\n\nintro\n\n## host level\n\n| a |\n")
+    (tmp_path / "nginx.md").write_text("nginx, its first line a sentence\n## requests\n| b |\n")
+    md = open(report.write(str(tmp_path), doc["meta"], doc["records"])).read()
+    start = md.index("## Start-up of Debian's programs (bench/startup.py)")
+    web = md.index("## nginx serving files (bench/nginx.py)")
+    assert start < md.index("### host level") < web < md.index("nginx, its first line") < \
+        md.index("### requests"), md
+    assert "# Start-up\n" not in md
+
+
 def test_fsbench_write_checks_refuse_other_bytes(tmp_path):
     """fsbench --verify (the host's check of a guest's writes) fails on a
     file that differs from what the workload wrote by one byte."""
