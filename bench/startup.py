@@ -64,6 +64,7 @@ INITRD_PROGRAMS = ("python3 -c pass", "python3 50 imports")
 LEVELS = {"host": ["host", "pier-qemu", "pier-qemu-initrd", "linux-qemu"],
           "nested": ["host-nested", "pier-dax", "pier-nodax", "pier-dax-initrd",
                      "linux-pier-dax"]}
+ALL = LEVELS["host"] + LEVELS["nested"]
 PIER_ARGS = {"pier-qemu": ["--vmm", "qemu", "--machine", "microvm"],
              "pier-qemu-initrd": ["--vmm", "qemu", "--machine", "microvm"],
              "pier-dax": ["--vmm", "pier"], "pier-dax-initrd": ["--vmm", "pier"],
@@ -272,7 +273,7 @@ def markdown(figures, runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default=",".join(LEVELS["host"] + LEVELS["nested"]))
+    ap.add_argument("--only", default=",".join(ALL))
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--md")
@@ -280,9 +281,8 @@ def main():
     ap.add_argument("--initrd", help=argparse.SUPPRESS)
     a = ap.parse_args()
     want = [c for c in a.only.split(",") if c]
-    known = LEVELS["host"] + LEVELS["nested"]
-    if set(want) - set(known):
-        ap.error(f"unknown configurations {sorted(set(want) - set(known))}; known: {known}")
+    if set(want) - set(ALL):
+        ap.error(f"unknown configurations {sorted(set(want) - set(ALL))}; known: {ALL}")
     root = debian_root()
     if a.inner:
         figures = measure(want, root, a.runs, a.initrd)
