@@ -6,9 +6,11 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def debian_root():
-    """The cached Debian bookworm root's path (built on first use)."""
-    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")], capture_output=True,
+def debian_root(extra=None):
+    """The cached Debian bookworm root's path (built on first use); with
+    extra (packages, space-separated), a second root that has them too."""
+    r = subprocess.run([os.path.join(ROOT, "tools", "debian-root.sh")] +
+                       (["--with", extra] if extra else []), capture_output=True,
                        text=True, check=True)
     return r.stdout.strip()
 
@@ -21,3 +23,13 @@ def kvm_usable():
         return True
     except OSError:
         return False
+
+
+# The DAX window both guests get on pier's VMM in the bench: larger than the
+# data set's largest file. Linux 6.1 frees a window range only once no
+# process maps it: with the 1 GiB default, `fsbench seq --mmap` of the 1 GiB
+# file waited for free ranges forever (2026-12-06, "task blocked for more
+# than 120 seconds"). Pier's guest evicts by itself, but in 1 GiB the 1 GiB
+# file and fio's libraries do not fit: random reads of it made a
+# SETUPMAPPING every 7 reads (2026-12-07). The thesis gave Linux 4 GiB.
+DAX_WINDOW = "4G"

@@ -9,6 +9,7 @@ import selectors
 import subprocess
 import time
 
+import common
 import dataset
 import linux_guest
 
@@ -116,9 +117,10 @@ def timing(err):
 def pier_args(config):
     return {"pier-qemu-microvm": ["--vmm", "qemu", "--machine", "microvm"],
             "pier-qemu-q35": ["--vmm", "qemu", "--machine", "q35"],
-            "pier-dax": ["--vmm", "pier"],
+            "pier-dax": ["--vmm", "pier", "--dax", common.DAX_WINDOW],
             "pier-nodax": ["--vmm", "pier", "--dax", "0"],
-            "pier-dax-nowrite": ["--vmm", "pier", "-o", "dax_write=0"]}[config]
+            "pier-dax-nowrite": ["--vmm", "pier", "--dax", common.DAX_WINDOW,
+                                 "-o", "dax_write=0"]}[config]
 
 
 def _failure(r):

@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import time
 
+import common
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NEST_CACHE = os.environ.get("PIER_KVM_NEST_CACHE", "/var/cache/pier-kvm-nest")
@@ -272,19 +274,13 @@ def qemu_cmd(kdir, initrd, append, console, accel, mem_mib, dev):
             "-serial", f"file:{console}", *dev]
 
 
-# Linux's window on pier's VMM: larger than the data set's largest file.
-# Linux 6.1 frees a window range only once no process maps it: with the 1 GiB
-# default, `fsbench seq --mmap` of the 1 GiB file waited for free ranges
-# forever (2026-12-06, "task blocked for more than 120 seconds"). The thesis
-# gave Linux 4 GiB.
-DAX_WINDOW = "4G"
 
 
 def pier_cmd(kdir, initrd, append, mem_mib, data_dir, dax, timeout):
     """pier's VMM booting the same kernel, the share as virtio-fs tag data."""
     return [PIER, "run", "--vmm", "pier", "--kernel", os.path.join(kdir, "vmlinux"),
             "--initrd", initrd, "--mem", f"{mem_mib}M", "--share", f"data={data_dir}",
-            "--dax", DAX_WINDOW if dax else "0", "--timeout", str(timeout),
+            "--dax", common.DAX_WINDOW if dax else "0", "--timeout", str(timeout),
             "--append", APPEND + append]
 
 

@@ -2,18 +2,21 @@
 """Start-up of Debian's own programs (issues 17 and 22), split as the
 thesis split it: the VMM and kernel's boot, the root's mount, and the
 program from its start to its first output and to its exit. The programs,
-from the cached Debian root (tools/debian-root.sh): `python3 -c pass`, a
-python3 importing 50 standard modules (then printing a line), and
-`fio --version`. Configurations, by level (each with its own baseline):
+from the cached Debian root (tools/debian-root.sh) with Debian's JVM
+added (its --with root): `python3 -c pass`, a python3 importing 50
+standard modules (then printing a line), `fio --version` and `java
+-version` (OpenJDK 17). Every one runs with a /proc, which the JVM's
+launcher needs to find its own libraries. Configurations, by level (each with its own baseline):
 
   host level (QEMU TCG here)
-    host              chroot ROOT PROGRAM (native: the floor)
+    host              ROOT as root, its own /proc (unshare -R --mount-proc):
+                      native, the floor
     pier-qemu         pier run --vmm qemu (microvm), the root over virtio-fs
     pier-qemu-initrd  the same, the root an initrd (python3 and its library)
     linux-qemu        a Linux guest on the same QEMU: Debian's kernel, the
                       root over virtio-fs (virtiofsd, cache=auto), chroot
   nested level (pier's VMM needs /dev/kvm: inside tools/kvm-nest here)
-    host-nested       chroot ROOT PROGRAM in the nested Linux
+    host-nested       the same in the nested Linux
     pier-dax          pier run --vmm pier, DAX window on
     pier-nodax        and with --dax 0
     pier-dax-initrd   from the initrd
@@ -42,7 +45,7 @@ import sys
 import tempfile
 import time
 
-from common import debian_root, kvm_usable
+from common import DAX_WINDOW, debian_root, kvm_usable
 import dataset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,7 +61,10 @@ assert len(MODULES) == 50
 PROGRAMS = {"python3 -c pass": ["/usr/bin/python3", "-c", "pass"],
             "python3 50 imports": ["/usr/bin/python3", "-c",
                                    f"import {', '.join(MODULES)}; print('imported')"],
-            "fio --version": ["/usr/bin/fio", "--version"]}
+            "fio --version": ["/usr/bin/fio", "--version"],
+            # Its own path: /usr/bin/java is a link through /etc/alternatives.
+            "java -version": ["/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "-version"]}
+JVM = "openjdk-17-jre-headless"
 # What the initrd holds (the initrd configurations run only these).
 INITRD_PROGRAMS = ("python3 -c pass", "python3 50 imports")
 LEVELS = {"host": ["host", "pier-qemu", "pier-qemu-initrd", "linux-qemu"],
@@ -67,7 +73,9 @@ LEVELS = {"host": ["host", "pier-qemu", "pier-qemu-initrd", "linux-qemu"],
 ALL = LEVELS["host"] + LEVELS["nested"]
 PIER_ARGS = {"pier-qemu": ["--vmm", "qemu", "--machine", "microvm"],
              "pier-qemu-initrd": ["--vmm", "qemu", "--machine", "microvm"],
-             "pier-dax": ["--vmm", "pier"], "pier-dax-initrd": ["--vmm", "pier"],
+             # The window Linux on pier's VMM has too.
+             "pier-dax": ["--vmm", "pier", "--dax", DAX_WINDOW],
+             "pier-dax-initrd": ["--vmm", "pier", "--dax", DAX_WINDOW],
              "pier-nodax": ["--vmm", "pier", "--dax", "0"]}
 LINUX_MODE = {"linux-qemu": "virtiofs-auto", "linux-pier-dax": "pier-dax"}
 
@@ -80,7 +88,8 @@ def host_run(root, argv, runs):
     times = []
     for _ in range(runs):
         t0 = time.monotonic()
-        subprocess.run(["chroot", root, *argv], check=True, stdout=subprocess.DEVNULL,
+        subprocess.run(["unshare", "--mount", "--root", root, "--mount-proc", *argv],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        stdin=subprocess.DEVNULL)
         times.append(time.monotonic() - t0)
     return {"program_ms": spread([t * 1000 for t in times])}
@@ -125,17 +134,21 @@ def linux_run(root, runs, mode):
     cases = "".join(f"{key}) set -- {' '.join(_sh(a) for a in PROGRAMS[name])} ;;\n"
                     for name, key in names.items())
     runner = ("#!/bin/sh\n"
+              "[ -d /data/proc/self ] || mount -t proc proc /data/proc\n"
               f"case \"$1\" in\n{cases}esac\n"
               # busybox's date has no %N: the root's own date, whose
               # start-up inside the window is measured with true and
               # taken off.
               "ns() { chroot /data /bin/date +%s%N; }\n"
               "t0=$(ns); chroot /data /bin/true; t1=$(ns)\n"
-              "chroot /data \"$@\" >/dev/null; t2=$(ns)\n"
+              "chroot /data \"$@\" >/dev/null 2>&1 || echo \"STARTUP-FAIL $?\"; t2=$(ns)\n"
               "echo \"STARTUP-NS $((t2 - t1 - (t1 - t0)))\"\n")
     with tempfile.TemporaryDirectory() as wd:
         outs, info = linux_guest.run(mode, root, jobs, wd, runner=runner)
     result = {}
+    for j, o in zip(jobs, outs):
+        if "STARTUP-FAIL" in o:
+            raise RuntimeError(f"{mode}: {j[0]} failed: {o[-500:]}")
     for name, key in names.items():
         ns = [int(re.search(r"STARTUP-NS (-?\d+)", o).group(1))
               for j, o in zip(jobs, outs) if j[0] == key]
@@ -283,7 +296,7 @@ def main():
     want = [c for c in a.only.split(",") if c]
     if set(want) - set(ALL):
         ap.error(f"unknown configurations {sorted(set(want) - set(ALL))}; known: {ALL}")
-    root = debian_root()
+    root = debian_root(JVM)
     if a.inner:
         figures = measure(want, root, a.runs, a.initrd)
         if a.memory:
