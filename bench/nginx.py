@@ -2,25 +2,31 @@
 """The thesis's nginx experiment (issue 20): Debian's nginx from the cached
 Debian root serving ten static files of 0.5-12 MiB from a shared
 directory, wrk on the host cycling through them for --seconds with four
-connections, run
+connections, run, by level (each with its own baseline)
 
-  host         the same nginx in a chroot of the root (the share bound at
-               /srv in a private mount namespace): the floor
-  pier-qemu    pier run --vmm qemu (microvm; TCG here), --publish
-  pier-dax     pier run --vmm pier, DAX window on (needs /dev/kvm; run
-  pier-nodax   inside tools/kvm-nest here), and with --dax 0
+  host level (QEMU TCG here)
+    host         the same nginx in a chroot of the root (the share bound
+                 at /srv in a private mount namespace): the floor
+    pier-qemu    pier run --vmm qemu (microvm), --publish
+    linux-qemu   (below)
+  nested level (pier's VMM needs /dev/kvm: inside tools/kvm-nest here)
+    host-nested  the host's run, in the nested Linux
+    pier-dax     pier run --vmm pier, DAX window on
+    pier-nodax   and with --dax 0
 
 Figures: requests/s and MiB/s, median of --runs wrk passes with min-max,
 and each as a ratio to the host's in the same run. What carries over to
 real hardware: the bytes the guest itself sent (HTTP headers) against
 those the host sent from the files (sendfile), from the kernel's net line.
 
-  linux-qemu   the Linux guest (bench/linux_guest.py: Debian's kernel on
+  linux-qemu     the Linux guest (bench/linux_guest.py: Debian's kernel on
                the same QEMU, the root and the share over virtiofsd with
                cache=auto, no DAX window: stock QEMU has none), its network
                QEMU's user networking with the port forwarded
 
-`--json FILE` writes the figures, `--md FILE` a table."""
+  bench/nginx.py [--runs N] [--seconds S] [--only A,B] [--json F] [--md F]
+
+`--json FILE` writes the figures, `--md FILE` a table per level."""
 import argparse
 import json
 import os
@@ -123,7 +129,7 @@ class Process:
 
     def __init__(self, config, root, share, port):
         self.port = port
-        if config == "host":
+        if config in ("host", "host-nested"):
             script = f"mount --bind {share} {root}/srv && exec chroot {root} " + " ".join(NGINX)
             cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
         else:
@@ -170,7 +176,7 @@ def stats(xs):
 def measure(config, root, runs, seconds):
     with tempfile.TemporaryDirectory() as share:
         port = free_port()
-        make_share(share, 80 if config != "host" else port)
+        make_share(share, port if config in ("host", "host-nested") else 80)
         server = (LinuxGuest(root, share, port) if config == "linux-qemu"
                   else Process(config, root, share, port))
         try:
@@ -189,32 +195,80 @@ def measure(config, root, runs, seconds):
         return out
 
 
+LEVELS = {"host": ["host", "pier-qemu", "linux-qemu"],
+          "nested": ["host-nested", "pier-dax", "pier-nodax"]}
+ALL = LEVELS["host"] + LEVELS["nested"]
+
+
+def nested(cfgs, runs, seconds):
+    """The nested level's figures: here with /dev/kvm, else inside
+    tools/kvm-nest (wrk runs in the nested machine with its nginx)."""
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    with tempfile.NamedTemporaryFile(suffix=".json", dir=os.path.join(ROOT, "build")) as out:
+        cmd = [sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(runs),
+               "--seconds", str(seconds), "--only", ",".join(cfgs), "--json", out.name]
+        if not kvm_usable():
+            cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "1", "--mem", "4096",
+                   "--timeout", "3600", "--rw", os.path.dirname(out.name), "--", *cmd]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        with open(out.name) as f:
+            return json.load(f)["configs"]
+
+
+def markdown(doc):
+    L = [f"nginx, 10 files of 0.5-12 MiB, wrk -c4 for {doc['seconds']} s, {doc['runs']} runs "
+         "(median, min-max; ratio to the host's at the same level, in this run)", ""]
+    for level, cfgs in LEVELS.items():
+        rows = [c for c in cfgs if c in doc["configs"]]
+        if not rows:
+            continue
+        host = doc["configs"].get(cfgs[0])
+        L += [f"{level} level:", "",
+              "| config | requests/s | MiB/s | vs host | guest-sent / host-sent bytes |",
+              "|---|---:|---:|---:|---:|"]
+        for config in rows:
+            r = doc["configs"][config]
+            ratio = f"{r['rps']['median'] / host['rps']['median']:.2f}x" if host else "-"
+            bytes_ = (f"{r['guest_sent_bytes']:,} / {r['host_file_bytes']:,}"
+                      if "host_file_bytes" in r else "-")
+            L.append(f"| {config} | {r['rps']['median']:.0f} ({r['rps']['min']:.0f}-"
+                     f"{r['rps']['max']:.0f}) | {r['mib_s']['median']:.0f} | {ratio} | "
+                     f"{bytes_} |")
+        L.append("")
+    return "\n".join(L)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
-    default = "host,pier-qemu,linux-qemu" + (",pier-dax,pier-nodax" if kvm_usable() else "")
-    ap.add_argument("--only", default=default)
+    ap.add_argument("--only", default=",".join(ALL))
     ap.add_argument("--json")
     ap.add_argument("--md")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    want = [c for c in a.only.split(",") if c]
+    if set(want) - set(ALL):
+        ap.error(f"unknown configurations {sorted(set(want) - set(ALL))}; known: {ALL}")
     root = debian_root()
     doc = {"runs": a.runs, "seconds": a.seconds, "configs": {}}
-    for config in a.only.split(","):
+    if a.inner:
+        doc["configs"] = {c: measure(c, root, a.runs, a.seconds) for c in want}
+        with open(a.json, "w") as f:
+            json.dump(doc, f, indent=1)
+        return
+    # Each level's baseline runs with it.
+    host_cfgs = [c for c in LEVELS["host"] if c in want]
+    nest_cfgs = [c for c in LEVELS["nested"] if c in want]
+    if host_cfgs and "host" not in host_cfgs:
+        host_cfgs.insert(0, "host")
+    if nest_cfgs and "host-nested" not in nest_cfgs:
+        nest_cfgs.insert(0, "host-nested")
+    for config in host_cfgs:
         doc["configs"][config] = measure(config, root, a.runs, a.seconds)
-    host = doc["configs"].get("host")
-    lines = [f"nginx, 10 files of 0.5-12 MiB, wrk -c4 for {a.seconds} s, {a.runs} runs "
-             "(median, min-max; ratio to the host's in this run)", "",
-             "| config | requests/s | MiB/s | vs host | guest-sent / host-sent bytes |",
-             "|---|---:|---:|---:|---:|"]
-    for config, r in doc["configs"].items():
-        ratio = f"{r['rps']['median'] / host['rps']['median']:.2f}x" if host else "-"
-        bytes_ = (f"{r['guest_sent_bytes']:,} / {r['host_file_bytes']:,}"
-                  if "host_file_bytes" in r else "-")
-        lines.append(f"| {config} | {r['rps']['median']:.0f} ({r['rps']['min']:.0f}-"
-                     f"{r['rps']['max']:.0f}) | {r['mib_s']['median']:.0f} | {ratio} | "
-                     f"{bytes_} |")
-    text = "\n".join(lines) + "\n"
+    if nest_cfgs:
+        doc["configs"].update(nested(nest_cfgs, a.runs, a.seconds))
+    text = markdown(doc)
     print(text, end="")
     if a.json:
         with open(a.json, "w") as f:
