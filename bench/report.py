@@ -11,6 +11,7 @@ import re
 import statistics
 import subprocess
 
+import common
 import configs
 import linux_guest
 import dataset
@@ -529,6 +530,9 @@ def write(out, meta, recs):
          f"| accelerator, QEMU configurations | {meta['accel_host']} |",
          f"| accelerator, pier's VMM | {meta['accel_pier']} |",
          f"| compiler | {meta['gcc']}; {meta['musl']} |", "",
+         *([f"The {' and '.join(meta['reused']['levels'])} level's figures are those of "
+            f"`{meta['reused']['from']}` (not run again: "
+            "`bench/run --reuse`).", ""] if meta.get("reused", {}).get("levels") else []),
          "Configurations (baselines: `host` for the first group, `host-nested` for pier's "
          "own VMM, which runs inside a nested Linux here):", ""]
     for c in cfgs:
@@ -653,8 +657,8 @@ def fio_section(summ):
     L = ["## fio: Pier and Linux on the same VMM, against the thesis", "",
          "The thesis's fio jobs (Debian's fio, one thread, psync) in Pier and in Linux "
          "(Debian's 6.1, `-o dax=always`), both on pier's VMM and its FUSE server, in the "
-         "nested machine. Pier's window is the default 1 GiB; Linux's is "
-         f"{linux_guest.DAX_WINDOW} (the thesis's size: Linux 6.1 waits for free window "
+         "nested machine, each with a window of "
+         f"{common.DAX_WINDOW} (the thesis's size: Linux 6.1 waits for free window "
          "ranges while a process maps them, and blocked for good reading the 1 GiB file "
          "through mmap with 1 GiB). Thesis: OSv/Linux "
          f"{THESIS['osv_vs_linux_dax']:.2f}x with DAX, {THESIS['osv_vs_linux_fuse']:.2f}x with "

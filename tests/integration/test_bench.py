@@ -350,6 +350,37 @@ def test_report_takes_in_the_other_benchmarks_tables(tiny, tmp_path):
     assert "# Start-up\n" not in md
 
 
+def test_reuse_takes_the_level_not_run_from_an_earlier_run(tiny, tmp_path):
+    """bench/run --reuse DIR: the level run now is measured now, the other
+    comes from DIR's results.json, and the report says so; a run of another
+    scale is refused before anything runs."""
+    out, doc = tiny
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    host = [dict(r, repeat=99) for r in doc["records"] if r["config"] == "host"]
+    nested = [dict(r, config="pier-dax", level="nested") for r in host]
+    (earlier / "results.json").write_text(json.dumps({"meta": doc["meta"],
+                                                      "records": host + nested}))
+    again = tmp_path / "again"
+    p = subprocess.run([RUN, "--tiny", "--configs", "host", "--reuse", str(earlier), "--out",
+                        str(again), "--no-readme"], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    got = json.loads((again / "results.json").read_text())
+    assert [r for r in got["records"] if r["level"] == "nested"] == nested
+    fresh = [r for r in got["records"] if r["level"] == "host"]
+    assert fresh and all(r["config"] == "host" and r["repeat"] != 99 for r in fresh), fresh
+    assert got["meta"]["reused"]["levels"] == ["nested"], got["meta"]
+    assert f"The nested level's figures are those of `{got['meta']['reused']['from']}`" in \
+        (again / "report.md").read_text()
+    (earlier / "results.json").write_text(json.dumps({"meta": dict(doc["meta"], scale="full"),
+                                                      "records": host}))
+    p = subprocess.run([RUN, "--tiny", "--configs", "host", "--reuse", str(earlier), "--out",
+                        str(tmp_path / "refused"), "--no-readme"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode != 0 and "a full run, this one is tiny" in p.stderr, p.stderr
+    assert not (tmp_path / "refused" / "results.json").exists()
+
+
 def test_fsbench_write_checks_refuse_other_bytes(tmp_path):
     """fsbench --verify (the host's check of a guest's writes) fails on a
     file that differs from what the workload wrote by one byte."""
@@ -658,3 +689,24 @@ def test_nginx_bench_compares_with_the_host(tmp_path):
         assert f"| {cfg} | " in p.stdout
     pier = doc["configs"]["pier-qemu"]
     assert pier["host_file_bytes"] > 100 * pier["guest_sent_bytes"] > 0, pier
+    assert "host level:" in p.stdout and "nested level:" not in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_nginx_bench_on_pier_vmm(machine, tmp_path):
+    """The nested level of bench/nginx.py: Pier's VMM with the window and
+    without, against the nested machine's own nginx (added as the level's
+    baseline), in a table of its own level."""
+    out = tmp_path / "nginx.json"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "nginx.py"), "--runs", "1",
+                        "--seconds", "2", "--only", "pier-dax,pier-nodax", "--json", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    doc = json.loads(out.read_text())
+    assert set(doc["configs"]) == {"host-nested", "pier-dax", "pier-nodax"}
+    for cfg, r in doc["configs"].items():
+        assert 0 < r["rps"]["min"] <= r["rps"]["median"] <= r["rps"]["max"], (cfg, r)
+    for cfg in ("pier-dax", "pier-nodax"):
+        r = doc["configs"][cfg]
+        assert r["host_file_bytes"] > 100 * r["guest_sent_bytes"] > 0, (cfg, r)
+    assert "nested level:" in p.stdout and "host level:" not in p.stdout, p.stdout
