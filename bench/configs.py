@@ -140,7 +140,7 @@ def run_one(config, data, args, initrd=None, timeout=1800, stats=None):
     results (fsbench's JSON lines), timing (pier's --timing) and error:
     None, or what went wrong with log, the output's tail. Raises
     RuntimeError only when the job had to be killed."""
-    if config in ("host", "host-nested") and args[0] in dataset.FROM_DEBIAN:
+    if config in ("host", "host-nested") and dataset.from_debian(args):
         # Debian's program loads Debian's libraries: the data set is its root.
         cmd = ["chroot", data, *[a.replace("{D}", "") for a in args]]
     elif config in ("host", "host-nested"):
@@ -221,7 +221,7 @@ def run_linux(config, data, jobs, workdir, **kw):
     linux_guest.run. Raises RuntimeError if the guest itself failed."""
     mode = config[len("linux-"):]
     # Debian's programs run in a chroot of the data set (linux_guest.INIT).
-    guest_jobs = [[a.replace("{D}", "" if j[0] in dataset.FROM_DEBIAN else "/data") for a in j]
+    guest_jobs = [[a.replace("{D}", "" if dataset.from_debian(j) else "/data") for a in j]
                   for j in jobs]
     outs, info = linux_guest.run(mode, data, guest_jobs, workdir, **kw)
     cpu = info["job_cpu_s"] + [0.0] * len(jobs)

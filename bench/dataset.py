@@ -63,13 +63,20 @@ def copy_sized(src, dst):
         shutil.copyfileobj(a, b, 1 << 20)
 
 
-def copy_from_debian(d, programs=FROM_DEBIAN, trees=()):
+def from_debian(args):
+    """A job of one of Debian's programs (FROM_DEBIAN): it runs with the
+    data set as its root, its paths without the {D} prefix."""
+    return args[0] in FROM_DEBIAN
+
+
+def copy_from_debian(d, programs=FROM_DEBIAN, trees=(), root=None):
     """Each program and the libraries ldd names for it (in a chroot of the
     Debian root), at the same paths under d (their directories' links
     resolved, their own names kept: the loader looks for libz.so.1, a link
     to libz.so.1.2.13, as libz.so.1); the root's top-level links (bin ->
-    usr/bin, lib64 -> usr/lib64, ...) too; and whole directories, trees."""
-    root = debian_root()
+    usr/bin, lib64 -> usr/lib64, ...) too; and whole directories, trees.
+    root: a Debian root (the cached one if None)."""
+    root = root or debian_root()
     for name in os.listdir(root):
         if os.path.islink(os.path.join(root, name)):
             os.symlink(os.readlink(os.path.join(root, name)), os.path.join(d, name))
@@ -160,7 +167,7 @@ def start_args(args):
     """What a job's run is taken less of when its costs are counted: a run
     of fsbench that only starts and ends, or for a Debian program its
     --version (loading the same libraries)."""
-    return [args[0], "--version"] if args[0] in FROM_DEBIAN else ["start"]
+    return [args[0], "--version"] if from_debian(args) else ["start"]
 
 
 def workloads(s):

@@ -168,7 +168,7 @@ def make_initrd(root, path):
     with tempfile.TemporaryDirectory() as d:
         dataset.copy_from_debian(d, ["/usr/bin/python3"] + [
             "/usr/lib/python3.11/lib-dynload/" + f for f in sorted(os.listdir(dynload))],
-            trees=["/usr/lib/python3.11"])
+            trees=["/usr/lib/python3.11"], root=root)
         subprocess.run(f"find . | cpio -o -H newc --quiet > {path}", shell=True, cwd=d,
                        check=True)
 
