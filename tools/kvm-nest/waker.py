@@ -43,6 +43,22 @@ def connect(path):
     return s
 
 
+def drain(mon):
+    """Reads everything the monitor has said. It echoes each command with
+    line-editing escapes (~370 bytes for one sendkey), which may arrive in
+    several pieces: reading one piece a press let the rest pile up in the
+    socket (10 KB after an hour, seen 2026-12-07), and a full socket would
+    block QEMU's monitor and with it the presses."""
+    mon.settimeout(0.2)
+    try:
+        while mon.recv(65536):
+            pass
+    except socket.timeout:
+        pass
+    finally:
+        mon.settimeout(5)
+
+
 def main():
     path, pid = sys.argv[1], int(sys.argv[2])
     mon = None
@@ -51,7 +67,7 @@ def main():
         try:
             mon = mon or connect(path)
             mon.sendall(b"sendkey shift\n")
-            mon.recv(4096)
+            drain(mon)
         except OSError:  # not listening yet, or QEMU going away: try again
             if mon:
                 mon.close()
