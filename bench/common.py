@@ -15,6 +15,19 @@ def debian_root(extra=None):
     return r.stdout.strip()
 
 
+def by_level(levels, want):
+    """The configurations of want in each of levels' two ("host",
+    "nested"), each list led by its level's baseline (the first of the
+    level) when it has any: every level's baseline runs with it."""
+    out = []
+    for level in ("host", "nested"):
+        cfgs = [c for c in levels[level] if c in want]
+        if cfgs and levels[level][0] not in cfgs:
+            cfgs.insert(0, levels[level][0])
+        out.append(cfgs)
+    return out
+
+
 def kvm_usable():
     if os.path.exists("/sys/module/kvm_pvm"):
         return False  # pier refuses it (host/accel.c)

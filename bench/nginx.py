@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 
-from common import debian_root, kvm_usable
+from common import by_level, debian_root, kvm_usable
 import linux_guest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -257,13 +257,7 @@ def main():
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=1)
         return
-    # Each level's baseline runs with it.
-    host_cfgs = [c for c in LEVELS["host"] if c in want]
-    nest_cfgs = [c for c in LEVELS["nested"] if c in want]
-    if host_cfgs and "host" not in host_cfgs:
-        host_cfgs.insert(0, "host")
-    if nest_cfgs and "host-nested" not in nest_cfgs:
-        nest_cfgs.insert(0, "host-nested")
+    host_cfgs, nest_cfgs = by_level(LEVELS, want)
     for config in host_cfgs:
         doc["configs"][config] = measure(config, root, a.runs, a.seconds)
     if nest_cfgs:

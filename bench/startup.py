@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 
-from common import DAX_WINDOW, debian_root, kvm_usable
+from common import DAX_WINDOW, by_level, debian_root, kvm_usable
 import dataset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -309,13 +309,7 @@ def main():
     initrd = os.path.join(ROOT, "build", "startup-python3.cpio")
     if any(c.endswith("-initrd") for c in want):
         make_initrd(root, initrd)
-    host_cfgs = [c for c in LEVELS["host"] if c in want]
-    nest_cfgs = [c for c in LEVELS["nested"] if c in want]
-    # Each level's baseline runs with it.
-    if host_cfgs and "host" not in host_cfgs:
-        host_cfgs.insert(0, "host")
-    if nest_cfgs and "host-nested" not in nest_cfgs:
-        nest_cfgs.insert(0, "host-nested")
+    host_cfgs, nest_cfgs = by_level(LEVELS, want)
     figures = measure(host_cfgs, root, a.runs, initrd)
     if nest_cfgs or a.memory:
         figures.update(nested(nest_cfgs, a.runs, initrd, a.memory))
