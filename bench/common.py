@@ -1,7 +1,11 @@
-"""What the start-up and process benchmarks share: the cached Debian root
-(tools/debian-root.sh) and whether /dev/kvm works here."""
+"""What the benchmarks share: the cached Debian roots
+(tools/debian-root.sh), whether /dev/kvm works here, how a nested level
+runs (run_nested), and the DAX window both guests get."""
+import json
 import os
 import subprocess
+import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,6 +30,21 @@ def by_level(levels, want):
             cfgs.insert(0, levels[level][0])
         out.append(cfgs)
     return out
+
+
+def run_nested(script, args, mem_mib):
+    """A benchmark's nested level: `script --inner ARGS --json FILE` here
+    where /dev/kvm works, else inside tools/kvm-nest; FILE's document."""
+    build = os.path.join(ROOT, "build")
+    os.makedirs(build, exist_ok=True)
+    with tempfile.NamedTemporaryFile(suffix=".json", dir=build) as out:
+        cmd = [sys.executable, os.path.abspath(script), "--inner", *args, "--json", out.name]
+        if not kvm_usable():
+            cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "1", "--mem",
+                   str(mem_mib), "--timeout", "3600", "--rw", build, "--", *cmd]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        with open(out.name) as f:
+            return json.load(f)
 
 
 def kvm_usable():

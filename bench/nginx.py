@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 
-from common import by_level, debian_root, kvm_usable
+from common import by_level, debian_root, run_nested
 import linux_guest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -203,16 +203,8 @@ ALL = LEVELS["host"] + LEVELS["nested"]
 def nested(cfgs, runs, seconds):
     """The nested level's figures: here with /dev/kvm, else inside
     tools/kvm-nest (wrk runs in the nested machine with its nginx)."""
-    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
-    with tempfile.NamedTemporaryFile(suffix=".json", dir=os.path.join(ROOT, "build")) as out:
-        cmd = [sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(runs),
-               "--seconds", str(seconds), "--only", ",".join(cfgs), "--json", out.name]
-        if not kvm_usable():
-            cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "1", "--mem", "4096",
-                   "--timeout", "3600", "--rw", os.path.dirname(out.name), "--", *cmd]
-        subprocess.run(cmd, check=True, cwd=ROOT)
-        with open(out.name) as f:
-            return json.load(f)["configs"]
+    return run_nested(__file__, ["--runs", str(runs), "--seconds", str(seconds), "--only",
+                                 ",".join(cfgs)], 4096)["configs"]
 
 
 def markdown(doc):

@@ -41,11 +41,10 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-from common import DAX_WINDOW, by_level, debian_root, kvm_usable
+from common import DAX_WINDOW, by_level, debian_root, run_nested
 import dataset
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -228,16 +227,8 @@ def measure(cfgs, root, runs, initrd):
 
 def nested(cfgs, runs, initrd, memory):
     """The nested level: here with /dev/kvm, else inside tools/kvm-nest."""
-    with tempfile.NamedTemporaryFile(suffix=".json", dir=os.path.join(ROOT, "build")) as out:
-        cmd = [sys.executable, os.path.abspath(__file__), "--inner", "--runs", str(runs),
-               "--only", ",".join(cfgs), "--initrd", initrd, "--json", out.name] + \
-            (["--memory"] if memory else [])
-        if not kvm_usable():
-            cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "1", "--mem", "6144",
-                   "--timeout", "3600", "--rw", os.path.dirname(out.name), "--", *cmd]
-        subprocess.run(cmd, check=True, cwd=ROOT)
-        with open(out.name) as f:
-            return json.load(f)
+    return run_nested(__file__, ["--runs", str(runs), "--only", ",".join(cfgs), "--initrd",
+                                 initrd] + (["--memory"] if memory else []), 6144)
 
 
 def cell(f, key):
