@@ -13,7 +13,6 @@ import subprocess
 
 import common
 import configs
-import linux_guest
 import dataset
 
 # The thesis's published ratios (shared/docs/thesis.md).
