@@ -1,7 +1,8 @@
 /*
  * pier: the command-line front end.
  *
- *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--dax SIZE]
+ *   pier run [--vmm pier|qemu] [--entry 64|pvh] [--machine microvm|q35] [--mem SIZE] [--cpus N]
+ *            [--dax SIZE]
  *            [--seccomp on|off] [--timing] [--stats[=FILE]] [--cache never|auto|always]
  *            [--timeout SEC] [--kernel PATH] [--append WORDS] [--root DIR [--ro]]
  *            [--share TAG=DIR]...
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 		"                         or through its 32-bit PVH entry\n"
 		"  --machine microvm|q35  QEMU machine type (default microvm)\n"
 		"  --mem SIZE             guest RAM, e.g. 1G (default 512M; used as touched)\n"
+		"  --cpus N               virtual CPUs (default 1, at most %d)\n"
 		"  --dax SIZE             pier: virtio-fs DAX window per shared directory\n"
 		"                         (default 1G; 0: none, reads use FUSE_READ)\n"
 		"  --seccomp on|off       pier: once the guest runs, the VMM may make only\n"
@@ -91,7 +93,7 @@ static void usage(FILE *f)
 		"                         (FILE.TAG for each --share)\n"
 		"  pier --version\n"
 		"  pier oci ...           the OCI runtime (also as pier-oci; pier oci --help)\n",
-		RUN_MAX_SHARES, PIER_EXIT_TIMEOUT, VIRTIOFSD_DEFAULT);
+		RUN_MAX_CPUS, RUN_MAX_SHARES, PIER_EXIT_TIMEOUT, VIRTIOFSD_DEFAULT);
 }
 
 /*
@@ -137,7 +139,7 @@ static int add_share(struct run_options *o, const char *arg)
 /* Parses `pier run` options into o; returns -1 to go on, else pier's status. */
 static int parse_run(int argc, char **argv, struct run_options *o)
 {
-	enum { OPT_VMM = 256, OPT_ENTRY, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
+	enum { OPT_VMM = 256, OPT_ENTRY, OPT_CPUS, OPT_MACHINE, OPT_MEM, OPT_KERNEL, OPT_TIMING, OPT_TIMEOUT,
 	       OPT_ROOT, OPT_RO, OPT_SHARE, OPT_INITRD, OPT_VIRTIOFSD, OPT_VIRTIOFSD_LOG,
 	       OPT_ENV, OPT_ENV_CLEAR, OPT_CWD, OPT_STRACE, OPT_DAX, OPT_SECCOMP, OPT_LOG,
 	       OPT_TMPFS, OPT_NET, OPT_PUBLISH, OPT_STATS, OPT_CACHE, OPT_APPEND };
@@ -146,6 +148,7 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 		{ "entry", required_argument, 0, OPT_ENTRY },
 		{ "machine", required_argument, 0, OPT_MACHINE },
 		{ "mem", required_argument, 0, OPT_MEM },
+		{ "cpus", required_argument, 0, OPT_CPUS },
 		{ "dax", required_argument, 0, OPT_DAX },
 		{ "seccomp", required_argument, 0, OPT_SECCOMP },
 		{ "kernel", required_argument, 0, OPT_KERNEL },
@@ -201,6 +204,17 @@ static int parse_run(int argc, char **argv, struct run_options *o)
 				return 2;
 			}
 			break;
+		case OPT_CPUS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (end == optarg || *end || n < 1 || n > RUN_MAX_CPUS) {
+				fprintf(stderr, "pier: --cpus %s: expected a number from 1 to %d\n",
+					optarg, RUN_MAX_CPUS);
+				return 2;
+			}
+			o->cpus = (int)n;
+			break;
+		}
 		case OPT_DAX:
 			/* Page multiple; at most 64 GiB per window (guest-physical space). */
 			if (run_parse_size(optarg, &o->dax_bytes) || (o->dax_bytes & 4095) ||

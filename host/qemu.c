@@ -243,7 +243,7 @@ static int write_args(struct qemu_vm *vm, const struct run_options *o)
 
 static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cmdline)
 {
-	char mem[32], chardev[160], machine[64], memobj[96], fw_cfg[160];
+	char mem[32], smp[16], chardev[160], machine[64], memobj[96], fw_cfg[160];
 	char exec_chardev[160], exec_port[96], net_chardev[160], net_port[96];
 	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
 	const char *accel = accel_qemu();
@@ -266,15 +266,18 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	args[n++] = "-M";
 	args[n++] = machine;
 	args[n++] = "-accel";
-	args[n++] = accel;
+	/* Several vCPUs under TCG: one host thread each (QEMU's multi-threaded
+	 * TCG), so they run in parallel as on KVM. */
+	args[n++] = o->cpus > 1 && strcmp(accel, "tcg") == 0 ? "tcg,thread=multi" : accel;
 	if (strcmp(accel, "kvm") == 0) {
 		args[n++] = "-cpu";
 		args[n++] = "host";
 	}
 	args[n++] = "-m";
 	args[n++] = mem;
+	snprintf(smp, sizeof(smp), "%d", o->cpus);
 	args[n++] = "-smp";
-	args[n++] = "1";
+	args[n++] = smp;
 	args[n++] = "-nodefaults";
 	args[n++] = "-no-user-config";
 	args[n++] = "-display";

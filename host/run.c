@@ -31,6 +31,7 @@ void run_options_init(struct run_options *o, uint64_t start_ns)
 		.machine = "microvm",
 		.mem_bytes = 512ULL << 20, /* programs people have: fio's libraries alone reserve 140 MB */
 		.dax_bytes = 1ULL << 30,
+		.cpus = 1,
 		.seccomp = 1,
 		.start_ns = start_ns,
 		.virtiofsd = getenv("PIER_VIRTIOFSD"),

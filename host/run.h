@@ -15,6 +15,7 @@ struct stats_table;
 
 #define RUN_MAX_KOPTS 64
 #define RUN_MAX_SHARES 8
+#define RUN_MAX_CPUS 64 /* --cpus: what the ACPI tables and the guest hold */
 
 /* A host directory the guest sees as a virtio-fs device with this tag. */
 struct run_share {
@@ -30,6 +31,7 @@ struct run_options {
 	const char *machine;   /* qemu: "microvm" or "q35" */
 	const char *kernel;    /* path to kernel.elf */
 	uint64_t mem_bytes;
+	int cpus;              /* --cpus: vCPUs (QEMU's -smp; pier's VMM: one thread each) */
 	uint64_t dax_bytes;    /* pier: DAX window per virtio-fs device; 0: none */
 	int dax_set;           /* --dax given (QEMU has no window: say so) */
 	int timing;            /* print boot milestones on stderr */

@@ -8,6 +8,7 @@
 #include <pier/page_alloc.h>
 #include <pier/pvh.h>
 #include <pier/string.h>
+#include "../arch/x86_64/smp.h"
 #include "../arch/x86_64/gdt.h"
 #include "../arch/x86_64/memlayout.h"
 #include "../arch/x86_64/trap.h"
@@ -132,6 +133,7 @@ void kmain(uint64_t start_info_pa)
 		options_crash(opts.crash);
 
 	irq_init();
+	smp_start(si);
 	/* Unless told: poll where taking an interrupt means emulated ring 0. */
 	virtio_polling = opts.virtio_poll >= 0 ? opts.virtio_poll : platform.ring0_emulated;
 	virtio_timeout_s = (unsigned)opts.virtio_timeout;

@@ -134,7 +134,7 @@ static void publish_tsc_khz(struct kvm_cpuid2 *cpuid, uint32_t room, struct vcpu
 	};
 }
 
-static int set_cpuid(struct vm *vm, struct vcpu *c)
+static int set_cpuid(struct vm *vm, struct vcpu *c, int id)
 {
 	int n = 128;
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -158,6 +158,16 @@ static int set_cpuid(struct vm *vm, struct vcpu *c)
 	for (uint32_t i = 0; i < cpuid->nent; i++)
 		if (cpuid->entries[i].function == 1)
 			cpuid->entries[i].ecx |= 1u << 31;
+	/* Each vCPU's own APIC ID, which KVM's suggested list leaves at 0:
+	 * CPUID.1:EBX[31:24] and the x2APIC ID of the topology leaves. KVM
+	 * gives vCPU `id` local APIC ID `id`, as the MADT says. */
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+		if (e->function == 1)
+			e->ebx = (e->ebx & 0x00ffffffu) | (uint32_t)id << 24;
+		if (e->function == 0xb || e->function == 0x1f)
+			e->edx = (uint32_t)id;
+	}
 	publish_tsc_khz(cpuid, (uint32_t)n, c);
 	int rc = ioctl(c->fd, KVM_SET_CPUID2, cpuid);
 	if (rc)
@@ -185,7 +195,7 @@ int vcpu_create(struct vm *vm, struct vcpu *c, int id)
 	}
 	c->run = run;
 	c->run_size = (size_t)size;
-	if (set_cpuid(vm, c)) {
+	if (set_cpuid(vm, c, id)) {
 		vcpu_destroy(c);
 		return -1;
 	}

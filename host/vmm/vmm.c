@@ -1,7 +1,9 @@
 /*
- * pier's own VMM (see vmm.h): one vCPU thread running KVM_RUN and
+ * pier's own VMM (see vmm.h): one thread per vCPU running KVM_RUN and
  * dispatching its exits (COM1, CMOS clock, the control and exit ports, the
- * virtio-mmio devices), one thread per virtio-fs device. Devices sit in the
+ * virtio-mmio devices) under one io_lock, one thread per virtio-fs device.
+ * vCPU 0 is pier's main thread; the others (--cpus) wait inside KVM for
+ * the guest's INIT-SIPI-SIPI, as application processors do. Devices sit in the
  * 32-bit hole at VMM_MMIO_BASE, one page each, on I/O APIC inputs from
  * VMM_GSI_BASE, and reach the guest on its command line as QEMU's microvm
  * does (virtio_mmio.device=4K@ADDR:GSI) and in the ACPI tables (acpi.h).
@@ -9,6 +11,7 @@
  * tables and --append's command line, and stops by ACPI power-off.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,10 +63,26 @@ static const char *const exit_names[VMM_EXIT_KINDS] = {
 	[EXIT_INTR] = "exit.signal", [EXIT_OTHER] = "exit.other",
 };
 
+struct vmm;
+
+/* An application processor's thread (vCPU 1 and up). */
+struct ap {
+	struct vmm *v;
+	struct vcpu *cpu;
+	pthread_t thread;
+	bool started;
+};
+
 struct vmm {
 	const struct run_options *o;
 	struct vm vm;
-	struct vcpu cpu;
+	struct vcpu cpus[RUN_MAX_CPUS]; /* [0]: the boot processor, pier's main thread */
+	int ncpus;                      /* created */
+	struct ap aps[RUN_MAX_CPUS];    /* [i] runs cpus[i], i >= 1 */
+	pthread_t bsp_thread;
+	/* Every exit's handling: the devices' registers, COM1, CMOS, the
+	 * control parser, exits[] and the stop fields below. */
+	pthread_mutex_t io_lock;
 	struct serial com1;
 	struct cmos cmos;
 	struct fw_cfg fw_cfg; /* the program's argument block */
@@ -78,10 +97,11 @@ struct vmm {
 	bool startup_marked;  /* --stats: the program's first instruction is near */
 	uint64_t startup_kvm_exits;                 /* ... and the exits until then, */
 	uint64_t startup_by_kind[VMM_EXIT_KINDS];   /* ... pier's by kind */
-	int stopped;          /* the guest wrote the exit port, or powered off */
+	int stopped;          /* the guest wrote the exit port, or powered off (io_lock) */
 	bool foreign;         /* the kernel is not Pier's (no Pier entry note) */
 	const char *acpi_stop; /* "power-off" or "reset", through the FADT's ports */
-	const char *failure;  /* why the VM stopped, if not by the exit port */
+	const char *failure;  /* why the VM stopped, if not by the exit port (io_lock) */
+	char why[160];        /* failure's words, when made up here */
 	struct run_milestone host_ms[4];
 	int nhost_ms;
 };
@@ -96,6 +116,18 @@ static void wake_vcpu(int sig)
 	(void)sig;
 	if (signal_run)
 		signal_run->immediate_exit = 1;
+}
+
+/* The signal one vCPU thread sends another to make its KVM_RUN return
+ * (the VM is stopping); it is pier's own, never passed to the program. */
+#define SIG_KICK (SIGRTMIN + 1)
+static __thread struct kvm_run *thread_run; /* this thread's vCPU */
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	if (thread_run)
+		thread_run->immediate_exit = 1;
 }
 
 static void on_alarm(int sig)
@@ -152,6 +184,23 @@ static void mark_startup(struct vmm *v)
 	v->startup_kvm_exits = kvm_stats_value(&v->kvm_vcpu, "exits");
 }
 
+/* Whether the guest runs on: no vCPU stopped it, nothing failed, no
+ * signal or timeout ended it (read by every vCPU thread). */
+static bool vm_running(struct vmm *v)
+{
+	return !__atomic_load_n(&v->stopped, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&v->failure, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&got_signal, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&timed_out, __ATOMIC_RELAXED);
+}
+
+/* The VM stops for why (the first reason stays); io_lock held. */
+static void vm_fail(struct vmm *v, const char *why)
+{
+	if (!v->failure)
+		__atomic_store_n(&v->failure, why, __ATOMIC_RELEASE);
+}
+
 /* One port access of `size` bytes; data in (out) or to fill (in). */
 static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsigned size)
 {
@@ -175,16 +224,16 @@ static void port_io(struct vmm *v, uint16_t port, bool out, uint8_t *data, unsig
 	} else if (port == PIER_PORT_CONTROL) {
 		memset(data, PIER_PORT_CONTROL, size); /* what QEMU's debugcon answers */
 	} else if (port == PIER_PORT_EXIT && out) {
-		v->stopped = 1;
+		__atomic_store_n(&v->stopped, 1, __ATOMIC_RELEASE);
 	} else if (port == ACPI_PORT_SLEEP_CTL && out) {
 		if ((data[0] & ACPI_SLP_EN) && ACPI_SLP_TYP(data[0]) == ACPI_S5_TYP) {
 			v->acpi_stop = "power-off";
-			v->stopped = 1;
+			__atomic_store_n(&v->stopped, 1, __ATOMIC_RELEASE);
 		}
 	} else if (port == ACPI_PORT_RESET && out) {
 		if (data[0] == ACPI_RESET_VALUE) {
 			v->acpi_stop = "reset";
-			v->stopped = 1;
+			__atomic_store_n(&v->stopped, 1, __ATOMIC_RELEASE);
 		}
 	} else if (port == ACPI_PORT_SLEEP_STS || port == ACPI_PORT_SLEEP_CTL) {
 		memset(data, 0, size); /* never asleep, nothing to wake from */
@@ -205,9 +254,8 @@ static enum vmm_exit io_kind(uint16_t port)
 	return fw_cfg_port(port) ? EXIT_IO_FW_CFG : EXIT_IO_OTHER;
 }
 
-static void handle_io(struct vmm *v)
+static void handle_io(struct vmm *v, struct kvm_run *r)
 {
-	struct kvm_run *r = v->cpu.run;
 	uint8_t *data = (uint8_t *)r + r->io.data_offset;
 	v->exits[io_kind(r->io.port)]++;
 	/* String I/O (rep outsb) arrives as `count` accesses in one exit. */
@@ -215,9 +263,8 @@ static void handle_io(struct vmm *v)
 		port_io(v, r->io.port, r->io.direction == KVM_EXIT_IO_OUT, data, r->io.size);
 }
 
-static void handle_mmio(struct vmm *v)
+static void handle_mmio(struct vmm *v, struct kvm_run *r)
 {
-	struct kvm_run *r = v->cpu.run;
 	uint64_t a = r->mmio.phys_addr;
 	unsigned len = r->mmio.len <= 8 ? r->mmio.len : 8;
 	for (int i = 0; i <= v->nfs; i++) {
@@ -252,71 +299,165 @@ static bool repair_dax(struct vmm *v)
 	return changed > 0;
 }
 
-/* Runs the vCPU until the guest stops, fails, or we are told to stop. */
+/* One exit of a vCPU other than KVM_RUN's own failure; io_lock held. */
+static void handle_exit(struct vmm *v, struct kvm_run *r)
+{
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v, r);
+		break;
+	case KVM_EXIT_MMIO:
+		handle_mmio(v, r);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		vm_fail(v, "the guest reset the CPU (triple fault)");
+		break;
+	case KVM_EXIT_HLT:
+		vm_fail(v, "the guest halted for good");
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(v->why, sizeof(v->why), "KVM could not enter the guest (reason %#llx)",
+			 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+		vm_fail(v, v->why);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(v->why, sizeof(v->why), "KVM internal error %u (emulation failure "
+			 "is 1)", r->internal.suberror);
+		vm_fail(v, v->why);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_fail(v, "the guest asked for a reset or power-off");
+		break;
+	default:
+		v->exits[EXIT_OTHER]++;
+		snprintf(v->why, sizeof(v->why), "unexpected KVM exit %u", r->exit_reason);
+		vm_fail(v, v->why);
+		break;
+	}
+}
+
+/* KVM_RUN failed with errno e (not a signal's EINTR); io_lock held. */
+static void handle_run_error(struct vmm *v, int e)
+{
+	/* KVM could not get a page of guest memory: in a DAX window, a file
+	 * truncated under its mapping. Zero pages go where the file ended,
+	 * and the guest goes on. */
+	if (e == EFAULT && repair_dax(v))
+		return;
+	if (e == EFAULT && v->o->dax_bytes) {
+		vm_fail(v, "the guest touched guest memory KVM cannot back (a part of a DAX "
+			   "window with nothing mapped?)");
+		return;
+	}
+	snprintf(v->why, sizeof(v->why), "KVM_RUN: %s", strerror(e));
+	vm_fail(v, v->why);
+}
+
+/* Makes every other vCPU thread's KVM_RUN return: the VM is stopping. */
+static void kick_others(struct vmm *v)
+{
+	pthread_t self = pthread_self();
+	for (int i = 0; i < v->ncpus; i++) {
+		pthread_t t = i ? v->aps[i].thread : v->bsp_thread;
+		if ((i && !v->aps[i].started) || pthread_equal(t, self))
+			continue;
+		v->cpus[i].run->immediate_exit = 1;
+		pthread_kill(t, SIG_KICK);
+	}
+}
+
+/* An application processor: KVM holds it until the guest's SIPI. */
+static void *ap_main(void *arg)
+{
+	struct ap *ap = arg;
+	struct vmm *v = ap->v;
+	struct kvm_run *r = ap->cpu->run;
+	thread_run = r;
+	while (vm_running(v)) {
+		if (ioctl(ap->cpu->fd, KVM_RUN, 0) < 0) {
+			int e = errno;
+			r->immediate_exit = 0;
+			if (e == EINTR || e == EAGAIN)
+				continue;
+			pthread_mutex_lock(&v->io_lock);
+			handle_run_error(v, e);
+			pthread_mutex_unlock(&v->io_lock);
+			continue;
+		}
+		pthread_mutex_lock(&v->io_lock);
+		handle_exit(v, r);
+		pthread_mutex_unlock(&v->io_lock);
+	}
+	kick_others(v); /* this vCPU stopped the VM: the boot processor ends the run */
+	return NULL;
+}
+
+/* Runs vCPU 0 until the guest stops, fails, or we are told to stop. */
 static void run_loop(struct vmm *v)
 {
-	struct kvm_run *r = v->cpu.run;
-	static char why[160];
+	struct kvm_run *r = v->cpus[0].run;
 	signal_run = r;
+	thread_run = r;
 	host_milestone(v, "vcpu-start");
-	while (!v->stopped && !v->failure && !got_signal && !timed_out) {
-		if (ioctl(v->cpu.fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				v->exits[EXIT_INTR]++;
+	while (vm_running(v)) {
+		if (ioctl(v->cpus[0].fd, KVM_RUN, 0) < 0) {
+			int e = errno;
+			if (e == EINTR || e == EAGAIN) {
 				r->immediate_exit = 0;
+				pthread_mutex_lock(&v->io_lock);
+				v->exits[EXIT_INTR]++;
 				pass_signals(v);
+				pthread_mutex_unlock(&v->io_lock);
 				check_deadlines(v);
 				continue;
 			}
-			/* KVM could not get a page of guest memory: in a DAX window,
-			 * a file truncated under its mapping. Zero pages go where
-			 * the file ended, and the guest goes on. */
-			int e = errno;
-			if (e == EFAULT && repair_dax(v))
-				continue;
-			if (e == EFAULT && v->o->dax_bytes) {
-				v->failure = "the guest touched guest memory KVM cannot back (a "
-					     "part of a DAX window with nothing mapped?)";
-				break;
-			}
-			snprintf(why, sizeof(why), "KVM_RUN: %s", strerror(e));
-			v->failure = why;
-			break;
+			pthread_mutex_lock(&v->io_lock);
+			handle_run_error(v, e);
+			pthread_mutex_unlock(&v->io_lock);
+			continue;
 		}
-		switch (r->exit_reason) {
-		case KVM_EXIT_IO:
-			handle_io(v);
-			break;
-		case KVM_EXIT_MMIO:
-			handle_mmio(v);
-			break;
-		case KVM_EXIT_SHUTDOWN:
-			v->failure = "the guest reset the CPU (triple fault)";
-			break;
-		case KVM_EXIT_HLT:
-			v->failure = "the guest halted for good";
-			break;
-		case KVM_EXIT_FAIL_ENTRY:
-			snprintf(why, sizeof(why), "KVM could not enter the guest (reason %#llx)",
-				 (unsigned long long)r->fail_entry.hardware_entry_failure_reason);
-			v->failure = why;
-			break;
-		case KVM_EXIT_INTERNAL_ERROR:
-			snprintf(why, sizeof(why), "KVM internal error %u (emulation failure "
-				 "is 1)", r->internal.suberror);
-			v->failure = why;
-			break;
-		case KVM_EXIT_SYSTEM_EVENT:
-			v->failure = "the guest asked for a reset or power-off";
-			break;
-		default:
-			v->exits[EXIT_OTHER]++;
-			snprintf(why, sizeof(why), "unexpected KVM exit %u", r->exit_reason);
-			v->failure = why;
-			break;
-		}
+		pthread_mutex_lock(&v->io_lock);
+		handle_exit(v, r);
+		pthread_mutex_unlock(&v->io_lock);
 	}
 	signal_run = NULL;
+	kick_others(v);
+}
+
+/* Starts a thread for each application processor, every signal blocked
+ * but SIG_KICK: pier's own signals go to the main thread. */
+static int start_aps(struct vmm *v)
+{
+	struct sigaction sa = { .sa_handler = on_kick };
+	sigaction(SIG_KICK, &sa, NULL);
+	v->bsp_thread = pthread_self();
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIG_KICK);
+	sigdelset(&all, SIGSYS); /* the seccomp report */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = 0;
+	for (int i = 1; i < v->ncpus && !rc; i++) {
+		v->aps[i] = (struct ap){ .v = v, .cpu = &v->cpus[i] };
+		rc = pthread_create(&v->aps[i].thread, NULL, ap_main, &v->aps[i]);
+		if (rc)
+			fprintf(stderr, "pier: vCPU %d's thread: %s\n", i, strerror(rc));
+		else
+			v->aps[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc ? -1 : 0;
+}
+
+static void stop_aps(struct vmm *v)
+{
+	for (int i = 1; i < v->ncpus; i++)
+		if (v->aps[i].started) {
+			v->cpus[i].run->immediate_exit = 1;
+			pthread_kill(v->aps[i].thread, SIG_KICK);
+			pthread_join(v->aps[i].thread, NULL);
+			v->aps[i].started = false;
+		}
 }
 
 /* Where the guest was when something went wrong, for the message. */
@@ -324,7 +465,7 @@ static void report_cpu(struct vmm *v)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (ioctl(v->cpu.fd, KVM_GET_REGS, &regs) || ioctl(v->cpu.fd, KVM_GET_SREGS, &sregs))
+	if (ioctl(v->cpus[0].fd, KVM_GET_REGS, &regs) || ioctl(v->cpus[0].fd, KVM_GET_SREGS, &sregs))
 		return;
 	fprintf(stderr, "pier: guest rip=%#llx rsp=%#llx cs=%#x cr0=%#llx cr2=%#llx "
 			"cr3=%#llx\n", (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
@@ -491,7 +632,7 @@ static uint64_t write_acpi(struct vmm *v)
 		devs[n++] = (struct acpi_mmio_dev){ v->con.t.base, VIRTIO_MMIO_SIZE, v->con.t.gsi };
 	size_t cap = ACPI_RESET_VECTOR - ACPI_BASE;
 	uint8_t *at = guest_mem_ptr(&v->vm.mem, ACPI_BASE, ACPI_AREA_END - ACPI_BASE);
-	if (!at || !acpi_build(at, cap, ACPI_BASE, 1, VM_IOAPIC_ADDR, devs, n))
+	if (!at || !acpi_build(at, cap, ACPI_BASE, (unsigned)v->o->cpus, VM_IOAPIC_ADDR, devs, n))
 		return 0;
 	acpi_reset_stub(at + (ACPI_RESET_VECTOR - ACPI_BASE));
 	return ACPI_BASE;
@@ -544,17 +685,20 @@ static int setup(struct vmm *v, bool *no_kvm)
 		cmdline = NULL;
 		goto out;
 	}
-	fw_cfg_init(&v->fw_cfg, &v->vm.mem);
+	fw_cfg_init(&v->fw_cfg, &v->vm.mem, (unsigned)o->cpus);
 	if (o->args_len && fw_cfg_add_file(&v->fw_cfg, RUN_ARGS_FW_CFG_NAME, o->args,
 					   (uint32_t)o->args_len))
 		goto out; /* cannot be: the table is empty and the name short */
 	if (boot_write_start_info(&v->vm.mem, cmdline, initrd_gpa, initrd_size, write_acpi(v)))
 		goto out;
-	if (vcpu_create(&v->vm, &v->cpu, 0))
-		goto out;
+	for (int i = 0; i < o->cpus; i++) {
+		if (vcpu_create(&v->vm, &v->cpus[i], i))
+			goto out;
+		v->ncpus++;
+	}
 	if (o->stats_table) {
 		kvm_stats_open(&v->kvm_vm, v->vm.kvm_fd, v->vm.vm_fd);
-		kvm_stats_open(&v->kvm_vcpu, v->vm.kvm_fd, v->cpu.fd);
+		kvm_stats_open(&v->kvm_vcpu, v->vm.kvm_fd, v->cpus[0].fd);
 	}
 	enum boot_entry entry = img.entry64 && !o->entry_pvh ? BOOT_ENTRY_64 : BOOT_ENTRY_PVH;
 	if (entry == BOOT_ENTRY_PVH && !img.pvh_entry) {
@@ -563,16 +707,16 @@ static int setup(struct vmm *v, bool *no_kvm)
 	}
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (ioctl(v->cpu.fd, KVM_GET_SREGS, &sregs)) {
+	if (ioctl(v->cpus[0].fd, KVM_GET_SREGS, &sregs)) {
 		perror("pier: KVM_GET_SREGS");
 		goto out;
 	}
 	boot_set_entry(&v->vm.mem, &img, entry, &regs, &sregs);
-	if (ioctl(v->cpu.fd, KVM_SET_SREGS, &sregs) || ioctl(v->cpu.fd, KVM_SET_REGS, &regs)) {
+	if (ioctl(v->cpus[0].fd, KVM_SET_SREGS, &sregs) || ioctl(v->cpus[0].fd, KVM_SET_REGS, &regs)) {
 		perror("pier: setting the vCPU's entry state");
 		goto out;
 	}
-	rc = 0;
+	rc = start_aps(v);
 out:
 	free(dev_words);
 	free(args);
@@ -610,6 +754,7 @@ static void report_stats(struct vmm *v)
 
 static void teardown(struct vmm *v)
 {
+	stop_aps(v);
 	kvm_stats_close(&v->kvm_vcpu);
 	kvm_stats_close(&v->kvm_vm);
 	for (int i = 0; i < v->nfs; i++)
@@ -618,7 +763,8 @@ static void teardown(struct vmm *v)
 	exec_server_stop(v->exec);
 	net_server_stop(v->net);
 	serial_flush(&v->com1);
-	vcpu_destroy(&v->cpu);
+	for (int i = 0; i < v->ncpus; i++)
+		vcpu_destroy(&v->cpus[i]);
 	vm_destroy(&v->vm);
 }
 
@@ -627,7 +773,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	static struct vmm v; /* large (devices' request state); one per process */
 	memset(&v, 0, sizeof(v));
 	v.o = o;
-	v.cpu.fd = -1;
+	pthread_mutex_init(&v.io_lock, NULL);
 	/* With a program, stdio is the console device's and COM1 is the
 	 * kernel's own log, on stderr; without one, COM1 is all there is. */
 	if (o->args_len)
@@ -656,6 +802,7 @@ int vmm_run(const struct run_options *o, bool *no_kvm)
 	}
 	check_deadlines(&v); /* arms the --timeout alarm */
 	run_loop(&v);
+	stop_aps(&v); /* nothing changes the VM's state from here on */
 	alarm(0);
 	serial_flush(&v.com1);
 	uint64_t end_ns = run_now_ns() - o->start_ns;

@@ -28,6 +28,8 @@ struct __attribute__((packed)) descriptor_ptr {
 	uint64_t base;
 };
 
+static void load_gdt(void);
+
 void gdt_init(void)
 {
 	gdt[0] = 0;
@@ -45,6 +47,13 @@ void gdt_init(void)
 			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[GDT_TSS / 8 + 1] = base >> 32;
 
+	load_gdt();
+	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
+}
+
+/* Loads the table and reloads every segment register from it. */
+static void load_gdt(void)
+{
 	struct descriptor_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
 	__asm__ volatile(
 		"lgdt %0\n\t"
@@ -56,10 +65,14 @@ void gdt_init(void)
 		"leaq 1f(%%rip), %%rax\n\t"
 		"pushq %%rax\n\t"
 		"lretq\n"
-		"1:\n\t"
-		"ltr %w3"
-		: : "m"(p), "r"((uint64_t)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS), "r"(GDT_TSS)
+		"1:"
+		: : "m"(p), "r"((uint64_t)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS)
 		: "rax", "memory");
+}
+
+void gdt_load_ap(void)
+{
+	load_gdt(); /* no task register: the one TSS is the boot CPU's (busy) */
 }
 
 void gdt_set_kernel_stack(uint64_t rsp0)

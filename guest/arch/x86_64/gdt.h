@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 void gdt_init(void);
+/* An application processor takes the same table (segments only). */
+void gdt_load_ap(void);
 
 /* Sets the stack the CPU switches to on an interrupt from ring 3. */
 void gdt_set_kernel_stack(uint64_t rsp0);

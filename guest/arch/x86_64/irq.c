@@ -23,6 +23,12 @@
 #define LAPIC_TIMER_INITIAL 0x380
 #define LAPIC_TIMER_CURRENT 0x390
 #define LAPIC_TIMER_DIVIDE 0x3e0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_INIT 0x500u
+#define ICR_STARTUP 0x600u
+#define ICR_ASSERT (1u << 14)
+#define ICR_PENDING (1u << 12) /* delivery status: not yet accepted */
 #define LAPIC_TIMER_VECTOR (IDT_STUBS - 2)
 /* The longest halt: a device that never interrupts cannot hang a waiter
  * past this, whatever deadline it asked for. */
@@ -83,6 +89,41 @@ void irq_init(void)
 	if (ns && left)
 		timer_ticks_per_ms = (uint64_t)(0xffffffffu - left) * 1000000ULL / ns;
 	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR;
+}
+
+void irq_init_ap(void)
+{
+	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR;
+	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;
+	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | 1u << 16; /* masked */
+}
+
+unsigned irq_lapic_id(void)
+{
+	return *lapic_reg(LAPIC_ID) >> 24;
+}
+
+/* Sends an interprocessor message (ICR low word `cmd`) to APIC ID apic
+ * and waits until the local APIC has sent it; false if it never did. */
+static bool send_ipi(unsigned apic, uint32_t cmd)
+{
+	*lapic_reg(LAPIC_ICR_HIGH) = apic << 24;
+	*lapic_reg(LAPIC_ICR_LOW) = cmd; /* this write sends it */
+	uint64_t t0 = time_ns();
+	while (*lapic_reg(LAPIC_ICR_LOW) & ICR_PENDING)
+		if (time_ns() - t0 > 100000000ULL)
+			return false;
+	return true;
+}
+
+bool irq_send_init(unsigned apic)
+{
+	return send_ipi(apic, ICR_INIT | ICR_ASSERT);
+}
+
+bool irq_send_startup(unsigned apic, uint64_t page)
+{
+	return send_ipi(apic, ICR_STARTUP | ICR_ASSERT | (uint32_t)(page >> 12));
 }
 
 void irq_timer_arm_ns(uint64_t ns)

@@ -21,6 +21,18 @@ typedef void (*irq_handler_fn)(void *arg);
 /* Masks the legacy PICs and enables the local APIC. */
 void irq_init(void);
 
+/* An application processor's own local APIC: enabled, timer masked. */
+void irq_init_ap(void);
+
+/* This CPU's local APIC ID. */
+unsigned irq_lapic_id(void);
+
+/* The start-up messages (Intel SDM "MP initialization"): INIT, then
+ * STARTUP with the page the processor starts at in real mode (below 1
+ * MiB, 4 KiB aligned). False if the local APIC did not send it. */
+bool irq_send_init(unsigned apic);
+bool irq_send_startup(unsigned apic, uint64_t page);
+
 /* Takes a free vector and installs the handler; returns the vector or -1. */
 int irq_alloc_vector(irq_handler_fn fn, void *arg);
 

@@ -56,6 +56,11 @@ void idt_init(void)
 {
 	for (int v = 0; v < IDT_STUBS; v++)
 		set_gate(v, isr_table[v], v == 8 ? GDT_IST_FAULT : 0);
+	idt_load();
+}
+
+void idt_load(void)
+{
 	struct __attribute__((packed)) {
 		uint16_t limit;
 		uint64_t base;

@@ -16,6 +16,8 @@ struct trap_frame {
 };
 
 void idt_init(void);
+/* Loads the table idt_init filled (an application processor). */
+void idt_load(void);
 void trap_dispatch(struct trap_frame *f);
 
 #endif

@@ -1,0 +1,152 @@
+/*
+ * Starting the application processors (see smp.h). For each: a stack,
+ * the start-up page's words filled (its own addresses, the boot page
+ * tables, the stack, the entry), INIT, STARTUP, and a wait for it to say
+ * it is up; a second STARTUP after 10 ms if it has not (the MP start-up
+ * algorithm sends two; a processor already running ignores the second).
+ * APIC IDs are taken as 0..N-1, which QEMU's -smp and pier's --cpus give;
+ * one that does not answer is left out and named.
+ */
+#include <stdbool.h>
+#include <pier/low_page.h>
+#include <pier/string.h>
+#include <linux/qemu_fw_cfg.h>
+#include "../../drivers/fw_cfg.h"
+#include "../../kernel/console.h"
+#include "../../kernel/time.h"
+#include "../../mm/mm.h"
+#include "cpu.h"
+#include "gdt.h"
+#include "irq.h"
+#include "memlayout.h"
+#include "paging.h"
+#include "smp.h"
+#include "trap.h"
+
+#define AP_STACK_SIZE (16 * 1024)
+#define SECOND_STARTUP_NS 10000000ULL /* 10 ms */
+#define AP_WAIT_NS 5000000000ULL      /* emulated twice over, a start takes ms */
+#define BOOT_TABLES_LEN (7 * 4096)    /* PML4, two PDPTs, four PDs (boot.S, pier's VMM) */
+
+extern char ap_trampoline[], ap_trampoline_end[], ap_gdt[], ap_gdtr[], ap_far32[], ap_far64[],
+	ap_cr3[], ap_stack[], ap_entry[], ap_arg[], ap_pm32[], ap_lm64[];
+
+struct ap {
+	unsigned apic_id;
+	int online;   /* written by the processor itself when it is up */
+	void *stack;
+};
+
+static struct ap aps[SMP_MAX_CPUS]; /* by APIC ID */
+static int online = 1;
+static uint64_t boot_cr4; /* the boot CPU's features, taken by each AP */
+
+int smp_cpus_online(void)
+{
+	return online;
+}
+
+/* The processor's first C code, on its own stack: the kernel's tables,
+ * the boot CPU's control bits, its local APIC; then it reports in. */
+__attribute__((noreturn)) static void ap_main(struct ap *ap)
+{
+	gdt_load_ap();
+	idt_load();
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
+	write_cr4(boot_cr4);
+	irq_init_ap();
+	ap->apic_id = irq_lapic_id();
+	__atomic_store_n(&ap->online, 1, __ATOMIC_RELEASE);
+	cpu_halt_forever();
+}
+
+static void put(uint8_t *page, const char *field, uint64_t v, unsigned len)
+{
+	memcpy(page + (field - ap_trampoline), &v, len);
+}
+
+static bool wait_online(struct ap *ap, uint64_t ns)
+{
+	uint64_t t0 = time_ns();
+	while (!__atomic_load_n(&ap->online, __ATOMIC_ACQUIRE)) {
+		if (time_ns() - t0 > ns)
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+static bool start_one(unsigned apic, struct ap *ap, uint8_t *page, uint64_t page_pa)
+{
+	ap->stack = kmalloc_aligned(AP_STACK_SIZE, 16);
+	if (!ap->stack)
+		return false;
+	put(page, ap_stack, (uint64_t)ap->stack + AP_STACK_SIZE, 8);
+	put(page, ap_entry, (uint64_t)ap_main, 8);
+	put(page, ap_arg, (uint64_t)ap, 8);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!irq_send_init(apic) || !irq_send_startup(apic, page_pa))
+		return false;
+	if (!wait_online(ap, SECOND_STARTUP_NS) &&
+	    (!irq_send_startup(apic, page_pa) || !wait_online(ap, AP_WAIT_NS)))
+		return false;
+	return true;
+}
+
+/* The start-up page: free RAM under 640 KiB that the boot does not read. */
+static uint64_t pick_page(const struct hvm_start_info *si)
+{
+	const char *cmdline = si->cmdline_paddr ? phys_to_virt(si->cmdline_paddr) : "";
+	struct low_range busy[] = {
+		{ virt_to_phys(si), sizeof(*si) },
+		{ si->memmap_paddr, (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_table_entry) },
+		{ si->modlist_paddr, (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry) },
+		{ si->cmdline_paddr, si->cmdline_paddr ? strlen(cmdline) + 1 : 0 },
+		{ boot_pml4_phys, BOOT_TABLES_LEN },
+	};
+	if (si->version < 1 || !si->memmap_paddr)
+		return 0;
+	return low_page_pick(phys_to_virt(si->memmap_paddr), si->memmap_entries, busy,
+			     (int)(sizeof(busy) / sizeof(busy[0])));
+}
+
+int smp_start(const struct hvm_start_info *si)
+{
+	static uint16_t nb_cpus __attribute__((aligned(8)));
+	if (fw_cfg_read_item(FW_CFG_NB_CPUS, &nb_cpus, sizeof(nb_cpus)) || nb_cpus <= 1)
+		return online;
+	unsigned want = nb_cpus;
+	if (want > SMP_MAX_CPUS) {
+		kprintf("smp: %u CPUs offered, %d used\n", want, SMP_MAX_CPUS);
+		want = SMP_MAX_CPUS;
+	}
+	uint64_t page_pa = pick_page(si);
+	if (!page_pa || boot_pml4_phys >= (1ULL << 32)) {
+		kprintf("smp: no start-up page below 640 KiB (or page tables above 4 GiB): "
+			"1 of %u CPUs used\n", want);
+		return online;
+	}
+	uint8_t *page = phys_to_virt(page_pa);
+	memcpy(page, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
+	put(page, ap_gdtr + 2, page_pa + (uint64_t)(ap_gdt - ap_trampoline), 4);
+	put(page, ap_far32, page_pa + (uint64_t)(ap_pm32 - ap_trampoline), 4);
+	put(page, ap_far64, page_pa + (uint64_t)(ap_lm64 - ap_trampoline), 4);
+	put(page, ap_cr3, boot_pml4_phys, 8);
+	boot_cr4 = read_cr4();
+	unsigned self = irq_lapic_id();
+	uint64_t t0 = time_ns();
+	for (unsigned apic = 0; apic < want; apic++) {
+		if (apic == self)
+			continue;
+		/* By APIC ID: one that answers late writes only its own
+		 * slot, and its stack stays allocated. */
+		struct ap *ap = &aps[apic];
+		if (start_one(apic, ap, page, page_pa))
+			online++;
+		else
+			kprintf("smp: the CPU with APIC ID %u did not start\n", apic);
+	}
+	kprintf("smp: %d of %u CPUs online in %llu us\n", online, want,
+		(unsigned long long)((time_ns() - t0) / 1000));
+	return online;
+}
