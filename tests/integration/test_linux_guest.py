@@ -25,6 +25,7 @@ arg() { sed -n "s/.*lx\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 mkdir -p /data
 mount -t virtiofs -o "$(arg mount)" data /data || echo "LX-FAIL mount"
 echo "LX-MOUNT $(grep ' /data ' /proc/mounts)"
+echo "LX-CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "LX-HASH $(sha256sum /data/big)"
 # Mapped (shared and private) against read(), then closed: a close
 # writes back what the mappings touched, which Linux's DAX refuses for a
@@ -108,6 +109,22 @@ def test_linux_reads_and_writes_through_the_dax_window(machine, initrd, share):
     assert stat(r.err, "dax.setup", "bytes") >= BIG, r.err[-4000:]
     assert stat(r.err, "fuse.READ") == 0, r.err[-4000:]
     assert BIG <= stat(r.err, "fuse.WRITE", "in") < BIG + 2**20, r.err[-4000:]
+
+
+@pytest.mark.parametrize("share", ["plain"], indirect=True)
+@pytest.mark.parametrize("machine", targets("pier"))
+def test_linux_on_two_vcpus(machine, initrd, share):
+    """pier's VMM with --cpus 2 (issue 23): Linux finds both processors in
+    the MADT, starts the second by INIT and STARTUP (its vCPU thread waits
+    in KVM until then), and reads, maps and writes through the window with
+    both online: two vCPU threads exiting to one VMM, one device."""
+    r = boot(initrd, share, "--cpus", "2")
+    assert r.rc == 0, r.out[-3000:] + r.err[-3000:]
+    assert "LX-CPUS 2" in r.out, r.out[-3000:]
+    want = hashlib.sha256((share / "big").read_bytes()).hexdigest()
+    assert f"LX-HASH {want}  /data/big" in r.out and "LX-OVERWRITTEN" in r.out, r.out[-3000:]
+    assert "LX-MAPPED" in r.out and "LX-DONE" in r.out, r.out[-3000:]
+    check_copy(share)
 
 
 @pytest.mark.parametrize("machine", targets("pier"))
