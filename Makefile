@@ -42,7 +42,7 @@ HOST_CFLAGS := $(COMMON) -D_GNU_SOURCE -DPIER_VERSION='"$(VERSION)"' -I$(BUILD)/
 LIB_SRCS := lib/fmt.c lib/cmdline.c lib/page_alloc.c lib/heap.c lib/sha256.c lib/cpio.c \
 	lib/virtq.c lib/fuse_msg.c lib/path_walk.c lib/elf_load.c lib/dax_window.c lib/run_args.c \
 	lib/futex_queue.c lib/run_queue.c lib/file_locks.c lib/sigframe.c lib/auxv.c lib/shebang.c \
-	lib/wire.c lib/low_page.c
+	lib/wire.c lib/low_page.c lib/lock_order.c
 GUEST_SRCS := $(wildcard guest/arch/x86_64/*.S guest/arch/x86_64/*.c guest/kernel/*.c \
 	guest/mm/*.c guest/drivers/*.c guest/fs/*.c guest/linux/*.c guest/net/*.c) $(LIB_SRCS) lib/string.c
 HOST_SRCS := $(wildcard host/*.c host/vmm/*.c host/oci/*.c host/net/*.c) lib/virtq.c lib/run_args.c lib/wire.c \

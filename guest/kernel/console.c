@@ -9,6 +9,7 @@
 #include <pier/fmt.h>
 #include "../arch/x86_64/cpu.h"
 #include "console.h"
+#include "spinlock.h"
 #include "time.h"
 
 #define COM1 0x3f8
@@ -107,11 +108,16 @@ static void console_putc(char c)
 	at_line_start = c == '\n';
 }
 
+/* The serial line and the line-start state: a line leaves whole. */
+static struct spinlock console_lock = SPINLOCK_INIT(&lock_class_console);
+
 void console_write(const char *s, size_t len)
 {
+	uint64_t flags = spin_lock_irqsave(&console_lock);
 	for (size_t i = 0; i < len; i++)
 		console_putc(s[i]);
 	serial_flush();
+	spin_unlock_irqrestore(&console_lock, flags);
 }
 
 void console_set_timestamps(int on)
@@ -133,11 +139,13 @@ int console_set_quiet(int on)
 
 void console_write_raw(const char *s, size_t len)
 {
+	uint64_t flags = spin_lock_irqsave(&console_lock);
 	for (size_t i = 0; i < len; i++)
 		serial_putc(s[i]);
 	serial_flush();
 	if (len)
 		at_line_start = s[len - 1] == '\n';
+	spin_unlock_irqrestore(&console_lock, flags);
 }
 
 static void sink(void *ctx, char c)
@@ -150,8 +158,10 @@ int kvprintf(const char *fmt, va_list ap)
 {
 	if (quiet)
 		return 0;
+	uint64_t flags = spin_lock_irqsave(&console_lock);
 	int n = fmt_vformat(sink, NULL, fmt, ap);
 	serial_flush();
+	spin_unlock_irqrestore(&console_lock, flags);
 	return n;
 }
 

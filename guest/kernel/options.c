@@ -13,6 +13,7 @@
 #include "console.h"
 #include "control.h"
 #include "options.h"
+#include "spinlock.h"
 #include "fstest.h"
 #include "panic.h"
 
@@ -150,6 +151,12 @@ void options_crash(const char *kind)
 	if (strcmp(kind, "hang") == 0) /* never exits: lets tests check --timeout */
 		for (;;)
 			__asm__ volatile("cli; hlt");
+	if (strcmp(kind, "lock-order") == 0) { /* the checker must stop this */
+		static struct spinlock dax = SPINLOCK_INIT(&lock_class_dax);
+		static struct spinlock vfs = SPINLOCK_INIT(&lock_class_vfs);
+		spin_lock(&dax);
+		spin_lock(&vfs); /* vfs.lock comes before dax.lock */
+	}
 	if (strcmp(kind, "double-free") == 0) {
 		void *p = kmalloc(64);
 		kfree(p);

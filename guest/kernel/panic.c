@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include "../arch/x86_64/memlayout.h"
 #include "console.h"
+#include "spinlock.h"
 #include "control.h"
 #include "panic.h"
 
@@ -31,6 +32,7 @@ void backtrace_print(uint64_t rbp)
 void panic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
+	spin_panic_mode(); /* the report goes out whatever lock is held */
 	console_set_quiet(0);
 	kprintf("\nPANIC at %s:%d: ", file, line);
 	va_start(ap, fmt);

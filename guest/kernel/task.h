@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <pier/futex_queue.h>
+#include <pier/lock_order.h>
 #include <pier/run_queue.h>
 
 #define TASK_KSTACK_SIZE (64 * 1024)
@@ -49,6 +50,7 @@ struct task {
 	uint64_t run_ns, sys_ns;      /* CPU time: all, and in system calls */
 	void *io_buf;                 /* task_io_buffer: the task's own bounce buffer */
 	uint64_t on_cpu_since;        /* time_ns when it was last switched in */
+	struct lock_held held;        /* the spinlocks it holds (spinlock.c) */
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
 };
 

@@ -8,11 +8,14 @@
 #include <pier/string.h>
 #include "../arch/x86_64/memlayout.h"
 #include "../kernel/panic.h"
+#include "../kernel/spinlock.h"
 #include "mm.h"
 
 #define GROW_MIN (256 * 1024) /* grow in steps big enough to amortise */
 
 static struct heap heap;
+/* The heap's lists; held while it grows, so pmem.lock nests inside it. */
+static struct spinlock heap_lock = SPINLOCK_INIT(&lock_class_heap);
 
 static int grow(void *ctx, size_t min_bytes, void **region, size_t *len)
 {
@@ -34,12 +37,15 @@ void kheap_init(void)
 
 void *kmalloc_aligned(size_t size, size_t align)
 {
-	return heap_alloc(&heap, size, align);
+	spin_lock(&heap_lock);
+	void *p = heap_alloc(&heap, size, align);
+	spin_unlock(&heap_lock);
+	return p;
 }
 
 void *kmalloc(size_t size)
 {
-	return heap_alloc(&heap, size, HEAP_MIN_ALIGN);
+	return kmalloc_aligned(size, HEAP_MIN_ALIGN);
 }
 
 void *kzalloc(size_t size)
@@ -52,7 +58,10 @@ void *kzalloc(size_t size)
 
 void kfree(void *p)
 {
-	if (heap_free(&heap, p))
+	spin_lock(&heap_lock);
+	int err = heap_free(&heap, p);
+	spin_unlock(&heap_lock);
+	if (err)
 		panic("kfree of %p: not a live heap allocation (double free?)", p);
 }
 

@@ -8,6 +8,7 @@
 #include "../arch/x86_64/memlayout.h"
 #include "../kernel/console.h"
 #include "../kernel/panic.h"
+#include "../kernel/spinlock.h"
 #include "mm.h"
 
 #define MAX_PAGES (DIRECT_MAP_SIZE / PAGE_SIZE)
@@ -18,6 +19,9 @@ static uint64_t bitmap[MAX_PAGES / 64];
 static uint16_t extra_refs[MAX_PAGES];
 static struct page_alloc pa;
 static uint64_t total_pages;
+/* The bitmap and extra_refs. (A page's count changes under its spaces'
+ * mm.lock too: see ARCHITECTURE.md.) */
+static struct spinlock pmem_lock = SPINLOCK_INIT(&lock_class_pmem);
 
 extern char _kernel_phys_start[], _kernel_phys_end[];
 
@@ -51,7 +55,10 @@ void pmem_init(const struct hvm_start_info *si)
 uint64_t pmem_alloc(uint64_t count)
 {
 	uint64_t addr;
-	if (page_alloc_alloc(&pa, count, 1, &addr))
+	spin_lock(&pmem_lock);
+	int err = page_alloc_alloc(&pa, count, 1, &addr);
+	spin_unlock(&pmem_lock);
+	if (err)
 		return 0;
 	memset(phys_to_virt(addr), 0, count * PAGE_SIZE);
 	return addr;
@@ -59,7 +66,10 @@ uint64_t pmem_alloc(uint64_t count)
 
 void pmem_free(uint64_t addr, uint64_t count)
 {
-	if (page_alloc_free(&pa, addr, count))
+	spin_lock(&pmem_lock);
+	int err = page_alloc_free(&pa, addr, count);
+	spin_unlock(&pmem_lock);
+	if (err)
 		panic("bad page free: %llx (%llu pages)", (unsigned long long)addr,
 		      (unsigned long long)count);
 }
@@ -67,17 +77,24 @@ void pmem_free(uint64_t addr, uint64_t count)
 void pmem_ref(uint64_t addr)
 {
 	uint16_t *r = &extra_refs[addr / PAGE_SIZE];
-	if (*r == UINT16_MAX)
+	spin_lock(&pmem_lock);
+	bool full = *r == UINT16_MAX;
+	if (!full)
+		(*r)++;
+	spin_unlock(&pmem_lock);
+	if (full)
 		panic("page %llx shared too many times", (unsigned long long)addr);
-	(*r)++;
 }
 
 void pmem_put(uint64_t addr)
 {
 	uint16_t *r = &extra_refs[addr / PAGE_SIZE];
-	if (*r)
+	spin_lock(&pmem_lock);
+	bool last = *r == 0;
+	if (!last)
 		(*r)--;
-	else
+	spin_unlock(&pmem_lock);
+	if (last)
 		pmem_free(addr, 1);
 }
 

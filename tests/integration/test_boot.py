@@ -98,6 +98,17 @@ def test_heap_double_free_panics(machine):
 
 
 @pytest.mark.parametrize("machine", PRIMARY)
+def test_a_lock_order_inversion_panics_naming_both(machine):
+    """Issue 23's lock-order checker (kernel/spinlock.c): crash=lock-order
+    takes dax.lock, then vfs.lock, which the order puts first."""
+    r = run_pier(*vmm_args(machine), "-o", "crash=lock-order", "--")
+    assert r.rc == EXIT_PANIC, r.out + r.err
+    assert ("lock order: vfs.lock (level 40) taken while holding dax.lock (level 70)"
+            in r.out), r.out[-3000:]
+    assert re.search(r"backtrace:\n  #0 [0-9a-f]+", r.out), r.out
+
+
+@pytest.mark.parametrize("machine", PRIMARY)
 def test_verbose_lines_have_timestamps(machine):
     quiet = run_pier(*vmm_args(machine), "--")
     loud = run_pier(*vmm_args(machine), "-o", "verbose", "--")
