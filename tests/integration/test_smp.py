@@ -5,6 +5,7 @@ KVM for the guest's INIT and STARTUP messages), and the guest starts
 every one through its real-mode start-up page (guest/arch/x86_64/smp.c,
 ap_boot.S). The scheduler still runs every task on the boot CPU: a
 program sees one CPU and runs as before beside the others."""
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,16 @@ import pytest
 from conftest import BUILD, run_pier, targets, vmm_args
 
 ALL = targets("microvm", "q35", "pier")
+PRIMARY = targets("microvm", "pier")
+
+
+def prog_root(tmp_path, prog, libc="glibc"):
+    root = tmp_path / "root"
+    os.makedirs(root / "bin")
+    for p in (root, root / "bin"):
+        os.chmod(p, 0o755)
+    shutil.copy2(os.path.join(BUILD, "progs", libc, prog), root / "bin" / prog)
+    return str(root)
 
 
 @pytest.mark.parametrize("cpus", [2, 4])
@@ -43,15 +54,81 @@ def test_a_program_runs_beside_the_other_cpus(machine, tmp_path):
     """The threads test's spinning thread is still preempted by the boot
     CPU's timer with three more processors up and halted, and the
     program is told of the one CPU its tasks run on."""
-    root = tmp_path / "root"
-    os.makedirs(root / "bin")
-    for p in (root, root / "bin"):
-        os.chmod(p, 0o755)
-    shutil.copy2(os.path.join(BUILD, "progs", "glibc", "preempt"), root / "bin" / "preempt")
-    r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "150", "--root", str(root),
+    root = prog_root(tmp_path, "preempt")
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "150", "--root", root,
                  "--", "/bin/preempt", timeout=180)
     assert r.rc == 0, r.err[-3000:]
     assert r.out.strip() == "preempt flag-seen", r.out + r.err[-3000:]
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("libc", ["musl", "glibc"])
+@pytest.mark.parametrize("machine", ALL)
+def test_futex_ping_pong(machine, libc, tmp_path):
+    """tests/progs/pingpong.c: 10,000 turns handed between two threads by
+    raw FUTEX_WAIT and FUTEX_WAKE, on 4 vCPUs; a lost wake-up hangs."""
+    root = prog_root(tmp_path, "pingpong", libc)
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "150", "--root", root,
+                 "--", "/bin/pingpong", timeout=180)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == "ok pingpong\npingpong: 10000 round trips\n", r.out + r.err[-3000:]
+
+
+PY_THREADS = """
+import os, threading, time
+n = 0
+lock = threading.Lock()
+def work():
+    global n
+    for _ in range(10000):
+        with lock:
+            n += 1
+ts = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print('counter', n)
+ev = threading.Event()
+threading.Timer(0.2, ev.set).start()
+print('timer fired', ev.wait(30))
+print('cpus usable', len(os.sched_getaffinity(0)))
+"""
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_python_threads_on_four_vcpus(machine, debian):
+    """python3's threading from the Debian root on 4 vCPUs: 8 threads on
+    one lock, a timer; its tasks all run on the boot CPU today, which is
+    what sched_getaffinity says."""
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "500", "--root", debian, "--ro",
+                 "--", "/usr/bin/python3", "-c", PY_THREADS, timeout=560)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out.split("\n") == ["counter 80000", "timer fired True", "cpus usable 1", ""], r.out
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_fio_four_jobs_on_four_vcpus(machine, debian, tmp_path):
+    """fio --numjobs=4 --thread, random 4 KiB reads of one file, on 4
+    vCPUs: every job reads all it was asked to (io_bytes)."""
+    share = tmp_path / "share"
+    share.mkdir()
+    with open(share / "file", "wb") as f:
+        f.write(os.urandom(1 << 20) * 64)  # 64 MiB, not holes: real pages to read
+    each = 8 << 20
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "--mem", "512M", "--timeout", "800",
+                 "--root", debian, "--ro", "--share", f"data={share}", "-o", "mount=data:/mnt",
+                 "--", "/usr/bin/fio", "--name=rand", "--thread", "--numjobs=4",
+                 "--ioengine=psync", "--rw=randread", "--bs=4k", "--size=64m",
+                 f"--io_size={each}", "--filename=/mnt/file", "--output-format=json",
+                 timeout=860)
+    assert r.rc == 0, r.out[-2000:] + r.err[-3000:]
+    jobs = json.loads(r.out[r.out.index("{"):])["jobs"]
+    assert len(jobs) == 4, jobs
+    for job in jobs:
+        assert job["error"] == 0, job
+        assert job["read"]["io_bytes"] == each, job["read"]
+        assert job["write"]["io_bytes"] == 0
 
 
 @pytest.mark.parametrize("bad", ["0", "65", "two", "2x", ""])
