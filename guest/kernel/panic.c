@@ -3,11 +3,14 @@
  * -fno-omit-frame-pointer, so each frame starts with [saved rbp, return]).
  */
 #include <stdarg.h>
+#include "../arch/x86_64/irq.h"
 #include "../arch/x86_64/memlayout.h"
+#include "../arch/x86_64/smp.h"
 #include "console.h"
 #include "spinlock.h"
 #include "control.h"
 #include "panic.h"
+#include "task.h"
 
 #define BACKTRACE_MAX 16
 
@@ -39,6 +42,10 @@ void panic_at(const char *file, int line, const char *fmt, ...)
 	kvprintf(fmt, ap);
 	va_end(ap);
 	kprintf("\n");
+	/* Which processor and thread (the other processors only halt today:
+	 * they run no task, smp.h). */
+	kprintf("on CPU %u (of %d online), task %d\n", irq_lapic_id(), smp_cpus_online(),
+		current ? current->tid : 0);
 	backtrace_print((uint64_t)__builtin_frame_address(0));
 	control_exit_panic();
 }

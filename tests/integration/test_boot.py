@@ -106,6 +106,7 @@ def test_a_lock_order_inversion_panics_naming_both(machine):
     assert ("lock order: vfs.lock (level 40) taken while holding dax.lock (level 70)"
             in r.out), r.out[-3000:]
     assert re.search(r"backtrace:\n  #0 [0-9a-f]+", r.out), r.out
+    assert "on CPU 0 (of 1 online), task 0" in r.out, r.out[-3000:]
 
 
 @pytest.mark.parametrize("machine", PRIMARY)
