@@ -366,62 +366,53 @@ static void kick_others(struct vmm *v)
 	}
 }
 
+/* Runs one vCPU until the VM stops, then makes the others stop too. The
+ * boot processor's thread (boot) also takes pier's signals and the
+ * deadlines when its KVM_RUN is interrupted; the others only see their
+ * kick. */
+static void vcpu_loop(struct vmm *v, struct vcpu *cpu, bool boot)
+{
+	struct kvm_run *r = cpu->run;
+	thread_run = r;
+	while (vm_running(v)) {
+		int rc = ioctl(cpu->fd, KVM_RUN, 0);
+		int e = errno;
+		if (rc < 0 && (e == EINTR || e == EAGAIN)) {
+			r->immediate_exit = 0;
+			if (boot) {
+				pthread_mutex_lock(&v->io_lock);
+				v->exits[EXIT_INTR]++;
+				pass_signals(v);
+				pthread_mutex_unlock(&v->io_lock);
+				check_deadlines(v);
+			}
+			continue;
+		}
+		pthread_mutex_lock(&v->io_lock);
+		if (rc < 0)
+			handle_run_error(v, e);
+		else
+			handle_exit(v, r);
+		pthread_mutex_unlock(&v->io_lock);
+	}
+	kick_others(v);
+}
+
 /* An application processor: KVM holds it until the guest's SIPI. */
 static void *ap_main(void *arg)
 {
 	struct ap *ap = arg;
-	struct vmm *v = ap->v;
-	struct kvm_run *r = ap->cpu->run;
-	thread_run = r;
-	while (vm_running(v)) {
-		if (ioctl(ap->cpu->fd, KVM_RUN, 0) < 0) {
-			int e = errno;
-			r->immediate_exit = 0;
-			if (e == EINTR || e == EAGAIN)
-				continue;
-			pthread_mutex_lock(&v->io_lock);
-			handle_run_error(v, e);
-			pthread_mutex_unlock(&v->io_lock);
-			continue;
-		}
-		pthread_mutex_lock(&v->io_lock);
-		handle_exit(v, r);
-		pthread_mutex_unlock(&v->io_lock);
-	}
-	kick_others(v); /* this vCPU stopped the VM: the boot processor ends the run */
+	vcpu_loop(ap->v, ap->cpu, false);
 	return NULL;
 }
 
 /* Runs vCPU 0 until the guest stops, fails, or we are told to stop. */
 static void run_loop(struct vmm *v)
 {
-	struct kvm_run *r = v->cpus[0].run;
-	signal_run = r;
-	thread_run = r;
+	signal_run = v->cpus[0].run;
 	host_milestone(v, "vcpu-start");
-	while (vm_running(v)) {
-		if (ioctl(v->cpus[0].fd, KVM_RUN, 0) < 0) {
-			int e = errno;
-			if (e == EINTR || e == EAGAIN) {
-				r->immediate_exit = 0;
-				pthread_mutex_lock(&v->io_lock);
-				v->exits[EXIT_INTR]++;
-				pass_signals(v);
-				pthread_mutex_unlock(&v->io_lock);
-				check_deadlines(v);
-				continue;
-			}
-			pthread_mutex_lock(&v->io_lock);
-			handle_run_error(v, e);
-			pthread_mutex_unlock(&v->io_lock);
-			continue;
-		}
-		pthread_mutex_lock(&v->io_lock);
-		handle_exit(v, r);
-		pthread_mutex_unlock(&v->io_lock);
-	}
+	vcpu_loop(v, &v->cpus[0], true);
 	signal_run = NULL;
-	kick_others(v);
 }
 
 /* Starts a thread for each application processor, every signal blocked
