@@ -74,6 +74,30 @@ def test_futex_ping_pong(machine, libc, tmp_path):
     assert r.out == "ok pingpong\npingpong: 10000 round trips\n", r.out + r.err[-3000:]
 
 
+HAMMER = [pytest.param(m, dax0, id=f"{m}{'-dax0' if dax0 else ''}")
+          for m in ALL for dax0 in ((False, True) if m == "pier" else (False,))]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("libc", ["musl", "glibc"])
+@pytest.mark.parametrize("machine,dax0", HAMMER)
+def test_eight_threads_hammer_one_file(machine, dax0, libc, tmp_path):
+    """tests/progs/hammer.c on 4 vCPUs: 8 threads change their own 64 KiB
+    of one file 1,500 times each by pwrite/pread or through one shared
+    mapping while one of them truncates the tail; the file ends as the
+    threads' models say (checked in the guest, and its size here). With
+    pier's DAX window and without (mapped pages are then copies)."""
+    root = prog_root(tmp_path, "hammer", libc)
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root,
+                 "--", "/bin/hammer", "/f.bin", str(len(libc) * 31 + dax0), timeout=280)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == "ok threads\nok final\nhammer: 8 threads, 12000 operations\n", \
+        r.out + r.err[-3000:]
+    size = os.path.getsize(os.path.join(root, "f.bin"))
+    assert 8 * 65536 <= size <= 9 * 65536, size
+
+
 PY_THREADS = """
 import os, threading, time
 n = 0
