@@ -1,11 +1,14 @@
 /*
- * GDT and TSS. The selector order (kernel code, kernel data, user data,
- * user code) is the one SYSCALL/SYSRET require. The TSS gives the double
- * fault handler its own stack (IST1), so a kernel stack overflow still
- * reaches the panic report.
+ * GDT and TSS, one set per CPU. The selector order (kernel code, kernel
+ * data, user data, user code) is the one SYSCALL/SYSRET require. The TSS
+ * gives the double fault handler its own stack (IST1), so a kernel stack
+ * overflow still reaches the panic report. Each CPU has its own table
+ * because the TSS descriptor in it is marked busy once loaded, and its
+ * own TSS for its own rsp0 and fault stack.
  */
 #include <stdint.h>
 #include <pier/string.h>
+#include "../../mm/mm.h"
 #include "gdt.h"
 
 struct tss {
@@ -19,42 +22,43 @@ struct tss {
 } __attribute__((packed)); /* the hardware layout has 8-byte fields at 4-byte offsets */
 _Static_assert(sizeof(struct tss) == 104, "TSS is 104 bytes");
 
-static uint64_t gdt[7];
-static struct tss tss;
-static uint8_t ist1_stack[16384] __attribute__((aligned(16)));
+struct gdt_cpu {
+	uint64_t gdt[7];
+	struct tss tss;
+	uint8_t ist1_stack[16384] __attribute__((aligned(16)));
+};
+
+static struct gdt_cpu boot_cpu; /* the boot CPU's: before the heap exists */
 
 struct __attribute__((packed)) descriptor_ptr {
 	uint16_t limit;
 	uint64_t base;
 };
 
-static void load_gdt(void);
-
-void gdt_init(void)
+static void build(struct gdt_cpu *c)
 {
+	uint64_t *gdt = c->gdt;
 	gdt[0] = 0;
 	gdt[GDT_KERNEL_CS / 8] = 0x00af9a000000ffff; /* 64-bit code, DPL 0 */
 	gdt[GDT_KERNEL_DS / 8] = 0x00cf92000000ffff; /* data, DPL 0 */
 	gdt[GDT_USER_DS / 8] = 0x00cff2000000ffff;   /* data, DPL 3 */
 	gdt[GDT_USER_CS / 8] = 0x00affa000000ffff;   /* 64-bit code, DPL 3 */
 
-	memset(&tss, 0, sizeof(tss));
-	tss.ist[0] = (uint64_t)(ist1_stack + sizeof(ist1_stack));
-	tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
-	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+	memset(&c->tss, 0, sizeof(c->tss));
+	c->tss.ist[0] = (uint64_t)(c->ist1_stack + sizeof(c->ist1_stack));
+	c->tss.iomap_base = sizeof(c->tss); /* no I/O permission bitmap */
+	uint64_t base = (uint64_t)&c->tss, limit = sizeof(c->tss) - 1;
 	gdt[GDT_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
 			   (0x89ULL << 40) /* present, 64-bit TSS available */ |
 			   (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[GDT_TSS / 8 + 1] = base >> 32;
-
-	load_gdt();
-	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
 }
 
-/* Loads the table and reloads every segment register from it. */
-static void load_gdt(void)
+/* Loads the table, reloads every segment register from it, and the task
+ * register. */
+static void load(struct gdt_cpu *c)
 {
-	struct descriptor_ptr p = { sizeof(gdt) - 1, (uint64_t)gdt };
+	struct descriptor_ptr p = { sizeof(c->gdt) - 1, (uint64_t)c->gdt };
 	__asm__ volatile(
 		"lgdt %0\n\t"
 		"mov %1, %%ds\n\t"
@@ -65,17 +69,32 @@ static void load_gdt(void)
 		"leaq 1f(%%rip), %%rax\n\t"
 		"pushq %%rax\n\t"
 		"lretq\n"
-		"1:"
-		: : "m"(p), "r"((uint64_t)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS)
+		"1:\n\t"
+		"ltr %w3"
+		: : "m"(p), "r"((uint64_t)GDT_KERNEL_DS), "i"(GDT_KERNEL_CS), "r"(GDT_TSS)
 		: "rax", "memory");
 }
 
-void gdt_load_ap(void)
+void gdt_init(void)
 {
-	load_gdt(); /* no task register: the one TSS is the boot CPU's (busy) */
+	build(&boot_cpu);
+	load(&boot_cpu);
+}
+
+struct gdt_cpu *gdt_alloc_ap(void)
+{
+	struct gdt_cpu *c = kmalloc_aligned(sizeof(*c), 16);
+	if (c)
+		build(c);
+	return c;
+}
+
+void gdt_load_ap(struct gdt_cpu *c)
+{
+	load(c);
 }
 
 void gdt_set_kernel_stack(uint64_t rsp0)
 {
-	tss.rsp[0] = rsp0;
+	boot_cpu.tss.rsp[0] = rsp0;
 }

@@ -14,10 +14,14 @@
 #include <stdint.h>
 
 void gdt_init(void);
-/* An application processor takes the same table (segments only). */
-void gdt_load_ap(void);
+/* An application processor's own table and TSS: made by the boot CPU
+ * (NULL: no memory), loaded by the processor itself. */
+struct gdt_cpu;
+struct gdt_cpu *gdt_alloc_ap(void);
+void gdt_load_ap(struct gdt_cpu *c);
 
-/* Sets the stack the CPU switches to on an interrupt from ring 3. */
+/* Sets the stack the boot CPU switches to on an interrupt from ring 3
+ * (the one CPU that runs tasks today). */
 void gdt_set_kernel_stack(uint64_t rsp0);
 
 #endif

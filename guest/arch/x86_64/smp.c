@@ -35,6 +35,7 @@ struct ap {
 	unsigned apic_id;
 	int online;   /* written by the processor itself when it is up */
 	void *stack;
+	struct gdt_cpu *gdt; /* its own GDT and TSS */
 };
 
 static struct ap aps[SMP_MAX_CPUS]; /* by APIC ID */
@@ -46,11 +47,12 @@ int smp_cpus_online(void)
 	return online;
 }
 
-/* The processor's first C code, on its own stack: the kernel's tables,
- * the boot CPU's control bits, its local APIC; then it reports in. */
+/* The processor's first C code, on its own stack: its own GDT and TSS,
+ * the kernel's IDT, the boot CPU's control bits, its local APIC; then it
+ * reports in. */
 __attribute__((noreturn)) static void ap_main(struct ap *ap)
 {
-	gdt_load_ap();
+	gdt_load_ap(ap->gdt);
 	idt_load();
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	write_cr4(boot_cr4);
@@ -79,7 +81,8 @@ static bool wait_online(struct ap *ap, uint64_t ns)
 static bool start_one(unsigned apic, struct ap *ap, uint8_t *page, uint64_t page_pa)
 {
 	ap->stack = kmalloc_aligned(AP_STACK_SIZE, 16);
-	if (!ap->stack)
+	ap->gdt = gdt_alloc_ap();
+	if (!ap->stack || !ap->gdt)
 		return false;
 	put(page, ap_stack, (uint64_t)ap->stack + AP_STACK_SIZE, 8);
 	put(page, ap_entry, (uint64_t)ap_main, 8);

@@ -2,7 +2,8 @@
  * The application processors (every CPU but the boot one): how many the
  * VMM gave (fw_cfg's FW_CFG_NB_CPUS, from QEMU's -smp and pier's --cpus),
  * started by INIT and STARTUP messages through ap_boot.S. Today they
- * come up, take the kernel's tables and their own local APIC, report in,
+ * come up, load their own GDT and TSS, the kernel's IDT, enable their
+ * local APIC, report in,
  * and halt with interrupts off: the scheduler runs every task on the boot
  * CPU (ARCHITECTURE.md, "Several CPUs", says what comes next).
  */
