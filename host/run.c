@@ -461,6 +461,17 @@ int run_finish(struct run_options *o)
 		return 2;
 	if ((o->stats && run_add_kopt(o, "stats=1")) || (o->timing && run_add_kopt(o, "timing=1")))
 		return 2;
+	/* How many processors the guest starts: on the command line, which it
+	 * reads anyway, so a 1-CPU boot (the default) costs no exit for it.
+	 * Only --cpus may set it: the VMM must have the processors. */
+	if (run_has_kopt(o, "cpus")) {
+		fprintf(stderr, "pier: -o cpus: use --cpus N (the VM must have the processors)\n");
+		return 2;
+	}
+	static char cpus_kopt[16];
+	snprintf(cpus_kopt, sizeof(cpus_kopt), "cpus=%d", o->cpus);
+	if (o->cpus > 1 && run_add_kopt(o, cpus_kopt))
+		return 2;
 	net_shares(o);
 	return build_args(o);
 }

@@ -1,5 +1,5 @@
 /*
- * fw_cfg, reduced to reading one named file or item (see fw_cfg.h): DMA's
+ * fw_cfg, reduced to reading one named file (see fw_cfg.h): DMA's
  * presence from the signature its address register reads back, then the
  * directory and the file by DMA (one exit per transfer however long).
  * The directory's sizes come from the host and are bounded before use.
@@ -76,13 +76,6 @@ static int dma_read(uint16_t key, void *buf, uint32_t len)
 	while ((ctl = be32(acc.control)) & ~FW_CFG_DMA_CTL_ERROR)
 		cpu_relax();
 	return ctl & FW_CFG_DMA_CTL_ERROR ? -EIO : 0;
-}
-
-int fw_cfg_read_item(uint16_t key, void *buf, uint32_t len)
-{
-	if (!present_with_dma())
-		return -ENODEV;
-	return dma_read(key, buf, len);
 }
 
 int fw_cfg_read_file(const char *name, size_t max, void **buf, size_t *len)

@@ -15,9 +15,4 @@
  */
 int fw_cfg_read_file(const char *name, size_t max, void **buf, size_t *len);
 
-/* Reads len bytes of item key (FW_CFG_NB_CPUS, ...) into buf, which must
- * be in the direct map or the image: 0, -ENODEV or -EIO. An item the
- * device does not have reads as zeros (QEMU's and pier's behaviour). */
-int fw_cfg_read_item(uint16_t key, void *buf, uint32_t len);
-
 #endif

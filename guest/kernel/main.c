@@ -133,7 +133,7 @@ void kmain(uint64_t start_info_pa)
 		options_crash(opts.crash);
 
 	irq_init();
-	smp_start(si);
+	smp_start(si, (unsigned)opts.cpus);
 	/* Unless told: poll where taking an interrupt means emulated ring 0. */
 	virtio_polling = opts.virtio_poll >= 0 ? opts.virtio_poll : platform.ring0_emulated;
 	virtio_timeout_s = (unsigned)opts.virtio_timeout;

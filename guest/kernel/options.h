@@ -10,6 +10,7 @@
 struct kernel_options {
 	int verbose;          /* verbose=1: timestamps on console lines */
 	int exit_status;      /* exit=N: status when there is no program */
+	int cpus;             /* cpus=N: processors the VMM gave (pier's --cpus) */
 	const char *crash;    /* crash=KIND: test-only, trigger a fault */
 	int virtio_poll;      /* virtio_poll=0|1: complete requests by polling; -1: by platform */
 	int virtio_timeout;   /* virtio_timeout=S: a device silent this long is given up */

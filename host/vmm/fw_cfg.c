@@ -13,12 +13,10 @@
 
 #define DMA_SIGNATURE_LEN 8 /* "QEMU CFG" read back from the DMA port */
 
-void fw_cfg_init(struct fw_cfg *f, const struct guest_mem *mem, unsigned ncpus)
+void fw_cfg_init(struct fw_cfg *f, const struct guest_mem *mem)
 {
 	memset(f, 0, sizeof(*f));
 	f->mem = mem;
-	f->nb_cpus[0] = (uint8_t)ncpus;
-	f->nb_cpus[1] = (uint8_t)(ncpus >> 8);
 	memcpy(f->sig, "QEMU", 4);
 	uint32_t id = htole32(FW_CFG_VERSION | FW_CFG_VERSION_DMA);
 	memcpy(f->id, &id, 4);
@@ -44,7 +42,6 @@ static struct fw_cfg_blob item(const struct fw_cfg *f)
 	switch (f->select) {
 	case FW_CFG_SIGNATURE: return (struct fw_cfg_blob){ f->select, f->sig, 4 };
 	case FW_CFG_ID: return (struct fw_cfg_blob){ f->select, f->id, 4 };
-	case FW_CFG_NB_CPUS: return (struct fw_cfg_blob){ f->select, f->nb_cpus, 2 };
 	case FW_CFG_FILE_DIR:
 		return (struct fw_cfg_blob){ f->select, f->dir,
 					     (uint32_t)(4 + f->nfiles * sizeof(struct fw_cfg_file)) };

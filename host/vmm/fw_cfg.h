@@ -27,7 +27,6 @@ struct fw_cfg {
 	uint32_t offset;      /* into the selected item */
 	uint32_t dma_high;    /* the high half of the DMA address, as written */
 	uint8_t sig[4], id[4];
-	uint8_t nb_cpus[2];    /* FW_CFG_NB_CPUS, little-endian: the vCPUs the guest may start */
 	uint8_t dir[4 + FW_CFG_MAX_FILES * 64];
 	struct fw_cfg_blob files[FW_CFG_MAX_FILES];
 	char names[FW_CFG_MAX_FILES][56];
@@ -35,8 +34,7 @@ struct fw_cfg {
 	uint64_t dma_errors;  /* refused descriptors (bad addresses, writes) */
 };
 
-/* An empty table, with ncpus as FW_CFG_NB_CPUS (as QEMU's -smp). */
-void fw_cfg_init(struct fw_cfg *f, const struct guest_mem *mem, unsigned ncpus);
+void fw_cfg_init(struct fw_cfg *f, const struct guest_mem *mem);
 
 /* Offers `len` bytes at data (kept, not copied) as file `name`; 0, or -1
  * when the table is full or the name too long. */

@@ -676,7 +676,7 @@ static int setup(struct vmm *v, bool *no_kvm)
 		cmdline = NULL;
 		goto out;
 	}
-	fw_cfg_init(&v->fw_cfg, &v->vm.mem, (unsigned)o->cpus);
+	fw_cfg_init(&v->fw_cfg, &v->vm.mem);
 	if (o->args_len && fw_cfg_add_file(&v->fw_cfg, RUN_ARGS_FW_CFG_NAME, o->args,
 					   (uint32_t)o->args_len))
 		goto out; /* cannot be: the table is empty and the name short */

@@ -160,3 +160,11 @@ def test_cpus_is_checked(bad):
     r = run_pier("--cpus", bad, "--", "/bin/true", timeout=30)
     assert r.rc == 2, r.out + r.err
     assert f"--cpus {bad}: expected a number from 1 to 64" in r.err
+
+
+def test_only_cpus_gives_processors():
+    """The guest's cpus=N comes from --cpus alone: a VM with one processor
+    told of four would wait for three that never answer."""
+    r = run_pier("-o", "cpus=4", "--", "/bin/true", timeout=30)
+    assert r.rc == 2, r.out + r.err
+    assert "-o cpus: use --cpus N" in r.err

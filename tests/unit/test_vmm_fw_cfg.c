@@ -6,7 +6,6 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <endian.h>
-#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <linux/qemu_fw_cfg.h>
@@ -23,7 +22,7 @@ static int setup(void **state)
 {
 	(void)state;
 	assert_int_equal(guest_mem_init(&mem, RAM), 0);
-	fw_cfg_init(&fw, &mem, 1);
+	fw_cfg_init(&fw, &mem);
 	for (size_t i = 0; i < sizeof(file); i++)
 		file[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(fw_cfg_add_file(&fw, "opt/pier/args", file, sizeof(file)), 0);
@@ -47,25 +46,6 @@ static void read_data(void *buf, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		fw_cfg_io(&fw, FW_CFG_PORT_DATA, false, (uint8_t *)buf + i, 1);
-}
-
-/* --cpus N reaches the guest as QEMU's -smp does: item FW_CFG_NB_CPUS. */
-static void test_the_cpu_count_item(void **state)
-{
-	(void)state;
-	uint8_t n[2] = { 0xff, 0xff };
-	select_key(FW_CFG_NB_CPUS);
-	read_data(n, 2);
-	assert_int_equal(n[0] | n[1] << 8, 1);
-	struct fw_cfg *four = calloc(1, sizeof(*four));
-	assert_non_null(four);
-	fw_cfg_init(four, &mem, 4);
-	uint16_t le = htole16(FW_CFG_NB_CPUS);
-	fw_cfg_io(four, FW_CFG_PORT_SEL, true, (uint8_t *)&le, 2);
-	for (int i = 0; i < 2; i++)
-		fw_cfg_io(four, FW_CFG_PORT_DATA, false, n + i, 1);
-	assert_int_equal(n[0] | n[1] << 8, 4);
-	free(four);
 }
 
 static void test_items_through_the_data_port(void **state)
@@ -169,7 +149,7 @@ static void test_table_limits(void **state)
 {
 	(void)state;
 	struct fw_cfg f;
-	fw_cfg_init(&f, &mem, 1);
+	fw_cfg_init(&f, &mem);
 	char name[80];
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
@@ -182,7 +162,6 @@ static void test_table_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_the_cpu_count_item),
 		cmocka_unit_test(test_items_through_the_data_port),
 		cmocka_unit_test(test_dma_reads_a_file),
 		cmocka_unit_test(test_hostile_dma),

@@ -10,8 +10,6 @@
 #include <stdbool.h>
 #include <pier/low_page.h>
 #include <pier/string.h>
-#include <linux/qemu_fw_cfg.h>
-#include "../../drivers/fw_cfg.h"
 #include "../../kernel/console.h"
 #include "../../kernel/time.h"
 #include "../../mm/mm.h"
@@ -113,12 +111,10 @@ static uint64_t pick_page(const struct hvm_start_info *si)
 			     (int)(sizeof(busy) / sizeof(busy[0])));
 }
 
-int smp_start(const struct hvm_start_info *si)
+int smp_start(const struct hvm_start_info *si, unsigned want)
 {
-	static uint16_t nb_cpus __attribute__((aligned(8)));
-	if (fw_cfg_read_item(FW_CFG_NB_CPUS, &nb_cpus, sizeof(nb_cpus)) || nb_cpus <= 1)
+	if (want <= 1)
 		return online;
-	unsigned want = nb_cpus;
 	if (want > SMP_MAX_CPUS) {
 		kprintf("smp: %u CPUs offered, %d used\n", want, SMP_MAX_CPUS);
 		want = SMP_MAX_CPUS;
