@@ -354,6 +354,13 @@ static void handle_run_error(struct vmm *v, int e)
 }
 
 /* Makes every other vCPU thread's KVM_RUN return: the VM is stopping. */
+/* Makes vCPU i's KVM_RUN return now, or at once if it is not in it. */
+static void kick(struct vmm *v, int i, pthread_t t)
+{
+	v->cpus[i].run->immediate_exit = 1;
+	pthread_kill(t, SIG_KICK);
+}
+
 static void kick_others(struct vmm *v)
 {
 	pthread_t self = pthread_self();
@@ -361,8 +368,7 @@ static void kick_others(struct vmm *v)
 		pthread_t t = i ? v->aps[i].thread : v->bsp_thread;
 		if ((i && !v->aps[i].started) || pthread_equal(t, self))
 			continue;
-		v->cpus[i].run->immediate_exit = 1;
-		pthread_kill(t, SIG_KICK);
+		kick(v, i, t);
 	}
 }
 
@@ -444,8 +450,7 @@ static void stop_aps(struct vmm *v)
 {
 	for (int i = 1; i < v->ncpus; i++)
 		if (v->aps[i].started) {
-			v->cpus[i].run->immediate_exit = 1;
-			pthread_kill(v->aps[i].thread, SIG_KICK);
+			kick(v, i, v->aps[i].thread);
 			pthread_join(v->aps[i].thread, NULL);
 			v->aps[i].started = false;
 		}

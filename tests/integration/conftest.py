@@ -2,6 +2,7 @@
 build/kernel.elf and look only at what a user would see (console, stderr,
 exit status)."""
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -151,6 +152,15 @@ def run_pier(*args, timeout=120):
     p = subprocess.run([PIER, "run", *args], capture_output=True, text=True,
                        timeout=timeout, errors="replace")
     return Run(p.returncode, p.stdout, p.stderr)
+
+
+def prog_root(path, libc, prog):
+    """A root directory at path holding build/progs/LIBC/PROG as /bin/PROG."""
+    os.makedirs(path / "bin")
+    for p in (path, path / "bin"):
+        os.chmod(p, 0o755)
+    shutil.copy2(os.path.join(BUILD, "progs", libc, prog), path / "bin" / prog)
+    return str(path)
 
 
 @pytest.fixture(scope="session", autouse=True)

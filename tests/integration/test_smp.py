@@ -8,23 +8,13 @@ program sees one CPU and runs as before beside the others."""
 import json
 import os
 import re
-import shutil
 
 import pytest
 
-from conftest import BUILD, run_pier, targets, vmm_args
+from conftest import prog_root, run_pier, targets, vmm_args
 
 ALL = targets("microvm", "q35", "pier")
 PRIMARY = targets("microvm", "pier")
-
-
-def prog_root(tmp_path, prog, libc="glibc"):
-    root = tmp_path / "root"
-    os.makedirs(root / "bin")
-    for p in (root, root / "bin"):
-        os.chmod(p, 0o755)
-    shutil.copy2(os.path.join(BUILD, "progs", libc, prog), root / "bin" / prog)
-    return str(root)
 
 
 @pytest.mark.parametrize("cpus", [2, 4])
@@ -54,7 +44,7 @@ def test_a_program_runs_beside_the_other_cpus(machine, tmp_path):
     """The threads test's spinning thread is still preempted by the boot
     CPU's timer with three more processors up and halted, and the
     program is told of the one CPU its tasks run on."""
-    root = prog_root(tmp_path, "preempt")
+    root = prog_root(tmp_path / "root", "glibc", "preempt")
     r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "150", "--root", root,
                  "--", "/bin/preempt", timeout=180)
     assert r.rc == 0, r.err[-3000:]
@@ -67,7 +57,7 @@ def test_a_program_runs_beside_the_other_cpus(machine, tmp_path):
 def test_futex_ping_pong(machine, libc, tmp_path):
     """tests/progs/pingpong.c: 10,000 turns handed between two threads by
     raw FUTEX_WAIT and FUTEX_WAKE, on 4 vCPUs; a lost wake-up hangs."""
-    root = prog_root(tmp_path, "pingpong", libc)
+    root = prog_root(tmp_path / "root", libc, "pingpong")
     r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "150", "--root", root,
                  "--", "/bin/pingpong", timeout=180)
     assert r.rc == 0, r.out + r.err[-3000:]
@@ -87,7 +77,7 @@ def test_eight_threads_hammer_one_file(machine, dax0, libc, tmp_path):
     mapping while one of them truncates the tail; the file ends as the
     threads' models say (checked in the guest, and its size here). With
     pier's DAX window and without (mapped pages are then copies)."""
-    root = prog_root(tmp_path, "hammer", libc)
+    root = prog_root(tmp_path / "root", libc, "hammer")
     r = run_pier(*vmm_args(machine), "--cpus", "4", "--timeout", "250",
                  *(["--dax", "0"] if dax0 else []), "--root", root,
                  "--", "/bin/hammer", "/f.bin", str(len(libc) * 31 + dax0), timeout=280)

@@ -8,26 +8,17 @@ ended from running. The local APIC timer ends its slice, on every target
 (nested here too, where ring 0 is emulated: the switch's FXSAVE works
 there)."""
 import os
-import shutil
 
 import pytest
 
-from conftest import BUILD, run_pier, targets, vmm_args
-
-
-def make_root(path, libc, prog="preempt"):
-    os.makedirs(path / "bin")
-    for p in (path, path / "bin"):
-        os.chmod(p, 0o755)
-    shutil.copy2(os.path.join(BUILD, "progs", libc, prog), path / "bin" / prog)
-    return str(path)
+from conftest import prog_root, run_pier, targets, vmm_args
 
 
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("libc", ["musl", "glibc"])
 @pytest.mark.parametrize("machine", targets("microvm", "q35", "pier"))
 def test_a_spinning_thread_is_preempted(machine, libc, tmp_path):
-    root = make_root(tmp_path / "root", libc)
+    root = prog_root(tmp_path / "root", libc, "preempt")
     r = run_pier(*vmm_args(machine), "--timeout", "150", "--root", root, "--", "/bin/preempt",
                  timeout=180)
     assert r.rc == 0, r.err[-3000:]
@@ -45,7 +36,7 @@ def test_a_thread_waiting_for_the_host_lets_others_run(machine, tmp_path):
     in the first half of the read, because a FUSE request's wait lets the
     other threads run (the kernel lock stays with the reader,
     guest/kernel/task.c), not only when the read is over."""
-    root = make_root(tmp_path / "root", "glibc", "hostwait")
+    root = prog_root(tmp_path / "root", "glibc", "hostwait")
     size = 16 << 20
     with open(tmp_path / "root" / "big", "wb") as f:
         f.write(os.urandom(1 << 20) * 16)

@@ -74,9 +74,7 @@ void irq_init(void)
 	/* The 8259 PICs would deliver on vectors that clash with exceptions. */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
-	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR; /* software enable */
-	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;                  /* divide by 16 */
-	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | 1u << 16; /* one-shot, masked */
+	irq_init_ap(); /* this CPU's local APIC, as every other CPU's */
 	/* The timer's rate against the TSC clock (time_init came first): the
 	 * APIC bus is 1 GHz under QEMU and KVM, but nothing promises it. */
 	uint64_t t0 = time_ns();
@@ -93,9 +91,9 @@ void irq_init(void)
 
 void irq_init_ap(void)
 {
-	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR;
-	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;
-	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | 1u << 16; /* masked */
+	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR; /* software enable */
+	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;                  /* divide by 16 */
+	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | 1u << 16; /* one-shot, masked */
 }
 
 unsigned irq_lapic_id(void)

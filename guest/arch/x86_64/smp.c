@@ -30,9 +30,7 @@ extern char ap_trampoline[], ap_trampoline_end[], ap_gdt[], ap_gdtr[], ap_far32[
 	ap_cr3[], ap_stack[], ap_entry[], ap_arg[], ap_pm32[], ap_lm64[];
 
 struct ap {
-	unsigned apic_id;
-	int online;   /* written by the processor itself when it is up */
-	void *stack;
+	int online;          /* written by the processor itself when it is up */
 	struct gdt_cpu *gdt; /* its own GDT and TSS */
 };
 
@@ -55,7 +53,6 @@ __attribute__((noreturn)) static void ap_main(struct ap *ap)
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	write_cr4(boot_cr4);
 	irq_init_ap();
-	ap->apic_id = irq_lapic_id();
 	__atomic_store_n(&ap->online, 1, __ATOMIC_RELEASE);
 	cpu_halt_forever();
 }
@@ -78,11 +75,11 @@ static bool wait_online(struct ap *ap, uint64_t ns)
 
 static bool start_one(unsigned apic, struct ap *ap, uint8_t *page, uint64_t page_pa)
 {
-	ap->stack = kmalloc_aligned(AP_STACK_SIZE, 16);
+	uint8_t *stack = kmalloc_aligned(AP_STACK_SIZE, 16);
 	ap->gdt = gdt_alloc_ap();
-	if (!ap->stack || !ap->gdt)
+	if (!stack || !ap->gdt)
 		return false;
-	put(page, ap_stack, (uint64_t)ap->stack + AP_STACK_SIZE, 8);
+	put(page, ap_stack, (uint64_t)stack + AP_STACK_SIZE, 8);
 	put(page, ap_entry, (uint64_t)ap_main, 8);
 	put(page, ap_arg, (uint64_t)ap, 8);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -138,7 +135,7 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 		if (apic == self)
 			continue;
 		/* By APIC ID: one that answers late writes only its own
-		 * slot, and its stack stays allocated. */
+		 * slot, and its stack and tables are never freed. */
 		struct ap *ap = &aps[apic];
 		if (start_one(apic, ap, page, page_pa))
 			online++;
