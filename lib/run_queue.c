@@ -10,6 +10,7 @@ void rq_init(struct run_queue *q)
 
 void rq_add(struct run_queue *q, struct rq_entry *e)
 {
+	e->on_cpu = 0;
 	if (!q->head) {
 		e->next = e->prev = e;
 		q->head = e;
@@ -66,7 +67,7 @@ struct rq_entry *rq_pick(struct run_queue *q, struct rq_entry *cur, uint64_t now
 	for (int i = 0; i < q->count; i++, e = e->next) {
 		if (e->state == RQ_WAITING && e->deadline <= now)
 			rq_wake(e);
-		if (e->state == RQ_RUNNABLE)
+		if (e->state == RQ_RUNNABLE && (!e->on_cpu || e == cur))
 			return e;
 		if (e->deadline < *wake_at)
 			*wake_at = e->deadline;

@@ -183,7 +183,9 @@ static void cpuid_string(char *out, uint32_t leaf0)
 	out[48] = 0;
 }
 
-static void cpuinfo(struct text *t)
+/* One CPU's block of /proc/cpuinfo: CPU cpu of n (all alike: one
+ * package, n cores, its APIC ID its number). */
+static void cpuinfo_one(struct text *t, int cpu, int n)
 {
 	uint32_t r[4], v[4];
 	char vendor[13], model[49] = "unknown";
@@ -205,12 +207,12 @@ static void cpuinfo(struct text *t)
 	if (family >= 6)
 		mod |= ((r[0] >> 16) & 0xf) << 4;
 	uint64_t mhz = time_tsc_hz() / 1000;
-	put(t, "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\n"
+	put(t, "processor\t: %d\nvendor_id\t: %s\ncpu family\t: %u\nmodel\t\t: %u\n"
 	       "model name\t: %s\nstepping\t: %u\ncpu MHz\t\t: %llu.%03llu\n"
-	       "physical id\t: 0\nsiblings\t: 1\ncore id\t\t: 0\ncpu cores\t: 1\n"
-	       "fpu\t\t: yes\nflags\t\t:",
-	    vendor, family, mod, m, r[0] & 0xf, (unsigned long long)(mhz / 1000),
-	    (unsigned long long)(mhz % 1000));
+	       "physical id\t: 0\nsiblings\t: %d\ncore id\t\t: %d\ncpu cores\t: %d\n"
+	       "apicid\t\t: %u\nfpu\t\t: yes\nflags\t\t:",
+	    cpu, vendor, family, mod, m, r[0] & 0xf, (unsigned long long)(mhz / 1000),
+	    (unsigned long long)(mhz % 1000), n, cpu, n, smp_cpus[cpu].apic_id);
 	/* The flags programs test for, from CPUID leaves 1 and 7. */
 	static const struct { int reg; int bit; const char *name; } flags1[] = {
 		{ 3, 0, "fpu" }, { 3, 4, "tsc" }, { 3, 8, "cx8" }, { 3, 15, "cmov" },
@@ -235,6 +237,13 @@ static void cpuinfo(struct text *t)
 	    (unsigned long long)(mhz * 2 / 1000), (unsigned long long)(mhz * 2 / 10 % 100));
 }
 
+static void cpuinfo(struct text *t)
+{
+	int n = smp_cpus_online();
+	for (int i = 0; i < n; i++)
+		cpuinfo_one(t, i, n);
+}
+
 static void meminfo(struct text *t)
 {
 	uint64_t total = pmem_total_pages() * 4, free = pmem_free_pages() * 4;
@@ -254,10 +263,14 @@ static void stat_all(struct text *t)
 {
 	uint64_t run, sys, up = time_ns();
 	task_cpu_time(NULL, &run, &sys);
-	uint64_t idle = up > run ? up - run : 0;
-	for (int cpu = -1; cpu < 1; cpu++)
-		put(t, "cpu%s %llu 0 %llu %llu 0 0 0 0 0 0\n", cpu < 0 ? " " : "0",
-		    ticks(run - sys), ticks(sys), ticks(idle));
+	/* Time is counted per task, not per CPU: each CPU's line is an
+	 * equal share of the whole. */
+	int n = smp_cpus_online();
+	uint64_t idle = up * (uint64_t)n > run ? up * (uint64_t)n - run : 0;
+	put(t, "cpu  %llu 0 %llu %llu 0 0 0 0 0 0\n", ticks(run - sys), ticks(sys), ticks(idle));
+	for (int cpu = 0; cpu < n; cpu++)
+		put(t, "cpu%d %llu 0 %llu %llu 0 0 0 0 0 0\n", cpu, ticks((run - sys) / (uint64_t)n),
+		    ticks(sys / (uint64_t)n), ticks(idle / (uint64_t)n));
 	put(t, "intr 0\nctxt 0\nbtime %llu\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n",
 	    (unsigned long long)(rtc_boot_epoch_ns() / 1000000000ULL));
 }
@@ -379,7 +392,10 @@ static void make_text(const struct vnode *v, struct text *t)
 		put(t, "0.00 0.00 0.00 1/%d %d\n", task_count(), current->proc->pid); /* last pid: ours */
 		break;
 	case K_CPU_ONLINE: case K_CPU_POSSIBLE: case K_CPU_PRESENT:
-		put(t, "0\n"); /* one CPU */
+		if (smp_cpus_online() == 1)
+			put(t, "0\n");
+		else
+			put(t, "0-%d\n", smp_cpus_online() - 1);
 		break;
 	default:
 		break;

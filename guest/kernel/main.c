@@ -127,8 +127,10 @@ void kmain(uint64_t start_info_pa)
 		(unsigned long long)(pmem_total_pages() * PAGE_SIZE / 1024),
 		(unsigned long long)(pmem_free_pages() * PAGE_SIZE / 1024));
 
-	/* crash=virtio needs the devices probed; every other kind goes now. */
-	bool crash_late = opts.crash && strcmp(opts.crash, "virtio") == 0;
+	/* crash=virtio needs the devices probed, crash=ap the other CPUs
+	 * started; every other kind goes now. */
+	bool crash_late = opts.crash && (strcmp(opts.crash, "virtio") == 0 ||
+					 strcmp(opts.crash, "ap") == 0);
 	if (opts.crash && !crash_late)
 		options_crash(opts.crash);
 

@@ -4,6 +4,7 @@
  */
 #include <pier/string.h>
 #include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/smp.h"
 #include "../drivers/virtio.h"
 #include "../fs/fuse.h"
 #include "../fs/fuse_dax.h"
@@ -157,6 +158,13 @@ void options_crash(const char *kind)
 		static struct spinlock vfs = SPINLOCK_INIT(&lock_class_vfs);
 		spin_lock(&dax);
 		spin_lock(&vfs); /* vfs.lock comes before dax.lock */
+	}
+	if (strcmp(kind, "ap") == 0) { /* the last CPU panics; this one waits for its NMI */
+		if (smp_cpus_online() > 1) {
+			smp_crash_on(smp_cpus_online() - 1);
+			for (;;)
+				cpu_relax();
+		}
 	}
 	if (strcmp(kind, "double-free") == 0) {
 		void *p = kmalloc(64);

@@ -3,6 +3,7 @@
  * -fno-omit-frame-pointer, so each frame starts with [saved rbp, return]).
  */
 #include <stdarg.h>
+#include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/irq.h"
 #include "../arch/x86_64/memlayout.h"
 #include "../arch/x86_64/smp.h"
@@ -32,20 +33,35 @@ void backtrace_print(uint64_t rbp)
 	}
 }
 
+static int started;
+
+bool panic_started(void)
+{
+	return __atomic_load_n(&started, __ATOMIC_ACQUIRE);
+}
+
+int panic_stop_cpus(void)
+{
+	if (__atomic_exchange_n(&started, 1, __ATOMIC_ACQ_REL))
+		cpu_halt_forever(); /* another CPU is reporting: its NMI stops us */
+	spin_panic_mode(); /* the report goes out whatever lock is held */
+	return smp_stop_others();
+}
+
 void panic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
-	spin_panic_mode(); /* the report goes out whatever lock is held */
+	int stopped = panic_stop_cpus();
 	console_set_quiet(0);
 	kprintf("\nPANIC at %s:%d: ", file, line);
 	va_start(ap, fmt);
 	kvprintf(fmt, ap);
 	va_end(ap);
 	kprintf("\n");
-	/* Which processor and thread (the other processors only halt today:
-	 * they run no task, smp.h). */
-	kprintf("on CPU %u (of %d online), task %d\n", irq_lapic_id(), smp_cpus_online(),
-		current ? current->tid : 0);
+	/* Which processor (its number, which is its APIC ID) and thread; the
+	 * others were stopped first, so nothing more of theirs comes out. */
+	kprintf("on CPU %u (of %d online; %d others stopped), task %d\n", irq_lapic_id(),
+		smp_cpus_online(), stopped, current ? current->tid : 0);
 	backtrace_print((uint64_t)__builtin_frame_address(0));
 	control_exit_panic();
 }

@@ -16,6 +16,8 @@ const struct lock_class lock_class_dax = { "dax.lock", 70 };
 /* The heap grows from pmem while it holds heap.lock: heap before pmem. */
 const struct lock_class lock_class_heap = { "heap.lock", 80 };
 const struct lock_class lock_class_pmem = { "pmem.lock", 90 };
+/* The scheduler's: taken by wake-ups from anywhere, holds nothing else. */
+const struct lock_class lock_class_sched = { "sched.lock", 95 };
 const struct lock_class lock_class_console = { "console.lock", 100 };
 
 static struct lock_held boot_held; /* before the first task */

@@ -5,9 +5,9 @@
  * Always on: the check is a compare per lock held, and an inversion found
  * in a test run is one that would deadlock two CPUs some day.
  *
- * One CPU runs tasks today, so these never spin; they are what the heap
- * and the console take now, and what the rest of the kernel's shared
- * state takes as it leaves the kernel lock (ARCHITECTURE.md).
+ * Taken today by the heap, pmem, the scheduler and the console; the rest
+ * of the kernel's shared state takes them as it leaves the kernel lock
+ * (ARCHITECTURE.md).
  */
 #ifndef GUEST_SPINLOCK_H
 #define GUEST_SPINLOCK_H
@@ -25,7 +25,7 @@ struct spinlock {
 /* ARCHITECTURE.md's order, outermost first. */
 extern const struct lock_class lock_class_tree, lock_class_proc, lock_class_futex,
 	lock_class_mm, lock_class_vfs, lock_class_fuse_conn, lock_class_virtq, lock_class_dax,
-	lock_class_pmem, lock_class_heap, lock_class_console;
+	lock_class_pmem, lock_class_heap, lock_class_sched, lock_class_console;
 
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);

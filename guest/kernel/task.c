@@ -1,9 +1,12 @@
 /*
- * Tasks and the scheduler (see task.h). One vCPU: the current task runs
- * until it waits, exits, or (running program code) its time slice ends
- * at a timer interrupt. With nothing runnable the CPU halts until the
- * earliest deadline or an interrupt, and then every waiter re-checks what
- * it waits for (waits are loops; a spurious wake-up costs one check).
+ * Tasks and the scheduler (see task.h). One run queue for every CPU:
+ * a CPU runs its task until it waits, exits, or (running program code)
+ * its time slice ends at a timer interrupt, then takes the next runnable
+ * task no other CPU has. With nothing runnable a CPU halts, in the
+ * context of the task it last ran, until the earliest deadline, an
+ * interrupt, or a reschedule IPI from a CPU that made a task runnable;
+ * then every waiter re-checks what it waits for (waits are loops; a
+ * spurious wake-up costs one check).
  */
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -14,6 +17,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "console.h"
+#include "spinlock.h"
 #include "panic.h"
 #include "task.h"
 #include "time.h"
@@ -24,48 +28,156 @@
 
 extern void task_switch(uint64_t *save_ksp, uint64_t new_ksp);
 extern char task_first_return[], task_first_call[];
-extern uint64_t syscall_kernel_rsp;
 
-struct task *current;
+/*
+ * sched.lock guards the run queue, every task's queue state and on_cpu,
+ * the task list, the dead list, the kernel lock's owner and waiters, and
+ * each CPU's `halted`. Taken with interrupts off (they are off in the
+ * kernel anyway), never held across a switch: a task switched away from
+ * stays on_cpu (nobody else picks it) until the CPU is off its stack.
+ */
+static struct spinlock sched_lock = SPINLOCK_INIT(&lock_class_sched);
 static struct task boot_task;
 static struct run_queue rq;
 static struct task *all;       /* every live task */
 static struct task *dead;      /* exited, stacks to free once off them */
 static int ntasks, next_tid;
 static uint64_t exited_run_ns, exited_sys_ns; /* CPU time of threads gone */
-static uint64_t slice_end;
-static uint64_t timer_armed_until; /* what the APIC timer is set for; 0: off */
 static uint64_t (*timer_hook)(uint64_t now);
-static void (*switch_hook)(struct task *prev, struct task *next); /* fires program timers: their next deadline */
+static void (*enter_hook)(struct task *t);
+static struct task *kernel_owner; /* the kernel lock: see below */
+static int kernel_waiters;
+
+static bool kernel_take_free(struct task *self);
+void task_switch_finish(void); /* switch.S: a new task's first code */
 
 static struct task *task_of(struct rq_entry *e)
 {
 	return (struct task *)e; /* rq is the first member */
 }
 
-void task_init(uint64_t kstack_top, int tid)
+static bool smp(void)
+{
+	return smp_cpus_online() > 1;
+}
+
+static uint64_t sched_lock_take(void)
+{
+	return spin_lock_irqsave(&sched_lock);
+}
+
+static void sched_lock_give(uint64_t flags)
+{
+	spin_unlock_irqrestore(&sched_lock, flags);
+}
+
+/* Something turned runnable (t; NULL: maybe several): a CPU halted in
+ * the idle loop is sent a reschedule IPI to look. A task halted in place
+ * on its CPU (on_cpu) only that CPU can run. Under sched.lock. */
+static void kick_halted(struct task *t)
+{
+	int n = smp_cpus_online();
+	if (n == 1)
+		return;
+	struct cpu *self = cpu_this();
+	if (t && t->rq.on_cpu) {
+		struct cpu *c = t->cpu;
+		if (c && c != self && c->halted) {
+			c->halted = 0;
+			irq_send_resched(c->apic_id);
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct cpu *c = &smp_cpus[i];
+		if (c != self && c->halted) {
+			c->halted = 0;
+			irq_send_resched(c->apic_id);
+			if (t)
+				return; /* one task: one CPU is enough */
+		}
+	}
+}
+
+/*
+ * Wake-ups and waits, under sched.lock. With several CPUs a waker need
+ * not hold the kernel lock the waiter checked its condition under (a
+ * device interrupt on CPU 0 while a FUSE request's waiter looks at the
+ * used ring on CPU 1), so a wake-up can land between the waiter's check
+ * and its wait: it is kept (wake_missed) and the wait that follows
+ * returns at once. One CPU cannot lose one (interrupts are off in the
+ * kernel): nothing is kept there, and nothing changes.
+ */
+static void wake_locked(struct task *t)
+{
+	if (t->rq.state == RQ_RUNNABLE) {
+		t->wake_missed = smp();
+		return;
+	}
+	rq_wake(&t->rq);
+}
+
+static void wake_all_locked(void)
+{
+	struct rq_entry *e = rq.head;
+	for (int i = 0; i < rq.count; i++, e = e->next)
+		wake_locked(task_of(e));
+	kick_halted(NULL);
+}
+
+static void wait_locked(struct task *t, uint64_t deadline)
+{
+	if (t->wake_missed) {
+		t->wake_missed = false; /* the condition may hold already: look again */
+		return;
+	}
+	rq_wait(&t->rq, deadline);
+}
+
+void task_init(void *kstack_bottom, void *boot_stack, int tid)
 {
 	struct task *t = &boot_task;
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
-	t->kstack_top = kstack_top;
+	t->cpu = &smp_cpus[0];
+	t->kstack_top = (uint64_t)kstack_bottom + KSTACK_SIZE;
 	t->altstack[1] = 2; /* SS_DISABLE */
 	t->rq.state = RQ_RUNNABLE;
 	t->rq.deadline = RQ_NO_DEADLINE;
 	t->on_cpu_since = time_ns();
+	kstack_claim(kstack_bottom, t);
+	if (boot_stack)
+		kstack_claim(boot_stack, t); /* from here on, current is t */
+	uint64_t flags = sched_lock_take();
 	rq_init(&rq);
 	rq_add(&rq, &t->rq);
+	t->rq.on_cpu = 1;
 	all = t;
 	ntasks = 1;
 	next_tid = tid + 1;
-	current = t;
+	sched_lock_give(flags);
+	cpu_set_kernel_stack(t->cpu, t->kstack_top);
 }
 
+/* Frees the stacks of exited tasks no CPU is on any more. */
 static void reap(void)
 {
-	while (dead && dead != current) {
-		struct task *t = dead;
-		dead = t->all_next;
+	struct task *gone = NULL;
+	uint64_t flags = sched_lock_take();
+	for (struct task **pp = &dead; *pp;) {
+		struct task *t = *pp;
+		if (t->rq.on_cpu) {
+			pp = &t->all_next;
+			continue;
+		}
+		*pp = t->all_next;
+		t->all_next = gone;
+		gone = t;
+	}
+	sched_lock_give(flags);
+	while (gone) { /* the heap's lock is not taken under sched.lock */
+		struct task *t = gone;
+		gone = t->all_next;
 		kfree(t->siginfo);
 		kfree(t->io_buf);
 		kfree(t->kstack);
@@ -79,81 +191,131 @@ static bool task_preemptible(void)
 	return ntasks > 1;
 }
 
-static void switch_to(struct task *next)
+/* The second half of a switch, on the new task's stack: the task
+ * switched away from is off this CPU now, so others may run it. */
+void task_switch_finish(void)
+{
+	struct cpu *c = cpu_this();
+	struct task *prev = c->prev;
+	c->prev = NULL;
+	if (prev) {
+		uint64_t flags = sched_lock_take();
+		prev->rq.on_cpu = 0;
+		if (prev->rq.next && prev->rq.state == RQ_RUNNABLE)
+			kick_halted(prev); /* an idle CPU can take it now */
+		sched_lock_give(flags);
+	}
+	reap();
+}
+
+/* Switches this CPU from current to next; called with sched.lock held
+ * (flags from taking it), gives it back. */
+static void switch_to(struct task *next, uint64_t flags)
 {
 	struct task *prev = current;
-	if (next == prev)
+	struct cpu *c = prev->cpu;
+	if (next == prev) {
+		sched_lock_give(flags);
 		return;
+	}
+	next->rq.on_cpu = 1;
+	next->cpu = c;
+	c->prev = prev;
+	sched_lock_give(flags);
 	/* The kernel uses no FPU or SSE register (-mgeneral-regs-only): what
 	 * is in them now is prev's program's. */
 	__asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
 	__asm__ volatile("fxrstor64 %0" : : "m"(next->fpu));
 	if (next->fs_base != prev->fs_base)
-		wrmsr(MSR_FS_BASE, next->fs_base);
+		wrmsr(MSR_FS_BASE, next->fs_base); /* this CPU's holds prev's */
 	vm_activate(next->mm); /* another process's: its page tables */
-	if (switch_hook)
-		switch_hook(prev, next);
 	uint64_t now = time_ns();
 	prev->run_ns += now - prev->on_cpu_since;
 	next->on_cpu_since = now;
-	current = next;
-	syscall_kernel_rsp = next->kstack_top;
-	gdt_set_kernel_stack(next->kstack_top);
-	slice_end = time_ns() + SLICE_NS;
-	timer_armed_until = 0;
+	cpu_set_kernel_stack(c, next->kstack_top);
+	c->slice_end = now + SLICE_NS;
+	c->timer_armed_until = 0;
 	if (task_preemptible()) { /* a new task goes straight to its program */
 		irq_timer_arm_ns(SLICE_NS);
-		timer_armed_until = slice_end;
+		c->timer_armed_until = c->slice_end;
 	}
 	task_switch(&prev->ksp, next->ksp);
-	reap(); /* back in prev, on its own stack */
+	task_switch_finish(); /* back in prev, on its own stack, maybe another CPU */
 }
 
-/* Runs the next runnable task (maybe current again); halts while none.
- * The kernel lock stays with whoever holds it: see schedule(). */
+/* The program's timers from a CPU with nothing to run: the boot CPU,
+ * with the kernel lock (theirs is kernel state). Their next deadline. */
+static uint64_t idle_timers(void)
+{
+	if (!timer_hook || cpu_this() != &smp_cpus[0])
+		return RQ_NO_DEADLINE;
+	bool own = kernel_owner == current; /* only current makes it so */
+	/* Taken for current whatever it is (an exited task, an idle one):
+	 * without the enter hook, which would look at its process. */
+	if (!own && !kernel_take_free(current))
+		return time_ns() + RETRY_NS;
+	uint64_t next = timer_hook(time_ns());
+	if (!own)
+		kernel_leave();
+	return next;
+}
+
+/* Runs the next runnable task (maybe current again); halts while none,
+ * in the current task's context (an AP's idle task at first). The
+ * kernel lock stays with whoever holds it: see schedule(). */
 static void schedule_raw(void)
 {
+	struct task *self = current;
 	for (;;) {
-		uint64_t wake_at;
-		bool on_queue = current->rq.next != NULL;
-		struct rq_entry *e = rq_pick(&rq, on_queue ? &current->rq : NULL, time_ns(), &wake_at);
+		uint64_t wake_at, flags = sched_lock_take();
+		bool on_queue = self->rq.next != NULL;
+		struct rq_entry *e = rq_pick(&rq, on_queue ? &self->rq : NULL, time_ns(), &wake_at);
 		if (e) {
-			switch_to(task_of(e));
+			switch_to(task_of(e), flags);
 			return;
 		}
-		if (timer_hook) { /* the program's timers: they post signals */
-			uint64_t next = timer_hook(time_ns());
-			if (next < wake_at)
-				wake_at = next;
-		}
+		struct cpu *c = self->cpu;
+		c->halted = 1;
+		sched_lock_give(flags);
+		uint64_t next = idle_timers(); /* they post signals: tasks to run */
+		if (next < wake_at)
+			wake_at = next;
 		irq_wait_until(wake_at); /* leaves the timer off */
-		timer_armed_until = 0;
+		flags = sched_lock_take();
+		c->halted = 0;
+		c->timer_armed_until = 0;
 		rq_wake_all(&rq); /* an interrupt or a deadline: everyone looks */
+		sched_lock_give(flags);
 	}
 }
 
 /*
- * The kernel lock: one task in the kernel at a time. Taken at every entry
- * from the program (system calls, faults, interrupts of program code),
- * dropped on the way back and whenever its holder waits (task_wait,
- * task_yield), except in task_wait_holding: a FUSE request keeps it while
- * the host answers, so no other task sees the VFS half-way, and tasks in
- * program code (or waiting for something else) run meanwhile.
+ * The kernel lock: one task in the kernel at a time, whichever CPU it
+ * is on. Taken at every entry from the program (system calls, faults,
+ * interrupts of program code), dropped on the way back and whenever its
+ * holder waits (task_wait, task_yield), except in task_wait_holding: a
+ * FUSE request keeps it while the host answers, so no other task sees
+ * the VFS half-way, and tasks in program code (or waiting for something
+ * else) run meanwhile, on this CPU and the others.
  */
-static struct task *kernel_owner;
-static int kernel_waiters;
-
 bool kernel_enter(void)
 {
-	if (!current || kernel_owner == current)
+	struct task *self = current;
+	if (!self || kernel_owner == self)
 		return false;
+	uint64_t flags = sched_lock_take();
 	while (kernel_owner) {
 		kernel_waiters++;
-		rq_wait(&current->rq, RQ_NO_DEADLINE);
+		rq_wait(&self->rq, RQ_NO_DEADLINE); /* under the lock: no wake-up lost */
+		sched_lock_give(flags);
 		schedule_raw();
+		flags = sched_lock_take();
 		kernel_waiters--;
 	}
-	kernel_owner = current;
+	kernel_owner = self;
+	sched_lock_give(flags);
+	if (enter_hook)
+		enter_hook(self);
 	return true;
 }
 
@@ -161,9 +323,32 @@ void kernel_leave(void)
 {
 	if (!current || kernel_owner != current)
 		return;
+	uint64_t flags = sched_lock_take();
 	kernel_owner = NULL;
 	if (kernel_waiters)
-		rq_wake_all(&rq); /* who waited for it looks again */
+		wake_all_locked(); /* who waited for it looks again */
+	sched_lock_give(flags);
+}
+
+/* The kernel lock for self if nobody holds it: whether it was taken. */
+static bool kernel_take_free(struct task *self)
+{
+	uint64_t flags = sched_lock_take();
+	bool took = !kernel_owner;
+	if (took)
+		kernel_owner = self;
+	sched_lock_give(flags);
+	return took;
+}
+
+bool kernel_try_enter(void)
+{
+	struct task *self = current;
+	if (!self || !kernel_take_free(self))
+		return false;
+	if (enter_hook)
+		enter_hook(self);
+	return true;
 }
 
 /* schedule_raw with the kernel lock dropped while away (unless keep). */
@@ -182,13 +367,20 @@ static void schedule(void)
 	schedule_lock(false);
 }
 
+static void wait_current(uint64_t deadline)
+{
+	uint64_t flags = sched_lock_take();
+	wait_locked(current, deadline);
+	sched_lock_give(flags);
+}
+
 void task_wait_holding(uint64_t deadline)
 {
 	if (!current) {
 		irq_wait_until(deadline);
 		return;
 	}
-	rq_wait(&current->rq, deadline);
+	wait_current(deadline);
 	schedule_lock(true);
 }
 
@@ -204,7 +396,7 @@ void task_wait(uint64_t deadline)
 		irq_wait_until(deadline);
 		return;
 	}
-	rq_wait(&current->rq, deadline);
+	wait_current(deadline);
 	schedule();
 }
 
@@ -213,18 +405,39 @@ void task_yield(void)
 	if (!current)
 		return;
 	schedule(); /* the others first, waiters whose time has come too */
-	if (slice_end <= time_ns())
-		slice_end = time_ns() + SLICE_NS; /* nobody else: a new slice */
+	struct cpu *c = cpu_this(); /* maybe another CPU than before */
+	if (c->slice_end <= time_ns())
+		c->slice_end = time_ns() + SLICE_NS; /* nobody else: a new slice */
 }
 
 void task_wake(struct task *t)
 {
-	rq_wake(&t->rq);
+	uint64_t flags = sched_lock_take();
+	wake_locked(t);
+	kick_halted(t);
+	sched_lock_give(flags);
+}
+
+void task_kick_running(void)
+{
+	int n = smp_cpus_online();
+	if (n == 1)
+		return;
+	struct cpu *self = cpu_this();
+	uint64_t flags = sched_lock_take();
+	for (int i = 0; i < n; i++) {
+		struct cpu *c = &smp_cpus[i];
+		if (c != self && !c->halted)
+			irq_send_resched(c->apic_id);
+	}
+	sched_lock_give(flags);
 }
 
 void task_wake_all(void)
 {
-	rq_wake_all(&rq);
+	uint64_t flags = sched_lock_take();
+	wake_all_locked();
+	sched_lock_give(flags);
 }
 
 void task_set_mm(struct mm *mm)
@@ -235,7 +448,8 @@ void task_set_mm(struct mm *mm)
 
 /* A task of proc in mm, runnable, whose first switch-in "returns" to
  * first with rbx and r12 as given (switch.S); its frame at the stack's
- * top is the caller's to fill. NULL with errno in *err. */
+ * top is the caller's to fill before anyone can run it: it is queued by
+ * task_start. NULL with errno in *err. */
 static struct task *task_new(struct process *proc, struct mm *mm, void *first, uint64_t rbx,
 			     uint64_t r12, int *err)
 {
@@ -244,7 +458,7 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 		return NULL;
 	}
 	struct task *t = kmalloc_aligned(sizeof(*t), 64);
-	void *stack = kmalloc_aligned(TASK_KSTACK_SIZE, 16);
+	void *stack = kmalloc_aligned(KSTACK_SIZE, KSTACK_SIZE); /* kstack.h: the base finds t */
 	if (!t || !stack) {
 		kfree(t);
 		kfree(stack);
@@ -252,11 +466,11 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 		return NULL;
 	}
 	memset(t, 0, sizeof(*t));
-	t->tid = next_tid++;
 	t->proc = proc;
 	t->mm = mm;
 	t->kstack = stack;
-	t->kstack_top = (uint64_t)stack + TASK_KSTACK_SIZE;
+	t->kstack_top = (uint64_t)stack + KSTACK_SIZE;
+	kstack_claim(stack, t);
 	t->altstack[1] = 2; /* a new thread has no alternate signal stack */
 	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
 	/* Its stack: the program's registers where syscall_entry would have
@@ -274,11 +488,22 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 	t->frame = f;
 	t->rq.state = RQ_RUNNABLE;
 	t->rq.deadline = RQ_NO_DEADLINE;
-	rq_add(&rq, &t->rq);
+	uint64_t flags = sched_lock_take();
+	t->tid = next_tid++;
 	t->all_next = all;
 	all = t;
 	ntasks++;
+	sched_lock_give(flags);
 	return t;
+}
+
+/* t, filled in, joins the run queue: from now on any CPU may run it. */
+static void task_start(struct task *t)
+{
+	uint64_t flags = sched_lock_take();
+	rq_add(&rq, &t->rq);
+	kick_halted(t);
+	sched_lock_give(flags);
 }
 
 struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
@@ -292,6 +517,7 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
 	*t->frame = *frame;
 	t->frame->rsp = user_rsp;
 	t->frame->rflags |= RFLAGS_IF; /* preemptible from its first instruction */
+	task_start(t);
 	return t;
 }
 
@@ -307,19 +533,54 @@ struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *pro
 		t->fpu[1] = 0x03;
 		t->fpu[24] = 0x80;
 		t->fpu[25] = 0x1f;
+		task_start(t);
 	}
 	return t;
+}
+
+struct task *task_new_idle(struct cpu *c)
+{
+	struct task *t = kmalloc_aligned(sizeof(*t), 64);
+	void *stack = kmalloc_aligned(KSTACK_SIZE, KSTACK_SIZE);
+	if (!t || !stack) {
+		kfree(t);
+		kfree(stack);
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->cpu = c;
+	t->kstack = stack;
+	t->kstack_top = (uint64_t)stack + KSTACK_SIZE;
+	t->rq.state = RQ_WAITING; /* never on the queue: never picked */
+	t->rq.on_cpu = 1;
+	t->altstack[1] = 2;
+	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
+	kstack_claim(stack, t);
+	c->idle = t;
+	return t;
+}
+
+void task_idle_loop(void)
+{
+	struct cpu *c = cpu_this();
+	c->slice_end = time_ns() + SLICE_NS;
+	for (;;)
+		schedule_raw(); /* returns when this context is picked: never */
 }
 
 void task_exit(void)
 {
 	struct task *t = current;
+	task_wake_all(); /* joiners, and anyone counting threads */
+	kernel_leave();
+	uint64_t flags = sched_lock_take();
 	for (struct task **pp = &all; *pp; pp = &(*pp)->all_next)
 		if (*pp == t) {
 			*pp = t->all_next;
 			break;
 		}
 	rq_remove(&rq, &t->rq);
+	t->rq.on_cpu = 1; /* still this CPU's until it is off the stack */
 	ntasks--;
 	exited_run_ns += t->run_ns + (time_ns() - t->on_cpu_since);
 	exited_sys_ns += t->sys_ns;
@@ -328,8 +589,7 @@ void task_exit(void)
 		t->all_next = dead;
 		dead = t;
 	}
-	task_wake_all(); /* joiners, and anyone counting threads */
-	kernel_leave();
+	sched_lock_give(flags);
 	schedule_raw();
 	panic("an exited task was scheduled again");
 }
@@ -380,6 +640,9 @@ int task_count(void)
 	return ntasks;
 }
 
+/* The task list changes under sched.lock, and only by tasks holding the
+ * kernel lock (clone, spawn, exit): walking it with the kernel lock is
+ * safe. */
 struct task *task_find(int tid)
 {
 	for (struct task *t = all; t; t = t->all_next)
@@ -394,10 +657,9 @@ void task_for_each(void (*fn)(struct task *t, void *arg), void *arg)
 		fn(t, arg);
 }
 
-
-void task_set_switch_hook(void (*fn)(struct task *prev, struct task *next))
+void task_set_enter_hook(void (*fn)(struct task *t))
 {
-	switch_hook = fn;
+	enter_hook = fn;
 }
 
 void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
@@ -406,18 +668,25 @@ void task_set_timer_hook(uint64_t (*fire)(uint64_t now))
 }
 
 /* Interrupts on in program code and the APIC timer set for until (the
- * next program timer or the slice's end); off when there is neither. */
+ * next program timer or the slice's end). With one CPU they stay off
+ * when there is neither (nothing to interrupt the program for); with
+ * several they stay on: another CPU's TLB shoot-down and reschedule
+ * IPIs, and device interrupts (all go to CPU 0), must get through. */
 static void arm_for_user(uint64_t *rflags, uint64_t until)
 {
+	struct cpu *c = cpu_this();
 	if (until == RQ_NO_DEADLINE) {
-		*rflags &= ~RFLAGS_IF; /* nothing to interrupt it for: they stay off */
+		if (smp())
+			*rflags |= RFLAGS_IF;
+		else
+			*rflags &= ~RFLAGS_IF;
 		return;
 	}
 	uint64_t now = time_ns();
 	*rflags |= RFLAGS_IF;
-	if (!timer_armed_until || until < timer_armed_until) {
+	if (!c->timer_armed_until || until < c->timer_armed_until) {
 		irq_timer_arm_ns(until > now ? until - now : 1);
-		timer_armed_until = until;
+		c->timer_armed_until = until;
 	}
 }
 
@@ -426,6 +695,7 @@ static void arm_for_user(uint64_t *rflags, uint64_t until)
 static uint64_t next_interrupt(void)
 {
 	uint64_t until = timer_hook ? timer_hook(time_ns()) : RQ_NO_DEADLINE;
+	uint64_t slice_end = cpu_this()->slice_end;
 	if (task_preemptible() && slice_end < until)
 		until = slice_end;
 	return until;
@@ -433,23 +703,15 @@ static uint64_t next_interrupt(void)
 
 void task_before_user(uint64_t *rflags)
 {
-	if (ntasks > 1 && time_ns() >= slice_end)
+	if (ntasks > 1 && time_ns() >= cpu_this()->slice_end)
 		task_yield();
 	arm_for_user(rflags, next_interrupt());
-}
-
-bool kernel_try_enter(void)
-{
-	if (!current || kernel_owner)
-		return false;
-	kernel_owner = current;
-	return true;
 }
 
 void task_interrupted_user(uint64_t *rflags, bool timer)
 {
 	if (timer)
-		timer_armed_until = 0;
+		cpu_this()->timer_armed_until = 0;
 	/* The program's timers are kernel state: fired only with the lock.
 	 * A task waiting for the host holds it: then look again soon. */
 	bool took = kernel_try_enter();
@@ -459,12 +721,13 @@ void task_interrupted_user(uint64_t *rflags, bool timer)
 	/* The CPU changes hands without the lock: a task that held it (a
 	 * FUSE request's wait) goes on, and the one interrupted here goes
 	 * back to its program code without needing it. */
-	if (ntasks > 1 && (!timer || time_ns() >= slice_end)) {
+	if (ntasks > 1 && (!timer || time_ns() >= cpu_this()->slice_end)) {
 		schedule_raw();
-		if (slice_end <= time_ns())
-			slice_end = time_ns() + SLICE_NS;
-		if (took && task_preemptible() && slice_end < until)
-			until = slice_end;
+		struct cpu *c = cpu_this(); /* maybe another CPU than before */
+		if (c->slice_end <= time_ns())
+			c->slice_end = time_ns() + SLICE_NS;
+		if (took && task_preemptible() && c->slice_end < until)
+			until = c->slice_end;
 	}
 	arm_for_user(rflags, until);
 }

@@ -1,7 +1,7 @@
 /*
  * Tasks: the program's threads, each with its own kernel stack, user
  * registers (saved on that stack), FPU state, TLS base and signal mask,
- * run by a round-robin scheduler on the one vCPU.
+ * run by a round-robin scheduler from one queue on every CPU online.
  *
  * One task is in the kernel at a time: it holds the kernel lock from its
  * entry until it returns to the program or waits (task_wait drops it; a
@@ -17,8 +17,10 @@
 #include <pier/futex_queue.h>
 #include <pier/lock_order.h>
 #include <pier/run_queue.h>
+#include "../arch/x86_64/smp.h"
+#include "kstack.h"
 
-#define TASK_KSTACK_SIZE (64 * 1024)
+#define TASK_KSTACK_SIZE KSTACK_SIZE
 #define TASK_MAX 512 /* threads at once; clone says EAGAIN past it */
 
 struct syscall_frame;
@@ -29,10 +31,11 @@ struct process;
 struct task {
 	struct rq_entry rq;           /* first: the scheduler's link */
 	int tid;
+	struct cpu *cpu;              /* where it runs or last ran */
 	struct process *proc;         /* whose thread it is (linux/process.h) */
 	struct mm *mm;                /* the address space it runs in: CR3 follows it */
 	uint64_t ksp;                 /* saved kernel stack pointer while switched out */
-	void *kstack;                 /* NULL: the boot stack (the first task) */
+	void *kstack;                 /* NULL: a static stack (the first task's) */
 	uint64_t kstack_top;
 	struct syscall_frame *frame;  /* the system call being served */
 	uint64_t fs_base;             /* the TLS base (arch_prctl, CLONE_SETTLS) */
@@ -43,7 +46,9 @@ struct task {
 	bool sig_suspended;           /* in rt_sigsuspend: saved_mask comes back */
 	uint64_t altstack[3];         /* ss_sp, ss_flags, ss_size */
 	struct sig_info *siginfo;     /* [65], what came with each of sigpending */
-	bool full_restore;            /* rt_sigreturn: rcx and r11 below go back too */
+	bool wake_missed;             /* woken while runnable: its next wait returns (task.c) */
+	bool full_restore;            /* rt_sigreturn: rcx and r11 below go back too (signal.c
+				       * hands them to user.S through the stack base) */
 	uint64_t full_rcx, full_r11;
 	struct fq_waiter futex;       /* futex.c: queued while in FUTEX_WAIT */
 	struct task *all_next;        /* every live task, for lookups */
@@ -54,10 +59,25 @@ struct task {
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
 };
 
-extern struct task *current;
+/* The running task: the one whose kernel stack this is (kstack.h). */
+#define current (kstack_task())
 
-/* The first task: the program's main thread, on the boot syscall stack. */
-void task_init(uint64_t kstack_top, int tid);
+/* The CPU this code runs on: its task's (the boot CPU before tasks). */
+static inline struct cpu *cpu_this(void)
+{
+	struct task *t = current;
+	return t ? t->cpu : &smp_cpus[0];
+}
+
+/* The first task: the program's main thread. Its kernel stack is
+ * kstack_bottom (KSTACK_SIZE, aligned), the code calling this is on
+ * boot_stack (the same, or NULL): both become the task's. */
+void task_init(void *kstack_bottom, void *boot_stack, int tid);
+/* CPU c's idle task, on a stack of its own (NULL: no memory): what
+ * the CPU runs when no task can. Made by the boot CPU for an AP. */
+struct task *task_new_idle(struct cpu *c);
+/* The idle loop of an AP, on its idle task's stack: runs tasks. */
+__attribute__((noreturn)) void task_idle_loop(void);
 /* A new task of process proc in address space mm: its program registers
  * are *frame with rax 0 (clone's return in the child), then user_rsp and
  * fs_base. Runnable at once. NULL with errno in *err (EAGAIN, ENOMEM). */
@@ -72,8 +92,9 @@ struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bo
  * in *err.
  */
 struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *proc, int *err);
-/* fn(prev, next) runs at every switch from one task to another. */
-void task_set_switch_hook(void (*fn)(struct task *prev, struct task *next));
+/* fn(t) runs whenever task t takes the kernel lock: what follows the
+ * lock's holder (the file system's uid and gid). */
+void task_set_enter_hook(void (*fn)(struct task *t));
 /* current runs in mm from now on (exec's new space; NULL at exit). */
 void task_set_mm(struct mm *mm);
 /* Waits until deadline (time_ns; RQ_NO_DEADLINE: none) or a wake-up:
@@ -97,6 +118,10 @@ void task_wake(struct task *t);
 /* Something happened that any waiter may be waiting for (pipe data, a
  * signal, a thread exit): every waiting task re-checks. */
 void task_wake_all(void);
+/* Every other CPU running a task is interrupted (a reschedule IPI), so
+ * a task in program code there comes in and takes its signals now, not
+ * at its slice's end. */
+void task_kick_running(void);
 /* Ends current (after its exit work): never returns. The last task's
  * exit is the caller's business (it ends the process). */
 __attribute__((noreturn)) void task_exit(void);

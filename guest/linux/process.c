@@ -77,13 +77,13 @@ static void process_free(struct process *p)
 
 /* Each process has its own identity (set*id write it there); the file
  * system's checks and requests use vfs_uid and vfs_gid, which follow the
- * CPU from process to process. A kernel task (no process) leaves them. */
-static void switch_identity(struct task *prev, struct task *next)
+ * kernel lock: whoever takes it sets them. A kernel task (no process)
+ * leaves them. */
+static void enter_identity(struct task *t)
 {
-	(void)prev;
-	if (next->proc) {
-		vfs_uid = next->proc->uid;
-		vfs_gid = next->proc->gid;
+	if (t->proc) {
+		vfs_uid = t->proc->uid;
+		vfs_gid = t->proc->gid;
 	}
 }
 
@@ -98,7 +98,7 @@ struct process *process_init_first(int pid)
 	p->uid = vfs_uid;
 	p->gid = vfs_gid;
 	current->proc = p;
-	task_set_switch_hook(switch_identity);
+	task_set_enter_hook(enter_identity);
 	return p;
 }
 

@@ -36,8 +36,6 @@ struct rt_sigframe {
 	siginfo_t info;
 };
 
-extern uint8_t syscall_full_restore; /* user.S */
-extern uint64_t full_rcx, full_r11;
 
 /* The process's pending set (sent to it: any thread not blocking one
  * takes it) is current->proc->sigpending, with what came with each in
@@ -99,6 +97,7 @@ void signal_post_proc(struct process *p, int sig, const struct sig_info *in)
 	p->sigpending |= BIT(sig);
 	p->pinfo[sig] = *in; /* not queued: a second one before delivery merges */
 	task_wake_all(); /* a waiting thread may be the one to take it */
+	task_kick_running(); /* and one running program code on another CPU */
 }
 
 void signal_post_info(struct task *t, int sig, const struct sig_info *in)
@@ -117,6 +116,7 @@ void signal_post_info(struct task *t, int sig, const struct sig_info *in)
 			t->siginfo[sig] = *in;
 	}
 	task_wake_all(); /* a waiting thread may be the one to take it */
+	task_kick_running(); /* and one running program code on another CPU */
 }
 
 void signal_post(int sig)
@@ -470,12 +470,14 @@ int64_t signal_deliver(struct syscall_frame *f, int64_t ret)
 
 void signal_exit_path(void)
 {
-	/* Nothing runs between here and user.S's exit: the globals are ours. */
+	/* user.S's exit reads them from the base of the stack it returns
+	 * on, which is this one (kstack.h): per task, whatever CPU. */
 	if (current->full_restore) {
+		struct kstack_base *b = kstack_base();
 		current->full_restore = false;
-		syscall_full_restore = 1;
-		full_rcx = current->full_rcx;
-		full_r11 = current->full_r11;
+		b->full_rcx = current->full_rcx;
+		b->full_r11 = current->full_r11;
+		b->full_restore = 1;
 	}
 }
 

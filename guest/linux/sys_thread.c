@@ -175,16 +175,25 @@ static bool our_task(uint64_t pid)
 	return pid == 0 || task_find((int)pid);
 }
 
+/* Every CPU online (at most SMP_MAX_CPUS: one word). */
+static uint64_t cpus_mask(void)
+{
+	int n = smp_cpus_online();
+	return n >= 64 ? ~0ULL : (1ULL << n) - 1;
+}
+
 SYS(sched_getaffinity)
 {
 	if (!our_task(a0))
 		return -ESRCH;
 	if (a1 < 8 || (a1 & 7))
 		return -EINVAL;
-	uint64_t mask = 1; /* one CPU */
+	uint64_t mask = cpus_mask();
 	return copy_to_user(a2, &mask, sizeof(mask)) ? -EFAULT : 8;
 }
 
+/* Accepted when it allows a CPU that is online, as Linux; but every task
+ * still runs on whichever CPU is free (no pinning yet: ARCHITECTURE.md). */
 SYS(sched_setaffinity)
 {
 	uint64_t mask = 0;
@@ -194,14 +203,14 @@ SYS(sched_setaffinity)
 		return -EINVAL;
 	if (copy_from_user(&mask, a2, a1 < 8 ? a1 : 8))
 		return -EFAULT;
-	return mask & 1 ? 0 : -EINVAL; /* it must allow the one CPU there is */
+	return mask & cpus_mask() ? 0 : -EINVAL;
 }
 
 SYS(getcpu)
 {
-	uint32_t zero = 0;
-	if ((a0 && copy_to_user(a0, &zero, sizeof(zero))) ||
-	    (a1 && copy_to_user(a1, &zero, sizeof(zero))))
+	uint32_t cpu = (uint32_t)cpu_this()->index, node = 0;
+	if ((a0 && copy_to_user(a0, &cpu, sizeof(cpu))) ||
+	    (a1 && copy_to_user(a1, &node, sizeof(node))))
 		return -EFAULT;
 	return 0;
 }

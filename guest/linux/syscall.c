@@ -18,29 +18,35 @@
 #include "../kernel/task.h"
 #include "../kernel/time.h"
 
-#define SYSCALL_STACK_SIZE (64 * 1024)
-
-extern char syscall_entry[];
-extern uint64_t syscall_kernel_rsp;
-static uint8_t syscall_stack[SYSCALL_STACK_SIZE] __attribute__((aligned(16)));
+extern const uint64_t syscall_entry_table[SMP_MAX_CPUS]; /* user.S: each CPU's entry */
+extern char boot_stack_bottom[];                          /* boot.S */
+/* pid 1's main thread's kernel stack (kstack.h: aligned to its size). */
+static uint8_t syscall_stack[KSTACK_SIZE] __attribute__((aligned(KSTACK_SIZE)));
 static uint8_t reported[SYSCALL_MAX / 8 + 1];
 
-void syscall_init(void)
+void syscall_cpu_init(struct cpu *c)
 {
-	uint64_t top = (uint64_t)(syscall_stack + sizeof(syscall_stack));
-	syscall_kernel_rsp = top;
-	gdt_set_kernel_stack(top); /* interrupts and faults from ring 3 too */
-	task_init(top, 1); /* pid 1's main thread runs on this stack */
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	/* STAR: kernel CS/SS from 0x08, user SS/CS from 0x10 + 8/16 (| 3). */
 	wrmsr(MSR_STAR, ((uint64_t)GDT_KERNEL_DS << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
-	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_LSTAR, syscall_entry_table[c->index]);
 	/* Entry with IF, TF, DF, AC clear. */
 	wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x40000);
 	/* SSE for the program: the kernel itself never touches those
 	 * registers, so their state is switched only between tasks. */
 	write_cr0((read_cr0() & ~(1ULL << 2)) | (1ULL << 1)); /* EM off, MP on */
 	write_cr4(read_cr4() | (1ULL << 9) | (1ULL << 10));    /* OSFXSR, OSXMMEXCPT */
+	/* RDTSCP's TSC_AUX: the CPU's number, for getcpu in the vDSO. */
+	if (cpu_has_rdtscp())
+		wrmsr(MSR_TSC_AUX, (uint64_t)c->index);
+}
+
+void syscall_init(void)
+{
+	/* pid 1's main thread runs on syscall_stack; this code is on the
+	 * boot stack, which is the task's too until the program starts. */
+	task_init(syscall_stack, boot_stack_bottom, 1);
+	syscall_cpu_init(&smp_cpus[0]);
 }
 
 /* "[pid N] " once there are several processes or threads, as strace -f. */

@@ -5,6 +5,7 @@
  * points at the image.
  */
 #include <pier/string.h>
+#include "../arch/x86_64/cpu.h"
 #include "../kernel/console.h"
 #include "../kernel/rtc.h"
 #include "../kernel/time.h"
@@ -32,6 +33,8 @@ uint64_t vdso_map(void)
 	memset(d, 0, sizeof(*d));
 	time_params(&d->tsc_base, &d->ns_mult);
 	d->epoch_ns = rtc_boot_epoch_ns();
+	if (cpu_has_rdtscp()) /* syscall_cpu_init set TSC_AUX on every CPU */
+		d->flags = VDSO_CPU_RDTSCP;
 	for (uint64_t i = 0; i < pages; i++) {
 		uint8_t *p = vm_page(base + PAGE + i * PAGE);
 		if (!p)

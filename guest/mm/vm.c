@@ -2,8 +2,10 @@
  * Address spaces (see vm.h). Each process has one: the lower-half page
  * tables hang off its own PML4, whose upper half is a copy of the boot
  * PML4's (the kernel, the direct map). Every vm_* call but vm_fork's
- * source and vm_put works on the active one (the CPU's CR3), which the
- * scheduler switches with the task.
+ * source and vm_put works on the active one (this CPU's CR3), which the
+ * scheduler switches with the task. A change that takes a page away or
+ * narrows its rights on a space other CPUs have loaded shoots down their
+ * TLB entries (tlb.c) before the call returns.
  *
  * Fork shares pages instead of copying them: a private page becomes
  * read-only in both spaces with PTE_COW set and one more owner
@@ -19,7 +21,9 @@
 #include "../arch/x86_64/paging.h"
 #include "../kernel/console.h"
 #include "../kernel/stats.h"
+#include "../kernel/task.h"
 #include "mm.h"
+#include "tlb.h"
 #include "vm.h"
 
 #define PAGE 4096ULL
@@ -36,7 +40,8 @@ struct mm {
 	uint16_t id;     /* tells private futexes of different spaces apart */
 };
 
-static struct mm *active; /* the one in CR3; NULL: the boot page tables */
+/* The one in this CPU's CR3; NULL: the boot page tables. */
+#define active (cpu_this()->mm)
 
 static uint64_t page_down(uint64_t a)
 {
@@ -65,9 +70,13 @@ struct mm *vm_new(void)
 
 void vm_activate(struct mm *m)
 {
-	if (m == active)
+	struct cpu *c = cpu_this();
+	if (m == c->mm)
 		return;
-	active = m;
+	/* Published before the switch, with a full barrier: a shoot-down
+	 * that changed m's tables either sees this CPU has m or happened
+	 * before these tables were loaded (tlb.c). */
+	__atomic_store_n(&c->mm, m, __ATOMIC_SEQ_CST);
 	write_cr3(m ? m->pml4_pa : boot_pml4_phys);
 }
 
@@ -213,6 +222,7 @@ bool vm_covered(uint64_t start, uint64_t len)
  * to pmem, a backing's back to it. */
 static void unmap_pages_in(struct mm *m, const struct vma *v, uint64_t start, uint64_t end)
 {
+	bool changed = false;
 	for (uint64_t va = start; va < end; va += PAGE) {
 		uint64_t *pte = pte_in(m, va, false);
 		if (pte && (*pte & PTE_P)) {
@@ -229,8 +239,11 @@ static void unmap_pages_in(struct mm *m, const struct vma *v, uint64_t start, ui
 				pmem_put(pa); /* shared by a fork: the last owner frees it */
 			*pte = 0;
 			invlpg(va);
+			changed = true;
 		}
 	}
+	if (changed)
+		tlb_shootdown(m, false); /* nothing reuses the pages before: the kernel lock is ours */
 }
 
 static void unmap_pages(const struct vma *v, uint64_t start, uint64_t end)
@@ -317,6 +330,7 @@ int vm_protect(uint64_t start, uint64_t len, uint32_t prot)
 			}
 		}
 	}
+	tlb_shootdown(active, false);
 	return 0;
 }
 
@@ -334,11 +348,15 @@ int vm_msync(uint64_t start, uint64_t len, bool sync)
 				uint64_t *pte = pte_of(va, false);
 				if (!pte || (*pte & (PTE_P | PTE_D)) != (PTE_P | PTE_D))
 					continue;
+				/* Clean until the next write, and no CPU keeps an
+				 * entry that would write on without setting D again
+				 * (the next msync would miss it): then the copy. */
+				*pte &= ~PTE_D;
+				invlpg(va);
+				tlb_shootdown(active, false);
 				if (!(*pte & PTE_FOREIGN) && v->backing->writeback)
 					v->backing->writeback(v->ctx, *pte & PTE_ADDR,
 							      v->file_off + (va - v->start));
-				*pte &= ~PTE_D; /* clean until the next write */
-				invlpg(va);
 			}
 			int e = sync && v->backing->sync ? v->backing->sync(v->ctx) : 0;
 			if (e && !err)
@@ -381,6 +399,7 @@ int vm_move(uint64_t old, uint64_t new_start, uint64_t len)
 		*from = 0;
 		invlpg(old + off);
 	}
+	tlb_shootdown(active, false);
 	return 0;
 }
 
@@ -394,6 +413,7 @@ static int break_cow(struct vma *v, uint64_t va, uint64_t *pte, uint64_t pa)
 	v->backing->put(v->ctx, pa);
 	*pte = mine | pte_bits(v->prot);
 	invlpg(va);
+	tlb_shootdown(active, false); /* another thread may still read the old page */
 	return 0;
 }
 
@@ -412,6 +432,7 @@ static int break_fork_share(struct vma *v, uint64_t va, uint64_t *pte)
 	}
 	*pte = pa | pte_bits(v->prot) | PTE_D;
 	invlpg(va);
+	tlb_shootdown(active, false);
 	return 0;
 }
 
@@ -578,11 +599,13 @@ struct mm *vm_fork(void)
 		for (uint64_t va = v->start; va < v->end; va += PAGE) {
 			uint64_t *pte = pte_of(va, false);
 			if (pte && (*pte & PTE_P) && share_page(child, v, va, pte)) {
+				tlb_shootdown(active, false);
 				vm_put(child);
 				return NULL;
 			}
 		}
 	}
+	tlb_shootdown(active, false); /* the parent's private pages are read-only now */
 	return child;
 }
 
@@ -607,6 +630,7 @@ void vm_put(struct mm *m)
 	 * nobody's by now, so nothing switches back to it. */
 	if (active == m)
 		vm_activate(NULL);
+	tlb_shootdown(m, true); /* a CPU that last ran an exited thread of m still has it */
 	while (m->vmas) {
 		struct vma *v = m->vmas;
 		m->vmas = v->next;

@@ -96,8 +96,13 @@ long __vdso_time(long *t)
 int __vdso_getcpu(unsigned *cpu, unsigned *node, void *cache)
 {
 	(void)cache;
+	const volatile struct vdso_data *d = &vvar_page;
+	if (d->version != VDSO_DATA_VERSION || !(d->flags & VDSO_CPU_RDTSCP))
+		return (int)sys3(__NR_getcpu, (long)cpu, (long)node, 0);
+	uint32_t lo, hi, aux;
+	__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
 	if (cpu)
-		*cpu = 0; /* one CPU */
+		*cpu = aux; /* TSC_AUX: the kernel's number for this CPU */
 	if (node)
 		*node = 0;
 	return 0;

@@ -10,10 +10,11 @@
 #include <stdint.h>
 
 #define VDSO_DATA_VERSION 1
+#define VDSO_CPU_RDTSCP 1u
 
 struct vdso_data {
 	uint32_t version;   /* VDSO_DATA_VERSION; 0: not filled (use system calls) */
-	uint32_t pad;
+	uint32_t flags;     /* VDSO_CPU_RDTSCP: RDTSCP's TSC_AUX is the CPU's number */
 	uint64_t tsc_base;
 	uint64_t ns_mult;
 	uint64_t epoch_ns;  /* CLOCK_REALTIME at monotonic 0 */

@@ -106,7 +106,19 @@ def test_a_lock_order_inversion_panics_naming_both(machine):
     assert ("lock order: vfs.lock (level 40) taken while holding dax.lock (level 70)"
             in r.out), r.out[-3000:]
     assert re.search(r"backtrace:\n  #0 [0-9a-f]+", r.out), r.out
-    assert "on CPU 0 (of 1 online), task 0" in r.out, r.out[-3000:]
+    assert "on CPU 0 (of 1 online; 0 others stopped), task 0" in r.out, r.out[-3000:]
+
+
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_a_panic_stops_the_other_cpus(machine):
+    """Issue 23: a panic on one CPU stops every other (an NMI each) before
+    its report, which names the CPU and the task. crash=ap makes the last
+    of 4 CPUs panic at a reschedule IPI while the boot CPU spins with
+    interrupts off, where only an NMI reaches it."""
+    r = run_pier(*vmm_args(machine), "--cpus", "4", "-o", "crash=ap", "--", timeout=180)
+    assert r.rc == EXIT_PANIC, r.out + r.err
+    assert "PANIC at" in r.out and "crash=ap requested" in r.out, r.out[-3000:]
+    assert "on CPU 3 (of 4 online; 3 others stopped), task 0" in r.out, r.out[-3000:]
 
 
 @pytest.mark.parametrize("machine", PRIMARY)

@@ -181,6 +181,7 @@ OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
                "hostwait": "tests/integration/test_threads.py",
                "forks": "tests/integration/test_processes.py",
                "pingpong": "tests/integration/test_smp.py",
+               "cpus": "tests/integration/test_smp.py",
                "hammer": "tests/integration/test_smp.py",
                "ttyprobe": "tests/integration/test_stdio.py, test_tty.py"}
 # writes.c on its own final state on a read-only file system

@@ -1,7 +1,8 @@
 /* Unit tests for lib/run_queue.c: round-robin order, cur considered last,
  * waiting entries skipped, deadlines waking entries on the way, *wake_at,
  * rq_remove of head/middle/only keeping the ring whole, rq_wake_all,
- * rq_others_runnable, and a seeded random run checked against a model. */
+ * rq_others_runnable, entries another CPU has skipped, and a seeded random
+ * run checked against a model. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,6 +102,34 @@ static void test_cur_last_and_waiting_skipped(void **state)
 	assert_int_equal(e[2].deadline, RQ_NO_DEADLINE);
 	assert_ptr_equal(pick(&e[2], 10, NULL), &e[2]);
 	assert_ptr_equal(pick(NULL, 10, NULL), &e[2]);
+}
+
+/* A task on another CPU is that CPU's: runnable or not, nobody else
+ * picks it; the caller's own (cur) still comes last. */
+static void test_on_cpu_skipped(void **state)
+{
+	(void)state;
+	uint64_t wake_at = 0;
+	fill(4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(e[i].on_cpu, 0); /* rq_add: on no CPU */
+	e[1].on_cpu = 1;
+	assert_ptr_equal(pick(&e[0], 10, NULL), &e[2]);
+	e[2].on_cpu = 1;
+	assert_ptr_equal(pick(&e[0], 10, NULL), &e[3]);
+	e[3].on_cpu = 1;
+	e[0].on_cpu = 1;
+	assert_ptr_equal(pick(&e[0], 10, NULL), &e[0]); /* our own */
+	assert_null(pick(NULL, 10, &wake_at));          /* an idle CPU: nothing */
+	assert_int_equal(wake_at, RQ_NO_DEADLINE);
+	assert_ptr_equal(pick(&e[1], 10, NULL), &e[1]);
+	/* A waiting task on a CPU turns runnable at its deadline, and stays
+	 * its CPU's; once switched out, anyone's. */
+	rq_wait(&e[1], 20);
+	assert_ptr_equal(pick(&e[2], 30, NULL), &e[2]);
+	assert_int_equal(e[1].state, RQ_RUNNABLE);
+	e[1].on_cpu = 0;
+	assert_ptr_equal(pick(&e[2], 30, NULL), &e[1]);
 }
 
 static void test_deadlines(void **state)
@@ -308,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_round_robin),
 		cmocka_unit_test(test_cur_last_and_waiting_skipped),
 		cmocka_unit_test(test_deadlines),
+		cmocka_unit_test(test_on_cpu_skipped),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_wake_all_and_others),
 		cmocka_unit_test(test_random_model),

@@ -143,10 +143,12 @@ boot_stack_top32:
 	.globl boot_pml4_phys
 boot_pml4_phys:	.quad 0
 
+	/* Aligned to its size, as every kernel stack (kstack.h): the first
+	 * task starts on it and finds itself from its base. */
 	.section .bss
-	.p2align 12
+	.p2align 16
 	.globl boot_stack_bottom
 boot_stack_bottom:
-	.skip 32768
+	.skip 65536
 	.globl boot_stack_top
 boot_stack_top:

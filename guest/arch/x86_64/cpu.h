@@ -5,6 +5,7 @@
 #ifndef GUEST_CPU_H
 #define GUEST_CPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline void outb(uint16_t port, uint8_t v)
@@ -119,8 +120,20 @@ static inline void invlpg(uint64_t va)
 #define MSR_LSTAR 0xc0000082
 #define MSR_FMASK 0xc0000084
 #define MSR_FS_BASE 0xc0000100
+#define MSR_TSC_AUX 0xc0000103
 #define EFER_SCE (1u << 0)
 #define EFER_NXE (1u << 11)
+
+/* RDTSCP (CPUID 0x80000001 EDX bit 27), and with it the TSC_AUX MSR. */
+static inline bool cpu_has_rdtscp(void)
+{
+	uint32_t r[4];
+	cpuid(0x80000000, 0, r);
+	if (r[0] < 0x80000001)
+		return false;
+	cpuid(0x80000001, 0, r);
+	return r[3] & (1u << 27);
+}
 
 __attribute__((noreturn)) static inline void cpu_halt_forever(void)
 {

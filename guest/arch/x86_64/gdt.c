@@ -94,7 +94,12 @@ void gdt_load_ap(struct gdt_cpu *c)
 	load(c);
 }
 
-void gdt_set_kernel_stack(uint64_t rsp0)
+struct gdt_cpu *gdt_boot(void)
 {
-	boot_cpu.tss.rsp[0] = rsp0;
+	return &boot_cpu;
+}
+
+void gdt_set_kernel_stack(struct gdt_cpu *c, uint64_t rsp0)
+{
+	c->tss.rsp[0] = rsp0;
 }

@@ -20,9 +20,11 @@ struct gdt_cpu;
 struct gdt_cpu *gdt_alloc_ap(void);
 void gdt_load_ap(struct gdt_cpu *c);
 
-/* Sets the stack the boot CPU switches to on an interrupt from ring 3
- * (the one CPU that runs tasks today). */
-void gdt_set_kernel_stack(uint64_t rsp0);
+/* The boot CPU's table and TSS (gdt_init's). */
+struct gdt_cpu *gdt_boot(void);
+/* Sets the stack CPU c (its table) switches to on an interrupt from
+ * ring 3. */
+void gdt_set_kernel_stack(struct gdt_cpu *c, uint64_t rsp0);
 
 #endif
 

@@ -10,9 +10,11 @@
 #include "../../kernel/console.h"
 #include "../../kernel/panic.h"
 #include "../../kernel/time.h"
+#include "../../mm/tlb.h"
 #include "cpu.h"
 #include "irq.h"
 #include "memlayout.h"
+#include "smp.h"
 
 #define LAPIC_BASE 0xfee00000ULL
 #define LAPIC_ID 0x20
@@ -27,9 +29,14 @@
 #define LAPIC_ICR_HIGH 0x310
 #define ICR_INIT 0x500u
 #define ICR_STARTUP 0x600u
+#define ICR_NMI 0x400u
+#define ICR_ALL_BUT_SELF (3u << 18)
 #define ICR_ASSERT (1u << 14)
 #define ICR_PENDING (1u << 12) /* delivery status: not yet accepted */
 #define LAPIC_TIMER_VECTOR (IDT_STUBS - 2)
+/* Between the CPUs: look at the run queue again; reload CR3. */
+#define IPI_RESCHED_VECTOR (IDT_STUBS - 3)
+#define IPI_TLB_VECTOR (IDT_STUBS - 4)
 /* The longest halt: a device that never interrupts cannot hang a waiter
  * past this, whatever deadline it asked for. */
 #define WAKE_MAX_NS 100000000ULL
@@ -93,7 +100,9 @@ void irq_init_ap(void)
 {
 	*lapic_reg(LAPIC_SVR) = 0x100 | LAPIC_SPURIOUS_VECTOR; /* software enable */
 	*lapic_reg(LAPIC_TIMER_DIVIDE) = 0x3;                  /* divide by 16 */
-	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | 1u << 16; /* one-shot, masked */
+	/* One-shot; masked until the boot CPU has measured its rate (an AP
+	 * starts after that and takes its timer at once). */
+	*lapic_reg(LAPIC_LVT_TIMER) = LAPIC_TIMER_VECTOR | (timer_ticks_per_ms ? 0 : 1u << 16);
 }
 
 unsigned irq_lapic_id(void)
@@ -102,7 +111,9 @@ unsigned irq_lapic_id(void)
 }
 
 /* Sends an interprocessor message (ICR low word `cmd`) to APIC ID apic
- * and waits until the local APIC has sent it; false if it never did. */
+ * and waits until the local APIC has sent it; false if it never did.
+ * With interrupts off (as the kernel runs): a handler sending one in the
+ * middle would change the destination under this one. */
 static bool send_ipi(unsigned apic, uint32_t cmd)
 {
 	*lapic_reg(LAPIC_ICR_HIGH) = apic << 24;
@@ -124,6 +135,31 @@ bool irq_send_startup(unsigned apic, uint64_t page)
 	return send_ipi(apic, ICR_STARTUP | ICR_ASSERT | (uint32_t)(page >> 12));
 }
 
+void irq_send_resched(unsigned apic)
+{
+	send_ipi(apic, IPI_RESCHED_VECTOR);
+}
+
+void irq_send_tlb(unsigned apic)
+{
+	send_ipi(apic, IPI_TLB_VECTOR);
+}
+
+void irq_send_nmi_others(void)
+{
+	send_ipi(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF);
+}
+
+bool irq_is_ipi(unsigned vector)
+{
+	return vector == IPI_RESCHED_VECTOR || vector == IPI_TLB_VECTOR;
+}
+
+bool irq_is_tlb(unsigned vector)
+{
+	return vector == IPI_TLB_VECTOR;
+}
+
 void irq_timer_arm_ns(uint64_t ns)
 {
 	uint64_t count = WAKE_COUNT;
@@ -141,7 +177,7 @@ bool irq_is_timer(unsigned vector)
 
 int irq_alloc_vector(irq_handler_fn fn, void *arg)
 {
-	for (int v = IRQ_VECTOR_BASE; v < LAPIC_TIMER_VECTOR; v++)
+	for (int v = IRQ_VECTOR_BASE; v < IPI_TLB_VECTOR; v++)
 		if (!slots[v - IRQ_VECTOR_BASE].fn) {
 			slots[v - IRQ_VECTOR_BASE] = (struct irq_slot){ fn, arg };
 			return v;
@@ -183,8 +219,15 @@ void irq_dispatch(unsigned vector)
 {
 	if (vector == LAPIC_SPURIOUS_VECTOR)
 		return; /* spurious interrupts take no EOI */
-	if (vector == LAPIC_TIMER_VECTOR) {
+	if (vector == LAPIC_TIMER_VECTOR || vector == IPI_RESCHED_VECTOR) {
 		*lapic_reg(LAPIC_EOI) = 0; /* a wake-up only */
+		if (vector == IPI_RESCHED_VECTOR)
+			smp_crash_check();
+		return;
+	}
+	if (vector == IPI_TLB_VECTOR) {
+		tlb_answer();
+		*lapic_reg(LAPIC_EOI) = 0;
 		return;
 	}
 	struct irq_slot *s = &slots[vector - IRQ_VECTOR_BASE];

@@ -5,7 +5,8 @@
  * The kernel runs with interrupts off; it turns them on only inside
  * irq_wait_until() (a halt), so a handler never interrupts kernel code
  * that holds state. Program code runs with them on while it has several
- * threads or an armed timer (kernel/task.c).
+ * threads or an armed timer, and always with several CPUs (kernel/task.c).
+ * Device interrupts go to the boot CPU.
  */
 #ifndef GUEST_IRQ_H
 #define GUEST_IRQ_H
@@ -32,6 +33,15 @@ unsigned irq_lapic_id(void);
  * MiB, 4 KiB aligned). False if the local APIC did not send it. */
 bool irq_send_init(unsigned apic);
 bool irq_send_startup(unsigned apic, uint64_t page);
+/* Between CPUs (kernel/task.c, mm/tlb.c): a reschedule IPI wakes a
+ * halted CPU to look at the run queue; a TLB IPI has it reload CR3
+ * (tlb_answer). Neither wakes waiters nor preempts program code. */
+void irq_send_resched(unsigned apic);
+void irq_send_tlb(unsigned apic);
+bool irq_is_ipi(unsigned vector);
+bool irq_is_tlb(unsigned vector);
+/* An NMI to every other CPU (panic stops them). */
+void irq_send_nmi_others(void);
 
 /* Takes a free vector and installs the handler; returns the vector or -1. */
 int irq_alloc_vector(irq_handler_fn fn, void *arg);

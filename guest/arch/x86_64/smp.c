@@ -5,12 +5,15 @@
  * it is up; a second STARTUP after 10 ms if it has not (the MP start-up
  * algorithm sends two; a processor already running ignores the second).
  * APIC IDs are taken as 0..N-1, which QEMU's -smp and pier's --cpus give;
- * one that does not answer is left out and named.
+ * one that does not answer is left out and named. The CPUs online are
+ * smp_cpus[0..online-1], numbered in the order they came up.
  */
 #include <stdbool.h>
 #include <pier/low_page.h>
 #include <pier/string.h>
 #include "../../kernel/console.h"
+#include "../../kernel/panic.h"
+#include "../../kernel/task.h"
 #include "../../kernel/time.h"
 #include "../../mm/mm.h"
 #include "cpu.h"
@@ -21,7 +24,6 @@
 #include "smp.h"
 #include "trap.h"
 
-#define AP_STACK_SIZE (16 * 1024)
 #define SECOND_STARTUP_NS 10000000ULL /* 10 ms */
 #define AP_WAIT_NS 5000000000ULL      /* emulated twice over, a start takes ms */
 #define BOOT_TABLES_LEN (7 * 4096)    /* PML4, two PDPTs, four PDs (boot.S, pier's VMM) */
@@ -31,30 +33,76 @@ extern char ap_trampoline[], ap_trampoline_end[], ap_gdt[], ap_gdtr[], ap_far32[
 
 struct ap {
 	int online;          /* written by the processor itself when it is up */
-	struct gdt_cpu *gdt; /* its own GDT and TSS */
+	int abandoned;       /* it did not answer in time: its slot went to another */
+	struct cpu *cpu;     /* its slot in smp_cpus */
 };
 
+struct cpu smp_cpus[SMP_MAX_CPUS];
 static struct ap aps[SMP_MAX_CPUS]; /* by APIC ID */
 static int online = 1;
 static uint64_t boot_cr4; /* the boot CPU's features, taken by each AP */
+extern uint64_t syscall_cpu_slots[]; /* user.S: 8 words per CPU */
 
 int smp_cpus_online(void)
 {
-	return online;
+	return __atomic_load_n(&online, __ATOMIC_ACQUIRE);
 }
 
-/* The processor's first C code, on its own stack: its own GDT and TSS,
- * the kernel's IDT, the boot CPU's control bits, its local APIC; then it
- * reports in. */
+void cpu_set_kernel_stack(struct cpu *c, uint64_t top)
+{
+	syscall_cpu_slots[c->index * 8 + 1] = top; /* the system-call entry's */
+	gdt_set_kernel_stack(c->gdt, top);         /* interrupts' and faults' */
+}
+
+static int stopped; /* CPUs a panic stopped */
+static int crash_cpu = -1;
+
+void smp_crash_on(int cpu)
+{
+	__atomic_store_n(&crash_cpu, cpu, __ATOMIC_RELEASE);
+	irq_send_resched(smp_cpus[cpu].apic_id);
+}
+
+void smp_crash_check(void)
+{
+	if (__atomic_load_n(&crash_cpu, __ATOMIC_ACQUIRE) == cpu_this()->index)
+		panic("crash=ap requested");
+}
+
+int smp_stop_others(void)
+{
+	int n = smp_cpus_online();
+	if (n == 1)
+		return 0;
+	irq_send_nmi_others();
+	uint64_t t0 = time_ns();
+	while (__atomic_load_n(&stopped, __ATOMIC_ACQUIRE) < n - 1 && time_ns() - t0 < 100000000ULL)
+		cpu_relax();
+	return __atomic_load_n(&stopped, __ATOMIC_ACQUIRE);
+}
+
+void smp_stopped(void)
+{
+	__atomic_add_fetch(&stopped, 1, __ATOMIC_RELEASE);
+	cpu_halt_forever();
+}
+
+/* The processor's first C code, on its idle task's stack: its own GDT
+ * and TSS, the kernel's IDT, the boot CPU's control bits, its system-call
+ * entry, its local APIC; then it reports in and runs tasks. */
 __attribute__((noreturn)) static void ap_main(struct ap *ap)
 {
-	gdt_load_ap(ap->gdt);
+	if (__atomic_load_n(&ap->abandoned, __ATOMIC_ACQUIRE))
+		cpu_halt_forever(); /* too late: its CPU slot is another's */
+	struct cpu *c = ap->cpu;
+	gdt_load_ap(c->gdt);
 	idt_load();
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
 	write_cr4(boot_cr4);
+	syscall_cpu_init(c);
 	irq_init_ap();
+	cpu_set_kernel_stack(c, c->idle->kstack_top);
 	__atomic_store_n(&ap->online, 1, __ATOMIC_RELEASE);
-	cpu_halt_forever();
+	task_idle_loop();
 }
 
 static void put(uint8_t *page, const char *field, uint64_t v, unsigned len)
@@ -73,13 +121,17 @@ static bool wait_online(struct ap *ap, uint64_t ns)
 	return true;
 }
 
-static bool start_one(unsigned apic, struct ap *ap, uint8_t *page, uint64_t page_pa)
+/* Starts the processor with APIC ID apic as CPU c. */
+static bool start_one(unsigned apic, struct ap *ap, struct cpu *c, uint8_t *page,
+		      uint64_t page_pa)
 {
-	uint8_t *stack = kmalloc_aligned(AP_STACK_SIZE, 16);
-	ap->gdt = gdt_alloc_ap();
-	if (!stack || !ap->gdt)
+	c->index = online;
+	c->apic_id = apic;
+	c->gdt = gdt_alloc_ap();
+	ap->cpu = c;
+	if (!c->gdt || !task_new_idle(c))
 		return false;
-	put(page, ap_stack, (uint64_t)stack + AP_STACK_SIZE, 8);
+	put(page, ap_stack, c->idle->kstack_top, 8);
 	put(page, ap_entry, (uint64_t)ap_main, 8);
 	put(page, ap_arg, (uint64_t)ap, 8);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -110,6 +162,8 @@ static uint64_t pick_page(const struct hvm_start_info *si)
 
 int smp_start(const struct hvm_start_info *si, unsigned want)
 {
+	smp_cpus[0].apic_id = irq_lapic_id();
+	smp_cpus[0].gdt = gdt_boot();
 	if (want <= 1)
 		return online;
 	if (want > SMP_MAX_CPUS) {
@@ -137,10 +191,12 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 		/* By APIC ID: one that answers late writes only its own
 		 * slot, and its stack and tables are never freed. */
 		struct ap *ap = &aps[apic];
-		if (start_one(apic, ap, page, page_pa))
-			online++;
-		else
+		if (start_one(apic, ap, &smp_cpus[online], page, page_pa)) {
+			__atomic_store_n(&online, online + 1, __ATOMIC_RELEASE);
+		} else {
+			__atomic_store_n(&ap->abandoned, 1, __ATOMIC_RELEASE);
 			kprintf("smp: the CPU with APIC ID %u did not start\n", apic);
+		}
 	}
 	kprintf("smp: %d of %u CPUs online in %llu us\n", online, want,
 		(unsigned long long)((time_ns() - t0) / 1000));

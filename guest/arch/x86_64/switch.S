@@ -2,8 +2,9 @@
  * Switching kernel stacks between tasks (task.c). The callee-saved
  * registers go on the old task's stack and its stack pointer into *save;
  * the new task's registers come off its own stack. A task that never ran
- * "returns" into task_first_return, which leaves through the system-call
- * exit path with the frame task_clone copied (clone's 0 in the child).
+ * "returns" into task_first_return, which finishes the switch (task.c)
+ * and leaves through the system-call exit path with the frame task_clone
+ * copied (clone's 0 in the child).
  */
 	.text
 	.globl task_switch
@@ -27,6 +28,7 @@ task_switch:
 
 	.globl task_first_return
 task_first_return:
+	call task_switch_finish        /* the task before it is off this CPU */
 	xor %eax, %eax
 	jmp syscall_return
 
@@ -35,6 +37,7 @@ task_first_return:
  * program as task_first_return. */
 	.globl task_first_call
 task_first_call:
+	call task_switch_finish
 	mov %r12, %rdi
 	call *%rbx
 	jmp syscall_return

@@ -10,6 +10,7 @@
 #include "gdt.h"
 #include "trap.h"
 #include "irq.h"
+#include "smp.h"
 #include "../../mm/vm.h"
 #include "../../linux/fault.h"
 #include "../../kernel/task.h"
@@ -54,8 +55,10 @@ static void set_gate(int vec, uint64_t handler, int ist)
 
 void idt_init(void)
 {
+	/* The double fault and the NMI on a stack of their own: an NMI can
+	 * come between the system-call entry and its switch of stacks. */
 	for (int v = 0; v < IDT_STUBS; v++)
-		set_gate(v, isr_table[v], v == 8 ? GDT_IST_FAULT : 0);
+		set_gate(v, isr_table[v], v == 8 || v == 2 ? GDT_IST_FAULT : 0);
 	idt_load();
 }
 
@@ -71,16 +74,21 @@ void idt_load(void)
 void trap_dispatch(struct trap_frame *f)
 {
 	bool from_user = (f->cs & 3) == 3;
+	if (f->vector == 2 && panic_started())
+		smp_stopped(); /* another CPU panics: this one stops */
 	if (f->vector >= IRQ_VECTOR_BASE) {
 		irq_dispatch((unsigned)f->vector);
 		bool timer = irq_is_timer((unsigned)f->vector);
-		if (!timer)
+		bool ipi = irq_is_ipi((unsigned)f->vector); /* handled: nobody to wake */
+		if (!timer && !ipi)
 			task_wake_all(); /* a device: its waiters look again */
-		if (!from_user)
+		if (!from_user || irq_is_tlb((unsigned)f->vector))
 			return; /* in the kernel (a halt): its waiter will look */
 		/* Program code was interrupted: a slice's end, a program timer,
-		 * or a device's answer (its waiter runs at once). */
-		task_interrupted_user(&f->rflags, timer);
+		 * or a device's answer (its waiter runs at once); a reschedule
+		 * IPI only brings a signal in (task_kick_running). */
+		if (!ipi)
+			task_interrupted_user(&f->rflags, timer);
 		/* A timer's signal, a tgkill, pier's ^C: handled with the kernel
 		 * lock; if a task waiting for the host has it, at a later look. */
 		if (kernel_try_enter()) {
@@ -99,6 +107,7 @@ void trap_dispatch(struct trap_frame *f)
 			kernel_leave();
 		return;
 	}
+	int stopped = panic_stop_cpus();
 	console_set_quiet(0);
 	const char *name = f->vector < 32 && names[f->vector] ? names[f->vector] : "unknown";
 	kprintf("\nFATAL EXCEPTION %llu (%s) error=0x%llx\n",
@@ -116,6 +125,8 @@ void trap_dispatch(struct trap_frame *f)
 		(unsigned long long)f->rsi, (unsigned long long)f->rdi,
 		(unsigned long long)f->rbp);
 	kprintf("  #  %016llx (faulting rip)\n", (unsigned long long)f->rip);
+	kprintf("on CPU %u (of %d online; %d others stopped), task %d\n", irq_lapic_id(),
+		smp_cpus_online(), stopped, current ? current->tid : 0);
 	backtrace_print(f->rbp);
 	control_exit_panic();
 }

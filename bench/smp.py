@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Several vCPUs (issue 23): what a second vCPU buys on each VMM, as
+speed-ups against the same VMM with one vCPU in the same run.
+
+  python3 multiprocessing  a Pool of 2 processes, each summing i*i for
+                           --loop iterations (CPU only; fork, pipes, a
+                           semaphore in /dev/shm): the guest's own clock
+                           around Pool.map
+  fio randread 4k          --numjobs 1 and 2 (--thread, psync), 4 KiB
+                           random reads of a 256 MiB file in a share,
+                           --io MiB per job: the jobs' summed IOPS
+
+Each with --cpus 1 and 2. The QEMU level runs pier run --vmm qemu
+(microvm, multi-threaded TCG, virtiofsd); the nested level pier's VMM
+inside tools/kvm-nest with two L1 CPUs (--smp 2), so that two vCPU
+threads can run at once there. Requests per queue: the guest's FUSE
+requests per run (--stats), all on the one request queue Pier's
+virtio-fs driver uses today. Medians of --runs.
+
+  bench/smp.py [--runs N] [--only qemu,pier] [--json F] [--md F]"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from common import debian_root, kvm_usable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PIER = os.path.join(ROOT, "build", "pier")
+VMMS = {"qemu": ["--vmm", "qemu", "--machine", "microvm"], "pier": ["--vmm", "pier"]}
+
+PY_MP = r"""
+import multiprocessing as mp, sys, time
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
+if __name__ == "__main__":
+    n = int(sys.argv[1])
+    t0 = time.monotonic()
+    with mp.Pool(2) as p:
+        r = p.map(work, [n, n])
+    dt = time.monotonic() - t0
+    want = (n - 1) * n * (2 * n - 1) // 6
+    print("elapsed", dt, "right", r == [want, want])
+"""
+
+
+def pier(vmm, cpus, root, argv, extra=(), timeout=1800):
+    """One run; its stdout and the guest's stats document."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as st:
+        cmd = [PIER, "run", *VMMS[vmm], "--cpus", str(cpus), "--mem", "1G",
+               f"--stats={st.name}", "--root", root, "--ro", "--tmpfs", "/dev/shm",
+               "--tmpfs", "/tmp", *extra, "--", *argv]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if r.returncode:
+            raise RuntimeError(f"{' '.join(cmd)}: status {r.returncode}\n{r.stderr[-3000:]}")
+        with open(st.name) as f:
+            return r.stdout, json.load(f)
+
+
+def fuse_requests(stats):
+    return sum(v.get("count", 0) for v in stats.get("guest", {}).get("fuse", {}).values()
+               if isinstance(v, dict))
+
+
+def measure(vmms, runs, loop, io_mib):
+    root = debian_root()
+    share = tempfile.mkdtemp(prefix="pier-smp-")
+    with open(os.path.join(share, "file"), "wb") as f:
+        for _ in range(256):
+            f.write(os.urandom(1 << 20))
+    mount = ["--share", f"data={share}", "-o", "mount=data:/mnt"]
+    out = {}
+    for vmm in vmms:
+        fig = out.setdefault(vmm, {})
+        for _ in range(runs):
+            for cpus in (1, 2):
+                o, st = pier(vmm, cpus, root, ["/usr/bin/python3", "-c", PY_MP, str(loop)])
+                words = o.split()
+                assert words[0] == "elapsed" and words[3] == "True", o
+                fig.setdefault(f"py-mp cpus={cpus}", []).append(float(words[1]))
+                for jobs in (1, 2):
+                    o, st = pier(vmm, cpus, root, [
+                        "/usr/bin/fio", "--name=r", "--thread", f"--numjobs={jobs}",
+                        "--ioengine=psync", "--rw=randread", "--bs=4k", "--size=256m",
+                        f"--io_size={io_mib}m", "--filename=/mnt/file", "--group_reporting",
+                        "--output-format=json"], mount)
+                    job = json.loads(o[o.index("{"):])["jobs"][0]
+                    assert job["error"] == 0 and job["read"]["io_bytes"] == jobs * io_mib << 20
+                    key = f"fio jobs={jobs} cpus={cpus}"
+                    fig.setdefault(key, []).append(job["read"]["iops"])
+                    fig.setdefault(key + " requests", []).append(fuse_requests(st))
+    return {v: {k: statistics.median(x) for k, x in f.items()} for v, f in out.items()}
+
+
+def nested(runs, loop, io_mib):
+    build = os.path.join(ROOT, "build")
+    with tempfile.NamedTemporaryFile(suffix=".json", dir=build) as out:
+        cmd = [sys.executable, os.path.abspath(__file__), "--inner", "--only", "pier",
+               "--runs", str(runs), "--loop", str(loop), "--io", str(io_mib), "--json", out.name]
+        if not kvm_usable():
+            cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "2", "--mem", "6144",
+                   "--timeout", "5400", "--rw", build, "--", *cmd]
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        with open(out.name) as f:
+            return json.load(f)
+
+
+def markdown(fig, runs):
+    L = [f"Medians of {runs}. Speed-ups against the same VMM's 1 vCPU (fio: 1 job) "
+         "in the same run.", "",
+         "| VMM | python3 multiprocessing, 2 processes: 1 vCPU | 2 vCPUs | speed-up |",
+         "|---|---:|---:|---:|"]
+    for vmm, f in fig.items():
+        a, b = f["py-mp cpus=1"], f["py-mp cpus=2"]
+        L.append(f"| {vmm} | {a:.2f} s | {b:.2f} s | {a / b:.2f}x |")
+    L += ["", "| VMM | fio randread 4k | 1 vCPU | 2 vCPUs | speed-up, 2 vCPUs | "
+          "FUSE requests per run (1 queue) |", "|---|---|---:|---:|---:|---:|"]
+    for vmm, f in fig.items():
+        base = f["fio jobs=1 cpus=1"]
+        for jobs in (1, 2):
+            one, two = f[f"fio jobs={jobs} cpus=1"], f[f"fio jobs={jobs} cpus=2"]
+            req = f[f"fio jobs={jobs} cpus=2 requests"]
+            L.append(f"| {vmm} | numjobs={jobs} | {one:,.0f} IOPS ({one / base:.2f}x) | "
+                     f"{two:,.0f} IOPS | {two / base:.2f}x | {req:,.0f} |")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="qemu,pier")
+    ap.add_argument("--loop", type=int, default=2000000)
+    ap.add_argument("--io", type=int, default=16, help="MiB read per fio job")
+    ap.add_argument("--json")
+    ap.add_argument("--md")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    want = [v for v in a.only.split(",") if v]
+    if a.inner:
+        fig = measure(want, a.runs, a.loop, a.io)
+        with open(a.json, "w") as f:
+            json.dump(fig, f, indent=1)
+        return
+    fig = measure([v for v in want if v == "qemu"], a.runs, a.loop, a.io)
+    if "pier" in want:
+        fig.update(nested(a.runs, a.loop, a.io))
+    md = markdown(fig, a.runs)
+    print(md)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(fig, f, indent=1)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(md + "\n")
+
+
+if __name__ == "__main__":
+    main()
