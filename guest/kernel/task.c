@@ -31,8 +31,8 @@ extern char task_first_return[], task_first_call[];
 
 /*
  * sched.lock guards the run queue, every task's queue state and on_cpu,
- * the task list, the dead list, the kernel lock's owner and waiters, and
- * each CPU's `halted`. Taken with interrupts off (they are off in the
+ * the task list, the dead list, and each CPU's `halted`; a task waiting
+ * for the kernel lock (whose word is atomic) waits under it. Taken with interrupts off (they are off in the
  * kernel anyway), never held across a switch: a task switched away from
  * stays on_cpu (nobody else picks it) until the CPU is off its stack.
  */
@@ -46,6 +46,7 @@ static uint64_t exited_run_ns, exited_sys_ns; /* CPU time of threads gone */
 static uint64_t (*timer_hook)(uint64_t now);
 static void (*enter_hook)(struct task *t);
 static struct task *kernel_owner; /* the kernel lock: see below */
+static int entered_tid;            /* the last to take it, for enter_hook */
 static int kernel_waiters;
 
 static bool kernel_take_free(struct task *self);
@@ -298,47 +299,80 @@ static void schedule_raw(void)
  * the VFS half-way, and tasks in program code (or waiting for something
  * else) run meanwhile, on this CPU and the others.
  */
+/* The lock word is taken and given back by atomics alone, the common
+ * case of a system call (two sched.lock round trips per call cost a
+ * third of a getpid under TCG); only a task that finds it held takes
+ * sched.lock to wait. A waiter counts itself in kernel_waiters and then
+ * looks at the owner, a leaver clears the owner and then looks at the
+ * count (both sequentially consistent): either the waiter sees the lock
+ * free or the leaver sees the waiter and wakes it under sched.lock, which
+ * the waiter holds from its look until its wait. */
+static bool kernel_take_free(struct task *self)
+{
+	if (!smp()) { /* interrupts are off in the kernel: nobody else looks */
+		if (kernel_owner)
+			return false;
+		kernel_owner = self;
+		return true;
+	}
+	struct task *none = NULL;
+	return __atomic_compare_exchange_n(&kernel_owner, &none, self, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+
+/* Gives the lock word back; whether anyone waits for it. */
+static bool kernel_give(void)
+{
+	if (!smp()) {
+		kernel_owner = NULL;
+		return kernel_waiters;
+	}
+	__atomic_store_n(&kernel_owner, NULL, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&kernel_waiters, __ATOMIC_SEQ_CST);
+}
+
+/* What follows the lock's holder, when the holder is another task than
+ * the last (a call to the hook costs a syscall a tenth under TCG). By
+ * tid: a task's memory may be another's later, its tid never. */
+static void entered(struct task *self)
+{
+	if (enter_hook && self->tid != entered_tid) {
+		entered_tid = self->tid;
+		enter_hook(self);
+	}
+}
+
 bool kernel_enter(void)
 {
 	struct task *self = current;
-	if (!self || kernel_owner == self)
+	if (!self || __atomic_load_n(&kernel_owner, __ATOMIC_RELAXED) == self)
 		return false;
-	uint64_t flags = sched_lock_take();
-	while (kernel_owner) {
-		kernel_waiters++;
-		rq_wait(&self->rq, RQ_NO_DEADLINE); /* under the lock: no wake-up lost */
+	if (!kernel_take_free(self)) {
+		uint64_t flags = sched_lock_take();
+		__atomic_add_fetch(&kernel_waiters, 1, __ATOMIC_SEQ_CST);
+		while (!kernel_take_free(self)) {
+			rq_wait(&self->rq, RQ_NO_DEADLINE); /* under the lock: no wake-up lost */
+			sched_lock_give(flags);
+			schedule_raw();
+			flags = sched_lock_take();
+		}
+		__atomic_sub_fetch(&kernel_waiters, 1, __ATOMIC_SEQ_CST);
 		sched_lock_give(flags);
-		schedule_raw();
-		flags = sched_lock_take();
-		kernel_waiters--;
 	}
-	kernel_owner = self;
-	sched_lock_give(flags);
-	if (enter_hook)
-		enter_hook(self);
+	entered(self);
 	return true;
 }
 
 void kernel_leave(void)
 {
-	if (!current || kernel_owner != current)
+	struct task *self = current;
+	if (!self || __atomic_load_n(&kernel_owner, __ATOMIC_RELAXED) != self)
 		return;
-	uint64_t flags = sched_lock_take();
-	kernel_owner = NULL;
-	if (kernel_waiters)
+	if (kernel_give()) {
+		uint64_t flags = sched_lock_take();
 		wake_all_locked(); /* who waited for it looks again */
-	sched_lock_give(flags);
-}
-
-/* The kernel lock for self if nobody holds it: whether it was taken. */
-static bool kernel_take_free(struct task *self)
-{
-	uint64_t flags = sched_lock_take();
-	bool took = !kernel_owner;
-	if (took)
-		kernel_owner = self;
-	sched_lock_give(flags);
-	return took;
+		sched_lock_give(flags);
+	}
 }
 
 bool kernel_try_enter(void)
@@ -346,8 +380,7 @@ bool kernel_try_enter(void)
 	struct task *self = current;
 	if (!self || !kernel_take_free(self))
 		return false;
-	if (enter_hook)
-		enter_hook(self);
+	entered(self);
 	return true;
 }
 

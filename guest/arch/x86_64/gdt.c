@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <pier/string.h>
 #include "../../mm/mm.h"
+#include "../../kernel/kstack.h"
 #include "gdt.h"
 
 struct tss {
@@ -22,13 +23,19 @@ struct tss {
 } __attribute__((packed)); /* the hardware layout has 8-byte fields at 4-byte offsets */
 _Static_assert(sizeof(struct tss) == 104, "TSS is 104 bytes");
 
+#define FAULT_STACK_SIZE 16384
+
 struct gdt_cpu {
 	uint64_t gdt[7];
 	struct tss tss;
-	uint8_t ist1_stack[16384] __attribute__((aligned(16)));
+	/* IST1: double faults and NMIs. Aligned to KSTACK_SIZE and zero at
+	 * its base, as kstack.h wants of every stack the kernel runs on:
+	 * `current` is NULL there. */
+	uint8_t *fault_stack;
 };
 
 static struct gdt_cpu boot_cpu; /* the boot CPU's: before the heap exists */
+static uint8_t boot_fault_stack[FAULT_STACK_SIZE] __attribute__((aligned(KSTACK_SIZE)));
 
 struct __attribute__((packed)) descriptor_ptr {
 	uint16_t limit;
@@ -45,7 +52,7 @@ static void build(struct gdt_cpu *c)
 	gdt[GDT_USER_CS / 8] = 0x00affa000000ffff;   /* 64-bit code, DPL 3 */
 
 	memset(&c->tss, 0, sizeof(c->tss));
-	c->tss.ist[0] = (uint64_t)(c->ist1_stack + sizeof(c->ist1_stack));
+	c->tss.ist[0] = (uint64_t)(c->fault_stack + FAULT_STACK_SIZE);
 	c->tss.iomap_base = sizeof(c->tss); /* no I/O permission bitmap */
 	uint64_t base = (uint64_t)&c->tss, limit = sizeof(c->tss) - 1;
 	gdt[GDT_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
@@ -77,6 +84,7 @@ static void load(struct gdt_cpu *c)
 
 void gdt_init(void)
 {
+	boot_cpu.fault_stack = boot_fault_stack;
 	build(&boot_cpu);
 	load(&boot_cpu);
 }
@@ -84,8 +92,15 @@ void gdt_init(void)
 struct gdt_cpu *gdt_alloc_ap(void)
 {
 	struct gdt_cpu *c = kmalloc_aligned(sizeof(*c), 16);
-	if (c)
-		build(c);
+	uint8_t *stack = kmalloc_aligned(FAULT_STACK_SIZE, KSTACK_SIZE);
+	if (!c || !stack) {
+		kfree(c);
+		kfree(stack);
+		return NULL;
+	}
+	memset(stack, 0, FAULT_STACK_SIZE);
+	c->fault_stack = stack;
+	build(c);
 	return c;
 }
 

@@ -39,14 +39,11 @@ struct ap {
 
 struct cpu smp_cpus[SMP_MAX_CPUS];
 static struct ap aps[SMP_MAX_CPUS]; /* by APIC ID */
-static int online = 1;
-static uint64_t boot_cr4; /* the boot CPU's features, taken by each AP */
+int smp_online = 1;
+/* The boot CPU's control bits, taken by each AP: after INIT, CR0 has
+ * the caches disabled (CD, NW), which only a write clears. */
+static uint64_t boot_cr0, boot_cr4;
 extern uint64_t syscall_cpu_slots[]; /* user.S: 8 words per CPU */
-
-int smp_cpus_online(void)
-{
-	return __atomic_load_n(&online, __ATOMIC_ACQUIRE);
-}
 
 void cpu_set_kernel_stack(struct cpu *c, uint64_t top)
 {
@@ -97,6 +94,7 @@ __attribute__((noreturn)) static void ap_main(struct ap *ap)
 	struct cpu *c = ap->cpu;
 	gdt_load_ap(c->gdt);
 	idt_load();
+	write_cr0(boot_cr0);
 	write_cr4(boot_cr4);
 	syscall_cpu_init(c);
 	irq_init_ap();
@@ -125,7 +123,7 @@ static bool wait_online(struct ap *ap, uint64_t ns)
 static bool start_one(unsigned apic, struct ap *ap, struct cpu *c, uint8_t *page,
 		      uint64_t page_pa)
 {
-	c->index = online;
+	c->index = smp_online;
 	c->apic_id = apic;
 	c->gdt = gdt_alloc_ap();
 	ap->cpu = c;
@@ -165,7 +163,7 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 	smp_cpus[0].apic_id = irq_lapic_id();
 	smp_cpus[0].gdt = gdt_boot();
 	if (want <= 1)
-		return online;
+		return smp_online;
 	if (want > SMP_MAX_CPUS) {
 		kprintf("smp: %u CPUs offered, %d used\n", want, SMP_MAX_CPUS);
 		want = SMP_MAX_CPUS;
@@ -174,7 +172,7 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 	if (!page_pa || boot_pml4_phys >= (1ULL << 32)) {
 		kprintf("smp: no start-up page below 640 KiB (or page tables above 4 GiB): "
 			"1 of %u CPUs used\n", want);
-		return online;
+		return smp_online;
 	}
 	uint8_t *page = phys_to_virt(page_pa);
 	memcpy(page, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
@@ -182,6 +180,7 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 	put(page, ap_far32, page_pa + (uint64_t)(ap_pm32 - ap_trampoline), 4);
 	put(page, ap_far64, page_pa + (uint64_t)(ap_lm64 - ap_trampoline), 4);
 	put(page, ap_cr3, boot_pml4_phys, 8);
+	boot_cr0 = read_cr0();
 	boot_cr4 = read_cr4();
 	unsigned self = irq_lapic_id();
 	uint64_t t0 = time_ns();
@@ -191,14 +190,14 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 		/* By APIC ID: one that answers late writes only its own
 		 * slot, and its stack and tables are never freed. */
 		struct ap *ap = &aps[apic];
-		if (start_one(apic, ap, &smp_cpus[online], page, page_pa)) {
-			__atomic_store_n(&online, online + 1, __ATOMIC_RELEASE);
+		if (start_one(apic, ap, &smp_cpus[smp_online], page, page_pa)) {
+			__atomic_store_n(&smp_online, smp_online + 1, __ATOMIC_RELEASE);
 		} else {
 			__atomic_store_n(&ap->abandoned, 1, __ATOMIC_RELEASE);
 			kprintf("smp: the CPU with APIC ID %u did not start\n", apic);
 		}
 	}
-	kprintf("smp: %d of %u CPUs online in %llu us\n", online, want,
+	kprintf("smp: %d of %u CPUs online in %llu us\n", smp_online, want,
 		(unsigned long long)((time_ns() - t0) / 1000));
-	return online;
+	return smp_online;
 }

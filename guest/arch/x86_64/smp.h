@@ -44,8 +44,13 @@ extern struct cpu smp_cpus[SMP_MAX_CPUS];
  * the CPUs online, the boot one included. */
 int smp_start(const struct hvm_start_info *si, unsigned want);
 
-/* CPUs online (1 before smp_start); they are smp_cpus[0..n-1]. */
-int smp_cpus_online(void);
+/* CPUs online (1 before smp_start); they are smp_cpus[0..n-1]. Read on
+ * every system call: inline. */
+extern int smp_online;
+static inline int smp_cpus_online(void)
+{
+	return __atomic_load_n(&smp_online, __ATOMIC_ACQUIRE);
+}
 
 /* The stack CPU c switches to on a system call or an interrupt from the
  * program: the running task's (task.c, at every switch). */
