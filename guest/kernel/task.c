@@ -479,6 +479,27 @@ void task_set_mm(struct mm *mm)
 	vm_activate(mm);
 }
 
+/* A zeroed task on a kernel stack of its own (kstack.h: the stack's base
+ * names it), with no alternate signal stack and the CPU's FPU state;
+ * NULL if there is no memory. */
+static struct task *task_alloc(void)
+{
+	struct task *t = kmalloc_aligned(sizeof(*t), 64);
+	void *stack = kmalloc_aligned(KSTACK_SIZE, KSTACK_SIZE);
+	if (!t || !stack) {
+		kfree(t);
+		kfree(stack);
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->kstack = stack;
+	t->kstack_top = (uint64_t)stack + KSTACK_SIZE;
+	kstack_claim(stack, t);
+	t->altstack[1] = 2; /* SS_DISABLE */
+	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
+	return t;
+}
+
 /* A task of proc in mm, runnable, whose first switch-in "returns" to
  * first with rbx and r12 as given (switch.S); its frame at the stack's
  * top is the caller's to fill before anyone can run it: it is queued by
@@ -490,22 +511,13 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 		*err = -EAGAIN;
 		return NULL;
 	}
-	struct task *t = kmalloc_aligned(sizeof(*t), 64);
-	void *stack = kmalloc_aligned(KSTACK_SIZE, KSTACK_SIZE); /* kstack.h: the base finds t */
-	if (!t || !stack) {
-		kfree(t);
-		kfree(stack);
+	struct task *t = task_alloc();
+	if (!t) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	memset(t, 0, sizeof(*t));
 	t->proc = proc;
 	t->mm = mm;
-	t->kstack = stack;
-	t->kstack_top = (uint64_t)stack + KSTACK_SIZE;
-	kstack_claim(stack, t);
-	t->altstack[1] = 2; /* a new thread has no alternate signal stack */
-	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
 	/* Its stack: the program's registers where syscall_entry would have
 	 * pushed them, under them what task_switch pops. */
 	struct syscall_frame *f = (struct syscall_frame *)(t->kstack_top - sizeof(*f));
@@ -573,22 +585,12 @@ struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *pro
 
 struct task *task_new_idle(struct cpu *c)
 {
-	struct task *t = kmalloc_aligned(sizeof(*t), 64);
-	void *stack = kmalloc_aligned(KSTACK_SIZE, KSTACK_SIZE);
-	if (!t || !stack) {
-		kfree(t);
-		kfree(stack);
+	struct task *t = task_alloc();
+	if (!t)
 		return NULL;
-	}
-	memset(t, 0, sizeof(*t));
 	t->cpu = c;
-	t->kstack = stack;
-	t->kstack_top = (uint64_t)stack + KSTACK_SIZE;
 	t->rq.state = RQ_WAITING; /* never on the queue: never picked */
 	t->rq.on_cpu = 1;
-	t->altstack[1] = 2;
-	__asm__ volatile("fxsave64 %0" : "=m"(t->fpu));
-	kstack_claim(stack, t);
 	c->idle = t;
 	return t;
 }
