@@ -48,6 +48,14 @@ int panic_stop_cpus(void)
 	return smp_stop_others();
 }
 
+void panic_print_where(int stopped)
+{
+	/* Which processor (its number, which is its APIC ID) and thread; the
+	 * others were stopped first, so nothing more of theirs comes out. */
+	kprintf("on CPU %u (of %d online; %d others stopped), task %d\n", irq_lapic_id(),
+		smp_cpus_online(), stopped, current ? current->tid : 0);
+}
+
 void panic_at(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -58,10 +66,7 @@ void panic_at(const char *file, int line, const char *fmt, ...)
 	kvprintf(fmt, ap);
 	va_end(ap);
 	kprintf("\n");
-	/* Which processor (its number, which is its APIC ID) and thread; the
-	 * others were stopped first, so nothing more of theirs comes out. */
-	kprintf("on CPU %u (of %d online; %d others stopped), task %d\n", irq_lapic_id(),
-		smp_cpus_online(), stopped, current ? current->tid : 0);
+	panic_print_where(stopped);
 	backtrace_print((uint64_t)__builtin_frame_address(0));
 	control_exit_panic();
 }

@@ -18,6 +18,8 @@ bool panic_started(void);
 /* The start of any fatal report: the first CPU to call it stops the
  * others (an NMI each) and gets how many did; any later caller halts. */
 int panic_stop_cpus(void);
+/* The report's line naming the CPU, how many CPUs stopped, the task. */
+void panic_print_where(int stopped);
 
 /* Prints the return addresses of the frame-pointer chain starting at rbp. */
 void backtrace_print(uint64_t rbp);

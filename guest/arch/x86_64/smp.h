@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <pier/pvh.h>
-#include "../../kernel/kstack.h"
 
 struct task;
 struct mm;

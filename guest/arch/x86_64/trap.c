@@ -125,8 +125,7 @@ void trap_dispatch(struct trap_frame *f)
 		(unsigned long long)f->rsi, (unsigned long long)f->rdi,
 		(unsigned long long)f->rbp);
 	kprintf("  #  %016llx (faulting rip)\n", (unsigned long long)f->rip);
-	kprintf("on CPU %u (of %d online; %d others stopped), task %d\n", irq_lapic_id(),
-		smp_cpus_online(), stopped, current ? current->tid : 0);
+	panic_print_where(stopped);
 	backtrace_print(f->rbp);
 	control_exit_panic();
 }
