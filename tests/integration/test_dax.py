@@ -40,6 +40,7 @@ def root(tmp_path_factory):
     shutil.copy(os.path.join(BUILD, "progs", "musl", "daxmap"), d / "bin" / "daxmap")
     (d / "big").write_bytes(pattern(BIG, 1))
     (d / "mid").write_bytes(pattern(7 * 2**20 + 100, 2))
+    (d / "mid2").write_bytes(pattern(7 * 2**20 + 4000, 3))
     return d
 
 
@@ -119,27 +120,30 @@ def test_other_window_policies_read_the_same(machine, root, policy):
 @pytest.mark.parametrize("machine", targets("pier"))
 def test_eviction_under_four_processes_on_four_vcpus(machine, root):
     """The eviction stress of issue 23: a window of two 2 MiB chunks, 4
-    vCPUs, and four processes at once (three hashing the two files, one
+    vCPUs, and four processes at once (three hashing two 7 MiB files, one
     comparing its mappings of a file with read()): reads evict each
     other's chunks, mapped chunks stay pinned (the others then read by
-    FUSE_READ), and every hash and mapped byte is right."""
-    big = hashlib.sha256((root / "big").read_bytes()).hexdigest()
+    FUSE_READ), and every hash and mapped byte is right. Then one more
+    hash alone, which must evict: how many evictions the four make
+    together depends on how the CPUs interleave them (5 to 50 seen)."""
     mid = hashlib.sha256((root / "mid").read_bytes()).hexdigest()
-    script = ("busybox sha256sum /big > /tmp/1 & busybox sha256sum /mid > /tmp/2 & "
-              "busybox sha256sum /big > /tmp/3 & daxmap check /mid > /tmp/4 & wait; "
-              "busybox cat /tmp/1 /tmp/2 /tmp/3 /tmp/4")
+    mid2 = hashlib.sha256((root / "mid2").read_bytes()).hexdigest()
+    script = ("busybox sha256sum /mid2 > /tmp/1 & busybox sha256sum /mid > /tmp/2 & "
+              "busybox sha256sum /mid2 > /tmp/3 & daxmap check /mid > /tmp/4 & wait; "
+              "busybox cat /tmp/1 /tmp/2 /tmp/3 /tmp/4; echo alone; busybox sha256sum /mid2")
     r = run_pier(*vmm_args(machine), "--cpus", "4", "--dax", "4M", "-o", "verbose",
                  "--tmpfs", "/tmp", "--env", "PATH=/bin", "--root", str(root),
                  "--", "/bin/busybox", "sh", "-c", script, timeout=380)
     assert r.rc == 0, r.out[-3000:] + r.err[-3000:]
-    assert r.out.count(f"{big}  /big") == 2 and f"{mid}  /mid" in r.out, r.out
-    assert "daxmap: all passed" in r.out, r.out
+    together, _, alone = r.out.partition("alone\n")
+    assert together.count(f"{mid2}  /mid2") == 2 and f"{mid}  /mid" in together, r.out
+    assert "daxmap: all passed" in together, r.out
+    assert f"{mid2}  /mid2" in alone, r.out
     st = dax_stats(r.err)
     assert st and "2 chunks of 2048 KiB" in r.err, r.err[-3000:]
-    # daxmap's mappings pin chunks of a window of two: reads that find no
-    # chunk to spare go by FUSE_READ then (measured: 15,452 of them), the
-    # rest through the window, evicting (measured: 50).
-    assert st["failed"] == 0 and st["kib"] > 0 and st["evictions"] >= 10, st
+    # The last hash reads four chunks through a window of two, nothing
+    # pinned any more: at least two evictions, whatever came before.
+    assert st["failed"] == 0 and st["kib"] > 0 and st["evictions"] >= 2, st
 
 
 @pytest.mark.parametrize("machine", BOTH)
