@@ -509,6 +509,10 @@ static void fz_dev_push(struct virtq_dev *q, uint16_t head, uint32_t len)
 #undef virtq_dev_pop
 #undef virtq_dev_push
 
+/* The queues the fuzzed device has: the high-priority one and one request
+ * queue (more would be the same code, each with its own worker). */
+#define VFS_QUEUES 2
+
 static char base_dir[PATH_MAX - 64], tree[PATH_MAX];
 static struct virtio_fs_dev vd;
 static unsigned cur_q;
@@ -557,14 +561,13 @@ static void fs_setup(unsigned qi, uint8_t log2size, uint32_t da, uint32_t aa, ui
 	fs_ring_sync();
 }
 
-/* A kick: serve() as the device thread would (the hooks above check it). */
+/* A kick: the current queue's serve() as its worker thread would (the
+ * hooks above check it). */
 static void fs_kick(void)
 {
 	bool secret_before = memmem(ram, RAM_SIZE, SECRET, strlen(SECRET)) != NULL;
 	kick_pops = 0;
-	pthread_mutex_lock(&vd.t.lock);
-	(void)serve(&vd);
-	pthread_mutex_unlock(&vd.t.lock);
+	(void)serve(&vd.workers[cur_q]);
 	if (trace)
 		fprintf(report, "kick: %u pops, %llu requests, %llu errors, status %#x\n",
 			kick_pops, (unsigned long long)vd.requests,
@@ -592,8 +595,10 @@ static int remove_one(const char *p, const struct stat *st, int flag, struct FTW
 static void cleanup(void)
 {
 	virtio_mmio_free(&vd.t);
-	free(vd.req);
-	free(vd.reply);
+	for (unsigned i = 0; i < VFS_QUEUES; i++) {
+		free(vd.workers[i].req);
+		free(vd.workers[i].reply);
+	}
 	free(ram);
 	if (base_dir[0])
 		nftw(base_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -642,14 +647,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(p, sizeof(p), "%s/up", tree);
 	if (symlink("../sentinel", p))
 		die(p);
-	/* The device, without its thread: set up as virtio_fs_dev_start does. */
+	/* The device, without its threads: set up as virtio_fs_dev_start does. */
 	memcpy(vd.config.tag, "fuzz", 4);
 	vd.config.num_request_queues = VFS_QUEUES - 1;
-	vd.req = malloc(VFS_REQ_MAX);
-	vd.reply = malloc(VFS_REPLY_MAX);
+	vd.nworkers = VFS_QUEUES;
+	for (unsigned i = 0; i < VFS_QUEUES; i++) {
+		struct virtio_fs_worker *w = &vd.workers[i];
+		*w = (struct virtio_fs_worker){ .d = &vd, .qi = i };
+		w->req = malloc(VFS_REQ_MAX);
+		w->reply = malloc(VFS_REPLY_MAX);
+		if (!w->req || !w->reply)
+			die("malloc");
+	}
 	vd.stop_fd = -1;
-	if (!vd.req || !vd.reply)
-		die("malloc");
 	if (virtio_mmio_init(&vd.t, &gm, MMIO_BASE, 5, VIRTIO_ID_FS,
 			     1ULL << VIRTIO_RING_F_EVENT_IDX, &vd.config, sizeof(vd.config),
 			     VFS_QUEUES))

@@ -164,7 +164,7 @@ struct fsrv_handle *fsrv_handle_get(struct fuse_server *s, uint64_t fh, bool dir
 	if (low == 0 || low > s->n_handles)
 		return NULL;
 	struct fsrv_handle *h = &s->handles[low - 1];
-	if (h->fd < 0 || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
+	if (h->fd < 0 || h->closing || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
 		return NULL;
 	return h;
 }
@@ -199,6 +199,8 @@ int fsrv_handle_add(struct fuse_server *s, int fd, uint64_t nodeid, bool dir, bo
 	h->can_write = can_write;
 	h->nodeid = nodeid;
 	h->next = 0;
+	h->pins = 0;
+	h->closing = false;
 	s->live_handles++;
 	*fh = make_id(h->gen, idx);
 	return 0;
@@ -206,19 +208,49 @@ int fsrv_handle_add(struct fuse_server *s, int fd, uint64_t nodeid, bool dir, bo
 
 static void handle_free(struct fuse_server *s, struct fsrv_handle *h)
 {
+	if (h->pins) {
+		/* A read or write is using the fd: the last one closes it. Its
+		 * id is stale from now on. */
+		h->closing = true;
+		h->gen++;
+		return;
+	}
 	close(h->fd);
 	h->fd = -1;
-	h->gen++;
+	if (!h->closing)
+		h->gen++;
+	h->closing = false;
 	h->next = s->free_handles;
 	s->free_handles = (uint32_t)(h - s->handles) + 1;
 	s->live_handles--;
+}
+
+void (*fsrv_io_hook)(void);
+
+uint32_t fsrv_io_begin(struct fuse_server *s, struct fsrv_handle *h, int *fd)
+{
+	h->pins++;
+	*fd = h->fd;
+	uint32_t idx = (uint32_t)(h - s->handles);
+	pthread_mutex_unlock(&s->lock);
+	if (fsrv_io_hook)
+		fsrv_io_hook();
+	return idx;
+}
+
+void fsrv_io_end(struct fuse_server *s, uint32_t idx)
+{
+	pthread_mutex_lock(&s->lock);
+	struct fsrv_handle *h = &s->handles[idx];
+	if (--h->pins == 0 && h->closing)
+		handle_free(s, h);
 }
 
 /* Back to the state after fuse_server_new (DESTROY). */
 static void reset(struct fuse_server *s)
 {
 	for (uint32_t i = 0; i < s->n_handles; i++)
-		if (s->handles[i].fd >= 0)
+		if (s->handles[i].fd >= 0 && !s->handles[i].closing)
 			handle_free(s, &s->handles[i]);
 	for (uint32_t i = 1; i < s->n_nodes; i++)
 		if (s->nodes[i].fd >= 0)
@@ -579,18 +611,22 @@ static int op_read(struct fuse_server *s, const uint8_t *p, uint8_t *out, size_t
 	int err = read_size(&in, true, room, &size);
 	if (err)
 		return err;
+	int fd;
+	uint32_t idx = fsrv_io_begin(s, h, &fd);
 	size_t got = 0;
+	err = 0;
 	while (got < size) {
-		ssize_t r = pread(h->fd, out + got, size - got, (off_t)(in.offset + got));
+		ssize_t r = pread(fd, out + got, size - got, (off_t)(in.offset + got));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return got ? (int)got : -errno;
-		if (r == 0)
+			err = -errno;
+		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
-	return (int)got;
+	fsrv_io_end(s, idx);
+	return got || !err ? (int)got : err;
 }
 
 static bool is_dot_or_dotdot(const char *name, size_t len)
@@ -969,8 +1005,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
-			  void *reply, size_t reply_cap)
+/* serve, counted by opcode when --stats asked; under the lock. */
+static size_t counted_serve(struct fuse_server *s, const void *req, size_t req_len,
+			    void *reply, size_t reply_cap)
 {
 	if (!s->ops)
 		return serve(s, req, req_len, reply, reply_cap);
@@ -986,6 +1023,15 @@ size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len
 	o->in_bytes += req_len;
 	o->out_bytes += n;
 	latency_add(&o->time, now_ns() - t0);
+	return n;
+}
+
+size_t fuse_server_handle(struct fuse_server *s, const void *req, size_t req_len,
+			  void *reply, size_t reply_cap)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = counted_serve(s, req, req_len, reply, reply_cap);
+	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 
@@ -1020,6 +1066,7 @@ struct fuse_server *fuse_server_new(const char *dir, bool readonly)
 		errno = e;
 		return NULL;
 	}
+	pthread_mutex_init(&s->lock, NULL);
 	s->readonly = readonly;
 	s->handle_max = HANDLE_MAX;
 	s->timeout_s = FUSE_SERVER_TIMEOUT_AUTO;
@@ -1052,6 +1099,7 @@ void fuse_server_free(struct fuse_server *s)
 	free(s->nodes);
 	free(s->handles);
 	free(s->ops);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 

@@ -7,6 +7,7 @@
 #ifndef PIER_FUSE_SERVER_PRIV_H
 #define PIER_FUSE_SERVER_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,9 +39,19 @@ struct fsrv_handle {
 	bool can_read;      /* the host fd was opened for reading */
 	bool can_write;     /* ... for writing */
 	uint64_t nodeid;    /* the node it was opened from (SETUPMAPPING checks it) */
+	uint32_t pins;      /* reads and writes in progress without the lock */
+	bool closing;       /* released while pinned: the last unpin closes fd */
 };
 
+/*
+ * Threads: every request is served under `lock` (one per server; pier's
+ * device calls in from one thread per queue), except the file I/O of READ
+ * and WRITE, which runs with the lock let go and its handle pinned
+ * (fsrv_io_begin/end), so one queue's large read does not hold up
+ * another's lookup.
+ */
 struct fuse_server {
+	pthread_mutex_t lock;
 	bool readonly;
 	bool initialized;
 	/* The client maps through the window (it asked FUSE_MAP_ALIGNMENT):
@@ -70,6 +81,18 @@ struct fsrv_handle *fsrv_handle_get(struct fuse_server *s, uint64_t fh, bool dir
  */
 int fsrv_handle_add(struct fuse_server *s, int fd, uint64_t nodeid, bool dir, bool can_read,
 		    bool can_write, uint64_t *fh);
+/*
+ * For a READ or WRITE's I/O: pins h, lets the lock go and gives h's fd,
+ * which stays open until fsrv_io_end (a RELEASE meanwhile closes it then:
+ * no other file can take its number under the I/O). Returns h's index; h
+ * itself may move meanwhile (the table grows), so use only the fd.
+ */
+uint32_t fsrv_io_begin(struct fuse_server *s, struct fsrv_handle *h, int *fd);
+/* Tests only (NULL otherwise): runs in fsrv_io_begin with the lock let go,
+ * to hold the I/O back while other threads race it. */
+extern void (*fsrv_io_hook)(void);
+/* Takes the lock again and unpins handle `idx`. */
+void fsrv_io_end(struct fuse_server *s, uint32_t idx);
 /* Drops `count` lookups of node `id`; frees it at zero (never the root). */
 void fsrv_forget(struct fuse_server *s, uint64_t id, uint64_t count);
 

@@ -429,17 +429,23 @@ static int op_write(struct fuse_server *s, const uint8_t *p, size_t plen, uint8_
 	if (room < sizeof(struct fuse_write_out))
 		return -EOVERFLOW; /* before writing: the guest must learn how much */
 	const uint8_t *data = p + sizeof(in);
+	int fd;
+	uint32_t idx = fsrv_io_begin(s, h, &fd);
 	size_t done = 0;
+	int err = 0;
 	while (done < in.size) {
-		ssize_t r = pwrite(h->fd, data + done, in.size - done, (off_t)(in.offset + done));
+		ssize_t r = pwrite(fd, data + done, in.size - done, (off_t)(in.offset + done));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && !done)
-			return -errno;
+		if (r < 0)
+			err = -errno;
 		if (r <= 0)
 			break;
 		done += (size_t)r;
 	}
+	fsrv_io_end(s, idx);
+	if (!done && err)
+		return err;
 	struct fuse_write_out o = { .size = (uint32_t)done };
 	memcpy(out, &o, sizeof(o));
 	return sizeof(o);

@@ -245,7 +245,7 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 {
 	char mem[32], smp[16], chardev[160], machine[64], memobj[96], fw_cfg[160];
 	char exec_chardev[160], exec_port[96], net_chardev[160], net_port[96];
-	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][96];
+	char fs_chardev[QEMU_MAX_FS][136], fs_device[QEMU_MAX_FS][128];
 	const char *accel = accel_qemu();
 	int microvm = strcmp(o->machine, "microvm") == 0;
 	snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(o->mem_bytes >> 20));
@@ -328,7 +328,12 @@ static int spawn(struct qemu_vm *vm, const struct run_options *o, const char *cm
 	for (int i = 0; i < vm->nfs; i++) {
 		snprintf(fs_chardev[i], sizeof(fs_chardev[i]), "socket,id=vfs%d,path=%s", i,
 			 vm->fs[i].sock);
-		snprintf(fs_device[i], sizeof(fs_device[i]), "%s,chardev=vfs%d,tag=%s",
+		/* One request queue, whatever --cpus says: Debian 12's virtiofsd
+		 * (QEMU 7.2's C one) exits on a second ("multiple request queues
+		 * not yet implemented"). The guest then sends every CPU's
+		 * requests on it. pier's own device has one per vCPU. */
+		snprintf(fs_device[i], sizeof(fs_device[i]),
+			 "%s,chardev=vfs%d,tag=%s,num-request-queues=1",
 			 microvm ? "vhost-user-fs-device" : "vhost-user-fs-pci", i, vm->fs[i].tag);
 		args[n++] = "-chardev";
 		args[n++] = fs_chardev[i];

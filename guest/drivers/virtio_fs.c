@@ -1,7 +1,9 @@
 /*
  * virtio-fs driver: queue 0 is the high-priority queue (FORGET and
- * BATCH_FORGET), queues 1.. carry requests. We are single-threaded, so one
- * request queue is enough; the others stay unused.
+ * BATCH_FORGET), queues 1.. carry requests. Each CPU sends on a request
+ * queue of its own (CPU i on queue 1 + i mod the count), as many as the
+ * device offers and there are CPUs: on pier's device each queue has its
+ * own host thread, so one CPU's request never waits behind another's.
  */
 #include <linux/virtio_fs.h>
 #include <linux/virtio_ids.h>
@@ -9,6 +11,8 @@
 #include <pier/string.h>
 #include "../arch/x86_64/memlayout.h"
 #include "../kernel/console.h"
+#include "../kernel/stats.h"
+#include "../kernel/task.h"
 #include "../mm/mm.h"
 #include "virtio.h"
 #include "virtio_fs.h"
@@ -16,9 +20,14 @@
 #define VFS_QUEUE_SIZE 128
 #define MAX_SEGS 16
 
+/* Request queues we use at most: the transport's, less the hiprio one. */
+#define MAX_REQUEST_QUEUES (VIRTIO_MAX_QUEUES - 1)
+
 struct virtio_fs {
 	struct virtio_dev *dev;
-	struct virtio_queue *hiprio, *request;
+	struct virtio_queue *hiprio;
+	struct virtio_queue *request[MAX_REQUEST_QUEUES];
+	unsigned nrequest;
 	char tag[sizeof(((struct virtio_fs_config *)0)->tag) + 1];
 	struct fuse_transport t;
 };
@@ -41,7 +50,10 @@ static int64_t vfs_call(void *ctx, const struct fuse_iov *out, unsigned nout,
 	struct virtq_buf ob[MAX_SEGS], ib[MAX_SEGS];
 	if (to_bufs(out, nout, ob) || to_bufs(in, nin, ib))
 		return -EINVAL;
-	return virtio_call(fs->request, ob, nout, ib, nin);
+	unsigned q = cpu_this()->index % fs->nrequest;
+	if (q + 1 < STATS_FS_QUEUES)
+		stats.fs_queue[q + 1]++;
+	return virtio_call(fs->request[q], ob, nout, ib, nin);
 }
 
 static int vfs_send_noreply(void *ctx, const struct fuse_iov *out, unsigned nout)
@@ -92,9 +104,18 @@ struct fuse_transport *virtio_fs_open(const char *tag)
 	}
 	if (virtio_negotiate(d, 1ULL << VIRTIO_RING_F_EVENT_IDX))
 		return NULL;
+	/* A queue per CPU where the device has them; a hostile count is
+	 * only ever a bound here. */
+	fs->nrequest = (unsigned)smp_cpus_online();
+	if (fs->nrequest > nreq)
+		fs->nrequest = nreq;
+	if (fs->nrequest > MAX_REQUEST_QUEUES)
+		fs->nrequest = MAX_REQUEST_QUEUES;
 	fs->hiprio = virtio_queue_setup(d, 0, VFS_QUEUE_SIZE);
-	fs->request = virtio_queue_setup(d, 1, VFS_QUEUE_SIZE);
-	if (!fs->hiprio || !fs->request) {
+	bool ok = fs->hiprio != NULL;
+	for (unsigned i = 0; ok && i < fs->nrequest; i++)
+		ok = (fs->request[i] = virtio_queue_setup(d, (uint16_t)(1 + i), VFS_QUEUE_SIZE));
+	if (!ok) {
 		virtio_fail(d, "queue setup failed");
 		return NULL;
 	}
@@ -106,8 +127,8 @@ struct fuse_transport *virtio_fs_open(const char *tag)
 		fs->t.dax_addr = addr;
 		fs->t.dax_len = len;
 	}
-	kprintf("virtio-fs '%s' on %s: %u request queue(s), %s, %s\n", fs->tag, d->name, nreq,
-		d->polling ? "polling" : "interrupts",
+	kprintf("virtio-fs '%s' on %s: %u request queue(s) offered, %u used, %s, %s\n", fs->tag,
+		d->name, nreq, fs->nrequest, d->polling ? "polling" : "interrupts",
 		fs->t.dax_len ? "DAX window" : "no DAX window");
 	return &fs->t;
 }

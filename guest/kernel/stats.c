@@ -81,6 +81,10 @@ void stats_write(line_fn line, void *ctx)
 			     (unsigned long long)s->out, (unsigned long long)s->in);
 		line(ctx, buf);
 	}
+	for (int q = 1; q < STATS_FS_QUEUES; q++) {
+		fmt_snprintf(key, sizeof(key), "virtio_fs.queue%d", q);
+		one(line, ctx, key, stats.fs_queue[q]);
+	}
 	for (int i = 0; i < STATS_FALLBACKS; i++) {
 		fmt_snprintf(key, sizeof(key), "fallback.%s", fallback_names[i]);
 		one(line, ctx, key, stats.fallback[i]);

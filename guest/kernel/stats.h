@@ -36,8 +36,12 @@ struct stats_fuse_op {
 	uint64_t count, out, in; /* requests; bytes sent and received, headers included */
 };
 
+/* virtio-fs request queues counted apart (queue 1 is the first). */
+#define STATS_FS_QUEUES 16
+
 struct guest_stats {
 	struct stats_fuse_op fuse[FUSE_MSG_OPCODES];
+	uint64_t fs_queue[STATS_FS_QUEUES]; /* requests sent on each request queue */
 	uint64_t fallback[STATS_FALLBACKS];
 	uint64_t copied_window, copied_fuse_read; /* read() bytes by where they came from */
 	uint64_t name_hit, name_miss;             /* the name cache, on each path step */

@@ -21,105 +21,125 @@
 #include "virtio_fs_dev.h"
 #include "../threads.h"
 
-#define VFS_QUEUES 2
 /* A request: headers plus the largest payload we accept (WRITE later). */
 #define VFS_REQ_MAX (FUSE_SERVER_MAX_READ + 4096)
 #define VFS_REPLY_MAX (FUSE_SERVER_MAX_READ + 4096)
 
 /* An error reply for a request we could not hand to the server. */
-static size_t error_reply(struct virtio_fs_dev *d, size_t req_len, int err)
+static size_t error_reply(struct virtio_fs_worker *w, size_t req_len, int err)
 {
 	if (req_len < sizeof(struct fuse_in_header))
 		return 0;
 	struct fuse_in_header in;
-	memcpy(&in, d->req, sizeof(in));
+	memcpy(&in, w->req, sizeof(in));
 	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = in.unique };
-	memcpy(d->reply, &out, sizeof(out));
+	memcpy(w->reply, &out, sizeof(out));
 	return sizeof(out);
 }
 
-/* Answers one request: its reply goes back over its writable buffers. */
-static void serve_one(struct virtio_fs_dev *d, struct virtio_mmio_queue *q)
+/* The device stops answering (PIER_FAULT): the status says so (virtio
+ * 1.x, 2.1.2), so the guest's driver fails its requests with EIO at once
+ * rather than at its timeout. Under the lock. */
+static void stop_answering(struct virtio_fs_dev *d, const char *why)
 {
-	const struct virtq_elem *e = &d->elem;
-	size_t req_len = virtq_elem_gather(e, d->req, VFS_REQ_MAX);
-	size_t cap = e->in_bytes < VFS_REPLY_MAX ? (size_t)e->in_bytes : VFS_REPLY_MAX;
-	size_t n;
-	if (e->out_bytes > VFS_REQ_MAX) {
-		d->errors++;
-		n = error_reply(d, req_len, E2BIG);
-	} else {
-		n = fuse_server_handle(d->server, d->req, req_len, d->reply, cap);
-	}
-	d->requests++;
-	n = virtq_elem_scatter(e, d->reply, n <= cap ? n : 0);
-	virtq_dev_push(&q->vq, e->head, (uint32_t)n);
+	if (!d->died)
+		d->died = why;
+	virtio_mmio_needs_reset(&d->t);
 }
 
-/* Serves every available request of every ready queue; under the lock.
- * false: the thread must stop (an injected fault). */
-static bool serve(struct virtio_fs_dev *d)
+/*
+ * Takes the next request of w's queue, its bytes gathered into w->req
+ * (guest memory is read under the lock: a reset cannot move the rings
+ * meanwhile). 1 with *gen the queue's generation then, 0 when there is
+ * none, -1 when the worker must stop.
+ */
+static int take_request(struct virtio_fs_worker *w, size_t *req_len, uint64_t *gen)
 {
-	bool notify = false;
-	for (unsigned qi = 0; qi < VFS_QUEUES; qi++) {
-		struct virtio_mmio_queue *q = &d->t.q[qi];
-		bool served = false;
-		while (q->ready && !q->vq.broken) {
-			int r = virtq_dev_pop(&q->vq, &d->elem);
-			if (r == 0)
-				break;
-			if (r < 0) {
-				fprintf(stderr, "pier: virtio-fs %s: the guest broke queue %u (%s); "
-						"the device needs a reset\n",
-					d->config.tag, qi, strerror(-r));
-				d->errors++;
-				virtio_mmio_needs_reset(&d->t);
-				break;
-			}
-			if (d->exit_after && d->requests + 1 == d->exit_after) {
-				d->died = "PIER_FAULT stopped it with a request unanswered";
-				/* Nobody answers from now on. The status says so (virtio
-				 * 1.x, 2.1.2), so the guest's driver fails its requests
-				 * with EIO at once rather than at its timeout. */
-				virtio_mmio_needs_reset(&d->t);
-				return false;
-			}
-			serve_one(d, q);
-			served = true;
+	struct virtio_fs_dev *d = w->d;
+	struct virtio_mmio_queue *q = &d->t.q[w->qi];
+	pthread_mutex_lock(&d->t.lock);
+	int r = 0;
+	if (q->ready && !q->vq.broken && !d->died)
+		r = virtq_dev_pop(&q->vq, &w->elem);
+	if (r < 0) {
+		fprintf(stderr, "pier: virtio-fs %s: the guest broke queue %u (%s); the device "
+				"needs a reset\n", d->config.tag, w->qi, strerror(-r));
+		__atomic_add_fetch(&d->errors, 1, __ATOMIC_RELAXED);
+		virtio_mmio_needs_reset(&d->t);
+		r = 0;
+	} else if (r > 0 && __atomic_add_fetch(&d->requests, 1, __ATOMIC_RELAXED) ==
+				    d->exit_after) {
+		stop_answering(d, "PIER_FAULT stopped it with a request unanswered");
+		r = -1;
+	} else if (r > 0) {
+		*req_len = virtq_elem_gather(&w->elem, w->req, VFS_REQ_MAX);
+		*gen = q->gen;
+	}
+	pthread_mutex_unlock(&d->t.lock);
+	return r;
+}
+
+/*
+ * Scatters w's reply of n bytes over the request's writable buffers and
+ * hands it back, unless the queue was reset or re-enabled since `gen`:
+ * then the request is the old ring's and the guest has forgotten it.
+ */
+static void give_back(struct virtio_fs_worker *w, size_t n, uint64_t gen)
+{
+	struct virtio_fs_dev *d = w->d;
+	struct virtio_mmio_queue *q = &d->t.q[w->qi];
+	pthread_mutex_lock(&d->t.lock);
+	if (q->ready && q->gen == gen && !q->vq.broken) {
+		n = virtq_elem_scatter(&w->elem, w->reply, n);
+		virtq_dev_push(&q->vq, w->elem.head, (uint32_t)n);
+		w->requests++;
+		if (virtq_dev_notify_needed(&q->vq))
+			virtio_mmio_interrupt(&d->t);
+	}
+	pthread_mutex_unlock(&d->t.lock);
+}
+
+/* Answers every available request of w's queue; false: the worker must
+ * stop (an injected fault). The FUSE server runs outside the transport's
+ * lock: the other queues' workers go on meanwhile. */
+static bool serve(struct virtio_fs_worker *w)
+{
+	size_t req_len;
+	uint64_t gen;
+	int r;
+	while ((r = take_request(w, &req_len, &gen)) > 0) {
+		const struct virtq_elem *e = &w->elem;
+		size_t cap = e->in_bytes < VFS_REPLY_MAX ? (size_t)e->in_bytes : VFS_REPLY_MAX;
+		size_t n;
+		if (e->out_bytes > VFS_REQ_MAX) {
+			__atomic_add_fetch(&w->d->errors, 1, __ATOMIC_RELAXED);
+			n = error_reply(w, req_len, E2BIG);
+		} else {
+			n = fuse_server_handle(w->d->server, w->req, req_len, w->reply, cap);
 		}
-		if (served && virtq_dev_notify_needed(&q->vq))
-			notify = true;
+		give_back(w, n <= cap ? n : 0, gen);
 	}
-	if (notify)
-		virtio_mmio_interrupt(&d->t);
-	return true;
+	return r == 0;
 }
 
-static void *device_thread(void *arg)
+static void *worker_thread(void *arg)
 {
-	struct virtio_fs_dev *d = arg;
-	struct pollfd p[VFS_QUEUES + 1];
-	for (unsigned i = 0; i < VFS_QUEUES; i++)
-		p[i] = (struct pollfd){ d->t.q[i].notify_fd, POLLIN, 0 };
-	p[VFS_QUEUES] = (struct pollfd){ d->stop_fd, POLLIN, 0 };
+	struct virtio_fs_worker *w = arg;
+	struct virtio_fs_dev *d = w->d;
+	struct pollfd p[2] = { { d->t.q[w->qi].notify_fd, POLLIN, 0 }, { d->stop_fd, POLLIN, 0 } };
 	for (;;) {
-		if (poll(p, VFS_QUEUES + 1, -1) < 0 && errno != EINTR) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
 			pthread_mutex_lock(&d->t.lock);
-			d->died = "poll failed";
-			virtio_mmio_needs_reset(&d->t);
+			stop_answering(d, "poll failed");
 			pthread_mutex_unlock(&d->t.lock);
 			break;
 		}
-		if (p[VFS_QUEUES].revents)
+		if (p[1].revents)
 			return NULL; /* asked to stop */
 		uint64_t v;
-		for (unsigned i = 0; i < VFS_QUEUES; i++)
-			if (p[i].revents && read(p[i].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				d->errors++;
-		pthread_mutex_lock(&d->t.lock);
-		bool go_on = serve(d);
-		pthread_mutex_unlock(&d->t.lock);
-		if (!go_on)
+		if (p[0].revents && read(p[0].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			__atomic_add_fetch(&d->errors, 1, __ATOMIC_RELAXED);
+		if (!serve(w))
 			break;
 	}
 	return NULL;
@@ -156,7 +176,8 @@ static void on_reset(void *ctx)
 }
 
 int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t base,
-			uint32_t gsi, const char *tag, const char *dir, bool readonly)
+			uint32_t gsi, const char *tag, const char *dir, bool readonly,
+			unsigned nreq)
 {
 	memset(d, 0, sizeof(*d));
 	d->stop_fd = -1;
@@ -169,43 +190,63 @@ int virtio_fs_dev_start(struct virtio_fs_dev *d, struct guest_mem *mem, uint64_t
 		return -1;
 	}
 	memcpy(d->config.tag, tag, tlen);
-	d->config.num_request_queues = VFS_QUEUES - 1;
+	if (nreq < 1 || nreq > VIRTIO_FS_DEV_MAX_REQUEST_QUEUES) {
+		fprintf(stderr, "pier: virtio-fs %s: %u request queues (1 to %u)\n", tag, nreq,
+			VIRTIO_FS_DEV_MAX_REQUEST_QUEUES);
+		return -1;
+	}
+	d->config.num_request_queues = nreq;
+	d->nworkers = nreq + 1;
 	d->server = fuse_server_new(dir, readonly);
 	if (!d->server) {
 		fprintf(stderr, "pier: serving %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	d->req = malloc(VFS_REQ_MAX);
-	d->reply = malloc(VFS_REPLY_MAX);
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	int err = virtio_mmio_init(&d->t, mem, base, gsi, VIRTIO_ID_FS,
 				   1ULL << VIRTIO_RING_F_EVENT_IDX, &d->config, sizeof(d->config),
-				   VFS_QUEUES);
-	if (!d->req || !d->reply || d->stop_fd < 0 || err) {
+				   d->nworkers);
+	bool nomem = false;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct virtio_fs_worker *w = &d->workers[i];
+		*w = (struct virtio_fs_worker){ .d = d, .qi = i };
+		w->req = malloc(VFS_REQ_MAX);
+		w->reply = malloc(VFS_REPLY_MAX);
+		nomem |= !w->req || !w->reply;
+	}
+	if (nomem || d->stop_fd < 0 || err) {
 		fprintf(stderr, "pier: virtio-fs %s: %s\n", tag, strerror(err ? -err : ENOMEM));
 		virtio_fs_dev_stop(d);
 		return -1;
 	}
 	d->t.on_reset = on_reset;
 	d->t.ctx = d;
-	/* Signals are for the vCPU thread: it is the one KVM_RUN must leave. */
-	err = thread_start(&d->thread, device_thread, d);
-	if (err) {
-		fprintf(stderr, "pier: virtio-fs %s: thread: %s\n", tag, strerror(err));
-		virtio_fs_dev_stop(d);
-		return -1;
+	/* Signals are for the vCPU threads: they are the ones KVM_RUN must leave. */
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		err = thread_start(&d->workers[i].thread, worker_thread, &d->workers[i]);
+		if (err) {
+			fprintf(stderr, "pier: virtio-fs %s: thread: %s\n", tag, strerror(err));
+			virtio_fs_dev_stop(d);
+			return -1;
+		}
+		d->workers[i].started = true;
 	}
-	d->started = true;
 	return 0;
 }
 
 void virtio_fs_dev_stop(struct virtio_fs_dev *d)
 {
-	if (d->started) {
-		uint64_t one = 1;
-		if (write(d->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(d->thread, NULL);
-		d->started = false;
+	/* The stop eventfd stays readable: every worker sees it. */
+	uint64_t one = 1;
+	bool told = d->stop_fd >= 0 && write(d->stop_fd, &one, sizeof(one)) == sizeof(one);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct virtio_fs_worker *w = &d->workers[i];
+		if (w->started && told)
+			pthread_join(w->thread, NULL);
+		w->started = false;
+		free(w->req);
+		free(w->reply);
+		w->req = w->reply = NULL;
 	}
 	if (d->stop_fd >= 0)
 		close(d->stop_fd);
@@ -214,9 +255,6 @@ void virtio_fs_dev_stop(struct virtio_fs_dev *d)
 	fuse_server_free(d->server);
 	d->server = NULL;
 	dax_map_free(&d->dax);
-	free(d->req);
-	free(d->reply);
-	d->req = d->reply = NULL;
 }
 
 int virtio_fs_dev_add_dax(struct virtio_fs_dev *d, uint64_t gpa, uint64_t len)
@@ -277,5 +315,11 @@ void virtio_fs_devs_stats(const struct virtio_fs_dev *devs, int n, struct stats_
 			stats_add(t, "host", "dax.repair", "count", m->repairs);
 		}
 		stats_add(t, "host", "irq.virtio_fs", "count", devs[i].t.interrupts);
+		/* Requests by queue: how the guest's CPUs spread them. */
+		for (unsigned q = 1; q < devs[i].nworkers; q++) {
+			char name[STATS_NAME_MAX];
+			snprintf(name, sizeof(name), "virtio_fs.queue%u", q);
+			stats_add(t, "host", name, "requests", devs[i].workers[q].requests);
+		}
 	}
 }

@@ -66,6 +66,7 @@ static void reset(struct virtio_mmio *t)
 		struct virtio_mmio_queue *q = &t->q[i];
 		q->num = 0;
 		q->ready = false;
+		q->gen++;
 		q->desc = q->avail = q->used = 0;
 	}
 }
@@ -77,6 +78,7 @@ static struct virtio_mmio_queue *cur_queue(struct virtio_mmio *t)
 
 static void set_ready(struct virtio_mmio *t, struct virtio_mmio_queue *q, uint32_t v)
 {
+	q->gen++;
 	if (!v) {
 		q->ready = false;
 		return;

@@ -28,6 +28,8 @@ struct virtio_mmio_queue {
 	uint64_t desc, avail, used;
 	struct virtq_dev vq;      /* valid while ready */
 	int notify_fd;            /* eventfd the device thread waits on */
+	uint64_t gen;             /* bumped whenever the rings change (reset, ready
+				   * set or cleared): a request taken before is stale */
 };
 
 struct virtio_mmio {

@@ -576,8 +576,12 @@ static int start_devices(struct vmm *v, char **words)
 		const struct run_share *sh = &o->shares[i - (o->root ? 1 : 0)];
 		uint64_t base = VMM_MMIO_BASE + (uint64_t)i * VIRTIO_MMIO_SIZE;
 		uint32_t gsi = VMM_GSI_BASE + (uint32_t)i;
+		/* A request queue per vCPU, as many as the transport has. */
+		unsigned nreq = o->cpus < VIRTIO_FS_DEV_MAX_REQUEST_QUEUES
+					? (unsigned)o->cpus : VIRTIO_FS_DEV_MAX_REQUEST_QUEUES;
 		if (virtio_fs_dev_start(&v->fs[i], &v->vm.mem, base, gsi, root ? "root" : sh->tag,
-					root ? o->root : sh->dir, root ? o->root_ro : sh->ro))
+					root ? o->root : sh->dir, root ? o->root_ro : sh->ro,
+					nreq))
 			return -1;
 		v->nfs++;
 		if (virtio_fs_dev_configure(&v->fs[i], o->cache_timeout_s, o->stats_table))

@@ -142,13 +142,21 @@ def test_python_threads_on_four_vcpus(machine, debian):
 @pytest.mark.parametrize("machine", PRIMARY)
 def test_fio_four_jobs_on_four_vcpus(machine, debian, tmp_path):
     """fio --numjobs=4 --thread, random 4 KiB reads of one file, on 4
-    vCPUs: every job reads all it was asked to (io_bytes)."""
+    vCPUs: every job reads all it was asked to (io_bytes). Each CPU sends
+    its requests on a virtio-fs request queue of its own: on pier's VMM
+    (a queue per vCPU, each served by its own host thread) every one of
+    the four carried reads, as the guest counted them and as the host
+    served them; under QEMU, virtiofsd's one queue carried them all.
+    Without the DAX window (--dax 0), so that every read is a request."""
     share = tmp_path / "share"
     share.mkdir()
     with open(share / "file", "wb") as f:
         f.write(os.urandom(1 << 20) * 64)  # 64 MiB, not holes: real pages to read
     each = 8 << 20
+    stats = tmp_path / "stats.json"
+    nodax = ["--dax", "0"] if machine == "pier" else []
     r = run_pier(*vmm_args(machine), "--cpus", "4", "--mem", "512M", "--timeout", "800",
+                 f"--stats={stats}", "-o", "verbose", *nodax,
                  "--root", debian, "--ro", "--share", f"data={share}", "-o", "mount=data:/mnt",
                  "--", "/usr/bin/fio", "--name=rand", "--thread", "--numjobs=4",
                  "--ioengine=psync", "--rw=randread", "--bs=4k", "--size=64m",
@@ -161,6 +169,21 @@ def test_fio_four_jobs_on_four_vcpus(machine, debian, tmp_path):
         assert job["error"] == 0, job
         assert job["read"]["io_bytes"] == each, job["read"]
         assert job["write"]["io_bytes"] == 0
+    st = json.loads(stats.read_text())
+    guest = {k: v["count"] for k, v in st["guest"].items() if k.startswith("virtio_fs.queue")}
+    queues = 4 if machine == "pier" else 1
+    assert f"request queue(s) offered, {queues} used" in r.err, r.err[-3000:]
+    assert set(guest) == {f"virtio_fs.queue{q}" for q in range(1, queues + 1)}, guest
+    # Every job's reads at least (8 MiB in 4 KiB reads), on every queue.
+    assert sum(guest.values()) >= 4 * each // 4096, guest
+    if machine == "pier":
+        host = {k: v["requests"] for k, v in st["host"].items()
+                if k.startswith("virtio_fs.queue")}
+        # The host served each queue's requests (two devices: the root's
+        # and the share's, summed), exactly those.
+        assert set(host) == set(guest), (host, guest)
+        assert all(n > 0 for n in guest.values()), guest
+        assert sum(host.values()) == sum(guest.values()), (host, guest)
 
 
 @pytest.mark.parametrize("bad", ["0", "65", "two", "2x", ""])

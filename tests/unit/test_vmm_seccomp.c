@@ -537,7 +537,7 @@ static void child_device_thread(void)
 	static struct guest_mem m;
 	static struct virtio_fs_dev d;
 	CHECK(1, guest_mem_init(&m, 16 << 20) == 0);
-	CHECK(2, virtio_fs_dev_start(&d, &m, 0xd0000000ULL, 16, "root", tree, false) == 0);
+	CHECK(2, virtio_fs_dev_start(&d, &m, 0xd0000000ULL, 16, "root", tree, false, 1) == 0);
 	int idle[2];
 	CHECK(3, pipe(idle) == 0);
 	/* Its thread is up once it waits in poll(): /proc shows the call. */

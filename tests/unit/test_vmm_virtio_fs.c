@@ -43,10 +43,13 @@
 /* Guest physical layout the "driver" uses. */
 #define RING0 0x100000ULL       /* hiprio queue */
 #define RING1 0x110000ULL       /* request queue */
+#define RING2 0x120000ULL       /* a second request queue */
 #define REQ 0x200000ULL         /* request header */
 #define REQ_PL 0x201000ULL      /* request payload, its own descriptor */
 #define BULK 0x300000ULL        /* large readable data for hostile requests */
 #define REP 0x600000ULL         /* reply header */
+#define REQ2 0x700000ULL        /* another request at once: its header */
+#define REP2 0x701000ULL        /* and its reply */
 #define REP_PL 0x601000ULL      /* reply payload pieces, with gaps between */
 #define PIECE_GAP 0x1000ULL
 #define TIMEOUT_MS 10000
@@ -57,8 +60,8 @@
 static char base[64], tree[96];
 static struct guest_mem m;
 static struct virtio_fs_dev d;
-static struct virtq q0, q1;
-static void *meta0, *meta1;
+static struct virtq q0, q1, q2;
+static void *meta0, *meta1, *meta2;
 static uint64_t unique_ctr = 1;
 static uint8_t rep[FUSE_SERVER_MAX_READ + 4096]; /* the reply, reassembled */
 static unsigned tok; /* token for virtq_add */
@@ -105,6 +108,7 @@ static int setup(void **state)
 	put_file("sub/inner.txt", "inner\n", 6);
 	meta0 = malloc(virtq_meta_bytes(QSIZE));
 	meta1 = malloc(virtq_meta_bytes(QSIZE));
+	meta2 = malloc(virtq_meta_bytes(QSIZE));
 	return 0;
 }
 
@@ -114,22 +118,31 @@ static int teardown(void **state)
 	scratch_remove_tree(base);
 	free(meta0);
 	free(meta1);
+	free(meta2);
 	return 0;
+}
+
+static bool workers_started(const struct virtio_fs_dev *v)
+{
+	for (unsigned i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		if (v->workers[i].started)
+			return true;
+	return false;
 }
 
 static int dev_up(void **state)
 {
 	(void)state;
 	assert_int_equal(guest_mem_init(&m, RAM_SIZE), 0);
-	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 1), 0);
 	return 0;
 }
 
 static int dev_down(void **state)
 {
 	(void)state;
-	virtio_fs_dev_stop(&d); /* must join the thread, whatever the guest did */
-	assert_false(d.started);
+	virtio_fs_dev_stop(&d); /* must join the threads, whatever the guest did */
+	assert_false(workers_started(&d));
 	assert_null(d.server);
 	guest_mem_free(&m);
 	return 0;
@@ -169,21 +182,15 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Device counters, read under the lock the device thread serves under. */
+/* Device counters, kept by atomics (several queue threads count). */
 static uint64_t dev_requests(void)
 {
-	pthread_mutex_lock(&d.t.lock);
-	uint64_t n = d.requests;
-	pthread_mutex_unlock(&d.t.lock);
-	return n;
+	return __atomic_load_n(&d.requests, __ATOMIC_RELAXED);
 }
 
 static uint64_t dev_errors(void)
 {
-	pthread_mutex_lock(&d.t.lock);
-	uint64_t n = d.errors;
-	pthread_mutex_unlock(&d.t.lock);
-	return n;
+	return __atomic_load_n(&d.errors, __ATOMIC_RELAXED);
 }
 
 static bool dev_queue_broken(unsigned qi)
@@ -393,17 +400,17 @@ static void test_start_errors(void **state)
 	struct virtio_fs_dev e;
 	char p[160];
 	snprintf(p, sizeof(p), "%s/missing", base);
-	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, true), -1);
-	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, false), -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, true, 1), -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", p, false, 1), -1);
 	/* A tag of 36 bytes fits (not NUL-terminated), 37 does not. */
 	const char *t36 = "abcdefghijklmnopqrstuvwxyz0123456789";
 	assert_int_equal(strlen(t36), 36);
-	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, t36, tree, true), 0);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, t36, tree, true, 1), 0);
 	assert_memory_equal(e.config.tag, t36, 36);
 	virtio_fs_dev_stop(&e);
 	char t37[40];
 	snprintf(t37, sizeof(t37), "%s7", t36);
-	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, t37, tree, true), -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, t37, tree, true, 1), -1);
 }
 
 /* ---- a FUSE session over the queue ---- */
@@ -488,7 +495,7 @@ static void test_writable_session(void **state)
 	assert_int_equal(call(FUSE_MKDIR, 1, pl, sizeof(mk) + 7, sizeof(struct fuse_entry_out), 1),
 			 -EROFS);
 	virtio_fs_dev_stop(&d);
-	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, false), 0);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, false, 1), 0);
 	driver_init(false, false);
 	fuse_init();
 	assert_int_equal(call(FUSE_MKDIR, 1, pl, sizeof(mk) + 7, sizeof(struct fuse_entry_out), 1),
@@ -756,11 +763,11 @@ static void test_stop_with_pending(void **state)
 	struct virtq_buf out = { REQ, 40 }, in = { REP, 4096 };
 	assert_int_equal(virtq_add(&q1, &out, 1, &in, 1, &tok), 0);
 	virtio_fs_dev_stop(&d);
-	assert_false(d.started);
+	assert_false(workers_started(&d));
 	assert_int_equal(d.t.irq_fd, -1);
 	assert_int_equal(d.stop_fd, -1);
 	/* The same structure starts again (teardown stops it). */
-	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 1), 0);
 	driver_init(false, false);
 	fuse_init();
 }
@@ -785,7 +792,7 @@ static void test_stop_twice(void **state)
 		assert_true(fcntl(fds[i], F_GETFD) >= 0);
 		close(fds[i]);
 	}
-	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 1), 0);
 }
 
 /*
@@ -798,7 +805,7 @@ static void test_injected_thread_death(void **state)
 	(void)state;
 	virtio_fs_dev_stop(&d);
 	setenv("PIER_FAULT", "fs-thread-exit:2", 1);
-	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true), 0);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 1), 0);
 	unsetenv("PIER_FAULT");
 	driver_init(false, false);
 	fuse_init(); /* request 1 is answered */
@@ -820,6 +827,68 @@ static void test_injected_thread_death(void **state)
 	assert_null(virtq_get_used(&q1, &len)); /* request 2 was never answered */
 }
 
+/*
+ * Issue 23: one request queue per vCPU, each with its own thread. With
+ * two request queues, a request made available on queue 1 but not
+ * notified stays unanswered while queue 2's request is answered (one
+ * thread serving every queue would take both on any notify), then
+ * queue 1's thread answers its own. Each is counted on its queue.
+ */
+static void test_request_queues_have_threads_of_their_own(void **state)
+{
+	(void)state;
+	virtio_fs_dev_stop(&d);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 2), 0);
+	assert_int_equal(rd(VIRTIO_MMIO_CONFIG + 36), 2); /* num_request_queues */
+	assert_int_equal(d.t.nqueues, 3);
+	driver_init(false, true);
+	queue_up(2, &q2, RING2, meta2, false);
+	fuse_init(); /* on queue 1 */
+	/* Queue 1: GETATTR of the root, made available, not notified. */
+	struct fuse_in_header h;
+	struct fuse_getattr_in ga = { 0 };
+	fuse_msg_header(&h, FUSE_GETATTR, 1000, FUSE_ROOT_ID, sizeof(h) + sizeof(ga));
+	memcpy(gp(REQ2, sizeof(h)), &h, sizeof(h));
+	memcpy(gp(REQ2 + sizeof(h), sizeof(ga)), &ga, sizeof(ga));
+	memset(gp(REP2, 4096), 0, 4096);
+	struct virtq_buf out = { REQ2, sizeof(h) + sizeof(ga) }, in = { REP2, 4096 };
+	unsigned tok1;
+	assert_int_equal(virtq_add(&q1, &out, 1, &in, 1, &tok1), 0);
+	/* Queue 2: answered meanwhile. */
+	int64_t n = send(&q2, 2, FUSE_GETATTR, FUSE_ROOT_ID, &ga, sizeof(ga),
+			 sizeof(struct fuse_attr_out), 1);
+	assert_int_equal(n, sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
+	uint32_t len;
+	assert_null(virtq_get_used(&q1, &len));
+	notify(1);
+	assert_int_equal(wait_used(&q1, &tok1, TIMEOUT_MS),
+			 sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
+	struct fuse_out_header o;
+	memcpy(&o, gp(REP2, sizeof(o)), sizeof(o));
+	assert_int_equal(o.unique, 1000);
+	assert_int_equal(o.error, 0);
+	virtio_fs_dev_stop(&d); /* the counts are final once the threads are gone */
+	assert_int_equal(d.workers[1].requests, 2); /* INIT and the GETATTR */
+	assert_int_equal(d.workers[2].requests, 1);
+	assert_int_equal(virtio_fs_dev_start(&d, &m, BASE, 16, "root", tree, true, 1), 0);
+}
+
+/* The request queue count must be one the transport can hold. */
+static void test_request_queue_count_checked(void **state)
+{
+	(void)state;
+	struct virtio_fs_dev e;
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true, 0), -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true,
+					     VIRTIO_FS_DEV_MAX_REQUEST_QUEUES + 1),
+			 -1);
+	assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true,
+					     VIRTIO_FS_DEV_MAX_REQUEST_QUEUES),
+			 0);
+	assert_int_equal(e.t.nqueues, VIRTIO_MMIO_MAX_QUEUES);
+	virtio_fs_dev_stop(&e);
+}
+
 /* A PIER_FAULT value the device does not know stops it from starting. */
 static void test_unknown_fault_refused(void **state)
 {
@@ -828,7 +897,7 @@ static void test_unknown_fault_refused(void **state)
 	const char *bad[] = { "fs-thread-exit:0", "fs-thread-exit:", "fs-thread-exit:2x", "boom" };
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		setenv("PIER_FAULT", bad[i], 1);
-		assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true), -1);
+		assert_int_equal(virtio_fs_dev_start(&e, &m, BASE + 0x1000, 17, "x", tree, true, 1), -1);
 	}
 	unsetenv("PIER_FAULT");
 	assert_null(d.died); /* the running device is untouched */
@@ -858,6 +927,8 @@ int main(void)
 		T(test_hostile_loop),
 		T(test_stop_with_pending),
 		T(test_stop_twice),
+		T(test_request_queues_have_threads_of_their_own),
+		T(test_request_queue_count_checked),
 	};
 #undef T
 	return cmocka_run_group_tests_name("vmm_virtio_fs", tests, setup, teardown);
