@@ -13,9 +13,10 @@ speed-ups against the same VMM with one vCPU in the same run.
 Each with --cpus 1 and 2. The QEMU level runs pier run --vmm qemu
 (microvm, multi-threaded TCG, virtiofsd); the nested level pier's VMM
 inside tools/kvm-nest with two L1 CPUs (--smp 2), so that two vCPU
-threads can run at once there. Requests per queue: the guest's FUSE
-requests per run (--stats), all on the one request queue Pier's
-virtio-fs driver uses today. Medians of --runs.
+threads can run at once there. Requests per queue: the guest's count of
+the FUSE requests it sent on each virtio-fs request queue (--stats,
+virtio_fs.queueN): one per vCPU on pier's VMM, virtiofsd's one under
+QEMU. Medians of --runs.
 
   bench/smp.py [--runs N] [--only qemu,pier] [--json F] [--md F]"""
 import argparse
@@ -69,6 +70,14 @@ def fuse_requests(stats):
     return sum(v["count"] for k, v in stats["guest"].items() if k.startswith("fuse."))
 
 
+def queue_requests(stats):
+    """The guest's requests by request queue: {1: n, 2: m} (--stats rows
+    "virtio_fs.queueN": {count})."""
+    pre = "virtio_fs.queue"
+    return {int(k[len(pre):]): v["count"] for k, v in stats["guest"].items()
+            if k.startswith(pre)}
+
+
 def measure(vmms, runs, loop, io_mib):
     root = debian_root()
     share = tempfile.mkdtemp(prefix="pier-smp-")
@@ -96,6 +105,8 @@ def measure(vmms, runs, loop, io_mib):
                     key = f"fio jobs={jobs} cpus={cpus}"
                     fig.setdefault(key, []).append(job["read"]["iops"])
                     fig.setdefault(key + " requests", []).append(fuse_requests(st))
+                    for q, n in queue_requests(st).items():
+                        fig.setdefault(f"{key} queue{q}", []).append(n)
     return {v: {k: statistics.median(x) for k, x in f.items()} for v, f in out.items()}
 
 
@@ -121,14 +132,18 @@ def markdown(fig, runs):
         a, b = f["py-mp cpus=1"], f["py-mp cpus=2"]
         L.append(f"| {vmm} | {a:.2f} s | {b:.2f} s | {a / b:.2f}x |")
     L += ["", "| VMM | fio randread 4k | 1 vCPU | 2 vCPUs | speed-up, 2 vCPUs | "
-          "FUSE requests per run (1 queue) |", "|---|---|---:|---:|---:|---:|"]
+          "FUSE requests per run, 2 vCPUs | by request queue |",
+          "|---|---|---:|---:|---:|---:|---|"]
     for vmm, f in fig.items():
         base = f["fio jobs=1 cpus=1"]
         for jobs in (1, 2):
             one, two = f[f"fio jobs={jobs} cpus=1"], f[f"fio jobs={jobs} cpus=2"]
             req = f[f"fio jobs={jobs} cpus=2 requests"]
+            pre = f"fio jobs={jobs} cpus=2 queue"
+            queues = " / ".join(f"q{k[len(pre):]} {v:,.0f}" for k, v in sorted(f.items())
+                                if k.startswith(pre))
             L.append(f"| {vmm} | numjobs={jobs} | {one:,.0f} IOPS ({one / base:.2f}x) | "
-                     f"{two:,.0f} IOPS | {two / base:.2f}x | {req:,.0f} |")
+                     f"{two:,.0f} IOPS | {two / base:.2f}x | {req:,.0f} | {queues} |")
     return "\n".join(L)
 
 

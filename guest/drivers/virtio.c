@@ -1,8 +1,9 @@
 /*
  * Transport-independent virtio: handshake (virtio 1.x, 3.1.1), queues, and
- * synchronous requests. The kernel is single-threaded, so a request is
- * submitted and then waited for, by halting until an interrupt or by
- * spinning on the used ring (virtio_poll=1).
+ * synchronous requests. A request is submitted and then waited for, by
+ * halting until an interrupt or by spinning on the used ring
+ * (virtio_poll=1). Whoever looks at a queue's used ring marks every
+ * request it finds there done, its own or another waiter's.
  */
 #include <linux/virtio_config.h>
 #include <pier/errno.h>
@@ -104,6 +105,7 @@ struct virtio_queue *virtio_queue_setup(struct virtio_dev *d, uint16_t idx, uint
 	}
 	q->dev = d;
 	q->index = idx;
+	q->lock = (struct spinlock)SPINLOCK_INIT(&lock_class_virtq);
 	bool event_idx = d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	virtq_init(&q->vq, want, phys_to_virt(pa), pa, meta, event_idx);
 	if (d->polling)
@@ -122,84 +124,138 @@ void virtio_ready(struct virtio_dev *d)
 }
 
 struct request {
-	bool done;
+	bool done;     /* set (release) by whoever reaps it, under the queue's lock */
+	bool failed;   /* the queue was given up on with it in flight */
 	uint32_t len;
 };
 
-/* Fails every request still in flight on a broken queue. */
+/* Fails every request still in flight on a broken queue; q->lock held. */
 static void fail_inflight(struct virtio_queue *q)
 {
 	struct request *r;
 	while ((r = virtq_take_broken(&q->vq)) != NULL) {
-		r->done = true;
+		r->failed = true;
 		r->len = 0;
+		__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
 	}
 }
 
-/* Gives up on q's device: every request in flight and every later one
- * fails with EIO. */
+/* Gives up on q's device: every request in flight, its waiter's on any
+ * CPU, and every later one fails with EIO. The first to give up says why. */
 static int64_t give_up(struct virtio_queue *q, const char *why)
 {
+	spin_lock(&q->lock);
 	q->vq.broken = true;
-	virtio_fail(q->dev, why);
 	fail_inflight(q);
+	spin_unlock(&q->lock);
+	if (!q->dev->failed)
+		virtio_fail(q->dev, why);
 	return -EIO;
 }
 
-int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
-		    const struct virtq_buf *in, unsigned nin)
+/* Marks every request in q's used ring done; whether the ring is broken
+ * (an entry with a bad id or length). */
+static bool reap(struct virtio_queue *q)
 {
-	struct request req = { 0 };
-	if (q->dev->failed)
-		return -EIO;
-	int err = virtq_add(&q->vq, out, nout, in, nin, &req);
-	if (err)
-		return err == -ENOSPC ? -EAGAIN : err;
-	if (virtq_kick_needed(&q->vq))
-		q->dev->ops->notify(q->dev, q->index);
-	bool waited = false;
+	spin_lock(&q->lock);
+	struct request *r;
+	uint32_t len;
+	while ((r = virtq_get_used(&q->vq, &len)) != NULL) {
+		r->len = len;
+		__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	}
+	bool broken = q->vq.broken;
+	spin_unlock(&q->lock);
+	return broken;
+}
+
+enum wait_end { ANSWERED, BAD_RING, NO_ANSWER, NEEDS_RESET };
+
+/* Waits for req (halting, spinning or letting others run); with `unlocked`
+ * the kernel lock is not ours meanwhile. *waited: it halted for an
+ * interrupt at least once. */
+static enum wait_end wait_answer(struct virtio_queue *q, struct request *req, bool unlocked,
+				 bool *waited)
+{
 	uint64_t now = time_ns(), start = now, next_check = now + STATUS_CHECK_NS;
 	uint64_t deadline = now + virtio_timeout_s * 1000000000ULL;
 	uint64_t earliest = now + virtio_test_latency_us * 1000ULL;
-	while (!req.done || time_ns() < earliest) {
-		struct request *r;
-		uint32_t len;
-		while ((r = virtq_get_used(&q->vq, &len)) != NULL) {
-			r->done = true;
-			r->len = len;
-		}
-		if (q->vq.broken)
-			return give_up(q, "bad used-ring entry (id or length)");
+	for (;;) {
+		if (reap(q))
+			return BAD_RING;
 		now = time_ns();
-		if (req.done && now >= earliest)
-			break;
-		if (now > deadline) {
-			kprintf("virtio %s: no answer within %u s (virtio_timeout=)\n", q->dev->name,
-				virtio_timeout_s);
-			return give_up(q, "the device stopped answering");
-		}
+		if (__atomic_load_n(&req->done, __ATOMIC_ACQUIRE) && now >= earliest)
+			return ANSWERED;
+		if (now > deadline)
+			return NO_ANSWER;
 		if (now > next_check) {
 			next_check = now + STATUS_CHECK_NS;
+			__atomic_add_fetch(&stats.status_looks, 1, __ATOMIC_RELAXED);
 			if (q->dev->ops->get_status(q->dev) & VIRTIO_CONFIG_S_NEEDS_RESET)
-				return give_up(q, "the device says it failed (NEEDS_RESET)");
+				return NEEDS_RESET;
 		}
 		if (q->dev->polling) {
 			/* Most answers come within microseconds: spin. Past that,
 			 * the program's other threads get a turn between looks. */
-			if (now - start > POLL_SPIN_NS)
-				task_yield_holding();
-			else
+			if (now - start <= POLL_SPIN_NS)
 				cpu_relax();
+			else if (unlocked)
+				task_yield();
+			else
+				task_yield_holding();
 		} else if (now < earliest) {
-			task_wait_holding(earliest); /* the test's slow host */
-		} else if (!virtq_has_used(&q->vq)) {
-			/* The interrupt ends this; the program's other threads run
-			 * meanwhile (the kernel lock stays ours: no other task enters
-			 * the kernel until the answer is in). */
-			task_wait_holding(time_ns() + WAIT_MAX_NS);
-			waited = true;
+			if (unlocked) /* the test's slow host */
+				task_wait(earliest);
+			else
+				task_wait_holding(earliest);
+		} else if (!__atomic_load_n(&req->done, __ATOMIC_ACQUIRE) &&
+			   !virtq_has_used(&q->vq)) {
+			/* The interrupt ends this (any device interrupt wakes every
+			 * waiter); the program's other threads run meanwhile. Held,
+			 * the kernel lock stays ours: no other task enters the
+			 * kernel until the answer is in. */
+			if (unlocked)
+				task_wait(time_ns() + WAIT_MAX_NS);
+			else
+				task_wait_holding(time_ns() + WAIT_MAX_NS);
+			*waited = true;
 		}
 	}
+}
+
+int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
+		    const struct virtq_buf *in, unsigned nin, bool may_unlock)
+{
+	struct request req = { 0 };
+	if (q->dev->failed)
+		return -EIO;
+	spin_lock(&q->lock);
+	int err = q->vq.broken ? -EIO : virtq_add(&q->vq, out, nout, in, nin, &req);
+	bool kick = !err && virtq_kick_needed(&q->vq);
+	spin_unlock(&q->lock);
+	if (err)
+		return err == -ENOSPC ? -EAGAIN : err;
+	if (kick)
+		q->dev->ops->notify(q->dev, q->index);
+	bool unlocked = may_unlock && task_io_leave();
+	bool waited = false;
+	enum wait_end end = wait_answer(q, &req, unlocked, &waited);
+	if (unlocked)
+		kernel_enter();
+	switch (end) {
+	case BAD_RING:
+		return give_up(q, "bad used-ring entry (id or length)");
+	case NO_ANSWER:
+		kprintf("virtio %s: no answer within %u s (virtio_timeout=)\n", q->dev->name,
+			virtio_timeout_s);
+		return give_up(q, "the device stopped answering");
+	case NEEDS_RESET:
+		return give_up(q, "the device says it failed (NEEDS_RESET)");
+	case ANSWERED:
+		break;
+	}
+	if (req.failed)
+		return -EIO; /* another waiter gave the queue up */
 	if (waited)
 		stats.done_irq++;
 	else

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <pier/cmdline.h>
 #include <pier/virtq.h>
+#include "../kernel/spinlock.h"
 
 struct virtio_dev;
 
@@ -35,6 +36,8 @@ struct virtio_ops {
 struct virtio_queue {
 	struct virtio_dev *dev;
 	uint16_t index;
+	struct spinlock lock;     /* the rings: tasks that let the kernel lock go
+				   * while they wait share a queue (virtio_call) */
 	struct virtq vq;
 };
 
@@ -83,9 +86,13 @@ void virtio_fail(struct virtio_dev *d, const char *why);
  * Submits one request and waits for it: out buffers then in buffers.
  * Returns the number of bytes the device wrote (>= 0), or -EIO when the
  * queue is broken or the device did not answer within the time limit.
+ * The kernel lock is kept while waiting, unless both the caller
+ * (may_unlock) and the calling task (task_io_unlock_begin) allow
+ * otherwise: then others enter the kernel, and send on the same queue,
+ * until the answer is in; it is ours again on return either way.
  */
 int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
-		    const struct virtq_buf *in, unsigned nin);
+		    const struct virtq_buf *in, unsigned nin, bool may_unlock);
 
 /* Transports: probe everything (PCI bus scan, mmio devices from the cmdline). */
 void virtio_pci_probe_all(void);

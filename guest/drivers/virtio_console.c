@@ -152,7 +152,7 @@ static void send_control(uint32_t id, uint16_t event, uint16_t value)
 	static struct virtio_console_control out; /* kernel image: linear */
 	out = m;
 	struct virtq_buf b = { virt_to_phys(&out), sizeof(out) };
-	virtio_call(con.c_tx, &b, 1, NULL, 0);
+	virtio_call(con.c_tx, &b, 1, NULL, 0, false);
 }
 
 static struct port *port_by_name(const char *name)

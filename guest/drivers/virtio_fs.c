@@ -44,7 +44,7 @@ static int to_bufs(const struct fuse_iov *iov, unsigned n, struct virtq_buf *b)
 }
 
 static int64_t vfs_call(void *ctx, const struct fuse_iov *out, unsigned nout,
-			const struct fuse_iov *in, unsigned nin)
+			const struct fuse_iov *in, unsigned nin, bool may_unlock)
 {
 	struct virtio_fs *fs = ctx;
 	struct virtq_buf ob[MAX_SEGS], ib[MAX_SEGS];
@@ -53,7 +53,7 @@ static int64_t vfs_call(void *ctx, const struct fuse_iov *out, unsigned nout,
 	unsigned q = cpu_this()->index % fs->nrequest;
 	if (q + 1 < STATS_FS_QUEUES)
 		stats.fs_queue[q + 1]++;
-	return virtio_call(fs->request[q], ob, nout, ib, nin);
+	return virtio_call(fs->request[q], ob, nout, ib, nin, may_unlock);
 }
 
 static int vfs_send_noreply(void *ctx, const struct fuse_iov *out, unsigned nout)
@@ -63,7 +63,7 @@ static int vfs_send_noreply(void *ctx, const struct fuse_iov *out, unsigned nout
 	if (to_bufs(out, nout, ob))
 		return -EINVAL;
 	/* Wait for the device to hand the buffers back: they live on our stack. */
-	int64_t r = virtio_call(fs->hiprio, ob, nout, NULL, 0);
+	int64_t r = virtio_call(fs->hiprio, ob, nout, NULL, 0, false);
 	return r < 0 ? (int)r : 0;
 }
 

@@ -24,6 +24,7 @@ struct call {
 	uint32_t replylen;
 	void *data;       /* variable-size data after it */
 	uint32_t datalen;
+	bool may_unlock;  /* the wait may let the kernel lock go (fuse_transport.h) */
 };
 
 bool fuse_trace;
@@ -60,7 +61,7 @@ static int64_t request(struct fuse_conn *c, const struct call *k)
 	if (k->datalen)
 		i[ni++] = (struct fuse_iov){ k->data, k->datalen };
 	c->requests++;
-	int64_t n = c->t->call(c->t->ctx, o, no, i, ni);
+	int64_t n = c->t->call(c->t->ctx, o, no, i, ni, k->may_unlock);
 	stats_fuse_request(k->opcode, in.len, n > 0 ? (uint64_t)n : 0);
 	if (fuse_trace)
 		trace(k, n);
@@ -222,8 +223,12 @@ int64_t fuse_read(struct fuse_conn *c, uint64_t node, uint64_t fh, void *buf, ui
 	while (done < len) {
 		uint32_t want = len - done < c->max_read ? (uint32_t)(len - done) : c->max_read;
 		struct fuse_read_in in = { .fh = fh, .offset = off + done, .size = want };
+		/* Only the buffer, the request's own state and c (which lives as
+		 * long as its mount) are touched after the wait: it may let the
+		 * kernel lock go. */
 		struct call k = { .opcode = FUSE_READ, .nodeid = node, .arg = &in,
-				  .arglen = sizeof(in), .data = (char *)buf + done, .datalen = want };
+				  .arglen = sizeof(in), .data = (char *)buf + done, .datalen = want,
+				  .may_unlock = true };
 		int64_t n = request(c, &k);
 		if (n < 0)
 			return done ? (int64_t)done : n;

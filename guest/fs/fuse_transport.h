@@ -6,6 +6,7 @@
 #ifndef GUEST_FUSE_TRANSPORT_H
 #define GUEST_FUSE_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct fuse_iov {
@@ -14,9 +15,12 @@ struct fuse_iov {
 };
 
 struct fuse_transport {
-	/* Request in `out`, reply into `in`; returns bytes of reply or -errno. */
+	/* Request in `out`, reply into `in`; returns bytes of reply or -errno.
+	 * may_unlock: the caller touches nothing another task could change or
+	 * free while the reply is awaited, so the wait may let the kernel lock
+	 * go (if the task allows it too: task_io_unlock_begin). */
 	int64_t (*call)(void *ctx, const struct fuse_iov *out, unsigned nout,
-			const struct fuse_iov *in, unsigned nin);
+			const struct fuse_iov *in, unsigned nin, bool may_unlock);
 	/* A request with no reply (FORGET, BATCH_FORGET): 0 or -errno. */
 	int (*send_noreply)(void *ctx, const struct fuse_iov *out, unsigned nout);
 	void *ctx;

@@ -98,6 +98,7 @@ void stats_write(line_fn line, void *ctx)
 		one(line, ctx, key, stats.fault[i]);
 	}
 	one(line, ctx, "virtio.kick", stats.kicks);
+	one(line, ctx, "virtio.status_look", stats.status_looks);
 	if (startup.marked) {
 		fmt_snprintf(buf, sizeof(buf), "startup requests=%llu kicks=%llu faults=%llu",
 			     (unsigned long long)startup.requests, (unsigned long long)startup.kicks,

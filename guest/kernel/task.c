@@ -375,6 +375,16 @@ void kernel_leave(void)
 	}
 }
 
+bool task_io_leave(void)
+{
+	struct task *self = current;
+	if (!self || !self->io_may_unlock ||
+	    __atomic_load_n(&kernel_owner, __ATOMIC_RELAXED) != self)
+		return false;
+	kernel_leave();
+	return true;
+}
+
 bool kernel_try_enter(void)
 {
 	struct task *self = current;

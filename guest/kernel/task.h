@@ -56,6 +56,8 @@ struct task {
 	void *io_buf;                 /* task_io_buffer: the task's own bounce buffer */
 	uint64_t on_cpu_since;        /* time_ns when it was last switched in */
 	struct lock_held held;        /* the spinlocks it holds (spinlock.c) */
+	bool io_may_unlock;           /* its device waits may let the kernel lock go
+				       * (task_io_unlock_begin) */
 	uint8_t fpu[512] __attribute__((aligned(16))); /* FXSAVE image */
 };
 
@@ -107,6 +109,27 @@ void task_yield(void);
  * wait: interrupts, or polling for longer than a moment). */
 void task_wait_holding(uint64_t deadline);
 void task_yield_holding(void);
+/*
+ * Between these, the calling system call's device waits that the driver
+ * allows (a FUSE_READ's: virtio_call's may_unlock) let the kernel lock go
+ * until their answer is in, so other tasks enter the kernel, on other
+ * CPUs and other request queues, meanwhile. The system call must then
+ * hold what it uses after (its open file: ofile_hold) and check again
+ * what another task could have changed (the user buffer: user_check).
+ */
+static inline void task_io_unlock_begin(void)
+{
+	if (current)
+		current->io_may_unlock = true;
+}
+static inline void task_io_unlock_end(void)
+{
+	if (current)
+		current->io_may_unlock = false;
+}
+/* For such a wait: gives the kernel lock back if the task allows it and
+ * holds it; whether it did (kernel_enter takes it again). */
+bool task_io_leave(void);
 /* The kernel lock (task.c): kernel_enter takes it (waiting while another
  * task has it) and returns whether it did (false: already ours, or no
  * tasks yet); kernel_leave gives it back. */

@@ -28,6 +28,14 @@ struct ofile *ofile_new(enum ofile_kind kind)
 	return of;
 }
 
+void ofile_unhold(struct ofile *of)
+{
+	if (of->refs > 1)
+		of->refs--;
+	else
+		ofile_put(of);
+}
+
 void ofile_put(struct ofile *of)
 {
 	file_locks_put(of, of->refs == 1);

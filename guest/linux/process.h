@@ -88,6 +88,14 @@ struct ofile *fd_get(int fd);
 int fd_close(int fd);
 struct ofile *ofile_new(enum ofile_kind kind);
 void ofile_put(struct ofile *of);
+/* A system call's own reference for its duration (its waits may let the
+ * kernel lock go): given back without close's meaning (the process's
+ * record locks stay), unless it is the last, which closes as ofile_put. */
+static inline void ofile_hold(struct ofile *of)
+{
+	of->refs++;
+}
+void ofile_unhold(struct ofile *of);
 
 /*
  * The descriptor an absolute path names as Linux's magic links do

@@ -57,9 +57,19 @@ static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t
 		int64_t n = vfs_pread_mapped(f, (char *)ubuf + done, want, at);
 		bool mapped = n != -EAGAIN;
 		if (!mapped) {
+			/* At an offset (no file position to keep), its FUSE_READs
+			 * let the kernel lock go while they wait: the file is held
+			 * (read_file), and the user buffer is checked again after,
+			 * as another thread may have unmapped it meanwhile. */
+			bool unlocks = off >= 0;
+			if (unlocks)
+				task_io_unlock_begin();
 			n = vfs_pread(f, bounce, want, at);
+			task_io_unlock_end();
+			if (n > 0 && unlocks && user_check(ubuf + done, (uint64_t)n, true))
+				n = -EFAULT;
 			if (n > 0)
-				memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked by the caller */
+				memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked */
 		}
 		if (n < 0)
 			return done ? (int64_t)done : n;
@@ -102,7 +112,12 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 			return -EBADF;
 		if (of->file->dir)
 			return -EISDIR;
-		return read_bounced(of->file, ubuf, len, off);
+		/* Ours while its reads may let the kernel lock go: a close
+		 * by another thread meanwhile leaves the last reference to us. */
+		ofile_hold(of);
+		int64_t n = read_bounced(of->file, ubuf, len, off);
+		ofile_unhold(of);
+		return n;
 	}
 	return -EBADF;
 }
@@ -222,22 +237,28 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int6
 		return -EINVAL;
 	if (off >= 0 && of->kind != OF_FILE)
 		return -ESPIPE;
+	ofile_hold(of); /* a read may let the kernel lock go (read_file) */
 	int64_t total = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
 		struct iovec v;
-		if (copy_from_user(&v, uiov + i * sizeof(v), sizeof(v)))
-			return -EFAULT;
+		if (copy_from_user(&v, uiov + i * sizeof(v), sizeof(v))) {
+			total = total ? total : -EFAULT;
+			break;
+		}
 		if (v.iov_len == 0)
 			continue;
 		int64_t at = off < 0 ? -1 : off + total;
 		int64_t n = write ? write_file(of, (uint64_t)v.iov_base, v.iov_len, at)
 				  : read_file(of, (uint64_t)v.iov_base, v.iov_len, at);
-		if (n < 0)
-			return total ? total : n;
+		if (n < 0) {
+			total = total ? total : n;
+			break;
+		}
 		total += n;
 		if ((uint64_t)n < v.iov_len)
 			break;
 	}
+	ofile_unhold(of);
 	return total;
 }
 

@@ -29,11 +29,14 @@ static struct canned script[8];
 static unsigned nscript, next_reply, calls;
 
 static int64_t script_call(void *ctx, const struct fuse_iov *out, unsigned nout,
-			   const struct fuse_iov *in, unsigned nin)
+			   const struct fuse_iov *in, unsigned nin, bool may_unlock)
 {
 	(void)ctx;
 	const struct fuse_in_header *req = out[0].base;
 	assert_true(nout >= 1 && nin >= 1);
+	/* Only a READ's wait may let the kernel lock go: nothing else the
+	 * client does after its reply is safe from other tasks meanwhile. */
+	assert_int_equal(may_unlock, req->opcode == FUSE_READ);
 	assert_true(next_reply < nscript);
 	calls++;
 	struct canned *c = &script[next_reply++];
