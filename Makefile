@@ -124,10 +124,19 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 UNIT_CFLAGS := $(HOST_CFLAGS) -O1 $(SANITIZE)
 # Host-side logic that touches no OS resource, unit-tested like lib/.
 UNIT_SRCS := $(LIB_SRCS) host/control.c host/stats.c host/latency.c host/threads.c host/exec_server.c host/fuse_server.c host/fuse_server_write.c host/dax_map.c host/terminal.c host/fdio.c $(wildcard host/net/*.c) $(addprefix host/vmm/,guest_mem.c boot.c virtio_mmio.c virtio_fs_dev.c virtio_console_dev.c serial.c cmos.c fw_cfg.c landlock.c seccomp.c acpi.c)
-$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_SRCS) $(BUILD)/gen/syscall_names.h
+# They are compiled once, into one archive every test links (each test
+# compiling all of them took most of a clean build: 42 tests x 30 files).
+UNIT_OBJS := $(patsubst %,$(BUILD)/unit-obj/%.o,$(UNIT_SRCS))
+$(BUILD)/unit-obj/%.c.o: %.c $(BUILD)/gen/syscall_names.h
+	@mkdir -p $(dir $@)
+	@echo "  CC [unit] $<"
+	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost -c $< -o $@
+$(BUILD)/unit-obj/libunit.a: $(UNIT_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/unit-obj/libunit.a $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"
-	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(UNIT_SRCS) -o $@ -lcmocka -lpthread
+	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(BUILD)/unit-obj/libunit.a -o $@ -lcmocka -lpthread
 # The FUSE client's test includes the guest source and the fuzzers' kernel shims.
 $(BUILD)/tests/unit/test_fuse_client: guest/fs/fuse.c fuzz/guest_shims.h
 
