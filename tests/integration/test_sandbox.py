@@ -73,9 +73,10 @@ def test_every_thread_is_filtered_while_the_guest_runs(machine, share, tmp_path)
 
     rc, out, err = while_running([*vmm_args(machine), "--root", share, "--share", f"two={two}"],
                                  check)
-    # The vCPU thread and one device thread per share, each with exactly
+    # The vCPU thread and two device threads per share (one vCPU: the
+    # high-priority queue's and one request queue's), each with exactly
     # one filter (Seccomp 2: filter mode), no_new_privs set.
-    assert len(seen) == 3, seen
+    assert len(seen) == 1 + 2 * 2, seen
     for tid, st in seen.items():
         assert st["Seccomp"] == "2", (tid, st)
         assert st.get("Seccomp_filters", "1") == "1", (tid, st)
@@ -91,7 +92,7 @@ def test_seccomp_off_leaves_the_vmm_unfiltered(machine, share):
     seen = {}
     rc, out, err = while_running([*vmm_args(machine), "--seccomp", "off", "--root", share],
                                  lambda pid: seen.update(thread_status(pid)))
-    assert len(seen) == 2, seen
+    assert len(seen) == 1 + 2, seen  # the vCPU's, the root's two queue threads
     for tid, st in seen.items():
         assert st["Seccomp"] == "0", (tid, st)
         # Landlock's doing (landlock_confine sets it before restricting
