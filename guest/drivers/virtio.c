@@ -171,6 +171,23 @@ static bool reap(struct virtio_queue *q)
 
 enum wait_end { ANSWERED, BAD_RING, NO_ANSWER, NEEDS_RESET };
 
+/* A wait's turn for the others: with the kernel lock kept, or not ours. */
+static void wait_until(bool unlocked, uint64_t deadline)
+{
+	if (unlocked)
+		task_wait(deadline);
+	else
+		task_wait_holding(deadline);
+}
+
+static void wait_yield(bool unlocked)
+{
+	if (unlocked)
+		task_yield();
+	else
+		task_yield_holding();
+}
+
 /* Waits for req (halting, spinning or letting others run); with `unlocked`
  * the kernel lock is not ours meanwhile. *waited: it halted for an
  * interrupt at least once. */
@@ -199,25 +216,17 @@ static enum wait_end wait_answer(struct virtio_queue *q, struct request *req, bo
 			 * the program's other threads get a turn between looks. */
 			if (now - start <= POLL_SPIN_NS)
 				cpu_relax();
-			else if (unlocked)
-				task_yield();
 			else
-				task_yield_holding();
+				wait_yield(unlocked);
 		} else if (now < earliest) {
-			if (unlocked) /* the test's slow host */
-				task_wait(earliest);
-			else
-				task_wait_holding(earliest);
+			wait_until(unlocked, earliest); /* the test's slow host */
 		} else if (!__atomic_load_n(&req->done, __ATOMIC_ACQUIRE) &&
 			   !virtq_has_used(&q->vq)) {
 			/* The interrupt ends this (any device interrupt wakes every
 			 * waiter); the program's other threads run meanwhile. Held,
 			 * the kernel lock stays ours: no other task enters the
 			 * kernel until the answer is in. */
-			if (unlocked)
-				task_wait(time_ns() + WAIT_MAX_NS);
-			else
-				task_wait_holding(time_ns() + WAIT_MAX_NS);
+			wait_until(unlocked, time_ns() + WAIT_MAX_NS);
 			*waited = true;
 		}
 	}
