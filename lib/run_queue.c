@@ -6,11 +6,14 @@ void rq_init(struct run_queue *q)
 {
 	q->head = NULL;
 	q->count = 0;
+	q->runnable = 0;
 }
 
 void rq_add(struct run_queue *q, struct rq_entry *e)
 {
 	e->on_cpu = 0;
+	e->q = q;
+	q->runnable += e->state == RQ_RUNNABLE;
 	if (!q->head) {
 		e->next = e->prev = e;
 		q->head = e;
@@ -35,17 +38,23 @@ void rq_remove(struct run_queue *q, struct rq_entry *e)
 			q->head = e->next;
 	}
 	e->next = e->prev = NULL;
+	e->q = NULL;
 	q->count--;
+	q->runnable -= e->state == RQ_RUNNABLE;
 }
 
 void rq_wait(struct rq_entry *e, uint64_t deadline)
 {
+	if (e->q && e->state == RQ_RUNNABLE)
+		e->q->runnable--;
 	e->state = RQ_WAITING;
 	e->deadline = deadline;
 }
 
 void rq_wake(struct rq_entry *e)
 {
+	if (e->q && e->state == RQ_WAITING)
+		e->q->runnable++;
 	e->state = RQ_RUNNABLE;
 	e->deadline = RQ_NO_DEADLINE;
 }
@@ -57,7 +66,7 @@ void rq_wake_all(struct run_queue *q)
 		rq_wake(e);
 }
 
-struct rq_entry *rq_pick(struct run_queue *q, struct rq_entry *cur, uint64_t now,
+struct rq_entry *rq_pick(struct run_queue *q, struct rq_entry *cur, int cpu, uint64_t now,
 			 uint64_t *wake_at)
 {
 	*wake_at = RQ_NO_DEADLINE;
@@ -65,6 +74,8 @@ struct rq_entry *rq_pick(struct run_queue *q, struct rq_entry *cur, uint64_t now
 		return NULL;
 	struct rq_entry *start = cur ? cur->next : q->head, *e = start;
 	for (int i = 0; i < q->count; i++, e = e->next) {
+		if (!(e->allowed >> cpu & 1))
+			continue;
 		if (e->state == RQ_WAITING && e->deadline <= now)
 			rq_wake(e);
 		if (e->state == RQ_RUNNABLE && (!e->on_cpu || e == cur))

@@ -289,6 +289,25 @@ static const char *name_of(const struct process *p)
 	return p->exe ? basename_of(p->exe) : "program";
 }
 
+/* mask's CPUs as Linux's lists say them: "0-2,5". */
+static void cpu_list(struct text *t, uint64_t mask)
+{
+	const char *sep = "";
+	for (int i = 0; i < 64; i++) {
+		if (!(mask >> i & 1))
+			continue;
+		int j = i;
+		while (j < 63 && (mask >> (j + 1) & 1))
+			j++;
+		if (j > i)
+			put(t, "%s%d-%d", sep, i, j);
+		else
+			put(t, "%s%d", sep, i);
+		sep = ",";
+		i = j;
+	}
+}
+
 static void status(struct text *t, struct process *p)
 {
 	uint64_t ign = 0, cgt = 0;
@@ -303,17 +322,21 @@ static void status(struct text *t, struct process *p)
 	if (!t0 || t0->proc != p)
 		t0 = current; /* its first thread is gone: the caller's masks, as a stand-in */
 	uint64_t rss = (pmem_total_pages() - pmem_free_pages()) * 4;
+	int n = smp_cpus_online();
+	uint64_t allowed = t0->rq.allowed & (n >= 64 ? ~0ULL : (1ULL << n) - 1);
 	put(t, "Name:\t%.15s\nUmask:\t%04o\nState:\t%s\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n"
 	       "PPid:\t%d\nTracerPid:\t0\nUid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n"
 	       "FDSize:\t%d\nVmRSS:\t%8llu kB\nThreads:\t%d\nSigQ:\t0/0\nSigPnd:\t%016llx\n"
 	       "ShdPnd:\t0000000000000000\nSigBlk:\t%016llx\nSigIgn:\t%016llx\nSigCgt:\t%016llx\n"
-	       "Cpus_allowed:\t1\nCpus_allowed_list:\t0\n",
+	       "Cpus_allowed:\t%llx\nCpus_allowed_list:\t",
 	    name_of(p), p->umask, zombie ? "Z (zombie)" : "R (running)", p->pid, p->pid,
 	    p->parent ? p->parent->pid : 0, vfs_uid,
 	    vfs_uid, vfs_uid, vfs_uid, vfs_gid, vfs_gid, vfs_gid, vfs_gid, MAX_FDS,
 	    (unsigned long long)rss, p->nthreads, (unsigned long long)t0->sigpending,
 	    (unsigned long long)t0->sigmask, (unsigned long long)ign,
-	    (unsigned long long)cgt);
+	    (unsigned long long)cgt, (unsigned long long)allowed);
+	cpu_list(t, allowed);
+	put(t, "\n");
 }
 
 static void pid_stat(struct text *t, struct process *p)
@@ -326,8 +349,9 @@ static void pid_stat(struct text *t, struct process *p)
 	    p->pid, name_of(p), p->state == PROC_ZOMBIE ? 'Z' : 'R',
 	    p->parent ? p->parent->pid : 0, p->pgid, p->sid,
 	    ticks(run - sys), ticks(sys), p->nice, p->nthreads, (unsigned long long)rss);
-	for (int i = 25; i <= 52; i++)
-		put(t, " 0");
+	struct task *t0 = task_find(p->pid);
+	for (int i = 25; i <= 52; i++) /* 39: the CPU its first thread last ran on */
+		put(t, " %d", i == 39 && t0 && t0->proc == p ? t0->cpu->index : 0);
 	put(t, "\n");
 }
 

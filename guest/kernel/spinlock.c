@@ -16,7 +16,10 @@ const struct lock_class lock_class_dax = { "dax.lock", 70 };
 /* The heap grows from pmem while it holds heap.lock: heap before pmem. */
 const struct lock_class lock_class_heap = { "heap.lock", 80 };
 const struct lock_class lock_class_pmem = { "pmem.lock", 90 };
-/* The scheduler's: taken by wake-ups from anywhere, holds nothing else. */
+/* The scheduler's: a CPU's run queue (cpu_queues.h), taken by wake-ups
+ * from anywhere; the task list. Each holds nothing else (never two rq.locks
+ * at once: a task changes queues in two steps). */
+const struct lock_class lock_class_rq = { "rq.lock", 94 };
 const struct lock_class lock_class_sched = { "sched.lock", 95 };
 const struct lock_class lock_class_console = { "console.lock", 100 };
 

@@ -25,7 +25,7 @@ struct spinlock {
 /* ARCHITECTURE.md's order, outermost first. */
 extern const struct lock_class lock_class_tree, lock_class_proc, lock_class_futex,
 	lock_class_mm, lock_class_vfs, lock_class_fuse_conn, lock_class_virtq, lock_class_dax,
-	lock_class_pmem, lock_class_heap, lock_class_sched, lock_class_console;
+	lock_class_pmem, lock_class_heap, lock_class_rq, lock_class_sched, lock_class_console;
 
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);

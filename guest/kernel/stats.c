@@ -4,6 +4,7 @@
  */
 #include <pier/fmt.h>
 #include "../fs/fuse_dax.h"
+#include "cpu_queues.h"
 #include "stats.h"
 
 struct guest_stats stats;
@@ -106,6 +107,15 @@ void stats_write(line_fn line, void *ctx)
 		line(ctx, buf);
 	}
 	two(line, ctx, "virtio.done", "polled", stats.done_polled, "irq", stats.done_irq);
+	uint64_t moved[CQ_MOVES];
+	cq_moves(moved);
+	if (moved[CQ_MOVE_IDLE] || moved[CQ_MOVE_BALANCE] || moved[CQ_MOVE_AFFINITY]) {
+		fmt_snprintf(buf, sizeof(buf), "sched.migrate idle=%llu balance=%llu affinity=%llu",
+			     (unsigned long long)moved[CQ_MOVE_IDLE],
+			     (unsigned long long)moved[CQ_MOVE_BALANCE],
+			     (unsigned long long)moved[CQ_MOVE_AFFINITY]);
+		line(ctx, buf);
+	}
 	struct dax_stats w;
 	struct fuse_dax_stats d;
 	if (fuse_dax_totals(&w, &d)) {

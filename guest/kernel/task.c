@@ -1,12 +1,14 @@
 /*
- * Tasks and the scheduler (see task.h). One run queue for every CPU:
- * a CPU runs its task until it waits, exits, or (running program code)
- * its time slice ends at a timer interrupt, then takes the next runnable
- * task no other CPU has. With nothing runnable a CPU halts, in the
- * context of the task it last ran, until the earliest deadline, an
- * interrupt, or a reschedule IPI from a CPU that made a task runnable;
- * then every waiter re-checks what it waits for (waits are loops; a
- * spurious wake-up costs one check).
+ * Tasks and the scheduler (see task.h). A run queue per CPU
+ * (cpu_queues.h): a CPU runs its task until it waits, exits, or (running
+ * program code) its time slice ends at a timer interrupt, then takes the
+ * next runnable task of its own queue; at each such turn it first takes
+ * a task over from a queue with two runnable tasks more than its own.
+ * With nothing runnable a CPU takes one over from any other queue, or
+ * halts, in the context of the task it last ran, until the earliest
+ * deadline, an interrupt, or a reschedule IPI from a CPU that made a task
+ * runnable; then every waiter of its queue re-checks what it waits for
+ * (waits are loops; a spurious wake-up costs one check).
  */
 #include <pier/errno.h>
 #include <pier/string.h>
@@ -17,6 +19,7 @@
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "console.h"
+#include "cpu_queues.h"
 #include "spinlock.h"
 #include "panic.h"
 #include "task.h"
@@ -30,15 +33,15 @@ extern void task_switch(uint64_t *save_ksp, uint64_t new_ksp);
 extern char task_first_return[], task_first_call[];
 
 /*
- * sched.lock guards the run queue, every task's queue state and on_cpu,
- * the task list, the dead list, and each CPU's `halted`; a task waiting
- * for the kernel lock (whose word is atomic) waits under it. Taken with interrupts off (they are off in the
- * kernel anyway), never held across a switch: a task switched away from
- * stays on_cpu (nobody else picks it) until the CPU is off its stack.
+ * sched.lock guards the task list, the dead list, ntasks and next_tid;
+ * each CPU's rq.lock its queue and the scheduling state of the tasks on
+ * it (cpu_queues.h). Taken with interrupts off (they are off in the
+ * kernel anyway), never held across a switch, never one inside the
+ * other: a task switched away from stays on_cpu (nobody else picks it)
+ * until the CPU is off its stack.
  */
 static struct spinlock sched_lock = SPINLOCK_INIT(&lock_class_sched);
 static struct task boot_task;
-static struct run_queue rq;
 static struct task *all;       /* every live task */
 static struct task *dead;      /* exited, stacks to free once off them */
 static int ntasks, next_tid;
@@ -72,60 +75,8 @@ static void sched_lock_give(uint64_t flags)
 	spin_unlock_irqrestore(&sched_lock, flags);
 }
 
-/* Something turned runnable (t; NULL: maybe several): a CPU halted in
- * the idle loop is sent a reschedule IPI to look. A task halted in place
- * on its CPU (on_cpu) only that CPU can run. Under sched.lock. */
-static void kick_halted(struct task *t)
-{
-	int n = smp_cpus_online();
-	if (n == 1)
-		return;
-	struct cpu *self = cpu_this();
-	if (t && t->rq.on_cpu) {
-		struct cpu *c = t->cpu;
-		if (c && c != self && c->halted) {
-			c->halted = 0;
-			irq_send_resched(c->apic_id);
-		}
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		struct cpu *c = &smp_cpus[i];
-		if (c != self && c->halted) {
-			c->halted = 0;
-			irq_send_resched(c->apic_id);
-			if (t)
-				return; /* one task: one CPU is enough */
-		}
-	}
-}
-
-/*
- * Wake-ups and waits, under sched.lock. With several CPUs a waker need
- * not hold the kernel lock the waiter checked its condition under (a
- * device interrupt on CPU 0 while a FUSE request's waiter looks at the
- * used ring on CPU 1), so a wake-up can land between the waiter's check
- * and its wait: it is kept (wake_missed) and the wait that follows
- * returns at once. One CPU cannot lose one (interrupts are off in the
- * kernel): nothing is kept there, and nothing changes.
- */
-static void wake_locked(struct task *t)
-{
-	if (t->rq.state == RQ_RUNNABLE) {
-		t->wake_missed = smp();
-		return;
-	}
-	rq_wake(&t->rq);
-}
-
-static void wake_all_locked(void)
-{
-	struct rq_entry *e = rq.head;
-	for (int i = 0; i < rq.count; i++, e = e->next)
-		wake_locked(task_of(e));
-	kick_halted(NULL);
-}
-
+/* A wait of t, under its queue's lock: a wake-up that came while it was
+ * still runnable (cq_wake_locked) makes it return at once. */
 static void wait_locked(struct task *t, uint64_t deadline)
 {
 	if (t->wake_missed) {
@@ -141,18 +92,22 @@ void task_init(void *kstack_bottom, void *boot_stack, int tid)
 	memset(t, 0, sizeof(*t));
 	t->tid = tid;
 	t->cpu = &smp_cpus[0];
+	t->home = 0;
 	t->kstack_top = (uint64_t)kstack_bottom + KSTACK_SIZE;
 	t->altstack[1] = 2; /* SS_DISABLE */
 	t->rq.state = RQ_RUNNABLE;
 	t->rq.deadline = RQ_NO_DEADLINE;
+	t->rq.allowed = ~0ULL;
 	t->on_cpu_since = time_ns();
 	kstack_claim(kstack_bottom, t);
 	if (boot_stack)
 		kstack_claim(boot_stack, t); /* from here on, current is t */
-	uint64_t flags = sched_lock_take();
-	rq_init(&rq);
-	rq_add(&rq, &t->rq);
+	struct cpu_queue *cq = &cpu_queues[0];
+	uint64_t flags = cq_lock(cq);
+	rq_add(&cq->q, &t->rq);
 	t->rq.on_cpu = 1;
+	cq_unlock(cq, flags);
+	flags = sched_lock_take();
 	all = t;
 	ntasks = 1;
 	next_tid = tid + 1;
@@ -163,11 +118,13 @@ void task_init(void *kstack_bottom, void *boot_stack, int tid)
 /* Frees the stacks of exited tasks no CPU is on any more. */
 static void reap(void)
 {
+	if (!__atomic_load_n(&dead, __ATOMIC_RELAXED))
+		return; /* the common case, without the lock */
 	struct task *gone = NULL;
 	uint64_t flags = sched_lock_take();
 	for (struct task **pp = &dead; *pp;) {
 		struct task *t = *pp;
-		if (t->rq.on_cpu) {
+		if (__atomic_load_n(&t->rq.on_cpu, __ATOMIC_ACQUIRE)) {
 			pp = &t->all_next;
 			continue;
 		}
@@ -193,36 +150,49 @@ static bool task_preemptible(void)
 }
 
 /* The second half of a switch, on the new task's stack: the task
- * switched away from is off this CPU now, so others may run it. */
+ * switched away from is off this CPU now, so others may run it; if it
+ * may no longer run on its CPU (sched_setaffinity), it moves now. */
 void task_switch_finish(void)
 {
 	struct cpu *c = cpu_this();
 	struct task *prev = c->prev;
 	c->prev = NULL;
 	if (prev) {
-		uint64_t flags = sched_lock_take();
+		uint64_t flags;
+		struct cpu_queue *cq = cq_lock_task(prev, &flags);
+		if (!prev->rq.q) { /* exited (or an idle task): reap may free it now */
+			__atomic_store_n(&prev->rq.on_cpu, 0, __ATOMIC_RELEASE);
+			cq_unlock(cq, flags);
+			reap();
+			return;
+		}
 		prev->rq.on_cpu = 0;
-		if (prev->rq.next && prev->rq.state == RQ_RUNNABLE)
-			kick_halted(prev); /* an idle CPU can take it now */
-		sched_lock_give(flags);
+		bool leave = !(prev->rq.allowed >> prev->home & 1);
+		if (!leave && prev->rq.state == RQ_RUNNABLE)
+			cq_kick_for(prev); /* preempted: a halted CPU may take it over now */
+		uint64_t allowed = prev->rq.allowed;
+		cq_unlock(cq, flags);
+		if (leave)
+			cq_join(prev, cq_pick_cpu(allowed), CQ_MOVE_AFFINITY);
 	}
 	reap();
 }
 
-/* Switches this CPU from current to next; called with sched.lock held
- * (flags from taking it), gives it back. */
-static void switch_to(struct task *next, uint64_t flags)
+/* Switches this CPU from current to next, a task of cq (this CPU's
+ * queue) or the CPU's idle task; called with cq's lock held (flags from
+ * taking it), gives it back. */
+static void switch_to(struct task *next, struct cpu_queue *cq, uint64_t flags)
 {
 	struct task *prev = current;
 	struct cpu *c = prev->cpu;
 	if (next == prev) {
-		sched_lock_give(flags);
+		cq_unlock(cq, flags);
 		return;
 	}
 	next->rq.on_cpu = 1;
 	next->cpu = c;
 	c->prev = prev;
-	sched_lock_give(flags);
+	cq_unlock(cq, flags);
 	/* The kernel uses no FPU or SSE register (-mgeneral-regs-only): what
 	 * is in them now is prev's program's. */
 	__asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
@@ -261,32 +231,49 @@ static uint64_t idle_timers(void)
 	return next;
 }
 
-/* Runs the next runnable task (maybe current again); halts while none,
- * in the current task's context (an AP's idle task at first). The
+/* Runs the next runnable task of this CPU's queue (maybe current again),
+ * after taking one over from a busier queue; with none, one taken over
+ * from any queue; else halts, in the current task's context (an idle
+ * task's when current must move away), until there may be one. The
  * kernel lock stays with whoever holds it: see schedule(). */
 static void schedule_raw(void)
 {
 	struct task *self = current;
+	struct cpu *c = self->cpu;
+	int me = c->index;
+	struct cpu_queue *cq = &cpu_queues[me];
+	if (smp())
+		cq_balance(me, time_ns());
 	for (;;) {
-		uint64_t wake_at, flags = sched_lock_take();
-		bool on_queue = self->rq.next != NULL;
-		struct rq_entry *e = rq_pick(&rq, on_queue ? &self->rq : NULL, time_ns(), &wake_at);
+		uint64_t wake_at, flags = cq_lock(cq);
+		bool queued = self->rq.q == &cq->q; /* not exited, not an idle task */
+		struct rq_entry *e = rq_pick(&cq->q, queued ? &self->rq : NULL, me, time_ns(), &wake_at);
 		if (e) {
-			switch_to(task_of(e), flags);
+			switch_to(task_of(e), cq, flags);
 			return;
 		}
-		struct cpu *c = self->cpu;
-		c->halted = 1;
-		sched_lock_give(flags);
+		if (queued && !(self->rq.allowed >> me & 1) && c->idle) {
+			switch_to(c->idle, cq, flags); /* it must move: not in its context */
+			return;
+		}
+		__atomic_store_n(&c->halted, 1, __ATOMIC_SEQ_CST); /* before looking elsewhere */
+		cq_unlock(cq, flags);
+		uint64_t elsewhere;
+		if (smp() && cq_steal(me, time_ns(), &elsewhere)) {
+			__atomic_store_n(&c->halted, 0, __ATOMIC_RELAXED);
+			continue; /* it is on this queue now: picked next */
+		}
+		if (smp() && elsewhere < wake_at)
+			wake_at = elsewhere;
 		uint64_t next = idle_timers(); /* they post signals: tasks to run */
 		if (next < wake_at)
 			wake_at = next;
 		irq_wait_until(wake_at); /* leaves the timer off */
-		flags = sched_lock_take();
-		c->halted = 0;
+		flags = cq_lock(cq);
+		__atomic_store_n(&c->halted, 0, __ATOMIC_RELAXED);
 		c->timer_armed_until = 0;
-		rq_wake_all(&rq); /* an interrupt or a deadline: everyone looks */
-		sched_lock_give(flags);
+		rq_wake_all(&cq->q); /* an interrupt or a deadline: its waiters look */
+		cq_unlock(cq, flags);
 	}
 }
 
@@ -348,16 +335,17 @@ bool kernel_enter(void)
 	if (!self || __atomic_load_n(&kernel_owner, __ATOMIC_RELAXED) == self)
 		return false;
 	if (!kernel_take_free(self)) {
-		uint64_t flags = sched_lock_take();
+		uint64_t flags;
+		struct cpu_queue *cq = cq_lock_task(self, &flags);
 		__atomic_add_fetch(&kernel_waiters, 1, __ATOMIC_SEQ_CST);
 		while (!kernel_take_free(self)) {
 			rq_wait(&self->rq, RQ_NO_DEADLINE); /* under the lock: no wake-up lost */
-			sched_lock_give(flags);
+			cq_unlock(cq, flags);
 			schedule_raw();
-			flags = sched_lock_take();
+			cq = cq_lock_task(self, &flags);
 		}
 		__atomic_sub_fetch(&kernel_waiters, 1, __ATOMIC_SEQ_CST);
-		sched_lock_give(flags);
+		cq_unlock(cq, flags);
 	}
 	entered(self);
 	return true;
@@ -368,11 +356,8 @@ void kernel_leave(void)
 	struct task *self = current;
 	if (!self || __atomic_load_n(&kernel_owner, __ATOMIC_RELAXED) != self)
 		return;
-	if (kernel_give()) {
-		uint64_t flags = sched_lock_take();
-		wake_all_locked(); /* who waited for it looks again */
-		sched_lock_give(flags);
-	}
+	if (kernel_give())
+		cq_wake_everyone(); /* who waited for it looks again */
 }
 
 bool task_io_leave(void)
@@ -412,9 +397,10 @@ static void schedule(void)
 
 static void wait_current(uint64_t deadline)
 {
-	uint64_t flags = sched_lock_take();
+	uint64_t flags;
+	struct cpu_queue *cq = cq_lock_task(current, &flags);
 	wait_locked(current, deadline);
-	sched_lock_give(flags);
+	cq_unlock(cq, flags);
 }
 
 void task_wait_holding(uint64_t deadline)
@@ -429,7 +415,8 @@ void task_wait_holding(uint64_t deadline)
 
 void task_yield_holding(void)
 {
-	if (current && rq_others_runnable(&rq, &current->rq))
+	/* Runnable ones besides current on its queue (a hint, unlocked). */
+	if (current && __atomic_load_n(&cpu_queues[current->home].q.runnable, __ATOMIC_RELAXED) > 1)
 		schedule_lock(true);
 }
 
@@ -455,32 +442,44 @@ void task_yield(void)
 
 void task_wake(struct task *t)
 {
-	uint64_t flags = sched_lock_take();
-	wake_locked(t);
-	kick_halted(t);
-	sched_lock_give(flags);
+	uint64_t flags;
+	struct cpu_queue *cq = cq_lock_task(t, &flags);
+	cq_wake_locked(t);
+	cq_unlock(cq, flags);
+}
+
+void task_set_allowed(struct task *t, uint64_t mask)
+{
+	uint64_t flags;
+	struct cpu_queue *cq = cq_lock_task(t, &flags);
+	t->rq.allowed = mask;
+	bool away = t->rq.q && !(mask >> t->home & 1), running = t->rq.on_cpu;
+	struct cpu *on = t->cpu;
+	cq_unlock(cq, flags);
+	if (!away)
+		return;
+	if (t == current)
+		schedule(); /* off this CPU; task_switch_finish moves it */
+	else if (!running)
+		cq_join(t, cq_pick_cpu(mask), CQ_MOVE_AFFINITY);
+	else if (on != cpu_this())
+		irq_send_resched(on->apic_id); /* it moves at its next switch */
 }
 
 void task_kick_running(void)
 {
 	int n = smp_cpus_online();
-	if (n == 1)
-		return;
 	struct cpu *self = cpu_this();
-	uint64_t flags = sched_lock_take();
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && n > 1; i++) {
 		struct cpu *c = &smp_cpus[i];
-		if (c != self && !c->halted)
+		if (c != self && !__atomic_load_n(&c->halted, __ATOMIC_SEQ_CST))
 			irq_send_resched(c->apic_id);
 	}
-	sched_lock_give(flags);
 }
 
 void task_wake_all(void)
 {
-	uint64_t flags = sched_lock_take();
-	wake_all_locked();
-	sched_lock_give(flags);
+	cq_wake_everyone();
 }
 
 void task_set_mm(struct mm *mm)
@@ -543,6 +542,9 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 	t->frame = f;
 	t->rq.state = RQ_RUNNABLE;
 	t->rq.deadline = RQ_NO_DEADLINE;
+	t->rq.allowed = current ? current->rq.allowed : ~0ULL; /* inherited, as Linux */
+	t->home = cpu_this()->index; /* until task_start places it */
+	t->cpu = cpu_this();
 	uint64_t flags = sched_lock_take();
 	t->tid = next_tid++;
 	t->all_next = all;
@@ -552,13 +554,11 @@ static struct task *task_new(struct process *proc, struct mm *mm, void *first, u
 	return t;
 }
 
-/* t, filled in, joins the run queue: from now on any CPU may run it. */
+/* t, filled in, joins the queue of the least loaded CPU it may use:
+ * from now on that CPU runs it (or another that takes it over). */
 static void task_start(struct task *t)
 {
-	uint64_t flags = sched_lock_take();
-	rq_add(&rq, &t->rq);
-	kick_halted(t);
-	sched_lock_give(flags);
+	cq_join(t, cq_pick_cpu(t->rq.allowed), CQ_MOVE_IDLE);
 }
 
 struct task *task_clone(const struct syscall_frame *frame, uint64_t user_rsp, bool set_tls,
@@ -593,14 +593,31 @@ struct task *task_spawn(int64_t (*fn)(void *arg), void *arg, struct process *pro
 	return t;
 }
 
+static int64_t idle_first(void *arg)
+{
+	(void)arg;
+	task_idle_loop();
+}
+
 struct task *task_new_idle(struct cpu *c)
 {
 	struct task *t = task_alloc();
 	if (!t)
 		return NULL;
 	t->cpu = c;
-	t->rq.state = RQ_WAITING; /* never on the queue: never picked */
+	t->home = c->index;
+	t->rq.state = RQ_WAITING; /* never on a queue: never picked */
 	t->rq.on_cpu = 1;
+	/* Its first switch-in (the boot CPU's: an AP starts on the stack
+	 * itself) "returns" into the idle loop (switch.S). */
+	uint64_t *sp = (uint64_t *)t->kstack_top;
+	*--sp = (uint64_t)task_first_call;
+	*--sp = 0; /* rbp */
+	*--sp = (uint64_t)idle_first;
+	*--sp = 0; /* r12: its argument */
+	for (int i = 0; i < 3; i++)
+		*--sp = 0; /* r13-r15 */
+	t->ksp = (uint64_t)sp;
 	c->idle = t;
 	return t;
 }
@@ -618,14 +635,17 @@ void task_exit(void)
 	struct task *t = current;
 	task_wake_all(); /* joiners, and anyone counting threads */
 	kernel_leave();
-	uint64_t flags = sched_lock_take();
+	uint64_t flags;
+	struct cpu_queue *cq = cq_lock_task(t, &flags);
+	rq_remove(&cq->q, &t->rq);
+	t->rq.on_cpu = 1; /* still this CPU's until it is off the stack */
+	cq_unlock(cq, flags);
+	flags = sched_lock_take();
 	for (struct task **pp = &all; *pp; pp = &(*pp)->all_next)
 		if (*pp == t) {
 			*pp = t->all_next;
 			break;
 		}
-	rq_remove(&rq, &t->rq);
-	t->rq.on_cpu = 1; /* still this CPU's until it is off the stack */
 	ntasks--;
 	exited_run_ns += t->run_ns + (time_ns() - t->on_cpu_since);
 	exited_sys_ns += t->sys_ns;

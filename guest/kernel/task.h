@@ -1,7 +1,8 @@
 /*
  * Tasks: the program's threads, each with its own kernel stack, user
  * registers (saved on that stack), FPU state, TLS base and signal mask,
- * run by a round-robin scheduler from one queue on every CPU online.
+ * run round-robin from a run queue per CPU, balanced between the CPUs
+ * (cpu_queues.h).
  *
  * One task is in the kernel at a time: it holds the kernel lock from its
  * entry until it returns to the program or waits (task_wait drops it; a
@@ -32,6 +33,7 @@ struct task {
 	struct rq_entry rq;           /* first: the scheduler's link */
 	int tid;
 	struct cpu *cpu;              /* where it runs or last ran */
+	int home;                     /* the CPU whose run queue it is on (cpu_queues.h) */
 	struct process *proc;         /* whose thread it is (linux/process.h) */
 	struct mm *mm;                /* the address space it runs in: CR3 follows it */
 	uint64_t ksp;                 /* saved kernel stack pointer while switched out */
@@ -76,9 +78,12 @@ static inline struct cpu *cpu_this(void)
  * boot_stack (the same, or NULL): both become the task's. */
 void task_init(void *kstack_bottom, void *boot_stack, int tid);
 /* CPU c's idle task, on a stack of its own (NULL: no memory): what
- * the CPU runs when no task can. Made by the boot CPU for an AP. */
+ * the CPU runs when no task can (the boot CPU halts in its last task's
+ * context then, but switches to its idle task when that task must move
+ * to another CPU). Made by the boot CPU, for every CPU, when it starts
+ * the others. */
 struct task *task_new_idle(struct cpu *c);
-/* The idle loop of an AP, on its idle task's stack: runs tasks. */
+/* The idle loop of a CPU, on its idle task's stack: runs tasks. */
 __attribute__((noreturn)) void task_idle_loop(void);
 /* A new task of process proc in address space mm: its program registers
  * are *frame with rax 0 (clone's return in the child), then user_rsp and
@@ -138,6 +143,11 @@ void kernel_leave(void);
 /* kernel_enter if nobody holds the lock: whether it took it. */
 bool kernel_try_enter(void);
 void task_wake(struct task *t);
+/* sched_setaffinity: t runs only on the CPUs in mask (bit i: CPU i; some
+ * online) from now on. current is on one of them when this returns (with
+ * the kernel lock: it is let go while current moves); another task moves
+ * at once if it is not running, else at its next switch. */
+void task_set_allowed(struct task *t, uint64_t mask);
 /* Something happened that any waiter may be waiting for (pipe data, a
  * signal, a thread exit): every waiting task re-checks. */
 void task_wake_all(void);

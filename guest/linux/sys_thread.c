@@ -188,12 +188,14 @@ SYS(sched_getaffinity)
 		return -ESRCH;
 	if (a1 < 8 || (a1 & 7))
 		return -EINVAL;
-	uint64_t mask = cpus_mask();
+	struct task *t = a0 ? task_find((int)a0) : current;
+	uint64_t mask = t->rq.allowed & cpus_mask();
 	return copy_to_user(a2, &mask, sizeof(mask)) ? -EFAULT : 8;
 }
 
-/* Accepted when it allows a CPU that is online, as Linux; but every task
- * still runs on whichever CPU is free (no pinning yet: ARCHITECTURE.md). */
+/* The task runs only on the CPUs it allows that are online, from the
+ * return on if it is the caller (task_set_allowed). EINVAL when none is
+ * online, as Linux. */
 SYS(sched_setaffinity)
 {
 	uint64_t mask = 0;
@@ -203,7 +205,11 @@ SYS(sched_setaffinity)
 		return -EINVAL;
 	if (copy_from_user(&mask, a2, a1 < 8 ? a1 : 8))
 		return -EFAULT;
-	return mask & cpus_mask() ? 0 : -EINVAL;
+	mask &= cpus_mask();
+	if (!mask)
+		return -EINVAL;
+	task_set_allowed(a0 ? task_find((int)a0) : current, mask);
+	return 0;
 }
 
 SYS(getcpu)

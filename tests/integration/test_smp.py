@@ -3,9 +3,10 @@ processors on both VMMs (QEMU's -smp with multi-threaded TCG; pier's VMM
 one thread per vCPU, the application processors waiting in KVM for the
 guest's INIT and STARTUP messages), the guest starts every one through
 its real-mode start-up page (guest/arch/x86_64/smp.c, ap_boot.S), and
-its scheduler runs the program's tasks on all of them (kernel/task.c):
-one run queue, a task switched out free for any CPU, reschedule IPIs to
-halted CPUs, TLB shoot-downs (mm/tlb.c)."""
+its scheduler runs the program's tasks on all of them (kernel/task.c,
+cpu_queues.c): a run queue per CPU, idle CPUs taking tasks over, a
+balancer, pinning, reschedule IPIs to halted CPUs, TLB shoot-downs
+(mm/tlb.c)."""
 import json
 import os
 import re
@@ -69,6 +70,46 @@ def test_a_program_runs_beside_the_other_cpus(machine, tmp_path):
                  "--", "/bin/preempt", timeout=180)
     assert r.rc == 0, r.err[-3000:]
     assert r.out.strip() == "preempt flag-seen", r.out + r.err[-3000:]
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("cpus", [2, 4])
+@pytest.mark.parametrize("machine", ALL)
+def test_pinning_and_the_balancer(machine, cpus, tmp_path):
+    """tests/progs/affinity.c: sched_setaffinity pins the caller at once
+    and another thread by its tid, a new thread inherits the mask, a mask
+    with no CPU online is refused, and with a spinner pinned to every CPU
+    but 0 the balancer still takes one of three spinners off CPU 0 (no
+    CPU is ever idle, so no idle CPU takes it over). The guest counts the
+    moves by kind."""
+    root = prog_root(tmp_path / "root", "glibc", "affinity")
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "150", "--root", root,
+                 f"--stats={stats}", "--", "/bin/affinity", timeout=180)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == ("ok pin\nok inherit\nok einval\nok balance\nok other\n"
+                     f"affinity: {cpus} cpus\n"), r.out + r.err[-3000:]
+    moves = json.loads(stats.read_text())["guest"].get("sched.migrate", {})
+    assert moves["balance"] >= 1 and moves["affinity"] >= 1, moves
+
+
+TASKSET = ("nproc; taskset -c 1 nproc; taskset -c 1 grep Cpus_allowed /proc/self/status; "
+           "taskset -c 1 cut -d' ' -f39 /proc/self/stat; taskset -p 1; "
+           "taskset -c 2 true 2>/dev/null; echo rc=$?")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_taskset_from_debian(machine, debian):
+    """Debian's taskset (util-linux) and nproc on 2 vCPUs: a pinned nproc
+    says 1, /proc/self/status and field 39 of /proc/self/stat say where
+    the pinned task is allowed and runs, pid 1's mask is both CPUs, and
+    a mask with no CPU online fails as on Linux."""
+    r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250", "--root", debian,
+                 "--ro", "--", "/bin/sh", "-c", TASKSET, timeout=280)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == ("2\n1\nCpus_allowed:\t2\nCpus_allowed_list:\t1\n1\n"
+                     "pid 1's current affinity mask: 3\nrc=1\n"), r.out + r.err[-3000:]
 
 
 @pytest.mark.timeout(200)

@@ -150,6 +150,7 @@ CASES = [
     Case("clock", "clock", out=["clock: all passed"]),
     Case("signals", "signals", out=["signals: all passed"]),
     Case("pipes", "pipes", out=["pipes: all passed"]),
+    Case("unmapwait", "unmapwait", out=["unmapwait: all passed"]),
     Case("threads", "threads", out=["threads: all passed"]),
     Case("locks", "locks", out=["locks: all passed"]),
     Case("sighandlers", "sighandlers", out=["sighandlers: all passed"]),
@@ -184,6 +185,7 @@ OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
                "cpus": "tests/integration/test_smp.py",
                "hammer": "tests/integration/test_smp.py",
                "preads": "tests/integration/test_smp.py",
+               "affinity": "tests/integration/test_smp.py",
                "ttyprobe": "tests/integration/test_stdio.py, test_tty.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.

@@ -1,7 +1,8 @@
 /* Unit tests for lib/run_queue.c: round-robin order, cur considered last,
  * waiting entries skipped, deadlines waking entries on the way, *wake_at,
  * rq_remove of head/middle/only keeping the ring whole, rq_wake_all,
- * rq_others_runnable, entries another CPU has skipped, and a seeded random
+ * rq_others_runnable, entries another CPU has skipped, entries whose
+ * allowed CPUs exclude the picker, the runnable count, and a seeded random
  * run checked against a model. */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -44,6 +45,8 @@ static void fill(int n)
 {
 	rq_init(&q);
 	memset(e, 0x5a, sizeof e); /* nothing may rely on a zeroed entry */
+	for (int i = 0; i < N; i++)
+		e[i].q = NULL, e[i].allowed = ~0ULL;
 	for (int i = 0; i < n; i++) {
 		rq_wake(&e[i]);
 		rq_add(&q, &e[i]);
@@ -53,7 +56,7 @@ static void fill(int n)
 static struct rq_entry *pick(struct rq_entry *cur, uint64_t now, uint64_t *wake_at)
 {
 	uint64_t dummy;
-	return rq_pick(&q, cur, now, wake_at ? wake_at : &dummy);
+	return rq_pick(&q, cur, 0, now, wake_at ? wake_at : &dummy);
 }
 
 static void test_empty(void **state)
@@ -216,6 +219,58 @@ static void test_wake_all_and_others(void **state)
 	EXPECT_RING(&e[0], &e[1], &e[2], &e[3]);
 }
 
+/* Entries another CPU may not run are not its to pick, wake or wait for;
+ * the runnable count follows every state change of a queued entry, and
+ * none of an entry on no queue. */
+static void test_allowed_and_runnable(void **state)
+{
+	(void)state;
+	uint64_t wake_at = 0;
+	fill(4);
+	assert_int_equal(q.runnable, 4);
+	e[0].allowed = 1ULL << 0;
+	e[1].allowed = 1ULL << 63;
+	assert_ptr_equal(rq_pick(&q, NULL, 63, 0, &wake_at), &e[1]);
+	assert_ptr_equal(rq_pick(&q, &e[1], 63, 0, &wake_at), &e[2]);
+	e[2].allowed = e[3].allowed = 1ULL << 0;
+	assert_ptr_equal(rq_pick(&q, &e[1], 63, 0, &wake_at), &e[1]); /* cur, last */
+	assert_null(rq_pick(&q, NULL, 5, 0, &wake_at)); /* nobody allows CPU 5 */
+	assert_int_equal(wake_at, RQ_NO_DEADLINE);
+	/* A deadline counts only for a CPU the entry allows. */
+	rq_wait(&e[0], 50);
+	rq_wait(&e[1], 30);
+	assert_int_equal(q.runnable, 2);
+	e[2].on_cpu = e[3].on_cpu = 1;
+	assert_null(rq_pick(&q, NULL, 0, 10, &wake_at));
+	assert_int_equal(wake_at, 50);
+	assert_null(rq_pick(&q, NULL, 63, 10, &wake_at));
+	assert_int_equal(wake_at, 30);
+	/* At 60 both are due; CPU 0 wakes and takes e0 only. */
+	assert_ptr_equal(rq_pick(&q, NULL, 0, 60, &wake_at), &e[0]);
+	assert_int_equal(e[1].state, RQ_WAITING);
+	rq_wait(&e[0], 500);
+	assert_ptr_equal(rq_pick(&q, NULL, 63, 60, &wake_at), &e[1]);
+	assert_int_equal(q.runnable, 3);
+	rq_wake(&e[1]); /* already runnable: counted once */
+	assert_int_equal(q.runnable, 3);
+	rq_remove(&q, &e[1]);
+	assert_int_equal(q.runnable, 2);
+	assert_null(e[1].q);
+	rq_wait(&e[1], RQ_NO_DEADLINE); /* on no queue: nobody's count */
+	rq_wake(&e[1]);
+	assert_int_equal(q.runnable, 2);
+	assert_int_equal(e[0].state, RQ_WAITING);
+	rq_remove(&q, &e[0]); /* a waiting one leaves: no change */
+	assert_int_equal(q.runnable, 2);
+	rq_wake_all(&q);
+	assert_int_equal(q.runnable, 2);
+	rq_wait(&e[2], RQ_NO_DEADLINE);
+	rq_add(&q, &e[0]); /* waiting: not counted */
+	assert_int_equal(q.runnable, 1);
+	rq_wake_all(&q);
+	assert_int_equal(q.runnable, 3);
+}
+
 /* ---- Random run against a model: the ring as an array from the head. ---- */
 #define RN 12
 static struct rq_entry re[RN];
@@ -245,12 +300,15 @@ static void check_model(void)
 	for (int i = 0; i < nring; i++)
 		exp[i] = &re[ring[i]];
 	check_ring(exp, nring);
+	int runnable = 0;
 	for (int i = 0; i < RN; i++) {
 		if (!in_q[i])
 			continue;
 		assert_int_equal(re[i].state, m_wait[i] ? RQ_WAITING : RQ_RUNNABLE);
 		assert_int_equal(re[i].deadline, m_dl[i]);
+		runnable += !m_wait[i];
 	}
+	assert_int_equal(q.runnable, runnable);
 }
 
 static void test_random_model(void **state)
@@ -269,6 +327,7 @@ static void test_random_model(void **state)
 				m_dl[id] = now + rnd(40);
 			re[id].state = m_wait[id] ? RQ_WAITING : RQ_RUNNABLE;
 			re[id].deadline = m_dl[id];
+			re[id].allowed = rnd(4) ? ~0ULL : 1ULL << rnd(2); /* some pinned */
 			rq_add(&q, &re[id]);
 			ring[nring++] = id;
 		} else if (r == 3 && in_q[id]) {
@@ -297,10 +356,12 @@ static void test_random_model(void **state)
 			now += rnd(12);
 			if (cur < 0 || !rnd(4)) /* usually the last pick, else anyone */
 				cur = nring && rnd(4) ? ring[rnd((uint64_t)nring)] : -1;
-			int start = cur < 0 ? 0 : pos_of(cur) + 1, want = -1;
+			int start = cur < 0 ? 0 : pos_of(cur) + 1, want = -1, cpu = (int)rnd(2);
 			uint64_t wake_at = 0, exp_at = RQ_NO_DEADLINE;
 			for (int i = 0; i < nring; i++) {
 				int x = ring[(start + i) % nring];
+				if (!(re[x].allowed >> cpu & 1))
+					continue;
 				if (m_wait[x] && m_dl[x] <= now)
 					m_wait[x] = false, m_dl[x] = RQ_NO_DEADLINE;
 				if (!m_wait[x]) {
@@ -310,7 +371,8 @@ static void test_random_model(void **state)
 				if (m_dl[x] < exp_at)
 					exp_at = m_dl[x];
 			}
-			struct rq_entry *got = rq_pick(&q, cur < 0 ? NULL : &re[cur], now, &wake_at);
+			struct rq_entry *got =
+				rq_pick(&q, cur < 0 ? NULL : &re[cur], cpu, now, &wake_at);
 			if (want < 0) {
 				assert_null(got);
 				assert_int_equal(wake_at, exp_at);
@@ -340,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_on_cpu_skipped),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_wake_all_and_others),
+		cmocka_unit_test(test_allowed_and_runnable),
 		cmocka_unit_test(test_random_model),
 	};
 	return cmocka_run_group_tests_name("run_queue", tests, NULL, NULL);

@@ -174,6 +174,10 @@ int smp_start(const struct hvm_start_info *si, unsigned want)
 			"1 of %u CPUs used\n", want);
 		return smp_online;
 	}
+	if (!task_new_idle(&smp_cpus[0])) { /* for a task that must move away */
+		kprintf("smp: no memory for the boot CPU's idle task: 1 of %u CPUs used\n", want);
+		return smp_online;
+	}
 	uint8_t *page = phys_to_virt(page_pa);
 	memcpy(page, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
 	put(page, ap_gdtr + 2, page_pa + (uint64_t)(ap_gdt - ap_trampoline), 4);

@@ -27,12 +27,13 @@ struct cpu {
 	int index;
 	unsigned apic_id;
 	struct gdt_cpu *gdt;          /* its GDT and TSS (gdt.c) */
-	struct task *idle;            /* runs when no task can (APs; NULL on the boot CPU) */
+	struct task *idle;            /* runs when no task can (the boot CPU's: see task_new_idle) */
 	struct task *prev;            /* switched away from, until the switch is done (task.c) */
 	struct mm *mm;                /* the address space its CR3 holds (vm.c) */
 	uint64_t slice_end;           /* the running task's slice (task.c) */
 	uint64_t timer_armed_until;   /* what its APIC timer is set for; 0: off */
-	int halted;                   /* in the idle halt: a wake-up sends it an IPI (sched.lock) */
+	int halted;                   /* in the idle halt: a wake-up sends it an IPI (atomic:
+				       * cpu_queues.h) */
 	int tlb_flushes;              /* shoot-downs it answered (vm.c) */
 };
 
