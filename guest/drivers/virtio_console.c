@@ -14,6 +14,7 @@
 #include "../kernel/console.h"
 #include "../kernel/time.h"
 #include "../mm/mm.h"
+#include "../mm/vm.h"
 #include "virtio.h"
 #include "virtio_console.h"
 #include <pier/exec_wire.h>
@@ -494,6 +495,8 @@ int64_t vcon_read(void *buf, size_t len, bool nonblock)
 		if (vcon_interrupted && vcon_interrupted())
 			return -EINTR;
 		wait_a_little();
+		if (user_buf_gone(buf, len, true))
+			return -EFAULT; /* unmapped by another thread meanwhile */
 	}
 	size_t n = 0;
 	bool reposted = false;
@@ -605,6 +608,8 @@ static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
 		if (!b)
 			return done ? (int64_t)done : err;
 		uint32_t n = len - done < b->cap ? (uint32_t)(len - done) : b->cap;
+		if (user_buf_gone((const uint8_t *)buf + done, n, false))
+			return done ? (int64_t)done : -EFAULT; /* free_tx waited: a munmap meanwhile */
 		memcpy(b->va, (const uint8_t *)buf + done, n);
 		struct virtq_buf out = { b->pa, n };
 		if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))

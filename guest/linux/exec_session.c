@@ -348,6 +348,8 @@ int64_t exec_session_read(struct ofile *of, void *buf, uint64_t len)
 		if (signal_interrupts())
 			return -EINTR;
 		task_wait(RQ_NO_DEADLINE);
+		if (user_buf_gone(buf, len, true))
+			return -EFAULT; /* unmapped by another thread meanwhile */
 	}
 	uint32_t n = len < s->in_len ? (uint32_t)len : s->in_len;
 	for (uint32_t i = 0; i < n; i++)

@@ -3,6 +3,7 @@
 #include <pier/errno.h>
 #include "../kernel/task.h"
 #include "../mm/mm.h"
+#include "../mm/vm.h"
 #include "pipe.h"
 #include "signal.h"
 
@@ -61,9 +62,15 @@ static bool may_wait(bool nonblock)
 	return !nonblock && task_count() > 1;
 }
 
+/* buf may be the program's (read(2) hands it down unbounced): after a
+ * wait it is checked again before anything is copied to or from it, and
+ * a buffer unmapped meanwhile is EFAULT with the pipe's bytes left in it,
+ * as Linux. */
 static int64_t read_wait(struct pipe *p, char *buf, uint64_t len, bool nonblock, bool take)
 {
-	for (;;) {
+	for (bool waited = false;; waited = true) {
+		if (waited && user_buf_gone(buf, len, true))
+			return -EFAULT;
 		int64_t r = take ? pipe_read(p, buf, len) : peek(p, buf, len);
 		if (r != -EAGAIN || !may_wait(nonblock))
 			return r;
@@ -103,7 +110,9 @@ int64_t pipe_room_wait(struct pipe *p, bool nonblock)
 int64_t pipe_write_wait(struct pipe *p, const char *buf, uint64_t len, bool nonblock)
 {
 	uint64_t done = 0;
-	for (;;) {
+	for (bool waited = false;; waited = true) {
+		if (waited && user_buf_gone(buf + done, len - done, false))
+			return done ? (int64_t)done : -EFAULT; /* as read_wait */
 		int64_t r = pipe_write(p, buf + done, len - done);
 		if (r > 0)
 			done += (uint64_t)r;

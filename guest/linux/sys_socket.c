@@ -359,7 +359,10 @@ static int64_t sock_recv(struct net_sock *s, bool nonblock, uint64_t ubuf, uint6
 			       done ? NULL : addr, done ? NULL : alen, &got);
 		if (r < 0)
 			break;
-		memcpy((uint8_t *)ubuf + done, buf, got); /* checked above */
+		if (copy_to_user(ubuf + done, buf, got)) { /* again: recv_piece may have waited */
+			r = -EFAULT;
+			break;
+		}
 		if (s->type != SOCK_STREAM) {
 			kfree(buf);
 			return r;

@@ -125,6 +125,13 @@ void vm_discard(uint64_t start, uint64_t len);
 int copy_from_user(void *dst, uint64_t src, uint64_t len);
 int copy_to_user(uint64_t dst, const void *src, uint64_t len);
 int user_check(uint64_t addr, uint64_t len, bool write);
+/* After a wait that let the kernel lock go, a system call's raw buffer
+ * may be gone (another thread's munmap): whether p (a program address; a
+ * kernel buffer is always there) no longer passes user_check. */
+static inline bool user_buf_gone(const void *p, uint64_t len, bool write)
+{
+	return (uint64_t)p < USER_TOP && len && user_check((uint64_t)p, len, write);
+}
 /* Copies a NUL-terminated string of at most max-1 bytes; its length or -errno. */
 int64_t strncpy_from_user(char *dst, uint64_t src, uint64_t max);
 
