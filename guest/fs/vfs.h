@@ -136,6 +136,8 @@ struct mount {
 	void (*unmount)(struct mount *m);
 };
 
+struct task;
+
 struct file {
 	struct vnode *vn;
 	uint64_t pos;
@@ -149,6 +151,10 @@ struct file {
 	bool times_stale;       /* written behind the server's back (DAX window):
 				 * its modification time is set at flush/fsync */
 	void *priv;             /* directory read state */
+	/* The position taken by a system call that reads or moves it
+	 * (linux/fdtable.c, file_pos_lock: Linux's f_pos_lock). */
+	struct task *pos_owner;
+	int pos_depth, pos_waiters;
 };
 
 /* The caller's identity for permission checks (uid=, gid= options). */

@@ -6,8 +6,11 @@ struct cpu_queue cpu_queues[SMP_MAX_CPUS] = {
 	[0 ... SMP_MAX_CPUS - 1] = { .lock = SPINLOCK_INIT(&lock_class_rq) },
 };
 
+#define BALANCE_NS 4000000ULL /* 4 ms: as Linux's balance interval on a few CPUs */
+
 /* Per CPU (the mover's), so no CPU writes another's line. */
 static uint64_t moves[SMP_MAX_CPUS][CQ_MOVES];
+static uint64_t next_balance[SMP_MAX_CPUS]; /* each CPU's own */
 
 static int online(void)
 {
@@ -179,6 +182,12 @@ bool cq_steal(int me, uint64_t now, uint64_t *wake_at)
 
 void cq_balance(int me, uint64_t now)
 {
+	/* At most one look per BALANCE_NS: queues that tasks waiting for the
+	 * host leave and rejoin all the time would have tasks moved back and
+	 * forth at every wait. */
+	if (now < next_balance[me])
+		return;
+	next_balance[me] = now + BALANCE_NS;
 	int n = online(), busiest = -1, most = runnable_of(me) + 1;
 	for (int i = 0; i < n; i++) {
 		int r = runnable_of(i);

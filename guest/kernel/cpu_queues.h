@@ -5,7 +5,7 @@
  * least loaded CPU it may use (cq_pick_cpu), a CPU with nothing to run
  * takes a runnable task over from another's queue (cq_steal), a CPU
  * whose queue has two runnable tasks fewer than another's takes one from
- * it (cq_balance, at every schedule), and a task whose allowed CPUs
+ * it (cq_balance, at a schedule, at most every 4 ms), and a task whose allowed CPUs
  * (sched_setaffinity) exclude its home goes to one it may use once it is
  * off its CPU (cq_join).
  *
@@ -72,7 +72,7 @@ void cq_join(struct task *t, int to, enum cq_move why);
  * could take once due. */
 bool cq_steal(int me, uint64_t now, uint64_t *wake_at);
 /* CPU me takes one runnable task from the busiest queue if that has two
- * or more runnable tasks than its own. */
+ * or more runnable tasks than its own; a look at most every 4 ms. */
 void cq_balance(int me, uint64_t now);
 /* Sends CPU c a reschedule IPI if it is halted (and not this one). */
 bool cq_kick_if_halted(struct cpu *c);

@@ -2,8 +2,9 @@
  * Tasks and the scheduler (see task.h). A run queue per CPU
  * (cpu_queues.h): a CPU runs its task until it waits, exits, or (running
  * program code) its time slice ends at a timer interrupt, then takes the
- * next runnable task of its own queue; at each such turn it first takes
- * a task over from a queue with two runnable tasks more than its own.
+ * next runnable task of its own queue; at such a turn (at most every
+ * 4 ms) it first takes a task over from a queue with two runnable tasks
+ * more than its own.
  * With nothing runnable a CPU takes one over from any other queue, or
  * halts, in the context of the task it last ran, until the earliest
  * deadline, an interrupt, or a reschedule IPI from a CPU that made a task

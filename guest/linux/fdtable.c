@@ -36,6 +36,54 @@ void ofile_unhold(struct ofile *of)
 		ofile_put(of);
 }
 
+bool file_pos_lock(struct file *f)
+{
+	if (!f)
+		return false;
+	if (f->pos_owner == current) {
+		f->pos_depth++;
+		return false;
+	}
+	bool waited = false;
+	while (f->pos_owner) {
+		f->pos_waiters++;
+		task_wait(RQ_NO_DEADLINE);
+		f->pos_waiters--;
+		waited = true;
+	}
+	f->pos_owner = current;
+	f->pos_depth = 1;
+	return waited;
+}
+
+void file_pos_unlock(struct file *f)
+{
+	if (!f || --f->pos_depth)
+		return;
+	f->pos_owner = NULL;
+	if (f->pos_waiters)
+		task_wake_all();
+}
+
+void file_pos_lock_two(struct file *a, struct file *b)
+{
+	if (a > b) {
+		struct file *t = a;
+		a = b;
+		b = t;
+	}
+	file_pos_lock(a);
+	if (b != a)
+		file_pos_lock(b);
+}
+
+void file_pos_unlock_two(struct file *a, struct file *b)
+{
+	file_pos_unlock(a);
+	if (b != a)
+		file_pos_unlock(b);
+}
+
 void ofile_put(struct ofile *of)
 {
 	file_locks_put(of, of->refs == 1);

@@ -98,6 +98,21 @@ static inline void ofile_hold(struct ofile *of)
 void ofile_unhold(struct ofile *of);
 
 /*
+ * A file's position, taken by a system call that reads or moves it (Linux's
+ * f_pos_lock), with the kernel lock held: a read() whose FUSE_READ lets the
+ * kernel lock go keeps it meanwhile, so another read(), write() or lseek()
+ * of the same open file waits rather than use the same offset. The same
+ * task may take it again (readv's elements); f NULL: nothing. Whether it
+ * waited (the kernel lock went meanwhile: a program buffer checked before
+ * must be checked again). Two files are taken in one order by every
+ * caller, so no two calls wait for each other.
+ */
+bool file_pos_lock(struct file *f);
+void file_pos_unlock(struct file *f);
+void file_pos_lock_two(struct file *a, struct file *b);
+void file_pos_unlock_two(struct file *a, struct file *b);
+
+/*
  * The descriptor an absolute path names as Linux's magic links do
  * (/dev/stdin, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N): opening it
  * opens that file again (here: a duplicate), stat describes it. N, or -1.

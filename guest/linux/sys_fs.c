@@ -57,16 +57,14 @@ static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t
 		int64_t n = vfs_pread_mapped(f, (char *)ubuf + done, want, at);
 		bool mapped = n != -EAGAIN;
 		if (!mapped) {
-			/* At an offset (no file position to keep), its FUSE_READs
-			 * let the kernel lock go while they wait: the file is held
+			/* Its FUSE_READs let the kernel lock go while they wait:
+			 * the open file is held and so is its position at off < 0
 			 * (read_file), and the user buffer is checked again after,
 			 * as another thread may have unmapped it meanwhile. */
-			bool unlocks = off >= 0;
-			if (unlocks)
-				task_io_unlock_begin();
+			task_io_unlock_begin();
 			n = vfs_pread(f, bounce, want, at);
 			task_io_unlock_end();
-			if (n > 0 && unlocks && user_check(ubuf + done, (uint64_t)n, true))
+			if (n > 0 && user_check(ubuf + done, (uint64_t)n, true))
 				n = -EFAULT;
 			if (n > 0)
 				memcpy((char *)ubuf + done, bounce, (size_t)n); /* checked */
@@ -113,9 +111,14 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
 		if (of->file->dir)
 			return -EISDIR;
 		/* Ours while its reads may let the kernel lock go: a close
-		 * by another thread meanwhile leaves the last reference to us. */
+		 * by another thread meanwhile leaves the last reference to us;
+		 * and so is the position, if it is read at the position. */
 		ofile_hold(of);
-		int64_t n = read_bounced(of->file, ubuf, len, off);
+		struct file *pf = off < 0 ? of->file : NULL;
+		int64_t n = file_pos_lock(pf) && user_check(ubuf, len, true)
+				    ? -EFAULT
+				    : read_bounced(of->file, ubuf, len, off);
+		file_pos_unlock(pf);
 		ofile_unhold(of);
 		return n;
 	}
@@ -185,7 +188,12 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 			return -EBADF;
 		if (of->file->dir)
 			return -EISDIR;
-		return write_bounced(of, ubuf, len, off);
+		struct file *pf = off < 0 ? of->file : NULL;
+		int64_t n = file_pos_lock(pf) && user_check(ubuf, len, false)
+				    ? -EFAULT
+				    : write_bounced(of, ubuf, len, off);
+		file_pos_unlock(pf);
+		return n;
 	}
 	return -EBADF;
 }
@@ -238,6 +246,8 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int6
 	if (off >= 0 && of->kind != OF_FILE)
 		return -ESPIPE;
 	ofile_hold(of); /* a read may let the kernel lock go (read_file) */
+	struct file *pf = off < 0 && of->kind == OF_FILE ? of->file : NULL;
+	file_pos_lock(pf); /* the whole vector at one position, as Linux */
 	int64_t total = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
 		struct iovec v;
@@ -258,6 +268,7 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int6
 		if ((uint64_t)n < v.iov_len)
 			break;
 	}
+	file_pos_unlock(pf);
 	ofile_unhold(of);
 	return total;
 }
@@ -404,23 +415,17 @@ SYS(close)
 	return fd_close((int)a0);
 }
 
-SYS(lseek)
+static int64_t seek(struct file *f, int64_t off, uint64_t whence)
 {
-	struct ofile *of = fd_get((int)a0);
-	if (!of)
-		return -EBADF;
-	if (of->kind != OF_FILE)
-		return -ESPIPE;
-	struct file *f = of->file;
-	int64_t off = (int64_t)a1, base;
+	int64_t base;
 	if (f->dir) {
 		/* Directory offsets are the file system's cookies: rewind only. */
-		if (a2 != 0 || off != 0)
+		if (whence != 0 || off != 0)
 			return -EINVAL;
 		f->pos = 0;
 		return 0;
 	}
-	switch (a2) {
+	switch (whence) {
 	case 0: base = 0; break;                               /* SEEK_SET */
 	case 1: base = (int64_t)f->pos; break;                 /* SEEK_CUR */
 	case 2:                                                /* SEEK_END */
@@ -432,7 +437,7 @@ SYS(lseek)
 	case SEEK_HOLE: {
 		if (off < 0)
 			return -ENXIO;
-		int64_t r = vfs_seek_data(f, (uint64_t)off, (uint32_t)a2);
+		int64_t r = vfs_seek_data(f, (uint64_t)off, (uint32_t)whence);
 		if (r >= 0)
 			f->pos = (uint64_t)r;
 		return r;
@@ -443,6 +448,19 @@ SYS(lseek)
 		return -EINVAL;
 	f->pos = (uint64_t)(base + off);
 	return (int64_t)f->pos;
+}
+
+SYS(lseek)
+{
+	struct ofile *of = fd_get((int)a0);
+	if (!of)
+		return -EBADF;
+	if (of->kind != OF_FILE)
+		return -ESPIPE;
+	file_pos_lock(of->file);
+	int64_t r = seek(of->file, (int64_t)a1, a2);
+	file_pos_unlock(of->file);
+	return r;
 }
 
 static void to_stat(const struct vfs_stat *s, struct stat *st)
@@ -627,7 +645,9 @@ SYS(getdents64)
 	struct dents_ctx c = { kmalloc(len ? len : 1), len, 0, of->file, false };
 	if (!c.buf)
 		return -ENOMEM;
+	file_pos_lock(of->file);
 	int err = vfs_readdir(of->file, put_dent, &c);
+	file_pos_unlock(of->file);
 	int64_t r = err;
 	if (!err && c.used == 0)
 		r = c.refused ? -EINVAL : 0; /* buffer too small for one entry, or the end */
@@ -1131,6 +1151,8 @@ SYS(sendfile)
 	if (err)
 		return err;
 	int64_t w = -ESTALE;
+	struct file *pin = offp ? NULL : in->file, *pout = out->kind == OF_FILE ? out->file : NULL;
+	file_pos_lock_two(pin, pout);
 	if (out->kind == OF_SOCKET) { /* the host sends it: no bytes through the guest */
 		uint64_t from = offp ? (uint64_t)off : in->file->pos;
 		w = socket_sendfile(out, in, from, a3);
@@ -1141,9 +1163,33 @@ SYS(sendfile)
 	}
 	if (w == -ESTALE)
 		w = copy_through(in, offp, out, NULL, a3);
+	file_pos_unlock_two(pin, pout);
 	if (w >= 0 && offp && copy_to_user(a2, &off, sizeof(off)))
 		return -EFAULT;
 	return w;
+}
+
+/* copy_file_range's copy, with the positions it uses taken. */
+static int64_t copy_range(struct ofile *in, struct ofile *out, struct two_offs *o, uint64_t len)
+{
+	uint64_t from = o->pin ? (uint64_t)o->in : in->file->pos;
+	uint64_t to = o->pout ? (uint64_t)o->out : out->file->pos;
+	if (in->file->vn == out->file->vn && from < to + len && to < from + len)
+		return -EINVAL; /* overlapping ranges of one file */
+	int64_t n = vfs_copy_range(in->file, from, out->file, to, len);
+	if (n >= 0) {
+		if (o->pin)
+			o->in += n;
+		else
+			in->file->pos += (uint64_t)n;
+		if (o->pout)
+			o->out += n;
+		else
+			out->file->pos += (uint64_t)n;
+	} else if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV) {
+		n = copy_through(in, o->pin, out, o->pout, len);
+	}
+	return n;
 }
 
 /* copy_file_range(in, off_in, out, off_out, len, flags): the server copies
@@ -1165,27 +1211,15 @@ SYS(copy_file_range)
 	int err = get_offs(a1, a3, &o);
 	if (err)
 		return err;
-	uint64_t from = o.pin ? (uint64_t)o.in : in->file->pos;
-	uint64_t to = o.pout ? (uint64_t)o.out : out->file->pos;
-	if (in->file->vn == out->file->vn && from < to + a4 && to < from + a4)
-		return -EINVAL; /* overlapping ranges of one file */
-	int64_t n = vfs_copy_range(in->file, from, out->file, to, a4);
-	if (n >= 0) {
-		if (o.pin)
-			o.in += n;
-		else
-			in->file->pos += (uint64_t)n;
-		if (o.pout)
-			o.out += n;
-		else
-			out->file->pos += (uint64_t)n;
-	} else if (n == -ENOSYS || n == -EOPNOTSUPP || n == -EXDEV) {
-		n = copy_through(in, o.pin, out, o.pout, a4);
-	}
+	struct file *pin = o.pin ? NULL : in->file, *pout = o.pout ? NULL : out->file;
+	file_pos_lock_two(pin, pout);
+	int64_t n = copy_range(in, out, &o, a4);
+	file_pos_unlock_two(pin, pout);
 	if (n < 0)
 		return n;
 	return put_offs(a1, a3, &o) ? -EFAULT : n;
 }
+
 
 /* splice's write of n bytes from a pipe to out (a pipe, the console, a
  * socket or a file, at *off if off): what out took, or -errno. */
@@ -1204,6 +1238,44 @@ static int64_t splice_out(struct ofile *out, const char *buf, uint64_t n, int64_
 		*off += r;
 	else if (r > 0)
 		out->file->pos += (uint64_t)r;
+	return r;
+}
+
+/* splice's move of at most len bytes, with the positions it uses taken. */
+static int64_t splice_move(struct ofile *in, struct ofile *out, struct two_offs *o,
+			   uint64_t len, bool nb)
+{
+	int64_t r;
+	if (in->kind == OF_FILE) { /* to a pipe */
+		if (in->file->dir || (in->flags & O_ACCMODE) == O_WRONLY)
+			return -EBADF;
+		r = copy_through(in, o->pin, out, NULL, len);
+	} else if (in->kind == OF_SOCKET) { /* to a pipe */
+		r = pipe_room_wait(out->pipe, nb || (out->flags & O_NONBLOCK));
+		if (r <= 0)
+			return r;
+		len = len < (uint64_t)r ? len : (uint64_t)r;
+		char *buf = kmalloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		r = socket_read_kernel(in, buf, len, false);
+		if (r > 0) /* room was there; only another thread could have taken it */
+			r = pipe_write_wait(out->pipe, buf, (uint64_t)r, false);
+		kfree(buf);
+	} else if (in->kind != OF_PIPE_READ) {
+		return -EINVAL;
+	} else {
+		char *buf = kmalloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		r = pipe_peek_wait(in->pipe, buf, len, nb || (in->flags & O_NONBLOCK));
+		if (r > 0) {
+			r = splice_out(out, buf, (uint64_t)r, o->pout ? &o->out : NULL, nb);
+			if (r > 0)
+				pipe_drop(in->pipe, (uint64_t)r);
+		}
+		kfree(buf);
+	}
 	return r;
 }
 
@@ -1234,37 +1306,11 @@ SYS(splice)
 	if (err)
 		return err;
 	uint64_t len = a4 > IO_CHUNK ? IO_CHUNK : a4;
-	int64_t r;
-	if (in->kind == OF_FILE) { /* to a pipe */
-		if (in->file->dir || (in->flags & O_ACCMODE) == O_WRONLY)
-			return -EBADF;
-		r = copy_through(in, o.pin, out, NULL, len);
-	} else if (in->kind == OF_SOCKET) { /* to a pipe */
-		r = pipe_room_wait(out->pipe, nb || (out->flags & O_NONBLOCK));
-		if (r <= 0)
-			return r;
-		len = len < (uint64_t)r ? len : (uint64_t)r;
-		char *buf = kmalloc(len ? len : 1);
-		if (!buf)
-			return -ENOMEM;
-		r = socket_read_kernel(in, buf, len, false);
-		if (r > 0) /* room was there; only another thread could have taken it */
-			r = pipe_write_wait(out->pipe, buf, (uint64_t)r, false);
-		kfree(buf);
-	} else if (in->kind != OF_PIPE_READ) {
-		return -EINVAL;
-	} else {
-		char *buf = kmalloc(len ? len : 1);
-		if (!buf)
-			return -ENOMEM;
-		r = pipe_peek_wait(in->pipe, buf, len, nb || (in->flags & O_NONBLOCK));
-		if (r > 0) {
-			r = splice_out(out, buf, (uint64_t)r, o.pout ? &o.out : NULL, nb);
-			if (r > 0)
-				pipe_drop(in->pipe, (uint64_t)r);
-		}
-		kfree(buf);
-	}
+	struct file *pin = in->kind == OF_FILE && !o.pin ? in->file : NULL;
+	struct file *pout = out->kind == OF_FILE && !o.pout ? out->file : NULL;
+	file_pos_lock_two(pin, pout);
+	int64_t r = splice_move(in, out, &o, len, nb);
+	file_pos_unlock_two(pin, pout);
 	return r > 0 && put_offs(a1, a3, &o) ? -EFAULT : r;
 }
 
