@@ -136,9 +136,12 @@ $(BUILD)/unit-obj/libunit.a: $(UNIT_OBJS)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/unit-obj/libunit.a $(BUILD)/gen/syscall_names.h
 	@mkdir -p $(dir $@)
 	@echo "  CC [unit] $@"
-	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(BUILD)/unit-obj/libunit.a -o $@ -lcmocka -lpthread
+	$(Q)$(CC) $(UNIT_CFLAGS) -Ihost $< $(filter %.S,$^) $(BUILD)/unit-obj/libunit.a -o $@ \
+		-lcmocka -lpthread
 # The FUSE client's test includes the guest source and the fuzzers' kernel shims.
 $(BUILD)/tests/unit/test_fuse_client: guest/fs/fuse.c fuzz/guest_shims.h
+# The guest's fault-tolerant copy is plain x86-64: its test runs it here.
+$(BUILD)/tests/unit/test_copy_nofault: guest/arch/x86_64/copy_nofault.S
 
 # Fuzzers (fuzz/fuzz_NAME.c): libFuzzer harnesses, built with clang and
 # ASan/UBSan over the same sources as the unit tests (plus FUZZ_EXTRA_NAME).

@@ -7,7 +7,9 @@
 #include <pier/string.h>
 #include "../kernel/console.h"
 #include "../mm/mm.h"
+#include "../mm/vm.h"
 #include "../kernel/stats.h"
+#include "../kernel/task.h"
 #include "fuse_dax.h"
 
 #define PAGE 4096ULL
@@ -159,9 +161,37 @@ static uint32_t map_chunk(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64
 }
 
 /*
+ * A read's copy of n bytes out of chunk c (at win) to `to`: without the
+ * kernel lock where the system call allows it (task_io_unlock_begin), so
+ * that other CPUs' reads copy at the same time. The chunk is pinned
+ * meanwhile: no eviction (another CPU's dax_alloc) and no shrink of its
+ * file takes it while the bytes are in flight; the window's bookkeeping
+ * is only ever changed with the kernel lock, around the copy. `to` may be
+ * the program's, which another thread can unmap meanwhile: the copy then
+ * stops short (copy_nofault). Returns the bytes copied.
+ */
+static uint64_t copy_out(struct fuse_dax *d, uint32_t c, uint8_t *to, const uint8_t *win,
+			 uint64_t n)
+{
+	if (dax_pin(&d->w, c)) { /* its pin count is full: copy with the lock */
+		memcpy(to, win, n);
+		return n;
+	}
+	bool unlocked = task_io_leave();
+	uint64_t left = copy_nofault(to, win, n);
+	if (unlocked) {
+		kernel_enter();
+		d->stats.unlocked_copies++;
+	}
+	dax_unpin(&d->w, c);
+	return n - left;
+}
+
+/*
  * Copies between buf and [off, off+len) of the file through its window
  * chunks (write: into them), clamped to size; stops at the first chunk
- * that cannot be mapped. Returns the bytes copied.
+ * that cannot be mapped, or where a program buffer was unmapped under a
+ * read's copy. Returns the bytes copied.
  */
 static uint64_t window_copy(struct fuse_dax *d, uint64_t node, uint64_t fh, uint64_t size,
 			    uint8_t *buf, uint64_t len, uint64_t off, bool write)
@@ -176,7 +206,15 @@ static uint64_t window_copy(struct fuse_dax *d, uint64_t node, uint64_t fh, uint
 		if (c == DAX_NONE)
 			break;
 		uint8_t *win = d->virt + dax_chunk_offset(&d->w, c) + in;
-		memcpy(write ? win : buf + done, write ? buf + done : win, n);
+		if (write) {
+			memcpy(win, buf + done, n);
+		} else {
+			uint64_t got = copy_out(d, c, buf + done, win, n);
+			done += got;
+			if (got < n)
+				break;
+			continue;
+		}
 		done += n;
 	}
 	return done;
@@ -312,6 +350,7 @@ bool fuse_dax_totals(struct dax_stats *w, struct fuse_dax_stats *d)
 		d->removed += b->removed;
 		d->pages_mapped += b->pages_mapped;
 		d->pages_refused += b->pages_refused;
+		d->unlocked_copies += b->unlocked_copies;
 	}
 	return nwindows > 0;
 }

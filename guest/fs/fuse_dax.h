@@ -24,6 +24,7 @@ struct fuse_dax_stats {
 	uint64_t remove_msgs, removed; /* REMOVEMAPPING requests, ranges in them */
 	uint64_t pages_mapped;        /* window pages given to program mappings */
 	uint64_t pages_refused;       /* asked for when every chunk was pinned: copied */
+	uint64_t unlocked_copies;     /* read copies made without the kernel lock */
 };
 
 struct fuse_dax {

@@ -100,6 +100,7 @@ void stats_write(line_fn line, void *ctx)
 	}
 	one(line, ctx, "virtio.kick", stats.kicks);
 	one(line, ctx, "virtio.status_look", stats.status_looks);
+	one(line, ctx, "copy.faulted", stats.copy_faults);
 	if (startup.marked) {
 		fmt_snprintf(buf, sizeof(buf), "startup requests=%llu kicks=%llu faults=%llu",
 			     (unsigned long long)startup.requests, (unsigned long long)startup.kicks,
@@ -129,5 +130,6 @@ void stats_write(line_fn line, void *ctx)
 		two(line, ctx, "window.remove", "requests", d.remove_msgs, "chunks", d.removed);
 		two(line, ctx, "window.pages", "mapped", d.pages_mapped, "refused",
 		    d.pages_refused);
+		one(line, ctx, "window.copy_unlocked", d.unlocked_copies);
 	}
 }

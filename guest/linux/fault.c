@@ -8,6 +8,7 @@
 #include "../kernel/console.h"
 #include "../kernel/control.h"
 #include "../kernel/panic.h"
+#include "../kernel/stats.h"
 #include "../mm/mm.h"
 #include "../mm/vm.h"
 #include "fault.h"
@@ -67,6 +68,11 @@ void user_fault(struct trap_frame *f, uint64_t cr2)
 	if (f->vector == 14 && (!(f->error & PF_PRESENT) || (f->error & PF_WRITE)) &&
 	    (why = vm_fault(addr, f->error & PF_WRITE, f->error & PF_INSTR)) == 0)
 		return; /* a page of one of its regions, now there */
+	if ((f->cs & 3) != 3 && f->rip == (uint64_t)copy_nofault_insn) {
+		f->rip = (uint64_t)copy_nofault_fixup; /* it returns what is left */
+		stats.copy_faults++;
+		return;
+	}
 	if ((f->cs & 3) != 3)
 		panic("kernel fault on user address %llx at rip %llx (unchecked user access)",
 		      (unsigned long long)addr, (unsigned long long)f->rip);

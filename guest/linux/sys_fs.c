@@ -51,10 +51,13 @@ static int64_t read_bounced(struct file *f, uint64_t ubuf, uint64_t len, int64_t
 	while (done < len) {
 		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
 		uint64_t at = off < 0 ? f->pos : (uint64_t)off + done;
-		/* Straight from the DAX window where there is one: one copy. A
-		 * short count there is not EOF (a chunk it could not map); the
-		 * next round falls back and finds out. */
+		/* Straight from the DAX window where there is one: one copy,
+		 * made without the kernel lock (fuse_dax.c, copy_out). A short
+		 * count there is not EOF (a chunk it could not map, or a buffer
+		 * unmapped meanwhile); the next round falls back and finds out. */
+		task_io_unlock_begin();
 		int64_t n = vfs_pread_mapped(f, (char *)ubuf + done, want, at);
+		task_io_unlock_end();
 		bool mapped = n != -EAGAIN;
 		if (!mapped) {
 			/* Its FUSE_READs let the kernel lock go while they wait:

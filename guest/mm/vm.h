@@ -125,6 +125,12 @@ void vm_discard(uint64_t start, uint64_t len);
 int copy_from_user(void *dst, uint64_t src, uint64_t len);
 int copy_to_user(uint64_t dst, const void *src, uint64_t len);
 int user_check(uint64_t addr, uint64_t len, bool write);
+/* memcpy that a page fault in a program's memory stops rather than
+ * panics (arch/x86_64/copy_nofault.S): the bytes not copied, 0 if all
+ * were. For copies made without the kernel lock, which another thread's
+ * munmap can overtake. */
+uint64_t copy_nofault(void *dst, const void *src, uint64_t len);
+extern char copy_nofault_insn[], copy_nofault_fixup[];
 /* After a wait that let the kernel lock go, a system call's raw buffer
  * may be gone (another thread's munmap): whether p (a program address; a
  * kernel buffer is always there) no longer passes user_check. */

@@ -183,15 +183,41 @@ def test_preads_while_buffers_and_fds_go(machine, dax0, tmp_path):
     run while another unmaps their buffer and closes their descriptor:
     the reads come back right, or with EFAULT or EBADF, never a panic,
     and a third thread's reads of its own buffer are right byte for byte.
-    With pier's DAX window and without (reads by FUSE_READ then)."""
+    With pier's DAX window and without (reads by FUSE_READ then). With
+    the window the copies out of it are made without the kernel lock too
+    (fuse_dax.c, copy_out), so the unmapping thread can overtake one: a
+    fault in copy_nofault stops it (counted: copy.faulted) and the read
+    is EFAULT or short."""
     root = prog_root(tmp_path / "root", "glibc", "preads")
     pattern_file(Path(root) / "p.bin", 4 << 20)
+    stats = tmp_path / "stats.json"
     r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250",
-                 *(["--dax", "0"] if dax0 else []), "--root", root,
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
                  "--", "/bin/preads", "/p.bin", timeout=280)
     assert r.rc == 0, r.out + r.err[-3000:]
     assert r.out == ("ok races\npreads: 400 checked, 400 unmapped-buffer reads, "
                      "400 closed-fd reads\n"), r.out + r.err[-3000:]
+    guest = json.loads(stats.read_text())["guest"]
+    if machine == "pier" and not dax0:
+        assert guest["window.copy_unlocked"]["count"] > 0, guest
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("machine,dax0", PREADS)
+def test_big_reads_while_their_buffer_goes(machine, dax0, tmp_path):
+    """tests/progs/readunmap.c on 2 vCPUs: 2 MiB preads while another
+    thread unmaps and maps their buffer again and again: whole, part or
+    EFAULT, the bytes that came right, never a guest panic. With pier's
+    DAX window the copy out of it runs without the kernel lock, so the
+    munmap can overtake it: copy_nofault stops at the vanished page."""
+    root = prog_root(tmp_path / "root", "glibc", "readunmap")
+    pattern_file(Path(root) / "p.bin", 2 << 20)
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
+                 "--", "/bin/readunmap", "/p.bin", timeout=280)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == "ok reads\nreadunmap: 1000 reads\n", r.out + r.err[-3000:]
 
 
 PY_THREADS = """
