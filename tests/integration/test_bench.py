@@ -572,9 +572,11 @@ def test_stdio_tiny_run_counts_every_byte_and_reports_throughput(tmp_path):
             assert math.isclose(shown, s["mb_s"], rel_tol=0.01, abs_tol=0.06), (cfg, d, shown)
             assert rows[cfg][2 + 2 * i] == f"{s['ratio']:.3f}x", (cfg, d)
     assert summ["host"]["stdout"]["ratio"] == 1.0
-    # A VM is slower than a pipe on the host, and not absurdly so.
+    # No comparison of the two speeds: tests check behaviour, not time
+    # (a tiny run on a loaded machine once had the host's pipe at 420 MB/s
+    # and the VM's stdout at 909). Each figure is there, and positive.
     for d in ("stdout", "stdin"):
-        assert 0.2 < summ["pier-qemu-microvm"][d]["mb_s"] < summ["host"][d]["mb_s"] * 2, d
+        assert summ["pier-qemu-microvm"][d]["mb_s"] > 0, d
 
 
 def test_processes_bench_on_host_and_microvm(tmp_path):
