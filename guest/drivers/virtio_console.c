@@ -69,6 +69,7 @@ static struct {
 	bool stdin_started;     /* its buffers posted, pier told (STDIN_WANTED) */
 	unsigned eof_typed;     /* ^D records not yet read as end of file */
 	uint32_t sync_sent, sync_seen;
+	uint64_t waits; /* wait_a_little's task_waits: the kernel lock went meanwhile */
 } con;
 
 /* The ports that carry records (wire.h): pier.exec and pier.net. */
@@ -415,8 +416,10 @@ static void wait_a_little(void)
 			cpu_relax();
 	}
 	set_interrupts(true);
-	if (!anything_used()) /* the program's other threads run meanwhile */
+	if (!anything_used()) { /* the program's other threads run meanwhile */
+		con.waits++;
 		task_wait(time_ns() + WAIT_MAX_NS);
+	}
 	set_interrupts(false);
 }
 
@@ -599,6 +602,7 @@ static int keep_order(struct port *pt)
 static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
 {
 	size_t done = 0;
+	uint64_t waits = con.waits;
 	int order = keep_order(pt);
 	if (order)
 		return order;
@@ -608,8 +612,11 @@ static int64_t send_bytes(struct port *pt, const void *buf, size_t len)
 		if (!b)
 			return done ? (int64_t)done : err;
 		uint32_t n = len - done < b->cap ? (uint32_t)(len - done) : b->cap;
-		if (user_buf_gone((const uint8_t *)buf + done, n, false))
-			return done ? (int64_t)done : -EFAULT; /* free_tx waited: a munmap meanwhile */
+		/* Only after a wait (another thread may have unmapped buf): not
+		 * a look at the regions for every buffer of every write. */
+		if (con.waits != waits && user_buf_gone((const uint8_t *)buf + done, len - done, false))
+			return done ? (int64_t)done : -EFAULT;
+		waits = con.waits;
 		memcpy(b->va, (const uint8_t *)buf + done, n);
 		struct virtq_buf out = { b->pa, n };
 		if (virtq_add(&pt->txq->vq, &out, 1, NULL, 0, b))

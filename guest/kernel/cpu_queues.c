@@ -65,14 +65,21 @@ void cq_kick_for(struct task *t)
 		kick_idle(t->rq.allowed, t->home); /* its CPU is busy: maybe another */
 }
 
-void cq_wake_locked(struct task *t)
+/* t woken, under its queue's lock: whether it was waiting (now runnable). */
+static bool woken(struct task *t)
 {
 	if (t->rq.state == RQ_RUNNABLE) {
 		t->wake_missed = online() > 1;
-		return;
+		return false;
 	}
 	rq_wake(&t->rq);
-	cq_kick_for(t);
+	return true;
+}
+
+void cq_wake_locked(struct task *t)
+{
+	if (woken(t))
+		cq_kick_for(t);
 }
 
 void cq_wake_everyone(void)
@@ -82,13 +89,8 @@ void cq_wake_everyone(void)
 		struct cpu_queue *cq = &cpu_queues[i];
 		uint64_t flags = cq_lock(cq);
 		struct rq_entry *e = cq->q.head;
-		for (int k = 0; k < cq->q.count; k++, e = e->next) {
-			struct task *t = (struct task *)e;
-			if (t->rq.state == RQ_RUNNABLE)
-				t->wake_missed = n > 1;
-			else
-				rq_wake(e);
-		}
+		for (int k = 0; k < cq->q.count; k++, e = e->next)
+			woken((struct task *)e); /* the CPUs are told below, once a queue */
 		/* Its CPU looks if halted (unless this is that CPU, whose halt
 		 * an interrupt broke); if busy with two or more, an idle CPU
 		 * may take one over. */

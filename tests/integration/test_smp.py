@@ -157,6 +157,20 @@ def pattern_file(path, size):
 PREADS = [p for p in HAMMER if p.values[0] != "q35"]
 
 
+def run_on_pattern(machine, dax0, tmp_path, prog, size):
+    """tests/progs/PROG (glibc) on 2 vCPUs over /p.bin, size bytes of
+    pattern_file's (without the DAX window if dax0): its result and the
+    guest's stats."""
+    root = prog_root(tmp_path / "root", "glibc", prog)
+    pattern_file(Path(root) / "p.bin", size)
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
+                 "--", f"/bin/{prog}", "/p.bin", timeout=280)
+    guest = json.loads(stats.read_text())["guest"] if stats.exists() else {}
+    return r, guest
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("cpus", [2, 4])
 @pytest.mark.parametrize("machine,dax0", PREADS)
@@ -188,16 +202,10 @@ def test_preads_while_buffers_and_fds_go(machine, dax0, tmp_path):
     (fuse_dax.c, copy_out), so the unmapping thread can overtake one: a
     fault in copy_nofault stops it (counted: copy.faulted) and the read
     is EFAULT or short."""
-    root = prog_root(tmp_path / "root", "glibc", "preads")
-    pattern_file(Path(root) / "p.bin", 4 << 20)
-    stats = tmp_path / "stats.json"
-    r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250",
-                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
-                 "--", "/bin/preads", "/p.bin", timeout=280)
+    r, guest = run_on_pattern(machine, dax0, tmp_path, "preads", 4 << 20)
     assert r.rc == 0, r.out + r.err[-3000:]
     assert r.out == ("ok races\npreads: 400 checked, 400 unmapped-buffer reads, "
                      "400 closed-fd reads\n"), r.out + r.err[-3000:]
-    guest = json.loads(stats.read_text())["guest"]
     if machine == "pier" and not dax0:
         assert guest["window.copy_unlocked"]["count"] > 0, guest
 
@@ -210,12 +218,7 @@ def test_big_reads_while_their_buffer_goes(machine, dax0, tmp_path):
     EFAULT, the bytes that came right, never a guest panic. With pier's
     DAX window the copy out of it runs without the kernel lock, so the
     munmap can overtake it: copy_nofault stops at the vanished page."""
-    root = prog_root(tmp_path / "root", "glibc", "readunmap")
-    pattern_file(Path(root) / "p.bin", 2 << 20)
-    stats = tmp_path / "stats.json"
-    r = run_pier(*vmm_args(machine), "--cpus", "2", "--timeout", "250",
-                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
-                 "--", "/bin/readunmap", "/p.bin", timeout=280)
+    r, _ = run_on_pattern(machine, dax0, tmp_path, "readunmap", 2 << 20)
     assert r.rc == 0, r.out + r.err[-3000:]
     assert r.out == "ok reads\nreadunmap: 1000 reads\n", r.out + r.err[-3000:]
 
