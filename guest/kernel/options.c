@@ -11,6 +11,7 @@
 #include "../linux/identity.h"
 #include "../linux/signal.h"
 #include "../mm/mm.h"
+#include "../mm/tlb.h"
 #include "console.h"
 #include "control.h"
 #include "options.h"
@@ -19,7 +20,7 @@
 #include "panic.h"
 
 static const char *const known[] = {
-	"verbose", "exit", "crash", "crash_seed", "cpus",
+	"verbose", "exit", "crash", "crash_seed", "cpus", "tlb_twice",
 	"rootfs", "mount", "virtio_poll", "virtio_timeout", "virtio_test_latency_us", "virtio_pci_intx", "uid", "gid", "dcache_max",
 	"hostname", "rlimit", "container",
 	"args", "env", "cwd", "strace", "stats", "timing", "fuse_trace", "dax", "dax_chunk", "dax_small", "dax_policy", "dax_write", "ro", "tmpfs",
@@ -93,6 +94,9 @@ void options_apply(const struct cmdline *cl, struct kernel_options *opts)
 	opts->exit_status = (v = cmdline_get(cl, "exit")) ? parse_int("exit", v, 0, 255, 0) : 0;
 	opts->crash = cmdline_get(cl, "crash");
 	opts->cpus = (v = cmdline_get(cl, "cpus")) ? parse_int("cpus", v, 1, 4096, 1) : 1;
+	/* tlb_twice=1: every shoot-down IPI is sent twice (tests: tlb.c). */
+	if ((v = cmdline_get(cl, "tlb_twice")))
+		tlb_send_twice = parse_int("tlb_twice", v, 0, 1, 0) == 1;
 	unsigned long long seed;
 	if ((v = cmdline_get(cl, "crash_seed")) && !cmdline_parse_u64(v, &seed))
 		crash_seed = seed;

@@ -4,6 +4,7 @@
  */
 #include <pier/fmt.h>
 #include "../fs/fuse_dax.h"
+#include "../mm/tlb.h"
 #include "cpu_queues.h"
 #include "stats.h"
 
@@ -115,6 +116,13 @@ void stats_write(line_fn line, void *ctx)
 			     (unsigned long long)moved[CQ_MOVE_IDLE],
 			     (unsigned long long)moved[CQ_MOVE_BALANCE],
 			     (unsigned long long)moved[CQ_MOVE_AFFINITY]);
+		line(ctx, buf);
+	}
+	unsigned long ipis, answered, extra;
+	tlb_counts(&ipis, &answered, &extra);
+	if (ipis || extra) {
+		fmt_snprintf(buf, sizeof(buf), "tlb.shootdown ipis=%lu answered=%lu extra=%lu", ipis,
+			     answered, extra);
 		line(ctx, buf);
 	}
 	struct dax_stats w;

@@ -19,10 +19,15 @@ struct mm;
  */
 void tlb_shootdown(struct mm *m, bool drop);
 
+/* Option tlb_twice=1: each IPI goes twice, as a nested TCG once delivered
+ * one; the tests show that costs a count, nothing more. */
+extern bool tlb_send_twice;
+
 /* The shoot-down IPI's handler, on the CPU it was sent to. */
 void tlb_answer(void);
 
-/* Shoot-down IPIs sent so far, for statistics. */
-unsigned long tlb_ipis(void);
+/* For statistics: shoot-down IPIs sent, answered, and received with
+ * nothing left to answer (sent twice, or late). */
+void tlb_counts(unsigned long *ipis, unsigned long *answered, unsigned long *extra);
 
 #endif

@@ -34,7 +34,9 @@ struct cpu {
 	uint64_t timer_armed_until;   /* what its APIC timer is set for; 0: off */
 	int halted;                   /* in the idle halt: a wake-up sends it an IPI (atomic:
 				       * cpu_queues.h) */
-	int tlb_flushes;              /* shoot-downs it answered (vm.c) */
+	unsigned long tlb_done;       /* the last shoot-down it answered, by number (mm/tlb.c) */
+	unsigned long tlb_flushes;    /* shoot-downs it answered */
+	unsigned long tlb_extra;      /* shoot-down IPIs with nothing left to answer */
 };
 
 extern struct cpu smp_cpus[SMP_MAX_CPUS];
