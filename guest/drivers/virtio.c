@@ -249,8 +249,10 @@ int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigne
 	bool unlocked = may_unlock && task_io_leave();
 	bool waited = false;
 	enum wait_end end = wait_answer(q, &req, unlocked, &waited);
-	if (unlocked)
+	if (unlocked) {
 		kernel_enter();
+		stats.unlocked_waits++;
+	}
 	switch (end) {
 	case BAD_RING:
 		return give_up(q, "bad used-ring entry (id or length)");

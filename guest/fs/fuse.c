@@ -483,9 +483,12 @@ int64_t fuse_write(struct fuse_conn *c, uint64_t node, uint64_t fh, const void *
 		uint32_t want = len - done < max ? (uint32_t)(len - done) : max;
 		struct fuse_write_in in = { .fh = fh, .offset = off + done, .size = want };
 		struct fuse_write_out raw = { 0 };
+		/* As FUSE_READ's: the buffer, the request and c are all the
+		 * wait's sequel touches, so it may let the kernel lock go. */
 		struct call k = { .opcode = FUSE_WRITE, .nodeid = node, .arg = &in,
 				  .arglen = sizeof(in), .arg2 = (const char *)buf + done,
-				  .arg2len = want, .reply = &raw, .replylen = sizeof(raw) };
+				  .arg2len = want, .reply = &raw, .replylen = sizeof(raw),
+				  .may_unlock = true };
 		int64_t n = request(c, &k);
 		if (n < 0)
 			return done ? (int64_t)done : n;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <pier/path_walk.h>
+#include "../kernel/sleep_lock.h"
 
 #define VFS_PATH_MAX PW_PATH_MAX
 
@@ -122,6 +123,11 @@ struct vnode {
 	bool listed;           /* FUSE: listed whole with attributes (READDIRPLUS) */
 	uint32_t entries;      /* FUSE: how many names that listing had */
 	uint32_t expired_names; /* names found expired since it was last listed */
+	/* Its writes, one at a time (Linux's i_rwsem, the writer's side):
+	 * taken by every write, truncation and fallocate (vfs_write.c), and
+	 * by write() for the whole call (an O_APPEND write's end of file
+	 * stays its own), whose FUSE_WRITEs let the kernel lock go. */
+	struct sleep_lock write_lock;
 	void *priv;
 	struct vnode *hash_next;
 };
@@ -153,8 +159,7 @@ struct file {
 	void *priv;             /* directory read state */
 	/* The position taken by a system call that reads or moves it
 	 * (linux/fdtable.c, file_pos_lock: Linux's f_pos_lock). */
-	struct task *pos_owner;
-	int pos_depth, pos_waiters;
+	struct sleep_lock pos_lock;
 };
 
 /* The caller's identity for permission checks (uid=, gid= options). */

@@ -347,7 +347,11 @@ int vfs_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *f)
 	}
 	if (!can(v, v->ops->setattr))
 		return -EROFS;
-	return v->ops->setattr(v, a, f);
+	bool sized = a->valid & VFS_ATTR_SIZE;
+	sleep_lock(sized ? &v->write_lock : NULL);
+	int err = v->ops->setattr(v, a, f);
+	sleep_unlock(sized ? &v->write_lock : NULL);
+	return err;
 }
 
 int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
@@ -362,7 +366,10 @@ int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
 		return -EFBIG;
 	if (len == 0)
 		return 0;
-	return f->vn->ops->write(f, buf, len, off);
+	sleep_lock(&f->vn->write_lock);
+	int64_t n = f->vn->ops->write(f, buf, len, off);
+	sleep_unlock(&f->vn->write_lock);
+	return n;
 }
 
 int vfs_fsync(struct file *f, bool datasync)
@@ -378,7 +385,12 @@ int vfs_fallocate(struct file *f, uint32_t mode, uint64_t off, uint64_t len)
 		return -EISDIR;
 	if (off > INT64_MAX || len == 0 || len > INT64_MAX - off)
 		return len == 0 ? -EINVAL : -EFBIG;
-	return f->vn->ops->fallocate ? f->vn->ops->fallocate(f, mode, off, len) : -EOPNOTSUPP;
+	if (!f->vn->ops->fallocate)
+		return -EOPNOTSUPP;
+	sleep_lock(&f->vn->write_lock);
+	int err = f->vn->ops->fallocate(f, mode, off, len);
+	sleep_unlock(&f->vn->write_lock);
+	return err;
 }
 
 int64_t vfs_seek_data(struct file *f, uint64_t off, uint32_t whence)
@@ -402,5 +414,8 @@ int64_t vfs_copy_range(struct file *in, uint64_t off_in, struct file *out, uint6
 {
 	if (in->vn->mnt != out->vn->mnt || !in->vn->ops->copy_range)
 		return -ENOSYS;
-	return in->vn->ops->copy_range(in, off_in, out, off_out, len);
+	sleep_lock(&out->vn->write_lock);
+	int64_t n = in->vn->ops->copy_range(in, off_in, out, off_out, len);
+	sleep_unlock(&out->vn->write_lock);
+	return n;
 }

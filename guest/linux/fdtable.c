@@ -38,31 +38,13 @@ void ofile_unhold(struct ofile *of)
 
 bool file_pos_lock(struct file *f)
 {
-	if (!f)
-		return false;
-	if (f->pos_owner == current) {
-		f->pos_depth++;
-		return false;
-	}
-	bool waited = false;
-	while (f->pos_owner) {
-		f->pos_waiters++;
-		task_wait(RQ_NO_DEADLINE);
-		f->pos_waiters--;
-		waited = true;
-	}
-	f->pos_owner = current;
-	f->pos_depth = 1;
-	return waited;
+	return f && sleep_lock(&f->pos_lock);
 }
 
 void file_pos_unlock(struct file *f)
 {
-	if (!f || --f->pos_depth)
-		return;
-	f->pos_owner = NULL;
-	if (f->pos_waiters)
-		task_wake_all();
+	if (f)
+		sleep_unlock(&f->pos_lock);
 }
 
 void file_pos_lock_two(struct file *a, struct file *b)

@@ -152,8 +152,17 @@ static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int6
 	uint64_t at = off < 0 ? f->pos : (uint64_t)off;
 	while (done < len) {
 		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
-		memcpy(bounce, (const char *)ubuf + done, (size_t)want); /* checked by the caller */
+		/* Checked again each time: the FUSE_WRITE before let the
+		 * kernel lock go, and another thread may have unmapped it. */
+		if (user_check(ubuf + done, want, false))
+			return done ? (int64_t)done : -EFAULT;
+		memcpy(bounce, (const char *)ubuf + done, (size_t)want); /* checked */
+		/* Its FUSE_WRITEs let the kernel lock go while they wait
+		 * (fuse_write): the open file is held (write_file) and so is
+		 * the file's write lock, for the whole call. */
+		task_io_unlock_begin();
 		int64_t n = vfs_pwrite(f, bounce, want, at + done);
+		task_io_unlock_end();
 		if (n < 0)
 			return done ? (int64_t)done : n;
 		done += (uint64_t)n;
@@ -191,11 +200,17 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 			return -EBADF;
 		if (of->file->dir)
 			return -EISDIR;
+		/* As in read_file; and the file's writes are this call's, so
+		 * that an O_APPEND write's end is still the end when it lands
+		 * (write_bounced checks the buffer again after any wait). */
+		ofile_hold(of);
 		struct file *pf = off < 0 ? of->file : NULL;
-		int64_t n = file_pos_lock(pf) && user_check(ubuf, len, false)
-				    ? -EFAULT
-				    : write_bounced(of, ubuf, len, off);
+		file_pos_lock(pf);
+		sleep_lock(&of->file->vn->write_lock);
+		int64_t n = write_bounced(of, ubuf, len, off);
+		sleep_unlock(&of->file->vn->write_lock);
 		file_pos_unlock(pf);
+		ofile_unhold(of);
 		return n;
 	}
 	return -EBADF;

@@ -244,6 +244,32 @@ def test_big_reads_while_their_buffer_goes(machine, dax0, tmp_path):
     assert r.out == "ok reads\nreadunmap: 1000 reads\n", r.out + r.err[-3000:]
 
 
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("cpus", [2, 4])
+@pytest.mark.parametrize("machine,dax0", PREADS)
+def test_appends_from_four_threads(machine, dax0, cpus, tmp_path):
+    """tests/progs/appends.c: four threads append records (up to 300 KiB,
+    more than one FUSE_WRITE) to one O_APPEND file and write them to files
+    of their own; every record lands whole, once and in its thread's order.
+    write()'s FUSE_WRITEs let the kernel lock go while they wait (counted:
+    virtio.unlocked_wait), and the call holds the file's write lock
+    meanwhile (vfs.h, write_lock), so no other append takes its end of
+    file."""
+    root = prog_root(tmp_path / "root", "glibc", "appends")
+    os.mkdir(os.path.join(root, "d"))
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
+                 "--", "/bin/appends", "/d", timeout=280)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == ("ok appends\nok own\n"
+                     "appends: 4 threads, 150 records each, 13956020 bytes shared\n"), \
+        r.out + r.err[-3000:]
+    assert os.path.getsize(os.path.join(root, "d", "shared")) == 13956020
+    guest = json.loads(stats.read_text())["guest"]
+    assert guest["virtio.unlocked_wait"]["count"] >= guest["fuse.WRITE"]["count"], guest
+
+
 PY_THREADS = """
 import os, threading, time
 n = 0
