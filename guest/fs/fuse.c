@@ -524,8 +524,10 @@ int fuse_flush(struct fuse_conn *c, uint64_t node, uint64_t fh)
 int fuse_fsync(struct fuse_conn *c, uint64_t node, uint64_t fh, bool dir, bool datasync)
 {
 	struct fuse_fsync_in in = { .fh = fh, .fsync_flags = datasync ? 1 : 0 };
+	/* A sync may take the host's disk long: its wait may let the kernel
+	 * lock go (only c's refused bits are touched after, with it back). */
 	struct call k = { .opcode = dir ? FUSE_FSYNCDIR : FUSE_FSYNC, .nodeid = node, .arg = &in,
-			  .arglen = sizeof(in) };
+			  .arglen = sizeof(in), .may_unlock = true };
 	int64_t n = optional(c, &k, dir ? FUSE_REFUSED_FSYNCDIR : FUSE_REFUSED_FSYNC);
 	/* A server without fsync keeps nothing back to sync (as Linux treats it). */
 	return n == -ENOSYS ? 0 : n < 0 ? (int)n : 0;

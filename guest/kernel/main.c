@@ -155,7 +155,7 @@ void kmain(uint64_t start_info_pa)
 	random_init();
 	int err = rootfs_mount_all(&cmdline, si);
 	if (err)
-		panic("cannot mount the root file system (error %d)", err);
+		panic("cannot mount the file systems (error %d)", err);
 
 	control_milestone("root-mounted");
 	kprintf("boot complete in %llu us\n", (unsigned long long)(time_ns() / 1000));

@@ -13,6 +13,7 @@
 #include <pier/stat.h>
 #include "../fs/virtiofs.h"
 #include "console.h"
+#include "control.h"
 #include "rootfs.h"
 
 /* ro=TAG (repeatable): that share is mounted read-only. The host enforces
@@ -30,7 +31,7 @@ static int mount_virtiofs(const struct cmdline *cl, const char *tag, const char 
 {
 	struct fuse_transport *t = virtio_fs_open(tag);
 	if (!t) {
-		kprintf("rootfs: no virtio-fs device with tag '%s'\n", tag);
+		kwarn("rootfs: no virtio-fs device with tag '%s'\n", tag);
 		virtio_fs_list_tags();
 		return -ENODEV;
 	}
@@ -40,12 +41,12 @@ static int mount_virtiofs(const struct cmdline *cl, const char *tag, const char 
 static int mount_ramfs(const struct hvm_start_info *si)
 {
 	if (!si->modlist_paddr || si->nr_modules == 0) {
-		kprintf("rootfs: rootfs=ramfs but no initrd was loaded\n");
+		kwarn("rootfs: rootfs=ramfs but no initrd was loaded\n");
 		return -ENOENT;
 	}
 	const struct hvm_modlist_entry *mod = phys_to_virt(si->modlist_paddr);
 	if (mod->paddr + mod->size < mod->paddr || mod->paddr + mod->size > DIRECT_MAP_SIZE) {
-		kprintf("rootfs: initrd outside the mapped memory\n");
+		kwarn("rootfs: initrd outside the mapped memory\n");
 		return -EINVAL;
 	}
 	return ramfs_mount_cpio(phys_to_virt(mod->paddr), mod->size, "/");
@@ -64,7 +65,7 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 	else if (strncmp(root, "virtiofs:", 9) == 0)
 		err = mount_virtiofs(cl, root + 9, "/");
 	else {
-		kprintf("rootfs: unknown rootfs=%s (want virtiofs[:TAG] or ramfs)\n", root);
+		kwarn("rootfs: unknown rootfs=%s (want virtiofs[:TAG] or ramfs)\n", root);
 		return -EINVAL;
 	}
 	if (err)
@@ -80,18 +81,18 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 		struct vfs_stat st;
 		if (vfs_stat(pseudo[i].path, true, &st) == 0 && S_ISDIR(st.mode) &&
 		    (err = pseudo[i].mount(pseudo[i].path)))
-			kprintf("rootfs: %s: not mounted (%d)\n", pseudo[i].path, err);
+			kwarn("rootfs: %s: not mounted (%d)\n", pseudo[i].path, err);
 	}
 	/* POSIX shared memory (shm_open) lives in /dev/shm: always writable. */
 	struct vfs_stat st;
 	if (vfs_stat("/dev/shm", true, &st) == 0 && S_ISDIR(st.mode) &&
 	    (err = tmpfs_mount("/dev/shm", 0)))
-		kprintf("rootfs: /dev/shm: not mounted (%d)\n", err);
+		kwarn("rootfs: /dev/shm: not mounted (%d)\n", err);
 	/* tmpfs=DIR (pier --tmpfs DIR): scratch space, with a read-only root. */
 	for (int i = 0; i < cl->nopts; i++)
 		if (strcmp(cl->opts[i].key, "tmpfs") == 0 &&
 		    (err = tmpfs_mount(cl->opts[i].value, 0))) {
-			kprintf("rootfs: tmpfs=%s: %s\n", cl->opts[i].value,
+			kwarn("rootfs: tmpfs=%s: %s\n", cl->opts[i].value,
 				err == -ENOENT || err == -ENOTDIR ? "no such directory in the root"
 								  : "cannot mount there");
 			return err;
@@ -104,12 +105,15 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 		size_t n = strnlen(v, sizeof(spec));
 		char *colon = n < sizeof(spec) ? (memcpy(spec, v, n + 1), strchr(spec, ':')) : NULL;
 		if (!colon || colon == spec || colon[1] != '/') {
-			kprintf("rootfs: bad mount=%s (want TAG:/path)\n", v);
+			kwarn("rootfs: bad mount=%s (want TAG:/path)\n", v);
 			return -EINVAL;
 		}
 		*colon = 0;
-		if ((err = mount_virtiofs(cl, spec, colon + 1)))
+		if ((err = mount_virtiofs(cl, spec, colon + 1))) {
+			if (err == -ENOENT || err == -ENOTDIR)
+				kwarn("rootfs: mount=%s: no such directory in the root\n", v);
 			return err;
+		}
 	}
 	return 0;
 }

@@ -1006,7 +1006,16 @@ static int64_t do_fsync(int fd, bool datasync)
 	struct ofile *of = fd_get(fd);
 	if (!of)
 		return -EBADF;
-	return of->kind == OF_FILE ? vfs_fsync(of->file, datasync) : -EINVAL;
+	if (of->kind != OF_FILE)
+		return -EINVAL;
+	/* Its FSYNC lets the kernel lock go while the host syncs: the open
+	 * file stays ours meanwhile, as a read's does. */
+	ofile_hold(of);
+	task_io_unlock_begin();
+	int err = vfs_fsync(of->file, datasync);
+	task_io_unlock_end();
+	ofile_unhold(of);
+	return err;
 }
 
 /* Advice on how a file will be read: a hint the page cache of the host

@@ -178,6 +178,18 @@ def test_missing_tag_is_a_clear_panic(tree):
     assert "'root'" in r.out  # lists what there is
 
 
+@pytest.mark.parametrize("machine", targets("microvm"))
+def test_missing_mount_point_is_named(machine, tree, tmp_path):
+    """A share whose mount point the root lacks: the reason on pier's
+    stderr even while a program would own the console (a kernel warning),
+    then the boot's end."""
+    r = run_pier(*vmm_args(machine), "--root", tree, "--share", f"data={tmp_path}",
+                 "-o", "mount=data:/nowhere", "--", "/bin/true", timeout=240)
+    assert r.rc == 125, r.out + r.err
+    assert "rootfs: mount=data:/nowhere: no such directory in the root" in r.err, r.err
+    assert "cannot mount the file systems" in r.out + r.err, r.out + r.err
+
+
 def outstanding_lookups(log):
     """Peak and final number of lookups virtiofsd holds for the guest."""
     held = peak = 0

@@ -74,6 +74,8 @@ static void *writer(void *arg)
 		make_record(r, t, seq);
 		write_all(shared, r, record_len(t, seq), "shared");
 		write_all(own, r, record_len(t, seq), name);
+		if (seq % 10 == 9) /* a sync lets the kernel lock go too */
+			CHECK(fsync(own) == 0 && fdatasync(shared) == 0);
 	}
 	CHECK(close(own) == 0);
 	CHECK(close(shared) == 0);
