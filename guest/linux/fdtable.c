@@ -36,6 +36,18 @@ void ofile_unhold(struct ofile *of)
 		ofile_put(of);
 }
 
+void ofile_hold_two(struct ofile *a, struct ofile *b)
+{
+	ofile_hold(a);
+	ofile_hold(b);
+}
+
+void ofile_unhold_two(struct ofile *a, struct ofile *b)
+{
+	ofile_unhold(a);
+	ofile_unhold(b);
+}
+
 bool file_pos_lock(struct file *f)
 {
 	return f && sleep_lock(&f->pos_lock);

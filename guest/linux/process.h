@@ -96,6 +96,9 @@ static inline void ofile_hold(struct ofile *of)
 	of->refs++;
 }
 void ofile_unhold(struct ofile *of);
+/* Both of a call's files (they may be one). */
+void ofile_hold_two(struct ofile *a, struct ofile *b);
+void ofile_unhold_two(struct ofile *a, struct ofile *b);
 
 /*
  * A file's position, taken by a system call that reads or moves it (Linux's

@@ -254,18 +254,20 @@ SYS(pwrite64)
 
 /* readv/writev and the positioned kinds: off < 0 is the file position
  * (which moves), else the offset (which moves along the vector). */
-static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int64_t off)
+static int64_t vec_io(struct ofile *of, uint64_t uiov, uint64_t cnt, bool write, int64_t off)
 {
-	struct ofile *of = fd_get((int)fd);
 	if (!of)
 		return -EBADF;
 	if (cnt > 1024)
 		return -EINVAL;
 	if (off >= 0 && of->kind != OF_FILE)
 		return -ESPIPE;
-	ofile_hold(of); /* a read may let the kernel lock go (read_file) */
+	ofile_hold(of); /* a read or write may let the kernel lock go (read_file) */
 	struct file *pf = off < 0 && of->kind == OF_FILE ? of->file : NULL;
 	file_pos_lock(pf); /* the whole vector at one position, as Linux */
+	/* and, written, the whole vector in one piece (vfs.h, write_lock) */
+	struct sleep_lock *wl = write && of->kind == OF_FILE ? &of->file->vn->write_lock : NULL;
+	sleep_lock(wl);
 	int64_t total = 0;
 	for (uint64_t i = 0; i < cnt; i++) {
 		struct iovec v;
@@ -286,6 +288,7 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int6
 		if ((uint64_t)n < v.iov_len)
 			break;
 	}
+	sleep_unlock(wl);
 	file_pos_unlock(pf);
 	ofile_unhold(of);
 	return total;
@@ -293,23 +296,23 @@ static int64_t vec_io(uint64_t fd, uint64_t uiov, uint64_t cnt, bool write, int6
 
 SYS(readv)
 {
-	return vec_io(a0, a1, a2, false, -1);
+	return vec_io(fd_get((int)a0), a1, a2, false, -1);
 }
 
 SYS(writev)
 {
-	return vec_io(a0, a1, a2, true, -1);
+	return vec_io(fd_get((int)a0), a1, a2, true, -1);
 }
 
 /* x86_64 passes the whole offset in pos_l (a3); pos_h (a4) is unused. */
 SYS(preadv)
 {
-	return (int64_t)a3 < 0 ? -EINVAL : vec_io(a0, a1, a2, false, (int64_t)a3);
+	return (int64_t)a3 < 0 ? -EINVAL : vec_io(fd_get((int)a0), a1, a2, false, (int64_t)a3);
 }
 
 SYS(pwritev)
 {
-	return (int64_t)a3 < 0 ? -EINVAL : vec_io(a0, a1, a2, true, (int64_t)a3);
+	return (int64_t)a3 < 0 ? -EINVAL : vec_io(fd_get((int)a0), a1, a2, true, (int64_t)a3);
 }
 
 /*
@@ -329,18 +332,27 @@ static int64_t vec_io2(uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off, ui
 	struct ofile *of = fd_get((int)fd);
 	if (!of)
 		return -EBADF;
-	if (write && (flags & RWF_APPEND) && of->kind == OF_FILE) {
-		int err = vfs_refresh(of->file->vn);
-		if (err)
-			return err;
+	/* The end of file an append finds stays the end until its write
+	 * lands: the file's writes are this call's from the look on. */
+	struct sleep_lock *wl = write && (flags & RWF_APPEND) && of->kind == OF_FILE
+					? &of->file->vn->write_lock
+					: NULL;
+	ofile_hold(of);
+	sleep_lock(wl);
+	int64_t r = 0;
+	if (wl) {
+		r = vfs_refresh(of->file->vn);
 		off = (int64_t)of->file->vn->attr.size;
 	}
-	int64_t r = vec_io(fd, uiov, cnt, write, off);
+	if (!r)
+		r = vec_io(of, uiov, cnt, write, off);
+	sleep_unlock(wl);
 	if (r > 0 && write && (flags & (RWF_DSYNC | RWF_SYNC)) && of->kind == OF_FILE) {
 		int err = vfs_fsync(of->file, !(flags & RWF_SYNC));
 		if (err)
-			return err;
+			r = err;
 	}
+	ofile_unhold(of);
 	return r;
 }
 
@@ -475,9 +487,11 @@ SYS(lseek)
 		return -EBADF;
 	if (of->kind != OF_FILE)
 		return -ESPIPE;
+	ofile_hold(of); /* the position's lock may wait, letting the kernel lock go */
 	file_pos_lock(of->file);
 	int64_t r = seek(of->file, (int64_t)a1, a2);
 	file_pos_unlock(of->file);
+	ofile_unhold(of);
 	return r;
 }
 
@@ -663,9 +677,11 @@ SYS(getdents64)
 	struct dents_ctx c = { kmalloc(len ? len : 1), len, 0, of->file, false };
 	if (!c.buf)
 		return -ENOMEM;
+	ofile_hold(of); /* the position's lock may wait, letting the kernel lock go */
 	file_pos_lock(of->file);
 	int err = vfs_readdir(of->file, put_dent, &c);
 	file_pos_unlock(of->file);
+	ofile_unhold(of);
 	int64_t r = err;
 	if (!err && c.used == 0)
 		r = c.refused ? -EINVAL : 0; /* buffer too small for one entry, or the end */
@@ -1080,7 +1096,10 @@ SYS(fallocate)
 		return -EINVAL;
 	if (of->flags & O_APPEND && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
 		return -EPERM;
-	return vfs_fallocate(of->file, mode, a2, a3);
+	ofile_hold(of); /* the file's write lock may wait, letting the kernel lock go */
+	int err = vfs_fallocate(of->file, mode, a2, a3);
+	ofile_unhold(of);
+	return err;
 }
 
 /*
@@ -1179,6 +1198,7 @@ SYS(sendfile)
 		return err;
 	int64_t w = -ESTALE;
 	struct file *pin = offp ? NULL : in->file, *pout = out->kind == OF_FILE ? out->file : NULL;
+	ofile_hold_two(in, out); /* the locks may wait, letting the kernel lock go */
 	file_pos_lock_two(pin, pout);
 	if (out->kind == OF_SOCKET) { /* the host sends it: no bytes through the guest */
 		uint64_t from = offp ? (uint64_t)off : in->file->pos;
@@ -1191,6 +1211,7 @@ SYS(sendfile)
 	if (w == -ESTALE)
 		w = copy_through(in, offp, out, NULL, a3);
 	file_pos_unlock_two(pin, pout);
+	ofile_unhold_two(in, out);
 	if (w >= 0 && offp && copy_to_user(a2, &off, sizeof(off)))
 		return -EFAULT;
 	return w;
@@ -1239,9 +1260,11 @@ SYS(copy_file_range)
 	if (err)
 		return err;
 	struct file *pin = o.pin ? NULL : in->file, *pout = o.pout ? NULL : out->file;
+	ofile_hold_two(in, out); /* the locks may wait, letting the kernel lock go */
 	file_pos_lock_two(pin, pout);
 	int64_t n = copy_range(in, out, &o, a4);
 	file_pos_unlock_two(pin, pout);
+	ofile_unhold_two(in, out);
 	if (n < 0)
 		return n;
 	return put_offs(a1, a3, &o) ? -EFAULT : n;
@@ -1335,9 +1358,11 @@ SYS(splice)
 	uint64_t len = a4 > IO_CHUNK ? IO_CHUNK : a4;
 	struct file *pin = in->kind == OF_FILE && !o.pin ? in->file : NULL;
 	struct file *pout = out->kind == OF_FILE && !o.pout ? out->file : NULL;
+	ofile_hold_two(in, out); /* the locks may wait, letting the kernel lock go */
 	file_pos_lock_two(pin, pout);
 	int64_t r = splice_move(in, out, &o, len, nb);
 	file_pos_unlock_two(pin, pout);
+	ofile_unhold_two(in, out);
 	return r > 0 && put_offs(a1, a3, &o) ? -EFAULT : r;
 }
 

@@ -194,7 +194,10 @@ static int64_t setattr_at(int dirfd, uint64_t upath, bool follow, const struct v
 			return -EBADF;
 		if (of->kind != OF_FILE)
 			return -EINVAL; /* the console and pipes have no attributes to change */
-		return vfs_setattr(of->file->vn, a, of->file);
+		ofile_hold(of); /* a truncation's write lock may wait, letting the kernel lock go */
+		int err = vfs_setattr(of->file->vn, a, of->file);
+		ofile_unhold(of);
+		return err;
 	}
 	char *path;
 	int err = get_path(dirfd, upath, &path);

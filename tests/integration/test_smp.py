@@ -249,7 +249,8 @@ def test_big_reads_while_their_buffer_goes(machine, dax0, tmp_path):
 @pytest.mark.parametrize("machine,dax0", PREADS)
 def test_appends_from_four_threads(machine, dax0, cpus, tmp_path):
     """tests/progs/appends.c: four threads append records (up to 300 KiB,
-    more than one FUSE_WRITE) to one O_APPEND file and write them to files
+    more than one FUSE_WRITE) to one file, each through its own descriptor
+    (write and writev on O_APPEND, pwritev2 with RWF_APPEND), and write them to files
     of their own; every record lands whole, once and in its thread's order.
     write()'s FUSE_WRITEs let the kernel lock go while they wait (counted:
     virtio.unlocked_wait), and the call holds the file's write lock

@@ -1,6 +1,8 @@
 /* Threads writing on several CPUs: each appends records to one shared
- * file through an O_APPEND descriptor of its own (as processes appending
- * to one log do: one open file each, so no shared position orders them),
+ * file through a descriptor of its own (as processes appending to one
+ * log do: one open file each, so no shared position orders them), by
+ * write() on O_APPEND (threads 0 and 1), writev() of three pieces on
+ * O_APPEND (2), or pwritev2() with RWF_APPEND on a plain descriptor (3),
  * and writes the same records to a file of its own at its position.
  * Every record must land whole and once, one after another, as on Linux,
  * where a write holds its file (the inode) for the whole call. A kernel
@@ -9,12 +11,15 @@
  * overwrites another, or a big one (written in pieces) is split by a
  * small one. argv[1]: a directory to write in. Prints "appends: ...". */
 #include <fcntl.h>
+#include <linux/fs.h> /* RWF_APPEND */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "check.h"
 
@@ -59,6 +64,24 @@ static void write_all(int fd, const uint8_t *b, uint32_t len, const char *what)
 		FAIL("%s: a write of %u bytes gave %zd (errno %d)", what, len, n, errno);
 }
 
+/* One record appended to the shared file, thread t's way. */
+static void append(int fd, int t, const uint8_t *r, uint32_t len)
+{
+	uint32_t third = len / 3;
+	struct iovec v[3] = { { (void *)r, third },
+			      { (void *)(r + third), third },
+			      { (void *)(r + 2 * third), len - 2 * third } };
+	ssize_t n;
+	if (t == 2)
+		n = writev(fd, v, 3);
+	else if (t == 3)
+		n = syscall(SYS_pwritev2, fd, v, 3, -1L, 0L, RWF_APPEND); /* not in every libc */
+	else
+		n = write(fd, r, len);
+	if (n != (ssize_t)len)
+		FAIL("shared: thread %d's append of %u bytes gave %zd (errno %d)", t, len, n, errno);
+}
+
 static void *writer(void *arg)
 {
 	int t = (int)(intptr_t)arg;
@@ -66,13 +89,13 @@ static void *writer(void *arg)
 	snprintf(name, sizeof(name), "%s/own%d", dir, t);
 	int own = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	CHECK(own >= 0);
-	int shared = open(shared_name, O_WRONLY | O_APPEND);
+	int shared = open(shared_name, O_WRONLY | (t == 3 ? 0 : O_APPEND));
 	CHECK(shared >= 0);
 	uint8_t *r = malloc(BIG + 64);
 	CHECK(r != NULL);
 	for (int seq = 0; seq < RECORDS; seq++) {
 		make_record(r, t, seq);
-		write_all(shared, r, record_len(t, seq), "shared");
+		append(shared, t, r, record_len(t, seq));
 		write_all(own, r, record_len(t, seq), name);
 		if (seq % 10 == 9) /* a sync lets the kernel lock go too */
 			CHECK(fsync(own) == 0 && fdatasync(shared) == 0);
