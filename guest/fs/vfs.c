@@ -498,7 +498,12 @@ int vfs_open(const char *path, uint32_t flags, uint32_t mode, struct file **out)
 		f->vn = v;
 		f->dir = dir;
 		f->flags = flags;
+		/* An O_TRUNC open truncates: a change of the file's size, under
+		 * its write lock as every other (vfs.h). */
+		struct sleep_lock *wl = wr && (flags & O_TRUNC) ? &v->write_lock : NULL;
+		sleep_lock(wl);
 		err = v->ops->open ? v->ops->open(f, flags) : 0;
+		sleep_unlock(wl);
 		if (err)
 			kfree(f);
 	}

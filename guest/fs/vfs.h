@@ -215,8 +215,14 @@ int vfs_unlink(const char *path);
 int vfs_rmdir(const char *path);
 int vfs_rename(const char *oldpath, const char *newpath, uint32_t flags);
 int vfs_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *f);
-/* Writes at off (O_APPEND: at the end, *off set to where it went). */
+/* Writes at off, under the file's write lock (which may wait, letting
+ * the kernel lock go, while another task's write() waits for the host). */
 int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off);
+/* A mapped page's write-back (munmap, msync): never waits for the write
+ * lock, as its caller must keep the kernel lock from its page-table change
+ * to its TLB shoot-down; it writes inside the file's size, so it cannot
+ * move another write's end of file. */
+int64_t vfs_pwrite_back(struct file *f, const void *buf, uint64_t len, uint64_t off);
 int vfs_fsync(struct file *f, bool datasync);
 int vfs_fallocate(struct file *f, uint32_t mode, uint64_t off, uint64_t len);
 int64_t vfs_seek_data(struct file *f, uint64_t off, uint32_t whence);

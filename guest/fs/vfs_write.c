@@ -354,7 +354,7 @@ int vfs_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *f)
 	return err;
 }
 
-int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
+int64_t vfs_pwrite_back(struct file *f, const void *buf, uint64_t len, uint64_t off)
 {
 	if (f->dir)
 		return -EISDIR;
@@ -366,8 +366,13 @@ int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
 		return -EFBIG;
 	if (len == 0)
 		return 0;
+	return f->vn->ops->write(f, buf, len, off);
+}
+
+int64_t vfs_pwrite(struct file *f, const void *buf, uint64_t len, uint64_t off)
+{
 	sleep_lock(&f->vn->write_lock);
-	int64_t n = f->vn->ops->write(f, buf, len, off);
+	int64_t n = vfs_pwrite_back(f, buf, len, off);
 	sleep_unlock(&f->vn->write_lock);
 	return n;
 }

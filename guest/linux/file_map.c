@@ -111,7 +111,7 @@ static void copy_writeback(void *ctx, uint64_t pa, uint64_t off)
 	if (err || off >= v->attr.size)
 		return;
 	uint64_t n = v->attr.size - off < PAGE ? v->attr.size - off : PAGE;
-	int64_t w = vfs_pwrite(m->of->file, phys_to_virt(pa), n, off);
+	int64_t w = vfs_pwrite_back(m->of->file, phys_to_virt(pa), n, off);
 	if (w > 0)
 		m->written = true;
 	/* A failed (ENOSPC, EIO) or short write loses the page's data on the

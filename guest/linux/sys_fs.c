@@ -139,39 +139,43 @@ static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int6
 	char *bounce = task_io_buffer();
 	if (!bounce)
 		return -ENOMEM;
+	/* Only write() moves the position, to the end of what it wrote;
+	 * pwrite() on an O_APPEND file appends too, as on Linux, and leaves
+	 * the position alone. */
 	bool moves = off < 0;
 	if (of->flags & O_APPEND) {
-		/* pwrite() on an O_APPEND file appends too, as on Linux. */
 		int err = vfs_refresh(f->vn);
 		if (err)
 			return err;
 		off = (int64_t)f->vn->attr.size;
-		moves = true;
 	}
 	uint64_t done = 0;
 	uint64_t at = off < 0 ? f->pos : (uint64_t)off;
+	int64_t n = 0;
 	while (done < len) {
 		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
 		/* Checked again each time: the FUSE_WRITE before let the
 		 * kernel lock go, and another thread may have unmapped it. */
-		if (user_check(ubuf + done, want, false))
-			return done ? (int64_t)done : -EFAULT;
+		if (user_check(ubuf + done, want, false)) {
+			n = -EFAULT;
+			break;
+		}
 		memcpy(bounce, (const char *)ubuf + done, (size_t)want); /* checked */
 		/* Its FUSE_WRITEs let the kernel lock go while they wait
 		 * (fuse_write): the open file is held (write_file) and so is
 		 * the file's write lock, for the whole call. */
 		task_io_unlock_begin();
-		int64_t n = vfs_pwrite(f, bounce, want, at + done);
+		n = vfs_pwrite(f, bounce, want, at + done);
 		task_io_unlock_end();
 		if (n < 0)
-			return done ? (int64_t)done : n;
+			break;
 		done += (uint64_t)n;
 		if ((uint64_t)n < want)
 			break;
 	}
 	if (moves)
-		f->pos = at + done;
-	return (int64_t)done;
+		f->pos = at + done; /* what was written, an error after it too */
+	return done ? (int64_t)done : n;
 }
 
 static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
@@ -1291,6 +1295,33 @@ static int64_t splice_out(struct ofile *out, const char *buf, uint64_t n, int64_
 	return r;
 }
 
+/* splice from a pipe: the bytes leave it only once out took them. A
+ * file's write lock is taken after the peek, as a wait for the pipe must
+ * not hold it; if taking it waited, another reader may have emptied the
+ * pipe meanwhile, so the peek is made again (and waited for again). */
+static int64_t pipe_to(struct ofile *in, struct ofile *out, struct two_offs *o, char *buf,
+		       uint64_t len, bool nb)
+{
+	bool nonblock = nb || (in->flags & O_NONBLOCK);
+	struct sleep_lock *wl = out->kind == OF_FILE ? &out->file->vn->write_lock : NULL;
+	for (;;) {
+		int64_t r = pipe_peek_wait(in->pipe, buf, len, nonblock);
+		if (r <= 0)
+			return r;
+		bool again = sleep_lock(wl);
+		if (again)
+			r = pipe_peek_wait(in->pipe, buf, len, true);
+		if (r > 0) {
+			r = splice_out(out, buf, (uint64_t)r, o->pout ? &o->out : NULL, nb);
+			if (r > 0)
+				pipe_drop(in->pipe, (uint64_t)r);
+		}
+		sleep_unlock(wl);
+		if (!again || r != -EAGAIN || nonblock)
+			return r;
+	}
+}
+
 /* splice's move of at most len bytes, with the positions it uses taken. */
 static int64_t splice_move(struct ofile *in, struct ofile *out, struct two_offs *o,
 			   uint64_t len, bool nb)
@@ -1318,12 +1349,7 @@ static int64_t splice_move(struct ofile *in, struct ofile *out, struct two_offs 
 		char *buf = kmalloc(len ? len : 1);
 		if (!buf)
 			return -ENOMEM;
-		r = pipe_peek_wait(in->pipe, buf, len, nb || (in->flags & O_NONBLOCK));
-		if (r > 0) {
-			r = splice_out(out, buf, (uint64_t)r, o->pout ? &o->out : NULL, nb);
-			if (r > 0)
-				pipe_drop(in->pipe, (uint64_t)r);
-		}
+		r = pipe_to(in, out, o, buf, len, nb);
 		kfree(buf);
 	}
 	return r;

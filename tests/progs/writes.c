@@ -249,8 +249,10 @@ static void test_append(void)
 	write_all(a, "two\n", 4); /* at the end all the same */
 	CHECK_EQ(lseek(a, 0, SEEK_CUR), 8);
 	/* Linux: pwrite on an O_APPEND descriptor appends (pwrite(2), BUGS). */
+	CHECK_EQ(lseek(a, 4, SEEK_SET), 4);
 	CHECK_EQ(pwrite(a, "three\n", 6, 0), 6);
 	CHECK_EQ(size_of_fd(a), 14);
+	CHECK_EQ(lseek(a, 0, SEEK_CUR), 4); /* and, a pwrite, leaves the position */
 	/* Another descriptor writes at the end; the appender follows it. */
 	int b = (int)CHECK_SYS(openat(dfd, "append.log", O_WRONLY));
 	CHECK_EQ(lseek(b, 0, SEEK_END), 14);
