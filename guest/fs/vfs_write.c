@@ -347,10 +347,10 @@ int vfs_setattr(struct vnode *v, const struct vfs_setattr *a, struct file *f)
 	}
 	if (!can(v, v->ops->setattr))
 		return -EROFS;
-	bool sized = a->valid & VFS_ATTR_SIZE;
-	sleep_lock(sized ? &v->write_lock : NULL);
+	struct sleep_lock *wl = a->valid & VFS_ATTR_SIZE ? &v->write_lock : NULL;
+	sleep_lock(wl);
 	int err = v->ops->setattr(v, a, f);
-	sleep_unlock(sized ? &v->write_lock : NULL);
+	sleep_unlock(wl);
 	return err;
 }
 

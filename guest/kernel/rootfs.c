@@ -52,6 +52,13 @@ static int mount_ramfs(const struct hvm_start_info *si)
 	return ramfs_mount_cpio(phys_to_virt(mod->paddr), mod->size, "/");
 }
 
+/* Why a mount point did not take a mount, in words. */
+static const char *why_not_there(int err)
+{
+	return err == -ENOENT || err == -ENOTDIR ? "no such directory in the root"
+						 : "cannot mount there";
+}
+
 int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 {
 	const char *root = cmdline_get(cl, "rootfs");
@@ -92,9 +99,7 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 	for (int i = 0; i < cl->nopts; i++)
 		if (strcmp(cl->opts[i].key, "tmpfs") == 0 &&
 		    (err = tmpfs_mount(cl->opts[i].value, 0))) {
-			kwarn("rootfs: tmpfs=%s: %s\n", cl->opts[i].value,
-				err == -ENOENT || err == -ENOTDIR ? "no such directory in the root"
-								  : "cannot mount there");
+			kwarn("rootfs: tmpfs=%s: %s\n", cl->opts[i].value, why_not_there(err));
 			return err;
 		}
 	for (int i = 0; i < cl->nopts; i++) {
@@ -111,7 +116,7 @@ int rootfs_mount_all(const struct cmdline *cl, const struct hvm_start_info *si)
 		*colon = 0;
 		if ((err = mount_virtiofs(cl, spec, colon + 1))) {
 			if (err == -ENOENT || err == -ENOTDIR)
-				kwarn("rootfs: mount=%s: no such directory in the root\n", v);
+				kwarn("rootfs: mount=%s: %s\n", v, why_not_there(err));
 			return err;
 		}
 	}

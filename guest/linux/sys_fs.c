@@ -133,7 +133,10 @@ static int64_t read_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t 
  * addresses). off < 0: at the file position, which moves; O_APPEND: at the
  * end of the file as the server sees it now, for every call.
  */
-static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off)
+/* waited: taking the call's locks let the kernel lock go (the buffer
+ * may have changed since write_file checked it). */
+static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t off,
+			     bool waited)
 {
 	struct file *f = of->file;
 	char *bounce = task_io_buffer();
@@ -154,9 +157,9 @@ static int64_t write_bounced(struct ofile *of, uint64_t ubuf, uint64_t len, int6
 	int64_t n = 0;
 	while (done < len) {
 		uint64_t want = len - done < IO_CHUNK ? len - done : IO_CHUNK;
-		/* Checked again each time: the FUSE_WRITE before let the
-		 * kernel lock go, and another thread may have unmapped it. */
-		if (user_check(ubuf + done, want, false)) {
+		/* Checked again after any wait (a FUSE_WRITE before this piece
+		 * let the kernel lock go): another thread may have unmapped it. */
+		if ((done || waited) && user_check(ubuf + done, want, false)) {
 			n = -EFAULT;
 			break;
 		}
@@ -209,9 +212,9 @@ static int64_t write_file(struct ofile *of, uint64_t ubuf, uint64_t len, int64_t
 		 * (write_bounced checks the buffer again after any wait). */
 		ofile_hold(of);
 		struct file *pf = off < 0 ? of->file : NULL;
-		file_pos_lock(pf);
-		sleep_lock(&of->file->vn->write_lock);
-		int64_t n = write_bounced(of, ubuf, len, off);
+		bool waited = file_pos_lock(pf);
+		waited |= sleep_lock(&of->file->vn->write_lock);
+		int64_t n = write_bounced(of, ubuf, len, off, waited);
 		sleep_unlock(&of->file->vn->write_lock);
 		file_pos_unlock(pf);
 		ofile_unhold(of);

@@ -43,24 +43,28 @@ void tlb_shootdown(struct mm *m, bool drop)
 	if (n == 1 || !m)
 		return;
 	struct cpu *self = cpu_this();
-	int none = -1;
-	if (!__atomic_compare_exchange_n(&sending, &none, self->index, false, __ATOMIC_ACQUIRE,
-					 __ATOMIC_RELAXED))
-		panic("TLB shoot-downs from CPUs %d and %d at once", none, self->index);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the tables' change before the look */
-	to_drop = drop ? m : NULL;
-	unsigned long num = number + 1;
-	__atomic_store_n(&number, num, __ATOMIC_SEQ_CST); /* with to_drop, before any IPI */
 	bool due[SMP_MAX_CPUS] = { false };
 	int ndue = 0;
 	for (int i = 0; i < n; i++) {
 		struct cpu *c = &smp_cpus[i];
-		if (c == self || __atomic_load_n(&c->mm, __ATOMIC_SEQ_CST) != m)
-			continue;
-		due[i] = true;
-		ndue++;
-		irq_send_tlb(c->apic_id);
+		if (c != self && __atomic_load_n(&c->mm, __ATOMIC_SEQ_CST) == m) {
+			due[i] = true;
+			ndue++;
+		}
 	}
+	if (!ndue)
+		return; /* the common case (a one-thread program): no shared word written */
+	int none = -1;
+	if (!__atomic_compare_exchange_n(&sending, &none, self->index, false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		panic("TLB shoot-downs from CPUs %d and %d at once", none, self->index);
+	to_drop = drop ? m : NULL;
+	unsigned long num = number + 1;
+	__atomic_store_n(&number, num, __ATOMIC_SEQ_CST); /* with to_drop, before any IPI */
+	for (int i = 0; i < n; i++)
+		if (due[i])
+			irq_send_tlb(smp_cpus[i].apic_id);
 	sent += (unsigned long)ndue;
 	uint64_t t0 = time_ns();
 	for (int i = 0; i < n; i++) {
