@@ -76,6 +76,10 @@ static const int allowed[] = {
 	 * start_thread) when TSYNC gives it the filter; each affects only
 	 * the calling thread. */
 	__NR_rseq, __NR_set_robust_list, __NR_rt_sigprocmask,
+	/* glibc's malloc asks how many CPUs the process may use the first
+	 * time a thread needs an arena of its own, which may be a device
+	 * thread's first request, long after the filter is in. Read-only. */
+	__NR_sched_getaffinity,
 	/* Device threads end at teardown; then the process, which may die
 	 * of the signal the program died of (raise: tgkill, checked below). */
 	__NR_exit, __NR_exit_group, __NR_getpid, __NR_gettid, __NR_rt_sigaction,
