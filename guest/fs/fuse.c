@@ -139,8 +139,11 @@ int fuse_lookup(struct fuse_conn *c, uint64_t dir, const char *name, uint32_t na
 	memcpy(buf, name, namelen);
 	buf[namelen] = 0;
 	struct fuse_entry_out raw;
+	/* The name is copied, the reply is ours: the wait may let the kernel
+	 * lock go (virtiofs.c sorts out what changed meanwhile). */
 	struct call k = { .opcode = FUSE_LOOKUP, .nodeid = dir, .arg2 = buf,
-			  .arg2len = namelen + 1, .reply = &raw, .replylen = sizeof(raw) };
+			  .arg2len = namelen + 1, .reply = &raw, .replylen = sizeof(raw),
+			  .may_unlock = true };
 	int64_t n = request(c, &k);
 	if (n < 0)
 		return (int)n;
@@ -184,8 +187,9 @@ int fuse_getattr(struct fuse_conn *c, uint64_t node, struct fuse_attr_out *a)
 {
 	struct fuse_getattr_in in = { 0 };
 	struct fuse_attr_out raw;
+	/* As LOOKUP's, its wait may let the kernel lock go. */
 	struct call k = { .opcode = FUSE_GETATTR, .nodeid = node, .arg = &in, .arglen = sizeof(in),
-			  .reply = &raw, .replylen = sizeof(raw) };
+			  .reply = &raw, .replylen = sizeof(raw), .may_unlock = true };
 	int64_t n = request(c, &k);
 	if (n < 0)
 		return (int)n;

@@ -37,6 +37,23 @@ static uint64_t ndentries;
 static struct mount mounts[MAX_MOUNTS];
 static struct mount *active[MAX_MOUNTS]; /* in mount order; active[0] is "/" */
 static int nmounts;
+static uint64_t changes; /* the change clock (vfs.h) */
+
+uint64_t vfs_changes(void)
+{
+	return changes;
+}
+
+void vnode_attr_set(struct vnode *v)
+{
+	v->attr_version = ++changes;
+}
+
+void vnode_attr_changed(struct vnode *v)
+{
+	v->attr_expire_ns = 0;
+	vnode_attr_set(v);
+}
 
 static uint32_t hash_ptr_id(const void *p, uint64_t id)
 {
@@ -163,6 +180,7 @@ uint64_t vfs_dentries(void)
 
 void vfs_uncache_entry(struct vnode *dir, const char *name, uint32_t len)
 {
+	dir->names_version = ++changes;
 	struct dentry **pp = dcache_find(dir, name, len);
 	if (*pp)
 		dcache_drop(pp);

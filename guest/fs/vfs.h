@@ -118,6 +118,11 @@ struct vnode {
 	uint64_t perm_expire_ns; /* mode, uid and gid alone: our own changes to a
 				  * directory (times, nlink) leave them valid */
 	uint64_t nlookup;      /* FUSE: lookups the server counted for us */
+	/* The change clock (vfs_changes) at the last change of its attributes
+	 * (a reply applied or our own), and of its names (one uncached): a
+	 * reply to a request sent before is older than what we know, since
+	 * LOOKUP and GETATTR wait without the kernel lock (virtiofs.c). */
+	uint64_t attr_version, names_version;
 	bool read_whole;       /* FUSE: read whole by FUSE_READ once (the DAX
 				* policy maps it when it is read again) */
 	bool listed;           /* FUSE: listed whole with attributes (READDIRPLUS) */
@@ -166,6 +171,19 @@ struct file {
 extern uint32_t vfs_uid, vfs_gid;
 /* Most names the cache keeps (dcache_max= option); older unused ones go. */
 extern uint64_t vfs_dcache_max;
+
+/*
+ * The change clock: a count of changes to vnodes' attributes and names,
+ * read before a request whose reply may be out of date by the time the
+ * kernel lock is back (Linux's attr_version).
+ */
+uint64_t vfs_changes(void);
+/* Our own change of v's attributes (a write, a truncation, a child made
+ * or gone): they are stale, and so is any reply to a request sent before. */
+void vnode_attr_changed(struct vnode *v);
+/* v's attributes were just set from a reply: newer than any other reply
+ * still on its way. */
+void vnode_attr_set(struct vnode *v);
 
 /* Vnode table: finds or creates the vnode (mnt, id) with a reference. */
 struct vnode *vnode_get(struct mount *mnt, uint64_t id, const struct vnode_ops *ops,
@@ -235,7 +253,8 @@ bool vfs_writable(const struct file *f);
 
 /* A cached or looked-up child of dir, referenced. */
 int vfs_lookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out);
-/* Forgets the cached name (dir, name), if any. */
+/* Forgets the cached name (dir, name), if any: the name changed (unlink,
+ * rename), so no reply about dir's names sent before may be cached. */
 void vfs_uncache_entry(struct vnode *dir, const char *name, uint32_t len);
 
 /* Adds a name under dir to the dentry cache (READDIRPLUS results). */

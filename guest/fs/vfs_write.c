@@ -95,7 +95,7 @@ static bool can(const struct vnode *v, const void *op)
 
 static void expire(struct vnode *v)
 {
-	v->attr_expire_ns = 0;
+	vnode_attr_changed(v);
 }
 
 int vfs_refresh(struct vnode *v)

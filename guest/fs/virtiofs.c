@@ -41,8 +41,16 @@ static uint64_t expiry(uint64_t sec, uint32_t nsec)
 	return now + sec * 1000000000ULL + nsec;
 }
 
-static void set_attr(struct vnode *v, const struct fuse_attr *a, uint64_t valid, uint32_t nsec)
+/* Applies a reply's attributes unless v changed after the request went
+ * out (sent: vfs_changes() then), when the reply is older than what we
+ * know; whether it did. */
+static bool set_attr(struct vnode *v, const struct fuse_attr *a, uint64_t valid, uint32_t nsec,
+		     uint64_t sent)
 {
+	if (v->attr_version > sent) {
+		stats.attr_stale++;
+		return false;
+	}
 	v->attr = (struct vfs_stat){
 		.ino = a->ino, .size = a->size, .blocks = a->blocks, .mode = a->mode,
 		.nlink = a->nlink, .uid = a->uid, .gid = a->gid, .rdev = a->rdev,
@@ -50,6 +58,8 @@ static void set_attr(struct vnode *v, const struct fuse_attr *a, uint64_t valid,
 		.atime_ns = a->atimensec, .mtime_ns = a->mtimensec, .ctime_ns = a->ctimensec,
 	};
 	v->attr_expire_ns = v->perm_expire_ns = expiry(valid, nsec);
+	vnode_attr_set(v);
+	return true;
 }
 
 static void flush_forgets(struct virtiofs *fs)
@@ -72,10 +82,11 @@ static void fuse_evict(struct vnode *v)
 		flush_forgets(fs);
 }
 
-/* The vnode for an entry the server just counted a lookup of. */
 /* The vnode of a LOOKUP/CREATE/READDIRPLUS entry, its lookup counted; NULL
- * with *err set when it cannot be had. */
-static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e, int *err)
+ * with *err set when it cannot be had. sent: vfs_changes() when the
+ * request went out (its attributes may be older than the vnode's). */
+static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e, int *err,
+				 uint64_t sent)
 {
 	bool created;
 	struct vnode *v = vnode_get(m, e->nodeid, &fuse_vnode_ops, &created);
@@ -97,20 +108,32 @@ static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e
 		*err = -ESTALE;
 		return NULL;
 	}
-	set_attr(v, &e->attr, e->attr_valid, e->attr_valid_nsec);
+	set_attr(v, &e->attr, e->attr_valid, e->attr_valid_nsec, sent);
 	return v;
 }
 
+/*
+ * LOOKUP and GETATTR wait without the kernel lock when the system call
+ * allows it (fuse.c): dir and v are referenced by the caller, and what
+ * another CPU changed meanwhile wins over the reply (the change clock).
+ * A name of dir unlinked or renamed meanwhile is not cached from a reply
+ * that may predate it; the caller still gets the node, as if its call had
+ * run first.
+ */
 static int fuse_vlookup(struct vnode *dir, const char *name, uint32_t len, struct vnode **out)
 {
 	struct fuse_entry_out e;
+	uint64_t sent = vfs_changes();
 	int err = fuse_lookup(&fs_of(dir)->conn, dir->id, name, len, &e);
 	if (err)
 		return err;
-	struct vnode *v = entry_vnode(dir->mnt, &e, &err);
+	struct vnode *v = entry_vnode(dir->mnt, &e, &err, sent);
 	if (!v)
 		return err;
-	vfs_cache_entry(dir, name, len, v, expiry(e.entry_valid, e.entry_valid_nsec));
+	if (dir->names_version <= sent)
+		vfs_cache_entry(dir, name, len, v, expiry(e.entry_valid, e.entry_valid_nsec));
+	else
+		stats.name_stale++;
 	*out = v;
 	return 0;
 }
@@ -123,12 +146,15 @@ static int fuse_vgetattr(struct vnode *v)
 	}
 	stats.attr_miss++;
 	struct fuse_attr_out a;
+	uint64_t sent = vfs_changes();
 	int err = fuse_getattr(&fs_of(v)->conn, v->id, &a);
 	if (err)
 		return err;
 	if ((a.attr.mode & S_IFMT) != (v->attr.mode & S_IFMT) && v->attr.mode)
 		return -ESTALE; /* a different file now has this node id */
-	set_attr(v, &a.attr, a.attr_valid, a.attr_valid_nsec);
+	/* Out of date: ours, changed meanwhile, are newer (and expired if
+	 * they are our own guess, so the next call asks again). */
+	set_attr(v, &a.attr, a.attr_valid, a.attr_valid_nsec, sent);
 	return 0;
 }
 
@@ -163,7 +189,7 @@ static int fuse_vopen(struct file *f, uint32_t flags)
 		}
 	}
 	f->vn->attr.size = 0;
-	f->vn->attr_expire_ns = 0;
+	vnode_attr_changed(f->vn);
 	return 0;
 }
 
@@ -304,6 +330,7 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 	}
 	for (;;) {
 		bool plus;
+		uint64_t sent = vfs_changes();
 		int64_t n = fuse_readdir(&fs->conn, f->vn->id, f->fh, f->pos, buf, DIRBUF_SIZE, &plus);
 		if (n <= 0) {
 			err = (int)n;
@@ -324,13 +351,15 @@ static int fuse_vreaddir(struct file *f, vfs_dirent_fn fn, void *arg)
 				   (d.namelen == 1 || (d.namelen == 2 && d.name[1] == '.'));
 			if (plus && d.entry.nodeid && !dot) {
 				int ignored;
-				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry, &ignored);
-				if (v) {
+				struct vnode *v = entry_vnode(f->vn->mnt, &d.entry, &ignored, sent);
+				if (v && f->vn->names_version > sent)
+					stats.name_stale++; /* forgotten as it goes */
+				else if (v)
 					vfs_cache_entry(f->vn, d.name, d.namelen, v,
 							expiry(d.entry.entry_valid,
 							       d.entry.entry_valid_nsec));
+				if (v)
 					vnode_put(v);
-				}
 			}
 			/* A refused entry is not consumed: the next call starts there. */
 			stop = fn(arg, d.name, d.namelen, d.type, d.ino);
@@ -372,7 +401,8 @@ static struct vnode *new_entry(struct vnode *dir, const char *name, uint32_t len
 			       const struct fuse_entry_out *e)
 {
 	int err;
-	struct vnode *v = entry_vnode(dir->mnt, e, &err);
+	/* These requests keep the kernel lock: nothing changed since. */
+	struct vnode *v = entry_vnode(dir->mnt, e, &err, vfs_changes());
 	if (v)
 		vfs_cache_entry(dir, name, len, v, expiry(e->entry_valid, e->entry_valid_nsec));
 	return v;
@@ -478,12 +508,13 @@ static int fuse_vsetattr(struct vnode *v, const struct vfs_setattr *a, struct fi
 		in.fh = f->fh;
 	}
 	struct fuse_attr_out out;
+	uint64_t sent = vfs_changes();
 	int err = fuse_setattr(&fs_of(v)->conn, v->id, &in, &out);
 	if (err)
 		return err;
 	if ((out.attr.mode & S_IFMT) != (v->attr.mode & S_IFMT))
 		return -ESTALE;
-	set_attr(v, &out.attr, out.attr_valid, out.attr_valid_nsec);
+	set_attr(v, &out.attr, out.attr_valid, out.attr_valid_nsec, sent);
 	return 0;
 }
 
@@ -492,7 +523,7 @@ static void written(struct vnode *v, uint64_t end)
 {
 	if (end > v->attr.size)
 		v->attr.size = end;
-	v->attr_expire_ns = 0;
+	vnode_attr_changed(v);
 }
 
 /*

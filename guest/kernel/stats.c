@@ -95,6 +95,7 @@ void stats_write(line_fn line, void *ctx)
 	    stats.copied_fuse_read);
 	two(line, ctx, "cache.name", "hit", stats.name_hit, "miss", stats.name_miss);
 	two(line, ctx, "cache.attr", "hit", stats.attr_hit, "miss", stats.attr_miss);
+	two(line, ctx, "cache.stale", "attrs", stats.attr_stale, "names", stats.name_stale);
 	for (int i = 0; i < STATS_FAULTS; i++) {
 		fmt_snprintf(key, sizeof(key), "fault.%s", fault_names[i]);
 		one(line, ctx, key, stats.fault[i]);

@@ -46,6 +46,10 @@ struct guest_stats {
 	uint64_t copied_window, copied_fuse_read; /* read() bytes by where they came from */
 	uint64_t name_hit, name_miss;             /* the name cache, on each path step */
 	uint64_t attr_hit, attr_miss;             /* attributes still valid, or asked for */
+	/* Replies older than what we knew when they came (a LOOKUP's or
+	 * GETATTR's wait lets the kernel lock go): attributes not applied,
+	 * names not cached. */
+	uint64_t attr_stale, name_stale;
 	uint64_t fault[STATS_FAULTS];
 	uint64_t kicks;                 /* virtio notifications: each an exit to the VMM */
 	uint64_t done_polled, done_irq; /* virtio requests: answer found spinning / after a wait */

@@ -411,9 +411,12 @@ int64_t sys_open_at(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 	struct file *f = NULL;
 	uint32_t keep = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NOFOLLOW |
 			O_DIRECTORY;
+	/* Its walk's waits, as stat's (walk_unlocked_stat). */
+	task_io_unlock_begin();
 	if (!err)
 		err = vfs_open(path, (uint32_t)flags & keep, (uint32_t)mode & 07777 & ~current->proc->umask,
 			       &f);
+	task_io_unlock_end();
 	struct ofile *of = err ? NULL : ofile_new(OF_FILE);
 	if (!err && !of) {
 		vfs_close(f);
@@ -551,9 +554,29 @@ static int stat_fd(int fd, struct vfs_stat *out)
 					  .rdev = console ? 5u << 8 | 1 : 0 /* /dev/console */ };
 		return 0;
 	}
+	/* A GETATTR may let the kernel lock go (virtiofs.c): the open file is
+	 * held, as another thread may close it meanwhile. */
 	struct vnode *v = of->file->vn;
+	ofile_hold(of);
+	task_io_unlock_begin();
 	int err = v->ops->getattr ? v->ops->getattr(v) : 0;
+	task_io_unlock_end();
 	*out = v->attr;
+	ofile_unhold(of);
+	return err;
+}
+
+/*
+ * A path walk's LOOKUPs and GETATTRs may let the kernel lock go while they
+ * wait (virtiofs.c): the walk holds every vnode it is on, the path is this
+ * call's own copy, and the rest of the call looks at nothing else another
+ * task could free meanwhile. So do stat, access and open.
+ */
+static int walk_unlocked_stat(const char *path, bool follow, struct vfs_stat *out)
+{
+	task_io_unlock_begin();
+	int err = vfs_stat(path, follow, out);
+	task_io_unlock_end();
 	return err;
 }
 
@@ -574,7 +597,7 @@ static int stat_at(int dirfd, uint64_t upath, uint64_t flags, struct vfs_stat *o
 	if (alias >= 0 && !(flags & AT_SYMLINK_NOFOLLOW) && fd_get(alias))
 		err = stat_fd(alias, out);
 	else if (!err)
-		err = vfs_stat(path, !(flags & AT_SYMLINK_NOFOLLOW), out);
+		err = walk_unlocked_stat(path, !(flags & AT_SYMLINK_NOFOLLOW), out);
 	kfree(path);
 	return err;
 }
@@ -733,17 +756,19 @@ static int64_t do_access(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
 	if (!path)
 		return -ENOMEM;
 	int err = user_path_at(dirfd, upath, path);
-	struct vnode *v = NULL;
+	struct vnode *v;
+	task_io_unlock_begin(); /* as stat's walk (walk_unlocked_stat) */
 	if (!err)
 		err = vfs_resolve(path, !(flags & AT_SYMLINK_NOFOLLOW), &v);
 	kfree(path);
-	if (err)
-		return err;
-	if (mode & 2)
-		err = vfs_may_write(v);
-	if (!err && mode)
-		err = vfs_permission(v, (uint32_t)mode);
-	vnode_put(v);
+	if (!err) {
+		if (mode & 2)
+			err = vfs_may_write(v);
+		if (!err && mode)
+			err = vfs_permission(v, (uint32_t)mode);
+		vnode_put(v);
+	}
+	task_io_unlock_end();
 	return err;
 }
 

@@ -368,3 +368,32 @@ def test_only_cpus_gives_processors():
     r = run_pier("-o", "cpus=4", "--", "/bin/true", timeout=30)
     assert r.rc == 2, r.out + r.err
     assert "-o cpus: use --cpus N" in r.err
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("cpus", [2, 4])
+@pytest.mark.parametrize("machine,dax0", PREADS)
+def test_names_change_under_watchers(machine, dax0, cpus, tmp_path):
+    """tests/progs/names.c: one thread creates, renames, unlinks and
+    appends, checking after each step what its own change must show, while
+    three others stat the names and the file without pause. LOOKUP's and
+    GETATTR's waits let the kernel lock go (stat, access, open: counted in
+    virtio.unlocked_wait), so a reply can come back after another CPU's
+    change made it out of date: such a reply is neither cached nor applied
+    (cache.stale), and no name outlives its unlink, no size goes back."""
+    root = prog_root(tmp_path / "root", "glibc", "names")
+    os.mkdir(os.path.join(root, "d"))
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
+                 "--", "/bin/names", "/d", timeout=280)
+    assert r.rc == 0, r.out + r.err[-3000:]
+    assert r.out == "ok names\nnames: 400 rounds, 3 watchers\n", r.out + r.err[-3000:]
+    assert os.listdir(os.path.join(root, "d")) == []
+    guest = json.loads(stats.read_text())["guest"]
+    print({k: v for k, v in guest.items()
+           if k.startswith(("fuse.LOOKUP", "fuse.GETATTR", "virtio.unlocked", "cache."))})
+    # Every one of the watchers' stats asks the host (the changes expire
+    # what they cached), and each such wait lets the kernel lock go.
+    assert guest["virtio.unlocked_wait"]["count"] >= \
+        guest["fuse.GETATTR"]["count"] // 2, guest

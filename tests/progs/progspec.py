@@ -189,6 +189,7 @@ OWN_HARNESS = {"argdump": "tests/integration/test_args.py",
                "posreads": "tests/integration/test_smp.py",
                "readunmap": "tests/integration/test_smp.py",
                "appends": "tests/integration/test_smp.py",
+               "names": "tests/integration/test_smp.py",
                "ttyprobe": "tests/integration/test_stdio.py, test_tty.py"}
 # writes.c on its own final state on a read-only file system
 # (PIER_EXPECT_EROFS=1): check it, fail every change, check it again.
