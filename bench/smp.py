@@ -9,6 +9,9 @@ speed-ups against the same VMM with one vCPU in the same run.
   fio randread 4k          --numjobs 1 and 2 (--thread, psync), 4 KiB
                            random reads of a 256 MiB file in a share,
                            --io MiB per job: the jobs' summed IOPS
+  lookups                  build/bench/lookups with 1 and 2 threads, each
+                           stat()ing --names names of its own the guest
+                           has not seen (a LOOKUP each): stats per second
 
 Each with --cpus 1 and 2. The QEMU level runs pier run --vmm qemu
 (microvm, multi-threaded TCG, virtiofsd); the nested level pier's VMM
@@ -26,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 
 from common import debian_root, kvm_usable
@@ -87,12 +91,17 @@ def queue_requests(stats):
             if k.startswith(pre)}
 
 
-def measure(vmms, runs, loop, io_mib):
+def measure(vmms, runs, loop, io_mib, names):
     root = debian_root()
     share = tempfile.mkdtemp(prefix="pier-smp-")
     with open(os.path.join(share, "file"), "wb") as f:
         for _ in range(256):
             f.write(os.urandom(1 << 20))
+    os.mkdir(os.path.join(share, "names"))
+    for t in range(2):
+        for i in range(names):
+            open(os.path.join(share, "names", f"{t}.{i}"), "w").close()
+    shutil.copy(os.path.join(ROOT, "build", "bench", "lookups"), share)
     mount = ["--share", f"data={share}", "-o", "mount=data:/mnt"]
     out = {}
     for vmm in vmms:
@@ -116,14 +125,24 @@ def measure(vmms, runs, loop, io_mib):
                     fig.setdefault(key + " requests", []).append(fuse_requests(st))
                     for q, n in queue_requests(st).items():
                         fig.setdefault(f"{key} queue{q}", []).append(n)
+                for threads in (1, 2):
+                    o, st = pier(vmm, cpus, root, ["/mnt/lookups", str(threads), str(names),
+                                                   "/mnt/names"], mount)
+                    words = o.split()
+                    assert words[0] == "LOOKUPS" and int(words[1]) == threads * names, o
+                    key = f"lookups threads={threads} cpus={cpus}"
+                    fig.setdefault(key, []).append(int(words[1]) / (int(words[2]) / 1e9))
+                    fig.setdefault(key + " unlocked", []).append(
+                        st["guest"]["virtio.unlocked_wait"]["count"])
     return {v: {k: statistics.median(x) for k, x in f.items()} for v, f in out.items()}
 
 
-def nested(vmms, runs, loop, io_mib):
+def nested(vmms, runs, loop, io_mib, names):
     build = os.path.join(ROOT, "build")
     with tempfile.NamedTemporaryFile(suffix=".json", dir=build) as out:
         cmd = [sys.executable, os.path.abspath(__file__), "--inner", "--only", ",".join(vmms),
-               "--runs", str(runs), "--loop", str(loop), "--io", str(io_mib), "--json", out.name]
+               "--runs", str(runs), "--loop", str(loop), "--io", str(io_mib),
+               "--names", str(names), "--json", out.name]
         if not kvm_usable():
             cmd = [os.path.join(ROOT, "tools", "kvm-nest", "run"), "--smp", "2", "--mem", "6144",
                    "--timeout", "1800", "--rw", build, "--", *cmd]
@@ -153,6 +172,17 @@ def markdown(fig, runs):
                                 if k.startswith(pre))
             L.append(f"| {vmm} | numjobs={jobs} | {one:,.0f} IOPS ({one / base:.2f}x) | "
                      f"{two:,.0f} IOPS | {two / base:.2f}x | {req:,.0f} | {queues} |")
+    L += ["", "| VMM | stat() of new names | 1 vCPU | 2 vCPUs | speed-up, 2 vCPUs | "
+          "waits without the kernel lock, 2 vCPUs |", "|---|---|---:|---:|---:|---:|"]
+    for vmm, f in fig.items():
+        if "lookups threads=1 cpus=1" not in f:
+            continue
+        base = f["lookups threads=1 cpus=1"]
+        for t in (1, 2):
+            one, two = f[f"lookups threads={t} cpus=1"], f[f"lookups threads={t} cpus=2"]
+            L.append(f"| {vmm} | {t} thread{'s' if t > 1 else ''} | {one:,.0f}/s "
+                     f"({one / base:.2f}x) | {two:,.0f}/s | {two / base:.2f}x | "
+                     f"{f[f'lookups threads={t} cpus=2 unlocked']:,.0f} |")
     return "\n".join(L)
 
 
@@ -163,20 +193,21 @@ def main():
     # Sized for the nested level, where every instruction is emulated twice.
     ap.add_argument("--loop", type=int, default=1000000)
     ap.add_argument("--io", type=int, default=4, help="MiB read per fio job")
+    ap.add_argument("--names", type=int, default=2000, help="names each lookups thread stats")
     ap.add_argument("--json")
     ap.add_argument("--md")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     want = [v for v in a.only.split(",") if v]
     if a.inner:
-        fig = measure(want, a.runs, a.loop, a.io)
+        fig = measure(want, a.runs, a.loop, a.io, a.names)
         with open(a.json, "w") as f:
             json.dump(fig, f, indent=1)
         return
-    fig = measure([v for v in want if v == "qemu"], a.runs, a.loop, a.io)
+    fig = measure([v for v in want if v == "qemu"], a.runs, a.loop, a.io, a.names)
     inner = [v for v in want if v in NESTED]
     if inner:
-        fig.update(nested(inner, a.runs, a.loop, a.io))
+        fig.update(nested(inner, a.runs, a.loop, a.io, a.names))
     md = markdown(fig, a.runs)
     print(md)
     if a.json:

@@ -232,18 +232,50 @@ static enum wait_end wait_answer(struct virtio_queue *q, struct request *req, bo
 	}
 }
 
+/*
+ * Puts req on q; *kick: the device wants a notification. A full ring is
+ * waited out: tasks whose requests wait without the kernel lock (a READ,
+ * a LOOKUP: 32 of them fill a 128-descriptor ring) may have filled it,
+ * and their answers make room; so does any other CPU's on a shared queue.
+ */
+static int add_request(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
+		       const struct virtq_buf *in, unsigned nin, struct request *req, bool *kick)
+{
+	uint64_t deadline = 0;
+	for (;;) {
+		spin_lock(&q->lock);
+		int err = q->vq.broken ? -EIO : virtq_add(&q->vq, out, nout, in, nin, req);
+		*kick = !err && virtq_kick_needed(&q->vq);
+		spin_unlock(&q->lock);
+		if (err != -ENOSPC)
+			return err;
+		uint64_t now = time_ns();
+		if (!deadline) {
+			deadline = now + virtio_timeout_s * 1000000000ULL;
+			__atomic_add_fetch(&stats.queue_full, 1, __ATOMIC_RELAXED);
+		}
+		if (reap(q))
+			return (int)give_up(q, "bad used-ring entry (id or length)");
+		if (now > deadline) {
+			kprintf("virtio %s: no room in a queue within %u s (virtio_timeout=)\n",
+				q->dev->name, virtio_timeout_s);
+			return (int)give_up(q, "the device stopped answering");
+		}
+		task_yield_holding(); /* the waiters on this CPU reap too */
+		cpu_relax();
+	}
+}
+
 int64_t virtio_call(struct virtio_queue *q, const struct virtq_buf *out, unsigned nout,
 		    const struct virtq_buf *in, unsigned nin, bool may_unlock)
 {
 	struct request req = { 0 };
 	if (q->dev->failed)
 		return -EIO;
-	spin_lock(&q->lock);
-	int err = q->vq.broken ? -EIO : virtq_add(&q->vq, out, nout, in, nin, &req);
-	bool kick = !err && virtq_kick_needed(&q->vq);
-	spin_unlock(&q->lock);
+	bool kick;
+	int err = add_request(q, out, nout, in, nin, &req, &kick);
 	if (err)
-		return err == -ENOSPC ? -EAGAIN : err;
+		return err;
 	if (kick)
 		q->dev->ops->notify(q->dev, q->index);
 	bool unlocked = may_unlock && task_io_leave();

@@ -103,6 +103,7 @@ void stats_write(line_fn line, void *ctx)
 	one(line, ctx, "virtio.kick", stats.kicks);
 	one(line, ctx, "virtio.status_look", stats.status_looks);
 	one(line, ctx, "virtio.unlocked_wait", stats.unlocked_waits);
+	one(line, ctx, "virtio.queue_full", stats.queue_full);
 	one(line, ctx, "copy.faulted", stats.copy_faults);
 	if (startup.marked) {
 		fmt_snprintf(buf, sizeof(buf), "startup requests=%llu kicks=%llu faults=%llu",

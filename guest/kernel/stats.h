@@ -55,6 +55,7 @@ struct guest_stats {
 	uint64_t done_polled, done_irq; /* virtio requests: answer found spinning / after a wait */
 	uint64_t status_looks;          /* device status reads of a long wait (NEEDS_RESET?) */
 	uint64_t unlocked_waits;        /* device waits that let the kernel lock go */
+	uint64_t queue_full;            /* requests that found their virtqueue full and waited */
 	uint64_t copy_faults;           /* copy_nofault stopped by a program's unmapped page */
 };
 

@@ -132,6 +132,22 @@ static inline void task_io_unlock_end(void)
 	if (current)
 		current->io_may_unlock = false;
 }
+/* A page fault in the middle of such a call (a copy out of the DAX window
+ * into a buffer not paged in yet) keeps the lock through its own waits:
+ * it works on the region and page table it found. Returns what to give
+ * back to task_io_unlock_resume. */
+static inline bool task_io_unlock_pause(void)
+{
+	bool was = current && current->io_may_unlock;
+	if (was)
+		current->io_may_unlock = false;
+	return was;
+}
+static inline void task_io_unlock_resume(bool was)
+{
+	if (was)
+		current->io_may_unlock = true;
+}
 /* For such a wait: gives the kernel lock back if the task allows it and
  * holds it; whether it did (kernel_enter takes it again). */
 bool task_io_leave(void);

@@ -10,11 +10,12 @@ balancer, pinning, reschedule IPIs to halted CPUs, TLB shoot-downs
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import prog_root, run_pier, targets, vmm_args
+from conftest import BUILD, prog_root, run_pier, targets, vmm_args
 
 ALL = targets("microvm", "q35", "pier")
 PRIMARY = targets("microvm", "pier")
@@ -397,3 +398,32 @@ def test_names_change_under_watchers(machine, dax0, cpus, tmp_path):
     # what they cached), and each such wait lets the kernel lock go.
     assert guest["virtio.unlocked_wait"]["count"] >= \
         guest["fuse.GETATTR"]["count"] // 2, guest
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("cpus", [1, 2])
+@pytest.mark.parametrize("machine", PRIMARY)
+def test_a_crowd_of_lookups_waits_for_room(machine, cpus, tmp_path):
+    """build/bench/lookups with 64 threads, each stat()ing 100 names of its
+    own: while their LOOKUPs wait without the kernel lock, more of them are
+    in flight than a 128-descriptor request queue holds (32). A request
+    that finds its queue full waits for room (virtio.queue_full counts
+    them); none fails. It failed with EAGAIN before ("/d/47.1: Resource
+    temporarily unavailable", under QEMU)."""
+    root = tmp_path / "root"
+    os.makedirs(root / "bin")
+    os.makedirs(root / "d")
+    shutil.copy(os.path.join(BUILD, "bench", "lookups"), root / "bin" / "lookups")
+    for t in range(64):
+        for i in range(100):
+            (root / "d" / f"{t}.{i}").touch()
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250", "--root",
+                 str(root), "--ro", f"--stats={stats}", "--", "/bin/lookups", "64", "100", "/d",
+                 timeout=280)
+    guest = json.loads(stats.read_text())["guest"]
+    full = guest.get("virtio.queue_full", {}).get("count")
+    assert r.rc == 0, f"queue full {full} times\n" + r.out + r.err[-3000:]
+    assert r.out.startswith("LOOKUPS 6400 "), r.out + r.err[-3000:]
+    assert guest["fuse.LOOKUP"]["count"] >= 6400, guest
+    print("queue full", full, "times")

@@ -102,7 +102,9 @@ void trap_dispatch(struct trap_frame *f)
 	uint64_t cr2 = f->vector == 14 ? read_cr2() : 0;
 	if (from_user || (f->vector == 14 && cr2 < USER_TOP)) {
 		bool took = kernel_enter(); /* from the kernel: already held */
+		bool io = task_io_unlock_pause(); /* its waits keep the lock (task.h) */
 		user_fault(f, cr2); /* returns if the fault was resolved (demand paging) */
+		task_io_unlock_resume(io);
 		if (took)
 			kernel_leave();
 		return;
