@@ -38,10 +38,16 @@ static struct mount mounts[MAX_MOUNTS];
 static struct mount *active[MAX_MOUNTS]; /* in mount order; active[0] is "/" */
 static int nmounts;
 static uint64_t changes; /* the change clock (vfs.h) */
+static uint64_t last_eviction; /* the clock when a vnode last went */
 
 uint64_t vfs_changes(void)
 {
 	return changes;
+}
+
+uint64_t vfs_last_eviction(void)
+{
+	return last_eviction;
 }
 
 void vnode_attr_set(struct vnode *v)
@@ -102,6 +108,7 @@ void vnode_put(struct vnode *v)
 	*pp = v->hash_next;
 	if (v->ops->evict)
 		v->ops->evict(v);
+	last_eviction = ++changes; /* its clock goes with it */
 	kfree(v);
 }
 

@@ -181,6 +181,9 @@ uint64_t vfs_changes(void);
 /* Our own change of v's attributes (a write, a truncation, a child made
  * or gone): they are stale, and so is any reply to a request sent before. */
 void vnode_attr_changed(struct vnode *v);
+/* The clock when a vnode was last evicted: a vnode made anew from a reply
+ * sent before then may have lost a newer change its old self knew. */
+uint64_t vfs_last_eviction(void);
 /* v's attributes were just set from a reply: newer than any other reply
  * still on its way. */
 void vnode_attr_set(struct vnode *v);

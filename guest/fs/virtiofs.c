@@ -109,6 +109,8 @@ static struct vnode *entry_vnode(struct mount *m, const struct fuse_entry_out *e
 		return NULL;
 	}
 	set_attr(v, &e->attr, e->attr_valid, e->attr_valid_nsec, sent);
+	if (created && sent < vfs_last_eviction())
+		v->attr_expire_ns = v->perm_expire_ns = 0; /* maybe older than its last self knew */
 	return v;
 }
 
