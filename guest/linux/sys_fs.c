@@ -344,7 +344,11 @@ static int64_t vec_io2(uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off, ui
 	struct sleep_lock *wl = write && (flags & RWF_APPEND) && of->kind == OF_FILE
 					? &of->file->vn->write_lock
 					: NULL;
+	/* At offset -1 an append moves the position past what it wrote (as
+	 * Linux): the position is taken first (vfs.h's order). */
+	struct file *at_pos = wl && off == -1 ? of->file : NULL;
 	ofile_hold(of);
+	file_pos_lock(at_pos);
 	sleep_lock(wl);
 	int64_t r = 0;
 	if (wl) {
@@ -353,7 +357,10 @@ static int64_t vec_io2(uint64_t fd, uint64_t uiov, uint64_t cnt, int64_t off, ui
 	}
 	if (!r)
 		r = vec_io(of, uiov, cnt, write, off);
+	if (at_pos && r > 0)
+		at_pos->pos = (uint64_t)off + (uint64_t)r;
 	sleep_unlock(wl);
+	file_pos_unlock(at_pos);
 	if (r > 0 && write && (flags & (RWF_DSYNC | RWF_SYNC)) && of->kind == OF_FILE) {
 		int err = vfs_fsync(of->file, !(flags & RWF_SYNC));
 		if (err)

@@ -80,6 +80,16 @@ static void append(int fd, int t, const uint8_t *r, uint32_t len)
 		n = write(fd, r, len);
 	if (n != (ssize_t)len)
 		FAIL("shared: thread %d's append of %u bytes gave %zd (errno %d)", t, len, n, errno);
+	if (t == 3) {
+		/* At offset -1 the call writes at the end and, as Linux does,
+		 * leaves the position after what it wrote. */
+		off_t pos = lseek(fd, 0, SEEK_CUR);
+		struct stat st;
+		CHECK(fstat(fd, &st) == 0);
+		if (pos < (off_t)len || pos > st.st_size)
+			FAIL("shared: after thread 3's append of %u bytes the position is %lld "
+			     "(the file: %lld bytes)", len, (long long)pos, (long long)st.st_size);
+	}
 }
 
 static void *writer(void *arg)
