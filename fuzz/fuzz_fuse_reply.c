@@ -306,12 +306,13 @@ static int64_t fake_call(void *ctx, const struct fuse_iov *out, unsigned nout,
 			 const struct fuse_iov *iov, unsigned nin, bool may_unlock)
 {
 	CHECK(ctx == &s);
-	/* Only the waits of READ, WRITE, the syncs, LOOKUP and GETATTR may let
-	 * the kernel lock go (fuse_transport.h). */
+	/* Only the waits of READ, WRITE, the syncs, LOOKUP, GETATTR, OPEN,
+	 * OPENDIR and READLINK may let the kernel lock go (fuse_transport.h). */
 	CHECK(nout >= 1 && out[0].len >= sizeof(struct fuse_in_header));
 	uint32_t op = ((const struct fuse_in_header *)out[0].base)->opcode;
 	CHECK(may_unlock == (op == FUSE_READ || op == FUSE_WRITE || op == FUSE_FSYNC ||
-			     op == FUSE_FSYNCDIR || op == FUSE_LOOKUP || op == FUSE_GETATTR));
+			     op == FUSE_FSYNCDIR || op == FUSE_LOOKUP || op == FUSE_GETATTR ||
+			     op == FUSE_OPEN || op == FUSE_OPENDIR || op == FUSE_READLINK));
 	CHECK(!s.c.dead); /* a dead connection sends nothing */
 	check_request(out, nout);
 	s.calls++;

@@ -200,8 +200,11 @@ int fuse_open(struct fuse_conn *c, uint64_t node, bool dir, uint32_t flags, uint
 {
 	struct fuse_open_in in = { .flags = flags };
 	struct fuse_open_out raw, out;
+	/* The handle goes to the caller's file, which nobody else sees yet:
+	 * the wait may let the kernel lock go. */
 	struct call k = { .opcode = dir ? FUSE_OPENDIR : FUSE_OPEN, .nodeid = node, .arg = &in,
-			  .arglen = sizeof(in), .reply = &raw, .replylen = sizeof(raw) };
+			  .arglen = sizeof(in), .reply = &raw, .replylen = sizeof(raw),
+			  .may_unlock = true };
 	int64_t n = request(c, &k);
 	if (n < 0)
 		return (int)n;
@@ -270,8 +273,10 @@ int fuse_readlink(struct fuse_conn *c, uint64_t node, char *buf, uint32_t size)
 {
 	if (size < 2)
 		return -EINVAL;
+	/* Into the caller's own buffer (a path walk's): the wait may let the
+	 * kernel lock go. */
 	struct call k = { .opcode = FUSE_READLINK, .nodeid = node, .data = buf,
-			  .datalen = size - 1 };
+			  .datalen = size - 1, .may_unlock = true };
 	int64_t n = request(c, &k);
 	if (n < 0)
 		return (int)n;

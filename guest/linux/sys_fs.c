@@ -577,7 +577,8 @@ static int stat_fd(int fd, struct vfs_stat *out)
  * A path walk's LOOKUPs and GETATTRs may let the kernel lock go while they
  * wait (virtiofs.c): the walk holds every vnode it is on, the path is this
  * call's own copy, and the rest of the call looks at nothing else another
- * task could free meanwhile. So do stat, access and open.
+ * task could free meanwhile. So do stat, access, open and readlink (their
+ * OPENs and READLINKs too).
  */
 static int walk_unlocked_stat(const char *path, bool follow, struct vfs_stat *out)
 {
@@ -734,8 +735,10 @@ static int64_t do_readlink(int dirfd, uint64_t upath, uint64_t ubuf, uint64_t si
 		return -EINVAL;
 	char *path = kmalloc(VFS_PATH_MAX), *target = kmalloc(VFS_PATH_MAX);
 	int64_t r = path && target ? user_path_at(dirfd, upath, path) : -ENOMEM;
+	task_io_unlock_begin(); /* as stat's walk (walk_unlocked_stat), into target */
 	if (r == 0)
 		r = vfs_readlink(path, target, VFS_PATH_MAX);
+	task_io_unlock_end();
 	if (r >= 0) {
 		uint64_t n = (uint64_t)r < size ? (uint64_t)r : size; /* no NUL, may truncate */
 		r = copy_to_user(ubuf, target, n) ? -EFAULT : (int64_t)n;

@@ -3,7 +3,8 @@
  * and appends 64 bytes to a file, checking after each step what its own
  * change must show: x gone after the rename, y gone after the unlink, the
  * appended size. Three watchers meanwhile stat x, y and the file without
- * pause; the sizes they see never go back. A kernel whose LOOKUP and
+ * pause (the file also through a symlink), and open y when it is there;
+ * the sizes they see never go back. A kernel whose LOOKUP and
  * GETATTR waits let its lock go must not cache a reply that another CPU's
  * change made out of date while it waited (a stale y after the unlink, an
  * old size after the append). argv[1]: a directory to work in. Prints
@@ -23,7 +24,7 @@
 #define WATCHERS 3
 #define PIECE 64
 
-static char x[256], y[256], grow[256];
+static char x[256], y[256], grow[256], link_[256];
 static atomic_int done;
 
 static void *watch(void *arg)
@@ -36,11 +37,17 @@ static void *watch(void *arg)
 		struct stat st;
 		CHECK(stat(x, &st) == 0 || errno == ENOENT);
 		CHECK(stat(y, &st) == 0 || errno == ENOENT);
-		for (int by_fd = 0; by_fd < 2; by_fd++) {
-			CHECK((by_fd ? fstat(fd, &st) : stat(grow, &st)) == 0);
+		int yfd = open(y, O_RDONLY);
+		CHECK(yfd >= 0 || errno == ENOENT);
+		if (yfd >= 0)
+			CHECK(close(yfd) == 0);
+		char target[16];
+		CHECK(readlink(link_, target, sizeof(target)) == 4 && memcmp(target, "grow", 4) == 0);
+		for (int how = 0; how < 3; how++) {
+			CHECK((how == 0 ? fstat(fd, &st) : stat(how == 1 ? grow : link_, &st)) == 0);
 			if (st.st_size < last || st.st_size % PIECE)
 				FAIL("the file's size went from %lld to %lld (%s)", (long long)last,
-				     (long long)st.st_size, by_fd ? "fstat" : "stat");
+				     (long long)st.st_size, how == 0 ? "fstat" : how == 1 ? "stat" : "link");
 			last = st.st_size;
 		}
 	}
@@ -63,8 +70,10 @@ int main(int argc, char **argv)
 	snprintf(x, sizeof(x), "%s/x", argv[1]);
 	snprintf(y, sizeof(y), "%s/y", argv[1]);
 	snprintf(grow, sizeof(grow), "%s/grow", argv[1]);
+	snprintf(link_, sizeof(link_), "%s/link", argv[1]);
 	int g = open(grow, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
 	CHECK(g >= 0);
+	CHECK(symlink("grow", link_) == 0);
 	pthread_t t[WATCHERS];
 	for (int i = 0; i < WATCHERS; i++)
 		CHECK(pthread_create(&t[i], NULL, watch, NULL) == 0);
@@ -98,6 +107,7 @@ int main(int argc, char **argv)
 		CHECK(pthread_join(t[i], NULL) == 0);
 	CHECK(close(g) == 0);
 	CHECK(unlink(grow) == 0);
+	CHECK(unlink(link_) == 0);
 	OK("names");
 	printf("names: %d rounds, %d watchers\n", ROUNDS, WATCHERS);
 	return 0;

@@ -34,15 +34,16 @@ static int64_t script_call(void *ctx, const struct fuse_iov *out, unsigned nout,
 	(void)ctx;
 	const struct fuse_in_header *req = out[0].base;
 	assert_true(nout >= 1 && nin >= 1);
-	/* Only the waits of READ, WRITE, the syncs, LOOKUP and GETATTR may
-	 * let the kernel lock go: after their replies the client touches only
-	 * its buffer, the request and the connection (the VFS sorts out what
-	 * changed meanwhile); after any other, shared state. */
-	assert_int_equal(may_unlock, req->opcode == FUSE_READ || req->opcode == FUSE_WRITE ||
-					     req->opcode == FUSE_FSYNC ||
-					     req->opcode == FUSE_FSYNCDIR ||
-					     req->opcode == FUSE_LOOKUP ||
-					     req->opcode == FUSE_GETATTR);
+	/* Only the waits of READ, WRITE, the syncs, LOOKUP, GETATTR, OPEN,
+	 * OPENDIR and READLINK may let the kernel lock go: after their
+	 * replies the client touches only its buffer, the request and the
+	 * connection (the VFS sorts out what changed meanwhile); after any
+	 * other, shared state. */
+	uint32_t op = req->opcode;
+	assert_int_equal(may_unlock, op == FUSE_READ || op == FUSE_WRITE || op == FUSE_FSYNC ||
+					     op == FUSE_FSYNCDIR || op == FUSE_LOOKUP ||
+					     op == FUSE_GETATTR || op == FUSE_OPEN ||
+					     op == FUSE_OPENDIR || op == FUSE_READLINK);
 	assert_true(next_reply < nscript);
 	calls++;
 	struct canned *c = &script[next_reply++];
