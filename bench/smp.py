@@ -206,6 +206,10 @@ def main():
         return
     fig = measure([v for v in want if v == "qemu"], a.runs, a.loop, a.io, a.names)
     inner = [v for v in want if v in NESTED]
+    if inner and a.json:
+        # The QEMU level's figures, kept should the nested level wedge.
+        with open(a.json, "w") as f:
+            json.dump(fig, f, indent=1)
     if inner:
         fig.update(nested(inner, a.runs, a.loop, a.io, a.names))
     md = markdown(fig, a.runs)

@@ -245,6 +245,20 @@ def test_big_reads_while_their_buffer_goes(machine, dax0, tmp_path):
     assert r.out == "ok reads\nreadunmap: 1000 reads\n", r.out + r.err[-3000:]
 
 
+def run_in_dir(machine, dax0, cpus, tmp_path, prog):
+    """tests/progs/PROG (glibc) on `cpus` vCPUs, given an empty /d to work
+    in (without the DAX window if dax0): the root, the result and the
+    guest's stats."""
+    root = prog_root(tmp_path / "root", "glibc", prog)
+    os.mkdir(os.path.join(root, "d"))
+    stats = tmp_path / "stats.json"
+    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250",
+                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
+                 "--", f"/bin/{prog}", "/d", timeout=280)
+    guest = json.loads(stats.read_text())["guest"] if stats.exists() else {}
+    return root, r, guest
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("cpus", [2, 4])
 @pytest.mark.parametrize("machine,dax0", PREADS)
@@ -257,18 +271,12 @@ def test_appends_from_four_threads(machine, dax0, cpus, tmp_path):
     virtio.unlocked_wait), and the call holds the file's write lock
     meanwhile (vfs.h, write_lock), so no other append takes its end of
     file. Their fsyncs and fdatasyncs let it go too."""
-    root = prog_root(tmp_path / "root", "glibc", "appends")
-    os.mkdir(os.path.join(root, "d"))
-    stats = tmp_path / "stats.json"
-    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250",
-                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
-                 "--", "/bin/appends", "/d", timeout=280)
+    root, r, guest = run_in_dir(machine, dax0, cpus, tmp_path, "appends")
     assert r.rc == 0, r.out + r.err[-3000:]
     assert r.out == ("ok appends\nok own\n"
                      "appends: 4 threads, 150 records each, 13956020 bytes shared\n"), \
         r.out + r.err[-3000:]
     assert os.path.getsize(os.path.join(root, "d", "shared")) == 13956020
-    guest = json.loads(stats.read_text())["guest"]
     # Each thread syncs its files every 10 records: 4 * 15 FSYNCs of each kind.
     assert guest["fuse.FSYNC"]["count"] >= 120, guest
     assert guest["virtio.unlocked_wait"]["count"] >= \
@@ -382,16 +390,10 @@ def test_names_change_under_watchers(machine, dax0, cpus, tmp_path):
     virtio.unlocked_wait), so a reply can come back after another CPU's
     change made it out of date: such a reply is neither cached nor applied
     (cache.stale), and no name outlives its unlink, no size goes back."""
-    root = prog_root(tmp_path / "root", "glibc", "names")
-    os.mkdir(os.path.join(root, "d"))
-    stats = tmp_path / "stats.json"
-    r = run_pier(*vmm_args(machine), "--cpus", str(cpus), "--timeout", "250",
-                 *(["--dax", "0"] if dax0 else []), "--root", root, f"--stats={stats}",
-                 "--", "/bin/names", "/d", timeout=280)
+    root, r, guest = run_in_dir(machine, dax0, cpus, tmp_path, "names")
     assert r.rc == 0, r.out + r.err[-3000:]
     assert r.out == "ok names\nnames: 400 rounds, 3 watchers\n", r.out + r.err[-3000:]
     assert os.listdir(os.path.join(root, "d")) == []
-    guest = json.loads(stats.read_text())["guest"]
     print({k: v for k, v in guest.items()
            if k.startswith(("fuse.LOOKUP", "fuse.GETATTR", "virtio.unlocked", "cache."))})
     # Every one of the watchers' stats asks the host (the changes expire
