@@ -22,6 +22,11 @@ the FUSE requests it sent on each virtio-fs request queue (--stats,
 virtio_fs.queueN): one per vCPU on pier's VMM, virtiofsd's one under
 QEMU. Medians of --runs.
 
+The nested level under kvm-nest's default multi-threaded TCG is the only
+one where two vCPUs can run at once, and it may wedge L1 (tools/kvm-nest/
+README.md); PIER_KVM_NEST_TCG_THREAD=single finishes, but then L1's two
+CPUs take turns and 2 vCPUs cannot gain there: only the counts carry over.
+
   bench/smp.py [--runs N] [--only qemu,pier,pier-dax0] [--json F] [--md F]"""
 import argparse
 import json
